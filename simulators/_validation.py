@@ -1,0 +1,126 @@
+"""Parameter checks shared by every parameter object.
+
+Every failure raises ``ValueError`` with one message format, naming the owner, the field, the
+allowed range and the value received, e.g.
+``The 'vol' parameter of BlackScholes must be > 0. Got -0.2 instead.``
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def fail(owner: str, field: str, rule: str, value: object) -> None:
+    raise ValueError(f"The '{field}' parameter of {owner} must be {rule}. Got {value!r} instead.")
+
+
+def finite(owner: str, field: str, value: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        fail(owner, field, "a real number", value)
+    if not math.isfinite(v):
+        fail(owner, field, "finite", value)
+    return v
+
+
+def positive(owner: str, field: str, value: float) -> float:
+    v = finite(owner, field, value)
+    if v <= 0.0:
+        fail(owner, field, "> 0", value)
+    return v
+
+
+def non_negative(owner: str, field: str, value: float) -> float:
+    v = finite(owner, field, value)
+    if v < 0.0:
+        fail(owner, field, ">= 0", value)
+    return v
+
+
+def in_range(owner: str, field: str, value: float, low: float, high: float) -> float:
+    v = finite(owner, field, value)
+    if not low <= v <= high:
+        fail(owner, field, f"in [{low}, {high}]", value)
+    return v
+
+
+def positive_int(owner: str, field: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        fail(owner, field, f"an integer >= {minimum}", value)
+    return int(value)
+
+
+def choice(owner: str, field: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        fail(owner, field, "one of " + ", ".join(repr(a) for a in allowed), value)
+    return value
+
+
+def vector(owner: str, field: str, value, length: int | None = None) -> tuple[float, ...]:
+    """A 1-D sequence of finite floats, optionally of a given length, returned as a tuple."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(owner, field, "a sequence of real numbers", value)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        fail(owner, field, "a non-empty 1-D sequence", value)
+    if length is not None and arr.size != length:
+        fail(owner, field, f"of length {length}", value)
+    if not np.all(np.isfinite(arr)):
+        fail(owner, field, "finite", value)
+    return tuple(float(a) for a in arr)
+
+
+def positive_vector(owner: str, field: str, value, length: int | None = None) -> tuple[float, ...]:
+    vec = vector(owner, field, value, length)
+    if min(vec) <= 0.0:
+        fail(owner, field, "> 0 in every entry", value)
+    return vec
+
+
+def correlation_matrix(owner: str, field: str, value, dim: int) -> tuple[tuple[float, ...], ...]:
+    """A symmetric positive semi-definite matrix with unit diagonal, returned as nested tuples."""
+    try:
+        c = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(owner, field, "a square matrix of real numbers", value)
+    if c.shape != (dim, dim):
+        fail(owner, field, f"a {dim}x{dim} matrix", f"shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        fail(owner, field, "finite", "a matrix with NaN or Inf")
+    if not np.allclose(c, c.T, rtol=0.0, atol=1e-12):
+        fail(owner, field, "symmetric", f"max asymmetry {np.max(np.abs(c - c.T)):.3g}")
+    if not np.allclose(np.diag(c), 1.0, rtol=0.0, atol=1e-12):
+        fail(owner, field, "a unit-diagonal matrix", f"diagonal {np.diag(c).tolist()}")
+    if np.any(np.abs(c) > 1.0 + 1e-12):
+        fail(owner, field, "with entries in [-1, 1]", f"max |entry| {np.max(np.abs(c)):.6g}")
+    lam_min = float(np.linalg.eigvalsh(0.5 * (c + c.T)).min())
+    if lam_min < -1e-10:
+        fail(owner, field, "positive semi-definite", f"smallest eigenvalue {lam_min:.6g}")
+    return tuple(tuple(float(v) for v in row) for row in c)
+
+
+def psd_cholesky(matrix: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a positive semi-definite matrix (pivot-free, zero for null pivots)."""
+    a = np.asarray(matrix, dtype=np.float64)
+    n = a.shape[0]
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        pass
+    low = np.zeros_like(a)
+    scale = max(1.0, float(np.max(np.abs(np.diag(a)))))
+    for j in range(n):
+        d = a[j, j] - low[j, :j] @ low[j, :j]
+        if d <= 1e-14 * scale:
+            continue
+        low[j, j] = math.sqrt(d)
+        for i in range(j + 1, n):
+            low[i, j] = (a[i, j] - low[i, :j] @ low[j, :j]) / low[j, j]
+    return low
