@@ -1,0 +1,29 @@
+"""Monte-Carlo path simulators with hand-written adjoints.
+
+Every path yields its input state x, its discounted payoff y and the pathwise gradient dy/dx.
+Importing this package is cheap: Numba kernels compile (or load from cache) on first use.
+"""
+
+from .bachelier import BachelierBasket, random_bachelier_basket
+from .black_scholes import BlackScholes
+from .products import BasketOption, BestOf, European, WorstOf
+from .sample import Sample
+from .samplers import FixedSampler, ForwardSampler, UniformSampler
+from .simulate import simulate
+from .xva import XVA
+
+__all__ = [
+    "XVA",
+    "BachelierBasket",
+    "BasketOption",
+    "BestOf",
+    "BlackScholes",
+    "European",
+    "FixedSampler",
+    "ForwardSampler",
+    "Sample",
+    "UniformSampler",
+    "WorstOf",
+    "random_bachelier_basket",
+    "simulate",
+]

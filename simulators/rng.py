@@ -175,3 +175,19 @@ def philox(counter, key) -> tuple[int, int, int, int]:
     c = [np.uint64(int(w) & 0xFFFFFFFF) for w in counter]
     k = [np.uint64(int(w) & 0xFFFFFFFF) for w in key]
     return tuple(int(w) for w in philox4x32(c[0], c[1], c[2], c[3], k[0], k[1]))
+
+
+@njit(inline="always", cache=True)
+def normal_draw(seed, stream, path, draw):
+    """The single standard normal number ``draw`` of (seed, stream, path)."""
+    w0, w1, w2, w3 = _words(seed, stream, path, draw // 4)
+    lane = draw % 4
+    if lane >= 2:
+        w0 = w2
+        w1 = w3
+    u0 = (float(w0) + 0.5) * _INV32
+    u1 = (float(w1) + 0.5) * _INV32
+    r = math.sqrt(-2.0 * math.log(u0))
+    if lane % 2 == 0:
+        return r * math.cos(_TWO_PI * u1)
+    return r * math.sin(_TWO_PI * u1)

@@ -1,0 +1,51 @@
+"""Model type -> driver that allocates outputs and calls the backend's kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validation as v
+from .bachelier import BachelierBasket
+from .black_scholes import BlackScholes
+
+
+def _black_scholes_cpu(model, product, encoded, x, seed, first_path, antithetic):
+    from . import _cpu
+
+    agg, kind, strike, _ = encoded
+    n, d = x.shape
+    y = np.empty(n)
+    dydx = np.empty((n, d))
+    col_vol = model.inputs.index("vol") if "vol" in model.inputs else -1
+    col_rate = model.inputs.index("rate") if "rate" in model.inputs else -1
+    _cpu.black_scholes_kernel(x, col_vol, col_rate, model.vol, model.rate, model.dividend,
+                              product.maturity, kind, strike, np.uint64(seed),
+                              np.uint64(first_path), antithetic, y, dydx)
+    return y, dydx
+
+
+def _bachelier_cpu(model, product, encoded, x, seed, first_path, antithetic):
+    from . import _cpu
+
+    agg, kind, strike, weights = encoded
+    n, d = x.shape
+    y = np.empty(n)
+    dydx = np.empty((n, d))
+    _cpu.bachelier_kernel(x, model.cholesky(), product.maturity, model.rate, agg, kind, strike,
+                          np.ascontiguousarray(weights, dtype=np.float64), np.uint64(seed),
+                          np.uint64(first_path), antithetic, True, y, dydx)
+    return y, dydx
+
+
+_CPU = {BlackScholes: _black_scholes_cpu, BachelierBasket: _bachelier_cpu}
+_GPU: dict = {}
+
+
+def driver(model, backend: str):
+    table = _CPU if backend == "cpu" else _GPU
+    fn = table.get(type(model))
+    if fn is None:
+        known = sorted(t.__name__ for t in table)
+        v.fail("simulate", "model", f"one of {known} on backend {backend!r}",
+               type(model).__name__)
+    return fn

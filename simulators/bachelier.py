@@ -1,0 +1,110 @@
+"""Correlated Bachelier (arithmetic Brownian) basket, and the Huge-Savine random construction.
+
+S_T = S + sqrt(tau) L Z with L = chol(diag(vols) C diag(vols)): the assets are driftless (forwards);
+``rate`` only discounts, y = e^{-r tau} h(S_T). dS_T/dS = identity, so the adjoint of the payoff
+is the whole reverse sweep.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validation as v
+from . import rng
+from .products.basket import BasketOption
+
+
+@dataclass(frozen=True)
+class BachelierBasket:
+    """n correlated normal assets.
+
+    Attributes:
+        vols: absolute (normal) volatilities per asset, per sqrt(year), shape (n,), > 0.
+        correlation: n x n correlation matrix (symmetric, unit diagonal, PSD).
+        rate: discount rate r, continuously compounded.
+    """
+
+    vols: tuple[float, ...]
+    correlation: tuple[tuple[float, ...], ...]
+    rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        o = "BachelierBasket"
+        vols = v.positive_vector(o, "vols", self.vols)
+        object.__setattr__(self, "vols", vols)
+        object.__setattr__(
+            self, "correlation", v.correlation_matrix(o, "correlation", self.correlation, len(vols))
+        )
+        object.__setattr__(self, "rate", v.finite(o, "rate", self.rate))
+
+    @property
+    def dim(self) -> int:
+        return len(self.vols)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(f"spot_{j}" for j in range(self.dim))
+
+    @property
+    def state_inputs(self) -> tuple[str, ...]:
+        return self.inputs
+
+    def input_bounds(self) -> dict[str, tuple[float, float]]:
+        return {name: (-math.inf, math.inf) for name in self.inputs}
+
+    def covariance(self) -> np.ndarray:
+        """diag(vols) C diag(vols), per year, shape (n, n)."""
+        s = np.asarray(self.vols)
+        return s[:, None] * np.asarray(self.correlation) * s[None, :]
+
+    def cholesky(self) -> np.ndarray:
+        """Lower factor L with L L^T = covariance (zero columns for null directions)."""
+        return v.psd_cholesky(self.covariance())
+
+    def basket_vol(self, weights) -> float:
+        """sqrt(w^T Sigma w): the normal volatility of sum_j w_j S_j."""
+        w = np.asarray(weights, dtype=float)
+        return float(math.sqrt(w @ self.covariance() @ w))
+
+    def forward_state(self, sampler, seed: int, first_path: int, n_paths: int) -> np.ndarray:
+        """S1 = S0 + vol_mult sqrt(T1) L N, shape (n_paths, dim)."""
+        z = rng.normals(seed, n_paths, self.dim, first_path=first_path, stream=rng.STREAM_SAMPLER)
+        return sampler.spots(self.dim) + sampler.vol_mult * math.sqrt(sampler.horizon) * (
+            z @ self.cholesky().T
+        )
+
+    def to_dict(self) -> dict:
+        return {"type": "BachelierBasket", "vols": list(self.vols),
+                "correlation": [list(r) for r in self.correlation], "rate": self.rate}
+
+
+def random_bachelier_basket(
+    dim: int, seed: int, *, basket_vol: float = 0.2, strike: float = 1.10, maturity: float = 1.0
+) -> tuple[BachelierBasket, BasketOption]:
+    """The random basket of Huge & Savine (2020), section "Bachelier basket".
+
+    Correlation C = R^T R for R ~ U(-1, 1) of shape (2 dim, dim), rescaled to unit diagonal;
+    weights a ~ U(1, 10) normalised to sum 1; vols ~ U(5, 50) rescaled so that the basket vol
+    sqrt((a*sigma)^T C (a*sigma)) equals ``basket_vol``. Returns the model and a basket call.
+    The construction uses NumPy's PCG64 generator seeded with ``seed``.
+    """
+    dim = v.positive_int("random_bachelier_basket", "dim", dim)
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(-1.0, 1.0, size=(2 * dim, dim))
+    cov = r.T @ r
+    d = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(d, d)
+    np.fill_diagonal(corr, 1.0)
+    corr = 0.5 * (corr + corr.T)
+    a = rng.uniform(1.0, 10.0, size=dim)
+    a /= a.sum()
+    vols = rng.uniform(5.0, 50.0, size=dim)
+    bv = math.sqrt((a * vols) @ corr @ (a * vols))
+    vols *= basket_vol / bv
+    model = BachelierBasket(vols=tuple(vols), correlation=corr)
+    product = BasketOption(weights=tuple(a), strike=strike, maturity=maturity, kind="call")
+    return model, product
+

@@ -1,0 +1,172 @@
+"""Initial-state samplers: where each training example's inputs x come from.
+
+A sampler turns path indices into inputs ``x`` of shape (n_paths, n_inputs), ordered as
+``model.inputs``. Its randomness comes from the counter-based RNG on its own streams (1 for
+normals, 2 for uniforms), so x for a path depends only on (seed, path index).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validation as v
+from . import rng
+
+STREAM_UNIFORM = 2
+
+
+def _check_bounds(owner: str, field_name: str, model, values: np.ndarray) -> None:
+    bounds = model.input_bounds()
+    for name, col in zip(model.inputs, values.T, strict=True):
+        lo, hi = bounds[name]
+        bad = (col <= lo) if lo == 0.0 else (col < lo)
+        if np.any(bad) or np.any(col > hi):
+            allowed = f"> {lo}" if lo == 0.0 else f"in [{lo}, {hi}]"
+            v.fail(owner, f"{field_name} ({name})", allowed + f" for {type(model).__name__}",
+                   float(col[np.argmax(bad | (col > hi))]))
+
+
+@dataclass(frozen=True)
+class FixedSampler:
+    """Every path starts from the same inputs ``state`` (shape (n_inputs,))."""
+
+    state: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", v.vector("FixedSampler", "state", self.state))
+
+    def validate(self, model) -> None:
+        if len(self.state) != len(model.inputs):
+            v.fail("FixedSampler", "state", f"of length {len(model.inputs)} {model.inputs}",
+                   self.state)
+        _check_bounds("FixedSampler", "state", model, np.asarray([self.state]))
+
+    def sample(self, model, seed: int, first_path: int, n_paths: int) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.state), (n_paths, len(self.state))).copy()
+
+    def to_dict(self) -> dict:
+        return {"type": "FixedSampler", "state": list(self.state)}
+
+
+@dataclass(frozen=True)
+class UniformSampler:
+    """Inputs drawn independently and uniformly in the box [low, high] (shapes (n_inputs,))."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        low = v.vector("UniformSampler", "low", self.low)
+        high = v.vector("UniformSampler", "high", self.high, len(low))
+        if any(h < lo for lo, h in zip(low, high, strict=True)):
+            v.fail("UniformSampler", "high", ">= low in every entry", high)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def validate(self, model) -> None:
+        d = len(model.inputs)
+        if len(self.low) != d:
+            v.fail("UniformSampler", "low", f"of length {d} {model.inputs}", self.low)
+        _check_bounds("UniformSampler", "low", model, np.asarray([self.low]))
+        _check_bounds("UniformSampler", "high", model, np.asarray([self.high]))
+
+    def sample(self, model, seed: int, first_path: int, n_paths: int) -> np.ndarray:
+        u = rng.uniforms(seed, n_paths, len(self.low), first_path=first_path,
+                         stream=STREAM_UNIFORM)
+        lo = np.asarray(self.low)
+        return lo + (np.asarray(self.high) - lo) * u
+
+    def to_dict(self) -> dict:
+        return {"type": "UniformSampler", "low": list(self.low), "high": list(self.high)}
+
+
+@dataclass(frozen=True)
+class ForwardSampler:
+    """The state at T1 = ``horizon`` simulated from ``spot`` with the model's dynamics, with its
+    volatility multiplied by ``vol_mult`` to widen the sampled range (Huge & Savine).
+
+    Black-Scholes (and Black-Scholes baskets): S1 = S0 exp(-v^2 T1/2 + v sqrt(T1) N), v = vol_mult
+    sigma (driftless, correlated through the model's correlation). Bachelier: S1 = S0 +
+    vol_mult sqrt(T1) L N. Heston: (S, v) simulated to T1 with the model's own scheme, xi and
+    the spot's volatility scaled by vol_mult.
+
+    Attributes:
+        spot: S0, one value or one per asset.
+        horizon: T1 in years, > 0.
+        vol_mult: multiplier of the volatility, > 0 (1.5 in the source).
+        params: ranges ``{"vol": (low, high)}`` for model parameters declared as inputs; they are
+            drawn uniformly.
+        variance: initial variance for Heston (default: the model's theta).
+    """
+
+    spot: float | tuple[float, ...]
+    horizon: float
+    vol_mult: float = 1.5
+    params: dict[str, tuple[float, float]] = field(default_factory=dict)
+    variance: float | None = None
+
+    def __post_init__(self) -> None:
+        o = "ForwardSampler"
+        object.__setattr__(self, "spot", v.vector(o, "spot", self.spot))
+        object.__setattr__(self, "horizon", v.positive(o, "horizon", self.horizon))
+        object.__setattr__(self, "vol_mult", v.positive(o, "vol_mult", self.vol_mult))
+        params = {}
+        for name, rng_ in dict(self.params).items():
+            lo, hi = v.vector(o, f"params[{name!r}]", rng_, 2)
+            if hi < lo:
+                v.fail(o, f"params[{name!r}]", "a (low, high) pair with low <= high", rng_)
+            params[str(name)] = (lo, hi)
+        object.__setattr__(self, "params", params)
+        if self.variance is not None:
+            object.__setattr__(self, "variance", v.positive(o, "variance", self.variance))
+
+    def __hash__(self) -> int:
+        return hash((self.spot, self.horizon, self.vol_mult, tuple(sorted(self.params.items())),
+                     self.variance))
+
+    def spots(self, dim: int) -> np.ndarray:
+        if len(self.spot) == 1:
+            return np.full(dim, self.spot[0])
+        if len(self.spot) != dim:
+            v.fail("ForwardSampler", "spot", f"a scalar or of length {dim}", self.spot)
+        return np.asarray(self.spot)
+
+    def validate(self, model) -> None:
+        state = model.state_inputs
+        extra = [name for name in model.inputs if name not in state]
+        missing = [name for name in extra if name not in self.params]
+        unknown = [name for name in self.params if name not in extra]
+        if missing or unknown:
+            v.fail("ForwardSampler", "params", f"ranges for exactly {extra}", self.params)
+        self.spots(model.dim)
+        if model.input_bounds()[state[0]][0] == 0.0 and min(self.spot) <= 0.0:
+            v.fail("ForwardSampler", "spot", f"> 0 for {type(model).__name__}", self.spot)
+        if extra:
+            lows = [self.params[name][0] for name in extra]
+            highs = [self.params[name][1] for name in extra]
+            bounds = model.input_bounds()
+            for name, lo, hi in zip(extra, lows, highs, strict=True):
+                blo, bhi = bounds[name]
+                if (lo <= blo if blo == 0.0 else lo < blo) or hi > bhi:
+                    v.fail("ForwardSampler", f"params[{name!r}]",
+                           f"within the admissible range ({blo}, {bhi})", (lo, hi))
+
+    def sample(self, model, seed: int, first_path: int, n_paths: int) -> np.ndarray:
+        state = model.forward_state(self, seed, first_path, n_paths)
+        extra = [name for name in model.inputs if name not in model.state_inputs]
+        if not extra:
+            return state
+        u = rng.uniforms(seed, n_paths, len(extra), first_path=first_path,
+                         stream=STREAM_UNIFORM)
+        lo = np.asarray([self.params[name][0] for name in extra])
+        hi = np.asarray([self.params[name][1] for name in extra])
+        return np.concatenate([state, lo + (hi - lo) * u], axis=1)
+
+    def to_dict(self) -> dict:
+        return {"type": "ForwardSampler", "spot": list(self.spot), "horizon": self.horizon,
+                "vol_mult": self.vol_mult,
+                "params": {k: list(val) for k, val in sorted(self.params.items())},
+                "variance": self.variance}

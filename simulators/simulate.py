@@ -1,0 +1,117 @@
+"""``simulate``: validate once, sample the inputs, run the model's kernel, apply the XVA factor."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from . import _validation as v
+from .sample import Sample
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("cpu", "gpu", "auto")
+DTYPES = ("float64", "float32")
+
+
+def _gpu_usable() -> bool:
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:  # noqa: BLE001 - any failure means no usable GPU
+        return False
+
+
+def resolve_backend(backend: str) -> str:
+    """'cpu' or 'gpu'; 'auto' picks the GPU when CUDA is usable, else the CPU (logged once)."""
+    v.choice("simulate", "backend", backend, BACKENDS)
+    if backend == "auto":
+        if _gpu_usable():
+            return "gpu"
+        log.info("backend='auto': no usable CUDA device, running on the CPU")
+        return "cpu"
+    if backend == "gpu" and not _gpu_usable():
+        raise RuntimeError(
+            "backend='gpu' needs a CUDA device and the 'gpu' extra (pip install 'diffml[gpu]'); "
+            "none is usable here. Use backend='cpu' or 'auto'."
+        )
+    return backend
+
+
+def simulate(
+    model,
+    product,
+    sampler,
+    n_paths: int,
+    seed: int,
+    *,
+    first_path: int = 0,
+    antithetic: bool = False,
+    xva=None,
+    backend: str = "cpu",
+    dtype: str = "float64",
+) -> Sample:
+    """Simulate ``n_paths`` training examples (x, y, dy/dx).
+
+    Args:
+        model: BlackScholes, BachelierBasket, BlackScholesBasket or Heston.
+        product: European, BasketOption, WorstOf or BestOf; ``product.maturity`` is the time from
+            the input date to expiry in years.
+        sampler: FixedSampler, UniformSampler or ForwardSampler giving the inputs x.
+        n_paths: number of rows, >= 1.
+        seed: RNG key in [0, 2**64).
+        first_path: index of the first path, so that [0, k) and [k, n) concatenate to [0, n).
+        antithetic: average each path with its mirror (normals negated, same x).
+        xva: optional ``XVA``; labels and differentials of a one-signed payoff are multiplied by
+            e^{-c tau}. A payoff that can change sign is refused.
+        backend: "cpu", "gpu" or "auto".
+        dtype: "float64" (default) or "float32" (computed in float64, stored in float32).
+
+    Returns:
+        A ``Sample`` with x (n, d), y (n,), dydx (n, d); y is discounted to the input date.
+    """
+    from . import _dispatch
+
+    n_paths = v.positive_int("simulate", "n_paths", n_paths)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        v.fail("simulate", "seed", "an integer in [0, 2**64)", seed)
+    if isinstance(first_path, bool) or not isinstance(first_path, (int, np.integer)) or (
+        first_path < 0
+    ):
+        v.fail("simulate", "first_path", "an integer >= 0", first_path)
+    v.choice("simulate", "dtype", dtype, DTYPES)
+    backend = resolve_backend(backend)
+    driver = _dispatch.driver(model, backend)
+    if getattr(product, "dim", 1) not in (None, model.dim):
+        v.fail("simulate", "product", f"a product on {model.dim} asset(s) for "
+               f"{type(model).__name__}", f"{type(product).__name__} on {product.dim}")
+    encoded = product.encode(model.dim)
+    sampler.validate(model)
+    factor = 1.0
+    if xva is not None:
+        if product.sign == 0:
+            raise ValueError(
+                f"XVA-adjusted Monte-Carlo labels need a payoff of one sign; {product!r} can "
+                "change sign, so the risky value is non-linear in the payoff. Use the PDE "
+                "reference instead (evaluation.fd or training.pinn with the same XVA)."
+            )
+        factor = xva.factor(product.maturity, product.sign)
+
+    t0 = time.perf_counter()
+    x = np.ascontiguousarray(sampler.sample(model, int(seed), int(first_path), n_paths),
+                             dtype=np.float64)
+    t1 = time.perf_counter()
+    y, dydx = driver(model, product, encoded, x, int(seed), int(first_path), bool(antithetic))
+    t2 = time.perf_counter()
+    if factor != 1.0:
+        y *= factor
+        dydx *= factor
+    if dtype == "float32":
+        x, y, dydx = x.astype(np.float32), y.astype(np.float32), dydx.astype(np.float32)
+    stats = {"sample_seconds": t1 - t0, "simulate_seconds": t2 - t1, "xva_factor": factor}
+    return Sample(x=x, y=y, dydx=dydx, inputs=tuple(model.inputs), model=model, product=product,
+                  sampler=sampler, seed=int(seed), first_path=int(first_path),
+                  antithetic=bool(antithetic), xva=xva, backend=backend, stats=stats)
