@@ -85,9 +85,6 @@ def simulate(
     v.choice("simulate", "dtype", dtype, DTYPES)
     backend = resolve_backend(backend)
     driver = _dispatch.driver(model, backend)
-    if getattr(product, "dim", 1) not in (None, model.dim):
-        v.fail("simulate", "product", f"a product on {model.dim} asset(s) for "
-               f"{type(model).__name__}", f"{type(product).__name__} on {product.dim}")
     encoded = product.encode(model.dim)
     sampler.validate(model)
     factor = 1.0

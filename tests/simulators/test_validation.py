@@ -1,0 +1,81 @@
+"""Bad input gets a ValueError naming the field, the allowed range and the value given."""
+
+import numpy as np
+import pytest
+
+import simulators as sim
+
+BS = sim.BlackScholes(vol=0.2)
+CALL = sim.European(1.1, 1.0)
+FIXED = sim.FixedSampler([1.0])
+
+
+@pytest.mark.parametrize("build,match", [
+    (lambda: sim.BlackScholes(vol=-0.2), r"'vol' parameter of BlackScholes must be > 0\. Got -0\.2"),
+    (lambda: sim.BlackScholes(vol=0.0), r"'vol' .* must be > 0"),
+    (lambda: sim.BlackScholes(vol=float("nan")), r"'vol' .* must be finite"),
+    (lambda: sim.BlackScholes(vol=0.2, inputs=("vol",)), r"'inputs' .* 'spot' followed by"),
+    (lambda: sim.European(strike=1.0, maturity=0.0), r"'maturity' parameter of European must be > 0"),
+    (lambda: sim.European(strike=1.0, maturity=1.0, kind="straddle"), r"'kind' .* one of 'call'"),
+    (lambda: sim.BachelierBasket(vols=[0.2, 0.2], correlation=[[1, 0.5], [0.4, 1]]),
+     r"'correlation' .* symmetric"),
+    (lambda: sim.BachelierBasket(vols=[0.2] * 3,
+                                 correlation=[[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]),
+     r"'correlation' .* positive semi-definite\. Got smallest eigenvalue"),
+    (lambda: sim.BachelierBasket(vols=[0.2, -0.1], correlation=np.eye(2)),
+     r"'vols' .* > 0 in every entry"),
+    (lambda: sim.BachelierBasket(vols=[0.2, 0.1], correlation=np.eye(3)),
+     r"'correlation' .* a 2x2 matrix"),
+    (lambda: sim.UniformSampler(low=[1.0], high=[0.5]), r"'high' .* >= low"),
+    (lambda: sim.XVA(lambda_b=-0.1), r"'lambda_b' parameter of XVA must be >= 0"),
+    (lambda: sim.XVA(recovery_c=1.5), r"'recovery_c' .* in \[0, 1\]"),
+])
+def test_parameter_errors(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"n_paths": 0}, r"'n_paths' parameter of simulate must be an integer >= 1\. Got 0"),
+    ({"n_paths": 10, "backend": "tpu"}, r"'backend' .* one of 'cpu', 'gpu', 'auto'\. Got 'tpu'"),
+    ({"n_paths": 10, "seed": -5}, r"'seed' .* \[0, 2\*\*64\)"),
+    ({"n_paths": 10, "first_path": -1}, r"'first_path'"),
+    ({"n_paths": 10, "dtype": "float16"}, r"'dtype'"),
+])
+def test_simulate_argument_errors(kwargs, match):
+    kwargs.setdefault("seed", 1)
+    with pytest.raises(ValueError, match=match):
+        sim.simulate(BS, CALL, FIXED, **kwargs)
+
+
+def test_weights_of_wrong_length():
+    model, _ = sim.random_bachelier_basket(3, seed=1)
+    with pytest.raises(ValueError, match=r"'weights' parameter of BasketOption must be of length 3"):
+        sim.simulate(model, sim.BasketOption([0.5, 0.5], 1.0, 1.0), sim.FixedSampler([1.0] * 3),
+                     10, seed=1)
+
+
+def test_sampler_dimension_and_range():
+    with pytest.raises(ValueError, match=r"'state' parameter of FixedSampler must be of length 1"):
+        sim.simulate(BS, CALL, sim.FixedSampler([1.0, 2.0]), 10, seed=1)
+    with pytest.raises(ValueError, match=r"'low \(spot\)' .* > 0\.0 for BlackScholes"):
+        sim.simulate(BS, CALL, sim.UniformSampler([-1.0], [1.0]), 10, seed=1)
+    vol_model = sim.BlackScholes(vol=0.2, inputs=("spot", "vol"))
+    with pytest.raises(ValueError, match=r"'params' .* ranges for exactly \['vol'\]"):
+        sim.simulate(vol_model, CALL, sim.ForwardSampler(1.0, 1.0), 10, seed=1)
+
+
+def test_european_on_a_basket_is_refused():
+    model, _ = sim.random_bachelier_basket(2, seed=1)
+    with pytest.raises(ValueError, match="European pays on a single asset"):
+        sim.simulate(model, CALL, sim.FixedSampler([1.0, 1.0]), 10, seed=1)
+
+
+def test_gpu_backend_without_cuda_is_a_clear_error():
+    from simulators.simulate import _gpu_usable
+
+    if _gpu_usable():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        sim.simulate(BS, CALL, FIXED, 10, seed=1, backend="gpu")
+    assert sim.simulate(BS, CALL, FIXED, 10, seed=1, backend="auto").backend == "cpu"
