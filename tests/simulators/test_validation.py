@@ -21,7 +21,7 @@ FIXED = sim.FixedSampler([1.0])
      r"'correlation' .* symmetric"),
     (lambda: sim.BachelierBasket(vols=[0.2] * 3,
                                  correlation=[[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]),
-     r"'correlation' .* positive semi-definite\. Got smallest eigenvalue"),
+     r"'correlation' .* positive semi-definite\. Got 'smallest eigenvalue -0\.8'"),
     (lambda: sim.BachelierBasket(vols=[0.2, -0.1], correlation=np.eye(2)),
      r"'vols' .* > 0 in every entry"),
     (lambda: sim.BachelierBasket(vols=[0.2, 0.1], correlation=np.eye(3)),
