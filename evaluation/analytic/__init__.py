@@ -1,10 +1,40 @@
 """Closed-form and semi-closed-form reference pricers (NumPy/SciPy only, vectorised).
 
-Public API (see each function's docstring for conventions and shapes):
+Conventions: ``maturity`` is the time to maturity tau in years; rates are continuously compounded;
+``dividend``/``dividends`` are continuous yields; ``kind`` is ``"call"`` or ``"put"``. Every pricer
+validates its arguments and raises ``ValueError`` naming the argument, the allowed range and the
+value received.
 
-- :func:`black_scholes`, :func:`black_scholes_greeks` (:class:`BlackScholesGreeks`)
+- :func:`black_scholes`, :func:`black_scholes_greeks` -> :class:`BlackScholesGreeks`
+  (price, delta, gamma, vega, theta, rho).
+- :func:`bachelier_basket`, :func:`bachelier_basket_greeks` -> :class:`BasketGreeks`
+  (price (n,), delta (n, d)): normal-model basket option.
+- :func:`stulz_min`, :func:`stulz_max` -> :class:`BasketGreeks`: two-asset worst-of / best-of.
+- :func:`heston`, :func:`heston_greeks` -> :class:`HestonGreeks` (price, delta, vega = d/dv0).
+- :func:`xva_factor`: e^{-c tau}, risky / risk-free value of a one-signed payoff.
+- :func:`bivariate_normal_cdf`: M(a, b; rho) (Genz / Drezner-Wesolowsky).
 """
 
+from ._bivariate import bivariate_normal_cdf
+from ._results import BasketGreeks
+from .bachelier import bachelier_basket, bachelier_basket_greeks
 from .black_scholes import BlackScholesGreeks, black_scholes, black_scholes_greeks
+from .heston import HestonGreeks, heston, heston_greeks
+from .stulz import stulz_max, stulz_min
+from .xva import xva_factor
 
-__all__ = ["BlackScholesGreeks", "black_scholes", "black_scholes_greeks"]
+__all__ = [
+    "BasketGreeks",
+    "BlackScholesGreeks",
+    "HestonGreeks",
+    "bachelier_basket",
+    "bachelier_basket_greeks",
+    "bivariate_normal_cdf",
+    "black_scholes",
+    "black_scholes_greeks",
+    "heston",
+    "heston_greeks",
+    "stulz_max",
+    "stulz_min",
+    "xva_factor",
+]

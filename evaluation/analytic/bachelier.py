@@ -1,0 +1,95 @@
+"""Bachelier (normal) model for a correlated basket: price and per-asset deltas.
+
+The spots are driftless normal forwards, ``dS_j = vols_j dW_j``, ``d<W_i, W_j> = C_ij dt``; the rate
+only discounts. For the basket b = weights . spots, with basket vol
+``sigma_b = sqrt((w o vols)^T C (w o vols))`` and ``d = (b - K) / (sigma_b sqrt(tau))``:
+
+    call = e^{-r tau} sigma_b sqrt(tau) (d N(d) + phi(d)),   delta_j = e^{-r tau} N(d) w_j
+    put  = e^{-r tau} sigma_b sqrt(tau) (phi(d) - d N(-d)),  delta_j = -e^{-r tau} N(-d) w_j
+
+``vols`` are absolute (normal) volatilities in price units per sqrt(year).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from .. import _validation as v
+from ._results import BasketGreeks
+
+_OWNER = "bachelier_basket"
+
+
+def _prepare(owner, spots, weights, vols, correlation, strike, maturity, rate, kind):
+    omega = v.kind_sign(owner, kind)
+    x = v.array(owner, "spots", spots)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        v.fail(owner, "spots", "an array of shape (n, d)", f"shape {x.shape}")
+    d = x.shape[1]
+    w = v.array(owner, "weights", weights).reshape(-1)
+    if w.size != d:
+        v.fail(owner, "weights", f"of length {d} (the number of assets)", f"length {w.size}")
+    sig = v.positive(owner, "vols", vols).reshape(-1)
+    if sig.size != d:
+        v.fail(owner, "vols", f"of length {d} (the number of assets)", f"length {sig.size}")
+    c = v.array(owner, "correlation", correlation)
+    if c.ndim == 0 and d == 1:
+        c = c.reshape(1, 1)
+    if c.shape != (d, d):
+        v.fail(owner, "correlation", f"a {d}x{d} matrix", f"shape {c.shape}")
+    if not np.allclose(c, c.T, atol=1e-12) or not np.allclose(np.diag(c), 1.0, atol=1e-12):
+        v.fail(owner, "correlation", "a symmetric matrix with unit diagonal", c.tolist())
+    if np.any(np.abs(c) > 1.0 + 1e-12):
+        v.fail(owner, "correlation", "with entries in [-1, 1]", float(np.max(np.abs(c))))
+    ws = w * sig
+    var = float(ws @ c @ ws)
+    if var <= 0.0:
+        v.fail(owner, "correlation", "such that the basket variance is > 0", var)
+    k = v.positive(owner, "strike", strike)
+    tau = v.positive(owner, "maturity", maturity)
+    r = v.array(owner, "rate", rate)
+    b = x @ w
+    b, k, tau, r = np.broadcast_arrays(b, k, tau, r)
+    sd = np.sqrt(var * tau)
+    dd = (b - k) / sd
+    df = np.exp(-r * tau)
+    return omega, w, sd, dd, df
+
+
+def bachelier_basket(
+    spots, weights, vols, correlation, strike, maturity, rate=0.0, kind: str = "call"
+) -> np.ndarray:
+    """Price of a call or put on the basket ``weights . spots`` in the Bachelier model.
+
+    Args:
+        spots: forwards of the assets, shape (n, d) (or (d,) for one point).
+        weights: basket weights, shape (d,).
+        vols: absolute volatilities, shape (d,), > 0.
+        correlation: correlation matrix, shape (d, d).
+        strike: strike K > 0 (scalar or shape (n,)).
+        maturity: time to maturity tau > 0, in years (scalar or shape (n,)).
+        rate: continuously compounded discount rate (does not enter the dynamics).
+        kind: ``"call"`` or ``"put"``.
+
+    Returns:
+        Prices, shape (n,).
+    """
+    omega, _, sd, dd, df = _prepare(
+        _OWNER, spots, weights, vols, correlation, strike, maturity, rate, kind
+    )
+    return df * sd * (omega * dd * ndtr(omega * dd) + np.exp(-0.5 * dd * dd) / np.sqrt(2 * np.pi))
+
+
+def bachelier_basket_greeks(
+    spots, weights, vols, correlation, strike, maturity, rate=0.0, kind: str = "call"
+) -> BasketGreeks:
+    """Price, shape (n,), and per-asset deltas, shape (n, d), of :func:`bachelier_basket`."""
+    omega, w, sd, dd, df = _prepare(
+        "bachelier_basket_greeks", spots, weights, vols, correlation, strike, maturity, rate, kind
+    )
+    price = df * sd * (omega * dd * ndtr(omega * dd) + np.exp(-0.5 * dd * dd) / np.sqrt(2 * np.pi))
+    delta = (omega * df * ndtr(omega * dd))[:, None] * w[None, :]
+    return BasketGreeks(price=price, delta=delta)

@@ -1,0 +1,69 @@
+"""Heston characteristic-function pricer against QuantLib's AnalyticHestonEngine."""
+
+import math
+
+import numpy as np
+import pytest
+
+import evaluation.analytic as an
+
+pytest.importorskip("QuantLib")
+from tests.evaluation import _ql  # noqa: E402
+
+PROJECT = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025, dividend=0.0)
+CASES = [
+    # spot, strike, days, v0, kappa, theta, xi, rho, r, q
+    (100.0, 100.0, 365, 0.04, 1.5, 0.04, 0.3, -0.9, 0.025, 0.0),  # project parameter set
+    (100.0, 60.0, 365, 0.04, 1.5, 0.04, 0.3, -0.9, 0.025, 0.0),  # deep OTM put / ITM call
+    (100.0, 160.0, 365, 0.04, 1.5, 0.04, 0.3, -0.9, 0.025, 0.0),  # deep OTM call
+    (100.0, 100.0, 7, 0.04, 1.5, 0.04, 0.3, -0.9, 0.025, 0.0),  # one week
+    (100.0, 100.0, 2, 0.0001, 2.0, 0.04, 0.5, -0.7, 0.01, 0.0),  # two days, tiny variance
+    (100.0, 110.0, 3650, 0.09, 0.5, 0.06, 1.0, -0.5, 0.03, 0.01),  # 10 years, Feller violated
+    (100.0, 95.0, 30, 0.01, 3.0, 0.02, 0.2, 0.3, 0.0, 0.0),  # positive rho
+]
+
+
+@pytest.mark.parametrize("kind", ["call", "put"])
+@pytest.mark.parametrize("case", CASES)
+def test_price_matches_quantlib(case, kind):
+    s, k, days, v0, kap, th, xi, rho, r, q = case
+    got = an.heston(s, k, days / 365.0, v0, kap, th, xi, rho, rate=r, dividend=q, kind=kind)
+    ref = _ql.heston(kind, *case)
+    assert got == pytest.approx(ref, abs=1e-8)
+
+
+def test_vectorised_matches_scalar_and_parity():
+    strikes = np.array([70.0, 90.0, 100.0, 110.0, 140.0])
+    calls = an.heston(100.0, strikes, 1.0, 0.04, **PROJECT, kind="call")
+    puts = an.heston(100.0, strikes, 1.0, 0.04, **PROJECT, kind="put")
+    assert calls.shape == (5,)
+    np.testing.assert_allclose(calls - puts, 100.0 - strikes * math.exp(-0.025), atol=1e-10)
+    one = an.heston(100.0, 110.0, 1.0, 0.04, **PROJECT, kind="call")
+    assert one == pytest.approx(calls[3], abs=1e-11)
+
+
+@pytest.mark.parametrize("kind", ["call", "put"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[5], CASES[6]])
+def test_delta_and_vega_equal_central_differences(case, kind):
+    s, k, days, v0, kap, th, xi, rho, r, q = case
+    tau = days / 365.0
+    g = an.heston_greeks(s, k, tau, v0, kap, th, xi, rho, rate=r, dividend=q, kind=kind)
+    assert g.price == pytest.approx(an.heston(s, k, tau, v0, kap, th, xi, rho, r, q, kind))
+    h = 1e-5 * s
+    spots = np.array([s + h, s - h])
+    up, dn = an.heston(spots, k, tau, v0, kap, th, xi, rho, r, q, kind)
+    assert g.delta == pytest.approx((up - dn) / (2 * h), abs=1e-7)
+    e = 1e-5 * v0
+    up, dn = an.heston(s, k, tau, np.array([v0 + e, v0 - e]), kap, th, xi, rho, r, q, kind)
+    assert g.vega == pytest.approx((up - dn) / (2 * e), rel=1e-6, abs=1e-6)
+
+
+def test_errors():
+    with pytest.raises(
+        ValueError, match=r"The 'rho' parameter of heston must be in \[-1\.0, 1\.0\]"
+    ):
+        an.heston(100, 100, 1, 0.04, 1.5, 0.04, 0.3, -1.2)
+    with pytest.raises(ValueError, match=r"'xi' parameter of heston must be > 0\. Got 0\.0"):
+        an.heston(100, 100, 1, 0.04, 1.5, 0.04, 0.0, -0.5)
+    with pytest.raises(ValueError, match=r"'variance' parameter of heston_greeks must be >= 0"):
+        an.heston_greeks(100, 100, 1, -0.04, 1.5, 0.04, 0.3, -0.5)
