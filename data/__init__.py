@@ -1,0 +1,42 @@
+"""Datasets of simulated training examples: Parquet parts, a manifest, a content hash.
+
+A dataset lives in ``<root>/<name>-<hash12>/`` with ``part-NNNNN.parquet`` files and
+``manifest.json``; ``hash12`` comes from the SHA-256 of the canonical JSON of what determines
+the numbers. Writes are atomic, reads are verified, generation is chunked, resumable and can
+run on Dask. See docs/data.md.
+"""
+
+from .catalog import DatasetInfo, gc, list_datasets
+from .errors import DatasetError
+from .generate import Progress, find_or_create, generate, plan_chunks
+from .hashing import canonical_json, content_hash
+from .manifest import MANIFEST, PartInfo, read_manifest
+from .reader import Dataset, open_dataset
+from .schema import SCHEMA_VERSION, arrow_schema, column_names
+from .spec import DEFAULT_CHUNK_PATHS, DatasetSpec, from_dict
+from .writer import write_dataset
+
+__all__ = [
+    "DEFAULT_CHUNK_PATHS",
+    "MANIFEST",
+    "SCHEMA_VERSION",
+    "Dataset",
+    "DatasetError",
+    "DatasetInfo",
+    "DatasetSpec",
+    "PartInfo",
+    "Progress",
+    "arrow_schema",
+    "canonical_json",
+    "column_names",
+    "content_hash",
+    "find_or_create",
+    "from_dict",
+    "gc",
+    "generate",
+    "list_datasets",
+    "open_dataset",
+    "plan_chunks",
+    "read_manifest",
+    "write_dataset",
+]

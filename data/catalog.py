@@ -1,0 +1,159 @@
+"""Listing datasets under a root and removing those no configuration references."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+from .manifest import read_manifest
+from .reader import check_structure
+
+log = logging.getLogger(__name__)
+_DIRNAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)-(?P<hash>[0-9a-f]{12})$")
+_HIDDEN = re.compile(r"^\.(?P<dirname>[A-Za-z0-9][A-Za-z0-9_.-]*-[0-9a-f]{12})\."
+                     r"(?P<kind>tmp|lock)$")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One entry under a datasets root.
+
+    Attributes:
+        path: the directory (or lock file).
+        name, hash12: from the directory name ``<name>-<hash12>``.
+        status: "complete" (manifest and parts pass the structural checks), "damaged" (a
+            dataset directory that fails them; see ``error``), "partial" (the hidden work
+            directory of an interrupted or running generation) or "lock".
+        n_paths, created_utc, hash: from the manifest when complete.
+        size_bytes: total size of the files.
+        error: why a dataset is damaged.
+    """
+
+    path: Path
+    name: str
+    hash12: str
+    status: str
+    size_bytes: int
+    n_paths: int | None = None
+    created_utc: str | None = None
+    hash: str | None = None
+    error: str | None = None
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.name}-{self.hash12}"
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def list_datasets(root: str | os.PathLike = "datasets", *,
+                  include_hidden: bool = False) -> list[DatasetInfo]:
+    """Datasets under ``root``, sorted by directory name (structural checks only, no
+    checksums). With ``include_hidden``, work directories ("partial") and lock files too.
+    Entries that do not look like datasets are ignored."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for entry in sorted(root.iterdir()):
+        m = _DIRNAME.match(entry.name)
+        if m and entry.is_dir():
+            try:
+                manifest = read_manifest(entry)
+                check_structure(entry, manifest)
+                out.append(DatasetInfo(entry, m["name"], m["hash"], "complete", _size(entry),
+                                       manifest["n_paths"], manifest["created_utc"],
+                                       manifest["hash"]))
+            except DatasetError as exc:
+                out.append(DatasetInfo(entry, m["name"], m["hash"], "damaged", _size(entry),
+                                       error=str(exc)))
+            continue
+        h = _HIDDEN.match(entry.name)
+        if h and include_hidden:
+            dm = _DIRNAME.match(h["dirname"])
+            status = "partial" if h["kind"] == "tmp" else "lock"
+            out.append(DatasetInfo(entry, dm["name"], dm["hash"], status, _size(entry)))
+    return out
+
+
+def _referenced(info: DatasetInfo, keep: list[Any]) -> bool:
+    for k in keep:
+        if hasattr(k, "dirname"):
+            if k.dirname == info.dirname:
+                return True
+            continue
+        k = str(k)
+        if k in (info.dirname, info.name, info.hash12) or (
+            len(k) > 12 and info.hash is not None and info.hash.startswith(k)
+        ) or (len(k) == 64 and k.startswith(info.hash12)):
+            return True
+    return False
+
+
+def _held(root: Path, dirname: str) -> bool:
+    """Whether a generation currently holds the lock of ``dirname``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return False
+    lock = root / f".{dirname}.lock"
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def gc(root: str | os.PathLike, keep: Iterable[Any], *, dry_run: bool = True) -> list[Path]:
+    """Remove datasets under ``root`` that nothing in ``keep`` references.
+
+    Args:
+        root: the datasets root.
+        keep: references to keep: ``DatasetSpec`` objects, directory names
+            (``<name>-<hash12>``), 12-digit or full hashes, or bare names (which keep every
+            dataset of that name).
+        dry_run: only return what would be removed (default).
+
+    Returns:
+        The paths removed (or that would be). Damaged datasets, work directories and lock files
+        of unreferenced datasets are included; anything held by a running generation, and
+        anything that does not look like a dataset, is left alone. A directory is renamed to a
+        hidden name before it is deleted, so an interrupted ``gc`` never leaves a half-deleted
+        directory that looks like a dataset.
+    """
+    if isinstance(keep, (str, bytes)):
+        raise TypeError("'keep' must be a collection of references, not a single string.")
+    root = Path(root)
+    keep = list(keep)
+    removed = []
+    for info in list_datasets(root, include_hidden=True):
+        if _referenced(info, keep) or _held(root, info.dirname):
+            continue
+        removed.append(info.path)
+        if dry_run:
+            continue
+        if info.path.is_dir():
+            trash = root / f".{info.path.name}.trash-{os.getpid()}"
+            os.rename(info.path, trash)
+            shutil.rmtree(trash)
+        else:
+            info.path.unlink(missing_ok=True)
+        log.info("gc removed %s", info.path)
+    return removed

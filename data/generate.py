@@ -1,0 +1,325 @@
+"""Chunked, resumable, optionally distributed generation of a dataset.
+
+``generate(spec)`` splits the path range ``[0, n_paths)`` into chunks of ``chunk_paths`` rows,
+simulates each chunk with ``first_path`` (so the rows are the same, bit for bit, for any chunk
+size, worker count or backend), and writes each chunk as its own part in the hidden work
+directory; the manifest is written last and the directory renamed into place (see
+``data.writer``). With a Dask client the chunks run as tasks: each worker simulates its chunk,
+writes its part into the shared work directory and returns only the part's description, so the
+driver never holds the data. Memory per task is bounded by the chunk size.
+
+Resuming: a part left by an interrupted run is reused when its SHA-256 matches the sidecar
+written after it (or, without a sidecar, when it decodes with valid page CRCs, the right
+metadata, path ids and finite values); anything else is regenerated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+from .hashing import file_sha256
+from .manifest import MANIFEST, PartInfo
+from .reader import Dataset, open_dataset, read_part
+from .schema import METADATA_KEY, part_name
+from .spec import DatasetSpec
+from .writer import dataset_lock, finalize, sidecar_path, work_dir, write_part
+
+log = logging.getLogger(__name__)
+PLAN = ".plan.json"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event, reported after each part is written or reused.
+
+    Attributes:
+        parts_done, parts_total: parts finished so far / in all.
+        rows_done, rows_total: rows finished so far / in all.
+        part: the part just finished.
+        reused: True when the part came from an interrupted run.
+        elapsed: seconds since ``generate`` started.
+    """
+
+    parts_done: int
+    parts_total: int
+    rows_done: int
+    rows_total: int
+    part: PartInfo
+    reused: bool
+    elapsed: float
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def plan_chunks(n_paths: int, chunk_paths: int) -> list[tuple[int, int, int]]:
+    """``[(index, first_path, rows), ...]`` covering ``[0, n_paths)`` in chunks."""
+    if n_paths < 1 or chunk_paths < 1:
+        raise ValueError(f"n_paths and chunk_paths must be >= 1. Got {n_paths}, {chunk_paths}.")
+    return [(i, lo, min(chunk_paths, n_paths - lo))
+            for i, lo in enumerate(range(0, n_paths, chunk_paths))]
+
+
+def simulate_chunk(spec: DatasetSpec, index: int, first_path: int, rows: int, n_parts: int,
+                   directory: str, fsync: bool = True) -> dict:
+    """Simulate rows ``[first_path, first_path + rows)`` and write them as part ``index``.
+
+    Runs in the driver or in a Dask worker; returns the part's ``PartInfo`` as a dict.
+    """
+    import simulators
+
+    t0 = time.perf_counter()
+    s = simulators.simulate(spec.model, spec.product, spec.sampler, n_paths=rows, seed=spec.seed,
+                            first_path=first_path, antithetic=spec.antithetic, xva=spec.xva,
+                            backend=spec.backend, dtype=spec.precision)
+    if hasattr(s, "to_numpy"):
+        s = s.to_numpy()
+    info = write_part(Path(directory), spec, index, first_path, s.x, s.y, s.dydx,
+                      n_parts=n_parts, backend=s.backend, fsync=fsync,
+                      seconds=time.perf_counter() - t0)
+    return info.to_dict()
+
+
+def _discard(path: Path) -> None:
+    for p in (path, sidecar_path(path)):
+        if p.exists():
+            p.unlink()
+
+
+def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
+              rows: int) -> PartInfo | None:
+    """The PartInfo of a verified part left in the work directory, or None (part removed)."""
+    path = tmp / part_name(index)
+    if not path.is_file():
+        _discard(path)
+        return None
+    side = sidecar_path(path)
+    try:
+        if side.is_file():
+            info = PartInfo.from_dict(json.loads(side.read_text()))
+            if (info.index, info.first_path, info.rows) == (index, first_path, rows) and (
+                path.stat().st_size == info.bytes and file_sha256(path) == info.sha256
+            ):
+                return PartInfo(**{**info.to_dict(), "seconds": 0.0})
+        else:
+            info = PartInfo(index=index, file=path.name, first_path=first_path, rows=rows,
+                            bytes=path.stat().st_size, sha256="", backend="cpu")
+            read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=False)
+            info = PartInfo(**{**info.to_dict(), "sha256": file_sha256(path)})
+            side.write_text(json.dumps(info.to_dict()))
+            return info
+    except (DatasetError, OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("discarding %s from an interrupted run: %s", path, exc)
+    _discard(path)
+    return None
+
+
+def _check_complete(final: Path, verify: bool) -> Dataset:
+    """Open a finished dataset, with (verify) every part's SHA-256 checked; DatasetError if
+    anything is wrong."""
+    ds = open_dataset(final)
+    if verify:
+        for info in ds.parts:
+            path = final / info.file
+            if file_sha256(path) != info.sha256:
+                raise DatasetError(f"{path}: SHA-256 does not match the manifest; the file is "
+                                   "corrupt.", path)
+    return ds
+
+
+def _infer_chunk(directory: Path, spec: DatasetSpec) -> int | None:
+    """Chunk size used by the parts already in ``directory`` (from a manifest or part 0)."""
+    man = directory / MANIFEST
+    try:
+        if man.is_file():
+            m = json.loads(man.read_text())
+            if m.get("hash") == spec.hash and isinstance(m.get("chunk_paths"), int):
+                return m["chunk_paths"]
+        p0 = directory / part_name(0)
+        if p0.is_file():
+            import pyarrow.parquet as pq
+
+            meta = json.loads(pq.read_schema(p0).metadata[METADATA_KEY])
+            if meta.get("hash") == spec.hash:
+                part = meta["part"]
+                return spec.n_paths if part["n_parts"] == 1 else int(part["rows"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable leftover just means "unknown"
+        log.info("cannot infer the chunk size of %s: %s", directory, exc)
+    return None
+
+
+def _adopt_damaged(final: Path, tmp: Path) -> None:
+    """Move a damaged dataset directory to the work directory so its good parts are reused.
+
+    Checksums of a manifest that is itself valid are kept as sidecars, so parts are checked
+    against them.
+    """
+    from .manifest import read_manifest
+
+    try:
+        manifest = read_manifest(final)
+    except DatasetError:
+        manifest = None
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    os.rename(final, tmp)
+    if manifest is not None:
+        for p in manifest["parts"]:
+            side = sidecar_path(tmp / p["file"])
+            if (tmp / p["file"]).is_file():
+                side.write_text(json.dumps(p))
+
+
+def _prepare_work_dir(tmp: Path, spec: DatasetSpec, chunk_paths: int) -> int:
+    """Create or adopt the work directory; returns the chunk size to use."""
+    plan_file = tmp / PLAN
+    if tmp.is_dir():
+        try:
+            plan = json.loads(plan_file.read_text())
+            if plan.get("hash") != spec.hash:
+                raise ValueError("foreign work directory")
+            existing = int(plan["chunk_paths"])
+        except (OSError, ValueError, KeyError, TypeError):
+            existing = _infer_chunk(tmp, spec)
+        if existing is not None and existing != chunk_paths:
+            log.info("resuming %s with its chunk size %d (requested %d) to reuse its parts",
+                     tmp, existing, chunk_paths)
+            chunk_paths = existing
+    else:
+        tmp.mkdir(parents=True)
+    plan_file.write_text(json.dumps({"hash": spec.hash, "chunk_paths": chunk_paths,
+                                     "n_paths": spec.n_paths}))
+    return chunk_paths
+
+
+def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | None = None,
+             client: Any = None, root: str | os.PathLike = "datasets", *,
+             progress: ProgressCallback | None = None, verify: bool = True,
+             fsync: bool = True) -> Path:
+    """Make sure the dataset of ``spec`` exists under ``root``; returns its directory.
+
+    Args:
+        spec: what to generate.
+        n_paths: overrides ``spec.n_paths`` (changes the hash).
+        chunk_paths: rows per part and task (default ``spec.chunk_paths``); not in the hash.
+            Resuming an interrupted run keeps that run's chunk size so its parts are reused.
+        client: ``dask.distributed.Client``, or a scheduler address (a client is opened and
+            closed here); ``None`` runs the chunks one after another in this process. Workers
+            must see ``root`` at the same path (local or shared file system).
+        root: directory holding the datasets.
+        progress: called with a ``Progress`` after each part.
+        verify: check every part's SHA-256 of an existing dataset before reusing it.
+        fsync: flush files and directories to disk.
+
+    If the dataset exists and verifies, nothing is simulated. If it exists but is damaged
+    (manifest missing or invalid, part missing, truncated, corrupt or foreign), it is repaired:
+    verified parts are kept and the others regenerated. An interrupted run is resumed the same
+    way.
+    """
+    if n_paths is not None:
+        spec = spec.replace(n_paths=n_paths)
+    if chunk_paths is not None:
+        spec = spec.replace(chunk_paths=chunk_paths)
+    root = Path(root).absolute()
+    final = root / spec.dirname
+    tmp = work_dir(root, spec)
+    t0 = time.perf_counter()
+    with dataset_lock(root, spec):
+        if final.exists():
+            try:
+                _check_complete(final, verify)
+                return final
+            except DatasetError as exc:
+                log.warning("dataset %s is damaged (%s); repairing it", final, exc)
+                _adopt_damaged(final, tmp)
+        chunk = _prepare_work_dir(tmp, spec, spec.chunk_paths)
+        spec = spec.replace(chunk_paths=chunk)
+        plan = plan_chunks(spec.n_paths, chunk)
+        n_parts = len(plan)
+        done: dict[int, PartInfo] = {}
+        rows_done = 0
+
+        def report(info: PartInfo, reused: bool) -> None:
+            nonlocal rows_done
+            done[info.index] = info
+            rows_done += info.rows
+            if progress is not None:
+                progress(Progress(len(done), n_parts, rows_done, spec.n_paths, info, reused,
+                                  time.perf_counter() - t0))
+
+        for name in os.listdir(tmp):  # parts beyond the plan (another chunk size) go
+            if name.startswith("part-") and name not in {part_name(i) for i, _, _ in plan}:
+                _discard(tmp / name)
+        todo = []
+        for index, first, rows in plan:
+            info = _reusable(tmp, spec, index, first, rows)
+            if info is None:
+                todo.append((index, first, rows))
+            else:
+                report(info, True)
+        reused = len(done)
+        workers = 1
+        if todo and client is None:
+            for index, first, rows in todo:
+                report(PartInfo.from_dict(
+                    simulate_chunk(spec, index, first, rows, n_parts, str(tmp), fsync)), False)
+        elif todo:
+            workers = _run_dask(client, spec, todo, n_parts, tmp, fsync, report)
+        parts = [done[i] for i, _, _ in plan]
+        seconds = time.perf_counter() - t0
+        generation = {"seconds": round(seconds, 3), "parts_written": len(todo),
+                      "parts_reused": reused, "workers": workers, "chunk_paths": chunk,
+                      "simulate_write_seconds": round(sum(p.seconds for p in parts), 3)}
+        finalize(tmp, final, spec, parts, generation=generation, fsync=fsync)
+        log.info("generated %s: %d rows, %d parts (%d reused) in %.1f s", final, spec.n_paths,
+                 n_parts, reused, seconds)
+        return final
+
+
+def _run_dask(client: Any, spec: DatasetSpec, todo: list[tuple[int, int, int]], n_parts: int,
+              tmp: Path, fsync: bool, report: Callable[[PartInfo, bool], None]) -> int:
+    """Run the chunks as Dask tasks; returns the number of workers."""
+    from distributed import Client, as_completed
+
+    own = isinstance(client, str)
+    if own:
+        client = Client(client)
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        keys = [f"diffml-part-{spec.hash12}-{index:05d}-{os.getpid()}-{time.time_ns()}"
+                for index, _, _ in todo]
+        futures = [client.submit(simulate_chunk, spec, index, first, rows, n_parts, str(tmp),
+                                 fsync, key=key, pure=False)
+                   for (index, first, rows), key in zip(todo, keys, strict=True)]
+        try:
+            for _, result in as_completed(futures, with_results=True):
+                report(PartInfo.from_dict(result), False)
+        except BaseException:
+            client.cancel(futures)
+            raise
+        return workers
+    finally:
+        if own:
+            client.close()
+
+
+def find_or_create(spec: DatasetSpec, root: str | os.PathLike = "datasets", *,
+                   client: Any = None, progress: ProgressCallback | None = None,
+                   chunk_paths: int | None = None, verify: bool = True) -> Dataset:
+    """The dataset of ``spec`` under ``root``, generated (or repaired) only if needed.
+
+    Same arguments as ``generate``; returns the opened ``Dataset`` (reads verify checksums when
+    ``verify`` is true).
+    """
+    path = generate(spec, chunk_paths=chunk_paths, client=client, root=root, progress=progress,
+                    verify=verify)
+    return open_dataset(path, verify=verify)

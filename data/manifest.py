@@ -1,0 +1,249 @@
+"""``manifest.json``: the record of a complete dataset, and the per-part metadata.
+
+A manifest holds the schema version, every parameter of the model, product, sampler and XVA,
+the seed, the number of paths, antithetic flag and precision (the *identity*, whose SHA-256 is
+``hash``), the input and column names, each part's file name, first path, row count, size and
+SHA-256, the backend, the package version and the UTC creation time. It is written last, so a
+directory with a valid manifest is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+from .hashing import HASH_HEX_DIGITS, content_hash
+from .schema import FORMAT, PART_PATTERN, SCHEMA_VERSION, column_names
+
+MANIFEST = "manifest.json"
+
+
+def package_version() -> str:
+    """The installed diffml version (``importlib.metadata``), or "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("diffml")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with a trailing Z, to the second."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """One Parquet part of a dataset.
+
+    Attributes:
+        index: part number (file ``part-<index:05d>.parquet``).
+        file: file name, relative to the dataset directory.
+        first_path: path id of the first row.
+        rows: number of rows.
+        bytes: file size.
+        sha256: SHA-256 of the file's bytes.
+        backend: backend that simulated the part ("cpu" or "gpu").
+        seconds: time spent simulating and writing it (0 when reused).
+    """
+
+    index: int
+    file: str
+    first_path: int
+    rows: int
+    bytes: int
+    sha256: str
+    backend: str = "cpu"
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PartInfo:
+        return cls(**{k: d[k] for k in ("index", "file", "first_path", "rows", "bytes",
+                                        "sha256")},
+                   backend=d.get("backend", "cpu"), seconds=float(d.get("seconds", 0.0)))
+
+
+def part_metadata(spec_dict: dict, inputs: list[str], index: int, first_path: int, rows: int,
+                  n_parts: int, backend: str) -> dict:
+    """The JSON stored in each part's Parquet key-value metadata (key ``diffml``).
+
+    It repeats the manifest's identity (every parameter), the content hash, the schema and the
+    part's own position, so a single part file describes itself. It holds no time stamp, so the
+    same part written twice has the same bytes.
+    """
+    identity = {k: spec_dict[k] for k in ("model", "product", "sampler", "xva", "seed",
+                                          "n_paths", "antithetic", "precision")}
+    digest = content_hash(identity)
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "name": spec_dict["name"],
+        "hash": digest,
+        **identity,
+        "inputs": list(inputs),
+        "columns": column_names(inputs),
+        "part": {"index": index, "first_path": first_path, "rows": rows, "n_parts": n_parts},
+        "backend": backend,
+        "package_version": package_version(),
+    }
+
+
+def build_manifest(spec_dict: dict, inputs: list[str], parts: list[PartInfo],
+                   generation: dict | None = None) -> dict:
+    """The manifest of a complete dataset from its spec dict and its parts (sorted by index)."""
+    identity = {k: spec_dict[k] for k in ("model", "product", "sampler", "xva", "seed",
+                                          "n_paths", "antithetic", "precision")}
+    digest = content_hash(identity)
+    parts = sorted(parts, key=lambda p: p.index)
+    backends = sorted({p.backend for p in parts})
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "name": spec_dict["name"],
+        "hash": digest,
+        "hash12": digest[:HASH_HEX_DIGITS],
+        **identity,
+        "inputs": list(inputs),
+        "columns": column_names(inputs),
+        "backend": backends[0] if len(backends) == 1 else backends,
+        "chunk_paths": spec_dict.get("chunk_paths"),
+        "parts": [p.to_dict() for p in parts],
+        "total_bytes": sum(p.bytes for p in parts),
+        "package_version": package_version(),
+        "created_utc": utc_now(),
+        "generation": generation or {},
+    }
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so that renames inside it are durable (no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes | memoryview, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_manifest(directory: Path, manifest: dict, *, fsync: bool = True) -> Path:
+    """Write ``manifest.json`` atomically into ``directory``; returns its path."""
+    path = Path(directory) / MANIFEST
+    text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+    return path
+
+
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "format": str, "schema_version": int, "name": str, "hash": str, "model": dict,
+    "product": dict, "sampler": dict, "xva": (dict, type(None)), "seed": int, "n_paths": int,
+    "antithetic": bool, "precision": str, "inputs": list, "columns": list, "parts": list,
+    "package_version": str, "created_utc": str,
+}
+
+
+def check_manifest(manifest: Any, where: str) -> dict:
+    """Validate a parsed manifest; raise DatasetError naming the file and field otherwise.
+
+    Checks the format and schema version, the presence and type of every field, that ``hash``
+    is the SHA-256 of the identity fields, the column names, and that the parts are contiguous
+    (``first_path`` of each part follows the previous one) and add up to ``n_paths``.
+    """
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{where}: a manifest must be a JSON object.", where)
+    for key, types in _REQUIRED.items():
+        if key not in manifest:
+            raise DatasetError(f"{where}: field '{key}' is missing.", where)
+        if not isinstance(manifest[key], types) or (
+            types is int and isinstance(manifest[key], bool)
+        ):
+            raise DatasetError(f"{where}: field '{key}' has the wrong type "
+                               f"({type(manifest[key]).__name__}).", where)
+    if manifest["format"] != FORMAT:
+        raise DatasetError(f"{where}: format {manifest['format']!r} is not {FORMAT!r}.", where)
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise DatasetError(f"{where}: schema version {manifest['schema_version']} is not "
+                           f"supported (this diffml reads version {SCHEMA_VERSION}); "
+                           "regenerate the dataset.", where)
+    identity = {k: manifest[k] for k in ("model", "product", "sampler", "xva", "seed",
+                                         "n_paths", "antithetic", "precision")}
+    try:
+        digest = content_hash(identity)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{where}: cannot hash the identity fields: {exc}", where) from exc
+    if digest != manifest["hash"]:
+        raise DatasetError(f"{where}: field 'hash' ({manifest['hash'][:16]}...) is not the "
+                           f"SHA-256 of the parameters recorded in it ({digest[:16]}...); the "
+                           "manifest was edited or belongs to another dataset.", where)
+    try:
+        expected_columns = column_names(manifest["inputs"])
+    except ValueError as exc:
+        raise DatasetError(f"{where}: field 'inputs': {exc}", where) from exc
+    if manifest["columns"] != expected_columns:
+        raise DatasetError(f"{where}: field 'columns' {manifest['columns']} does not match the "
+                           f"inputs (expected {expected_columns}).", where)
+    if not manifest["parts"]:
+        raise DatasetError(f"{where}: field 'parts' is empty.", where)
+    next_path = 0
+    for i, part in enumerate(manifest["parts"]):
+        try:
+            info = PartInfo.from_dict(part)
+        except (KeyError, TypeError) as exc:
+            raise DatasetError(f"{where}: parts[{i}] is malformed: {exc!r}.", where) from exc
+        m = PART_PATTERN.match(str(info.file))
+        if m is None or int(m.group(1)) != info.index or info.index != i:
+            raise DatasetError(f"{where}: parts[{i}] names file {info.file!r}; expected "
+                               f"part-{i:05d}.parquet.", where)
+        if info.first_path != next_path or info.rows < 1:
+            raise DatasetError(f"{where}: parts[{i}] ({info.file}) covers paths "
+                               f"[{info.first_path}, {info.first_path + info.rows}); expected "
+                               f"a non-empty range starting at {next_path}.", where)
+        next_path += info.rows
+    if next_path != manifest["n_paths"]:
+        raise DatasetError(f"{where}: the parts hold {next_path} rows but 'n_paths' is "
+                           f"{manifest['n_paths']}.", where)
+    return manifest
+
+
+def read_manifest(directory: Path) -> dict:
+    """Read and validate ``<directory>/manifest.json``; DatasetError if absent or invalid."""
+    path = Path(directory) / MANIFEST
+    if not Path(directory).is_dir():
+        raise DatasetError(f"{directory}: no such dataset directory.", directory)
+    if not path.is_file():
+        raise DatasetError(f"{path}: manifest missing; the dataset is incomplete or damaged. "
+                           "Regenerate it with data.find_or_create(spec) (verified parts are "
+                           "reused).", path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot parse the manifest ({exc}).", path) from exc
+    return check_manifest(manifest, str(path))

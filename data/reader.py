@@ -1,0 +1,331 @@
+"""Verified reads: ``open_dataset`` and the ``Dataset`` it returns.
+
+Checks, in order:
+
+* at open (always, cheap): the manifest parses and is consistent (schema version, every field,
+  ``hash`` = SHA-256 of the recorded parameters, contiguous parts adding up to ``n_paths``);
+  a directory named ``<name>-<hash12>`` carries the manifest's hash; every listed part exists
+  with the recorded size (catches truncation) and no unlisted ``part-*.parquet`` is present;
+  each part's Parquet footer decodes, has the dataset's columns and types, the recorded row
+  count, and key-value metadata naming this dataset's hash and the part's path range (catches
+  parts from another dataset);
+* when a part's data is read (``x``, ``y``, ``dydx``, ``table()``, ``iter_parts()``,
+  ``verify()``): the SHA-256 of the bytes read equals the manifest's (unless
+  ``verify=False``), Parquet page CRCs match, ``path_id`` is exactly the recorded range, and no
+  value is NaN or Inf. Each file is read once: the bytes that are hashed are the bytes decoded.
+
+Every failure raises ``DatasetError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import DatasetError
+from .hashing import HASH_HEX_DIGITS
+from .manifest import PartInfo, read_manifest
+from .schema import METADATA_KEY, PART_PATTERN, check_finite, check_schema
+
+_DIRNAME = re.compile(r"^(?P<name>.+)-(?P<hash>[0-9a-f]{12})$")
+
+
+def _part_meta(schema_meta: dict | None, where: str) -> dict:
+    raw = (schema_meta or {}).get(METADATA_KEY)
+    if raw is None:
+        raise DatasetError(f"{where}: no diffml metadata in the Parquet footer; this file was "
+                           "not written by diffml (a foreign part).", where)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{where}: unreadable diffml metadata in the footer ({exc}).",
+                           where) from exc
+
+
+def _check_part_meta(meta: dict, where: str, digest: str, info: PartInfo) -> None:
+    if meta.get("hash") != digest:
+        raise DatasetError(f"{where}: the part belongs to dataset {str(meta.get('hash'))[:12]} "
+                           f"(name {meta.get('name')!r}), not to {digest[:12]} (a foreign "
+                           "part).", where)
+    part = meta.get("part") or {}
+    if part.get("first_path") != info.first_path or part.get("rows") != info.rows:
+        raise DatasetError(f"{where}: the part covers paths starting at "
+                           f"{part.get('first_path')} ({part.get('rows')} rows) but the "
+                           f"manifest expects {info.first_path} ({info.rows} rows).", where)
+
+
+def check_part_footer(path: Path, info: PartInfo, digest: str, inputs: list[str],
+                      precision: str) -> None:
+    """Cheap structural check of one part: size, footer, schema, row count, part metadata."""
+    where = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DatasetError(f"{where}: part missing (listed in the manifest).", where) from None
+    if size != info.bytes:
+        raise DatasetError(f"{where}: size {size} bytes, the manifest records {info.bytes} "
+                           "(truncated or modified).", where)
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+        num_rows = pf.metadata.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(f"{where}: the Parquet footer cannot be read ({exc}); the file is "
+                           "corrupt or truncated.", where) from exc
+    check_schema(schema, inputs, precision, where)
+    if num_rows != info.rows:
+        raise DatasetError(f"{where}: {num_rows} rows, the manifest records {info.rows}.",
+                           where)
+    _check_part_meta(_part_meta(schema.metadata, where), where, digest, info)
+
+
+def read_part(path: Path, info: PartInfo, digest: str, inputs: list[str], precision: str, *,
+              verify: bool = True) -> pa.Table:
+    """Read one part completely and check it (see the module docstring); returns its table
+    without the key-value metadata. ``info.sha256`` is checked when ``verify`` is true."""
+    where = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{where}: part missing (listed in the manifest).", where) from None
+    except OSError as exc:
+        raise DatasetError(f"{where}: cannot be read ({exc}).", where) from exc
+    if len(data) != info.bytes:
+        raise DatasetError(f"{where}: size {len(data)} bytes, the manifest records "
+                           f"{info.bytes} (truncated or modified).", where)
+    if verify and info.sha256:
+        import hashlib
+
+        got = hashlib.sha256(data).hexdigest()
+        if got != info.sha256:
+            raise DatasetError(f"{where}: SHA-256 {got[:16]}... does not match the manifest's "
+                               f"{info.sha256[:16]}...; the file is corrupt.", where)
+    try:
+        table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(f"{where}: cannot be decoded ({exc}); the file is corrupt or "
+                           "truncated.", where) from exc
+    check_schema(table.schema, inputs, precision, where)
+    _check_part_meta(_part_meta(table.schema.metadata, where), where, digest, info)
+    if table.num_rows != info.rows:
+        raise DatasetError(f"{where}: {table.num_rows} rows, the manifest records "
+                           f"{info.rows}.", where)
+    pid = table.column("path_id").to_numpy()
+    if pid[0] != info.first_path or not np.array_equal(
+        pid, np.arange(info.first_path, info.first_path + info.rows, dtype=np.int64)
+    ):
+        raise DatasetError(f"{where}: column 'path_id' is not the range [{info.first_path}, "
+                           f"{info.first_path + info.rows}).", where)
+    check_finite(table, where, info.first_path)
+    return table.replace_schema_metadata(None)
+
+
+class Dataset:
+    """A dataset on disk, opened and structurally verified by ``open_dataset``.
+
+    Arrays are read lazily, on first access, and cached: ``x`` (n, d), ``y`` (n,), ``dydx``
+    (n, d) and ``path_id`` (n,), in the dataset's precision, rows ordered by path id. Each
+    part's bytes are checked against the manifest's SHA-256 as they are read (unless the
+    dataset was opened with ``verify=False``).
+
+    Attributes:
+        path: the dataset directory.
+        manifest: the parsed ``manifest.json``.
+        verify_checksums: whether reads check SHA-256 checksums.
+    """
+
+    def __init__(self, path: Path, manifest: dict, *, verify: bool = True) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+        self.verify_checksums = bool(verify)
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    # -- description -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the identity (64 hex digits)."""
+        return self.manifest["hash"]
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.manifest["n_paths"])
+
+    def __len__(self) -> int:
+        return self.n_paths
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Input names: the columns of ``x`` and ``dydx``."""
+        return tuple(self.manifest["inputs"])
+
+    @property
+    def precision(self) -> str:
+        return self.manifest["precision"]
+
+    @property
+    def parts(self) -> list[PartInfo]:
+        return [PartInfo.from_dict(p) for p in self.manifest["parts"]]
+
+    @property
+    def files(self) -> list[Path]:
+        """Paths of the Parquet parts, in path order."""
+        return [self.path / p["file"] for p in self.manifest["parts"]]
+
+    @property
+    def spec(self):
+        """The ``DatasetSpec`` (parameter objects rebuilt from the manifest)."""
+        from .spec import DatasetSpec
+
+        return DatasetSpec.from_dict({**self.manifest, "backend": "cpu"}
+                                     if isinstance(self.manifest.get("backend"), list)
+                                     else self.manifest)
+
+    def __repr__(self) -> str:
+        return (f"Dataset({str(self.path)!r}, n_paths={self.n_paths}, inputs={self.inputs}, "
+                f"precision={self.precision!r}, parts={len(self.manifest['parts'])})")
+
+    # -- reading -----------------------------------------------------------------------------
+    def iter_parts(self) -> Iterator[tuple[PartInfo, pa.Table]]:
+        """Yield ``(PartInfo, table)`` part by part, each read once and verified; memory stays
+        bounded by one part."""
+        for info in self.parts:
+            yield info, read_part(self.path / info.file, info, self.hash, list(self.inputs),
+                                  self.precision, verify=self.verify_checksums)
+
+    def table(self, columns: list[str] | None = None) -> pa.Table:
+        """All rows as one ``pyarrow.Table`` (verified; not cached), optionally some columns."""
+        tables = [t if columns is None else t.select(columns) for _, t in self.iter_parts()]
+        return pa.concat_tables(tables)
+
+    def to_pandas(self):
+        """All rows as a pandas DataFrame."""
+        return self.table().to_pandas()
+
+    def load(self) -> Dataset:
+        """Read every part into the cached NumPy arrays (one copy from Arrow); returns self."""
+        if self._arrays is not None:
+            return self
+        n, d = self.n_paths, len(self.inputs)
+        dtype = np.dtype(self.precision)
+        x = np.empty((n, d), dtype=dtype)
+        dydx = np.empty((n, d), dtype=dtype)
+        y = np.empty(n, dtype=dtype)
+        path_id = np.empty(n, dtype=np.int64)
+        for info, t in self.iter_parts():
+            lo, hi = info.first_path, info.first_path + info.rows
+            path_id[lo:hi] = t.column(0).to_numpy()
+            for j, name in enumerate(self.inputs):
+                x[lo:hi, j] = t.column(f"x_{name}").to_numpy()
+                dydx[lo:hi, j] = t.column(f"dydx_{name}").to_numpy()
+            y[lo:hi] = t.column("y").to_numpy()
+            del t
+        self._arrays = {"x": x, "y": y, "dydx": dydx, "path_id": path_id}
+        return self
+
+    @property
+    def x(self) -> np.ndarray:
+        """Inputs, shape (n_paths, n_inputs), columns ordered as ``inputs``."""
+        return self.load()._arrays["x"]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Discounted payoffs, shape (n_paths,)."""
+        return self.load()._arrays["y"]
+
+    @property
+    def dydx(self) -> np.ndarray:
+        """Pathwise differentials dy/dx, shape (n_paths, n_inputs)."""
+        return self.load()._arrays["dydx"]
+
+    @property
+    def path_id(self) -> np.ndarray:
+        """Path indices, int64, shape (n_paths,)."""
+        return self.load()._arrays["path_id"]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, y, dydx)``."""
+        return self.x, self.y, self.dydx
+
+    def to_torch(self, dtype: Any = None) -> dict[str, Any]:
+        """``{"x", "y", "dydx"}`` as CPU torch tensors sharing memory with the NumPy arrays
+        (``torch.from_numpy``, no copy) unless ``dtype`` asks for a conversion."""
+        import torch
+
+        out = {k: torch.from_numpy(getattr(self, k)) for k in ("x", "y", "dydx")}
+        if dtype is not None:
+            out = {k: v.to(dtype) for k, v in out.items()}
+        return out
+
+    def to_sample(self):
+        """The data as a ``simulators.Sample`` (parameter objects rebuilt)."""
+        from simulators import Sample
+
+        s = self.spec
+        return Sample(x=self.x, y=self.y, dydx=self.dydx, inputs=self.inputs, model=s.model,
+                      product=s.product, sampler=s.sampler, seed=s.seed, first_path=0,
+                      antithetic=s.antithetic, xva=s.xva, backend=s.backend)
+
+    def arrow_dataset(self):
+        """A ``pyarrow.dataset.Dataset`` over the part files (no checksum verification)."""
+        import pyarrow.dataset as pads
+
+        return pads.dataset([str(f) for f in self.files], format="parquet")
+
+    def verify(self) -> Dataset:
+        """Read and check every part (SHA-256, page CRCs, schema, path ids, NaN/Inf) without
+        keeping the data; raises DatasetError on the first problem. Returns self."""
+        for info in self.parts:
+            read_part(self.path / info.file, info, self.hash, list(self.inputs),
+                      self.precision, verify=True)
+        return self
+
+
+def check_structure(path: Path, manifest: dict) -> None:
+    """The open-time checks of a dataset directory against its (valid) manifest."""
+    m = _DIRNAME.match(path.name)
+    if m and m.group("hash") != manifest["hash"][:HASH_HEX_DIGITS]:
+        raise DatasetError(f"{path / 'manifest.json'}: the manifest's hash "
+                           f"{manifest['hash'][:HASH_HEX_DIGITS]} does not match the directory "
+                           f"name's {m.group('hash')} (a foreign manifest).", path)
+    listed = {p["file"] for p in manifest["parts"]}
+    for entry in sorted(os.listdir(path)):
+        if PART_PATTERN.match(entry) and entry not in listed:
+            raise DatasetError(f"{path / entry}: part file not listed in the manifest (a "
+                               "foreign or stale part); remove it.", path / entry)
+    for p in manifest["parts"]:
+        info = PartInfo.from_dict(p)
+        check_part_footer(path / info.file, info, manifest["hash"], manifest["inputs"],
+                          manifest["precision"])
+
+
+def open_dataset(path: str | os.PathLike, *, verify: bool = True) -> Dataset:
+    """Open a dataset directory, checking its manifest and the structure of every part.
+
+    Args:
+        path: the dataset directory (``datasets/<name>-<hash12>``).
+        verify: check each part's SHA-256 when its data is read (default). With False, reads
+            still check sizes, footers, schema, Parquet page CRCs, path ids and NaN/Inf.
+            ``Dataset.verify()`` checks every checksum eagerly.
+
+    Returns:
+        A ``Dataset``; data is read lazily on first access.
+
+    Raises:
+        DatasetError: missing, incomplete, corrupt or foreign dataset, naming the file.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    check_structure(path, manifest)
+    return Dataset(path, manifest, verify=verify)

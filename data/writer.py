@@ -1,0 +1,219 @@
+"""Atomic Parquet writes: parts through temporary files, datasets through temporary directories.
+
+Layout while a dataset is being written under ``root``:
+
+* ``root/.<name>-<hash12>.tmp/``: the work directory; each finished part ``part-NNNNN.parquet``
+  (written to a hidden temporary file, then renamed) and its sidecar
+  ``.part-NNNNN.parquet.json`` (PartInfo with SHA-256, written after the part), which lets an
+  interrupted run reuse the part after checking its checksum;
+* ``root/.<name>-<hash12>.lock``: an advisory ``flock`` held by the writer, so two processes do
+  not write the same dataset at once.
+
+When every part is present the sidecars are removed, ``manifest.json`` is written (atomically,
+last) and the work directory is renamed to ``root/<name>-<hash12>``. A crash at any point leaves
+either the previous state or a hidden work directory, never a directory that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import DatasetError
+from .manifest import (
+    MANIFEST,
+    PartInfo,
+    atomic_write_bytes,
+    build_manifest,
+    fsync_dir,
+    part_metadata,
+    write_manifest,
+)
+from .schema import METADATA_KEY, PART_PATTERN, part_name, table_from_arrays
+from .spec import DatasetSpec
+
+COMPRESSION = "zstd"
+SIDECAR_SUFFIX = ".json"
+
+
+def work_dir(root: Path, spec: DatasetSpec) -> Path:
+    """The hidden temporary directory in which ``spec``'s dataset is assembled."""
+    return Path(root) / f".{spec.dirname}.tmp"
+
+
+def sidecar_path(part_path: Path) -> Path:
+    """``.part-NNNNN.parquet.json`` next to ``part-NNNNN.parquet``."""
+    return part_path.with_name(f".{part_path.name}{SIDECAR_SUFFIX}")
+
+
+@contextlib.contextmanager
+def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive advisory lock on ``root/.<dirname>.lock`` (POSIX ``flock``).
+
+    Yields True when the lock is held; with ``blocking=False`` yields False if another process
+    holds it. Where ``fcntl`` is unavailable, yields True without locking.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield True
+        return
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / f".{spec.dirname}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def write_part(directory: Path, spec: DatasetSpec, index: int, first_path: int, x: np.ndarray,
+               y: np.ndarray, dydx: np.ndarray, *, n_parts: int, backend: str = "cpu",
+               fsync: bool = True, sidecar: bool = True, seconds: float = 0.0) -> PartInfo:
+    """Write rows ``[first_path, first_path + len(y))`` as ``directory/part-<index>.parquet``.
+
+    The part is serialised in memory, hashed (SHA-256), written to a hidden temporary file and
+    renamed into place; then (``sidecar=True``) its PartInfo is written next to it. Parquet page
+    CRC checksums are written too. Returns the PartInfo.
+    """
+    t0 = time.perf_counter()
+    rows = int(len(y))
+    path_id = np.arange(first_path, first_path + rows, dtype=np.int64)
+    table = table_from_arrays(path_id, x, y, dydx, spec.inputs, spec.precision)
+    meta = part_metadata(spec.to_dict(), list(spec.inputs), index, first_path, rows, n_parts,
+                         backend)
+    table = table.replace_schema_metadata(
+        {METADATA_KEY: json.dumps(meta, sort_keys=True, separators=(",", ":"))})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=COMPRESSION, use_dictionary=False,
+                   write_page_checksum=True, row_group_size=max(rows, 1))
+    buf = sink.getvalue()
+    digest = hashlib.sha256(memoryview(buf)).hexdigest()
+    path = Path(directory) / part_name(index)
+    atomic_write_bytes(path, memoryview(buf), fsync=fsync)
+    info = PartInfo(index=index, file=path.name, first_path=int(first_path), rows=rows,
+                    bytes=int(buf.size), sha256=digest, backend=backend,
+                    seconds=seconds + time.perf_counter() - t0)
+    if sidecar:
+        atomic_write_bytes(sidecar_path(path), json.dumps(info.to_dict()).encode(), fsync=False)
+    return info
+
+
+def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *,
+             generation: dict | None = None, fsync: bool = True) -> Path:
+    """Turn a work directory holding every part into the dataset directory ``final``.
+
+    Removes sidecars and any file that is not a listed part, writes ``manifest.json`` (last)
+    and renames ``tmp`` to ``final`` atomically. ``final`` must not exist.
+    """
+    parts = sorted(parts, key=lambda p: p.index)
+    expected = {p.file for p in parts}
+    if sum(p.rows for p in parts) != spec.n_paths:
+        raise DatasetError(f"{tmp}: the parts hold {sum(p.rows for p in parts)} rows, expected "
+                           f"{spec.n_paths}.", tmp)
+    for entry in tmp.iterdir():
+        if entry.name not in expected:
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    manifest = build_manifest(spec.to_dict(), list(spec.inputs), parts, generation)
+    write_manifest(tmp, manifest, fsync=fsync)
+    if fsync:
+        fsync_dir(tmp)
+    os.rename(tmp, final)
+    if fsync:
+        fsync_dir(final.parent)
+    return final
+
+
+def _check_sample(sample: Any, spec: DatasetSpec) -> None:
+    meta = sample.metadata()
+    if meta["first_path"] != 0:
+        raise ValueError(f"A dataset must start at path 0; the sample starts at first_path="
+                         f"{meta['first_path']}.")
+    got = {k: meta[k] for k in ("model", "product", "sampler", "xva", "seed", "n_paths",
+                                "antithetic", "precision")}
+    want = spec.identity()
+    for key in want:
+        if got[key] != want[key]:
+            raise ValueError(f"The sample does not match the spec: field '{key}' is "
+                             f"{got[key]!r} in the sample and {want[key]!r} in the spec.")
+    if tuple(sample.inputs) != spec.inputs:
+        raise ValueError(f"The sample's inputs {sample.inputs} differ from the model's "
+                         f"{spec.inputs}.")
+
+
+def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
+                  spec: DatasetSpec | None = None, *, name: str | None = None,
+                  chunk_paths: int | None = None, fsync: bool = True) -> Path:
+    """Write a whole in-memory ``simulators.Sample`` as a dataset; returns its directory.
+
+    Args:
+        sample: the sample (first_path 0); GPU arrays are copied to the host.
+        root: directory holding datasets; created if needed.
+        spec: the dataset spec; it must agree with the sample on every identity field. If
+            omitted, built from the sample with ``name``.
+        name: dataset name when ``spec`` is omitted (default "dataset").
+        chunk_paths: rows per part (default ``spec.chunk_paths``).
+        fsync: flush parts, manifest and directories to disk (durability on power loss).
+
+    Returns:
+        ``root/<name>-<hash12>``. If that dataset already exists it is left as it is (its
+        numbers are the same by construction) and its path is returned; use
+        ``open_dataset`` to verify it.
+    """
+    sample = sample.to_numpy() if hasattr(sample, "to_numpy") else sample
+    if spec is None:
+        spec = DatasetSpec.from_sample(sample, name or "dataset")
+    if chunk_paths is not None:
+        spec = spec.replace(chunk_paths=chunk_paths)
+    _check_sample(sample, spec)
+    root = Path(root)
+    final = root / spec.dirname
+    with dataset_lock(root, spec):
+        if (final / MANIFEST).is_file():
+            return final
+        if final.exists():
+            raise DatasetError(f"{final} exists but has no manifest (an incomplete or damaged "
+                               "dataset); remove it or repair it with data.find_or_create.",
+                               final)
+        tmp = work_dir(root, spec)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        n, k = spec.n_paths, spec.chunk_paths
+        n_parts = -(-n // k)
+        parts = []
+        x, y, dydx = np.asarray(sample.x), np.asarray(sample.y), np.asarray(sample.dydx)
+        for i in range(n_parts):
+            lo, hi = i * k, min(n, (i + 1) * k)
+            parts.append(write_part(tmp, spec, i, lo, x[lo:hi], y[lo:hi], dydx[lo:hi],
+                                    n_parts=n_parts, backend=sample.backend, fsync=fsync,
+                                    sidecar=False))
+        return finalize(tmp, final, spec, parts, fsync=fsync,
+                        generation={"source": "write_dataset", "parts_written": n_parts})
+
+
+def is_part_file(name: str) -> bool:
+    """Whether ``name`` is a part file name (``part-NNNNN.parquet``)."""
+    return PART_PATTERN.match(name) is not None
