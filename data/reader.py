@@ -70,21 +70,22 @@ def check_part_footer(path: Path, info: PartInfo, digest: str, inputs: list[str]
         size = path.stat().st_size
     except FileNotFoundError:
         raise DatasetError(f"{where}: part missing (listed in the manifest).", where) from None
-    if size != info.bytes:
-        raise DatasetError(f"{where}: size {size} bytes, the manifest records {info.bytes} "
-                           "(truncated or modified).", where)
     try:
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
         num_rows = pf.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise DatasetError(f"{where}: the Parquet footer cannot be read ({exc}); the file is "
-                           "corrupt or truncated.", where) from exc
+                           f"corrupt or truncated (size {size} bytes, the manifest records "
+                           f"{info.bytes}).", where) from exc
+    _check_part_meta(_part_meta(schema.metadata, where), where, digest, info)
     check_schema(schema, inputs, precision, where)
     if num_rows != info.rows:
         raise DatasetError(f"{where}: {num_rows} rows, the manifest records {info.rows}.",
                            where)
-    _check_part_meta(_part_meta(schema.metadata, where), where, digest, info)
+    if size != info.bytes:
+        raise DatasetError(f"{where}: size {size} bytes, the manifest records {info.bytes} "
+                           "(truncated or modified).", where)
 
 
 def read_part(path: Path, info: PartInfo, digest: str, inputs: list[str], precision: str, *,

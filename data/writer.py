@@ -40,7 +40,7 @@ from .manifest import (
     part_metadata,
     write_manifest,
 )
-from .schema import METADATA_KEY, PART_PATTERN, part_name, table_from_arrays
+from .schema import METADATA_KEY, PART_PATTERN, check_finite, part_name, table_from_arrays
 from .spec import DatasetSpec
 
 COMPRESSION = "zstd"
@@ -99,6 +99,7 @@ def write_part(directory: Path, spec: DatasetSpec, index: int, first_path: int, 
     rows = int(len(y))
     path_id = np.arange(first_path, first_path + rows, dtype=np.int64)
     table = table_from_arrays(path_id, x, y, dydx, spec.inputs, spec.precision)
+    check_finite(table, f"part {index} of {spec.dirname} (paths from {first_path})", first_path)
     meta = part_metadata(spec.to_dict(), list(spec.inputs), index, first_path, rows, n_parts,
                          backend)
     table = table.replace_schema_metadata(
