@@ -1,0 +1,16 @@
+"""Finite-difference reference solvers (NumPy/SciPy only) for the risk-free and risky (XVA) PDEs.
+
+- :func:`black_scholes_1d`: Crank-Nicolson + Rannacher, Picard loop on the XVA source.
+- :func:`basket_2d`: two-asset arithmetic basket, worst-of or best-of; Hundsdorfer-Verwer ADI.
+- :func:`heston_2d`: Heston (S, v); Hundsdorfer-Verwer ADI.
+
+Each returns an :class:`FDSolution` with ``price``, ``delta``, ``gamma`` (and ``vega`` for Heston)
+interpolated at arbitrary points, and :class:`FDStats` (grid, timing, iterations).
+"""
+
+from ._solution import FDSolution, FDStats
+from .basket_2d import basket_2d
+from .black_scholes_1d import black_scholes_1d
+from .heston_2d import heston_2d
+
+__all__ = ["FDSolution", "FDStats", "basket_2d", "black_scholes_1d", "heston_2d"]

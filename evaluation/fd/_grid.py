@@ -1,0 +1,127 @@
+"""Non-uniform grids and finite-difference weight matrices (second order on smooth grids)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def sinh_grid(low: float, high: float, center: float, n: int, cluster: float | None) -> np.ndarray:
+    """n + 1 nodes on [low, ~high] clustered at ``center`` by x = center + c sinh(xi), xi uniform.
+
+    ``c = cluster`` (in the units of x); ``None`` gives a uniform grid. ``center`` is always a node:
+    the spacing in xi is fixed by [low, center] and the upper end moves by less than one step
+    (the returned grid's last node is the actual upper bound).
+    """
+    if cluster is None:
+        h0 = (high - low) / n
+        m = min(max(1, round((center - low) / h0)), n - 1)
+        h = (center - low) / m
+        x = low + h * np.arange(n + 1)
+        x[m] = center
+        return x
+    c = float(cluster)
+    xi_lo = math.asinh((low - center) / c)
+    xi_hi = math.asinh((high - center) / c)
+    m = min(max(1, round(n * (-xi_lo) / (xi_hi - xi_lo))), n - 1)
+    dxi = -xi_lo / m
+    xi = xi_lo + dxi * np.arange(n + 1)
+    x = center + c * np.sinh(xi)
+    x[0] = low
+    x[m] = center
+    return x
+
+
+def lower_grid(high: float, n: int, cluster: float | None) -> np.ndarray:
+    """n + 1 nodes on [0, high] clustered at 0 by x = c sinh(xi) (uniform for ``cluster=None``)."""
+    if cluster is None:
+        return np.linspace(0.0, high, n + 1)
+    c = float(cluster)
+    xi = np.linspace(0.0, math.asinh(high / c), n + 1)
+    x = c * np.sinh(xi)
+    x[0], x[-1] = 0.0, high
+    return x
+
+
+def _central_weights(x: np.ndarray):
+    hm = x[1:-1] - x[:-2]
+    hp = x[2:] - x[1:-1]
+    d1 = (-hp / (hm * (hm + hp)), (hp - hm) / (hm * hp), hm / (hp * (hm + hp)))
+    d2 = (2.0 / (hm * (hm + hp)), -2.0 / (hm * hp), 2.0 / (hp * (hm + hp)))
+    return d1, d2
+
+
+def first_derivative(
+    x: np.ndarray, left: str = "forward", right: str = "backward"
+) -> sp.csr_matrix:
+    """D1 with central interior rows; boundary rows "forward"/"backward" (3-point) or "zero"."""
+    n = x.size
+    (a, b, c), _ = _central_weights(x)
+    rows, cols, vals = [], [], []
+    i = np.arange(1, n - 1)
+    for off, w in ((-1, a), (0, b), (1, c)):
+        rows.append(i)
+        cols.append(i + off)
+        vals.append(w)
+    if left == "forward":
+        h1, h2 = x[1] - x[0], x[2] - x[1]
+        rows.append(np.zeros(3, dtype=int))
+        cols.append(np.arange(3))
+        vals.append(
+            np.array(
+                [-(2 * h1 + h2) / (h1 * (h1 + h2)), (h1 + h2) / (h1 * h2), -h1 / (h2 * (h1 + h2))]
+            )
+        )
+    if right == "backward":
+        h1, h2 = x[-2] - x[-3], x[-1] - x[-2]
+        rows.append(np.full(3, n - 1))
+        cols.append(np.arange(n - 3, n))
+        vals.append(
+            np.array(
+                [h2 / (h1 * (h1 + h2)), -(h1 + h2) / (h1 * h2), (2 * h2 + h1) / (h2 * (h1 + h2))]
+            )
+        )
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+
+
+def second_derivative(x: np.ndarray, right: str = "zero") -> sp.csr_matrix:
+    """D2 with central interior rows, a zero first row; last row "zero" or "neumann" (ghost node
+    mirrored, V_{N+1} = V_{N-1}: 2 (V_{N-1} - V_N) / h^2)."""
+    n = x.size
+    _, (a, b, c) = _central_weights(x)
+    rows, cols, vals = [], [], []
+    i = np.arange(1, n - 1)
+    for off, w in ((-1, a), (0, b), (1, c)):
+        rows.append(i)
+        cols.append(i + off)
+        vals.append(w)
+    if right == "neumann":
+        h = x[-1] - x[-2]
+        rows.append(np.array([n - 1, n - 1]))
+        cols.append(np.array([n - 2, n - 1]))
+        vals.append(np.array([2.0 / h**2, -2.0 / h**2]))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+
+
+def derivative_on_grid(values: np.ndarray, x: np.ndarray, axis: int, order: int) -> np.ndarray:
+    """First or second derivative of grid values along ``axis`` (3-point, one-sided at the ends)."""
+    v = np.moveaxis(values, axis, 0)
+    if order == 1:
+        d = first_derivative(x, "forward", "backward")
+    else:
+        d = second_derivative(x).tolil()
+        # One-sided 3-point second derivatives at both ends (exact for quadratics on 3 nodes).
+        for row, idx in ((0, [0, 1, 2]), (x.size - 1, [x.size - 3, x.size - 2, x.size - 1])):
+            x0, x1, x2 = x[idx]
+            d[row, idx[0]] = 2.0 / ((x1 - x0) * (x2 - x0))
+            d[row, idx[1]] = -2.0 / ((x1 - x0) * (x2 - x1))
+            d[row, idx[2]] = 2.0 / ((x2 - x0) * (x2 - x1))
+        d = d.tocsr()
+    out = d @ v.reshape(v.shape[0], -1)
+    return np.moveaxis(out.reshape(v.shape), 0, axis)
