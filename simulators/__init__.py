@@ -6,6 +6,8 @@ Importing this package is cheap: Numba kernels compile (or load from cache) on f
 
 from .bachelier import BachelierBasket, random_bachelier_basket
 from .black_scholes import BlackScholes
+from .bs_basket import BlackScholesBasket
+from .heston import Heston
 from .products import BasketOption, BestOf, European, WorstOf
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
@@ -18,6 +20,8 @@ __all__ = [
     "BasketOption",
     "BestOf",
     "BlackScholes",
+    "BlackScholesBasket",
+    "Heston",
     "European",
     "FixedSampler",
     "ForwardSampler",

@@ -7,6 +7,8 @@ import numpy as np
 from . import _validation as v
 from .bachelier import BachelierBasket
 from .black_scholes import BlackScholes
+from .bs_basket import BlackScholesBasket
+from .heston import Heston
 
 
 def _black_scholes_cpu(model, product, encoded, x, seed, first_path, antithetic):
@@ -37,7 +39,43 @@ def _bachelier_cpu(model, product, encoded, x, seed, first_path, antithetic):
     return y, dydx
 
 
-_CPU = {BlackScholes: _black_scholes_cpu, BachelierBasket: _bachelier_cpu}
+def _bs_basket_cpu(model, product, encoded, x, seed, first_path, antithetic):
+    from . import _cpu
+
+    agg, kind, strike, weights = encoded
+    n, d = x.shape
+    y = np.empty(n)
+    dydx = np.empty((n, d))
+    _cpu.bs_basket_kernel(x, model.cholesky(), np.asarray(model.vols),
+                          np.asarray(model.dividends), model.vol_inputs, model.rate,
+                          product.maturity, agg, kind, strike,
+                          np.ascontiguousarray(weights, dtype=np.float64), np.uint64(seed),
+                          np.uint64(first_path), antithetic, y, dydx)
+    return y, dydx
+
+
+def heston_columns(model) -> np.ndarray:
+    """Column of (kappa, theta, xi, rho, rate) in x, or -1 when the parameter is fixed."""
+    return np.array([model.inputs.index(p) if p in model.inputs else -1
+                     for p in ("kappa", "theta", "xi", "rho", "rate")], dtype=np.int64)
+
+
+def _heston_cpu(model, product, encoded, x, seed, first_path, antithetic, with_gradient=True):
+    from . import _cpu
+
+    agg, kind, strike, _ = encoded
+    n, d = x.shape
+    y = np.empty(n)
+    dydx = np.zeros((n, d))
+    _cpu.heston_kernel(x, heston_columns(model), model.kappa, model.theta, model.xi, model.rho,
+                       model.rate, model.dividend, product.maturity,
+                       model.steps(product.maturity), kind, strike, np.uint64(seed),
+                       np.uint64(first_path), antithetic, with_gradient, y, dydx)
+    return y, dydx
+
+
+_CPU = {BlackScholes: _black_scholes_cpu, BachelierBasket: _bachelier_cpu,
+        BlackScholesBasket: _bs_basket_cpu, Heston: _heston_cpu}
 _GPU: dict = {}
 
 

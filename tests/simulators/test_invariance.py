@@ -12,6 +12,15 @@ CASES = {
                               sim.ForwardSampler(1.0, 1.0, params={"vol": (0.1, 0.3)})),
     "bachelier": lambda: (*sim.random_bachelier_basket(7, seed=1),
                           sim.ForwardSampler(1.0, 1.0)),
+    "bs_basket_worst_of": lambda: (sim.BlackScholesBasket(vols=[0.2, 0.3, 0.25],
+                                                          correlation=np.eye(3), vol_inputs=True),
+                                   sim.WorstOf(1.0, 1.0, "put"),
+                                   sim.ForwardSampler(1.0, 1.0, params={f"vol_{j}": (0.1, 0.4)
+                                                                        for j in range(3)})),
+    "heston": lambda: (sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, steps_per_year=30,
+                                  inputs=("spot", "variance", "kappa")),
+                       sim.European(1.0, 1.0, "put"),
+                       sim.ForwardSampler(1.0, 0.5, params={"kappa": (1.0, 2.0)})),
 }
 
 

@@ -1,0 +1,149 @@
+"""Heston: price vs the characteristic function (QuantLib), bias convergence, adjoints."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import simulators as sim
+from simulators import rng
+from tests.problems import within_k_se
+from tests.simulators import ql_oracles as ql
+
+# methods.md parameter set (ours): Feller holds, 2 kappa theta = 0.12 > xi^2 = 0.09.
+P = {"kappa": 1.5, "theta": 0.04, "xi": 0.3, "rho": -0.9, "rate": 0.025}
+SPOT, VAR, STRIKE = 100.0, 0.04, 100.0
+
+
+def _price(steps_per_year, n, seed, kind="put"):
+    model = sim.Heston(**P, steps_per_year=steps_per_year)
+    s = sim.simulate(model, sim.European(STRIKE, 1.0, kind), sim.FixedSampler([SPOT, VAR]), n,
+                     seed=seed, antithetic=True)
+    return s.price()
+
+
+def test_discretisation_bias_shrinks_with_steps():
+    exact = ql.heston(SPOT, STRIKE, 365, VAR, P["kappa"], P["theta"], P["xi"], P["rho"],
+                      P["rate"], 0.0, "put")
+    biases = {}
+    for steps in (2, 8, 64):
+        price, se = _price(steps, 150_000, seed=21)
+        biases[steps] = (price - exact, se)
+    (b2, se2), (b8, se8), (b64, se64) = biases[2], biases[8], biases[64]
+    # measured (400k antithetic paths): bias 0.40 (2 steps/year), 0.166 (4), 0.051 (8),
+    # |bias| < 0.005 from 16 steps on; the allowance at 64 steps is 0.01
+    assert b2 - b8 > 4 * math.hypot(se2, se8)
+    assert abs(b8) > abs(b64)
+    assert within_k_se(b64, se64, 0.0, floor=0.01)
+
+
+@pytest.mark.parametrize("kind,strike", [("put", 100.0), ("call", 110.0), ("put", 85.0)])
+def test_default_steps_price_matches_characteristic_function(kind, strike):
+    model = sim.Heston(**P)
+    s = sim.simulate(model, sim.European(strike, 1.0, kind), sim.FixedSampler([SPOT, VAR]),
+                     100_000, seed=4, antithetic=True)
+    price, se = s.price()
+    exact = ql.heston(SPOT, strike, 365, VAR, P["kappa"], P["theta"], P["xi"], P["rho"],
+                      P["rate"], 0.0, kind)
+    assert within_k_se(price, se, exact, floor=0.01), (price, se, exact)
+
+
+def test_mean_delta_and_vega_match_bumped_characteristic_function():
+    model = sim.Heston(**P, steps_per_year=64)
+    s = sim.simulate(model, sim.European(STRIKE, 1.0, "put"), sim.FixedSampler([SPOT, VAR]),
+                     150_000, seed=7, antithetic=True)
+    g, gse = s.gradient()
+
+    def cf(spot, var):
+        return ql.heston(spot, STRIKE, 365, var, P["kappa"], P["theta"], P["xi"], P["rho"],
+                         P["rate"], 0.0, "put")
+
+    delta = (cf(SPOT + 0.01, VAR) - cf(SPOT - 0.01, VAR)) / 0.02
+    vega = (cf(SPOT, VAR + 1e-5) - cf(SPOT, VAR - 1e-5)) / 2e-5
+    # discretisation allowance: 1% of the Greek (64 steps; bias measured well below that)
+    assert within_k_se(g[0], gse[0], delta, floor=0.01 * abs(delta)), (g[0], gse[0], delta)
+    assert within_k_se(g[1], gse[1], vega, floor=0.01 * abs(vega)), (g[1], gse[1], vega)
+
+
+def _torch_heston(x, z, q, tau, steps, strike, kind):
+    s0, v0, kappa, theta, xi, rho, r = x.T
+    dt = tau / steps
+    xl, var = torch.log(s0), v0
+    srho = torch.sqrt(1 - rho * rho)
+    for k in range(steps):
+        z1, z2 = z[:, 2 * k], z[:, 2 * k + 1]
+        vp = torch.clamp(var, min=0.0)
+        sv = torch.sqrt(vp * dt)
+        xl = xl + (r - q - 0.5 * vp) * dt + sv * z1
+        var = var + kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
+    s_t = torch.exp(xl)
+    h = torch.clamp(s_t - strike, min=0.0) if kind == "call" else torch.clamp(strike - s_t, min=0.0)
+    return torch.exp(-r * tau) * h
+
+
+@pytest.mark.parametrize("antithetic", [False, True])
+def test_adjoint_equals_autograd_for_all_seven_inputs(antithetic):
+    inputs = ("spot", "variance", "kappa", "theta", "xi", "rho", "rate")
+    model = sim.Heston(**P, dividend=0.01, steps_per_year=40, inputs=inputs)
+    low = [80, 0.02, 1.0, 0.03, 0.2, -0.8, 0.0]
+    high = [120, 0.06, 2.0, 0.06, 0.3, -0.2, 0.05]
+    n, tau = 400, 0.5
+    s = sim.simulate(model, sim.European(100.0, tau, "put"), sim.UniformSampler(low, high), n,
+                     seed=12, antithetic=antithetic)
+    steps = model.steps(tau)
+    z = torch.tensor(rng.normals(12, n, 2 * steps))
+    x = torch.tensor(s.x, requires_grad=True)
+    y = _torch_heston(x, z, 0.01, tau, steps, 100.0, "put")
+    if antithetic:
+        y = 0.5 * (y + _torch_heston(x, -z, 0.01, tau, steps, 100.0, "put"))
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    np.testing.assert_allclose(s.y, y.detach().numpy(), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(s.dydx, grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_adjoint_equals_central_bumps():
+    inputs = ("spot", "variance", "kappa", "theta", "xi", "rho", "rate")
+    model = sim.Heston(**P, steps_per_year=24, inputs=inputs)
+    base = np.array([100.0, 0.04, 1.5, 0.04, 0.3, -0.7, 0.02])
+    product = sim.European(100.0, 1.0, "put")
+    s = sim.simulate(model, product, sim.FixedSampler(base), 200, seed=3)
+    live = s.y > 0.05
+    for j in range(len(base)):
+        h = 1e-6 * max(abs(base[j]), 0.01)
+        up, dn = base.copy(), base.copy()
+        up[j] += h
+        dn[j] -= h
+        fd = (sim.simulate(model, product, sim.FixedSampler(up), 200, seed=3).y
+              - sim.simulate(model, product, sim.FixedSampler(dn), 200, seed=3).y) / (2 * h)
+        np.testing.assert_allclose(s.dydx[live, j], fd[live], rtol=1e-5, atol=1e-7)
+
+
+def test_feller_violation_warns_with_numbers():
+    with pytest.warns(UserWarning, match=r"Feller condition: 2 kappa theta = 0\.04 <= xi\^2 = 0\.25"):
+        sim.Heston(kappa=0.5, theta=0.04, xi=0.5, rho=-0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim.Heston(**P)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"kappa": 0.0}, r"'kappa' parameter of Heston must be > 0"),
+    ({"xi": -0.1}, r"'xi' .* > 0"),
+    ({"rho": -1.2}, r"'rho' .* in \[-1\.0, 1\.0\]"),
+])
+def test_parameter_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sim.Heston(**{**P, **kwargs})
+
+
+def test_variance_bounds_and_forward_sampler():
+    model = sim.Heston(**P)
+    with pytest.raises(ValueError, match=r"'low \(variance\)' .* > 0\.0"):
+        sim.simulate(model, sim.European(100, 1.0, "put"),
+                     sim.UniformSampler([80, 0.0], [120, 0.1]), 10, seed=1)
+    s = sim.simulate(model, sim.European(100, 1.0, "put"),
+                     sim.ForwardSampler(spot=100.0, horizon=0.5, variance=0.04), 2000, seed=1)
+    assert s.x.shape == (2000, 2) and np.all(s.x[:, 1] > 0)
+    assert 0.02 < s.x[:, 1].mean() < 0.06
