@@ -97,7 +97,7 @@ def check_finite(table: pa.Table, where: str, first_path: int) -> None:
             if bad.any():
                 row = chunk_start + int(np.argmax(bad))
                 raise DatasetError(f"{where}: column '{name}' holds a non-finite value "
-                                   f"({arr[row - chunk_start]!r}) at path_id {first_path + row}.",
+                                   f"({float(arr[row - chunk_start])!r}) at path_id {first_path + row}.",
                                    where)
 
 

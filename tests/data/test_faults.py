@@ -1,0 +1,231 @@
+"""Fault injection: killed generation, corrupt, truncated, missing, foreign and extra parts,
+missing or edited manifests, NaN values. Each gives a DatasetError naming the file on read, and
+find_or_create / a re-run repairs the dataset, reusing every good part."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import data
+from data.hashing import file_sha256
+from tests.data._helpers import bs_spec, reference
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def made(root):
+    """A complete 4-part dataset (parts of 1500, 1500, 1500, 500 rows) and its spec."""
+    spec = bs_spec()
+    return spec, data.generate(spec, root=root)
+
+
+def _inodes(path: Path) -> dict[str, int]:
+    return {f.name: f.stat().st_ino for f in path.glob("part-*.parquet")}
+
+
+def _assert_repaired(spec, root, spy, regenerated: list[int], before: dict[str, int]):
+    """find_or_create repairs: only the listed chunks are simulated, other parts are kept."""
+    spy.calls.clear()
+    ds = data.find_or_create(spec, root)
+    assert sorted(first for first, _ in spy.calls) == [1500 * i for i in regenerated]
+    after = _inodes(ds.path)
+    for name, ino in before.items():
+        if int(name[5:10]) not in regenerated:
+            assert after[name] == ino, f"good part {name} was rewritten"
+    ref = reference(spec)
+    assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.y, ref.y)
+    assert np.array_equal(ds.dydx, ref.dydx)
+    assert not any(p.name.startswith(".") and p.name.endswith(".tmp") for p in root.iterdir())
+
+
+def test_flipped_byte_is_caught_on_read_and_repaired(made, root, spy):
+    spec, path = made
+    before = _inodes(path)
+    f = path / "part-00001.parquet"
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 3] ^= 0x01
+    f.write_bytes(bytes(raw))
+    ds = data.open_dataset(path)  # structure intact: same size, readable footer
+    with pytest.raises(data.DatasetError, match=r"part-00001\.parquet: SHA-256 .* corrupt"):
+        ds.load()
+    with pytest.raises(data.DatasetError, match=r"part-00001\.parquet"):
+        data.open_dataset(path, verify=False).load()  # page CRC / decoding still refuses it
+    with pytest.raises(data.DatasetError, match=r"part-00001\.parquet"):
+        ds.verify()
+    _assert_repaired(spec, root, spy, [1], before)
+
+
+def test_truncated_part(made, root, spy):
+    spec, path = made
+    before = _inodes(path)
+    f = path / "part-00002.parquet"
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.raises(data.DatasetError, match=r"part-00002\.parquet: .*truncated"):
+        data.open_dataset(path)
+    _assert_repaired(spec, root, spy, [2], before)
+
+
+def test_missing_part(made, root, spy):
+    spec, path = made
+    before = _inodes(path)
+    (path / "part-00003.parquet").unlink()
+    with pytest.raises(data.DatasetError, match=r"part-00003\.parquet: part missing"):
+        data.open_dataset(path)
+    _assert_repaired(spec, root, spy, [3], before)
+
+
+def test_missing_manifest_reuses_every_part(made, root, spy):
+    spec, path = made
+    before = _inodes(path)
+    (path / "manifest.json").unlink()
+    with pytest.raises(data.DatasetError, match=r"manifest\.json: manifest missing"):
+        data.open_dataset(path)
+    assert [i.status for i in data.list_datasets(root)] == ["damaged"]
+    _assert_repaired(spec, root, spy, [], before)
+
+
+def test_foreign_part(made, root, spy, tmp_path):
+    spec, path = made
+    other = data.generate(spec.replace(seed=8), root=tmp_path / "other")
+    before = _inodes(path)
+    shutil.copy(other / "part-00001.parquet", path / "part-00001.parquet")
+    with pytest.raises(data.DatasetError, match=r"part-00001\.parquet: the part belongs to "
+                       r"dataset .*foreign"):
+        data.open_dataset(path)
+    _assert_repaired(spec, root, spy, [1], before)
+
+
+def test_extra_part_is_refused(made):
+    _, path = made
+    shutil.copy(path / "part-00000.parquet", path / "part-00009.parquet")
+    with pytest.raises(data.DatasetError, match=r"part-00009\.parquet: part file not listed"):
+        data.open_dataset(path)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m.update(seed=8), "field 'hash' .* not the SHA-256"),
+    (lambda m: m.pop("parts"), "field 'parts' is missing"),
+    (lambda m: m.update(schema_version=99), "schema version 99 is not supported"),
+    (lambda m: m["parts"][1].update(rows=1499),
+     r"parts\[2\] .* expected a non-empty range starting at 2999"),
+])
+def test_edited_manifest_is_refused(made, edit, match):
+    _, path = made
+    m = json.loads((path / "manifest.json").read_text())
+    edit(m)
+    (path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(data.DatasetError, match=r"manifest\.json: " + match):
+        data.open_dataset(path)
+
+
+def test_truncated_manifest(made):
+    _, path = made
+    f = path / "manifest.json"
+    f.write_text(f.read_text()[:100])
+    with pytest.raises(data.DatasetError, match="cannot parse the manifest"):
+        data.open_dataset(path)
+
+
+def test_nan_in_a_part_is_refused(made):
+    _, path = made
+    f = path / "part-00002.parquet"
+    t = pq.read_table(f)
+    y = t.column("y").to_numpy().copy()
+    y[7] = np.nan
+    t = t.set_column(t.column_names.index("y"), pa.field("y", pa.float64(), nullable=False),
+                     pa.array(y))
+    pq.write_table(t, f)
+    m = json.loads((path / "manifest.json").read_text())
+    m["parts"][2].update(sha256=file_sha256(f), bytes=f.stat().st_size)
+    (path / "manifest.json").write_text(json.dumps(m))
+    ds = data.open_dataset(path)
+    with pytest.raises(data.DatasetError,
+                       match=r"part-00002\.parquet: column 'y' holds a non-finite value "
+                             r"\(nan\) at path_id 3007"):
+        ds.load()
+
+
+def test_writer_refuses_non_finite(root):
+    spec = bs_spec(n_paths=100)
+    sample = reference(spec)
+    sample.dydx[5, 0] = np.inf
+    with pytest.raises(data.DatasetError, match="column 'dydx_spot' holds a non-finite value"):
+        data.write_dataset(sample, root=root, spec=spec)
+    assert data.list_datasets(root) == []
+
+
+KILL_SCRIPT = """
+import sys, time
+import data
+from tests.data._helpers import bs_spec
+
+def slow(event):
+    print(event.parts_done, flush=True)
+    time.sleep(0.3)
+
+data.generate(bs_spec(n_paths=20000, chunk_paths=2000), root=sys.argv[1], progress=slow)
+"""
+
+
+def test_sigkill_mid_generation_then_resume(root, spy):
+    spec = bs_spec(n_paths=20000, chunk_paths=2000)
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(root)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if int(line) >= 3:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    # nothing looks complete: no dataset directory, a hidden work directory with some parts
+    assert not (root / spec.dirname).exists()
+    with pytest.raises(data.DatasetError, match="no such dataset directory"):
+        data.open_dataset(root / spec.dirname)
+    statuses = {i.status for i in data.list_datasets(root, include_hidden=True)}
+    assert "complete" not in statuses and "partial" in statuses
+    tmp = root / f".{spec.dirname}.tmp"
+    kept = {f.name: f.stat().st_ino for f in tmp.glob("part-*.parquet")
+            if (tmp / f".{f.name}.json").exists()}
+    assert 3 <= len(kept) < 10
+
+    events = []
+    path = data.generate(spec, root=root, progress=events.append)
+    reused = {e.part.file for e in events if e.reused}
+    assert set(kept) <= reused
+    assert len(spy.calls) == 10 - len(reused)
+    assert {first for first, _ in spy.calls}.isdisjoint(
+        {int(name[5:10]) * 2000 for name in reused})
+    assert all((path / name).stat().st_ino == ino for name, ino in kept.items())
+    ds = data.open_dataset(path).verify()
+    ref = reference(spec)
+    assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.dydx, ref.dydx)
+    assert sorted(p.name for p in path.iterdir()) == ["manifest.json"] + [
+        f"part-{i:05d}.parquet" for i in range(10)]
+
+
+def test_resume_keeps_the_interrupted_chunk_size(root, spy):
+    spec = bs_spec(n_paths=6000, chunk_paths=1000)
+    tmp = root / f".{spec.dirname}.tmp"
+    tmp.mkdir(parents=True)
+    (tmp / ".plan.json").write_text(json.dumps({"hash": spec.hash, "chunk_paths": 1000}))
+    data.generate.__globals__["simulate_chunk"](spec, 0, 0, 1000, 6, str(tmp))
+    data.generate.__globals__["simulate_chunk"](spec, 4, 4000, 1000, 6, str(tmp))
+    (tmp / "part-00002.parquet").write_bytes(b"half-written garbage")  # no sidecar
+    spy.calls.clear()
+    path = data.generate(spec, chunk_paths=2500, root=root)
+    assert sorted(spy.calls) == [(1000, 1000), (2000, 1000), (3000, 1000), (5000, 1000)]
+    assert len(data.open_dataset(path).parts) == 6
