@@ -40,7 +40,11 @@ def _check(owner: str, field: str, value: object, ok, rule: str) -> np.ndarray:
     arr = array(owner, field, value)
     bad = ~ok(arr)
     if np.any(bad):
-        fail(owner, field, rule, _scalar(arr[bad].flat[0]) if arr.ndim else _scalar(arr[()]))
+        if arr.ndim == 0:
+            shown = _scalar(value) if np.ndim(value) == 0 else _scalar(arr[()])
+        else:
+            shown = _scalar(arr[bad].flat[0])
+        fail(owner, field, rule, shown)
     return arr
 
 

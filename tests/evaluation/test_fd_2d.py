@@ -1,0 +1,200 @@
+"""2-D ADI solvers: worst-of vs Stulz, arithmetic basket vs QuantLib's Choi engine, Heston vs the
+characteristic function; risky values via e^{-c tau}; grid refinement; argument errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+import evaluation.analytic as an
+import evaluation.fd as fd
+from simulators.xva import XVA
+
+pytest.importorskip("QuantLib")
+from tests.evaluation import _ql  # noqa: E402
+
+XVA_CHECK = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
+# Project basket set (methods.md section 2): K 100, T 0.5, vols (0.25, 0.35), rho 0.5, r 0.03.
+BASKET = dict(strike=100.0, maturity=0.5, vols=(0.25, 0.35), rho=0.5, rate=0.03)
+NEAR = np.array([[100.0, 100.0], [95.0, 105.0], [105.0, 95.0], [110.0, 100.0]])
+# Project Heston set: K = 100, T = 1, r = 0.025, kappa 1.5, theta 0.04, xi 0.3, rho -0.9.
+HESTON = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025)
+
+
+@pytest.mark.parametrize("xva", [None, XVA_CHECK], ids=["risk-free", "risky"])
+def test_worst_of_put_matches_stulz_on_default_grid(xva):
+    sol = fd.basket_2d(**BASKET, style="worst_of", kind="put", xva=xva)
+    ref = an.stulz_min(NEAR, 100.0, 0.5, (0.25, 0.35), 0.5, rate=0.03, kind="put")
+    f = 1.0 if xva is None else an.xva_factor(xva, 0.5)
+    rel = np.abs(sol.price(NEAR) / (f * ref.price) - 1.0)
+    assert np.all(rel <= 1e-3), rel
+    np.testing.assert_allclose(sol.delta(NEAR), f * ref.delta, atol=2e-3)
+
+
+def test_worst_of_converges_under_refinement():
+    ref = an.stulz_min([100.0, 100.0], 100.0, 0.5, (0.25, 0.35), 0.5, rate=0.03, kind="put")
+    errs = [
+        abs(
+            fd.basket_2d(**BASKET, style="worst_of", n_space=n, n_time=n // 2).price([[100, 100]])[
+                0
+            ]
+            - ref.price[0]
+        )
+        for n in (30, 60, 120)
+    ]
+    assert errs[0] > errs[1] > errs[2]
+    order = np.log2(errs[0] / errs[1]), np.log2(errs[1] / errs[2])
+    assert min(order) > 1.5, (errs, order)
+
+
+def test_best_of_call_matches_stulz():
+    sol = fd.basket_2d(**BASKET, style="best_of", kind="call")
+    ref = an.stulz_max(NEAR, 100.0, 0.5, (0.25, 0.35), 0.5, rate=0.03, kind="call")
+    np.testing.assert_allclose(sol.price(NEAR), ref.price, rtol=1e-3)
+
+
+@pytest.mark.parametrize("xva", [None, XVA_CHECK], ids=["risk-free", "risky"])
+def test_arithmetic_basket_put_matches_choi_engine(xva):
+    days = 182
+    tau = days / 365.0
+    sol = fd.basket_2d(100.0, tau, (0.25, 0.35), 0.5, 0.03, weights=(0.5, 0.5), xva=xva)
+    f = 1.0 if xva is None else an.xva_factor(xva, tau)
+    for s1, s2 in NEAR:
+        ref = _ql.choi_basket("put", s1, s2, 100.0, days, 0.25, 0.35, 0.5, 0.03, 0, 0, 0.5, 0.5)
+        assert sol.price([[s1, s2]])[0] == pytest.approx(f * ref, rel=1e-3)
+
+
+def test_perfectly_correlated_basket_is_black_scholes():
+    """rho = 1 and equal vols: w . S_T = (w . S) x (one lognormal factor), a Black-Scholes put."""
+    w = np.array([0.3, 0.7])
+    sol = fd.basket_2d(100.0, 0.5, (0.3, 0.3), 1.0, 0.03, weights=tuple(w), kind="put")
+    pts = np.array([[100.0, 100.0], [90.0, 110.0], [120.0, 95.0]])
+    exact = an.black_scholes(pts @ w, 100.0, 0.5, 0.3, 0.03, 0.0, "put")
+    np.testing.assert_allclose(sol.price(pts), exact, rtol=1e-3)
+
+
+def test_sign_changing_basket_forward():
+    """Linear payoff w . S - K: risk-free exact; risky bounded as in the 1-D case."""
+    pay = lambda s1, s2: 0.5 * s1 + 0.5 * s2 - 100.0
+    tau = 182 / 365.0
+    args = (100.0, tau, (0.25, 0.35), 0.5, 0.03)
+    rf = fd.basket_2d(*args, payoff=pay, n_space=60, n_time=30)
+    exact = NEAR @ [0.5, 0.5] - 100.0 * math.exp(-0.03 * tau)
+    # Space is exact for linear functions; what remains is the damped start's O(dt^2) time error.
+    np.testing.assert_allclose(rf.price(NEAR), exact, atol=5e-5)
+    risky = fd.basket_2d(*args, payoff=pay, xva=XVA_CHECK).price(NEAR)
+    cp, cn = XVA_CHECK.spread(1), XVA_CHECK.spread(-1)
+    call = np.array(
+        [
+            _ql.choi_basket("call", *p, 100.0, 182, 0.25, 0.35, 0.5, 0.03, 0, 0, 0.5, 0.5)
+            for p in NEAR
+        ]
+    )
+    put = np.array(
+        [
+            _ql.choi_basket("put", *p, 100.0, 182, 0.25, 0.35, 0.5, 0.03, 0, 0, 0.5, 0.5)
+            for p in NEAR
+        ]
+    )
+    upper = np.minimum(math.exp(-cp * tau) * exact, math.exp(-cn * tau) * exact)
+    lower = math.exp(-cp * tau) * call - math.exp(-cn * tau) * put
+    assert np.all(risky <= upper + 5e-3) and np.all(risky >= lower - 5e-3)
+    assert np.all(upper - lower > 0.02)
+
+
+@pytest.mark.parametrize("xva", [None, XVA_CHECK], ids=["risk-free", "risky"])
+def test_heston_put_matches_characteristic_function(xva):
+    sol = fd.heston_2d(100.0, 1.0, **HESTON, kind="put", xva=xva)
+    spots = np.array([90.0, 100.0, 110.0])
+    for v0 in (0.04, 0.09):
+        pts = np.c_[spots, np.full(3, v0)]
+        g = an.heston_greeks(spots, 100.0, 1.0, v0, **HESTON, kind="put")
+        f = 1.0 if xva is None else an.xva_factor(xva, 1.0)
+        rel = np.abs(sol.price(pts) / (f * g.price) - 1.0)
+        assert np.all(rel <= 1e-3), rel
+        np.testing.assert_allclose(sol.delta(pts), f * g.delta, atol=1e-3)
+        np.testing.assert_allclose(sol.vega(pts), f * g.vega, rtol=2e-2, atol=0.05)
+
+
+def test_heston_converges_under_refinement():
+    ref = an.heston(100.0, 100.0, 1.0, 0.04, **HESTON, kind="put")
+    errs = [
+        abs(
+            fd.heston_2d(100.0, 1.0, **HESTON, n_space=(n, n // 2), n_time=n // 2).price(
+                [[100.0, 0.04]]
+            )[0]
+            - ref
+        )
+        for n in (40, 80, 160)
+    ]
+    assert errs[0] > errs[1] > errs[2]
+    order = np.log2(errs[0] / errs[1]), np.log2(errs[1] / errs[2])
+    assert min(order) > 1.5, (errs, order)
+
+
+def test_heston_gamma_matches_central_difference_of_cf_price():
+    sol = fd.heston_2d(100.0, 1.0, **HESTON)
+    h = 0.5
+    p = an.heston(np.array([100.0 - h, 100.0, 100.0 + h]), 100.0, 1.0, 0.04, **HESTON, kind="put")
+    fd_gamma = (p[0] - 2 * p[1] + p[2]) / h**2
+    assert sol.gamma([[100.0, 0.04]])[0] == pytest.approx(fd_gamma, rel=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: fd.basket_2d(100, 0.5, (0.25, -0.35), 0.5, 0.03),
+            r"The 'vols' parameter of basket_2d must be > 0\. Got -0\.35 instead\.",
+        ),
+        (
+            lambda: fd.basket_2d(100, 0.5, (0.25, 0.35), 1.2, 0.03),
+            r"'rho' parameter of basket_2d must be in \[-1\.0, 1\.0\]\. Got 1\.2 instead\.",
+        ),
+        (
+            lambda: fd.basket_2d(100, 0.5, 0.25, 0.5, 0.03, n_space=(50, 3)),
+            r"'n_space' parameter of basket_2d must be an integer >= 4\. Got 3 instead\.",
+        ),
+        (
+            lambda: fd.basket_2d(100, 0.5, 0.25, 0.5, 0.03, style="rainbow"),
+            r"'style' parameter of basket_2d must be one of 'arithmetic', 'worst_of', 'best_of'",
+        ),
+        (
+            lambda: fd.basket_2d(100, 0.5, 0.25, 0.5, 0.03, s_max=(400, 80)),
+            r"'s_max' parameter of basket_2d must be > 100 \(the domain must contain",
+        ),
+        (
+            lambda: fd.heston_2d(100, 1, 1.5, 0.04, 0.3, -1.1, 0.02),
+            r"The 'rho' parameter of heston_2d must be in \[-1\.0, 1\.0\]\. Got -1\.1 instead\.",
+        ),
+        (
+            lambda: fd.heston_2d(100, -1, 1.5, 0.04, 0.3, -0.5, 0.02),
+            r"'maturity' parameter of heston_2d must be > 0\. Got -1 instead\.",
+        ),
+        (
+            lambda: fd.heston_2d(100, 1, 1.5, 0.04, 0.3, -0.5, 0.02, v_max=0.0),
+            r"'v_max' parameter of heston_2d must be > 0\. Got 0\.0 instead\.",
+        ),
+        (
+            lambda: fd.heston_2d(100, 1, 1.5, 0.04, 0.3, -0.5, 0.02, s_max=50.0),
+            r"'s_max' parameter of heston_2d must be > 100 \(the domain must contain the strike\)",
+        ),
+    ],
+)
+def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_solution_point_shapes():
+    sol = fd.basket_2d(**BASKET, n_space=20, n_time=5)
+    assert sol.price(NEAR).shape == (4,)
+    assert sol.delta(NEAR).shape == (4, 2)
+    assert sol.gamma(NEAR).shape == (4, 2, 2)
+    assert sol.stats.n_space == (20, 20) and sol.stats.elapsed_s > 0
+    with pytest.raises(
+        ValueError, match=r"'points' parameter of FDSolution\.delta must be of shape"
+    ):
+        sol.delta([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"must be inside the grid, spot_2 in \[0, "):
+        sol.price([[100.0, -5.0]])
