@@ -95,10 +95,10 @@ def check_finite(table: pa.Table, where: str, first_path: int) -> None:
             arr = chunk.to_numpy(zero_copy_only=False)
             bad = ~np.isfinite(arr)
             if bad.any():
-                row = chunk_start + int(np.argmax(bad))
+                local = int(np.argmax(bad))
                 raise DatasetError(f"{where}: column '{name}' holds a non-finite value "
-                                   f"({float(arr[row - chunk_start])!r}) at path_id {first_path + row}.",
-                                   where)
+                                   f"({float(arr[local])!r}) at path_id "
+                                   f"{first_path + chunk_start + local}.", where)
 
 
 def _chunks(col: pa.ChunkedArray):

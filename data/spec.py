@@ -107,8 +107,10 @@ class DatasetSpec:
                 raise ValueError(f"The '{field}' parameter of DatasetSpec must be >= 1. Got "
                                  f"{getattr(self, field)} instead.")
         object.__setattr__(self, "antithetic", bool(self.antithetic))
-        precision = str(np.dtype(self.precision)) if self.precision in (
-            np.float32, np.float64, np.dtype("float32"), np.dtype("float64")) else self.precision
+        try:
+            precision = np.dtype(self.precision).name
+        except TypeError:
+            precision = repr(self.precision)
         if precision not in PRECISIONS:
             raise ValueError(f"The 'precision' parameter of DatasetSpec must be one of "
                              f"{PRECISIONS}. Got {self.precision!r} instead.")

@@ -181,16 +181,18 @@ data.generate(bs_spec(n_paths=20000, chunk_paths=2000), root=sys.argv[1], progre
 
 def test_sigkill_mid_generation_then_resume(root, spy):
     spec = bs_spec(n_paths=20000, chunk_paths=2000)
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(root)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if int(line) >= 3:
-                break
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    log = root.parent / "child.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(root)], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            for line in proc.stdout:
+                if int(line) >= 3:
+                    break
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]
     # nothing looks complete: no dataset directory, a hidden work directory with some parts
     assert not (root / spec.dirname).exists()
     with pytest.raises(data.DatasetError, match="no such dataset directory"):
