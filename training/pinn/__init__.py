@@ -1,0 +1,63 @@
+"""Boundary-safe physics-informed neural networks for (XVA) pricing PDEs.
+
+Layout (following the mathematics): :mod:`.problems` (PDE, domain, generator, boundary
+treatments), :mod:`.collocation` (points and quadrature weights), :mod:`.network` (tanh MLP and
+trial functions), :mod:`.losses` (boundary-safe and classical loss terms), :mod:`.solver`
+(Adam then L-BFGS), :mod:`.solution` (prices, autograd Greeks, save/load).
+
+Methods: Villarino, Leitao and Garcia-Rodriguez's boundary-safe PINN for the Burgard-Kjaer XVA
+PDE (see docs/pinn.md). Time is tau = time to maturity.
+"""
+
+from .closed_form import black_scholes, levy_basket, stulz_min
+from .collocation import (
+    AdaptiveResampling,
+    PointSet,
+    RandomSampler,
+    SobolSampler,
+    UniformGrid,
+    trapezoid_weights,
+)
+from .losses import derivatives, loss_terms, residual
+from .network import MLP, PINNModel
+from .problems import (
+    BasketPDE,
+    BlackScholesPDE,
+    Derivatives,
+    Face,
+    HestonPDE,
+    PDEProblem,
+    WorstOfPDE,
+    problem_from_dict,
+)
+from .solution import PINNSolution
+from .solver import PINNConfig, PINNSolver, solve
+
+__all__ = [
+    "MLP",
+    "AdaptiveResampling",
+    "BasketPDE",
+    "BlackScholesPDE",
+    "Derivatives",
+    "Face",
+    "HestonPDE",
+    "PDEProblem",
+    "PINNConfig",
+    "PINNModel",
+    "PINNSolution",
+    "PINNSolver",
+    "PointSet",
+    "RandomSampler",
+    "SobolSampler",
+    "UniformGrid",
+    "WorstOfPDE",
+    "black_scholes",
+    "derivatives",
+    "levy_basket",
+    "loss_terms",
+    "problem_from_dict",
+    "residual",
+    "solve",
+    "stulz_min",
+    "trapezoid_weights",
+]

@@ -1,0 +1,189 @@
+"""Differentiable (torch) closed forms used as boundary data, base functions and test oracles.
+
+All functions take tensors that broadcast together, work in float32 or float64, and stay finite
+at tau = 0 and at zero spot (the payoff is returned there), so autograd can differentiate them.
+Time is tau = time to maturity in years; rates are continuously compounded; ``dividend`` is the
+continuous dividend yield, so the drift is ``b = rate - dividend``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+_TINY = 1e-300
+_SQRT2 = math.sqrt(2.0)
+
+
+def _tiny(x: Tensor) -> float:
+    return 1e-300 if x.dtype == torch.float64 else 1e-30
+
+
+def norm_cdf(x: Tensor) -> Tensor:
+    """Standard normal CDF, accurate in the tails (erfc form)."""
+    return 0.5 * torch.erfc(-x / _SQRT2)
+
+
+def black_scholes(
+    spot: Tensor,
+    strike: float | Tensor,
+    tau: Tensor,
+    vol: float | Tensor,
+    rate: float,
+    dividend: float,
+    kind: str,
+    *,
+    total_variance: Tensor | None = None,
+) -> Tensor:
+    """Risk-free Black-Scholes price of a European call or put.
+
+    Args:
+        spot: S >= 0, any shape.
+        strike: K > 0.
+        tau: time to maturity in years, >= 0 (tau = 0 returns the payoff).
+        vol: volatility per sqrt(year); ignored when ``total_variance`` is given.
+        rate: r, continuously compounded; discounting at r.
+        dividend: continuous dividend yield delta; drift b = r - delta.
+        kind: "call" or "put".
+        total_variance: optional w = integrated variance over [0, tau] (Heston base function).
+
+    Returns:
+        Price tensor of the broadcast shape.
+    """
+    tiny = _tiny(spot)
+    if total_variance is None:
+        total_variance = torch.as_tensor(vol, dtype=spot.dtype, device=spot.device) ** 2 * tau
+    sd = torch.sqrt(torch.clamp(total_variance, min=tiny**0.5))
+    s = torch.clamp(spot, min=tiny)
+    fwd = s * torch.exp((rate - dividend) * tau)
+    disc = torch.exp(-rate * tau)
+    d1 = (torch.log(fwd / strike) + 0.5 * sd**2) / sd
+    d2 = d1 - sd
+    if kind == "call":
+        return disc * (fwd * norm_cdf(d1) - strike * norm_cdf(d2))
+    if kind == "put":
+        return disc * (strike * norm_cdf(-d2) - fwd * norm_cdf(-d1))
+    raise ValueError(
+        f"The 'kind' parameter of black_scholes must be 'call' or 'put'. Got {kind!r} instead."
+    )
+
+
+def levy_basket(
+    spots: Tensor,
+    weights: tuple[float, ...],
+    strike: float,
+    tau: Tensor,
+    vols: tuple[float, ...],
+    rate: float,
+    dividends: tuple[float, ...],
+    rho: float,
+    kind: str,
+) -> Tensor:
+    """Levy (moment-matched lognormal) approximation of a two-asset arithmetic basket option.
+
+    Exact at tau = 0 (the payoff ``max(+-(w.S - K), 0)``), smooth for tau > 0; used as a base
+    function carrying the payoff kink, never as a reference.
+
+    Args:
+        spots: (n, 2) asset prices.
+        tau: (n,) time to maturity.
+    """
+    f = [weights[i] * spots[:, i] * torch.exp((rate - dividends[i]) * tau) for i in range(2)]
+    m1 = f[0] + f[1]
+    m2 = (
+        f[0] ** 2 * torch.exp(vols[0] ** 2 * tau)
+        + f[1] ** 2 * torch.exp(vols[1] ** 2 * tau)
+        + 2.0 * f[0] * f[1] * torch.exp(rho * vols[0] * vols[1] * tau)
+    )
+    tiny = _tiny(spots)
+    m1c = torch.clamp(m1, min=tiny**0.5)
+    w = torch.log(torch.clamp(m2, min=tiny) / m1c**2)
+    w = torch.clamp(w, min=0.0)
+    # Black on the forward m1 with total variance w, discounted at r.
+    return black_scholes(m1c, strike, tau, 0.0, 0.0, 0.0, kind, total_variance=w) * torch.exp(
+        -rate * tau
+    )
+
+
+# Gauss-Legendre nodes on [0, 1] for the bivariate normal integral.
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(40)
+_GL_X = 0.5 * (_GL_X + 1.0)
+_GL_W = 0.5 * _GL_W
+
+
+def bivariate_normal_cdf(a: Tensor, b: Tensor, rho: float) -> Tensor:
+    """M(a, b; rho) = P(X <= a, Y <= b), corr(X, Y) = rho, by Plackett's identity.
+
+    ``M = Phi(a) Phi(b) + int_0^rho phi2(a, b; r) dr`` with 40-point Gauss-Legendre; differentiable;
+    accurate to ~1e-13 for |rho| <= 0.9.
+    """
+    base = norm_cdf(a) * norm_cdf(b)
+    if rho == 0.0:
+        return base
+    a = torch.clamp(a, -40.0, 40.0)
+    b = torch.clamp(b, -40.0, 40.0)
+    total = torch.zeros_like(base)
+    for x, wgt in zip(_GL_X, _GL_W, strict=True):
+        r = rho * float(x)
+        one = 1.0 - r * r
+        total = total + float(wgt) * torch.exp(-(a * a - 2.0 * r * a * b + b * b) / (2.0 * one)) / (
+            math.sqrt(one)
+        )
+    return base + rho * total / (2.0 * math.pi)
+
+
+def stulz_min(
+    spots: Tensor,
+    strike: float,
+    tau: Tensor,
+    vols: tuple[float, float],
+    rate: float,
+    dividends: tuple[float, float],
+    rho: float,
+    kind: str,
+) -> Tensor:
+    """Stulz (1982) price of a call or put on the minimum of two assets (risk-free).
+
+    Args:
+        spots: (n, 2); tau: (n,). Returns (n,). Exact at tau = 0 up to round-off.
+    """
+    tiny = _tiny(spots)
+    s1 = torch.clamp(spots[:, 0], min=tiny)
+    s2 = torch.clamp(spots[:, 1], min=tiny)
+    b1, b2 = rate - dividends[0], rate - dividends[1]
+    sig1, sig2 = vols
+    sbar = math.sqrt(max(sig1**2 + sig2**2 - 2.0 * rho * sig1 * sig2, 1e-16))
+    sq = torch.sqrt(torch.clamp(tau, min=tiny**0.5))
+    d = (torch.log(s1 / s2) + (b1 - b2 + 0.5 * sbar**2) * tau) / (sbar * sq)
+    y1 = (torch.log(s1 / strike) + (b1 + 0.5 * sig1**2) * tau) / (sig1 * sq)
+    y2 = (torch.log(s2 / strike) + (b2 + 0.5 * sig2**2) * tau) / (sig2 * sq)
+    rho1 = (sig1 - rho * sig2) / sbar
+    rho2 = (sig2 - rho * sig1) / sbar
+    f1 = s1 * torch.exp((b1 - rate) * tau)
+    f2 = s2 * torch.exp((b2 - rate) * tau)
+    disc = strike * torch.exp(-rate * tau)
+    call = (
+        f1 * bivariate_normal_cdf(y1, -d, -rho1)
+        + f2 * bivariate_normal_cdf(y2, d - sbar * sq, -rho2)
+        - disc * bivariate_normal_cdf(y1 - sig1 * sq, y2 - sig2 * sq, rho)
+    )
+    if kind == "call":
+        return call
+    if kind == "put":
+        margrabe = f1 * norm_cdf(d) - f2 * norm_cdf(d - sbar * sq)
+        return disc - (f1 - margrabe) + call
+    raise ValueError(f"The 'kind' parameter of stulz_min must be 'call' or 'put'. Got {kind!r}.")
+
+
+def heston_effective_variance(
+    variance: Tensor, tau: Tensor, kappa: float, theta: float
+) -> Tensor:
+    """Expected integrated Heston variance w = theta tau + (v - theta)(1 - e^{-kappa tau})/kappa.
+
+    Black-Scholes with this total variance is the Heston base function: exact at tau = 0, and its
+    Heston residual has no 1/sqrt(tau) singularity (the theta and drift terms cancel exactly).
+    """
+    return theta * tau + (variance - theta) * (-torch.expm1(-kappa * tau)) / kappa

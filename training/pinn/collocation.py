@@ -1,0 +1,216 @@
+"""Collocation points and quadrature weights on ``[0, T] x box``.
+
+A collocation set is split into named point sets: ``"initial"`` (tau = 0), one per face of the
+state box (``Face.name``), and ``"interior"``. Each set carries quadrature weights summing to 1,
+so every loss term is a weighted mean square (an approximation of the normalised integral).
+
+* :class:`UniformGrid` - tensor grid with trapezoidal weights (the source's choice). Grid points
+  on tau = 0 form the initial set; other points on a face go to the first matching face in
+  ``problem.faces()`` order; within a set the full-grid trapezoid weights are renormalised, which
+  equals the set's own trapezoidal rule.
+* :class:`SobolSampler`, :class:`RandomSampler` - scrambled Sobol or uniform random points with
+  equal weights, ``n_interior`` inside, ``n_initial`` on tau = 0, ``n_boundary`` on each face.
+Columns of every point array: ``(tau, x_1, ..., x_d)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from . import _validation as v
+from .problems.base import Face, PDEProblem
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """Points ``(n, 1 + d)`` (columns tau, x) with weights ``(n,)`` summing to 1."""
+
+    name: str
+    points: np.ndarray
+    weights: np.ndarray
+    face: Face | None = None
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+
+def trapezoid_weights(n: int, low: float, high: float) -> np.ndarray:
+    """Composite trapezoidal weights of ``n >= 2`` uniform nodes on [low, high].
+
+    They sum to ``high - low`` and integrate polynomials of degree <= 1 exactly.
+    """
+    v.positive_int("trapezoid_weights", "n", n, minimum=2)
+    h = (high - low) / (n - 1)
+    w = np.full(n, h)
+    w[0] = w[-1] = 0.5 * h
+    return w
+
+
+def _normalise(w: np.ndarray) -> np.ndarray:
+    return w / w.sum()
+
+
+@dataclass(frozen=True)
+class UniformGrid:
+    """Uniform tensor grid: ``n_tau`` times in [0, T] and ``n_space`` nodes per state variable.
+
+    Attributes:
+        n_tau: number of time nodes (>= 2).
+        n_space: nodes per state variable (an int for all, or one per variable).
+    """
+
+    n_tau: int = 51
+    n_space: int | tuple[int, ...] = 201
+
+    def __post_init__(self) -> None:
+        v.positive_int("UniformGrid", "n_tau", self.n_tau, minimum=2)
+        ns = (self.n_space,) if isinstance(self.n_space, int) else tuple(self.n_space)
+        for n in ns:
+            v.positive_int("UniformGrid", "n_space", n, minimum=2)
+
+    def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
+        d = problem.dim
+        ns = (self.n_space,) * d if isinstance(self.n_space, int) else tuple(self.n_space)
+        if len(ns) != d:
+            v.fail("UniformGrid", "n_space", f"have one entry per state variable ({d})", ns)
+        axes = [np.linspace(0.0, problem.maturity, self.n_tau)]
+        weights = [trapezoid_weights(self.n_tau, 0.0, problem.maturity)]
+        for i in range(d):
+            axes.append(np.linspace(problem.lower[i], problem.upper[i], ns[i]))
+            weights.append(trapezoid_weights(ns[i], problem.lower[i], problem.upper[i]))
+        mesh = np.meshgrid(*axes, indexing="ij")
+        pts = np.stack([m.ravel() for m in mesh], axis=1)
+        wmesh = np.meshgrid(*weights, indexing="ij")
+        w = np.prod(np.stack([m.ravel() for m in wmesh], axis=1), axis=1)
+        idx = [np.indices(mesh[0].shape)[k].ravel() for k in range(d + 1)]
+        taken = idx[0] == 0
+        out = {"initial": PointSet("initial", pts[taken], _normalise(w[taken]))}
+        for face in problem.faces():
+            k = face.axis + 1
+            on = (idx[k] == 0) if face.side == "min" else (idx[k] == ns[face.axis] - 1)
+            on &= ~taken
+            out[face.name] = PointSet(face.name, pts[on], _normalise(w[on]), face)
+            taken |= on
+        out["interior"] = PointSet("interior", pts[~taken], _normalise(w[~taken]))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        ns = self.n_space if isinstance(self.n_space, int) else list(self.n_space)
+        return {"type": "UniformGrid", "n_tau": self.n_tau, "n_space": ns}
+
+
+@dataclass(frozen=True)
+class _Sampler:
+    n_interior: int = 8192
+    n_initial: int = 1024
+    n_boundary: int = 512
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        for name in ("n_interior", "n_initial", "n_boundary"):
+            v.positive_int(o, name, getattr(self, name))
+
+    def _unit(self, n: int, dim: int, seed: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
+        d = problem.dim
+        lo = np.array([0.0, *problem.lower])
+        hi = np.array([problem.maturity, *problem.upper])
+        out: dict[str, PointSet] = {}
+
+        def equal(n: int) -> np.ndarray:
+            return np.full(n, 1.0 / n)
+
+        u = self._unit(self.n_interior, d + 1, seed)
+        out_int = lo + u * (hi - lo)
+        ini = lo + np.concatenate(
+            [np.zeros((self.n_initial, 1)), self._unit(self.n_initial, d, seed + 1)], axis=1
+        ) * (hi - lo)
+        ini[:, 0] = 0.0
+        out["initial"] = PointSet("initial", ini, equal(self.n_initial))
+        for j, face in enumerate(problem.faces()):
+            p = lo + self._unit(self.n_boundary, d + 1, seed + 2 + j) * (hi - lo)
+            k = face.axis + 1
+            p[:, k] = lo[k] if face.side == "min" else hi[k]
+            out[face.name] = PointSet(face.name, p, equal(self.n_boundary), face)
+        out["interior"] = PointSet("interior", out_int, equal(self.n_interior))
+        return out
+
+
+@dataclass(frozen=True)
+class SobolSampler(_Sampler):
+    """Scrambled Sobol points (scipy.stats.qmc), equal weights; counts rounded up to powers of 2
+    are not required (scipy warns about balance only)."""
+
+    def _unit(self, n: int, dim: int, seed: int) -> np.ndarray:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return qmc.Sobol(d=dim, scramble=True, rng=np.random.default_rng(seed)).random(n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "SobolSampler",
+            "n_interior": self.n_interior,
+            "n_initial": self.n_initial,
+            "n_boundary": self.n_boundary,
+        }
+
+
+@dataclass(frozen=True)
+class RandomSampler(_Sampler):
+    """Independent uniform points (numpy Generator seeded per set), equal weights."""
+
+    def _unit(self, n: int, dim: int, seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).random((n, dim))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "RandomSampler",
+            "n_interior": self.n_interior,
+            "n_initial": self.n_initial,
+            "n_boundary": self.n_boundary,
+        }
+
+
+@dataclass(frozen=True)
+class AdaptiveResampling:
+    """Residual-based adaptive refinement (RAR) during the Adam phase.
+
+    Every ``every`` Adam steps, ``n_candidates`` uniform random interior points are drawn, and the
+    ``n_add`` with the largest |PDE residual| join an extra ``"adaptive"`` point set (equal
+    weights, loss weight 1), up to ``max_points`` points in all.
+    """
+
+    every: int = 500
+    n_candidates: int = 4096
+    n_add: int = 128
+    max_points: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("every", "n_candidates", "n_add", "max_points"):
+            v.positive_int("AdaptiveResampling", name, getattr(self, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "AdaptiveResampling", **self.__dict__}
+
+
+Collocation = UniformGrid | SobolSampler | RandomSampler
+
+
+def collocation_from_dict(d: dict[str, Any]) -> Collocation:
+    d = dict(d)
+    name = d.pop("type")
+    classes = {"UniformGrid": UniformGrid, "SobolSampler": SobolSampler,
+               "RandomSampler": RandomSampler}
+    if name not in classes:
+        v.fail("collocation_from_dict", "type", f"be one of {sorted(classes)}", name)
+    if "n_space" in d and isinstance(d["n_space"], list):
+        d["n_space"] = tuple(d["n_space"])
+    return classes[name](**d)

@@ -1,0 +1,115 @@
+"""Loss terms of the boundary-safe and the classical PINN.
+
+Every term is a weighted mean square ``sum_i w_i r_i^2`` over one point set (weights sum to 1),
+computed on the normalised value ``u = V / value_scale``; the PDE residual is the problem's
+``dV/dtau - L V + r V + f(V)`` (divided by value_scale; f is positively homogeneous so this is the
+residual of u). Terms (keys of the returned dict):
+
+* ``"pde"``: interior PDE residual (both loss types).
+* ``"ic"``: ``u(0, x) - payoff(x) / K`` (soft initial condition only).
+* boundary-safe: ``"<face>"``: the reduced PDE residual on that face (weight 1), or a Dirichlet
+  data term on faces whose ``safe == "dirichlet"``.
+* classical: ``"<face>"``: ``bc_weight`` times the Dirichlet misfit or Neumann misfit (the
+  normal derivative scaled by the domain length), or the PDE residual (weight 1) on "pde" faces.
+* ``"adaptive"``: PDE residual on the residual-based adaptive points, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .problems.base import Derivatives, Face, PDEProblem
+
+LOSS_TYPES = ("boundary_safe", "classical")
+
+Model = Callable[[Tensor], Tensor]
+
+
+def derivatives(model: Model, z: Tensor, second: bool = True) -> Derivatives:
+    """Value, dV/dtau, gradient and Hessian in x of ``model`` at z (n, 1 + d), by autograd.
+
+    ``z`` must require grad. The graph is kept (create_graph) so losses can be backpropagated.
+    """
+    value = model(z)
+    g = torch.autograd.grad(value.sum(), z, create_graph=True)[0]
+    d = z.shape[1] - 1
+    if second:
+        rows = [torch.autograd.grad(g[:, 1 + i].sum(), z, create_graph=True)[0][:, 1:]
+                for i in range(d)]
+        hess = torch.stack(rows, dim=1)
+    else:
+        hess = torch.zeros(z.shape[0], d, d, dtype=z.dtype, device=z.device)
+    return Derivatives(value=value, tau=g[:, 0], grad=g[:, 1:], hess=hess)
+
+
+def residual(
+    problem: PDEProblem, model: Model, z: Tensor, drop: frozenset[str] = frozenset()
+) -> Tensor:
+    """Normalised PDE residual at z (n, 1 + d): ``(V_tau - L V + r V + f(V)) / K``, shape (n,).
+
+    The model returns ``u = V / K``; since L is linear and f positively homogeneous, the residual
+    of u equals the residual of V divided by K.
+    """
+    z = z if z.requires_grad else z.clone().requires_grad_(True)
+    d = derivatives(model, z)
+    return problem.residual(z[:, 1:], d, drop)
+
+
+def _wmse(r: Tensor, w: Tensor) -> Tensor:
+    return torch.sum(w * r * r)
+
+
+def loss_terms(
+    problem: PDEProblem,
+    model: Model,
+    sets: dict[str, tuple[Tensor, Tensor, Face | None]],
+    loss: str = "boundary_safe",
+    bc_weight: float = 1.0,
+    ic_weight: float = 1.0,
+) -> dict[str, Tensor]:
+    """All loss terms for one evaluation.
+
+    Args:
+        sets: name -> (points (n, 1 + d), weights (n,), face or None); "initial" present only for
+            the soft initial condition.
+        loss: "boundary_safe" or "classical".
+        bc_weight, ic_weight: lambda weights of the classical data terms (the boundary-safe loss
+            uses weight 1 everywhere, including the initial condition).
+    """
+    if loss not in LOSS_TYPES:
+        raise ValueError(
+            f"The 'loss' parameter of loss_terms must be one of {LOSS_TYPES}. Got {loss!r} instead."
+        )
+    scale = problem.value_scale
+    classical = loss == "classical"
+    out: dict[str, Tensor] = {}
+    for name, (z, w, face) in sets.items():
+        if name == "initial":
+            u = model(z)
+            r = u - problem.payoff(z[:, 1:]) / scale
+            out["ic"] = (ic_weight if classical else 1.0) * _wmse(r, w)
+        elif face is None:  # interior or adaptive points
+            out["pde" if name == "interior" else name] = _wmse(residual(problem, model, z), w)
+        else:
+            kind = face.classical if classical else face.safe
+            weight = bc_weight if classical else 1.0
+            if kind == "residual":
+                out[name] = _wmse(residual(problem, model, z, face.drop), w)
+            elif kind == "pde":
+                out[name] = _wmse(residual(problem, model, z), w)
+            elif kind == "dirichlet":
+                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
+                out[name] = weight * _wmse(model(z) - g, w)
+            elif kind == "neumann":
+                zz = z.clone().requires_grad_(True)
+                u = model(zz)
+                du = torch.autograd.grad(u.sum(), zz, create_graph=True)[0][:, 1 + face.axis]
+                length = problem.upper[face.axis] - problem.lower[face.axis]
+                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
+                out[name] = weight * _wmse(length * (du - g), w)
+            else:  # pragma: no cover - faces are built by the problems
+                raise ValueError(f"Unknown boundary treatment {kind!r} on face {name!r}.")
+    return out

@@ -1,0 +1,107 @@
+"""Network and trial-function parameterisations.
+
+:class:`MLP` is a tanh multilayer perceptron whose inputs ``z = (tau, x)`` are mapped affinely to
+[-1, 1] using the problem's domain. :class:`PINNModel` turns it into a trial value
+``u = V / value_scale`` with one of three initial-condition treatments (s = tau / T):
+
+* ``"soft"``: ``u = N(z)``; the payoff enters through a data term at tau = 0.
+* ``"hard"``: ``u = payoff(x) / K + s N(z)``; the initial condition holds exactly.
+* ``"base"``: ``u = B(z) / K (1 + s N_a(z)) + s N_b(z)`` with ``B`` the problem's base function
+  (risk-free closed form or approximation of the same payoff, exact at tau = 0). The payoff kink
+  and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .problems.base import PDEProblem
+
+INITIAL_CONDITIONS = ("soft", "hard", "base")
+
+
+class MLP(nn.Module):
+    """tanh MLP ``R^{n_in} -> R^{n_out}`` with inputs scaled from [lower, upper] to [-1, 1].
+
+    Args:
+        lower, upper: input box, length n_in.
+        n_out: number of outputs.
+        width: neurons per hidden layer.
+        depth: number of hidden layers.
+        zero_last: initialise the output layer to zero (trial value starts at its base part).
+    """
+
+    def __init__(
+        self,
+        lower: list[float],
+        upper: list[float],
+        n_out: int,
+        width: int,
+        depth: int,
+        zero_last: bool = False,
+    ) -> None:
+        super().__init__()
+        lo = torch.tensor(lower, dtype=torch.float64)
+        hi = torch.tensor(upper, dtype=torch.float64)
+        self.register_buffer("center", 0.5 * (lo + hi))
+        self.register_buffer("half_width", 0.5 * (hi - lo))
+        layers: list[nn.Module] = []
+        n_in = len(lower)
+        for _ in range(depth):
+            lin = nn.Linear(n_in, width, dtype=torch.float64)
+            nn.init.xavier_normal_(lin.weight)
+            nn.init.zeros_(lin.bias)
+            layers += [lin, nn.Tanh()]
+            n_in = width
+        out = nn.Linear(n_in, n_out, dtype=torch.float64)
+        nn.init.xavier_normal_(out.weight)
+        nn.init.zeros_(out.bias)
+        if zero_last:
+            nn.init.zeros_(out.weight)
+        layers.append(out)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z (n, n_in) -> (n, n_out)."""
+        return self.net((z - self.center) / self.half_width)
+
+
+class PINNModel(nn.Module):
+    """Trial value ``u(z) = V(tau, x) / value_scale``; z = (tau, x) of shape (n, 1 + d)."""
+
+    def __init__(
+        self, problem: PDEProblem, width: int, depth: int, initial_condition: str = "soft"
+    ) -> None:
+        super().__init__()
+        if initial_condition not in INITIAL_CONDITIONS:
+            raise ValueError(
+                f"The 'initial_condition' parameter of PINNModel must be one of "
+                f"{INITIAL_CONDITIONS}. Got {initial_condition!r} instead."
+            )
+        if initial_condition == "base":
+            probe = torch.zeros((1, problem.dim), dtype=torch.float64)
+            if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
+                raise ValueError(
+                    f"The 'initial_condition' parameter of PINNModel must not be 'base' for "
+                    f"{type(problem).__name__}, which has no base function. Got 'base' instead."
+                )
+        self.problem = problem
+        self.initial_condition = initial_condition
+        self.scale = problem.value_scale
+        lower = [0.0, *problem.lower]
+        upper = [problem.maturity, *problem.upper]
+        n_out = 2 if initial_condition == "base" else 1
+        self.mlp = MLP(lower, upper, n_out, width, depth, zero_last=initial_condition != "soft")
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z (n, 1 + d) -> u (n,) = V / value_scale."""
+        out = self.mlp(z)
+        if self.initial_condition == "soft":
+            return out[:, 0]
+        tau, x = z[:, 0], z[:, 1:]
+        s = tau / self.problem.maturity
+        if self.initial_condition == "hard":
+            return self.problem.payoff(x) / self.scale + s * out[:, 0]
+        base = self.problem.base_value(tau, x) / self.scale
+        return base * (1.0 + s * out[:, 0]) + s * out[:, 1]

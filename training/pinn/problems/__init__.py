@@ -1,0 +1,17 @@
+"""Pricing PDE problems: Black-Scholes 1D, two-asset basket and worst-of, Heston."""
+
+from .base import Derivatives, Face, PDEProblem, problem_from_dict
+from .basket import BasketPDE, WorstOfPDE
+from .black_scholes import BlackScholesPDE
+from .heston import HestonPDE
+
+__all__ = [
+    "BasketPDE",
+    "BlackScholesPDE",
+    "Derivatives",
+    "Face",
+    "HestonPDE",
+    "PDEProblem",
+    "WorstOfPDE",
+    "problem_from_dict",
+]

@@ -1,0 +1,183 @@
+"""Common structure of a pricing PDE in time to maturity.
+
+Every problem solves, on ``tau in [0, maturity]`` and a box of states ``x`` (shape ``(n, d)``),
+
+    dV/dtau = L V - r V - f(V),      V(0, x) = payoff(x),
+
+with ``L`` the model's generator (written once per problem in :meth:`PDEProblem.generator`) and
+``f`` the XVA source (zero when risk-free). Both loss types use the same generator:
+
+* **boundary-safe**: on each face the boundary condition is substituted into the PDE, which removes
+  some generator terms (``Face.drop``), and the reduced PDE's residual is that face's loss;
+* **classical**: the full PDE inside, and lambda-weighted Dirichlet/Neumann data terms on the faces.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from simulators.xva import XVA
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """Autograd derivatives of the value at the collocation points.
+
+    Attributes:
+        value: V, shape (n,).
+        tau: dV/dtau, shape (n,).
+        grad: dV/dx, shape (n, d).
+        hess: d2V/dx_i dx_j, shape (n, d, d) (symmetric).
+    """
+
+    value: Tensor
+    tau: Tensor
+    grad: Tensor
+    hess: Tensor
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face of the spatial box, ``x[axis] == lower[axis]`` (side "min") or upper (side "max").
+
+    Attributes:
+        name: e.g. "spot_min", "variance_max".
+        axis: index of the state variable.
+        side: "min" or "max".
+        drop: generator terms removed by the boundary condition in the boundary-safe residual
+            (names as in the problem's generator, e.g. "SS" for the linearity condition V_SS = 0).
+        classical: the classical condition, "dirichlet", "neumann" or "pde" (the degenerate PDE,
+            no data term).
+        safe: the boundary-safe term, "residual" (the reduced PDE) or "dirichlet" (a data term,
+            only where the source needs Dirichlet data, e.g. Heston at v = 0 without Feller).
+    """
+
+    name: str
+    axis: int
+    side: str
+    drop: frozenset[str] = field(default_factory=frozenset)
+    classical: str = "dirichlet"
+    safe: str = "residual"
+
+
+class PDEProblem(ABC):
+    """Abstract pricing PDE; concrete problems are frozen dataclasses that subclass it."""
+
+    #: Names of the state variables (spatial inputs), in column order.
+    state_names: ClassVar[tuple[str, ...]]
+    #: Registry of problem classes by name, for JSON round trips.
+    registry: ClassVar[dict[str, type[PDEProblem]]] = {}
+
+    maturity: float
+    rate: float
+    xva: XVA | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        PDEProblem.registry[cls.__name__] = cls
+
+    # ----- geometry -------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Number of state variables d."""
+        return len(self.state_names)
+
+    @property
+    @abstractmethod
+    def lower(self) -> tuple[float, ...]:
+        """Lower corner of the state box, length d."""
+
+    @property
+    @abstractmethod
+    def upper(self) -> tuple[float, ...]:
+        """Upper corner of the state box, length d."""
+
+    @abstractmethod
+    def faces(self) -> tuple[Face, ...]:
+        """The faces carrying a boundary term, in the order used to classify corner points."""
+
+    @property
+    def value_scale(self) -> float:
+        """Typical size of V (the strike): the network and the losses work on V / value_scale."""
+        return float(getattr(self, "strike", 1.0))
+
+    # ----- equation ---------------------------------------------------------------------------
+    @abstractmethod
+    def payoff(self, x: Tensor) -> Tensor:
+        """Payoff at tau = 0; x (n, d) -> (n,)."""
+
+    @property
+    @abstractmethod
+    def payoff_sign(self) -> int:
+        """+1 if the payoff is >= 0 everywhere, -1 if <= 0, 0 if it takes both signs."""
+
+    @abstractmethod
+    def generator(self, x: Tensor, d: Derivatives, drop: frozenset[str] = frozenset()) -> Tensor:
+        """L V at states x (n, d), leaving out the terms named in ``drop``; returns (n,)."""
+
+    def source(self, value: Tensor) -> Tensor:
+        """The XVA source f(V) (zero when risk-free), elementwise."""
+        if self.xva is None:
+            return torch.zeros_like(value)
+        return self.xva.source(value)
+
+    def residual(self, x: Tensor, d: Derivatives, drop: frozenset[str] = frozenset()) -> Tensor:
+        """PDE residual ``dV/dtau - L V + r V + f(V)``, with the terms in ``drop`` removed."""
+        return d.tau - self.generator(x, d, drop) + self.rate * d.value + self.source(d.value)
+
+    @property
+    def spread(self) -> float:
+        """Discount spread c of the one-signed closed form V_risky = e^{-c tau} V (0 if risk-free).
+
+        For payoffs of both signs no such factor exists; 0 is returned and only boundary data
+        (where the value is one-signed) use it.
+        """
+        if self.xva is None or self.payoff_sign == 0:
+            return 0.0
+        return self.xva.spread(self.payoff_sign)
+
+    # ----- data of the classical loss and of the base-function variant ------------------------
+    @abstractmethod
+    def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
+        """Classical Dirichlet value on ``face`` (or the Neumann value of the normal derivative)."""
+
+    def base_value(self, tau: Tensor, x: Tensor) -> Tensor | None:
+        """Risk-free closed-form (or approximate) value of the same payoff, exact at tau = 0.
+
+        Used by the "base" initial-condition variant ``V = B (1 + tau N_a) + tau N_b``; ``None``
+        if the problem has none.
+        """
+        return None
+
+    # ----- serialisation -----------------------------------------------------------------------
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description; ``problem_from_dict`` inverts it."""
+
+
+def xva_from_dict(d: dict[str, Any] | None) -> XVA | None:
+    if d is None:
+        return None
+    d = {k: v for k, v in d.items() if k != "type"}
+    return XVA(**d)
+
+
+def problem_from_dict(d: dict[str, Any]) -> PDEProblem:
+    """Rebuild a problem from :meth:`PDEProblem.to_dict` output."""
+    d = dict(d)
+    name = d.pop("type")
+    if name not in PDEProblem.registry:
+        raise ValueError(
+            f"The 'type' parameter of problem_from_dict must be one of "
+            f"{sorted(PDEProblem.registry)}. Got {name!r} instead."
+        )
+    d["xva"] = xva_from_dict(d.get("xva"))
+    for k, v in list(d.items()):
+        if isinstance(v, list):
+            d[k] = tuple(v)
+    return PDEProblem.registry[name](**d)

@@ -1,0 +1,216 @@
+"""Two-asset Black-Scholes problems: arithmetic basket and worst-of (option on the minimum)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from simulators.xva import XVA
+
+from .. import _validation as v
+from ..closed_form import black_scholes, levy_basket, stulz_min
+from .base import Derivatives, Face, PDEProblem
+
+_KINDS = ("call", "put")
+
+
+def _pair(owner: str, field: str, value: Any, check) -> tuple[float, float]:
+    try:
+        items = tuple(value)
+    except TypeError:
+        v.fail(owner, field, "be a pair of numbers", value)
+    if len(items) != 2:
+        v.fail(owner, field, "have length 2", value)
+    return tuple(check(owner, field, x) for x in items)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _TwoAssetPDE(PDEProblem):
+    """Two correlated geometric Brownian motions, states (S1, S2) in [0, s_max]^2.
+
+    ``L V = sum_i 1/2 vol_i^2 S_i^2 V_ii + rho vol_1 vol_2 S1 S2 V_12 + sum_i b_i S_i V_i``,
+    b_i = rate - dividends[i]. Generator term names: "11", "22", "12", "1", "2".
+    Boundary-safe residuals: at S_i = 0 the full PDE (it collapses to the 1D problem in the other
+    asset); at S_i = s_max the PDE without the "ii" term (linearity in S_i).
+    """
+
+    strike: float
+    maturity: float
+    vols: tuple[float, float]
+    rate: float = 0.0
+    dividends: tuple[float, float] = (0.0, 0.0)
+    rho: float = 0.0
+    kind: str = "put"
+    s_max: float | None = None
+    xva: XVA | None = None
+
+    state_names: ClassVar[tuple[str, ...]] = ("spot_1", "spot_2")
+
+    def _validate_common(self) -> None:
+        o = type(self).__name__
+        k = v.positive(o, "strike", self.strike)
+        s_max = 4.0 * k if self.s_max is None else v.positive(o, "s_max", self.s_max)
+        object.__setattr__(self, "strike", k)
+        object.__setattr__(self, "s_max", s_max)
+        object.__setattr__(self, "maturity", v.positive(o, "maturity", self.maturity))
+        object.__setattr__(self, "vols", _pair(o, "vols", self.vols, v.positive))
+        object.__setattr__(self, "dividends", _pair(o, "dividends", self.dividends, v.real))
+        object.__setattr__(self, "rate", v.real(o, "rate", self.rate))
+        r = v.real(o, "rho", self.rho)
+        if not -1.0 < r < 1.0:
+            v.fail(o, "rho", "lie in (-1, 1)", self.rho)
+        object.__setattr__(self, "rho", r)
+        v.one_of(o, "kind", self.kind, _KINDS)
+        if self.xva is not None and not isinstance(self.xva, XVA):
+            v.fail(o, "xva", "be an XVA instance or None", self.xva)
+
+    @property
+    def lower(self) -> tuple[float, ...]:
+        return (0.0, 0.0)
+
+    @property
+    def upper(self) -> tuple[float, ...]:
+        return (float(self.s_max), float(self.s_max))
+
+    def faces(self) -> tuple[Face, ...]:
+        return (
+            Face("spot_1_min", 0, "min"),
+            Face("spot_2_min", 1, "min"),
+            Face("spot_1_max", 0, "max", drop=frozenset({"11"})),
+            Face("spot_2_max", 1, "max", drop=frozenset({"22"})),
+        )
+
+    @property
+    def payoff_sign(self) -> int:
+        return 1
+
+    def generator(self, x: Tensor, d: Derivatives, drop: frozenset[str] = frozenset()) -> Tensor:
+        s1, s2 = x[:, 0], x[:, 1]
+        (v1, v2), (q1, q2) = self.vols, self.dividends
+        out = torch.zeros_like(d.value)
+        if "11" not in drop:
+            out = out + 0.5 * v1**2 * s1**2 * d.hess[:, 0, 0]
+        if "22" not in drop:
+            out = out + 0.5 * v2**2 * s2**2 * d.hess[:, 1, 1]
+        if "12" not in drop:
+            out = out + self.rho * v1 * v2 * s1 * s2 * d.hess[:, 0, 1]
+        if "1" not in drop:
+            out = out + (self.rate - q1) * s1 * d.grad[:, 0]
+        if "2" not in drop:
+            out = out + (self.rate - q2) * s2 * d.grad[:, 1]
+        return out
+
+    def _common_dict(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "strike": self.strike,
+            "maturity": self.maturity,
+            "vols": list(self.vols),
+            "rate": self.rate,
+            "dividends": list(self.dividends),
+            "rho": self.rho,
+            "kind": self.kind,
+            "s_max": self.s_max,
+            "xva": None if self.xva is None else self.xva.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class BasketPDE(_TwoAssetPDE):
+    """Arithmetic basket option on ``w1 S1 + w2 S2`` (payoff ``max(+-(w.S - K), 0)``).
+
+    Attributes (beyond the two-asset ones): weights (w1, w2) > 0. The strike must lie inside the
+    basket's range ``(0, (w1 + w2) s_max)``.
+    Classical Dirichlet data (times e^{-c tau}): at S_i = 0 the 1D Black-Scholes value of the other
+    asset with spot w_j S_j (exact); at S_i = s_max the discounted forward intrinsic value.
+    Base function: Levy's moment-matched lognormal approximation (exact at tau = 0).
+    """
+
+    weights: tuple[float, float] = (0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        o = type(self).__name__
+        object.__setattr__(self, "weights", _pair(o, "weights", self.weights, v.positive))
+        v.inside_domain(o, "strike", self.strike, 0.0, sum(self.weights) * self.s_max)
+
+    def payoff(self, x: Tensor) -> Tensor:
+        b = self.weights[0] * x[:, 0] + self.weights[1] * x[:, 1]
+        if self.kind == "call":
+            return torch.clamp(b - self.strike, min=0.0)
+        return torch.clamp(self.strike - b, min=0.0)
+
+    def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
+        c = self.spread
+        j = 1 - face.axis
+        if face.side == "min":
+            val = black_scholes(
+                self.weights[j] * x[:, j], self.strike, tau, self.vols[j], self.rate,
+                self.dividends[j], self.kind,
+            )
+        else:
+            fwd = sum(
+                self.weights[i] * x[:, i] * torch.exp(-self.dividends[i] * tau) for i in range(2)
+            )
+            k = self.strike * torch.exp(-self.rate * tau)
+            sign = 1.0 if self.kind == "call" else -1.0
+            val = torch.clamp(sign * (fwd - k), min=0.0)
+        return val * torch.exp(-c * tau)
+
+    def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        return levy_basket(
+            x, self.weights, self.strike, tau, self.vols, self.rate, self.dividends, self.rho,
+            self.kind,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self._common_dict(), "weights": list(self.weights)}
+
+
+@dataclass(frozen=True)
+class WorstOfPDE(_TwoAssetPDE):
+    """Option on the minimum of two assets (payoff ``max(+-(min(S1, S2) - K), 0)``).
+
+    Classical Dirichlet data (times e^{-c tau}): at S_i = 0 the put is ``K e^{-r tau}`` and the call
+    0 (exact); at S_i = s_max the 1D Black-Scholes value in the other asset (asymptotic).
+    Base function and exact reference: Stulz (1982) times e^{-c tau}.
+    """
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        v.inside_domain(type(self).__name__, "strike", self.strike, 0.0, self.s_max)
+
+    def payoff(self, x: Tensor) -> Tensor:
+        m = torch.minimum(x[:, 0], x[:, 1])
+        if self.kind == "call":
+            return torch.clamp(m - self.strike, min=0.0)
+        return torch.clamp(self.strike - m, min=0.0)
+
+    def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
+        c = self.spread
+        j = 1 - face.axis
+        if face.side == "min":
+            if self.kind == "put":
+                val = self.strike * torch.exp(-self.rate * tau) * torch.ones_like(x[:, j])
+            else:
+                val = torch.zeros_like(x[:, j])
+        else:
+            val = black_scholes(
+                x[:, j], self.strike, tau, self.vols[j], self.rate, self.dividends[j], self.kind
+            )
+        return val * torch.exp(-c * tau)
+
+    def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        return stulz_min(
+            x, self.strike, tau, self.vols, self.rate, self.dividends, self.rho, self.kind
+        )
+
+    def exact_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        """Exact risky value: Stulz times e^{-c tau} (one-signed payoff)."""
+        return self.base_value(tau, x) * torch.exp(-self.spread * tau)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._common_dict()

@@ -1,0 +1,190 @@
+"""Heston stochastic volatility: European call or put, risk-free or with XVA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from simulators.xva import XVA
+
+from .. import _validation as v
+from ..closed_form import black_scholes, heston_effective_variance
+from .base import Derivatives, Face, PDEProblem
+
+_KINDS = ("call", "put")
+_V0 = ("effective_variance",)
+
+
+@dataclass(frozen=True)
+class HestonPDE(PDEProblem):
+    """Heston PDE on (S, v) in [0, s_max] x [0, v_max]:
+
+    ``L V = 1/2 v S^2 V_SS + rho xi v S V_Sv + 1/2 xi^2 v V_vv + b S V_S + kappa (theta - v) V_v``,
+    b = rate - dividend. Generator term names: "SS", "Sv", "vv", "S", "v".
+
+    Attributes:
+        strike, maturity, rate, dividend, kind: as in :class:`BlackScholesPDE`.
+        kappa: mean-reversion speed per year, > 0.
+        theta: long-run variance, > 0.
+        xi: volatility of variance, > 0.
+        rho: spot/variance correlation in (-1, 1).
+        s_max: upper end of the spot domain (default 4 K).
+        v_max: upper end of the variance domain (default 1).
+        xva: default/funding parameters (None: risk-free).
+        v0_dirichlet: Dirichlet data at v = 0, required when the Feller condition
+            2 kappa theta > xi^2 fails; "effective_variance" imposes the Black-Scholes value with
+            the integrated expected variance started from v = 0 (an approximation, times
+            e^{-c tau}).
+
+    Boundary-safe residuals (methods.md §2): at v = 0 the degenerate PDE (Feller), S faces as in
+    1D, at v_max the PDE without the "v" and "Sv" terms (Neumann dV/dv = 0).
+    Classical: Dirichlet at S = 0 and s_max, Neumann dV/dv = 0 at v_max, the degenerate PDE at
+    v = 0.
+    Base function: Black-Scholes with total variance
+    ``w = theta tau + (v - theta)(1 - e^{-kappa tau}) / kappa``.
+    """
+
+    strike: float
+    maturity: float
+    rate: float = 0.0
+    dividend: float = 0.0
+    kappa: float = 1.0
+    theta: float = 0.04
+    xi: float = 0.3
+    rho: float = 0.0
+    kind: str = "put"
+    s_max: float | None = None
+    v_max: float = 1.0
+    xva: XVA | None = None
+    v0_dirichlet: str | None = None
+
+    state_names: ClassVar[tuple[str, ...]] = ("spot", "variance")
+
+    def __post_init__(self) -> None:
+        o = type(self).__name__
+        k = v.positive(o, "strike", self.strike)
+        s_max = 4.0 * k if self.s_max is None else v.positive(o, "s_max", self.s_max)
+        v.inside_domain(o, "strike", self.strike, 0.0, s_max)
+        object.__setattr__(self, "strike", k)
+        object.__setattr__(self, "s_max", s_max)
+        object.__setattr__(self, "v_max", v.positive(o, "v_max", self.v_max))
+        object.__setattr__(self, "maturity", v.positive(o, "maturity", self.maturity))
+        object.__setattr__(self, "rate", v.real(o, "rate", self.rate))
+        object.__setattr__(self, "dividend", v.real(o, "dividend", self.dividend))
+        for name in ("kappa", "theta", "xi"):
+            object.__setattr__(self, name, v.positive(o, name, getattr(self, name)))
+        r = v.real(o, "rho", self.rho)
+        if not -1.0 < r < 1.0:
+            v.fail(o, "rho", "lie in (-1, 1)", self.rho)
+        object.__setattr__(self, "rho", r)
+        v.one_of(o, "kind", self.kind, _KINDS)
+        if self.xva is not None and not isinstance(self.xva, XVA):
+            v.fail(o, "xva", "be an XVA instance or None", self.xva)
+        if self.v0_dirichlet is not None:
+            v.one_of(o, "v0_dirichlet", self.v0_dirichlet, _V0)
+        elif not self.feller:
+            v.fail(
+                o,
+                "v0_dirichlet",
+                "be given (one of 'effective_variance') when the Feller condition "
+                f"2 kappa theta > xi^2 fails (2 kappa theta = {2 * self.kappa * self.theta:g}, "
+                f"xi^2 = {self.xi**2:g})",
+                self.v0_dirichlet,
+            )
+
+    @property
+    def feller(self) -> bool:
+        """True when 2 kappa theta > xi^2 (v = 0 is not attained; no data needed there)."""
+        return 2.0 * self.kappa * self.theta > self.xi**2
+
+    @property
+    def drift(self) -> float:
+        return self.rate - self.dividend
+
+    @property
+    def lower(self) -> tuple[float, ...]:
+        return (0.0, 0.0)
+
+    @property
+    def upper(self) -> tuple[float, ...]:
+        return (float(self.s_max), float(self.v_max))
+
+    def faces(self) -> tuple[Face, ...]:
+        if self.v0_dirichlet is None:
+            v_min = Face("variance_min", 1, "min", classical="pde")
+        else:
+            v_min = Face("variance_min", 1, "min", classical="dirichlet", safe="dirichlet")
+        return (
+            Face("spot_min", 0, "min"),
+            Face("spot_max", 0, "max", drop=frozenset({"SS"})),
+            v_min,
+            Face("variance_max", 1, "max", drop=frozenset({"v", "Sv"}), classical="neumann"),
+        )
+
+    def payoff(self, x: Tensor) -> Tensor:
+        s = x[:, 0]
+        if self.kind == "call":
+            return torch.clamp(s - self.strike, min=0.0)
+        return torch.clamp(self.strike - s, min=0.0)
+
+    @property
+    def payoff_sign(self) -> int:
+        return 1
+
+    def generator(self, x: Tensor, d: Derivatives, drop: frozenset[str] = frozenset()) -> Tensor:
+        s, var = x[:, 0], x[:, 1]
+        out = torch.zeros_like(d.value)
+        if "SS" not in drop:
+            out = out + 0.5 * var * s**2 * d.hess[:, 0, 0]
+        if "Sv" not in drop:
+            out = out + self.rho * self.xi * var * s * d.hess[:, 0, 1]
+        if "vv" not in drop:
+            out = out + 0.5 * self.xi**2 * var * d.hess[:, 1, 1]
+        if "S" not in drop:
+            out = out + self.drift * s * d.grad[:, 0]
+        if "v" not in drop:
+            out = out + self.kappa * (self.theta - var) * d.grad[:, 1]
+        return out
+
+    def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
+        s = x[:, 0]
+        k, r, q, c = self.strike, self.rate, self.dividend, self.spread
+        if face.name == "variance_max":
+            return torch.zeros_like(s)  # Neumann: dV/dv = 0
+        if face.name == "variance_min":
+            return self.base_value(tau, x) * torch.exp(-c * tau)
+        if (face.side == "min") == (self.kind == "put"):
+            if self.kind == "put":
+                val = k * torch.exp(-r * tau) * torch.ones_like(s)
+            else:
+                val = s * torch.exp(-q * tau) - k * torch.exp(-r * tau)
+        else:
+            val = torch.zeros_like(s)
+        return val * torch.exp(-c * tau)
+
+    def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        w = heston_effective_variance(x[:, 1], tau, self.kappa, self.theta)
+        return black_scholes(
+            x[:, 0], self.strike, tau, 0.0, self.rate, self.dividend, self.kind, total_variance=w
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "strike": self.strike,
+            "maturity": self.maturity,
+            "rate": self.rate,
+            "dividend": self.dividend,
+            "kappa": self.kappa,
+            "theta": self.theta,
+            "xi": self.xi,
+            "rho": self.rho,
+            "kind": self.kind,
+            "s_max": self.s_max,
+            "v_max": self.v_max,
+            "xva": None if self.xva is None else self.xva.to_dict(),
+            "v0_dirichlet": self.v0_dirichlet,
+        }

@@ -1,0 +1,162 @@
+"""The trained PINN as a pricing function with autograd Greeks, saved as weights plus JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .network import PINNModel
+from .problems.base import PDEProblem, problem_from_dict
+
+if TYPE_CHECKING:
+    from .solver import PINNConfig
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PINNSolution:
+    """A trained PINN for ``problem``.
+
+    ``points`` arguments are states of shape ``(n, d)`` (columns ``problem.state_names``, e.g.
+    ``("spot",)``, ``("spot_1", "spot_2")`` or ``("spot", "variance")``; a 1D array is accepted for
+    d = 1). ``tau`` is the time to maturity in years (scalar or shape (n,)); the default
+    ``tau = maturity`` prices today. Values are in the currency of the strike, undiscounted
+    beyond what the PDE does (V is the value at the state's date).
+
+    Attributes:
+        problem: the PDE problem.
+        model: the trained :class:`PINNModel` (returns V / value_scale).
+        config: the training :class:`PINNConfig`.
+        history: loss history, name -> array over recorded steps ("step", "loss", "lr", one
+            entry per loss term).
+        stats: ``train_seconds``, ``steps``, ``status`` ("completed", "converged", "time_limit",
+            "diverged").
+    """
+
+    problem: PDEProblem
+    model: PINNModel
+    config: PINNConfig
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    # ----- evaluation -------------------------------------------------------------------------
+    def _inputs(self, points: Any, tau: Any) -> torch.Tensor:
+        p = self.problem
+        param = next(self.model.parameters())
+        x = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=param.dtype)
+        if x.ndim == 1 and p.dim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != p.dim:
+            raise ValueError(
+                f"The 'points' parameter of PINNSolution must have shape (n, {p.dim}) with columns "
+                f"{p.state_names}. Got shape {tuple(x.shape)} instead."
+            )
+        t = p.maturity if tau is None else tau
+        t = torch.as_tensor(np.broadcast_to(np.asarray(t, dtype=np.float64), (x.shape[0],)).copy(),
+                            dtype=param.dtype)
+        return torch.cat([t[:, None], x], dim=1).to(param.device)
+
+    def price(self, points: Any, tau: Any = None) -> np.ndarray:
+        """Value V at ``points`` (n, d) and time to maturity ``tau``; returns (n,)."""
+        z = self._inputs(points, tau)
+        with torch.no_grad():
+            u = self.model(z)
+        return (u * self.problem.value_scale).cpu().numpy().astype(np.float64)
+
+    def greeks(self, points: Any, tau: Any = None) -> dict[str, np.ndarray]:
+        """Price and sensitivities by automatic differentiation of the network.
+
+        Returns a dict with ``price`` (n,), ``theta`` = dV/dt = -dV/dtau per year (n,) and:
+
+        * 1D (spot): ``delta`` (n,), ``gamma`` (n,);
+        * baskets (spot_1, spot_2): ``delta`` (n, 2), ``gamma`` (n, 2) (d2V/dS_i^2),
+          ``cross_gamma`` (n,) (d2V/dS1 dS2);
+        * Heston (spot, variance): ``delta`` (n,), ``gamma`` (n,), ``vega`` = dV/dv (n,)
+          (per unit of variance), ``vanna`` = d2V/dS dv (n,).
+        """
+        p = self.problem
+        z = self._inputs(points, tau).requires_grad_(True)
+        u = self.model(z)
+        g = torch.autograd.grad(u.sum(), z, create_graph=True)[0]
+        hess = torch.stack(
+            [torch.autograd.grad(g[:, 1 + i].sum(), z, retain_graph=True)[0][:, 1:]
+             for i in range(p.dim)],
+            dim=1,
+        )
+        k = p.value_scale
+
+        def arr(t: torch.Tensor) -> np.ndarray:
+            return (t.detach() * k).cpu().numpy().astype(np.float64)
+
+        out = {"price": arr(u), "theta": arr(-g[:, 0])}
+        names = p.state_names
+        if names == ("spot",):
+            out.update(delta=arr(g[:, 1]), gamma=arr(hess[:, 0, 0]))
+        elif names == ("spot", "variance"):
+            out.update(delta=arr(g[:, 1]), gamma=arr(hess[:, 0, 0]), vega=arr(g[:, 2]),
+                       vanna=arr(hess[:, 0, 1]))
+        else:
+            out.update(delta=arr(g[:, 1:]), gamma=arr(torch.diagonal(hess, dim1=1, dim2=2)),
+                       cross_gamma=arr(hess[:, 0, 1]))
+        return out
+
+    def delta(self, points: Any, tau: Any = None) -> np.ndarray:
+        """dV/dS (1D and Heston: (n,); baskets: (n, 2))."""
+        return self.greeks(points, tau)["delta"]
+
+    def gamma(self, points: Any, tau: Any = None) -> np.ndarray:
+        """d2V/dS2 (1D and Heston: (n,); baskets: (n, 2))."""
+        return self.greeks(points, tau)["gamma"]
+
+    # ----- persistence --------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``weights.pt`` (state dict), ``config.json`` and ``history.npz`` into ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: t.detach().cpu() for k, t in self.model.state_dict().items()}
+        torch.save(state, path / "weights.pt")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "kind": "PINNSolution",
+            "problem": self.problem.to_dict(),
+            "config": self.config.to_dict(),
+            "stats": self.stats,
+            "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
+        }
+        (path / "config.json").write_text(json.dumps(meta, indent=2))
+        np.savez(path / "history.npz", **{k: np.asarray(v, dtype=np.float64)
+                                          for k, v in self.history.items()})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> PINNSolution:
+        """Read a solution written by :meth:`save` (weights loaded with ``weights_only=True``)."""
+        from .solver import PINNConfig
+
+        path = Path(path)
+        meta = json.loads((path / "config.json").read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"The 'format_version' field of {path / 'config.json'} must be {FORMAT_VERSION}. "
+                f"Got {meta.get('format_version')!r} instead."
+            )
+        problem = problem_from_dict(meta["problem"])
+        config = PINNConfig.from_dict(meta["config"])
+        model = PINNModel(problem, config.width, config.depth, config.initial_condition)
+        dtype = getattr(torch, meta.get("dtype", "float64"))
+        model = model.to(device=device, dtype=dtype)
+        model.load_state_dict(torch.load(path / "weights.pt", weights_only=True,
+                                         map_location=device))
+        model.eval()
+        history: dict[str, np.ndarray] = {}
+        if (path / "history.npz").exists():
+            with np.load(path / "history.npz", allow_pickle=False) as h:
+                history = {k: h[k] for k in h.files}
+        return cls(problem=problem, model=model, config=config, history=history,
+                   stats=meta.get("stats", {}))
