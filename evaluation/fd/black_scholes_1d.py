@@ -43,11 +43,17 @@ def _payoff(owner: str, payoff, kind: str, strike: float) -> Callable[[np.ndarra
 def _source(owner: str, xva) -> Callable[[np.ndarray], np.ndarray] | None:
     if xva is None:
         return None
-    if not hasattr(xva, "source"):
+    if not hasattr(xva, "spread"):
         v.fail(owner, "xva", "a simulators.XVA (or None)", xva)
-    if xva.spread(1) == 0.0 and xva.spread(-1) == 0.0:
+    pos, neg = float(xva.spread(1)), float(xva.spread(-1))
+    if pos == 0.0 and neg == 0.0:
         return None
-    return xva.source
+
+    def source(u: np.ndarray) -> np.ndarray:
+        """f(V) = c- min(V, 0) + c+ max(V, 0), as ``XVA.source`` (NumPy only, no torch import)."""
+        return neg * np.minimum(u, 0.0) + pos * np.maximum(u, 0.0)
+
+    return source
 
 
 def black_scholes_1d(
