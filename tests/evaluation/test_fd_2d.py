@@ -69,8 +69,11 @@ def test_perfectly_correlated_basket_is_black_scholes():
     w = np.array([0.3, 0.7])
     sol = fd.basket_2d(100.0, 0.5, (0.3, 0.3), 1.0, 0.03, weights=tuple(w), kind="put")
     pts = np.array([[100.0, 100.0], [90.0, 110.0], [120.0, 95.0]])
-    exact = an.black_scholes(pts @ w, 100.0, 0.5, 0.3, 0.03, 0.0, "put")
-    np.testing.assert_allclose(sol.price(pts), exact, rtol=1e-3)
+    g = an.black_scholes_greeks(pts @ w, 100.0, 0.5, 0.3, 0.03, 0.0, "put")
+    np.testing.assert_allclose(sol.price(pts), g.price, rtol=1e-3)
+    np.testing.assert_allclose(sol.delta(pts), g.delta[:, None] * w[None, :], atol=1e-3)
+    hess = g.gamma[:, None, None] * np.outer(w, w)[None, :, :]
+    np.testing.assert_allclose(sol.gamma(pts), hess, atol=3e-4)
 
 
 def test_sign_changing_basket_forward():
