@@ -121,9 +121,14 @@ def _bvnu(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
             )
             b = np.sqrt(bs)
             sp = np.sqrt(two_pi) * ndtr(-b / a)
+            keep = hkk > -100.0
             b0 = np.where(
-                hkk > -100.0,
-                b0 - np.exp(-0.5 * hkk) * sp * b * (1.0 - c * bs * (1.0 - d * bs) / 3.0),
+                keep,
+                b0
+                - np.exp(np.where(keep, -0.5 * hkk, 0.0))
+                * sp
+                * b
+                * (1.0 - c * bs * (1.0 - d * bs) / 3.0),
                 b0,
             )
             a2 = a / 2.0
@@ -132,7 +137,7 @@ def _bvnu(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
             ok = asr2 > -100.0
             spx = 1.0 + c[:, None] * xs * (1.0 + 5.0 * d[:, None] * xs)
             rs = np.sqrt(1.0 - xs)
-            ep = np.exp(-0.5 * hkk[:, None] * xs / (1.0 + rs) ** 2) / rs
+            ep = np.exp(np.where(ok, -0.5 * hkk[:, None] * xs / (1.0 + rs) ** 2, 0.0)) / rs
             terms = np.where(ok, np.exp(np.where(ok, asr2, 0.0)) * (spx - ep), 0.0)
             bvn[lt1] = (a2 * (terms @ w) - b0) / two_pi
         pos = rm > 0
