@@ -43,7 +43,7 @@ from .manifest import (
 from .schema import METADATA_KEY, PART_PATTERN, check_finite, part_name, table_from_arrays
 from .spec import DatasetSpec
 
-COMPRESSION = "zstd"
+COMPRESSION = "lz4"  # LZ4_RAW: ~2x faster writes than zstd here, ~30% larger files
 SIDECAR_SUFFIX = ".json"
 
 
@@ -106,7 +106,8 @@ def write_part(directory: Path, spec: DatasetSpec, index: int, first_path: int, 
         {METADATA_KEY: json.dumps(meta, sort_keys=True, separators=(",", ":"))})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression=COMPRESSION, use_dictionary=False,
-                   write_page_checksum=True, row_group_size=max(rows, 1))
+                   write_page_checksum=True, write_statistics=["path_id"],
+                   row_group_size=max(rows, 1))
     buf = sink.getvalue()
     digest = hashlib.sha256(memoryview(buf)).hexdigest()
     path = Path(directory) / part_name(index)
