@@ -201,3 +201,14 @@ def test_solution_point_shapes():
         sol.delta([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=r"must be inside the grid, spot_2 in \[0, "):
         sol.price([[100.0, -5.0]])
+
+
+def test_heston_feller_violated_large_vol_of_vol():
+    """2 kappa theta < xi^2 (0.06 < 1): the degenerate v = 0 boundary still needs no condition."""
+    params = dict(kappa=0.5, theta=0.06, xi=1.0, rho=-0.5, rate=0.03)
+    sol = fd.heston_2d(100.0, 1.0, **params, kind="put")
+    spots = np.array([90.0, 100.0, 110.0])
+    for v0 in (0.04, 0.2):
+        ref = an.heston(spots, 100.0, 1.0, v0, **params, kind="put")
+        rel = np.abs(sol.price(np.c_[spots, np.full(3, v0)]) / ref - 1.0)
+        assert np.all(rel <= 1e-3), rel
