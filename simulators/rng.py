@@ -6,13 +6,14 @@ Every number is a pure function of ``(seed, stream, path, draw)``:
 * counter = (draw // 4, stream, path & 0xFFFFFFFF, path >> 32)
 
 One Philox call yields four 32-bit words, hence four uniforms ``u = (w + 0.5) / 2**32`` in (0, 1)
-and four standard normals by Box-Muller on the pairs (w0, w1) and (w2, w3):
-``z0 = r cos(2 pi u1)``, ``z1 = r sin(2 pi u1)``, ``r = sqrt(-2 log u0)``. Draw ``d`` of a path is lane
-``d % 4`` of block ``d // 4``. Stream 0 carries the model's draws, stream 1 the sampler's, so a path's
+and four standard normals ``z = Phi^{-1}(u)`` by Wichura's algorithm AS241 (PPND16, relative error
+about 1e-16; rational functions only in the central region |u - 1/2| <= 0.425, one log and one
+square root in the tails). Draw ``d`` of a path is lane ``d % 4`` of block ``d // 4``. Stream 0 carries the model's draws, stream 1 the sampler's, so a path's
 numbers do not depend on chunking, thread count or device. The same functions compile for CUDA
 (``numba.cuda.jit(device=True)``) since they use scalar integer arithmetic only.
 
-With 32-bit uniforms the largest normal Box-Muller can return is sqrt(-2 log 2**-33) ~ 6.76.
+With 32-bit uniforms the normals lie in [-6.23, 6.23] (Phi^{-1}(2**-33)); the inverse CDF maps
+each uniform to one normal, so a path's draw d depends on one word only.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ _W1 = np.uint64(0xBB67AE85)
 _MASK = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 _INV32 = 1.0 / 4294967296.0
-_TWO_PI = 2.0 * math.pi
 
 STREAM_MODEL = 0
 STREAM_SAMPLER = 1
@@ -68,22 +68,61 @@ def _words(seed, stream, path, block):
     )
 
 
+# Wichura (1988), Algorithm AS241 PPND16: coefficients of the three rational approximations.
+_A = (3.3871328727963666080e0, 1.3314166789178437745e2, 1.9715909503065514427e3,
+      1.3731693765509461125e4, 4.5921953931549871457e4, 6.7265770927008700853e4,
+      3.3430575583588128105e4, 2.5090809287301226727e3)
+_B = (1.0, 4.2313330701600911252e1, 6.8718700749205790830e2, 5.3941960214247511077e3,
+      2.1213794301586595867e4, 3.9307895800092710610e4, 2.8729085735721942674e4,
+      5.2264952788528545610e3)
+_C = (1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
+      3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
+      2.27238449892691845833e-2, 7.74545014278341407640e-4)
+_D = (1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
+      1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
+      1.05075007164441684324e-9)
+_E = (6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
+      2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+      2.71155556874348757815e-5, 2.01033439929228813265e-7)
+_F = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+      7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
+      2.04426310338993978564e-15)
+
+
 @njit(inline="always", cache=True)
-def _box_muller(w0, w1):
-    u0 = (float(w0) + 0.5) * _INV32
-    u1 = (float(w1) + 0.5) * _INV32
-    r = math.sqrt(-2.0 * math.log(u0))
-    a = _TWO_PI * u1
-    return r * math.cos(a), r * math.sin(a)
+def _poly7(c, x):
+    return ((((((c[7] * x + c[6]) * x + c[5]) * x + c[4]) * x + c[3]) * x + c[2]) * x
+            + c[1]) * x + c[0]
+
+
+@njit(inline="always", cache=True)
+def inverse_normal_cdf(u):
+    """Phi^{-1}(u) for u in (0, 1), Wichura's AS241 (relative error about 1e-16)."""
+    q = u - 0.5
+    if abs(q) <= 0.425:
+        r = 0.180625 - q * q
+        return q * _poly7(_A, r) / _poly7(_B, r)
+    r = u if q < 0.0 else 1.0 - u
+    r = math.sqrt(-math.log(r))
+    if r <= 5.0:
+        r -= 1.6
+        z = _poly7(_C, r) / _poly7(_D, r)
+    else:
+        r -= 5.0
+        z = _poly7(_E, r) / _poly7(_F, r)
+    return -z if q < 0.0 else z
+
+
+@njit(inline="always", cache=True)
+def _normal(w):
+    return inverse_normal_cdf((float(w) + 0.5) * _INV32)
 
 
 @njit(inline="always", cache=True)
 def normal4(seed, stream, path, block):
     """Four standard normals: draws 4*block .. 4*block+3 of (seed, stream, path)."""
     w0, w1, w2, w3 = _words(seed, stream, path, block)
-    z0, z1 = _box_muller(w0, w1)
-    z2, z3 = _box_muller(w2, w3)
-    return z0, z1, z2, z3
+    return _normal(w0), _normal(w1), _normal(w2), _normal(w3)
 
 
 @njit(inline="always", cache=True)
@@ -182,12 +221,10 @@ def normal_draw(seed, stream, path, draw):
     """The single standard normal number ``draw`` of (seed, stream, path)."""
     w0, w1, w2, w3 = _words(seed, stream, path, draw // 4)
     lane = draw % 4
-    if lane >= 2:
-        w0 = w2
-        w1 = w3
-    u0 = (float(w0) + 0.5) * _INV32
-    u1 = (float(w1) + 0.5) * _INV32
-    r = math.sqrt(-2.0 * math.log(u0))
-    if lane % 2 == 0:
-        return r * math.cos(_TWO_PI * u1)
-    return r * math.sin(_TWO_PI * u1)
+    if lane == 0:
+        return _normal(w0)
+    if lane == 1:
+        return _normal(w1)
+    if lane == 2:
+        return _normal(w2)
+    return _normal(w3)

@@ -117,7 +117,9 @@ def test_adjoint_equals_central_bumps():
         dn[j] -= h
         fd = (sim.simulate(model, product, sim.FixedSampler(up), 200, seed=3).y
               - sim.simulate(model, product, sim.FixedSampler(dn), 200, seed=3).y) / (2 * h)
-        np.testing.assert_allclose(s.dydx[live, j], fd[live], rtol=1e-5, atol=1e-7)
+        # central-difference error scales with the column's size: allow 1e-7 of its largest entry
+        np.testing.assert_allclose(s.dydx[live, j], fd[live], rtol=1e-5,
+                                   atol=1e-7 * np.abs(fd).max())
 
 
 def test_feller_violation_warns_with_numbers():
