@@ -36,7 +36,7 @@ class FDStats:
     last_increment: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FDSolution:
     """Grid solution at tau = maturity with cubic-spline interpolation of price and Greeks.
 
