@@ -141,12 +141,14 @@ class Dataset:
         path: the dataset directory.
         manifest: the parsed ``manifest.json``.
         verify_checksums: whether reads check SHA-256 checksums.
+        read_threads: threads used by ``load`` and ``verify`` (default: cores, at most 4).
     """
 
     def __init__(self, path: Path, manifest: dict, *, verify: bool = True) -> None:
         self.path = Path(path)
         self.manifest = manifest
         self.verify_checksums = bool(verify)
+        self.read_threads = min(4, os.cpu_count() or 1)
         self._arrays: dict[str, np.ndarray] | None = None
 
     # -- description -------------------------------------------------------------------------
@@ -202,8 +204,7 @@ class Dataset:
         """Yield ``(PartInfo, table)`` part by part, each read once and verified; memory stays
         bounded by one part."""
         for info in self.parts:
-            yield info, read_part(self.path / info.file, info, self.hash, list(self.inputs),
-                                  self.precision, verify=self.verify_checksums)
+            yield info, self._read(info)
 
     def table(self, columns: list[str] | None = None) -> pa.Table:
         """All rows as one ``pyarrow.Table`` (verified; not cached), optionally some columns."""
@@ -215,7 +216,11 @@ class Dataset:
         return self.table().to_pandas()
 
     def load(self) -> Dataset:
-        """Read every part into the cached NumPy arrays (one copy from Arrow); returns self."""
+        """Read every part into the cached NumPy arrays (one copy from Arrow); returns self.
+
+        Parts are read, verified and copied by up to ``read_threads`` threads (hashing, Parquet
+        decoding and copies release the GIL); each part fills its own rows.
+        """
         if self._arrays is not None:
             return self
         n, d = self.n_paths, len(self.inputs)
@@ -224,16 +229,39 @@ class Dataset:
         dydx = np.empty((n, d), dtype=dtype)
         y = np.empty(n, dtype=dtype)
         path_id = np.empty(n, dtype=np.int64)
-        for info, t in self.iter_parts():
+
+        def fill(info: PartInfo) -> None:
+            t = self._read(info)
             lo, hi = info.first_path, info.first_path + info.rows
             path_id[lo:hi] = t.column(0).to_numpy()
             for j, name in enumerate(self.inputs):
                 x[lo:hi, j] = t.column(f"x_{name}").to_numpy()
                 dydx[lo:hi, j] = t.column(f"dydx_{name}").to_numpy()
             y[lo:hi] = t.column("y").to_numpy()
-            del t
+
+        self._each_part(fill)
         self._arrays = {"x": x, "y": y, "dydx": dydx, "path_id": path_id}
         return self
+
+    def _read(self, info: PartInfo, verify: bool | None = None) -> pa.Table:
+        return read_part(self.path / info.file, info, self.hash, list(self.inputs),
+                         self.precision,
+                         verify=self.verify_checksums if verify is None else verify)
+
+    def _each_part(self, fn) -> None:
+        """Apply ``fn`` to every PartInfo on up to ``read_threads`` threads (errors re-raised,
+        the first in part order)."""
+        parts = self.parts
+        threads = max(1, min(self.read_threads, len(parts)))
+        if threads == 1:
+            for info in parts:
+                fn(info)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="diffml-read") as pool:
+            for _ in pool.map(fn, parts):
+                pass
 
     @property
     def x(self) -> np.ndarray:
@@ -287,9 +315,7 @@ class Dataset:
     def verify(self) -> Dataset:
         """Read and check every part (SHA-256, page CRCs, schema, path ids, NaN/Inf) without
         keeping the data; raises DatasetError on the first problem. Returns self."""
-        for info in self.parts:
-            read_part(self.path / info.file, info, self.hash, list(self.inputs),
-                      self.precision, verify=True)
+        self._each_part(lambda info: self._read(info, verify=True))
         return self
 
 
