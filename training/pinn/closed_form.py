@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-_TINY = 1e-300
 _SQRT2 = math.sqrt(2.0)
 
 
 def _tiny(x: Tensor) -> float:
-    return 1e-300 if x.dtype == torch.float64 else 1e-30
+    """Floor of spots and variances: small enough not to move any price, large enough that the
+    first three derivatives of log(S) stay finite (so 0 * derivative is 0, never NaN)."""
+    return 1e-60 if x.dtype == torch.float64 else 1e-10
 
 
 def norm_cdf(x: Tensor) -> Tensor:
@@ -56,7 +57,7 @@ def black_scholes(
     tiny = _tiny(spot)
     if total_variance is None:
         total_variance = torch.as_tensor(vol, dtype=spot.dtype, device=spot.device) ** 2 * tau
-    sd = torch.sqrt(torch.clamp(total_variance, min=tiny**0.5))
+    sd = torch.sqrt(torch.clamp(total_variance, min=tiny))
     s = torch.clamp(spot, min=tiny)
     fwd = s * torch.exp((rate - dividend) * tau)
     disc = torch.exp(-rate * tau)
@@ -99,8 +100,8 @@ def levy_basket(
         + 2.0 * f[0] * f[1] * torch.exp(rho * vols[0] * vols[1] * tau)
     )
     tiny = _tiny(spots)
-    m1c = torch.clamp(m1, min=tiny**0.5)
-    w = torch.log(torch.clamp(m2, min=tiny) / m1c**2)
+    m1c = torch.clamp(m1, min=tiny)
+    w = torch.log(torch.clamp(m2, min=tiny**2) / m1c**2)
     w = torch.clamp(w, min=0.0)
     # Black on the forward m1 with total variance w, discounted at r.
     return black_scholes(m1c, strike, tau, 0.0, 0.0, 0.0, kind, total_variance=w) * torch.exp(
@@ -123,15 +124,13 @@ def bivariate_normal_cdf(a: Tensor, b: Tensor, rho: float) -> Tensor:
     base = norm_cdf(a) * norm_cdf(b)
     if rho == 0.0:
         return base
-    a = torch.clamp(a, -40.0, 40.0)
-    b = torch.clamp(b, -40.0, 40.0)
-    total = torch.zeros_like(base)
-    for x, wgt in zip(_GL_X, _GL_W, strict=True):
-        r = rho * float(x)
-        one = 1.0 - r * r
-        total = total + float(wgt) * torch.exp(-(a * a - 2.0 * r * a * b + b * b) / (2.0 * one)) / (
-            math.sqrt(one)
-        )
+    a = torch.clamp(a, -40.0, 40.0)[..., None]
+    b = torch.clamp(b, -40.0, 40.0)[..., None]
+    r = torch.as_tensor(rho * _GL_X, dtype=a.dtype, device=a.device)
+    wgt = torch.as_tensor(_GL_W / np.sqrt(1.0 - (rho * _GL_X) ** 2), dtype=a.dtype,
+                          device=a.device)
+    one = 2.0 * (1.0 - r * r)
+    total = torch.sum(wgt * torch.exp(-(a * a - 2.0 * r * a * b + b * b) / one), dim=-1)
     return base + rho * total / (2.0 * math.pi)
 
 
@@ -156,7 +155,7 @@ def stulz_min(
     b1, b2 = rate - dividends[0], rate - dividends[1]
     sig1, sig2 = vols
     sbar = math.sqrt(max(sig1**2 + sig2**2 - 2.0 * rho * sig1 * sig2, 1e-16))
-    sq = torch.sqrt(torch.clamp(tau, min=tiny**0.5))
+    sq = torch.sqrt(torch.clamp(tau, min=tiny))
     d = (torch.log(s1 / s2) + (b1 - b2 + 0.5 * sbar**2) * tau) / (sbar * sq)
     y1 = (torch.log(s1 / strike) + (b1 + 0.5 * sig1**2) * tau) / (sig1 * sq)
     y2 = (torch.log(s2 / strike) + (b2 + 0.5 * sig2**2) * tau) / (sig2 * sq)

@@ -69,7 +69,7 @@ class PINNConfig:
     depth: int = 4
     collocation: Collocation = field(default_factory=UniformGrid)
     adam_steps: int = 3000
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     decay_rate: float = 1.0
     decay_steps: int = 1000
     lbfgs_iterations: int = 3000

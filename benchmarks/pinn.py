@@ -1,0 +1,316 @@
+"""Accuracy and cost of the boundary-safe PINN (training.pinn) against closed forms and FD.
+
+For every problem and variant it reports log10 relative L1, L2, Linf price errors on a dense grid,
+relative errors of price, delta, gamma (vega for Heston) at S = K and two other points today, and
+the training time. Variants:
+
+* ``faithful``  - the source's recipe: 4 x 40 tanh, uniform grid with trapezoidal weights,
+  boundary-safe residuals, soft initial condition, Adam (inverse-time decay) then L-BFGS;
+* ``classical`` - the same with lambda-weighted Dirichlet/Neumann terms (lambda = 1);
+* ``best``      - ours: boundary-safe residuals with the trial value B (1 + tau N_a) + tau N_b,
+  B the risk-free closed form (BS, Stulz) or approximation (Levy basket, Heston with the expected
+  integrated variance) of the same payoff, exact at tau = 0.
+
+References: BS 1D and worst-of put: closed forms (evaluation.analytic) times e^{-c tau} (exact for
+one-signed payoffs); arithmetic basket: evaluation.fd.basket_2d (ADI); Heston: evaluation.analytic
+.heston (characteristic function) times e^{-c tau}, and evaluation.fd.heston_2d for comparison.
+Parameter sets and XVA scenarios are ours (methods.md §2), not the source's.
+
+Usage::
+
+    python benchmarks/pinn.py --quick            # reduced budgets (minutes on 2 busy cores)
+    python benchmarks/pinn.py                    # full budgets (CPU <= 15 min per problem-variant)
+    python benchmarks/pinn.py --problems bs --variants best
+
+Writes benchmarks/results/pinn.json (use --output to change) with the machine, the date and the
+budget that was run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # allow `python benchmarks/pinn.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+import evaluation.analytic as an  # noqa: E402
+from simulators.xva import XVA  # noqa: E402
+from training.pinn import (  # noqa: E402
+    BasketPDE,
+    BlackScholesPDE,
+    HestonPDE,
+    PINNConfig,
+    UniformGrid,
+    WorstOfPDE,
+    solve,
+)
+
+LAMBDA_B = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def xva_scenario(lambda_b: float) -> XVA:
+    return XVA(lambda_b=lambda_b, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
+
+
+# ----- budgets --------------------------------------------------------------------------------
+def configs(dim: int, budget: str) -> dict[str, PINNConfig]:
+    """Training configurations per variant for a problem of state dimension ``dim``."""
+    if budget == "full":
+        grid = UniformGrid(51, 201) if dim == 1 else UniformGrid(21, 41)
+        steps = dict(adam_steps=3000, lbfgs_iterations=3000)
+        best = dict(adam_steps=1500, lbfgs_iterations=1500)
+        limit = 900.0
+    else:
+        grid = UniformGrid(26, 101) if dim == 1 else UniformGrid(9, 21)
+        steps = dict(adam_steps=500, lbfgs_iterations=300) if dim == 1 else \
+            dict(adam_steps=300, lbfgs_iterations=150)
+        best = dict(adam_steps=300, lbfgs_iterations=200) if dim == 1 else \
+            dict(adam_steps=200, lbfgs_iterations=150)
+        limit = 240.0
+    common = dict(collocation=grid, num_threads=1, time_limit=limit)
+    return {
+        "faithful": PINNConfig.faithful(**steps, **common),
+        "classical": PINNConfig.classical(**steps, **common),
+        "best": PINNConfig.best(**best, **common),
+    }
+
+
+# ----- metrics --------------------------------------------------------------------------------
+def log_errors(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    e = pred - ref
+    return {
+        "log10_rel_L1": float(np.log10(np.abs(e).sum() / np.abs(ref).sum())),
+        "log10_rel_L2": float(np.log10(np.linalg.norm(e) / np.linalg.norm(ref))),
+        "log10_rel_Linf": float(np.log10(np.abs(e).max() / np.abs(ref).max())),
+    }
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
+# ----- references -----------------------------------------------------------------------------
+def bs_reference(p: BlackScholesPDE, spot, tau):
+    spot, tau = np.broadcast_arrays(np.asarray(spot, float), np.asarray(tau, float))
+    price = p.payoff(torch.tensor(spot[:, None])).numpy().copy()
+    pos = tau > 0
+    price[pos] = an.black_scholes(spot=spot[pos], strike=p.strike, maturity=tau[pos], vol=p.vol,
+                                  rate=p.rate, dividend=p.dividend, kind=p.kind)
+    return price * np.exp(-p.spread * tau)
+
+
+def run_bs(p: BlackScholesPDE, cfg: PINNConfig) -> dict:
+    sol = solve(p, cfg)
+    t, s = np.meshgrid(np.linspace(0.0, p.maturity, 101), np.linspace(0.0, p.s_max, 401),
+                       indexing="ij")
+    t, s = t.ravel(), s.ravel()
+    pred, ref = sol.price(s[:, None], t), bs_reference(p, s, t)
+    late = t >= 0.1 * p.maturity
+    today = t == p.maturity
+    pts = np.array([p.strike, 0.8 * p.strike, 1.2 * p.strike])
+    g = sol.greeks(pts[:, None])
+    rg = an.black_scholes_greeks(spot=pts, strike=p.strike, maturity=p.maturity, vol=p.vol,
+                                 rate=p.rate, dividend=p.dividend, kind=p.kind)
+    fac = np.exp(-p.spread * p.maturity)
+    return {
+        "space_time_grid": log_errors(pred, ref),
+        "tau_ge_0.1T": log_errors(pred[late], ref[late]),
+        "today": log_errors(pred[today], ref[today]),
+        "points": point_errors(pts[:, None], g, {"price": np.asarray(rg.price) * fac,
+                                                 "delta": np.asarray(rg.delta) * fac,
+                                                 "gamma": np.asarray(rg.gamma) * fac}),
+        "train_seconds": sol.stats["train_seconds"],
+        "steps": sol.stats["steps"],
+        "status": sol.stats["status"],
+        "final_loss": float(sol.history["loss"][-1]),
+    }
+
+
+def point_errors(pts, g, ref) -> list[dict]:
+    out = []
+    for i, x in enumerate(pts):
+        row = {"point": [float(c) for c in np.atleast_1d(x)]}
+        for k, r in ref.items():
+            row[f"{k}_pinn"] = np.asarray(g[k][i]).tolist()
+            row[f"{k}_ref"] = np.asarray(r[i]).tolist()
+            row[f"{k}_rel_err"] = rel(g[k][i], r[i])
+        out.append(row)
+    return out
+
+
+def run_two_asset(p, cfg: PINNConfig, fd_kw: dict) -> dict:
+    import evaluation.fd as fd
+
+    sol = solve(p, cfg)
+    axis = np.linspace(0.0, p.s_max, 81)
+    s1, s2 = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
+    x = np.column_stack([s1, s2])
+    pts = np.array([[100.0, 100.0], [80.0, 90.0], [120.0, 110.0]])
+    g = sol.greeks(pts)
+    style = "worst_of" if isinstance(p, WorstOfPDE) else "arithmetic"
+    extra = {} if style == "worst_of" else {"weights": p.weights}
+    t0 = time.perf_counter()
+    ref_fd = fd.basket_2d(strike=p.strike, maturity=p.maturity, vols=p.vols, rho=p.rho,
+                          rate=p.rate, dividends=p.dividends, kind=p.kind, style=style,
+                          xva=p.xva, s_max=p.s_max, **extra, **fd_kw)
+    fd_seconds = time.perf_counter() - t0
+    res = {"train_seconds": sol.stats["train_seconds"], "steps": sol.stats["steps"],
+           "status": sol.stats["status"], "final_loss": float(sol.history["loss"][-1]),
+           "fd_seconds": fd_seconds}
+    inner = (s1 > 0) & (s2 > 0)
+    if style == "worst_of":
+        fac = np.exp(-p.spread * p.maturity)
+        ref = np.zeros(len(x))
+        ref[inner] = an.stulz_min(x[inner], p.strike, p.maturity, p.vols, p.rho, rate=p.rate,
+                                  dividends=p.dividends, kind=p.kind).price * fac
+        ref[~inner] = p.strike * np.exp(-(p.rate + p.spread) * p.maturity)  # put at S_i = 0
+        res["today_vs_stulz"] = log_errors(sol.price(x), ref)
+        rs = an.stulz_min(pts, p.strike, p.maturity, p.vols, p.rho, rate=p.rate,
+                          dividends=p.dividends, kind=p.kind)
+        res["points_vs_stulz"] = point_errors(pts, g, {"price": rs.price * fac,
+                                                       "delta": rs.delta * fac})
+        res["today_fd_vs_stulz"] = log_errors(ref_fd.price(x), ref)
+    res["today_vs_fd"] = log_errors(sol.price(x), ref_fd.price(x))
+    gam = ref_fd.gamma(pts)
+    res["points_vs_fd"] = point_errors(pts, g, {
+        "price": ref_fd.price(pts), "delta": ref_fd.delta(pts),
+        "gamma": np.stack([gam[:, 0, 0], gam[:, 1, 1]], axis=1)})
+    return res
+
+
+def run_heston(p: HestonPDE, cfg: PINNConfig, fd_kw: dict) -> dict:
+    import evaluation.fd as fd
+
+    sol = solve(p, cfg)
+    s, v = (a.ravel() for a in np.meshgrid(np.linspace(5.0, p.s_max, 80),
+                                           np.linspace(0.0, p.v_max, 41), indexing="ij"))
+    x = np.column_stack([s, v])
+    fac = np.exp(-p.spread * p.maturity)
+    kw = dict(strike=p.strike, maturity=p.maturity, kappa=p.kappa, theta=p.theta, xi=p.xi,
+              rho=p.rho, rate=p.rate, dividend=p.dividend, kind=p.kind)
+    ref = np.asarray(an.heston(spot=s, variance=v, **kw)) * fac
+    pts = np.array([[100.0, 0.04], [80.0, 0.04], [120.0, 0.09]])
+    g = sol.greeks(pts)
+    hg = an.heston_greeks(spot=pts[:, 0], variance=pts[:, 1], **kw)
+    t0 = time.perf_counter()
+    ref_fd = fd.heston_2d(xva=p.xva, s_max=p.s_max, v_max=p.v_max, **kw, **fd_kw)
+    fd_seconds = time.perf_counter() - t0
+    return {
+        "today_vs_cf": log_errors(sol.price(x), ref),
+        "today_fd_vs_cf": log_errors(ref_fd.price(x), ref),
+        "points_vs_cf": point_errors(pts, g, {"price": np.asarray(hg.price) * fac,
+                                              "delta": np.asarray(hg.delta) * fac,
+                                              "vega": np.asarray(hg.vega) * fac}),
+        "points_vs_fd": point_errors(pts, g, {"gamma": ref_fd.gamma(pts)}),
+        "train_seconds": sol.stats["train_seconds"], "steps": sol.stats["steps"],
+        "status": sol.stats["status"], "final_loss": float(sol.history["loss"][-1]),
+        "fd_seconds": fd_seconds,
+    }
+
+
+# ----- driver ---------------------------------------------------------------------------------
+def cases(budget: str) -> list[tuple[str, str, object]]:
+    """(problem label, scenario label, problem) triples."""
+    out = []
+    bs = dict(strike=100.0, maturity=1.0, vol=0.25, rate=0.03, dividend=0.0, kind="put",
+              s_max=400.0)
+    out.append(("bs1d", "risk_free", BlackScholesPDE(**bs)))
+    for lb in LAMBDA_B:
+        out.append(("bs1d", f"lambda_b={lb}", BlackScholesPDE(**bs, xva=xva_scenario(lb))))
+    two = dict(strike=100.0, maturity=0.5, vols=(0.25, 0.35), rate=0.03, dividends=(0.0, 0.0),
+               rho=0.5, kind="put", s_max=400.0)
+    hes = dict(strike=100.0, maturity=1.0, rate=0.025, dividend=0.0, kappa=1.5, theta=0.04,
+               xi=0.3, rho=-0.9, kind="put", s_max=400.0, v_max=1.0)
+    scen = [("risk_free", None), ("lambda_b=0.02", xva_scenario(0.02))]
+    if budget == "full":
+        scen = [("risk_free", None)] + [(f"lambda_b={lb}", xva_scenario(lb)) for lb in LAMBDA_B]
+    for label, x in scen:
+        out.append(("basket_arithmetic", label, BasketPDE(**two, weights=(0.5, 0.5), xva=x)))
+        out.append(("worst_of", label, WorstOfPDE(**two, xva=x)))
+        out.append(("heston", label, HestonPDE(**hes, xva=x)))
+    return out
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": torch.cuda.is_available(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "load_average_at_start": list(os.getloadavg())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="reduced budgets")
+    ap.add_argument("--problems", default="bs1d,basket_arithmetic,worst_of,heston")
+    ap.add_argument("--variants", default="faithful,classical,best")
+    ap.add_argument("--scenarios", default=None,
+                    help="comma list of scenario labels to keep (default: all of the budget)")
+    ap.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "pinn.json"))
+    args = ap.parse_args(argv)
+    budget = "quick" if args.quick else "full"
+    problems = set(args.problems.split(","))
+    variants = args.variants.split(",")
+    keep = None if args.scenarios is None else set(args.scenarios.split(","))
+    fd_kw = {"n_space": (80, 80), "n_time": 40} if budget == "quick" else \
+        {"n_space": (200, 200), "n_time": 100}
+    fd_kw_h = {"n_space": (100, 50), "n_time": 50} if budget == "quick" else \
+        {"n_space": (240, 120), "n_time": 120}
+    results = {
+        "benchmark": "training.pinn",
+        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "budget": budget,
+        "machine": machine(),
+        "notes": "Parameter sets and XVA scenarios are ours (methods.md section 2), not the "
+                 "source's. log10 relative errors: sum|e|/sum|ref|, ||e||_2/||ref||_2, "
+                 "max|e|/max|ref|. 'today' = tau = maturity.",
+        "configs": {},
+        "runs": [],
+    }
+    out = Path(args.output)
+    for prob, scen, p in cases(budget):
+        if prob not in problems or (keep is not None and scen not in keep):
+            continue
+        cfgs = configs(p.dim, budget)
+        for var in variants:
+            cfg = cfgs[var]
+            results["configs"][f"{prob}/{var}"] = cfg.to_dict()
+            t0 = time.perf_counter()
+            if prob == "bs1d":
+                res = run_bs(p, cfg)
+            elif prob == "heston":
+                res = run_heston(p, cfg, fd_kw_h)
+            else:
+                res = run_two_asset(p, cfg, fd_kw)
+            res.update(problem=prob, scenario=scen, variant=var, wall_seconds=
+                       time.perf_counter() - t0, parameters=p.to_dict())
+            results["runs"].append(res)
+            key = next(k for k in ("space_time_grid", "today_vs_stulz", "today_vs_fd",
+                                   "today_vs_cf") if k in res)
+            print(f"{prob:18s} {scen:14s} {var:9s} L2 {res[key]['log10_rel_L2']:7.2f} "
+                  f"({key}) train {res['train_seconds']:6.1f}s", flush=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
