@@ -1,0 +1,591 @@
+"""The evaluation report: one self-contained ``report.html`` per run directory.
+
+Input: a run directory as described in ``docs/run-format.md`` (``metrics.json`` schema_version 1,
+``config.yaml``, ``arrays/<scenario>.npz``). Output: ``report.html`` beside them, with every
+figure embedded as a base64 PNG (sparklines as inline SVG), no scripts and no external resource,
+so it opens offline and in mail clients.
+
+Layout: a summary first (one row per scenario with key errors, status, change since the previous
+run of the same name, a sparkline over the last runs, regressions flagged), then one section per
+scenario (learning curves, slices, PINN results, XVA, provenance; each part only when its data
+exists), then the run's provenance and resolved configuration.
+
+Optional arrays read from ``arrays/<scenario>.npz`` besides the required ``x_test``, ``ref_price``,
+``ref_grad`` and ``pred_price_<mode>`` / ``pred_grad_<mode>``:
+
+* ``pinn_price`` (n,), ``pinn_grad`` (n, d): the PINN at ``x_test`` (Greeks slices, error table);
+* ``pinn_grid_x`` (nx,), ``pinn_grid_y`` (ny,) with ``pinn_grid_pred`` and ``pinn_grid_ref``
+  (ny, nx) or ``pinn_grid_error`` (ny, nx): the 2D error heatmap (axes: the first two inputs);
+* ``xva_x`` (n,) or (n, d), ``xva_risk_free`` (n,), ``xva_risky`` (n,): risky vs risk-free curves.
+
+Command line: ``python -m evaluation.report RUN_DIR [--history N] [--tolerance T] [--output F]``
+(``diffml report RUN_DIR`` calls :func:`build_report`).
+
+Matplotlib is imported only when figures are drawn, so ``compare`` / ``prefect_markdown`` stay
+cheap for the pipeline; Prefect is never imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .metrics import learning_curve_summary, log10_relative_errors, rmse
+from .trend import (
+    DEFAULT_TOLERANCE,
+    compare,
+    find_previous_runs,
+    get_metric,
+    load_metrics,
+    metric_series,
+    split_run_dir,
+)
+
+__all__ = ["DEFAULT_HISTORY", "build_report", "main", "prefect_markdown", "primary_metric"]
+
+log = logging.getLogger(__name__)
+
+#: Default number of previous runs shown in the trend sparklines.
+DEFAULT_HISTORY = 10
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+# ----- formatting --------------------------------------------------------------------------------
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _x100(v: Any) -> str:
+    return f"{100 * v:.3g}" if _finite(v) else ("nan" if isinstance(v, float) else "—")
+
+
+def _x100_sd(mean: Any, sd: Any) -> str:
+    if not _finite(mean):
+        return "—"
+    return f"{100 * mean:.3g} ± {100 * sd:.2g}" if _finite(sd) and sd > 0 else f"{100 * mean:.3g}"
+
+
+def _log(v: Any) -> str:
+    return f"{v:.2f}" if _finite(v) else ("nan" if isinstance(v, float) else "—")
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.4g}"
+
+
+def _seconds(v: Any) -> str:
+    if not _finite(v):
+        return "—"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def _value(v: Any) -> str:
+    """Parameter values: numbers compact, containers as compact JSON, None as a dash."""
+    if v is None:
+        return "—"
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, separators=(", ", ": "), default=str)
+    return _num(v)
+
+
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if not isinstance(d, Mapping):
+        return [(prefix or "value", _value(d))]
+    out: list[tuple[str, str]] = []
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping) and v:
+            out.extend(_flatten(v, key))
+        else:
+            out.append((key, _value(v)))
+    return out
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def primary_metric(scenario: Mapping[str, Any] | None) -> str | None:
+    """The metric the summary's change column and sparkline follow for a scenario: the
+    differential value RMSE, else the standard one, else the PINN's log10 relative L2 error."""
+    for path in ("summary.value_rmse.differential.mean", "summary.value_rmse.standard.mean",
+                 "pinn.log10_rel_l2"):
+        if scenario is not None and get_metric(scenario, path) is not None:
+            return path
+    return None
+
+
+def _change(path: str | None, cur: Any, prev: Mapping[str, Any] | None,
+            tol: float) -> dict[str, str]:
+    if path is None or prev is None:
+        return {"text": "—", "css": "same", "title": "no previous value"}
+    p = get_metric(prev, path)
+    c = get_metric(cur, path)
+    if p is None or c is None or not (math.isfinite(p) and math.isfinite(c)):
+        return {"text": "—", "css": "same", "title": "no comparable previous value"}
+    ratio = 10 ** (c - p) if path.startswith("pinn.log10") else (c / p if p else math.inf)
+    pct = 100 * (ratio - 1)
+    css = "worse" if ratio > tol else "better" if ratio < 1 / tol else "same"
+    text = "±0%" if abs(pct) < 0.5 else f"{pct:+.0f}%"
+    return {"text": text, "css": css, "title": f"{path}: {p:.4g} → {c:.4g} (×{ratio:.3g})"}
+
+
+# ----- figures -----------------------------------------------------------------------------------
+class _Figures:
+    """Draws figures, turning a failure into a report warning instead of a missing report."""
+
+    def __init__(self, dpi: int) -> None:
+        from . import plots
+
+        self.plots = plots
+        self.dpi = dpi
+        self.warnings: list[str] = []
+
+    def png(self, what: str, draw: Callable[[], Any]) -> str | None:
+        try:
+            fig = draw()
+            return _data_uri(self.plots.to_png(fig, dpi=self.dpi))
+        except Exception as exc:  # a broken figure must not lose the whole nightly report
+            log.warning("report figure %s failed: %s", what, exc)
+            self.warnings.append(f"{what}: figure failed ({type(exc).__name__}: {exc})")
+            return None
+
+
+def _load_arrays(run_dir: Path, sid: str, warnings: list[str]) -> dict[str, np.ndarray]:
+    path = run_dir / "arrays" / f"{sid}.npz"
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: np.asarray(z[k]) for k in z.files}
+    except Exception as exc:
+        warnings.append(f"{sid}: cannot read {path.name} ({type(exc).__name__}: {exc})")
+        return {}
+
+
+def _as_2d(x: np.ndarray, n: int) -> np.ndarray:
+    return np.asarray(x, dtype=float).reshape(n, -1)
+
+
+def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str]) -> list[dict[str, Any]]:
+    ref = np.asarray(arrays["ref_price"], dtype=float)
+    n = ref.shape[0]
+    rg = _as_2d(arrays["ref_grad"], n) if "ref_grad" in arrays else None
+    rows = []
+    preds = [(m, arrays.get(f"pred_price_{m}"), arrays.get(f"pred_grad_{m}")) for m in modes]
+    if "pinn_price" in arrays:
+        preds.append(("PINN", arrays["pinn_price"], arrays.get("pinn_grad")))
+    for name, pp, pg in preds:
+        if pp is None:
+            continue
+        le = log10_relative_errors(pp, ref)
+        deltas = []
+        if rg is not None:
+            if pg is not None:
+                deltas = [_x100(v) for v in rmse(_as_2d(pg, n), rg, axis=0)]
+            else:
+                deltas = ["—"] * rg.shape[1]
+        rows.append({"name": name, "rmse": _x100(rmse(pp, ref)), "deltas": deltas,
+                     "l1": _log(le["l1"]), "l2": _log(le["l2"]), "linf": _log(le["linf"])})
+    return rows
+
+
+def _scenario_section(
+    idx: int, sid: str, sc: Mapping[str, Any], run_dir: Path, figs: _Figures,
+    prev: Mapping[str, Any] | None, series: list[Mapping[str, Any]], tol: float,
+    flagged: set[str],
+) -> dict[str, Any]:
+    plots = figs.plots
+    status = str(sc.get("status", "ok"))
+    inputs = [str(x) for x in (sc.get("inputs") or [])]
+    label = str(sc.get("label") or "")
+    s: dict[str, Any] = {"id": sid, "anchor": f"s{idx}", "label": label, "status": status,
+                         "error": sc.get("error"), "inputs": inputs, "flagged": sid in flagged}
+    pinn = sc.get("pinn") or None
+    s["key"] = {
+        "value_std": _x100(get_metric(sc, "summary.value_rmse.standard.mean")),
+        "value_diff": _x100(get_metric(sc, "summary.value_rmse.differential.mean")),
+        "delta_std": _x100(get_metric(sc, "summary.delta_rmse.standard.mean")),
+        "delta_diff": _x100(get_metric(sc, "summary.delta_rmse.differential.mean")),
+        "pinn_l2": _log(pinn.get("log10_rel_l2")) if pinn else "—",
+    }
+    ref = sc.get("reference") or {}
+    s["reference_method"] = ref.get("method", "—") if ref else "—"
+    path = primary_metric(sc) if status == "ok" else None
+    s["change"] = _change(path, sc, prev, tol)
+    s["spark"] = ""
+    if path is not None and len(series) > 1:
+        values = metric_series(series, sid, path)
+        is_log = path.startswith("pinn.log10")
+        vals = [10**v if (v is not None and is_log) else v for v in values]
+        s["spark"] = plots.sparkline_svg(
+            vals, log=True, bad_last=sid in flagged,
+            title=f"{sid}: {path}, last {len(vals)} runs (oldest first), log scale")
+
+    # learning curves
+    lc = sc.get("learning_curve") or []
+    s["learning_curve"] = None
+    if lc:
+        pts = learning_curve_summary(lc)
+        src = figs.png(f"{sid} learning curves", lambda: plots.learning_curve_figure(
+            pts, inputs, sc.get("mc_noise")))
+        d = max((len(p.delta_mean) for p in pts), default=0)
+        names = [inputs[i] if i < len(inputs) else f"x{i}" for i in range(d)]
+        if d > 1:
+            names.append("RMS over inputs")
+        rows = []
+        for p in sorted(pts, key=lambda p: (p.m, p.mode != "standard")):
+            deltas = [_x100_sd(m, sd) for m, sd in zip(p.delta_mean, p.delta_sd, strict=False)]
+            deltas += [""] * (d - len(deltas))
+            if d > 1:
+                deltas.append(_x100_sd(p.delta_all_mean, p.delta_all_sd))
+            rows.append({"m": p.m, "mode": p.mode, "n_seeds": p.n_seeds,
+                         "value": _x100_sd(p.value_mean, p.value_sd), "deltas": deltas,
+                         "fit": _seconds(p.fit_seconds)})
+        s["learning_curve"] = {"src": src, "rows": rows, "delta_names": names,
+                               "n_seeds": max((p.n_seeds for p in pts), default=0)} if src or rows \
+            else None
+
+    # arrays: slices, test errors, PINN greeks and maps, XVA
+    arrays = _load_arrays(run_dir, sid, figs.warnings)
+    s["slices"] = None
+    s["test_errors"] = []
+    s["n_test"] = None
+    has_ref = "x_test" in arrays and "ref_price" in arrays
+    modes = sorted({k[len("pred_price_"):] for k in arrays if k.startswith("pred_price_")},
+                   key=lambda m: (m != "standard", m))
+    if has_ref:
+        x = np.asarray(arrays["x_test"], dtype=float)
+        n = x.shape[0]
+        x = x.reshape(n, -1)
+        s["n_test"] = n
+        rg = arrays.get("ref_grad")
+        if modes:
+            preds = {m: (arrays[f"pred_price_{m}"], arrays.get(f"pred_grad_{m}")) for m in modes}
+            src = figs.png(f"{sid} slices", lambda: plots.slices_figure(
+                x, arrays["ref_price"], rg, preds, inputs))
+            if src:
+                cap = ("Prices and deltas of the surrogates (largest training size, seed 0) and "
+                       "the reference along each input; lower panels: prediction − reference")
+                cap += (", as a band." if x.shape[1] == 1 else
+                        "; points project the test set on the input (the other inputs vary), "
+                        "bands: min–max of the error in bins of the input, line: median.")
+                s["slices"] = {"src": src, "caption": cap}
+        try:
+            s["test_errors"] = _test_errors(arrays, modes)
+        except Exception as exc:
+            figs.warnings.append(f"{sid}: test-set errors failed ({type(exc).__name__}: {exc})")
+
+    s["pinn"] = None
+    grid = {"pinn_grid_x", "pinn_grid_y"} <= arrays.keys() and (
+        "pinn_grid_error" in arrays or {"pinn_grid_pred", "pinn_grid_ref"} <= arrays.keys())
+    if pinn or "pinn_price" in arrays or grid:
+        p = pinn or {}
+        out: dict[str, Any] = {
+            "variant": p.get("variant", "—"), "l1": _log(p.get("log10_rel_l1")),
+            "l2": _log(p.get("log10_rel_l2")), "linf": _log(p.get("log10_rel_linf")),
+            "train_seconds": (_seconds(p["train_seconds"]) + " s") if _finite(
+                p.get("train_seconds")) else "—",
+            "at_points": [{"point": _value(a.get("point")), "price": _num(a.get("price_rel_err")),
+                           "delta": _num(a.get("delta_rel_err"))}
+                          for a in (p.get("at_points") or [])],
+            "error_map": None, "loss": None, "greeks": None,
+        }
+        if grid:
+            gref = arrays.get("pinn_grid_ref")
+            gerr = (arrays["pinn_grid_error"] if "pinn_grid_error" in arrays
+                    else np.asarray(arrays["pinn_grid_pred"], float) - np.asarray(gref, float))
+            xl = inputs[0] if inputs else "x1"
+            yl = inputs[1] if len(inputs) > 1 else "x2"
+            out["error_map"] = figs.png(
+                f"{sid} PINN error map", lambda: plots.pinn_error_map_figure(
+                    arrays["pinn_grid_x"], arrays["pinn_grid_y"], gerr, gref, xl, yl))
+        hist = p.get("history")
+        if isinstance(hist, Mapping) and any(len(v or []) for k, v in hist.items() if k != "step"):
+            out["loss"] = figs.png(f"{sid} PINN loss", lambda: plots.loss_history_figure(hist))
+        if has_ref and "pinn_price" in arrays:
+            out["greeks"] = figs.png(f"{sid} PINN Greeks", lambda: plots.slices_figure(
+                x, arrays["ref_price"], arrays.get("ref_grad"),
+                {"PINN": (arrays["pinn_price"], arrays.get("pinn_grad"))}, inputs))
+        s["pinn"] = out
+
+    s["xva"] = None
+    if {"xva_x", "xva_risk_free", "xva_risky"} <= arrays.keys():
+        xv = np.asarray(arrays["xva_x"], float)
+        at = ""
+        if xv.ndim == 2 and xv.shape[1] > 1:
+            at = "along " + (inputs[0] if inputs else "the first input")
+        src = figs.png(f"{sid} XVA", lambda: plots.xva_figure(
+            xv, arrays["xva_risk_free"], arrays["xva_risky"], inputs[0] if inputs else "x"))
+        s["xva"] = {"src": src, "at": at} if src else None
+
+    # provenance
+    params = sc.get("parameters") or {}
+    s["parameters"] = _flatten(params) if params else []
+    ds = sc.get("dataset") or {}
+    s["dataset"] = [(k, _value(v)) for k, v in ds.items()] if ds else []
+    s["reference"] = ([(k, _value(v)) for k, v in ref.items() if k != "cross_checks"]
+                      + _flatten(ref.get("cross_checks") or {}, "cross_checks")
+                      if ref else [])
+    s["stages"] = [(k, _seconds(v)) for k, v in (sc.get("stage_seconds") or {}).items()]
+    s["models"] = [(k, _value(v)) for k, v in (sc.get("models") or {}).items()]
+    return s
+
+
+def _duration(started: Any, finished: Any) -> str:
+    try:
+        a = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        b = datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    sec = (b - a).total_seconds()
+    return f"{int(sec // 60)} min {sec % 60:.0f} s" if sec >= 60 else f"{sec:.1f} s"
+
+
+def _fmt_regression(r: Mapping[str, Any], anchors: Mapping[str, str]) -> dict[str, Any]:
+    metric = str(r.get("metric"))
+    log_metric = metric.split(".")[-1].startswith("log10")
+
+    def val(v: Any) -> str:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return _log(v) if log_metric else f"{v:.4g}"
+        return "—" if v is None else str(v)
+
+    ratio = r.get("ratio")
+    return {"scenario": "(run)" if r.get("scenario") is None else str(r["scenario"]),
+            "anchor": anchors.get(str(r.get("scenario"))), "metric": metric,
+            "previous": val(r.get("previous")), "current": val(r.get("current")),
+            "ratio": f"×{ratio:.3g}" if _finite(ratio) else ("×inf" if ratio == math.inf else "—"),
+            "tolerance": f"×{r['tolerance']:.3g}" if _finite(r.get("tolerance")) else "—"}
+
+
+def build_report(
+    run_dir: str | Path,
+    *,
+    history: int = DEFAULT_HISTORY,
+    tolerance: float = DEFAULT_TOLERANCE,
+    output: str | Path | None = None,
+    runs_root: str | Path | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Write ``report.html`` for a run directory and return its path.
+
+    Args:
+        run_dir: ``runs/<name>-<stamp>/`` holding metrics.json (required), config.yaml and
+            arrays/*.npz (optional: sections without data are left out).
+        history: how many previous runs of the same name feed the trend sparklines (>= 0).
+        tolerance: ratio > 1 above which an error's growth against the previous run is a
+            regression (:func:`evaluation.trend.compare`).
+        output: where to write (default ``run_dir/report.html``); written atomically.
+        runs_root: where to look for previous runs (default: ``run_dir``'s parent).
+        dpi: resolution of the embedded PNGs.
+
+    Regressions: recomputed against the most recent earlier run found under ``runs_root``; when
+    there is none, the failures of this run plus the ``regressions`` recorded in metrics.json.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` or its metrics.json does not exist.
+        ValueError: metrics.json is unreadable or not schema_version 1; bad ``history`` /
+            ``tolerance``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"Run directory {run_dir} does not exist.")
+    if isinstance(history, bool) or not isinstance(history, int) or history < 0:
+        raise ValueError(
+            f"The 'history' parameter of build_report must be an int >= 0. Got {history!r} instead."
+        )
+    metrics = load_metrics(run_dir)
+    compare(metrics, None, tolerance)  # validates the tolerance before any drawing
+    tol = float(tolerance)
+    run = dict(metrics.get("run") or {})
+    parsed = split_run_dir(run_dir)
+    name = str(run.get("name") or (parsed[0] if parsed else run_dir.name))
+    stamp = str(run.get("stamp") or (parsed[1] if parsed else ""))
+
+    prev_dirs = find_previous_runs(runs_root if runs_root is not None else run_dir.parent, name,
+                                   before=stamp if stamp else None, limit=history) \
+        if history > 0 and stamp else []
+    prev_metrics = []
+    for d in prev_dirs:
+        try:
+            prev_metrics.append(load_metrics(d))
+        except (OSError, ValueError):
+            continue
+    previous = prev_metrics[0] if prev_metrics else None
+    regs = compare(metrics, previous, tol)
+    if previous is None:
+        seen = {(r.get("scenario"), r.get("metric")) for r in regs}
+        regs += [r for r in (metrics.get("regressions") or [])
+                 if isinstance(r, Mapping) and (r.get("scenario"), r.get("metric")) not in seen]
+    flagged = {str(r.get("scenario")) for r in regs if r.get("scenario") is not None}
+    series = list(reversed(prev_metrics)) + [metrics]
+
+    figs = _Figures(dpi)
+    scenarios_in = metrics.get("scenarios") or {}
+    prev_sc = (previous or {}).get("scenarios") or {}
+    sections = [
+        _scenario_section(i, str(sid), sc or {}, run_dir, figs, prev_sc.get(sid), series, tol,
+                          flagged)
+        for i, (sid, sc) in enumerate(scenarios_in.items())
+    ]
+    anchors = {s["id"]: s["anchor"] for s in sections}
+
+    dask = run.get("dask") or {}
+    run_ctx = {
+        "name": name, "stamp": stamp, "status": str(run.get("status", "ok")),
+        "started": run.get("started"), "duration": _duration(run.get("started"),
+                                                             run.get("finished")),
+        "backend": run.get("backend", "—"), "package_version": run.get("package_version", "—"),
+        "dask": (f"{dask.get('n_workers', '?')} workers"
+                 + (f" at {dask['address']}" if dask.get("address") else " (local)"))
+        if dask else "",
+        "dir": run.get("dir") or str(run_dir),
+        "facts": [(k, _value(run.get(k))) for k in ("name", "stamp", "status", "started",
+                                                    "finished", "package_version", "backend",
+                                                    "dask", "dir", "previous") if k in run],
+        "stages": [(k, _seconds(v)) for k, v in (run.get("stage_seconds") or {}).items()],
+    }
+    prev_name = prev_dirs[0].name if prev_dirs else None
+    trend_ctx = {
+        "previous": prev_name,
+        "against": f"against {prev_name}" if prev_name else "(no previous run)",
+        "n_runs": len(series), "tolerance": f"{tol:g}",
+        "primary": "summary.value_rmse.differential.mean",
+    }
+    config_path = run_dir / "config.yaml"
+    config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
+
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    for s in sections:
+        s["spark"] = Markup(s["spark"])  # built from numbers; its tooltip text is escaped
+    html = env.get_template("report.html.j2").render(
+        run=run_ctx, scenarios=sections, regressions=[_fmt_regression(r, anchors) for r in regs],
+        trend=trend_ctx, warnings=figs.warnings, config_text=config_text,
+    )
+    out = Path(output) if output is not None else run_dir / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+# ----- Prefect artifact ---------------------------------------------------------------------------
+def _md(text: Any) -> str:
+    """Text safe inside a Markdown table cell (no HTML, no column breaks)."""
+    s = " ".join(str(text).split())
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
+        s = s.replace(a, b)
+    return s
+
+
+def prefect_markdown(
+    metrics: Mapping[str, Any], report_path: str | Path,
+    regressions: Sequence[Mapping[str, Any]] | None = None,
+) -> str:
+    """Markdown for a Prefect artifact: the summary table, regressions and the report's path.
+
+    Args:
+        metrics: the run's parsed metrics.json.
+        report_path: path of report.html (shown as-is).
+        regressions: defaults to ``metrics["regressions"]``.
+
+    The pipeline passes the result to ``prefect.artifacts.create_markdown_artifact``; this module
+    does not import Prefect.
+    """
+    run = metrics.get("run") or {}
+    regs = list(metrics.get("regressions") or []) if regressions is None else list(regressions)
+    flagged = {str(r.get("scenario")) for r in regs if r.get("scenario") is not None}
+    lines = [
+        f"### diffml run {_md(run.get('name', '?'))} {_md(run.get('stamp', ''))}: "
+        f"**{_md(run.get('status', '?'))}**",
+        "",
+        "| scenario | status | value RMSE ×100 (std / diff) | delta RMSE ×100 (std / diff) "
+        "| PINN log10 rel. L2 | regression |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for sid, sc in (metrics.get("scenarios") or {}).items():
+        sc = sc or {}
+        pinn = sc.get("pinn") or {}
+        v = (f"{_x100(get_metric(sc, 'summary.value_rmse.standard.mean'))} / "
+             f"{_x100(get_metric(sc, 'summary.value_rmse.differential.mean'))}")
+        d = (f"{_x100(get_metric(sc, 'summary.delta_rmse.standard.mean'))} / "
+             f"{_x100(get_metric(sc, 'summary.delta_rmse.differential.mean'))}")
+        status = _md(sc.get("status", "ok"))
+        if sc.get("error"):
+            status += f": {_md(sc['error'])}"
+        lines.append(f"| {_md(sid)} | {status} | {v} | {d} | {_log(pinn.get('log10_rel_l2'))} "
+                     f"| {'yes' if str(sid) in flagged else ''} |")
+    lines.append("")
+    if regs:
+        lines.append(f"**{len(regs)} regression(s):**")
+        for r in regs:
+            fr = _fmt_regression(r, {})
+            lines.append(f"- {_md(fr['scenario'])} `{_md(fr['metric'])}`: {_md(fr['previous'])} → "
+                         f"{_md(fr['current'])} ({fr['ratio']}, tolerance {fr['tolerance']})")
+    else:
+        lines.append("No regressions.")
+    lines += ["", f"Report: `{_md(report_path)}`", ""]
+    return "\n".join(lines)
+
+
+# ----- command line -------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m evaluation.report RUN_DIR [--history N] [--tolerance T] [--output FILE]``.
+
+    Prints the report's path; returns 0, or 1 with a one-line reason on stderr.
+    """
+    ap = argparse.ArgumentParser(prog="python -m evaluation.report",
+                                 description="Build report.html for a diffml run directory.")
+    ap.add_argument("run_dir", help="runs/<name>-<stamp>/ holding metrics.json")
+    ap.add_argument("--history", type=int, default=DEFAULT_HISTORY,
+                    help=f"previous runs in the trend sparklines (default {DEFAULT_HISTORY})")
+    ap.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                    help="error ratio above which a change is a regression "
+                         f"(default {DEFAULT_TOLERANCE})")
+    ap.add_argument("--output", default=None, help="output file (default RUN_DIR/report.html)")
+    args = ap.parse_args(argv)
+    try:
+        path = build_report(args.run_dir, history=args.history, tolerance=args.tolerance,
+                            output=args.output)
+    except (OSError, ValueError) as exc:
+        print(f"report: error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""Run history and regression detection between two ``metrics.json`` (schema_version 1).
+
+Runs live in ``<runs_root>/<name>-<stamp>/`` with ``stamp`` = ``YYYYmmddTHHMMSSZ`` (UTC), so the
+lexicographic order of stamps is their time order. :func:`compare` is what the pipeline uses to fill
+``metrics.json``'s ``regressions``; the report uses it too (and :func:`metric_series` for the
+sparklines).
+
+A **regression** is one of:
+
+* an error metric (see :data:`TRACKED_METRICS`) that grew by more than the tolerance, i.e.
+  ``current / previous > tolerance`` (``tolerance = 1.5`` flags a 50 % increase); for the
+  ``log10`` PINN errors the ratio is ``10 ** (current - previous)``, the ratio of the relative
+  errors themselves; a metric that became non-finite (NaN, inf) also counts;
+* a scenario whose status is ``"failed"`` (``metric = "status"``), or that existed in the previous
+  run and is missing now (``current = "missing"``);
+* a run whose status is not ``"ok"`` (``scenario = None``, ``metric = "run.status"``) when no
+  failed or missing scenario already explains it (a ``"partial"`` run with a failed scenario gives
+  one entry, the scenario's).
+
+Improvements and changes within the tolerance are never flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "STAMP_RE",
+    "TRACKED_METRICS",
+    "compare",
+    "find_previous_runs",
+    "get_metric",
+    "load_metrics",
+    "metric_series",
+    "split_run_dir",
+]
+
+#: Default ratio above which an error's growth is a regression.
+DEFAULT_TOLERANCE = 1.5
+
+#: ``YYYYmmddTHHMMSSZ``.
+STAMP_RE = re.compile(r"^\d{8}T\d{6}Z$")
+
+#: Scenario metrics compared between runs (dotted paths into a scenario's entry). Paths ending in
+#: ``log10_*`` are base-10 logarithms of relative errors.
+TRACKED_METRICS: tuple[str, ...] = (
+    "summary.value_rmse.differential.mean",
+    "summary.value_rmse.standard.mean",
+    "summary.delta_rmse.differential.mean",
+    "summary.delta_rmse.standard.mean",
+    "pinn.log10_rel_l1",
+    "pinn.log10_rel_l2",
+    "pinn.log10_rel_linf",
+)
+
+
+def _check_tolerance(tolerance: float, owner: str) -> float:
+    try:
+        tol = float(tolerance)
+    except (TypeError, ValueError):
+        tol = math.nan
+    if not (math.isfinite(tol) and tol > 1.0):
+        raise ValueError(
+            f"The 'tolerance' parameter of {owner} must be a finite ratio > 1 "
+            f"(1.5 flags a 50 % increase). Got {tolerance!r} instead."
+        )
+    return tol
+
+
+def split_run_dir(path: str | Path) -> tuple[str, str] | None:
+    """``(name, stamp)`` of a run directory called ``<name>-<stamp>``, or ``None``."""
+    name, sep, stamp = Path(path).name.rpartition("-")
+    if not sep or not name or not STAMP_RE.match(stamp):
+        return None
+    return name, stamp
+
+
+def load_metrics(path: str | Path) -> dict[str, Any]:
+    """Read a ``metrics.json`` (or the one inside a run directory) and check its schema version.
+
+    Raises:
+        FileNotFoundError: no metrics.json.
+        ValueError: not JSON, not an object, or ``schema_version`` is not 1.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "metrics.json"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No metrics.json at {p}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p} must hold a JSON object. Got {type(data).__name__} instead.")
+    version = data.get("schema_version")
+    if version != 1:
+        raise ValueError(
+            f"The 'schema_version' of {p} must be 1 (see docs/run-format.md). "
+            f"Got {version!r} instead."
+        )
+    return data
+
+
+def find_previous_runs(
+    runs_root: str | Path, name: str, *, before: str | None = None, limit: int | None = None
+) -> list[Path]:
+    """Earlier runs of ``name`` under ``runs_root``, newest first.
+
+    Args:
+        runs_root: directory holding ``<name>-<stamp>/`` run directories.
+        name: the run name (exact match; ``nightly`` does not match ``nightly-gpu-...``).
+        before: only stamps strictly earlier than this one (``YYYYmmddTHHMMSSZ``); ``None``: all.
+        limit: at most this many (``None``: all).
+
+    Only directories holding a readable ``metrics.json`` with schema_version 1 are returned.
+    """
+    if before is not None and not STAMP_RE.match(before):
+        raise ValueError(
+            f"The 'before' parameter of find_previous_runs must be a stamp YYYYmmddTHHMMSSZ. "
+            f"Got {before!r} instead."
+        )
+    if limit is not None and limit < 0:
+        raise ValueError(
+            f"The 'limit' parameter of find_previous_runs must be >= 0. Got {limit!r} instead."
+        )
+    root = Path(runs_root)
+    if not root.is_dir():
+        return []
+    found: list[tuple[str, Path]] = []
+    for d in root.iterdir():
+        parsed = split_run_dir(d)
+        if parsed is None or parsed[0] != name or not d.is_dir():
+            continue
+        if before is not None and parsed[1] >= before:
+            continue
+        try:
+            load_metrics(d)
+        except (OSError, ValueError):
+            continue
+        found.append((parsed[1], d))
+    found.sort(reverse=True)
+    out = [d for _, d in found]
+    return out if limit is None else out[:limit]
+
+
+def get_metric(scenario: Mapping[str, Any] | None, path: str) -> float | None:
+    """The number at a dotted ``path`` in a scenario entry, or ``None`` when absent / not a number.
+
+    For ``summary.delta_rmse.*`` a per-input list is reduced to its RMS over inputs.
+    """
+    node: Any = scenario
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    if isinstance(node, list):
+        from .metrics import rms_over_inputs
+
+        try:
+            return rms_over_inputs([float(x) for x in node])
+        except (TypeError, ValueError):
+            return None
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        return None
+    return float(node)
+
+
+def _ratio(path: str, previous: float, current: float) -> float:
+    if path.rsplit(".", 1)[-1].startswith("log10"):
+        return 10.0 ** (current - previous)
+    if previous == 0.0:
+        return math.inf if current > 0.0 else 1.0
+    return current / previous
+
+
+def compare(
+    current_metrics: Mapping[str, Any],
+    previous_metrics: Mapping[str, Any] | None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> list[dict[str, Any]]:
+    """Regressions of ``current_metrics`` against ``previous_metrics`` (module docstring).
+
+    Args:
+        current_metrics: the parsed metrics.json of this run.
+        previous_metrics: the previous run's, or ``None`` (then only failures are reported).
+        tolerance: ratio ``> 1`` above which an error's growth is flagged.
+
+    Returns:
+        JSON-ready dicts ``{"scenario", "metric", "previous", "current", "ratio", "tolerance"}``
+        as stored in metrics.json's ``regressions``, run-level entries first, then by scenario in
+        the current run's order.
+    """
+    tol = _check_tolerance(tolerance, "compare")
+    out: list[dict[str, Any]] = []
+    prev_run = (previous_metrics or {}).get("run") or {}
+    run = current_metrics.get("run") or {}
+    cur_sc: Mapping[str, Any] = current_metrics.get("scenarios") or {}
+    prev_sc: Mapping[str, Any] = (previous_metrics or {}).get("scenarios") or {}
+    status = run.get("status", "ok")
+    explained = any((sc or {}).get("status", "ok") != "ok" for sc in cur_sc.values()) or any(
+        sid not in cur_sc for sid in prev_sc)
+    if status != "ok" and not explained:
+        out.append({"scenario": None, "metric": "run.status", "previous": prev_run.get("status"),
+                    "current": status, "ratio": None, "tolerance": tol})
+    for sid, sc in cur_sc.items():
+        before = prev_sc.get(sid)
+        if sc.get("status", "ok") != "ok":
+            out.append({"scenario": sid, "metric": "status",
+                        "previous": None if before is None else before.get("status", "ok"),
+                        "current": sc.get("status"), "ratio": None, "tolerance": tol})
+            continue
+        if before is None:
+            continue
+        for path in TRACKED_METRICS:
+            p, c = get_metric(before, path), get_metric(sc, path)
+            if p is None or c is None or not math.isfinite(p):
+                continue
+            ratio = _ratio(path, p, c) if math.isfinite(c) else math.nan
+            if not math.isfinite(ratio) or ratio > tol:
+                out.append({"scenario": sid, "metric": path, "previous": p, "current": c,
+                            "ratio": None if math.isnan(ratio) else ratio, "tolerance": tol})
+    for sid, before in prev_sc.items():
+        if sid not in cur_sc:
+            out.append({"scenario": sid, "metric": "status", "previous": before.get("status", "ok"),
+                        "current": "missing", "ratio": None, "tolerance": tol})
+    return out
+
+
+def metric_series(
+    runs: list[Mapping[str, Any]], scenario: str, path: str
+) -> list[float | None]:
+    """The values of one scenario metric across ``runs`` (in the given order; ``None`` where the run
+    lacks the scenario or the metric, or the scenario failed)."""
+    out: list[float | None] = []
+    for m in runs:
+        sc = (m.get("scenarios") or {}).get(scenario)
+        if sc is None or sc.get("status", "ok") != "ok":
+            out.append(None)
+        else:
+            v = get_metric(sc, path)
+            out.append(v if v is not None and math.isfinite(v) else None)
+    return out
