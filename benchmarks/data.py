@@ -143,21 +143,26 @@ def generation_bench(rows: int, chunk: int, work: pathlib.Path) -> dict:
     out["serial_no_dask"] = {"seconds": round(t, 3), "rows_per_s": round(rows / t),
                              "disk_MB_per_s": round(disk / t / MB, 1)}
     out["disk_MB"] = round(disk / MB, 1)
-    for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, Client(cluster) as client:
-            _warm(client)
-            root = work / f"gen-{workers}"
-            t0 = time.perf_counter()
-            path = data.generate(spec, root=root, client=client)
-            t = time.perf_counter() - t0
-            same = [p["sha256"] for p in data.read_manifest(path)["parts"]] == reference
-            shutil.rmtree(root)
-        out[f"dask_{workers}_worker"] = {"seconds": round(t, 3), "rows_per_s": round(rows / t),
-                                         "disk_MB_per_s": round(disk / t / MB, 1),
-                                         "bit_identical_to_serial": same}
-    out["scaling_2_vs_1_worker"] = round(out["dask_1_worker"]["seconds"]
-                                         / out["dask_2_worker"]["seconds"], 3)
+    for numba_threads in (None, 1):
+        suffix = "" if numba_threads is None else "_numba_1_thread"
+        env = {} if numba_threads is None else {"NUMBA_NUM_THREADS": str(numba_threads)}
+        for workers in (1, 2):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=":0", env=env) as cluster, \
+                    Client(cluster) as client:
+                _warm(client)
+                root = work / f"gen-{workers}"
+                t0 = time.perf_counter()
+                path = data.generate(spec, root=root, client=client)
+                t = time.perf_counter() - t0
+                same = [p["sha256"] for p in data.read_manifest(path)["parts"]] == reference
+                shutil.rmtree(root)
+            out[f"dask_{workers}_worker{suffix}"] = {
+                "seconds": round(t, 3), "rows_per_s": round(rows / t),
+                "disk_MB_per_s": round(disk / t / MB, 1), "bit_identical_to_serial": same}
+        out[f"scaling_2_vs_1_worker{suffix}"] = round(
+            out[f"dask_1_worker{suffix}"]["seconds"] / out[f"dask_2_worker{suffix}"]["seconds"],
+            3)
     return out
 
 
@@ -253,11 +258,13 @@ def main() -> None:
         g = generation_bench(args.rows, args.chunk, work)
         result["generation"] = g
         print(f"generate {g['rows']} Black-Scholes rows in {g['parts']} parts:")
-        for key in ("serial_no_dask", "dask_1_worker", "dask_2_worker"):
-            print(f"  {key:16s} {g[key]['seconds']:7.2f} s {g[key]['rows_per_s'] / 1e6:6.2f} "
+        for key in ("serial_no_dask", "dask_1_worker", "dask_2_worker",
+                    "dask_1_worker_numba_1_thread", "dask_2_worker_numba_1_thread"):
+            print(f"  {key:30s} {g[key]['seconds']:7.2f} s {g[key]['rows_per_s'] / 1e6:6.2f} "
                   "M rows/s")
-        print(f"  scaling 2 vs 1 worker: {g['scaling_2_vs_1_worker']:.2f}x")
-        print("  (numba kernels already use both cores, so workers share them)")
+        print(f"  scaling 2 vs 1 worker: {g['scaling_2_vs_1_worker']:.2f}x (numba kernels use "
+              "every core in each worker); with 1 numba thread per worker: "
+              f"{g['scaling_2_vs_1_worker_numba_1_thread']:.2f}x")
         r = rss_bench(args.chunk, work)
         result["peak_rss"] = r
         for run in r["runs"]:

@@ -231,3 +231,39 @@ def test_resume_keeps_the_interrupted_chunk_size(root, spy):
     path = data.generate(spec, chunk_paths=2500, root=root)
     assert sorted(spy.calls) == [(1000, 1000), (2000, 1000), (3000, 1000), (5000, 1000)]
     assert len(data.open_dataset(path).parts) == 6
+
+
+def test_exception_mid_generation_leaves_no_dataset_and_resumes(root, monkeypatch):
+    import simulators as sim
+
+    spec = bs_spec()
+    want = reference(spec).y
+    real = sim.simulate
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(kwargs["first_path"])
+        if len(calls) == 3:
+            raise RuntimeError("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim, "simulate", failing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        data.generate(spec, root=root)
+    assert not (root / spec.dirname).exists()
+    calls.clear()
+    monkeypatch.setattr(sim, "simulate", lambda *a, **k: (calls.append(k["first_path"]),
+                                                          real(*a, **k))[1])
+    ds = data.find_or_create(spec, root)
+    assert calls == [3000, 4500]
+    assert np.array_equal(ds.y, want)
+
+
+def test_concurrent_find_or_create_simulates_once(root, spy):
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = bs_spec()
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda _: data.find_or_create(spec, root).path, range(3)))
+    assert len(set(paths)) == 1
+    assert sorted(spy.calls) == [(0, 1500), (1500, 1500), (3000, 1500), (4500, 500)]
