@@ -28,7 +28,7 @@ from typing import Any
 from .errors import DatasetError
 from .hashing import file_sha256
 from .manifest import MANIFEST, PartInfo
-from .reader import Dataset, open_dataset, read_part
+from .reader import Dataset, check_part_footer, open_dataset, read_part
 from .schema import METADATA_KEY, part_name
 from .spec import DatasetSpec
 from .writer import dataset_lock, finalize, sidecar_path, work_dir, write_part
@@ -106,10 +106,10 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
     try:
         if side.is_file():
             info = PartInfo.from_dict(json.loads(side.read_text()))
-            if (info.index, info.first_path, info.rows) == (index, first_path, rows) and (
-                path.stat().st_size == info.bytes and file_sha256(path) == info.sha256
-            ):
-                return PartInfo(**{**info.to_dict(), "seconds": 0.0})
+            if (info.index, info.first_path, info.rows) == (index, first_path, rows):
+                check_part_footer(path, info, spec.hash, list(spec.inputs), spec.precision)
+                if file_sha256(path) == info.sha256:
+                    return PartInfo(**{**info.to_dict(), "seconds": 0.0})
         else:
             info = PartInfo(index=index, file=path.name, first_path=first_path, rows=rows,
                             bytes=path.stat().st_size, sha256="", backend="cpu")
@@ -157,7 +157,7 @@ def _infer_chunk(directory: Path, spec: DatasetSpec) -> int | None:
     return None
 
 
-def _adopt_damaged(final: Path, tmp: Path) -> None:
+def _adopt_damaged(final: Path, tmp: Path, spec: DatasetSpec) -> None:
     """Move a damaged dataset directory to the work directory so its good parts are reused.
 
     Checksums of a manifest that is itself valid are kept as sidecars, so parts are checked
@@ -167,6 +167,8 @@ def _adopt_damaged(final: Path, tmp: Path) -> None:
 
     try:
         manifest = read_manifest(final)
+        if manifest["hash"] != spec.hash:
+            manifest = None  # a foreign manifest: its checksums are not ours
     except DatasetError:
         manifest = None
     if tmp.exists():
@@ -240,7 +242,7 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
                 return final
             except DatasetError as exc:
                 log.warning("dataset %s is damaged (%s); repairing it", final, exc)
-                _adopt_damaged(final, tmp)
+                _adopt_damaged(final, tmp, spec)
         chunk = _prepare_work_dir(tmp, spec, spec.chunk_paths)
         spec = spec.replace(chunk_paths=chunk)
         plan = plan_chunks(spec.n_paths, chunk)

@@ -132,6 +132,12 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
     if sum(p.rows for p in parts) != spec.n_paths:
         raise DatasetError(f"{tmp}: the parts hold {sum(p.rows for p in parts)} rows, expected "
                            f"{spec.n_paths}.", tmp)
+    for p in parts:
+        f = tmp / p.file
+        if not f.is_file() or f.stat().st_size != p.bytes:
+            raise DatasetError(f"{f}: part reported as written ({p.bytes} bytes) but not found "
+                               "with that size here; with Dask, workers must write to a file "
+                               "system this process sees at the same path.", f)
     for entry in tmp.iterdir():
         if entry.name not in expected:
             if entry.is_dir():

@@ -267,3 +267,13 @@ def test_concurrent_find_or_create_simulates_once(root, spy):
         paths = list(pool.map(lambda _: data.find_or_create(spec, root).path, range(3)))
     assert len(set(paths)) == 1
     assert sorted(spy.calls) == [(0, 1500), (1500, 1500), (3000, 1500), (4500, 500)]
+
+
+def test_foreign_manifest_and_parts_are_not_reused(made, root, spy, tmp_path):
+    spec, path = made
+    other = data.generate(spec.replace(seed=8), root=tmp_path / "other")
+    for f in other.iterdir():  # replace the whole content by another dataset's
+        shutil.copy(f, path / f.name)
+    with pytest.raises(data.DatasetError, match="foreign manifest"):
+        data.open_dataset(path)
+    _assert_repaired(spec, root, spy, [0, 1, 2, 3], {})
