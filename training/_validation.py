@@ -1,0 +1,256 @@
+"""Declarative hyperparameter constraints and array checks shared by the estimators.
+
+Each estimator declares ``_parameter_constraints: dict[str, list[Constraint]]``; ``fit`` calls
+:func:`validate_params`, which accepts a value when *any* constraint of its list accepts it and
+otherwise raises ``ValueError`` in the project's single message format::
+
+    The 'lam' parameter of DifferentialRegressor must be >= 0. Got -1 instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+
+class Constraint:
+    """One admissible form of a hyperparameter value."""
+
+    def accepts(self, value: Any) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """A real (``kind=Real``) or integer (``kind=Integral``) in an interval.
+
+    ``closed`` is one of ``"both"``, ``"left"``, ``"right"``, ``"neither"``;
+    ``None`` bounds are open.
+    """
+
+    kind: type
+    low: float | None
+    high: float | None
+    closed: str = "both"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if self.kind is Integral:
+            if not isinstance(value, Integral):
+                return False
+        elif not isinstance(value, Real) or not math.isfinite(float(value)):
+            return False
+        v = float(value)
+        lo_closed = self.closed in ("both", "left")
+        hi_closed = self.closed in ("both", "right")
+        if self.low is not None and (v < self.low or (v == self.low and not lo_closed)):
+            return False
+        if self.high is not None and (v > self.high or (v == self.high and not hi_closed)):
+            return False
+        return True
+
+    def describe(self) -> str:
+        what = "an integer " if self.kind is Integral else ""
+        lo_op = ">=" if self.closed in ("both", "left") else ">"
+        hi_op = "<=" if self.closed in ("both", "right") else "<"
+        if self.low is not None and self.high is not None:
+            lb = "[" if lo_op == ">=" else "("
+            rb = "]" if hi_op == "<=" else ")"
+            return f"{what}in {lb}{self.low:g}, {self.high:g}{rb}"
+        if self.low is not None:
+            return f"{what}{lo_op} {self.low:g}"
+        if self.high is not None:
+            return f"{what}{hi_op} {self.high:g}"
+        return what.strip() or "a real number"
+
+
+@dataclass(frozen=True)
+class Options(Constraint):
+    """One of a fixed set of values (compared with ``==``)."""
+
+    values: tuple
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return any(value == v and type(value) is type(v) for v in self.values)
+        except Exception:  # noqa: BLE001 - exotic __eq__
+            return False
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class IsNone(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return value is None
+
+    def describe(self) -> str:
+        return "None"
+
+
+@dataclass(frozen=True)
+class InstanceOf(Constraint):
+    kind: type | tuple[type, ...]
+    label: str
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) and self.kind is not bool:
+            return False
+        return isinstance(value, self.kind)
+
+    def describe(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Predicate(Constraint):
+    func: Callable[[Any], bool]
+    label: str
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return bool(self.func(value))
+        except Exception:  # noqa: BLE001 - a failing predicate means "not accepted"
+            return False
+
+    def describe(self) -> str:
+        return self.label
+
+
+def param_error(owner: str, name: str, rule: str, value: Any) -> ValueError:
+    """The project's one message format for a bad parameter."""
+    return ValueError(f"The '{name}' parameter of {owner} must be {rule}. Got {value!r} instead.")
+
+
+def validate_params(
+    owner: str, params: dict[str, Any], constraints: dict[str, list[Constraint]]
+) -> None:
+    """Raise ``ValueError`` for the first parameter that no constraint of its list accepts."""
+    for name, rules in constraints.items():
+        value = params[name]
+        if any(rule.accepts(value) for rule in rules):
+            continue
+        rule = " or ".join(r.describe() for r in rules)
+        raise param_error(owner, name, rule, value)
+
+
+# ----------------------------------------------------------------------------------------------
+# arrays
+
+
+def is_tensor(a: Any) -> bool:
+    """True for a torch tensor, without importing torch when it is not loaded yet."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(a, torch.Tensor)
+
+
+def as_numpy(a: Any, name: str, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """Convert NumPy arrays, torch tensors and DLPack producers (CuPy, JAX...) to a NumPy array."""
+    if is_tensor(a):
+        arr = a.detach().to("cpu").numpy()
+    elif hasattr(a, "__dlpack__") and not isinstance(a, np.ndarray):
+        try:
+            arr = np.from_dlpack(a)
+        except (BufferError, RuntimeError, TypeError):  # device memory: go through torch
+            import torch
+
+            arr = torch.from_dlpack(a).detach().to("cpu").numpy()
+    else:
+        try:
+            arr = np.asarray(a)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be array-like; got {type(a).__name__}.") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains NaN or infinite values ({bad} entries).")
+
+
+def check_xy(
+    X: Any,
+    y: Any | None,
+    dydx: Any | None,
+    dtype: np.dtype | type = np.float64,
+    require_y: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Validate training arrays: ``X`` (n, d), ``y`` (n,) or (n, 1), ``dydx`` (n, d).
+
+    Returns NumPy arrays in ``dtype`` with ``y`` flattened to (n,). Raises ``ValueError`` with the
+    offending shapes on any mismatch, and on NaN or infinite entries.
+    """
+    Xa = as_numpy(X, "X", dtype)
+    if Xa.ndim == 1:
+        raise ValueError(
+            f"X must be 2-D with shape (n_samples, n_inputs); got shape {Xa.shape}. "
+            "Reshape with X.reshape(-1, 1) for a single input."
+        )
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D with shape (n_samples, n_inputs); got shape {Xa.shape}.")
+    n, d = Xa.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"X must have at least one sample and one input; got shape {Xa.shape}.")
+    check_finite(Xa, "X")
+    ya = None
+    if y is None:
+        if require_y:
+            raise ValueError("y is required.")
+    else:
+        ya = as_numpy(y, "y", dtype)
+        if ya.ndim == 2 and ya.shape[1] == 1:
+            ya = ya[:, 0]
+        if ya.ndim != 1 or ya.shape[0] != n:
+            raise ValueError(
+                f"y must have shape ({n},) to match X of shape {Xa.shape}; got shape {ya.shape}."
+            )
+        check_finite(ya, "y")
+    za = None
+    if dydx is not None:
+        za = as_numpy(dydx, "dydx", dtype)
+        if za.ndim == 1 and d == 1 and za.shape[0] == n:
+            za = za[:, None]
+        if za.shape != (n, d):
+            raise ValueError(
+                f"dydx must have the shape of X {Xa.shape}; got shape {za.shape}."
+            )
+        check_finite(za, "dydx")
+    return Xa, ya, za
+
+
+def check_X(X: Any, n_inputs: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """Validate prediction inputs against the number of inputs seen in ``fit``."""
+    Xa = as_numpy(X, "X", dtype)
+    if Xa.ndim != 2 or Xa.shape[1] != n_inputs:
+        raise ValueError(
+            f"X must have shape (n_samples, {n_inputs}) as in fit; got shape {Xa.shape}."
+        )
+    check_finite(Xa, "X")
+    return Xa
+
+
+def not_fitted(owner: str) -> RuntimeError:
+    return RuntimeError(
+        f"This {owner} instance is not fitted yet. Call 'fit' with appropriate arguments first."
+    )
+
+
+def names(items: Iterable[str]) -> str:
+    return ", ".join(repr(i) for i in items)

@@ -1,0 +1,570 @@
+"""``DifferentialRegressor``: a scikit-learn style estimator training a twin network on values and
+pathwise differentials (Huge & Savine, "Differential Machine Learning", 2020; methods.md §1).
+
+Conventions: ``X`` (n, d) inputs, ``y`` (n,) labels, ``dydx`` (n, d) differentials, float64 by
+default. Loss on normalised data (see :mod:`training.scaling`)::
+
+    L = α MSE(ŷ, ỹ) + β (1/d) Σ_j λ_j² MSE(∂ŷ/∂x̃_j, z̃_j),   α = 1/(1 + λd),  β = λd/(1 + λd)
+
+with λ = ``lam``. ``fit(X, y)`` (no differentials) is standard training: the value term only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import schedules as _sched
+from ._validation import (
+    InstanceOf,
+    Interval,
+    IsNone,
+    Options,
+    Predicate,
+    check_X,
+    check_xy,
+    not_fitted,
+    param_error,
+    validate_params,
+)
+from .scaling import DifferentialScaler
+from .twin import TwinNetwork
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch training record. Losses are on normalised data; ``value`` and ``gradient`` are
+    the two unweighted terms, ``loss = α value + β gradient``; ``val_*`` are empty without a
+    validation split; ``lr`` is the rate at the end of the epoch."""
+
+    loss: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    gradient: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_value: list[float] = field(default_factory=list)
+    val_gradient: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return asdict(self)
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of one ``fit``: status ("completed" or "early_stopped"), epochs run, best epoch
+    (by validation loss when there is a validation split, else the last), timings and history."""
+
+    status: str
+    mode: str  # "differential" or "standard"
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float | None
+    fit_seconds: float
+    seconds_per_epoch: float
+    n_samples: int
+    n_inputs: int
+    batch_size: int
+    alpha: float
+    beta: float
+    history: TrainHistory
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["history"] = self.history.to_dict()
+        return d
+
+
+def _is_schedule(v: Any) -> bool:
+    return isinstance(v, _sched.PiecewiseLinear)
+
+
+class DifferentialRegressor:
+    """Twin-network regressor fitted on values and (optionally) differentials.
+
+    Parameters
+    ----------
+    hidden_layers, hidden_units : int, default 4, 20
+        MLP depth and width (the source's 4 × 20).
+    activation : {"softplus", "elu"}, default "softplus"
+        Must be C¹ for the twin network; "relu" is refused with that reason.
+    lam : float >= 0, default 1.0
+        Differential weight λ; α = 1/(1+λd), β = λd/(1+λd). λ = 0 ignores ``dydx``.
+    epochs : int, default 100
+    batch_size : int or "auto", default "auto"
+        "auto" is the source's rule max(256, ⌈m/16⌉) (capped at m).
+    schedule : "one_cycle", "constant" or :class:`training.schedules.PiecewiseLinear`
+        "one_cycle" is the source's shape (knots at 0, 0.2, 0.6, 0.9, 1 of training) scaled to
+        ``peak_lr``; interpolated at every step. A ``PiecewiseLinear`` is used as is.
+    peak_lr : float > 0, default 0.01
+        Peak Adam rate of "one_cycle" (or the rate of "constant"). The source's 0.1 diverges for
+        d = 50, m = 131,072 (methods.md); 0.01 trains from d = 1 to 50 and m = 1k to 131k.
+    clip_norm : float > 0 or None, default 1.0
+        Clip the global gradient norm of the parameters (a guard against spikes in the first steps).
+    init : {"glorot", "lecun", "he"}, default "glorot"
+        Normal weight initialisation (biases zero).
+    validation_fraction : float in (0, 1) or None, default None
+        Hold out this share of the examples (the last ones after a seeded shuffle) to monitor
+        validation loss; the best epoch's weights are restored.
+    patience : int or None, default None
+        With a validation split, stop after this many epochs without improvement.
+    seed : int, default 0
+        Seeds weight initialisation, shuffling and the split (a private ``torch.Generator``).
+    dtype : {"float64", "float32"}, default "float64"
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+    gradient_method : {"explicit", "autograd"}, default "explicit"
+        Twin gradient construction (explicit is faster in training; see :mod:`training.twin`).
+    progress : bool, default False
+        Show a rich progress bar during ``fit``.
+
+    Attributes (after fit)
+    ----------------------
+    network_ : TwinNetwork; scaler_ : DifferentialScaler; n_inputs_ : int;
+    mode_ : "differential" | "standard"; history_ : TrainHistory; result_ : TrainResult.
+    """
+
+    _parameter_constraints: dict[str, list] = {
+        "hidden_layers": [Interval(Integral, 1, None)],
+        "hidden_units": [Interval(Integral, 1, None)],
+        "activation": [Options(("softplus", "elu"))],
+        "lam": [Interval(Real, 0, None)],
+        "epochs": [Interval(Integral, 1, None)],
+        "batch_size": [Interval(Integral, 1, None), Options(("auto",))],
+        "schedule": [
+            Options(("one_cycle", "constant")),
+            Predicate(_is_schedule, "a PiecewiseLinear schedule"),
+        ],
+        "peak_lr": [Interval(Real, 0, None, closed="neither")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), IsNone()],
+        "init": [Options(("glorot", "lecun", "he"))],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), IsNone()],
+        "patience": [Interval(Integral, 1, None), IsNone()],
+        "seed": [Interval(Integral, 0, None)],
+        "dtype": [Options(("float64", "float32"))],
+        "device": [
+            Options(("cpu", "cuda", "auto")),
+            Predicate(lambda v: isinstance(v, str) and v.startswith("cuda:"), "'cuda:<index>'"),
+        ],
+        "gradient_method": [Options(("explicit", "autograd"))],
+        "progress": [InstanceOf(bool, "a bool")],
+    }
+
+    def __init__(
+        self,
+        hidden_layers: int = 4,
+        hidden_units: int = 20,
+        activation: str = "softplus",
+        lam: float = 1.0,
+        epochs: int = 100,
+        batch_size: int | str = "auto",
+        schedule: str | _sched.PiecewiseLinear = "one_cycle",
+        peak_lr: float = 0.01,
+        clip_norm: float | None = 1.0,
+        init: str = "glorot",
+        validation_fraction: float | None = None,
+        patience: int | None = None,
+        seed: int = 0,
+        dtype: str = "float64",
+        device: str = "cpu",
+        gradient_method: str = "explicit",
+        progress: bool = False,
+    ) -> None:
+        self.hidden_layers = hidden_layers
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.lam = lam
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.schedule = schedule
+        self.peak_lr = peak_lr
+        self.clip_norm = clip_norm
+        self.init = init
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.seed = seed
+        self.dtype = dtype
+        self.device = device
+        self.gradient_method = gradient_method
+        self.progress = progress
+
+    # sklearn-style parameter access ------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params: Any) -> DifferentialRegressor:
+        valid = self._param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(
+                    f"Invalid parameter {k!r} for DifferentialRegressor. Valid: {', '.join(valid)}."
+                )
+            setattr(self, k, v)
+        return self
+
+    def clone(self, **overrides: Any) -> DifferentialRegressor:
+        """An unfitted copy with the same hyperparameters (and ``overrides``)."""
+        params = self.get_params()
+        params.update(overrides)
+        return type(self)(**params)
+
+    def __repr__(self) -> str:
+        defaults = {
+            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # helpers -------------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        if self.activation == "relu":
+            raise param_error(
+                type(self).__name__,
+                "activation",
+                "one of 'softplus', 'elu' (a C¹ activation: the twin network differentiates the "
+                "network, and ReLU's derivative is a step, so the predicted gradient would be "
+                "piecewise constant)",
+                self.activation,
+            )
+        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+
+    def _torch_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+    def _np_dtype(self) -> type:
+        return np.float64 if self.dtype == "float64" else np.float32
+
+    def _resolve_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(
+                "device='cuda' was requested but torch.cuda.is_available() is False; "
+                "use device='cpu' or 'auto'."
+            )
+        return torch.device(self.device)
+
+    def _schedule(self) -> _sched.PiecewiseLinear:
+        if isinstance(self.schedule, _sched.PiecewiseLinear):
+            return self.schedule
+        if self.schedule == "constant":
+            return _sched.constant(self.peak_lr)
+        return _sched.one_cycle(self.peak_lr)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise not_fitted(type(self).__name__)
+
+    # fit --------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, dydx: Any | None = None) -> DifferentialRegressor:
+        """Fit on ``X`` (n, d), ``y`` (n,) and optionally ``dydx`` (n, d). Returns ``self``.
+
+        NumPy arrays, torch tensors and DLPack producers are accepted. Raises ``ValueError`` for a
+        bad hyperparameter, mismatched shapes or NaN/Inf entries, and ``FloatingPointError`` if the
+        loss becomes non-finite during training.
+        """
+        self._validate()
+        Xa, ya, za = check_xy(X, y, dydx, dtype=np.float64)
+        device = self._resolve_device()
+        tdtype = self._torch_dtype()
+        m_all, d = Xa.shape
+        differential = za is not None and self.lam > 0
+        gen = torch.Generator().manual_seed(int(self.seed))
+
+        # train/validation split (seeded shuffle; validation = tail)
+        if self.validation_fraction is not None:
+            n_val = max(1, int(round(self.validation_fraction * m_all)))
+            if n_val >= m_all:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no training examples "
+                    f"out of {m_all}."
+                )
+            order = torch.randperm(m_all, generator=gen).numpy()
+            tr, va = order[: m_all - n_val], order[m_all - n_val :]
+        else:
+            tr, va = np.arange(m_all), None
+
+        scaler = DifferentialScaler.fit(Xa[tr], ya[tr], za[tr] if differential else None)
+
+        def to_t(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(a, dtype=tdtype).to(device)
+
+        xt = to_t(scaler.x(Xa))
+        yt = to_t(scaler.y(ya))
+        zt = to_t(scaler.z(za)) if differential else None
+        lam2 = to_t(scaler.lambda_j**2)
+        alpha = 1.0 / (1.0 + self.lam * d) if differential else 1.0
+        beta = 1.0 - alpha if differential else 0.0
+
+        tr_t = torch.as_tensor(tr, device=device)
+        va_t = torch.as_tensor(va, device=device) if va is not None else None
+        m = len(tr)
+        bs = max(256, math.ceil(m / 16)) if self.batch_size == "auto" else int(self.batch_size)
+        bs = min(bs, m)
+        nb = math.ceil(m / bs)
+
+        net = TwinNetwork(
+            d,
+            self.hidden_layers,
+            self.hidden_units,
+            self.activation,
+            self.init,
+            generator=gen,
+            dtype=tdtype,
+            device=device,
+        )
+        opt = torch.optim.Adam(net.parameters(), lr=0.0)
+        sched = self._schedule()
+        method = self.gradient_method
+
+        def losses(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            xb = xt[idx]
+            if differential:
+                yp, gp = net.value_and_gradient(xb, method)
+                lv = torch.mean((yp - yt[idx]) ** 2)
+                lg = torch.mean((gp - zt[idx]) ** 2 * lam2)
+                return alpha * lv + beta * lg, lv, lg
+            lv = torch.mean((net(xb) - yt[idx]) ** 2)
+            return lv, lv, torch.zeros((), dtype=tdtype, device=device)
+
+        hist = TrainHistory()
+        best_state: dict[str, torch.Tensor] | None = None
+        best_val = math.inf
+        best_epoch = self.epochs - 1
+        since_best = 0
+        status = "completed"
+        bar = _progress_bar(self.progress, self.epochs)
+        t_start = time.perf_counter()
+        try:
+            for epoch in range(self.epochs):
+                t_ep = time.perf_counter()
+                perm = tr_t[torch.randperm(m, generator=gen).to(device)]
+                tot = torch.zeros(3, dtype=torch.float64, device=device)
+                lr = 0.0
+                for b in range(nb):
+                    idx = perm[b * bs : (b + 1) * bs]
+                    lr = sched((epoch + b / nb) / self.epochs)
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                    opt.zero_grad(set_to_none=True)
+                    loss, lv, lg = losses(idx)
+                    loss.backward()
+                    if self.clip_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), self.clip_norm)
+                    opt.step()
+                    w = len(idx) / m
+                    tot += torch.stack([loss.detach(), lv.detach(), lg.detach()]).double() * w
+                ep_loss, ep_v, ep_g = (float(v) for v in tot.cpu())
+                if not math.isfinite(ep_loss):
+                    raise FloatingPointError(
+                        f"DifferentialRegressor training diverged at epoch {epoch + 1} "
+                        f"(loss {ep_loss}); lower 'peak_lr' or set 'clip_norm'."
+                    )
+                hist.loss.append(ep_loss)
+                hist.value.append(ep_v)
+                hist.gradient.append(ep_g)
+                hist.lr.append(lr)
+                if va_t is not None:
+                    with torch.no_grad():
+                        vl, vv, vg = losses(va_t)
+                    vl_f = float(vl)
+                    hist.val_loss.append(vl_f)
+                    hist.val_value.append(float(vv))
+                    hist.val_gradient.append(float(vg))
+                    if vl_f < best_val:
+                        best_val, best_epoch, since_best = vl_f, epoch, 0
+                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    else:
+                        since_best += 1
+                hist.seconds.append(time.perf_counter() - t_ep)
+                if bar is not None:
+                    bar.advance(epoch, ep_loss, hist.val_loss[-1] if hist.val_loss else None)
+                if self.patience is not None and va_t is not None and since_best >= self.patience:
+                    status = "early_stopped"
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        fit_seconds = time.perf_counter() - t_start
+
+        self.network_ = net
+        self.scaler_ = scaler
+        self.n_inputs_ = d
+        self.mode_ = "differential" if differential else "standard"
+        self.device_ = device
+        self.history_ = hist
+        self.result_ = TrainResult(
+            status=status,
+            mode=self.mode_,
+            epochs_run=len(hist),
+            best_epoch=best_epoch if va_t is not None else len(hist) - 1,
+            best_val_loss=best_val if va_t is not None else None,
+            fit_seconds=fit_seconds,
+            seconds_per_epoch=fit_seconds / max(len(hist), 1),
+            n_samples=m,
+            n_inputs=d,
+            batch_size=bs,
+            alpha=alpha,
+            beta=beta,
+            history=hist,
+        )
+        return self
+
+    # predict ----------------------------------------------------------------------------
+    _CHUNK = 65536
+
+    def _predict(self, X: Any, gradient: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        self._check_fitted()
+        Xa = check_X(X, self.n_inputs_, np.float64)
+        s = self.scaler_
+        xt = torch.as_tensor(s.x(Xa), dtype=self._torch_dtype()).to(self.device_)
+        ys, gs = [], []
+        with torch.no_grad():
+            for i in range(0, max(len(xt), 1), self._CHUNK):
+                xb = xt[i : i + self._CHUNK]
+                if gradient:
+                    yb, gb = self.network_.value_and_gradient(xb, "explicit")
+                    gs.append(gb.double().cpu().numpy())
+                else:
+                    yb = self.network_(xb)
+                ys.append(yb.double().cpu().numpy())
+        y = s.y_inverse(np.concatenate(ys))
+        g = s.z_inverse(np.concatenate(gs)) if gradient else None
+        return y, g
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Values in original units, shape (n,)."""
+        return self._predict(X, gradient=False)[0]
+
+    def predict_gradient(self, X: Any) -> np.ndarray:
+        """Input gradients dy/dx in original units, shape (n, d)."""
+        return self._predict(X, gradient=True)[1]
+
+    def predict_value_and_gradient(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Both, from one twin pass: (n,) and (n, d)."""
+        y, g = self._predict(X, gradient=True)
+        return y, g
+
+    def score(self, X: Any, y: Any, dydx: Any | None = None) -> float:
+        """Coefficient of determination R² of the values (sklearn convention).
+
+        With ``dydx``, the R² of the gradients pooled over all inputs instead."""
+        if dydx is not None:
+            _, _, za = check_xy(X, y, dydx)
+            g = self.predict_gradient(X)
+            return _r2(za.ravel(), g.ravel())
+        _, ya, _ = check_xy(X, y, None)
+        return _r2(ya, self.predict(X))
+
+    # persistence ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``path/config.json`` (hyperparameters, scalers, result) and ``path/weights.pt``
+        (``torch.save`` of the state dict). No pickled Python objects. Returns the directory."""
+        self._check_fitted()
+        p = Path(path)
+        p.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        if isinstance(params["schedule"], _sched.PiecewiseLinear):
+            params["schedule"] = params["schedule"].to_dict()
+        config = {
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": params,
+            "n_inputs": self.n_inputs_,
+            "mode": self.mode_,
+            "scaler": self.scaler_.to_dict(),
+            "result": self.result_.to_dict(),
+        }
+        state = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
+        torch.save(state, p / "weights.pt")
+        (p / "config.json").write_text(json.dumps(config, indent=2))
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> DifferentialRegressor:
+        """Load a model written by :meth:`save` (weights via ``torch.load(weights_only=True)``)."""
+        p = Path(path)
+        config = json.loads((p / "config.json").read_text())
+        if config.get("format_version") != FORMAT_VERSION or config.get("class") != cls.__name__:
+            raise ValueError(f"{p} does not hold a {cls.__name__} (format {FORMAT_VERSION}).")
+        params = dict(config["params"])
+        if isinstance(params.get("schedule"), dict):
+            params["schedule"] = _sched.from_dict(params["schedule"])
+        if device is not None:
+            params["device"] = device
+        model = cls(**params)
+        dev = model._resolve_device()
+        net = TwinNetwork(
+            config["n_inputs"],
+            model.hidden_layers,
+            model.hidden_units,
+            model.activation,
+            model.init,
+            dtype=model._torch_dtype(),
+            device=dev,
+        )
+        state = torch.load(p / "weights.pt", map_location=dev, weights_only=True)
+        net.load_state_dict(state)
+        model.network_ = net
+        model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
+        model.n_inputs_ = int(config["n_inputs"])
+        model.mode_ = config["mode"]
+        model.device_ = dev
+        r = dict(config["result"])
+        hist = TrainHistory(**r.pop("history"))
+        model.history_ = hist
+        model.result_ = TrainResult(history=hist, **r)
+        return model
+
+
+def _r2(y: np.ndarray, p: np.ndarray) -> float:
+    ss_res = float(np.sum((y - p) ** 2))
+    ss_tot = float(np.sum((y - np.mean(y)) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
+
+
+class _progress_bar:
+    """Minimal rich progress bar (off by default); silently absent when rich is missing."""
+
+    def __new__(cls, enabled: bool, total: int):  # type: ignore[misc]
+        if not enabled:
+            return None
+        try:
+            from rich.progress import Progress  # noqa: F401
+        except ImportError:  # pragma: no cover
+            return None
+        return super().__new__(cls)
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        from rich.progress import Progress
+
+        self._p = Progress(transient=False)
+        self._p.start()
+        self._task = self._p.add_task("training", total=total)
+
+    def advance(self, epoch: int, loss: float, val: float | None) -> None:
+        desc = f"epoch {epoch + 1} loss {loss:.3e}" + (f" val {val:.3e}" if val is not None else "")
+        self._p.update(self._task, advance=1, description=desc)
+
+    def close(self) -> None:
+        self._p.stop()
