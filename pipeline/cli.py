@@ -1,0 +1,272 @@
+"""The ``diffml`` command line: run, validate, simulate, train, pinn, serve, report, datasets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="diffml: Monte-Carlo simulation to differential-ML pricing surrogates, "
+                       "checked against PDE references.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+datasets_app = typer.Typer(help="List, inspect, verify and clean datasets.",
+                           no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+console = Console(stderr=True)
+out = Console()
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML run configuration.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a value: scenarios.<id>.model.vol=0.22 (repeatable).")]
+ParamsOpt = Annotated[Path | None, typer.Option(
+    "--params", help="YAML parameters file merged over the config (e.g. today's market).")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+
+
+def _load(config: Path, sets, params):
+    from .config import ConfigError, load_config
+
+    try:
+        return load_config(config, sets or [], params)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _raw(cfg) -> dict:
+    return json.loads(cfg.model_dump_json())
+
+
+@app.command()
+def validate(config: ConfigArg, set_: SetOpt = None, params: ParamsOpt = None) -> None:
+    """Check a configuration without running it."""
+    cfg = _load(config, set_, params)
+    out.print(f"[green]ok[/green]: {cfg.name}, {len(cfg.scenarios)} scenarios: "
+              + ", ".join(s.id for s in cfg.scenarios))
+
+
+@app.command()
+def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
+            help="Write the run directory under this folder instead of the config's "
+                 "output_root.")] = None,
+        set_: SetOpt = None, params: ParamsOpt = None,
+        dask_address: Annotated[str | None, typer.Option(
+            help="Run on an existing Dask cluster (tcp://host:8786).")] = None) -> None:
+    """Run the nightly flow: simulate, reference, train, (PINN), evaluate, report."""
+    _quiet_env()
+    cfg = _load(config, set_, params)
+    from .flows import run_config
+
+    logging.basicConfig(level=logging.WARNING)
+    with console.status(f"running {cfg.name}: {len(cfg.scenarios)} scenarios"):
+        try:
+            result = run_config(cfg, _raw(cfg), None if output is None else str(output),
+                                dask_address)
+        except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+            _fail(f"run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    _print_summary(Path(result["run_dir"]))
+    out.print(f"report: {result['report']}")
+    if result["regressions"]:
+        out.print(f"[yellow]{len(result['regressions'])} regression(s) flagged[/yellow]")
+    if result["failures"]:
+        _fail("; ".join(result["failures"]))
+
+
+def _print_summary(run_dir: Path) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})")
+    for col in ("scenario", "status", "m", "value RMSE std", "value RMSE diff", "delta RMSE diff",
+                "data", "seconds"):
+        table.add_column(col)
+    for sid, s in metrics["scenarios"].items():
+        summ = s.get("summary") or {}
+        vr, dr = summ.get("value_rmse", {}), summ.get("delta_rmse", {})
+
+        def fmt(d, mode):
+            return f"{d[mode]['mean']:.2e}" if mode in d else "-"
+
+        table.add_row(sid, s["status"] if s["status"] == "ok" else f"[red]{s['status']}[/red]",
+                      str(summ.get("m", "-")), fmt(vr, "standard"), fmt(vr, "differential"),
+                      fmt(dr, "differential"),
+                      "reused" if (s.get("reused") or {}).get("dataset") else "new",
+                      f"{sum(s['stage_seconds'].values()):.1f}")
+    out.print(table)
+    out.print(f"run directory: {run_dir}")
+
+
+@app.command()
+def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Option(
+                 help="Scenario id (repeatable; default: all).")] = None,
+             set_: SetOpt = None, params: ParamsOpt = None) -> None:
+    """Generate (or reuse) the datasets of a configuration, without training."""
+    from rich.progress import Progress
+
+    from .steps import simulate_step
+
+    cfg = _load(config, set_, params)
+    chosen = [cfg.scenario(s) for s in scenario] if scenario else cfg.scenarios
+    with Progress(console=console) as bar:
+        for s in chosen:
+            tid = bar.add_task(s.id, total=s.paths)
+
+            def hook(p, tid=tid):
+                bar.update(tid, completed=getattr(p, "rows_done", 0))
+
+            info = simulate_step(cfg, s, progress=hook)
+            bar.update(tid, completed=s.paths)
+            out.print(f"{s.id}: {info['path']} ({'reused' if info['reused'] else 'generated'}, "
+                      f"{info['seconds']:.2f}s)")
+
+
+@app.command()
+def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario id.")],
+          output: Annotated[Path, typer.Option(help="Folder for the trained models.")] = Path(
+              "models"),
+          set_: SetOpt = None, params: ParamsOpt = None) -> None:
+    """Train one scenario's surrogates and print its learning curve."""
+    from .steps import reference_step, simulate_step, train_step
+
+    cfg = _load(config, set_, params)
+    s = cfg.scenario(scenario)
+    ds = simulate_step(cfg, s)
+    ref = reference_step(cfg, s)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "models").mkdir(exist_ok=True)
+    res = train_step(cfg, s, ds, ref, output)
+    for r in res["learning_curve"]:
+        out.print(f"{r['mode']:12s} m={r['m']:7d} seed={r['seed']} value RMSE {r['value_rmse']:.3e}"
+                  f" delta RMSE {r['delta_rmse']}")
+    out.print(f"models: {output / 'models'}")
+
+
+@app.command()
+def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario id.")],
+         output: Annotated[Path, typer.Option(help="Folder for the PINN.")] = Path("pinn"),
+         set_: SetOpt = None, params: ParamsOpt = None) -> None:
+    """Train the PINN reference of one scenario and print its errors."""
+    from . import pinn_step
+    from .steps import reference_step
+
+    cfg = _load(config, set_, params)
+    s = cfg.scenario(scenario)
+    if s.pinn is None:
+        _fail(f"scenario {scenario!r} has no 'pinn' section")
+    output.mkdir(parents=True, exist_ok=True)
+    res = pinn_step.run(cfg, s, reference_step(cfg, s), output)
+    out.print(json.dumps({k: v for k, v in res["metrics"].items() if k != "history"}, indent=1))
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Rebuild report.html of a run directory from its metrics.json."""
+    from evaluation.report import build_report
+
+    if not (run_dir / "metrics.json").is_file():
+        _fail(f"{run_dir} has no metrics.json")
+    out.print(str(build_report(run_dir)))
+
+
+@app.command()
+def serve(config: ConfigArg,
+          cron: Annotated[str, typer.Option(help="Cron schedule (UTC).")] = "0 2 * * *",
+          name: Annotated[str | None, typer.Option(help="Deployment name.")] = None,
+          output: Annotated[Path | None, typer.Option(help="Runs folder.")] = None,
+          set_: SetOpt = None, params: ParamsOpt = None) -> None:
+    """Serve the nightly flow on a cron schedule (needs a Prefect server: see README)."""
+    _quiet_env()
+    cfg = _load(config, set_, params)
+    from .schedule import serve as serve_fn
+
+    serve_fn(config, cron=cron, name=name or f"{cfg.name}-nightly", output=output,
+             sets=set_ or [], params=params)
+
+
+@datasets_app.command("ls")
+def datasets_ls(root: Annotated[Path, typer.Option(help="Datasets folder.")] = Path("datasets")
+                ) -> None:
+    """List the datasets under ROOT."""
+    import data
+
+    table = Table()
+    for col in ("dataset", "rows", "model", "product", "complete", "size MB"):
+        table.add_column(col)
+    for info in data.list_datasets(root):
+        d = info.to_dict() if hasattr(info, "to_dict") else vars(info)
+        table.add_row(str(d.get("dirname", d.get("name"))), str(d.get("n_paths", "")),
+                      str((d.get("model") or {}).get("type", "")),
+                      str((d.get("product") or {}).get("type", "")),
+                      str(d.get("complete", "")), f"{d.get('size_bytes', 0) / 1e6:.1f}")
+    out.print(table)
+
+
+@datasets_app.command("show")
+def datasets_show(path: Annotated[Path, typer.Argument(help="Dataset directory.")]) -> None:
+    """Print a dataset's manifest."""
+    import data
+
+    try:
+        out.print_json(json.dumps(data.read_manifest(path)))
+    except (data.DatasetError, OSError) as exc:
+        _fail(str(exc))
+
+
+@datasets_app.command("verify")
+def datasets_verify(path: Annotated[Path, typer.Argument(help="Dataset directory.")]) -> None:
+    """Verify checksums, schema and values of every part."""
+    import data
+
+    try:
+        ds = data.open_dataset(path, verify=True).verify()
+    except (data.DatasetError, OSError) as exc:
+        _fail(str(exc))
+    out.print(f"[green]ok[/green]: {ds.n_paths} rows in {len(ds.parts)} parts")
+
+
+@datasets_app.command("gc")
+def datasets_gc(configs: Annotated[list[Path], typer.Argument(help="Configs whose datasets to keep.")],
+                root: Annotated[Path, typer.Option(help="Datasets folder.")] = Path("datasets"),
+                yes: Annotated[bool, typer.Option("--yes", help="Delete (default: dry run).")] = False
+                ) -> None:
+    """Remove datasets that none of CONFIGS references (dry run unless --yes)."""
+    import data
+
+    from .config import load_config
+    from .steps import dataset_spec
+
+    keep = []
+    for c in configs:
+        cfg = load_config(c)
+        keep += [dataset_spec(cfg, s) for s in cfg.scenarios]
+    removed = data.gc(root, keep, dry_run=not yes)
+    verb = "removed" if yes else "would remove"
+    for p in removed:
+        out.print(f"{verb} {p}")
+    out.print(f"{len(removed)} dataset(s) {verb}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

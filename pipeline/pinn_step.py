@@ -1,0 +1,102 @@
+"""The PINN reference step: solve the scenario's (XVA) pricing PDE and score it on the test set."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+import simulators as sim
+
+from .config import RunConfig, Scenario
+
+
+def problem_for(model, product, xva):
+    """The training.pinn problem of a (model, product, XVA) triple."""
+    from training import pinn
+
+    if isinstance(model, sim.BlackScholes) and isinstance(product, sim.European):
+        return pinn.BlackScholesPDE(strike=product.strike, maturity=product.maturity,
+                                    vol=model.vol, rate=model.rate, dividend=model.dividend,
+                                    kind=product.kind, xva=xva)
+    if isinstance(model, sim.BlackScholesBasket) and model.dim == 2:
+        common = dict(strike=product.strike, maturity=product.maturity, vols=tuple(model.vols),
+                      rate=model.rate, dividends=tuple(model.dividends),
+                      rho=model.correlation[0][1], kind=product.kind, xva=xva)
+        if isinstance(product, sim.BasketOption):
+            return pinn.BasketPDE(weights=tuple(product.weights), **common)
+        if isinstance(product, sim.WorstOf):
+            return pinn.WorstOfPDE(**common)
+    if isinstance(model, sim.Heston) and isinstance(product, sim.European):
+        return pinn.HestonPDE(strike=product.strike, maturity=product.maturity, rate=model.rate,
+                              dividend=model.dividend, kappa=model.kappa, theta=model.theta,
+                              xi=model.xi, rho=model.rho, kind=product.kind, xva=xva)
+    raise ValueError(f"no PINN problem for {type(model).__name__} with {type(product).__name__}")
+
+
+def _config(settings):
+    from training import pinn
+    from training.pinn.collocation import collocation_from_dict
+
+    opts = dict(settings.options)
+    if isinstance(opts.get("collocation"), dict):
+        opts["collocation"] = collocation_from_dict(opts["collocation"])
+    recipe = {"boundary_safe": pinn.PINNConfig.faithful, "classical": pinn.PINNConfig.classical,
+              "best": pinn.PINNConfig.best}[settings.variant]
+    return recipe(**opts)
+
+
+def log10_relative_errors(pred: np.ndarray, ref: np.ndarray) -> dict:
+    """log10 of the relative L1, L2 and L-infinity errors of ``pred`` against ``ref``."""
+    e = np.abs(np.asarray(pred) - np.asarray(ref))
+    r = np.abs(np.asarray(ref))
+    return {"log10_rel_l1": float(np.log10(e.sum() / r.sum())),
+            "log10_rel_l2": float(np.log10(np.sqrt((e**2).sum() / (r**2).sum()))),
+            "log10_rel_linf": float(np.log10(e.max() / r.max()))}
+
+
+def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
+    """Train the PINN, compare it with the reference on the test set, save it under run_dir."""
+    from . import references as refs
+
+    t0 = time.perf_counter()
+    objs = scenario.objects()
+    model, product, xva = objs["model"], objs["product"], objs["xva"]
+    problem = problem_for(model, product, xva)
+    sol = _pinn_solve(problem, _config(scenario.pinn))
+    x = ref["x"]
+    greeks = sol.greeks(x if x.shape[1] > 1 else x[:, 0])
+    price = np.asarray(greeks["price"]).ravel()
+    metrics = {"variant": scenario.pinn.variant, **log10_relative_errors(price, ref["price"]),
+               "train_seconds": float(sol.stats.get("train_seconds", 0.0)),
+               "status": sol.stats.get("status"),
+               "history": {k: np.asarray(v).tolist() for k, v in sol.history.items()}}
+    if ref["grad"] is not None:
+        delta = np.asarray(greeks["delta"]).reshape(len(x), -1)
+        n = delta.shape[1]
+        metrics["delta_rmse"] = [float(np.sqrt(np.mean((delta[:, j] - ref["grad"][:, j]) ** 2)))
+                                 for j in range(n)]
+    arrays = {"pinn_price": price}
+    for key in ("delta", "gamma", "vega"):
+        if key in greeks:
+            arrays[f"pinn_{key}"] = np.asarray(greeks[key])
+    if x.shape[1] == 2:
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 41), np.linspace(lo[1], hi[1], 41))
+        pts = np.column_stack([g0.ravel(), g1.ravel()])
+        grid_ref = refs.compute(scenario.reference.method if scenario.reference.method != "pinn"
+                                else "fd", model, product, pts, xva, scenario.reference.fd)
+        arrays.update(pinn_grid_x=g0, pinn_grid_y=g1,
+                      pinn_grid_err=(np.asarray(sol.price(pts)).ravel()
+                                     - grid_ref.price).reshape(g0.shape))
+    out_dir = run_dir / "models" / f"{scenario.id}-pinn"
+    sol.save(out_dir)
+    return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
+            "path": f"models/{scenario.id}-pinn"}
+
+
+def _pinn_solve(problem, config):
+    from training.pinn import solve
+
+    return solve(problem, config)

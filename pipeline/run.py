@@ -1,0 +1,107 @@
+"""Run directories and the evaluation step: metrics.json, arrays, config and the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig
+
+log = logging.getLogger("diffml.pipeline")
+SCHEMA_VERSION = 1
+
+
+def utc_stamp(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def make_run_dir(cfg: RunConfig, output: str | Path | None = None) -> Path:
+    """``<output or output_root>/<name>-<UTC stamp>/`` (a suffix keeps same-second runs apart)."""
+    root = Path(output) if output is not None else Path(cfg.output_root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = utc_stamp()
+    path = root / f"{cfg.name}-{stamp}"
+    k = 1
+    while True:
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            k += 1
+            path = root / f"{cfg.name}-{stamp}-{k}"
+    (path / "models").mkdir()
+    (path / "arrays").mkdir()
+    (path / "config.yaml").write_text(cfg.to_yaml())
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def previous_run(root: Path, name: str, current: Path) -> Path | None:
+    """The most recent earlier run of the same name with a metrics.json."""
+    runs = sorted(p for p in root.glob(f"{name}-*") if p.is_dir() and p != current
+                  and (p / "metrics.json").is_file() and p.name < current.name)
+    return runs[-1] if runs else None
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict | None,
+                 pinn: dict | None) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    if ref is not None:
+        arrays["x_test"] = ref["x"]
+        arrays["ref_price"] = ref["price"]
+        if ref["grad"] is not None:
+            arrays["ref_grad"] = ref["grad"]
+    if train is not None:
+        arrays.update(train.get("predictions", {}))
+    if pinn is not None:
+        arrays.update(pinn.get("arrays", {}))
+    if arrays:
+        np.savez_compressed(run_dir / "arrays" / f"{scenario_id}.npz", **arrays)
+
+
+def compare_with_previous(metrics: dict, previous: Path | None, tolerance: float) -> list[dict]:
+    if previous is None:
+        return []
+    try:
+        prev = json.loads((previous / "metrics.json").read_text())
+    except (OSError, ValueError):
+        log.warning("previous run %s has no readable metrics.json", previous)
+        return []
+    from evaluation.trend import compare
+
+    return [_jsonable(r) for r in compare(metrics, prev, tolerance)]
+
+
+def write_metrics(run_dir: Path, metrics: dict) -> Path:
+    path = run_dir / "metrics.json"
+    atomic_write_text(path, json.dumps(_jsonable(metrics), indent=1, allow_nan=False) + "\n")
+    return path

@@ -1,0 +1,230 @@
+"""The pipeline's steps as plain functions: simulate, reference, train, evaluate.
+
+Each works without Prefect; ``pipeline.flows`` only wires them into tasks. Results are
+JSON-ready dicts that end up in ``metrics.json`` (docs/run-format.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig, Scenario
+
+log = logging.getLogger("diffml.pipeline")
+
+
+def dataset_spec(cfg: RunConfig, scenario: Scenario):
+    import data
+
+    objs = scenario.objects()
+    return data.DatasetSpec(
+        name=f"{cfg.name}-{scenario.id}".replace("_", "."), model=objs["model"],
+        product=objs["product"], sampler=objs["sampler"], xva=objs["xva"],
+        seed=cfg.seed if scenario.seed is None else scenario.seed, n_paths=scenario.paths,
+        antithetic=scenario.antithetic, backend=cfg.backend,
+        chunk_paths=min(cfg.chunk_paths, scenario.paths))
+
+
+def simulate_step(cfg: RunConfig, scenario: Scenario, client: Any = None,
+                  progress: Any = None) -> dict:
+    """Find or generate the scenario's dataset; returns its provenance."""
+    import data
+
+    spec = dataset_spec(cfg, scenario)
+    root = Path(cfg.dataset_root)
+    final = root / spec.dirname
+    reused = (final / data.MANIFEST).is_file()
+    t0 = time.perf_counter()
+    ds = data.find_or_create(spec, root=root, client=client, progress=progress)
+    return {"path": str(ds.path), "hash": ds.hash, "n_paths": ds.n_paths, "reused": reused,
+            "backend": cfg.backend, "seconds": time.perf_counter() - t0}
+
+
+def reference_step(cfg: RunConfig, scenario: Scenario) -> dict:
+    """Test inputs and reference prices/gradients, plus cross-checks between methods."""
+    from . import references as refs
+
+    objs = scenario.objects()
+    model, product, xva = objs["model"], objs["product"], objs["xva"]
+    x = refs.test_inputs(model, scenario.test)
+    t0 = time.perf_counter()
+    ref = refs.compute(scenario.reference.method, model, product, x, xva, scenario.reference.fd)
+    checks = {}
+    for method in scenario.reference.cross_checks:
+        if method == scenario.reference.method:
+            continue
+        other = refs.compute(method, model, product, x, xva, scenario.reference.fd)
+        entry = {"max_abs_price_diff": float(np.max(np.abs(other.price - ref.price)))}
+        if other.grad is not None and ref.grad is not None:
+            entry["max_abs_delta_diff"] = float(np.max(np.abs(other.grad - ref.grad)))
+        checks[method] = entry
+    return {"x": x, "price": np.asarray(ref.price, float),
+            "grad": None if ref.grad is None else np.asarray(ref.grad, float),
+            "method": ref.method, "cross_checks": checks, "seconds": time.perf_counter() - t0}
+
+
+def _rmse(a: np.ndarray, b: np.ndarray, axis=None):
+    return np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2, axis=axis))
+
+
+def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
+    """Models and curves are reused when the data, the training settings and the test set are
+    unchanged."""
+    blob = json.dumps({"dataset": dataset_hash,
+                       "training": scenario.training.model_dump(mode="json"),
+                       "test": scenario.test.model_dump(mode="json"),
+                       "reference": hashlib.sha256(np.ascontiguousarray(ref["price"]).tobytes()
+                                                   ).hexdigest()},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
+               run_dir: Path) -> dict:
+    """Learning curve: a DifferentialRegressor per (size, mode, seed), scored on the test set.
+
+    The models of the largest size (seed of the first entry) are saved under
+    ``run_dir/models/<scenario>-<mode>/``; their predictions go to ``arrays/<scenario>.npz``.
+    Results are cached under ``<output_root>/.cache/train/<key>/`` and reused when the dataset
+    hash, the training settings and the test set are unchanged.
+    """
+    import data
+    from training.regressor import DifferentialRegressor
+
+    t0 = time.perf_counter()
+    cache = Path(cfg.output_root) / ".cache" / "train" / training_key(dataset["hash"], scenario,
+                                                                      ref)
+    reused = (cache / "curve.json").is_file()
+    if not reused:
+        import torch
+
+        ds = data.open_dataset(dataset["path"])
+        # Small twin networks train fastest on one thread, and scenarios already run in
+        # parallel: more intra-op threads only oversubscribe the cores.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            _learning_curve(scenario, ds.x, ds.y, ds.dydx, ref, cache, DifferentialRegressor)
+        finally:
+            torch.set_num_threads(threads)
+    out = json.loads((cache / "curve.json").read_text())
+    for mode in out["models"]:
+        dst = run_dir / "models" / f"{scenario.id}-{mode}"
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(cache / "models" / mode, dst)
+    out["models"] = {m: f"models/{scenario.id}-{m}" for m in out["models"]}
+    out["predictions"] = dict(np.load(cache / "predictions.npz"))
+    out["reused"] = reused
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
+                    DifferentialRegressor) -> None:
+    """Fit every (size, mode, seed), score on the test set, write the cache entry atomically."""
+    t = scenario.training
+    x_test, ref_price, ref_grad = ref["x"], ref["price"], ref["grad"]
+    curve = []
+    predictions: dict[str, np.ndarray] = {}
+    tmp_models = cache.with_name(cache.name + ".tmp") / "models"
+    if tmp_models.parent.exists():
+        shutil.rmtree(tmp_models.parent)
+    tmp_models.mkdir(parents=True)
+    largest = max(t.sizes)
+    for m in t.sizes:
+        if m > len(y_all):
+            raise ValueError(f"scenario {scenario.id!r}: training size {m} exceeds the "
+                             f"dataset's {len(y_all)} rows (set n_paths)")
+        for mode in t.modes:
+            for seed in t.seeds:
+                kwargs = dict(hidden_layers=t.hidden_layers, hidden_units=t.hidden_units,
+                              lam=t.lam, epochs=t.epochs, seed=seed, dtype=t.dtype)
+                if t.peak_lr is not None:
+                    kwargs["peak_lr"] = t.peak_lr
+                reg = DifferentialRegressor(**kwargs)
+                f0 = time.perf_counter()
+                if mode == "differential":
+                    reg.fit(x_all[:m], y_all[:m], z_all[:m])
+                else:
+                    reg.fit(x_all[:m], y_all[:m])
+                fit_s = time.perf_counter() - f0
+                price, grad = reg.predict_value_and_gradient(x_test)
+                rec = {"mode": mode, "m": int(m), "seed": int(seed),
+                       "value_rmse": float(_rmse(price, ref_price)),
+                       "delta_rmse": (None if ref_grad is None else
+                                      [float(v) for v in _rmse(grad, ref_grad, axis=0)]),
+                       "fit_seconds": fit_s,
+                       "final_loss": _final_loss(reg)}
+                curve.append(rec)
+                if m == largest and seed == t.seeds[0]:
+                    reg.save(tmp_models / mode)
+                    predictions[f"pred_price_{mode}"] = np.asarray(price)
+                    predictions[f"pred_grad_{mode}"] = np.asarray(grad)
+    mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000])
+    out = {"learning_curve": curve, "summary": summarise(curve, largest), "mc_noise": mc_noise,
+           "models": list(t.modes)}
+    (tmp_models.parent / "curve.json").write_text(json.dumps(out, indent=1))
+    np.savez(tmp_models.parent / "predictions.npz", **predictions)
+    if cache.exists():
+        shutil.rmtree(cache)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp_models.parent.rename(cache)
+
+
+def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict:
+    """RMS distance of single Monte-Carlo labels from the reference: the noise the surrogate
+    averages out (value, and per input for the differentials)."""
+    from . import references as refs
+
+    objs = scenario.objects()
+    ref = refs.compute(scenario.reference.method, objs["model"], objs["product"],
+                       np.asarray(x, dtype=float), objs["xva"], scenario.reference.fd)
+    out = {"value_std": float(_rmse(y, ref.price)), "delta_std": None}
+    if ref.grad is not None:
+        out["delta_std"] = [float(v) for v in _rmse(z, ref.grad, axis=0)]
+    return out
+
+
+def _final_loss(reg) -> float | None:
+    hist = getattr(reg, "history_", None)
+    loss = getattr(hist, "loss", None) if hist is not None else None
+    if loss is None and isinstance(hist, dict):
+        loss = hist.get("loss")
+    try:
+        return float(loss[-1])
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def summarise(curve: list[dict], m: int) -> dict:
+    """Mean and sd over seeds at training size ``m``, per mode (value RMSE and mean delta RMSE)."""
+    out: dict[str, Any] = {"m": int(m), "value_rmse": {}, "delta_rmse": {}}
+    for mode in sorted({r["mode"] for r in curve}):
+        rows = [r for r in curve if r["mode"] == mode and r["m"] == m]
+        v = np.array([r["value_rmse"] for r in rows])
+        out["value_rmse"][mode] = {"mean": float(v.mean()), "sd": float(v.std())}
+        if rows and rows[0]["delta_rmse"] is not None:
+            d = np.array([np.mean(r["delta_rmse"]) for r in rows])
+            out["delta_rmse"][mode] = {"mean": float(d.mean()), "sd": float(d.std())}
+    return out
+
+
+def finite(obj: Any) -> bool:
+    """True when every number in a nested structure is finite."""
+    if isinstance(obj, dict):
+        return all(finite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return all(finite(v) for v in obj)
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    return True

@@ -1,0 +1,82 @@
+"""Configuration: YAML in, unknown keys rejected, errors naming scenario and field, overrides."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import ConfigError, apply_override, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def test_shipped_configs_validate():
+    for name in ("nightly.yaml", "paper.yaml"):
+        cfg = load_config(ROOT / "configs" / name)
+        assert cfg.scenarios
+        for s in cfg.scenarios:
+            objs = s.objects()
+            assert objs["model"].inputs
+
+
+def test_unknown_key_is_rejected_with_its_location(small_config):
+    raw = yaml.safe_load(small_config.read_text())
+    raw["scenarios"][0]["trainig"] = {"epochs": 3}
+    small_config.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"scenarios\.<bs>\.trainig: unknown key"):
+        load_config(small_config)
+
+
+def test_parameter_error_names_scenario_field_range_and_value(small_config):
+    with pytest.raises(ConfigError, match=r"scenario 'bs', field 'model': The 'vol' parameter of "
+                                          r"BlackScholes must be > 0\. Got -0\.3 instead"):
+        load_config(small_config, ["scenarios.bs.model.vol=-0.3"])
+
+
+def test_literal_error_lists_allowed_values(small_config):
+    with pytest.raises(ConfigError, match=r"scenarios\.<bs>\.reference\.method: allowed values: "
+                                          r"'analytic' or 'fd' \(got 'magic'\)"):
+        load_config(small_config, ["scenarios.bs.reference.method=magic"])
+
+
+def test_set_overrides_by_scenario_id(small_config):
+    cfg = load_config(small_config, ["scenarios.bs.model.vol=0.22", "seed=11"])
+    assert cfg.scenario("bs").objects()["model"].vol == 0.22
+    assert cfg.seed == 11
+    with pytest.raises(ConfigError, match=r"no scenario 'nope'.*known ids: \['bs', 'basket'\]"):
+        load_config(small_config, ["scenarios.nope.model.vol=0.1"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_override({}, "novalue")
+
+
+def test_params_file_merges_over_the_config(small_config, tmp_path):
+    params = tmp_path / "market.yaml"
+    params.write_text("scenarios:\n  - id: bs\n    model: {vol: 0.31}\n")
+    cfg = load_config(small_config, params=params)
+    assert cfg.scenario("bs").objects()["model"].vol == 0.31
+    assert cfg.scenario("bs").objects()["product"].strike == 1.10  # untouched
+    params.write_text("scenarios:\n  - id: ghost\n    model: {vol: 0.31}\n")
+    with pytest.raises(ConfigError, match="scenario 'ghost'"):
+        load_config(small_config, params=params)
+
+
+def test_cli_validate_exit_codes(small_config):
+    ok = runner.invoke(app, ["validate", str(small_config)])
+    assert ok.exit_code == 0 and "2 scenarios" in ok.output
+    bad = runner.invoke(app, ["validate", str(small_config), "--set",
+                              "scenarios.bs.product.maturity=0"])
+    assert bad.exit_code == 2
+    assert "scenario 'bs', field 'product'" in bad.output
+    missing = runner.invoke(app, ["validate", "no/such.yaml"])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_duplicate_ids_and_test_box_length(small_config):
+    raw = yaml.safe_load(small_config.read_text())
+    raw["scenarios"][1]["id"] = "bs"
+    small_config.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="scenario ids must be unique"):
+        load_config(small_config)

@@ -1,0 +1,125 @@
+"""End-to-end runs of the nightly flow under a Prefect test harness."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import data
+from pipeline.cli import app
+from pipeline.config import load_config
+from pipeline.flows import run_config
+
+runner = CliRunner()
+
+
+def _run(config: Path, sets=None, **kw) -> dict:
+    cfg = load_config(config, sets or [])
+    result = run_config(cfg, json.loads(cfg.model_dump_json()), **kw)
+    metrics = json.loads((Path(result["run_dir"]) / "metrics.json").read_text())
+    return result, metrics
+
+
+def _all_finite(obj) -> bool:
+    if isinstance(obj, dict):
+        return all(_all_finite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(_all_finite(v) for v in obj)
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    return True
+
+
+def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch):
+    result, metrics = _run(small_config)
+    run_dir = Path(result["run_dir"])
+    assert result["status"] == "ok", result["failures"]
+    for name in ("report.html", "metrics.json", "config.yaml", "run.log"):
+        assert (run_dir / name).is_file(), name
+    assert set(metrics["scenarios"]) == {"bs", "basket"}
+    for sid, s in metrics["scenarios"].items():
+        assert s["status"] == "ok", (sid, s["error"])
+        assert _all_finite(s["summary"]) and _all_finite(s["learning_curve"])
+        assert s["summary"]["value_rmse"]["differential"]["mean"] > 0
+        for mode in ("standard", "differential"):
+            assert (run_dir / s["models"][mode] / "config.json").is_file()
+        assert (run_dir / "arrays" / f"{sid}.npz").is_file()
+    # the FD cross-check agrees with the closed form on the Black-Scholes test set
+    assert metrics["scenarios"]["bs"]["reference"]["cross_checks"]["fd"][
+        "max_abs_price_diff"] < 1e-4
+
+    # second run: nothing is simulated or trained again
+    import simulators
+
+    def boom(*a, **k):
+        raise AssertionError("simulate called on a cached dataset")
+
+    monkeypatch.setattr(simulators, "simulate", boom)
+    monkeypatch.setattr("data.generate.simulate", boom, raising=False)
+    result2, metrics2 = _run(small_config)
+    assert result2["status"] == "ok", result2["failures"]
+    for s in metrics2["scenarios"].values():
+        assert s["reused"] == {"dataset": True, "training": True}
+    assert metrics2["run"]["previous"] == str(run_dir)
+    monkeypatch.undo()
+
+    # one changed parameter regenerates exactly that scenario's data
+    result3, metrics3 = _run(small_config, ["scenarios.bs.model.vol=0.25"])
+    assert result3["status"] == "ok", result3["failures"]
+    assert metrics3["scenarios"]["bs"]["reused"]["dataset"] is False
+    assert metrics3["scenarios"]["basket"]["reused"]["dataset"] is True
+    root = Path(yaml.safe_load(small_config.read_text())["dataset_root"])
+    assert len(data.list_datasets(root)) == 3
+
+
+def test_bad_set_value_exits_non_zero_with_one_line(small_config):
+    res = runner.invoke(app, ["run", str(small_config), "--set", "scenarios.bs.model.vol=abc"])
+    assert res.exit_code != 0
+    assert "scenario 'bs', field 'model'" in res.output and "vol" in res.output
+
+
+def test_process_workers_share_one_prefect_api(harness, small_config):
+    raw = yaml.safe_load(small_config.read_text())
+    raw["dask"] = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
+    raw["scenarios"] = raw["scenarios"][:1]
+    small_config.write_text(yaml.safe_dump(raw))
+    before = os.environ.get("PREFECT_API_URL")
+    result, metrics = _run(small_config)
+    assert result["status"] == "ok", result["failures"]
+    assert metrics["run"]["dask"]["processes"] is True
+    assert os.environ.get("PREFECT_API_URL") == before  # restored after the run
+
+
+@pytest.mark.slow
+def test_killed_run_restarts_and_completes(tmp_path, small_config):
+    raw = yaml.safe_load(small_config.read_text())
+    raw["chunk_paths"] = 20_000
+    raw["scenarios"][0]["n_paths"] = 400_000
+    small_config.write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    cmd = [sys.executable, "-m", "pipeline.cli", "run", str(small_config)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    root = Path(raw["dataset_root"])
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill once some parts of the big dataset exist
+        if len(list(root.glob(".*/part-*.parquet"))) >= 2 or list(root.glob("*-*/manifest.json")):
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for info in data.list_datasets(root):
+        data.open_dataset(root / info.dirname).verify()
