@@ -76,9 +76,21 @@ def plain(text: object) -> str:
 
 def _figure(width: float, height: float) -> Figure:
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(width, height), layout="constrained")
+        fig = Figure(figsize=(width, height))
         FigureCanvasAgg(fig)
     return fig
+
+
+def _adjust(fig: Figure, *, nrows: int = 1, ncols: int = 1, left: float = 0.75,
+            right: float = 0.2, bottom: float = 0.5, top: float = 0.35, wgap: float = 0.75,
+            hgap: float = 0.3) -> None:
+    """Fixed margins and gaps in inches (a layout engine costs half the drawing time)."""
+    w, h = fig.get_size_inches()
+    aw = (w - left - right - (ncols - 1) * wgap) / ncols
+    ah = (h - top - bottom - (nrows - 1) * hgap) / nrows
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
+                        wspace=wgap / aw if ncols > 1 else 0.2,
+                        hspace=hgap / ah if nrows > 1 else 0.2)
 
 
 def to_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -180,6 +192,7 @@ def learning_curve_figure(
             axes[0].legend(handles, labels, loc="best")
         if title:
             fig.suptitle(plain(title), fontsize=10, fontweight="bold")
+        _adjust(fig, ncols=n_panels, top=0.65 if title else 0.35, bottom=0.55)
     return fig
 
 
@@ -289,6 +302,7 @@ def slices_figure(
             sup = f"{sup} ({note})" if sup else note
         if sup:
             fig.suptitle(sup, fontsize=10, fontweight="bold")
+        _adjust(fig, nrows=rows, ncols=cols, top=0.65 if sup else 0.35, hgap=0.32, wgap=0.8)
     return fig
 
 
@@ -337,6 +351,7 @@ def pinn_error_map_figure(
         ax.set_ylabel(plain(ylabel))
         ax.grid(False)
         ax.set_title(plain(title) if title else "PINN error")
+        _adjust(fig, right=0.8, top=0.4)
     return fig
 
 
@@ -366,6 +381,7 @@ def loss_history_figure(history: Mapping[str, Sequence[float]], title: str | Non
         ax.set_title(plain(title) if title else "PINN loss per term")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
+        _adjust(fig, left=0.8)
     return fig
 
 
@@ -394,6 +410,7 @@ def xva_figure(
         ax2.axhline(0, color="#999999", lw=0.7)
         ax2.set_ylabel("XVA")
         ax2.set_xlabel(plain(xlabel))
+        _adjust(fig, nrows=2, left=0.85, hgap=0.12)
     return fig
 
 

@@ -235,11 +235,11 @@ def make_run(
 
 
 def make_history(root: str | Path, factors: tuple[float, ...] = (1.0, 1.03, 1.0),
-                 name: str = "nightly") -> list[Path]:
+                 name: str = "nightly", fail_worst_of: bool = True) -> list[Path]:
     """Runs at :data:`STAMPS` with the given differential error factors (oldest first)."""
     out: list[Path] = []
     for stamp, f in zip(STAMPS, factors, strict=False):
         prev = str(out[-1]) if out else None
         out.append(make_run(root, name=name, stamp=stamp, value_factor=f, pinn_factor=f,
-                            previous=prev))
+                            previous=prev, fail_worst_of=fail_worst_of))
     return out

@@ -1,0 +1,247 @@
+"""evaluation.report on a synthetic run directory (tests/evaluation/report_fixture.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from evaluation import plots
+from evaluation.readme_figures import main as readme_main
+from evaluation.readme_figures import write_readme_figures
+from evaluation.report import build_report, main, prefect_markdown
+from evaluation.trend import load_metrics
+from tests.evaluation.report_fixture import EVIL, make_history, make_run
+
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+IMG_RE = re.compile(r'<img\b[^>]*\bsrc="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+SVG_RE = re.compile(r"<svg\b.*?</svg>", re.S)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (checks the signature)."""
+    assert data[:8] == PNG_SIG
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def sections(html: str) -> dict[str, str]:
+    """Scenario id -> the HTML of its section (base64 payloads shortened to ``B64``)."""
+    html = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,B64", html)
+    parts = re.split(r'(?=<section class="scenario")', html)
+    out = {}
+    for p in parts[1:]:
+        m = re.search(r"<h2>(.*?) <span", p)
+        assert m, p[:200]
+        out[m.group(1)] = p.split("</section>")[0]
+    return out
+
+
+@pytest.fixture
+def no_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip rasterising figures (they are still built) in tests about the page, not the images."""
+    monkeypatch.setattr(plots, "to_png", lambda fig, dpi=100: PNG_SIG + b"stub")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three runs of "nightly"; the last doubles the differential errors (planted regression)."""
+    return make_history(tmp_path_factory.mktemp("runs"), (1.0, 1.03, 2.0))
+
+
+@pytest.fixture(scope="module")
+def report(runs: list[Path]) -> str:
+    path = build_report(runs[-1], history=5)
+    assert path == runs[-1] / "report.html"
+    return path.read_text(encoding="utf-8")
+
+
+def test_every_section_present(report: str) -> None:
+    sec = sections(report)
+    assert list(sec) == ["bs_call", "basket_xva", "worst_of"]
+    for title in ("Summary", "Run provenance", "Resolved configuration (config.yaml)"):
+        assert title in report
+    bs, basket, failed = sec["bs_call"], sec["basket_xva"], sec["worst_of"]
+    for s in (bs, basket):
+        assert "Learning curves" in s and "Slices: prediction vs reference" in s
+        assert "log10 rel. L2" in s and "Provenance" in s
+        assert "RMSE ×100" in s
+    assert "PINN results" in basket and "XVA: risky vs risk-free value" in basket
+    assert 'alt="PINN error map' in basket and 'alt="PINN loss history' in basket
+    assert 'alt="PINN Greeks' in basket and 'alt="XVA curves' in basket
+    # sections without data are left out
+    assert "PINN results" not in bs and "XVA" not in bs
+    assert "<img" not in failed and "Learning curves" not in failed
+    assert "Failed:" in failed and "Provenance" in failed
+    # provenance: dataset hash, seed, backend, stage times
+    assert "1a2b3c4d5e6f" in bs and "seed" in bs and "cpu" in bs and "simulate (s)" in bs
+    assert "Report warnings" not in report
+
+
+def test_images_decode(report: str) -> None:
+    images = IMG_RE.findall(report)
+    # bs: learning curve + slices; basket: learning curve, slices, map, loss, Greeks, XVA
+    assert len(images) == 8
+    assert report.count("<img") == len(images)  # every image is an embedded PNG
+    for b64 in images:
+        data = base64.b64decode(b64, validate=True)
+        w, h = png_size(data)
+        assert w >= 200 and h >= 150 and len(data) > 5000
+
+
+def test_sparklines_are_valid_svg(report: str) -> None:
+    svgs = SVG_RE.findall(report)
+    assert len(svgs) == 2  # bs_call and basket_xva; worst_of failed
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert root.findall(".//{http://www.w3.org/2000/svg}polyline")
+
+
+def test_summary_and_regressions(report: str) -> None:
+    summary = report.split('<section class="scenario"')[0]
+    assert "regressions against nightly-20261120T020000Z" in summary
+    box = summary.split('id="regressions"')[1].split("</div>")[0]
+    assert "summary.value_rmse.differential.mean" in box and "pinn.log10_rel_l2" in box
+    assert "×1.94" in box  # 2.0 / 1.03
+    # the standard errors did not change: not flagged
+    assert "summary.value_rmse.standard.mean" not in box
+    assert "+94%" in summary and 'class="worse"' in summary
+    assert "last 3 runs" in summary
+
+
+def test_no_regression_box_when_stable(tmp_path: Path, no_render: None) -> None:
+    runs = make_history(tmp_path, (1.0, 1.04), fail_worst_of=False)
+    html = build_report(runs[-1]).read_text(encoding="utf-8")
+    assert '<div class="box good" id="regressions">No regression' in html
+    assert 'class="worse"' not in html
+
+
+def test_first_run_without_history(tmp_path: Path, no_render: None) -> None:
+    run = make_run(tmp_path)
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "<svg" not in html  # a single point makes no sparkline
+    # the failed scenario is still flagged
+    assert "1 regression (no previous run)" in html
+    html = build_report(make_run(tmp_path, fail_worst_of=False)).read_text(encoding="utf-8")
+    assert "No previous run named <b>nightly</b>" in html
+
+
+def test_script_in_names_and_parameters_is_escaped(tmp_path: Path) -> None:
+    evil_id = "evil<script>alert(1)"  # no "/": it names the arrays file too
+    evil_input = '<img src=x onerror="alert(2)">'
+    runs = make_history(tmp_path, (1.0, 1.0))
+    for run in runs:
+        m = json.loads((run / "metrics.json").read_text())
+        sc = m["scenarios"].pop("basket_xva")
+        sc["inputs"] = ["spot_1", evil_input]
+        sc["label"] = "</td></tr></table><script>alert(3)</script>"
+        sc["parameters"]["model"]["type"] = EVIL
+        m["scenarios"][evil_id] = sc
+        m["run"]["name"] = "nightly"
+        (run / "metrics.json").write_text(json.dumps(m))
+        (run / "arrays" / "basket_xva.npz").rename(run / "arrays" / f"{evil_id}.npz")
+    html = build_report(runs[-1]).read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert "onerror=" not in html.replace("onerror=&#34;", "")
+    assert "<img src=x" not in html
+    assert "evil&lt;script&gt;alert(1)" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html  # label and parameter
+    assert "train: &lt;b&gt;NaN&lt;/b&gt; loss" in html
+    for svg in SVG_RE.findall(html):  # sparkline tooltip with the evil id still parses
+        ET.fromstring(svg)
+    assert len(IMG_RE.findall(html)) == 8  # figures with evil labels still drawn
+
+
+def test_content_security_policy_and_offline(report: str) -> None:
+    assert "Content-Security-Policy" in report and "default-src 'none'" in report
+    for pattern in (r'src="http', r'href="http', r"<link\b", r"url\("):
+        assert not re.search(pattern, report)
+
+
+def test_missing_optional_files(tmp_path: Path, no_render: None) -> None:
+    run = make_run(tmp_path)
+    (run / "config.yaml").unlink()
+    for f in (run / "arrays").iterdir():
+        f.unlink()
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "Slices:" not in html and "XVA: risky" not in html and "PINN Greeks" not in html
+    assert "Learning curves" in html and "PINN results" in html  # from metrics.json alone
+    assert 'alt="PINN loss history' in html
+    assert "Resolved configuration" not in html
+
+
+def test_corrupt_array_becomes_a_warning(tmp_path: Path, no_render: None) -> None:
+    run = make_run(tmp_path)
+    (run / "arrays" / "bs_call.npz").write_bytes(b"not a zip")
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "Report warnings" in html and "cannot read bs_call.npz" in html
+    assert "Slices:" in html  # basket_xva still has its slices
+
+
+def test_bad_inputs(tmp_path: Path, no_render: None) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build_report(tmp_path / "nope")
+    run = make_run(tmp_path)
+    with pytest.raises(ValueError, match="'tolerance' parameter of compare must be a finite ratio"):
+        build_report(run, tolerance=0.5)
+    with pytest.raises(ValueError, match="'history' parameter of build_report"):
+        build_report(run, history=-1)
+    m = json.loads((run / "metrics.json").read_text())
+    m["schema_version"] = 2
+    (run / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="schema_version"):
+        build_report(run)
+
+
+def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str], no_render: None) -> None:
+    run = make_run(tmp_path)
+    out = tmp_path / "elsewhere" / "r.html"
+    assert main([str(run), "--history", "0", "--tolerance", "2", "--output", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert main([str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("report: error:") and err.count("\n") == 1
+
+
+def test_prefect_markdown(runs: list[Path]) -> None:
+    m = load_metrics(runs[-1])
+    m["regressions"] = [{"scenario": "bs_call", "metric": "summary.value_rmse.differential.mean",
+                         "previous": 0.001, "current": 0.002, "ratio": 2.0, "tolerance": 1.5}]
+    md = prefect_markdown(m, runs[-1] / "report.html")
+    lines = md.splitlines()
+    assert lines[0].startswith("### diffml run nightly 20261121T020000Z")
+    table = [line for line in lines if line.startswith("| ")]
+    assert len(table) == 4  # header + 3 scenarios
+    assert all(line.count(" | ") == table[0].count(" | ") for line in table)  # no broken cells
+    assert "| bs_call | ok | 0.279 / 0.192 |" in md
+    assert "failed: train: &lt;b&gt;NaN&lt;/b&gt; loss at step 12" in md
+    assert "**1 regression(s):**" in md and "(×2, tolerance ×1.5)" in md
+    assert f"Report: `{runs[-1] / 'report.html'}`" in md
+    assert "<" not in md.replace("<br>", "")
+
+
+def test_readme_figures(runs: list[Path], tmp_path: Path) -> None:
+    done = write_readme_figures(runs[-1], tmp_path / "img")
+    assert set(done) == {"learning_curve", "pinn_error_map"}
+    for p in done.values():
+        w, h = png_size(p.read_bytes())
+        assert w > 500 and h > 400
+    assert readme_main([str(runs[-1]), str(tmp_path / "img2"), "--scenario", "basket_xva"]) == 0
+    assert (tmp_path / "img2" / "learning_curve.png").stat().st_size > 10_000
+    assert readme_main([str(runs[-1]), str(tmp_path / "img3"), "--scenario", "nope"]) == 1
+
+
+def test_imports_stay_light() -> None:
+    code = ("import sys, evaluation, evaluation.report, evaluation.trend, evaluation.metrics; "
+            "bad = [m for m in ('matplotlib', 'prefect', 'jinja2') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
