@@ -127,6 +127,18 @@ def _warm(client) -> None:
     client.run(warm)
 
 
+def _cpu(client=None) -> float:
+    """CPU seconds (user + system) used so far by this process and the client's workers."""
+    def own() -> float:
+        t = os.times()
+        return t.user + t.system
+
+    total = own()
+    if client is not None:
+        total += sum(client.run(own).values())
+    return total
+
+
 def generation_bench(rows: int, chunk: int, work: pathlib.Path) -> dict:
     """End-to-end generate() of ``rows`` Black-Scholes rows: serial, 1 and 2 Dask workers."""
     from distributed import Client, LocalCluster
@@ -134,14 +146,17 @@ def generation_bench(rows: int, chunk: int, work: pathlib.Path) -> dict:
     spec = bs_spec(rows, chunk)
     out = {"rows": rows, "chunk_paths": chunk, "parts": -(-rows // chunk)}
     sim.simulate(spec.model, spec.product, spec.sampler, n_paths=1000, seed=0)  # JIT warm-up
-    t0 = time.perf_counter()
+    load = os.getloadavg()[0]
+    c0, t0 = _cpu(), time.perf_counter()
     path = data.generate(spec, root=work / "gen-serial")
-    t = time.perf_counter() - t0
+    t, cpu = time.perf_counter() - t0, _cpu() - c0
     disk = sum(f.stat().st_size for f in path.glob("part-*.parquet"))
     reference = [p["sha256"] for p in data.read_manifest(path)["parts"]]
     shutil.rmtree(work / "gen-serial")
     out["serial_no_dask"] = {"seconds": round(t, 3), "rows_per_s": round(rows / t),
-                             "disk_MB_per_s": round(disk / t / MB, 1)}
+                             "disk_MB_per_s": round(disk / t / MB, 1),
+                             "cpu_seconds": round(cpu, 2), "cpu_per_wall": round(cpu / t, 2),
+                             "load_average_before": round(load, 2)}
     out["disk_MB"] = round(disk / MB, 1)
     for numba_threads in (None, 1):
         suffix = "" if numba_threads is None else "_numba_1_thread"
@@ -152,14 +167,17 @@ def generation_bench(rows: int, chunk: int, work: pathlib.Path) -> dict:
                     Client(cluster) as client:
                 _warm(client)
                 root = work / f"gen-{workers}"
-                t0 = time.perf_counter()
+                load = os.getloadavg()[0]
+                c0, t0 = _cpu(client), time.perf_counter()
                 path = data.generate(spec, root=root, client=client)
-                t = time.perf_counter() - t0
+                t, cpu = time.perf_counter() - t0, _cpu(client) - c0
                 same = [p["sha256"] for p in data.read_manifest(path)["parts"]] == reference
                 shutil.rmtree(root)
             out[f"dask_{workers}_worker{suffix}"] = {
                 "seconds": round(t, 3), "rows_per_s": round(rows / t),
-                "disk_MB_per_s": round(disk / t / MB, 1), "bit_identical_to_serial": same}
+                "disk_MB_per_s": round(disk / t / MB, 1), "bit_identical_to_serial": same,
+                "cpu_seconds": round(cpu, 2), "cpu_per_wall": round(cpu / t, 2),
+                "load_average_before": round(load, 2)}
         out[f"scaling_2_vs_1_worker{suffix}"] = round(
             out[f"dask_1_worker{suffix}"]["seconds"] / out[f"dask_2_worker{suffix}"]["seconds"],
             3)
@@ -261,7 +279,8 @@ def main() -> None:
         for key in ("serial_no_dask", "dask_1_worker", "dask_2_worker",
                     "dask_1_worker_numba_1_thread", "dask_2_worker_numba_1_thread"):
             print(f"  {key:30s} {g[key]['seconds']:7.2f} s {g[key]['rows_per_s'] / 1e6:6.2f} "
-                  "M rows/s")
+                  f"M rows/s, {g[key]['cpu_per_wall']:.2f} cores busy, load average before "
+                  f"{g[key]['load_average_before']:.1f}")
         print(f"  scaling 2 vs 1 worker: {g['scaling_2_vs_1_worker']:.2f}x (numba kernels use "
               "every core in each worker); with 1 numba thread per worker: "
               f"{g['scaling_2_vs_1_worker_numba_1_thread']:.2f}x")
