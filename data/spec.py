@@ -177,7 +177,7 @@ class DatasetSpec:
                    sampler=from_dict(d["sampler"]), seed=d["seed"], n_paths=d["n_paths"],
                    antithetic=d["antithetic"], xva=from_dict(d["xva"]),
                    precision=d["precision"], backend=d.get("backend", "cpu"),
-                   chunk_paths=d.get("chunk_paths", DEFAULT_CHUNK_PATHS))
+                   chunk_paths=d.get("chunk_paths") or DEFAULT_CHUNK_PATHS)
 
     @classmethod
     def from_sample(cls, sample: Any, name: str, *, chunk_paths: int = DEFAULT_CHUNK_PATHS
