@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -72,6 +73,13 @@ MAX_SLICE_INPUTS = 4
 def plain(text: object) -> str:
     """User text made literal for matplotlib (``$`` escaped so mathtext never parses it)."""
     return str(text).replace("$", r"\$")
+
+
+def _wrap(text: str, width_in: float, size: float = 10.0) -> tuple[str, int]:
+    """``text`` wrapped to about ``width_in`` inches at ``size`` points; returns (text, lines)."""
+    chars = max(20, int(width_in * 72 / (0.65 * size)))  # DejaVu bold: ~0.65 em per char
+    lines = textwrap.wrap(text, chars) or [""]
+    return "\n".join(lines), len(lines)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -190,9 +198,12 @@ def learning_curve_figure(
         handles, labels = axes[0].get_legend_handles_labels()
         if handles:
             axes[0].legend(handles, labels, loc="best")
+        top = 0.35
         if title:
-            fig.suptitle(plain(title), fontsize=10, fontweight="bold")
-        _adjust(fig, ncols=n_panels, top=0.65 if title else 0.35, bottom=0.55)
+            text, k = _wrap(plain(title), fig.get_size_inches()[0] - 0.4)
+            fig.suptitle(text, fontsize=10, fontweight="bold")
+            top += 0.2 * k + 0.05
+        _adjust(fig, ncols=n_panels, top=top, bottom=0.55)
     return fig
 
 
@@ -300,9 +311,12 @@ def slices_figure(
         if d > cols:
             note = f"first {cols} of {d} inputs shown"
             sup = f"{sup} ({note})" if sup else note
+        top = 0.35
         if sup:
-            fig.suptitle(sup, fontsize=10, fontweight="bold")
-        _adjust(fig, nrows=rows, ncols=cols, top=0.65 if sup else 0.35, hgap=0.32, wgap=0.8)
+            text, k = _wrap(sup, fig.get_size_inches()[0] - 0.4)
+            fig.suptitle(text, fontsize=10, fontweight="bold")
+            top += 0.2 * k + 0.05
+        _adjust(fig, nrows=rows, ncols=cols, top=top, hgap=0.32, wgap=0.8)
     return fig
 
 
@@ -350,8 +364,9 @@ def pinn_error_map_figure(
         ax.set_xlabel(plain(xlabel))
         ax.set_ylabel(plain(ylabel))
         ax.grid(False)
-        ax.set_title(plain(title) if title else "PINN error")
-        _adjust(fig, right=0.8, top=0.4)
+        text, k = _wrap(plain(title) if title else "PINN error", 4.6)
+        fig.suptitle(text, fontsize=10, fontweight="bold")
+        _adjust(fig, right=0.8, top=0.25 + 0.2 * k)
     return fig
 
 
