@@ -185,7 +185,7 @@ def main() -> None:
         n = int(1_000_000 * scale)
         for name, prod in (("worst_of", sim.WorstOf(1.0, 1.0, "put")),
                            ("arithmetic", sim.BasketOption([1 / dim] * dim, 1.0, 1.0, "call"))):
-            t = best_time(lambda m=m, prod=prod, n=n: sim.simulate(
+            t = best_time(lambda m=m, prod=prod, n=n, dim=dim: sim.simulate(
                 m, prod, sim.FixedSampler([1.0] * dim), n, seed=1))
             out[f"{name}_{dim}"] = {"paths": n, "paths_per_s": n / t}
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -83,7 +82,8 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
             result = run_config(cfg, _raw(cfg), None if output is None else str(output),
                                 dask_address)
         except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
-            _fail(f"run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(f"run failed: {type(exc).__name__}: {first}")
     _print_summary(Path(result["run_dir"]))
     out.print(f"report: {result['report']}")
     if result["regressions"]:
@@ -243,10 +243,11 @@ def datasets_verify(path: Annotated[Path, typer.Argument(help="Dataset directory
 
 
 @datasets_app.command("gc")
-def datasets_gc(configs: Annotated[list[Path], typer.Argument(help="Configs whose datasets to keep.")],
-                root: Annotated[Path, typer.Option(help="Datasets folder.")] = Path("datasets"),
-                yes: Annotated[bool, typer.Option("--yes", help="Delete (default: dry run).")] = False
-                ) -> None:
+def datasets_gc(
+    configs: Annotated[list[Path], typer.Argument(help="Configs whose datasets to keep.")],
+    root: Annotated[Path, typer.Option(help="Datasets folder.")] = Path("datasets"),
+    yes: Annotated[bool, typer.Option("--yes", help="Delete (default: dry run).")] = False,
+) -> None:
     """Remove datasets that none of CONFIGS references (dry run unless --yes)."""
     import data
 

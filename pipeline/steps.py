@@ -27,7 +27,7 @@ def dataset_spec(cfg: RunConfig, scenario: Scenario):
 
     objs = scenario.objects()
     return data.DatasetSpec(
-        name=f"{cfg.name}-{scenario.id}".replace("_", "."), model=objs["model"],
+        name=f"{cfg.name}-{scenario.id}", model=objs["model"],
         product=objs["product"], sampler=objs["sampler"], xva=objs["xva"],
         seed=cfg.seed if scenario.seed is None else scenario.seed, n_paths=scenario.paths,
         antithetic=scenario.antithetic, backend=cfg.backend,
@@ -94,15 +94,14 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
 
     The models of the largest size (seed of the first entry) are saved under
     ``run_dir/models/<scenario>-<mode>/``; their predictions go to ``arrays/<scenario>.npz``.
-    Results are cached under ``<output_root>/.cache/train/<key>/`` and reused when the dataset
+    Results are cached under ``<runs folder>/.cache/train/<key>/`` and reused when the dataset
     hash, the training settings and the test set are unchanged.
     """
     import data
     from training.regressor import DifferentialRegressor
 
     t0 = time.perf_counter()
-    cache = Path(cfg.output_root) / ".cache" / "train" / training_key(dataset["hash"], scenario,
-                                                                      ref)
+    cache = run_dir.parent / ".cache" / "train" / training_key(dataset["hash"], scenario, ref)
     reused = (cache / "curve.json").is_file()
     if not reused:
         import torch

@@ -8,7 +8,8 @@ Every number is a pure function of ``(seed, stream, path, draw)``:
 One Philox call yields four 32-bit words, hence four uniforms ``u = (w + 0.5) / 2**32`` in (0, 1)
 and four standard normals ``z = Phi^{-1}(u)`` by Wichura's algorithm AS241 (PPND16, relative error
 about 1e-16; rational functions only in the central region |u - 1/2| <= 0.425, one log and one
-square root in the tails). Draw ``d`` of a path is lane ``d % 4`` of block ``d // 4``. Stream 0 carries the model's draws, stream 1 the sampler's, so a path's
+square root in the tails). Draw ``d`` of a path is lane ``d % 4`` of block ``d // 4``.
+Stream 0 carries the model's draws, streams 1 and 2 the sampler's, so a path's
 numbers do not depend on chunking, thread count or device. The same functions compile for CUDA
 (``numba.cuda.jit(device=True)``) since they use scalar integer arithmetic only.
 
@@ -192,7 +193,7 @@ def _check(seed: int, first_path: int, n_paths: int, n_draws: int) -> None:
 def normals(
     seed: int, n_paths: int, n_draws: int, *, first_path: int = 0, stream: int = STREAM_MODEL
 ) -> np.ndarray:
-    """Standard normals of paths ``first_path .. first_path + n_paths - 1``, shape (n_paths, n_draws)."""
+    """Standard normals of paths ``first_path ..``, shape (n_paths, n_draws)."""
     _check(seed, first_path, n_paths, n_draws)
     out = np.empty((n_paths, n_draws), dtype=np.float64)
     _normals_kernel(np.uint64(seed), np.uint64(stream), np.uint64(first_path), out)
