@@ -13,8 +13,9 @@ import numpy as np
 from numba import njit, prange
 
 from .black_scholes import bs_path
-from .products._payoff import payoff_scalar, payoff_vector
-from .rng import fill_normals, normal4, normal_draw
+from .heston import heston_path
+from .products._payoff import payoff_vector
+from .rng import fill_normals, normal_draw
 
 BLOCK = 256  # paths per scratch allocation in multi-asset kernels
 
@@ -141,96 +142,27 @@ def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind,
 @njit(parallel=True, cache=True)
 def heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps, kind, strike,
                   seed, first_path, antithetic, with_gradient, y, dydx):
-    """Heston log-Euler (full truncation) forward sweep, then the reverse sweep.
+    """Heston log-Euler (full truncation) forward sweep, then the reverse sweep (``heston_path``).
 
     x: (n, d) with spot, variance, then declared parameters; ``cols`` gives the column of
     (kappa, theta, xi, rho, rate) or -1 when fixed. Writes y (n,) and dydx (n, d).
     """
     n = x.shape[0]
-    dt = tau / steps
     n_blocks = (n + BLOCK - 1) // BLOCK
     for b in prange(n_blocks):
         vs = np.empty(steps)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            path = first_path + i
-            s0 = x[i, 0]
-            v0 = x[i, 1]
             kappa = x[i, cols[0]] if cols[0] >= 0 else kappa0
             theta = x[i, cols[1]] if cols[1] >= 0 else theta0
             xi = x[i, cols[2]] if cols[2] >= 0 else xi0
             rho = x[i, cols[3]] if cols[3] >= 0 else rho0
             r = x[i, cols[4]] if cols[4] >= 0 else rate0
-            srho = math.sqrt(max(1.0 - rho * rho, 0.0))
-            disc = math.exp(-r * tau)
-            acc = np.zeros(7)  # y, dS, dv0, dkappa, dtheta, dxi, drho ... rate below
-            acc_r = 0.0
-            passes = 2 if antithetic else 1
-            for p in range(passes):
-                sgn = 1.0 if p == 0 else -1.0
-                xl = math.log(s0)
-                var = v0
-                z = (0.0, 0.0, 0.0, 0.0)
-                for k in range(steps):
-                    if k % 2 == 0:
-                        z = normal4(seed, 0, path, k // 2)
-                    z1 = sgn * z[2 * (k % 2)]
-                    z2 = sgn * z[2 * (k % 2) + 1]
-                    vs[k] = var
-                    vp = max(var, 0.0)
-                    sv = math.sqrt(vp * dt)
-                    xl += (r - dividend - 0.5 * vp) * dt + sv * z1
-                    var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
-                s_t = math.exp(xl)
-                h, dh = payoff_scalar(kind, strike, s_t)
-                yv = disc * h
-                acc[0] += yv
-                if not with_gradient:
-                    continue
-                xbar = disc * dh * s_t
-                vbar = 0.0
-                kb = 0.0
-                tb = 0.0
-                xib = 0.0
-                rhob = 0.0
-                rb = -tau * yv
-                for k in range(steps - 1, -1, -1):
-                    if k == steps - 1 or k % 2 == 1:
-                        z = normal4(seed, 0, path, k // 2)
-                    z1 = sgn * z[2 * (k % 2)]
-                    z2 = sgn * z[2 * (k % 2) + 1]
-                    var = vs[k]
-                    vp = max(var, 0.0)
-                    sv = math.sqrt(vp * dt)
-                    wv = rho * z1 + srho * z2
-                    # ln S_{k+1} = ln S_k + (r - q - vp/2) dt + sv z1
-                    rb += xbar * dt
-                    vpb = -0.5 * dt * xbar
-                    svb = xbar * z1
-                    # v_{k+1} = v_k + kappa (theta - vp) dt + xi sv (rho z1 + srho z2)
-                    kb += vbar * (theta - vp) * dt
-                    tb += vbar * kappa * dt
-                    vpb -= vbar * kappa * dt
-                    xib += vbar * sv * wv
-                    svb += vbar * xi * wv
-                    if srho > 0.0:
-                        rhob += vbar * xi * sv * (z1 - rho / srho * z2)
-                    if sv > 0.0:
-                        vpb += svb * 0.5 * dt / sv
-                    if var > 0.0:
-                        vbar += vpb
-                acc[1] += xbar / s0
-                acc[2] += vbar
-                acc[3] += kb
-                acc[4] += tb
-                acc[5] += xib
-                acc[6] += rhob
-                acc_r += rb
-            y[i] = acc[0] / passes
+            out = heston_path(x[i, 0], x[i, 1], kappa, theta, xi, rho, r, dividend, tau, steps,
+                              kind, strike, seed, first_path + i, antithetic, with_gradient, vs)
+            y[i] = out[0]
             if with_gradient:
-                dydx[i, 0] = acc[1] / passes
-                dydx[i, 1] = acc[2] / passes
-                for c in range(4):
+                dydx[i, 0] = out[1]
+                dydx[i, 1] = out[2]
+                for c in range(5):
                     if cols[c] >= 0:
-                        dydx[i, cols[c]] = acc[3 + c] / passes
-                if cols[4] >= 0:
-                    dydx[i, cols[4]] = acc_r / passes
+                        dydx[i, cols[c]] = out[3 + c]

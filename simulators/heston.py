@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _validation as v
+from .products._payoff import payoff_scalar
 from .rng import normal4
 
 PARAM_INPUTS = ("kappa", "theta", "xi", "rho", "rate")
@@ -128,3 +129,93 @@ def _forward_kernel(seed, stream, first_path, s0, v0, horizon, steps, kappa, the
             var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
         out[i, 0] = math.exp(x)
         out[i, 1] = max(var, 1e-8)
+
+
+@njit(inline="always", cache=True)
+def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, seed, path,
+                antithetic, with_gradient, vs):
+    """One path (or antithetic pair) forward and back; the per-path code of every backend.
+
+    ``vs`` is scratch for the variance path v_0..v_{steps-1} (any 1-D view of length >= steps:
+    a thread-local array on the CPU, a strided column of a step-major global buffer on the
+    GPU). The forward sweep stores v_k; the reverse sweep reads it back and regenerates the
+    normals (draws 2k, 2k+1 of ``path``) from the counter-based RNG.
+
+    Returns (y, dy/dS, dy/dv0, dy/dkappa, dy/dtheta, dy/dxi, dy/drho, dy/dr), each averaged
+    over the antithetic pair when ``antithetic``; the derivatives are 0 when not
+    ``with_gradient``.
+    """
+    dt = tau / steps
+    srho = math.sqrt(max(1.0 - rho * rho, 0.0))
+    disc = math.exp(-r * tau)
+    a_y = 0.0
+    a_s = 0.0
+    a_v = 0.0
+    a_k = 0.0
+    a_t = 0.0
+    a_xi = 0.0
+    a_rho = 0.0
+    a_r = 0.0
+    passes = 2 if antithetic else 1
+    for p in range(passes):
+        sgn = 1.0 if p == 0 else -1.0
+        xl = math.log(s0)
+        var = v0
+        z = (0.0, 0.0, 0.0, 0.0)
+        for k in range(steps):
+            if k % 2 == 0:
+                z = normal4(seed, 0, path, k // 2)
+            z1 = sgn * z[2 * (k % 2)]
+            z2 = sgn * z[2 * (k % 2) + 1]
+            vs[k] = var
+            vp = max(var, 0.0)
+            sv = math.sqrt(vp * dt)
+            xl += (r - q - 0.5 * vp) * dt + sv * z1
+            var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
+        s_t = math.exp(xl)
+        h, dh = payoff_scalar(kind, strike, s_t)
+        yv = disc * h
+        a_y += yv
+        if not with_gradient:
+            continue
+        xbar = disc * dh * s_t
+        vbar = 0.0
+        kb = 0.0
+        tb = 0.0
+        xib = 0.0
+        rhob = 0.0
+        rb = -tau * yv
+        for k in range(steps - 1, -1, -1):
+            if k == steps - 1 or k % 2 == 1:
+                z = normal4(seed, 0, path, k // 2)
+            z1 = sgn * z[2 * (k % 2)]
+            z2 = sgn * z[2 * (k % 2) + 1]
+            var = vs[k]
+            vp = max(var, 0.0)
+            sv = math.sqrt(vp * dt)
+            wv = rho * z1 + srho * z2
+            # ln S_{k+1} = ln S_k + (r - q - vp/2) dt + sv z1
+            rb += xbar * dt
+            vpb = -0.5 * dt * xbar
+            svb = xbar * z1
+            # v_{k+1} = v_k + kappa (theta - vp) dt + xi sv (rho z1 + srho z2)
+            kb += vbar * (theta - vp) * dt
+            tb += vbar * kappa * dt
+            vpb -= vbar * kappa * dt
+            xib += vbar * sv * wv
+            svb += vbar * xi * wv
+            if srho > 0.0:
+                rhob += vbar * xi * sv * (z1 - rho / srho * z2)
+            if sv > 0.0:
+                vpb += svb * 0.5 * dt / sv
+            if var > 0.0:
+                vbar += vpb
+        a_s += xbar / s0
+        a_v += vbar
+        a_k += kb
+        a_t += tb
+        a_xi += xib
+        a_rho += rhob
+        a_r += rb
+    return (a_y / passes, a_s / passes, a_v / passes, a_k / passes, a_t / passes,
+            a_xi / passes, a_rho / passes, a_r / passes)
