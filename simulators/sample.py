@@ -69,7 +69,11 @@ class Sample:
     def to_numpy(self) -> Sample:
         """The same sample with host (NumPy) arrays."""
         def host(a):
-            return a.get() if hasattr(a, "get") else np.asarray(a)
+            if hasattr(a, "get"):  # CuPy
+                return a.get()
+            if hasattr(a, "copy_to_host"):  # Numba device array
+                return a.copy_to_host()
+            return np.asarray(a)
 
         return Sample(host(self.x), host(self.y), host(self.dydx), self.inputs, self.model,
                       self.product, self.sampler, self.seed, self.first_path, self.antithetic,

@@ -53,6 +53,7 @@ def simulate(
     xva=None,
     backend: str = "cpu",
     dtype: str = "float64",
+    device_output: bool = False,
 ) -> Sample:
     """Simulate ``n_paths`` training examples (x, y, dy/dx).
 
@@ -69,6 +70,10 @@ def simulate(
             e^{-c tau}. A payoff that can change sign is refused.
         backend: "cpu", "gpu" or "auto".
         dtype: "float64" (default) or "float32" (computed in float64, stored in float32).
+        device_output: on the GPU, keep x, y and dydx on the device (CuPy arrays when CuPy is
+            installed, else Numba device arrays; ``Sample.to_numpy()`` copies them back; hand
+            them to torch with ``torch.from_dlpack``, see docs/gpu.md). Ignored when
+            backend="auto" falls back to the CPU; refused with backend="cpu".
 
     Returns:
         A ``Sample`` with x (n, d), y (n,), dydx (n, d); y is discounted to the input date.
@@ -83,7 +88,11 @@ def simulate(
     ):
         v.fail("simulate", "first_path", "an integer >= 0", first_path)
     v.choice("simulate", "dtype", dtype, DTYPES)
+    if device_output and backend == "cpu":
+        v.fail("simulate", "device_output", "False with backend='cpu' (device arrays need "
+               "backend='gpu' or 'auto')", device_output)
     backend = resolve_backend(backend)
+    device_output = bool(device_output) and backend == "gpu"
     driver = _dispatch.driver(model, backend)
     encoded = product.encode(model.dim)
     sampler.validate(model)
@@ -101,13 +110,22 @@ def simulate(
     x = np.ascontiguousarray(sampler.sample(model, int(seed), int(first_path), n_paths),
                              dtype=np.float64)
     t1 = time.perf_counter()
-    y, dydx = driver(model, product, encoded, x, int(seed), int(first_path), bool(antithetic))
-    t2 = time.perf_counter()
-    if factor != 1.0:
-        y *= factor
-        dydx *= factor
-    if dtype == "float32":
-        x, y, dydx = x.astype(np.float32), y.astype(np.float32), dydx.astype(np.float32)
+    if device_output:  # XVA factor and dtype applied on the device
+        from . import _gpu
+
+        y, dydx = driver(model, product, encoded, x, int(seed), int(first_path),
+                         bool(antithetic), device_output=True)
+        x, y, dydx = _gpu.to_device_sample(x, y, dydx, factor, dtype)
+        t2 = time.perf_counter()
+    else:
+        y, dydx = driver(model, product, encoded, x, int(seed), int(first_path),
+                         bool(antithetic))
+        t2 = time.perf_counter()
+        if factor != 1.0:
+            y *= factor
+            dydx *= factor
+        if dtype == "float32":
+            x, y, dydx = x.astype(np.float32), y.astype(np.float32), dydx.astype(np.float32)
     stats = {"sample_seconds": t1 - t0, "simulate_seconds": t2 - t1, "xva_factor": factor}
     return Sample(x=x, y=y, dydx=dydx, inputs=tuple(model.inputs), model=model, product=product,
                   sampler=sampler, seed=int(seed), first_path=int(first_path),

@@ -1,0 +1,184 @@
+"""backend="gpu": the CUDA kernels against the CPU kernels, path by path.
+
+Three layers, from always-on to device-only:
+
+* Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, in a subprocess, because the switch is
+  read when ``numba.cuda`` is first imported) every model and product runs through
+  ``simulate(backend="gpu")`` on 48 paths and must equal the CPU path by path, bit for bit.
+* ``-m slow``: every kernel compiles to PTX for sm_90 (H100/H200) with NVVM, without a device;
+  skipped when NVVM is not installed. The PTX must not use local memory (no per-thread arrays).
+* ``-m gpu``: on a real device, GPU and CPU agree to 1e-12 relative (NVVM contracts a*b + c into
+  fused multiply-adds, so the last bits may differ), and device output reaches torch by DLPack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import simulators as sim
+from simulators import _dispatch
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = "tests.simulators._gpu_sim_cases"
+
+
+def _cuda_module_present() -> bool:
+    try:
+        from numba import cuda  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _subprocess(module: str, *, cudasim: bool, timeout: float) -> dict:
+    env = dict(os.environ)
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    if cudasim:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    proc = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{module} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def cudasim_results() -> dict:
+    if not _cuda_module_present():
+        pytest.skip("numba.cuda is not importable (install the 'gpu' extra: numba-cuda)")
+    return _subprocess(CASES, cudasim=True, timeout=900)
+
+
+def _case_names() -> list[str]:
+    from tests.simulators._gpu_sim_cases import cases
+
+    return [c[0] for c in cases()]
+
+
+def test_every_model_has_a_gpu_driver():
+    assert set(_dispatch._GPU) == set(_dispatch._CPU)
+
+
+def test_gpu_backend_without_device_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(sys.modules["simulators.simulate"], "_gpu_usable", lambda: False)
+    model, product = sim.BlackScholes(vol=0.2), sim.European(1.0, 1.0, "call")
+    with pytest.raises(RuntimeError, match="backend='gpu' needs a CUDA device"):
+        sim.simulate(model, product, sim.FixedSampler([1.0]), 4, seed=1, backend="gpu")
+    s = sim.simulate(model, product, sim.FixedSampler([1.0]), 4, seed=1, backend="auto",
+                     device_output=True)
+    assert s.backend == "cpu" and isinstance(s.y, np.ndarray)
+
+
+def test_device_output_with_cpu_backend_is_refused():
+    with pytest.raises(ValueError, match="'device_output' parameter of simulate"):
+        sim.simulate(sim.BlackScholes(vol=0.2), sim.European(1.0, 1.0, "call"),
+                     sim.FixedSampler([1.0]), 4, seed=1, backend="cpu", device_output=True)
+
+
+def test_cudasim_run_used_the_simulator(cudasim_results):
+    assert cudasim_results["cudasim"] is True
+
+
+@pytest.mark.parametrize("name", _case_names())
+def test_gpu_equals_cpu_path_by_path_under_cudasim(cudasim_results, name):
+    r = cudasim_results[name]
+    assert r["backend"] == "gpu"
+    assert r["nonzero_dydx"] > 0  # the comparison is not vacuous
+    assert r["dtype_ok"] and r["x_equal"]
+    assert r["y_equal"] and r["dydx_equal"], r  # same per-path code, no FMA in the simulator
+    assert r["on_device"] == name.startswith("device_output")
+
+
+def _nvvm_available() -> bool:
+    try:
+        from numba import cuda
+
+        cuda.compile_ptx(lambda a: None, "void(float64[::1])", cc=(9, 0))
+    except Exception:  # noqa: BLE001 - any failure: no NVVM toolchain here
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_kernels_compile_to_ptx_for_sm90_without_local_memory():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or not _cuda_module_present():
+        pytest.skip("needs numba-cuda without the simulator")
+    if not _nvvm_available():
+        pytest.skip("NVVM not installed (pip install 'cuda-toolkit[nvvm,nvrtc]==13.*')")
+    import numba
+    from numba import cuda
+
+    from simulators import _gpu
+    from tests.simulators._gpu_sim_cases import cases
+
+    seen = set()
+    for name, model, product, sampler, _ in cases():
+        if type(model) in seen:
+            continue
+        seen.add(type(model))
+        x = np.ascontiguousarray(sampler.sample(model, 1, 0, 8))
+        kernel, args, *_ = _gpu.plan(model, product, product.encode(model.dim), x, 1, 0, True,
+                                     alloc=np.empty)
+        ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args),
+                                  cc=(9, 0))
+        assert ".visible .entry" in ptx, name
+        assert ".local" not in ptx, name  # no per-thread local arrays, no spills
+    assert len(seen) == 4
+
+
+def _real_device() -> bool:
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or not _cuda_module_present():
+        return False
+    from numba import cuda
+
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu_on_a_device():
+    if not _real_device():
+        pytest.skip("no CUDA device")
+    from tests.simulators._gpu_sim_cases import cases
+
+    for name, model, product, sampler, kw in cases():
+        kw = {k: v for k, v in kw.items() if k != "device_output"}
+        if isinstance(model, sim.Heston):
+            import dataclasses
+
+            model = dataclasses.replace(model, steps_per_year=252)
+        n = 20_000
+        c = sim.simulate(model, product, sampler, n, seed=3, first_path=5, **kw)
+        g = sim.simulate(model, product, sampler, n, seed=3, first_path=5, backend="gpu", **kw)
+        np.testing.assert_array_equal(g.x, c.x)
+        tol = 1e-12 if kw.get("dtype", "float64") == "float64" else 1e-6
+        for a, b in ((g.y, c.y), (g.dydx, c.dydx)):
+            close = np.isclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+            # a path sitting on a payoff kink (or on the variance floor) may flip branch
+            assert close.mean() > 1 - 1e-3, (name, np.abs(a - b).max())
+
+
+@pytest.mark.gpu
+def test_device_output_reaches_torch_by_dlpack():
+    if not _real_device():
+        pytest.skip("no CUDA device")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA build here")
+    cupy = pytest.importorskip("cupy")
+    model, product = sim.BlackScholes(vol=0.2), sim.European(1.0, 1.0, "call")
+    s = sim.simulate(model, product, sim.FixedSampler([1.0]), 1000, seed=1, backend="gpu",
+                     device_output=True)
+    assert isinstance(s.y, cupy.ndarray)
+    t = torch.from_dlpack(s.dydx)
+    assert t.is_cuda and t.shape == (1000, 1)
+    np.testing.assert_allclose(t.cpu().numpy(), s.to_numpy().dydx)
