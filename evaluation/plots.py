@@ -270,7 +270,8 @@ def slices_figure(
             name = plain(inputs[j] if j < len(inputs) else f"x{j}")
             panels = [("price", np.asarray(ref_price, dtype=float), None)]
             if has_grad and rg is not None:
-                panels.append((f"delta wrt {name}", rg[:, j], j))
+                what = f"delta wrt {name}" if name.startswith("spot") else f"dV / d{name}"
+                panels.append((what, rg[:, j], j))
             for p_i, (what, ref, gi) in enumerate(panels):
                 ax, ax_e = axes[2 * p_i, j], axes[2 * p_i + 1, j]
                 if line:
@@ -301,7 +302,8 @@ def slices_figure(
                 ax.set_title(f"price along {name}" if gi is None and d > 1 else what)
                 ax_e.set_ylabel("error")
                 if j == 0:
-                    ax.set_ylabel("price" if gi is None else "delta")
+                    ax.set_ylabel("price" if gi is None else
+                                  "delta" if name.startswith("spot") else "sensitivity")
                     ax_e.set_ylabel("pred − ref")
             axes[-1, j].set_xlabel(name)
         handles, labels = axes[0, 0].get_legend_handles_labels()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import learning_curve_summary
+from .report import _grid_error
 from .trend import load_metrics
 
 __all__ = ["main", "write_readme_figures"]
@@ -34,12 +35,9 @@ def _grid(run_dir: Path, sid: str) -> dict[str, np.ndarray] | None:
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as z:
-        keys = set(z.files)
-        if not {"pinn_grid_x", "pinn_grid_y"} <= keys:
-            return None
-        if "pinn_grid_error" not in keys and not {"pinn_grid_pred", "pinn_grid_ref"} <= keys:
-            return None
-        return {k: np.asarray(z[k]) for k in z.files if k.startswith("pinn_grid_")}
+        g = {k: np.asarray(z[k]) for k in z.files if k.startswith("pinn_grid_")}
+    err = _grid_error(g)
+    return None if err is None else {**g, "error": err}
 
 
 def write_readme_figures(
@@ -85,7 +83,7 @@ def write_readme_figures(
             continue
         inputs = [str(x) for x in (scenarios[sid] or {}).get("inputs") or []]
         ref = g.get("pinn_grid_ref")
-        err = g["pinn_grid_error"] if "pinn_grid_error" in g else g["pinn_grid_pred"] - ref
+        err = g["error"]
         fig = plots.pinn_error_map_figure(
             g["pinn_grid_x"], g["pinn_grid_y"], err, ref,
             inputs[0] if inputs else "x1", inputs[1] if len(inputs) > 1 else "x2",

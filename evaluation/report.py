@@ -188,6 +188,37 @@ def _as_2d(x: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(x, dtype=float).reshape(n, -1)
 
 
+def _pinn_grad(arrays: Mapping[str, np.ndarray], n: int, d: int) -> np.ndarray | None:
+    """The PINN's gradient (n, d) at ``x_test``: ``pinn_grad``, else ``pinn_delta`` ((n, d), or
+    (n,) for d = 1), or for Heston (spot, variance) ``pinn_delta`` and ``pinn_vega`` = dV/dv."""
+    if "pinn_grad" in arrays:
+        return np.asarray(arrays["pinn_grad"], dtype=float).reshape(n, -1)
+    if "pinn_delta" not in arrays:
+        return None
+    delta = np.asarray(arrays["pinn_delta"], dtype=float).reshape(n, -1)
+    if delta.shape[1] == d:
+        return delta
+    if delta.shape[1] == 1 and d == 2 and "pinn_vega" in arrays:
+        return np.column_stack([delta[:, 0], np.asarray(arrays["pinn_vega"], float).reshape(n)])
+    out = np.full((n, d), np.nan)
+    out[:, : min(d, delta.shape[1])] = delta[:, :d]
+    return out
+
+
+def _grid_error(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """PINN − reference on the heatmap grid: ``pinn_grid_error`` (or ``pinn_grid_err``), else
+    ``pinn_grid_pred - pinn_grid_ref``; ``None`` without a grid."""
+    if not {"pinn_grid_x", "pinn_grid_y"} <= arrays.keys():
+        return None
+    for key in ("pinn_grid_error", "pinn_grid_err"):
+        if key in arrays:
+            return np.asarray(arrays[key], dtype=float)
+    if {"pinn_grid_pred", "pinn_grid_ref"} <= arrays.keys():
+        return np.asarray(arrays["pinn_grid_pred"], float) - np.asarray(arrays["pinn_grid_ref"],
+                                                                          float)
+    return None
+
+
 def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str]) -> list[dict[str, Any]]:
     ref = np.asarray(arrays["ref_price"], dtype=float)
     n = ref.shape[0]
@@ -195,14 +226,15 @@ def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str]) -> list
     rows = []
     preds = [(m, arrays.get(f"pred_price_{m}"), arrays.get(f"pred_grad_{m}")) for m in modes]
     if "pinn_price" in arrays:
-        preds.append(("PINN", arrays["pinn_price"], arrays.get("pinn_grad")))
+        d = np.asarray(arrays["x_test"]).reshape(n, -1).shape[1]
+        preds.append(("PINN", arrays["pinn_price"], _pinn_grad(arrays, n, d)))
     for name, pp, pg in preds:
         if pp is None:
             continue
         le = log10_relative_errors(pp, ref)
         deltas = []
         if rg is not None:
-            if pg is not None:
+            if pg is not None and _as_2d(pg, n).shape == rg.shape:
                 deltas = [_x100(v) for v in rmse(_as_2d(pg, n), rg, axis=0)]
             else:
                 deltas = ["—"] * rg.shape[1]
@@ -271,6 +303,7 @@ def _scenario_section(
     arrays = _load_arrays(run_dir, sid, figs.warnings)
     s["slices"] = None
     s["test_errors"] = []
+    s["error_inputs"] = []
     s["n_test"] = None
     has_ref = "x_test" in arrays and "ref_price" in arrays
     modes = sorted({k[len("pred_price_"):] for k in arrays if k.startswith("pred_price_")},
@@ -292,15 +325,15 @@ def _scenario_section(
                         "; points project the test set on the input (the other inputs vary), "
                         "bands: min–max of the error in bins of the input, line: median.")
                 s["slices"] = {"src": src, "caption": cap}
+        s["error_inputs"] = inputs if rg is not None else []
         try:
             s["test_errors"] = _test_errors(arrays, modes)
         except Exception as exc:
             figs.warnings.append(f"{sid}: test-set errors failed ({type(exc).__name__}: {exc})")
 
     s["pinn"] = None
-    grid = {"pinn_grid_x", "pinn_grid_y"} <= arrays.keys() and (
-        "pinn_grid_error" in arrays or {"pinn_grid_pred", "pinn_grid_ref"} <= arrays.keys())
-    if pinn or "pinn_price" in arrays or grid:
+    gerr = _grid_error(arrays)
+    if pinn or "pinn_price" in arrays or gerr is not None:
         p = pinn or {}
         out: dict[str, Any] = {
             "variant": p.get("variant", "—"), "l1": _log(p.get("log10_rel_l1")),
@@ -310,12 +343,11 @@ def _scenario_section(
             "at_points": [{"point": _value(a.get("point")), "price": _num(a.get("price_rel_err")),
                            "delta": _num(a.get("delta_rel_err"))}
                           for a in (p.get("at_points") or [])],
-            "error_map": None, "loss": None, "greeks": None,
+            "error_map": None, "map_relative": "pinn_grid_ref" in arrays, "loss": None,
+            "greeks": None,
         }
-        if grid:
+        if gerr is not None:
             gref = arrays.get("pinn_grid_ref")
-            gerr = (arrays["pinn_grid_error"] if "pinn_grid_error" in arrays
-                    else np.asarray(arrays["pinn_grid_pred"], float) - np.asarray(gref, float))
             xl = inputs[0] if inputs else "x1"
             yl = inputs[1] if len(inputs) > 1 else "x2"
             out["error_map"] = figs.png(
@@ -327,7 +359,8 @@ def _scenario_section(
         if has_ref and "pinn_price" in arrays:
             out["greeks"] = figs.png(f"{sid} PINN Greeks", lambda: plots.slices_figure(
                 x, arrays["ref_price"], arrays.get("ref_grad"),
-                {"PINN": (arrays["pinn_price"], arrays.get("pinn_grad"))}, inputs))
+                {"PINN": (arrays["pinn_price"], _pinn_grad(arrays, x.shape[0], x.shape[1]))},
+                inputs))
         s["pinn"] = out
 
     s["xva"] = None
@@ -512,14 +545,14 @@ def _md(text: Any) -> str:
 
 
 def prefect_markdown(
-    metrics: Mapping[str, Any], report_path: str | Path,
+    metrics: Mapping[str, Any], report_path: str | Path | None,
     regressions: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """Markdown for a Prefect artifact: the summary table, regressions and the report's path.
 
     Args:
         metrics: the run's parsed metrics.json.
-        report_path: path of report.html (shown as-is).
+        report_path: path of report.html (shown as-is); ``None`` when it was not built.
         regressions: defaults to ``metrics["regressions"]``.
 
     The pipeline passes the result to ``prefect.artifacts.create_markdown_artifact``; this module
@@ -557,7 +590,8 @@ def prefect_markdown(
                          f"{_md(fr['current'])} ({fr['ratio']}, tolerance {fr['tolerance']})")
     else:
         lines.append("No regressions.")
-    lines += ["", f"Report: `{_md(report_path)}`", ""]
+    lines += ["", f"Report: `{_md(report_path)}`" if report_path is not None
+              else "Report: not built.", ""]
     return "\n".join(lines)
 
 

@@ -155,18 +155,22 @@ def find_previous_runs(
 def get_metric(scenario: Mapping[str, Any] | None, path: str) -> float | None:
     """The number at a dotted ``path`` in a scenario entry, or ``None`` when absent / not a number.
 
-    For ``summary.delta_rmse.*`` a per-input list is reduced to its RMS over inputs.
+    An explicit JSON ``null`` at the end of the path reads as NaN: the pipeline writes non-finite
+    numbers as null, so a metric that became NaN still counts as a regression. A per-input list
+    (``summary.delta_rmse.*``) is reduced to its RMS over inputs.
     """
     node: Any = scenario
     for key in path.split("."):
         if not isinstance(node, Mapping) or key not in node:
             return None
         node = node[key]
+    if node is None:
+        return math.nan
     if isinstance(node, list):
         from .metrics import rms_over_inputs
 
         try:
-            return rms_over_inputs([float(x) for x in node])
+            return rms_over_inputs([math.nan if x is None else float(x) for x in node])
         except (TypeError, ValueError):
             return None
     if isinstance(node, bool) or not isinstance(node, (int, float)):

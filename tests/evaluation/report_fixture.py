@@ -243,3 +243,102 @@ def make_history(root: str | Path, factors: tuple[float, ...] = (1.0, 1.03, 1.0)
         out.append(make_run(root, name=name, stamp=stamp, value_factor=f, pinn_factor=f,
                             previous=prev, fail_worst_of=fail_worst_of))
     return out
+
+
+def make_pipeline_style_run(root: str | Path, stamp: str = STAMPS[-1]) -> Path:
+    """A run shaped like ``pipeline.flows.evaluate`` writes it (as of its first version).
+
+    * ``heston_pinn``: inputs (spot, variance), PINN only; Greeks as ``pinn_delta`` (n,) and
+      ``pinn_vega`` (n,); the grid as 2D meshgrids ``pinn_grid_x``/``pinn_grid_y`` with
+      ``pinn_grid_err`` (no reference on the grid); history keys step/loss/lr and terms, with
+      ``null`` where a term was not yet recorded; non-finite numbers written as ``null``.
+    * ``bs_put``: 1D, reference without gradient (``ref_grad`` absent), one training mode,
+      ``mc_noise.delta_std = null``, PINN with ``pinn_delta`` (n,).
+    """
+    run = Path(root) / f"nightly-{stamp}"
+    (run / "arrays").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    n = 200
+    x = np.column_stack([rng.uniform(60, 140, n), rng.uniform(0.01, 0.16, n)])
+    vol = np.sqrt(x[:, 1])
+    ref, delta = bs_call(x[:, 0] / 100.0, 1.0, 0.2, 1.0)
+    ref, delta = 100 * ref * (1 + 0.5 * (vol - 0.2)), delta * (1 + 0.5 * (vol - 0.2))
+    vega = 50 * ref / np.maximum(vol, 0.05) / 100
+    wiggle = np.sin(x[:, 0] / 9) * np.cos(x[:, 1] * 30)
+    g0, g1 = np.meshgrid(np.linspace(60, 140, 41), np.linspace(0.01, 0.16, 41))
+    np.savez_compressed(
+        run / "arrays" / "heston_pinn.npz", x_test=x, ref_price=ref,
+        ref_grad=np.column_stack([delta, vega]),
+        pinn_price=ref + 0.02 * wiggle, pinn_delta=delta + 0.003 * wiggle,
+        pinn_vega=vega * (1 + 0.01 * wiggle), pinn_gamma=0.01 + 0 * wiggle,
+        pinn_grid_x=g0, pinn_grid_y=g1,
+        pinn_grid_err=0.02 * np.sin(g0 / 9) * np.cos(g1 * 30),
+    )
+    s = np.linspace(0.5, 1.5, 60)[:, None]
+    p, d = bs_call(s[:, 0], 1.0, 0.2, 1.0)
+    np.savez_compressed(
+        run / "arrays" / "bs_put.npz", x_test=s, ref_price=p,
+        pred_price_differential=p + 0.001 * np.sin(8 * s[:, 0]),
+        pred_grad_differential=(d + 0.01 * np.cos(8 * s[:, 0]))[:, None],
+        pinn_price=p * (1 + 1e-3 * np.cos(5 * s[:, 0])), pinn_delta=d + 1e-3,
+    )
+    steps = list(range(0, 1000, 50))
+    history = {"step": steps, "loss": [float(np.exp(-i / 300)) for i in steps],
+               "lr": [1e-3] * len(steps),
+               "interior": [float(0.7 * np.exp(-i / 300)) for i in steps],
+               "boundary": [float(0.3 * np.exp(-i / 300)) for i in steps],
+               "adaptive": [None] * 5 + [float(0.1 * np.exp(-i / 300)) for i in steps[5:]]}
+    curve = [{"mode": "differential", "m": m, "seed": 0, "value_rmse": 0.01 / np.sqrt(m / 256),
+              "delta_rmse": [0.05 / np.sqrt(m / 256)], "fit_seconds": 0.1}
+             for m in (256, 1024, 4096)]
+    pinn_common = {"variant": "boundary_safe", "train_seconds": 12.0, "status": "completed",
+                   "history": history}
+    scenarios = {
+        "heston_pinn": {
+            "status": "ok", "error": None, "label": "Heston call, PINN against FD",
+            "parameters": {"model": {"spot": 100.0, "variance": 0.04, "kappa": 1.5,
+                                     "theta": 0.04, "xi": 0.5, "rho": -0.7},
+                           "product": {"strike": 100.0, "maturity": 1.0, "kind": "call"},
+                           "sampler": {"low": [60, 0.01], "high": [140, 0.16]}, "xva": None,
+                           "seed": 1, "antithetic": False},
+            "inputs": ["spot", "variance"], "dataset": None,
+            "reference": {"method": "fd", "n_test": n, "cross_checks": {}},
+            "mc_noise": None, "learning_curve": [], "summary": None,
+            "pinn": {**pinn_common, "log10_rel_l1": -2.9, "log10_rel_l2": -2.8,
+                     "log10_rel_linf": None, "delta_rmse": [0.003, 0.01]},
+            "stage_seconds": {"simulate": 0.0, "reference": 2.0, "train": 0.0, "pinn": 12.0},
+            "models": {}, "reused": {"dataset": None, "training": None},
+        },
+        "bs_put": {
+            "status": "ok", "error": None, "label": "BS 1D",
+            "parameters": {"model": {"vol": 0.2}, "product": {"strike": 1.0}, "sampler": {},
+                           "xva": None, "seed": 1, "antithetic": False},
+            "inputs": ["spot"],
+            "dataset": {"path": "datasets/x", "hash": "ab" * 32, "n_paths": 4096,
+                        "reused": False, "backend": "cpu", "seconds": 0.1},
+            "reference": {"method": "analytic", "n_test": 60, "cross_checks": {}},
+            "mc_noise": {"value_std": 0.1, "delta_std": None},
+            "learning_curve": curve,
+            "summary": {"m": 4096, "value_rmse": {"differential": {"mean": 0.0025, "sd": 0.0}},
+                        "delta_rmse": {"differential": {"mean": 0.0125, "sd": 0.0}}},
+            "pinn": {**pinn_common, "log10_rel_l1": -3.1, "log10_rel_l2": -3.0,
+                     "log10_rel_linf": -2.6},
+            "stage_seconds": {"simulate": 0.1, "reference": 0.0, "train": 1.0, "pinn": 12.0},
+            "models": {"differential": "models/bs_put-differential"},
+        },
+    }
+    metrics = {
+        "schema_version": 1,
+        "run": {"name": "nightly", "stamp": stamp, "dir": str(run),
+                "started": "2026-11-21T02:00:00.123456+00:00",
+                "finished": "2026-11-21T02:01:10.5+00:00", "status": "ok",
+                "package_version": "0.1.0", "backend": "cpu",
+                "dask": {"address": None, "n_workers": 2, "threads_per_worker": 1},
+                "stage_seconds": {"simulate": 0.1, "reference": 2.0, "train": 1.0, "pinn": 24.0,
+                                  "evaluate": 0.3},
+                "previous": None},
+        "scenarios": scenarios,
+        "regressions": [],
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False))
+    return run

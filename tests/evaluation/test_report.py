@@ -18,7 +18,7 @@ from evaluation.readme_figures import main as readme_main
 from evaluation.readme_figures import write_readme_figures
 from evaluation.report import build_report, main, prefect_markdown
 from evaluation.trend import load_metrics
-from tests.evaluation.report_fixture import EVIL, make_history, make_run
+from tests.evaluation.report_fixture import EVIL, make_history, make_pipeline_style_run, make_run
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 IMG_RE = re.compile(r'<img\b[^>]*\bsrc="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -245,3 +245,33 @@ def test_imports_stay_light() -> None:
             "bad = [m for m in ('matplotlib', 'prefect', 'jinja2') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_pipeline_style_run(tmp_path: Path) -> None:
+    """The arrays and nulls the pipeline writes: pinn_delta/pinn_vega, meshgrid axes,
+    pinn_grid_err, null history entries and metrics, no reference gradient."""
+    run = make_pipeline_style_run(tmp_path)
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "Report warnings" not in html
+    sec = sections(html)
+    heston, bs = sec["heston_pinn"], sec["bs_put"]
+    assert 'alt="PINN error map' in heston and 'alt="PINN Greeks' in heston
+    assert "Learning curves" not in heston and "Slices:" not in heston
+    assert "<b>-2.90</b> / <b>-2.80</b> / <b>—</b>" in heston
+    assert "Learning curves" in bs and "Slices:" in bs and 'alt="PINN Greeks' in bs
+    # test-error tables: as many cells as headers in every row
+    for s in (heston, bs):
+        table = s.split("<th>predictor</th>")[1].split("</table>")[0]
+        rows = table.split("</tr>")
+        n_cols = rows[0].count("<th") + 1
+        for row in rows[1:]:
+            if "<td" in row:
+                assert row.count("<td") == n_cols, row
+    for b64 in IMG_RE.findall(html):
+        png_size(base64.b64decode(b64))
+    assert len(IMG_RE.findall(html)) == 7
+    # the PINN-only scenario's change column follows the PINN error
+    assert "pinn.log10_rel_l2" not in html.split('<section class="scenario"')[0].split(
+        "</table>")[0]
+    done = write_readme_figures(run, tmp_path / "img")
+    assert set(done) == {"learning_curve", "pinn_error_map"}

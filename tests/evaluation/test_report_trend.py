@@ -204,3 +204,16 @@ def test_mean_sd_and_learning_curve_summary() -> None:
     rms = [math.sqrt((x**2 + (2 * x) ** 2) / 2) for x in (0.1, 0.3)]
     assert d.delta_all_mean == pytest.approx(np.mean(rms))
     assert pts[1].value_sd == 0.0 and math.isnan(pts[1].fit_seconds)
+
+
+def test_null_metric_reads_as_nan(history: list[dict]) -> None:
+    """The pipeline writes non-finite numbers as JSON null: still a regression."""
+    base = history[0]
+    cur = copy.deepcopy(base)
+    cur["scenarios"]["basket_xva"]["pinn"]["log10_rel_linf"] = None
+    cur["scenarios"]["bs_call"]["summary"]["value_rmse"]["standard"] = None  # whole mode absent
+    regs = compare(cur, base)
+    assert flagged(regs) == {("basket_xva", "pinn.log10_rel_linf")}
+    assert regs[0]["ratio"] is None
+    assert math.isnan(get_metric(cur["scenarios"]["basket_xva"], "pinn.log10_rel_linf"))
+    assert get_metric(cur["scenarios"]["bs_call"], "summary.value_rmse.standard.mean") is None
