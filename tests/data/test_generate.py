@@ -92,3 +92,15 @@ def test_dask_by_address_and_other_chunking(tmp_path, cluster):
     ds = data.open_dataset(path)
     assert len(ds.parts) == 8
     assert np.array_equal(ds.y, ref.y) and np.array_equal(ds.dydx, ref.dydx)
+
+
+def test_xva_float32_antithetic_generate_matches_one_call(root):
+    import simulators as sim
+
+    spec = bs_spec(n_paths=3000, chunk_paths=700, precision="float32", antithetic=True,
+                   xva=sim.XVA(lambda_b=0.01, lambda_c=0.03))
+    ds = data.find_or_create(spec, root)
+    ref = reference(spec)
+    assert ds.x.dtype == np.float32 and ds.manifest["xva"] == spec.xva.to_dict()
+    assert np.array_equal(ds.y, ref.y) and np.array_equal(ds.dydx, ref.dydx)
+    assert ds.spec == spec.replace(chunk_paths=700)
