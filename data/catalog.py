@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ class DatasetInfo:
         status: "complete" (manifest and parts pass the structural checks), "damaged" (a
             dataset directory that fails them; see ``error``), "partial" (the hidden work
             directory of an interrupted or running generation) or "lock".
-        n_paths, created_utc, hash: from the manifest when complete.
+        n_paths, created_utc, hash, model, product: from the manifest when complete
+            (model and product as their ``to_dict()``).
         size_bytes: total size of the files.
         error: why a dataset is damaged.
     """
@@ -45,10 +46,22 @@ class DatasetInfo:
     created_utc: str | None = None
     hash: str | None = None
     error: str | None = None
+    model: dict | None = None
+    product: dict | None = None
 
     @property
     def dirname(self) -> str:
         return f"{self.name}-{self.hash12}"
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field plus ``dirname`` and ``complete``."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d.update(path=str(self.path), dirname=self.dirname, complete=self.complete)
+        return d
 
 
 def _size(path: Path) -> int:
@@ -74,7 +87,8 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
                 check_structure(entry, manifest)
                 out.append(DatasetInfo(entry, m["name"], m["hash"], "complete", _size(entry),
                                        manifest["n_paths"], manifest["created_utc"],
-                                       manifest["hash"]))
+                                       manifest["hash"], model=manifest["model"],
+                                       product=manifest["product"]))
             except DatasetError as exc:
                 out.append(DatasetInfo(entry, m["name"], m["hash"], "damaged", _size(entry),
                                        error=str(exc)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import data
@@ -27,6 +29,10 @@ def test_list_datasets(root, three):
     by = {i.dirname: i for i in infos}
     assert by[three[0].dirname].status == "complete"
     assert by[three[0].dirname].n_paths == 500 and by[three[0].dirname].hash == three[0].hash
+    d = by[three[0].dirname].to_dict()
+    assert d["complete"] and d["dirname"] == three[0].dirname
+    assert d["model"]["type"] == "BlackScholes" and d["product"]["type"] == "European"
+    assert json.loads(json.dumps(d)) == d
     assert by[three[3].dirname].status == "damaged"
     assert "manifest missing" in by[three[3].dirname].error
     assert data.list_datasets(root / "nowhere") == []
