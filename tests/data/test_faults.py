@@ -4,6 +4,7 @@ find_or_create / a re-run repairs the dataset, reusing every good part."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -224,8 +225,9 @@ def test_resume_keeps_the_interrupted_chunk_size(root, spy):
     tmp = root / f".{spec.dirname}.tmp"
     tmp.mkdir(parents=True)
     (tmp / ".plan.json").write_text(json.dumps({"hash": spec.hash, "chunk_paths": 1000}))
-    data.generate.__globals__["simulate_chunk"](spec, 0, 0, 1000, 6, str(tmp))
-    data.generate.__globals__["simulate_chunk"](spec, 4, 4000, 1000, 6, str(tmp))
+    gen = importlib.import_module("data.generate")  # the module, shadowed by the function
+    gen.simulate_chunk(spec, 0, 0, 1000, 6, str(tmp))
+    gen.simulate_chunk(spec, 4, 4000, 1000, 6, str(tmp))
     (tmp / "part-00002.parquet").write_bytes(b"half-written garbage")  # no sidecar
     spy.calls.clear()
     path = data.generate(spec, chunk_paths=2500, root=root)
