@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 #: Default number of previous runs shown in the trend sparklines.
 DEFAULT_HISTORY = 10
 
+#: Learning-curve tables list per-input delta RMSEs up to this many inputs.
+MAX_TABLE_INPUTS = 4
+
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -219,7 +222,9 @@ def _grid_error(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str]) -> list[dict[str, Any]]:
+def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str],
+                 per_input: bool = True) -> list[dict[str, Any]]:
+    """Test-set error rows per predictor; delta RMSE per input, or over all inputs at once."""
     ref = np.asarray(arrays["ref_price"], dtype=float)
     n = ref.shape[0]
     rg = _as_2d(arrays["ref_grad"], n) if "ref_grad" in arrays else None
@@ -234,7 +239,10 @@ def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str]) -> list
         le = log10_relative_errors(pp, ref)
         deltas = []
         if rg is not None:
-            if pg is not None and _as_2d(pg, n).shape == rg.shape:
+            ok = pg is not None and _as_2d(pg, n).shape == rg.shape
+            if not per_input:
+                deltas = [_x100(rmse(_as_2d(pg, n), rg)) if ok else "—"]
+            elif ok:
                 deltas = [_x100(v) for v in rmse(_as_2d(pg, n), rg, axis=0)]
             else:
                 deltas = ["—"] * rg.shape[1]
@@ -283,13 +291,15 @@ def _scenario_section(
         src = figs.png(f"{sid} learning curves", lambda: plots.learning_curve_figure(
             pts, inputs, sc.get("mc_noise")))
         d = max((len(p.delta_mean) for p in pts), default=0)
-        names = [inputs[i] if i < len(inputs) else f"x{i}" for i in range(d)]
+        shown = d if d <= MAX_TABLE_INPUTS else 0  # wide baskets: the RMS over inputs only
+        names = [inputs[i] if i < len(inputs) else f"x{i}" for i in range(shown)]
         if d > 1:
             names.append("RMS over inputs")
         rows = []
         for p in sorted(pts, key=lambda p: (p.m, p.mode != "standard")):
-            deltas = [_x100_sd(m, sd) for m, sd in zip(p.delta_mean, p.delta_sd, strict=False)]
-            deltas += [""] * (d - len(deltas))
+            deltas = [_x100_sd(m, sd) for m, sd in zip(p.delta_mean[:shown], p.delta_sd[:shown],
+                                                       strict=False)]
+            deltas += [""] * (shown - len(deltas))
             if d > 1:
                 deltas.append(_x100_sd(p.delta_all_mean, p.delta_all_sd))
             rows.append({"m": p.m, "mode": p.mode, "n_seeds": p.n_seeds,
@@ -325,9 +335,11 @@ def _scenario_section(
                         "; points project the test set on the input (the other inputs vary), "
                         "bands: min–max of the error in bins of the input, line: median.")
                 s["slices"] = {"src": src, "caption": cap}
-        s["error_inputs"] = inputs if rg is not None else []
+        per_input = x.shape[1] <= MAX_TABLE_INPUTS
+        s["error_inputs"] = ([] if rg is None else inputs if per_input
+                             else [f"all {x.shape[1]} inputs"])
         try:
-            s["test_errors"] = _test_errors(arrays, modes)
+            s["test_errors"] = _test_errors(arrays, modes, per_input)
         except Exception as exc:
             figs.warnings.append(f"{sid}: test-set errors failed ({type(exc).__name__}: {exc})")
 

@@ -11,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evaluation import plots
@@ -275,3 +276,39 @@ def test_pipeline_style_run(tmp_path: Path) -> None:
         "</table>")[0]
     done = write_readme_figures(run, tmp_path / "img")
     assert set(done) == {"learning_curve", "pinn_error_map"}
+
+
+def table_shapes_consistent(section: str) -> None:
+    """Every table row has as many cells as its header row."""
+    for table in re.findall(r"<table>(.*?)</table>", section, re.S):
+        rows = [r for r in table.split("</tr>") if "<t" in r]
+        head = rows[0].count("<th")
+        for row in rows[1:]:
+            assert row.count("<td") == head, row
+
+
+def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
+    """Seven inputs: learning-curve and test-error tables fall back to the RMS over inputs."""
+    from tests.evaluation.report_fixture import _curve
+
+    run = make_run(tmp_path)
+    m = json.loads((run / "metrics.json").read_text())
+    sc = json.loads(json.dumps(m["scenarios"]["bs_call"]))
+    sc["inputs"] = [f"spot_{i}" for i in range(1, 8)]
+    sc["learning_curve"] = _curve(0.01, 1.0, np.random.default_rng(0), 7)
+    sc["mc_noise"] = {"value_std": 0.1, "delta_std": [0.3] * 7}
+    m["scenarios"]["basket7"] = sc
+    (run / "metrics.json").write_text(json.dumps(m))
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.8, 1.2, (80, 7))
+    ref, grad = x.mean(axis=1), np.full((80, 7), 1 / 7)
+    np.savez(run / "arrays" / "basket7.npz", x_test=x, ref_price=ref, ref_grad=grad,
+             pred_price_differential=ref + 0.001, pred_grad_differential=grad + 0.002)
+    html = build_report(run).read_text(encoding="utf-8")
+    sec = sections(html)["basket7"]
+    assert "Report warnings" not in html
+    assert "RMS over inputs" in sec and "all 7 inputs" in sec and "spot_5" not in sec.split(
+        "<h3>Provenance</h3>")[0]
+    assert "<td class=\"num\">0.2</td>" in sec  # delta RMSE ×100 over all inputs
+    for s in sections(html).values():
+        table_shapes_consistent(s)
