@@ -4,8 +4,8 @@ Dask workers, and peak memory while generating a dataset larger than one chunk.
 Prints rows/s and MB/s, the 2-worker / 1-worker scaling ratio and peak RSS figures, and writes
 benchmarks/results/data.json with a machine description.
 
-Usage: python benchmarks/data.py [--rows 20000000] [--chunk 1000000] [--io-rows 5000000]
-                                 [--dir /tmp] [--output benchmarks/results/data.json]
+Usage: python benchmarks/data.py [--quick] [--rows 20000000] [--chunk 1000000]
+                                 [--io-rows 5000000] [--dir DIR] [--output FILE]
 
 All files go to a temporary directory under ``--dir`` (on the same disk as the project by
 default) and are removed afterwards. Reads run with a warm page cache (just written).
@@ -240,7 +240,11 @@ def main() -> None:
     ap.add_argument("--io-rows", type=int, default=5_000_000, help="rows for write/read rates")
     ap.add_argument("--dir", default=str(REPO), help="where temporary datasets go")
     ap.add_argument("--output", default=str(_HERE / "results" / "data.json"))
+    ap.add_argument("--quick", action="store_true",
+                    help="2M generated rows, 1M for write/read, chunks of 250k (about a minute)")
     args = ap.parse_args()
+    if args.quick:
+        args.rows, args.io_rows, args.chunk = 2_000_000, 1_000_000, 250_000
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
