@@ -7,8 +7,9 @@ benchmarks/results/data.json with a machine description.
 Usage: python benchmarks/data.py [--quick] [--rows 20000000] [--chunk 1000000]
                                  [--io-rows 5000000] [--dir DIR] [--output FILE]
 
-All files go to a temporary directory under ``--dir`` (on the same disk as the project by
-default) and are removed afterwards. Reads run with a warm page cache (just written).
+All files go to a temporary directory under ``--dir`` (default: the system's temporary
+directory; on the benchmark machine the same disk as the project) and are removed afterwards.
+Reads run with a warm page cache (just written).
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20_000_000, help="rows for end-to-end generation")
     ap.add_argument("--chunk", type=int, default=1_000_000, help="rows per part / task")
     ap.add_argument("--io-rows", type=int, default=5_000_000, help="rows for write/read rates")
-    ap.add_argument("--dir", default=str(REPO), help="where temporary datasets go")
+    ap.add_argument("--dir", default=tempfile.gettempdir(), help="where temporary datasets go")
     ap.add_argument("--output", default=str(_HERE / "results" / "data.json"))
     ap.add_argument("--quick", action="store_true",
                     help="2M generated rows, 1M for write/read, chunks of 250k (about a minute)")
