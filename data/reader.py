@@ -74,7 +74,7 @@ def check_part_footer(path: Path, info: PartInfo, digest: str, inputs: list[str]
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
         num_rows = pf.metadata.num_rows
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise DatasetError(f"{where}: the Parquet footer cannot be read ({exc}); the file is "
                            f"corrupt or truncated (size {size} bytes, the manifest records "
                            f"{info.bytes}).", where) from exc
@@ -111,7 +111,7 @@ def read_part(path: Path, info: PartInfo, digest: str, inputs: list[str], precis
                                f"{info.sha256[:16]}...; the file is corrupt.", where)
     try:
         table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise DatasetError(f"{where}: cannot be decoded ({exc}); the file is corrupt or "
                            "truncated.", where) from exc
     check_schema(table.schema, inputs, precision, where)
