@@ -228,9 +228,7 @@ def check_xy(
         if za.ndim == 1 and d == 1 and za.shape[0] == n:
             za = za[:, None]
         if za.shape != (n, d):
-            raise ValueError(
-                f"dydx must have the shape of X {Xa.shape}; got shape {za.shape}."
-            )
+            raise ValueError(f"dydx must have the shape of X {Xa.shape}; got shape {za.shape}.")
         check_finite(za, "dydx")
     return Xa, ya, za
 

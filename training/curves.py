@@ -54,8 +54,9 @@ class LearningCurve:
     def summary(self) -> list[dict[str, Any]]:
         """Mean and sample standard deviation over seeds, one row per (size, mode)."""
         rows = []
-        keys = sorted({(p.size, MODES.index(p.mode) if p.mode in MODES else 9, p.mode)
-                       for p in self.points})
+        keys = sorted(
+            {(p.size, MODES.index(p.mode) if p.mode in MODES else 9, p.mode) for p in self.points}
+        )
         for size, _, mode in keys:
             pts = self.select(size, mode)
             v = np.array([p.value_rmse for p in pts])
@@ -84,9 +85,7 @@ class LearningCurve:
         return {
             "estimator": self.estimator,
             "inputs": list(self.inputs),
-            "points": [
-                {**asdict(p), "gradient_rmse": list(p.gradient_rmse)} for p in self.points
-            ],
+            "points": [{**asdict(p), "gradient_rmse": list(p.gradient_rmse)} for p in self.points],
             "summary": self.summary(),
         }
 

@@ -91,7 +91,7 @@ class PolynomialBasis:
         out = np.ones((X.shape[0], self.n_features))
         for i in range(self.n_inputs):
             if i == j:
-                out *= (e[:, j] * P[np.maximum(e[:, j] - 1, 0), :, j]).T
+                out *= (e[:, j][:, None] * P[np.maximum(e[:, j] - 1, 0), :, j]).T
             else:
                 out *= P[e[:, i], :, i].T
         return out

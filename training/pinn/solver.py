@@ -352,6 +352,10 @@ class PINNSolver:
             if bar:
                 bar.update(step, float(last["total"]))
             stalled = stalled + 1 if done < chunk else 0
+            if stalled:
+                # L-BFGS stopped early (tolerance or failed line search): restart it from a
+                # steepest-descent step with an empty memory; give up after 3 stalls in a row.
+                lbfgs.state.clear()
             if stalled >= 3:
                 status = "converged"
                 break
