@@ -279,3 +279,31 @@ def test_foreign_manifest_and_parts_are_not_reused(made, root, spy, tmp_path):
     with pytest.raises(data.DatasetError, match="foreign manifest"):
         data.open_dataset(path)
     _assert_repaired(spec, root, spy, [0, 1, 2, 3], {})
+
+
+def test_flipped_bytes_anywhere_never_give_silent_wrong_data(root):
+    """Flip one byte at 150 positions spread over a part: even without SHA-256 verification,
+    every read either raises DatasetError or returns exactly the original numbers (a flip in
+    bytes no reader uses, such as writer strings)."""
+    spec = bs_spec(n_paths=3000, chunk_paths=1000)
+    path = data.generate(spec, root=root)
+    ref = data.open_dataset(path).load()
+    f = path / "part-00001.parquet"
+    orig = f.read_bytes()
+    outcomes = {"error": 0, "identical": 0}
+    for pos in range(0, len(orig), max(1, len(orig) // 150)):
+        raw = bytearray(orig)
+        raw[pos] ^= 0x10
+        f.write_bytes(bytes(raw))
+        with pytest.raises(data.DatasetError, match=r"part-00001\.parquet"):
+            data.open_dataset(path).load()  # default: checksum verified
+        try:
+            ds = data.open_dataset(path, verify=False).load()
+        except data.DatasetError as exc:
+            assert "part-00001.parquet" in str(exc)
+            outcomes["error"] += 1
+            continue
+        assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.y, ref.y), pos
+        assert np.array_equal(ds.dydx, ref.dydx), pos
+        outcomes["identical"] += 1
+    assert outcomes["error"] > 0.8 * sum(outcomes.values())
