@@ -21,7 +21,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatterSciNotation, NullLocator
 
 from .metrics import CurvePoint
 
@@ -109,6 +109,20 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
+class _PlainLog(LogFormatterSciNotation):
+    """Log-axis labels as plain numbers (``0.5``, ``14``, ``1e-05``), on the ticks matplotlib
+    would label: decades, plus minor ticks when the axis spans little more than a decade."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return "" if super().__call__(x, pos) == "" else f"{x:.3g}"
+
+
+def _plain_log_y(ax: object) -> None:
+    ax.yaxis.set_major_formatter(_PlainLog())  # type: ignore[attr-defined]
+    ax.yaxis.set_minor_formatter(  # type: ignore[attr-defined]
+        _PlainLog(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+
+
 def _int_label(v: float, _pos: int) -> str:
     """Training sizes as 256, 1k, 16k, 1M."""
     v = round(v)
@@ -191,6 +205,7 @@ def learning_curve_figure(
                 ax.xaxis.set_minor_locator(NullLocator())
                 if len(ms) > 6:
                     ax.tick_params(axis="x", labelrotation=45)
+            _plain_log_y(ax)
             ax.set_xlabel("training size m")
             ax.set_ylabel("RMSE ×100")
             ax.set_title(what)
