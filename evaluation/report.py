@@ -398,6 +398,21 @@ def _scenario_section(
     return s
 
 
+def _config_settings(config_text: str) -> dict[str, Any]:
+    """``history`` and ``regression_tolerance`` from a resolved config.yaml, where present."""
+    if not config_text:
+        return {}
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(config_text)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(cfg, Mapping):
+        return {}
+    return {k: cfg[k] for k in ("history", "regression_tolerance") if cfg.get(k) is not None}
+
+
 def _duration(started: Any, finished: Any) -> str:
     try:
         a = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
@@ -428,8 +443,8 @@ def _fmt_regression(r: Mapping[str, Any], anchors: Mapping[str, str]) -> dict[st
 def build_report(
     run_dir: str | Path,
     *,
-    history: int = DEFAULT_HISTORY,
-    tolerance: float = DEFAULT_TOLERANCE,
+    history: int | None = None,
+    tolerance: float | None = None,
     output: str | Path | None = None,
     runs_root: str | Path | None = None,
     dpi: int = 100,
@@ -440,8 +455,10 @@ def build_report(
         run_dir: ``runs/<name>-<stamp>/`` holding metrics.json (required), config.yaml and
             arrays/*.npz (optional: sections without data are left out).
         history: how many previous runs of the same name feed the trend sparklines (>= 0).
+            ``None``: the run's ``config.yaml`` ``history``, else :data:`DEFAULT_HISTORY`.
         tolerance: ratio > 1 above which an error's growth against the previous run is a
-            regression (:func:`evaluation.trend.compare`).
+            regression (:func:`evaluation.trend.compare`). ``None``: the run's ``config.yaml``
+            ``regression_tolerance``, else :data:`evaluation.trend.DEFAULT_TOLERANCE`.
         output: where to write (default ``run_dir/report.html``); written atomically.
         runs_root: where to look for previous runs (default: ``run_dir``'s parent).
         dpi: resolution of the embedded PNGs.
@@ -457,6 +474,13 @@ def build_report(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"Run directory {run_dir} does not exist.")
+    config_path = run_dir / "config.yaml"
+    config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
+    if history is None or tolerance is None:
+        cfg = _config_settings(config_text)
+        history = cfg.get("history", DEFAULT_HISTORY) if history is None else history
+        tolerance = cfg.get("regression_tolerance", DEFAULT_TOLERANCE) if tolerance is None \
+            else tolerance
     if isinstance(history, bool) or not isinstance(history, int) or history < 0:
         raise ValueError(
             f"The 'history' parameter of build_report must be an int >= 0. Got {history!r} instead."
@@ -519,8 +543,6 @@ def build_report(
         "n_runs": len(series), "tolerance": f"{tol:g}",
         "primary": "summary.value_rmse.differential.mean",
     }
-    config_path = run_dir / "config.yaml"
-    config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
 
     import jinja2
     from markupsafe import Markup
@@ -540,6 +562,7 @@ def build_report(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(html)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -616,11 +639,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evaluation.report",
                                  description="Build report.html for a diffml run directory.")
     ap.add_argument("run_dir", help="runs/<name>-<stamp>/ holding metrics.json")
-    ap.add_argument("--history", type=int, default=DEFAULT_HISTORY,
-                    help=f"previous runs in the trend sparklines (default {DEFAULT_HISTORY})")
-    ap.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                    help="error ratio above which a change is a regression "
-                         f"(default {DEFAULT_TOLERANCE})")
+    ap.add_argument("--history", type=int, default=None,
+                    help="previous runs in the trend sparklines (default: the run's config, "
+                         f"else {DEFAULT_HISTORY})")
+    ap.add_argument("--tolerance", type=float, default=None,
+                    help="error ratio above which a change is a regression (default: the run's "
+                         f"config regression_tolerance, else {DEFAULT_TOLERANCE})")
     ap.add_argument("--output", default=None, help="output file (default RUN_DIR/report.html)")
     args = ap.parse_args(argv)
     try:

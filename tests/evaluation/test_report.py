@@ -208,6 +208,7 @@ def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str], no_render: Non
     assert main([str(run), "--history", "0", "--tolerance", "2", "--output", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert out.stat().st_mode & 0o777 == 0o644
     assert main([str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("report: error:") and err.count("\n") == 1
@@ -312,3 +313,15 @@ def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
     assert "<td class=\"num\">0.2</td>" in sec  # delta RMSE ×100 over all inputs
     for s in sections(html).values():
         table_shapes_consistent(s)
+
+
+def test_tolerance_and_history_from_config(tmp_path: Path, no_render: None) -> None:
+    """Without arguments the run's config.yaml decides (as `diffml report RUN_DIR` does)."""
+    runs = make_history(tmp_path, (1.0, 1.03, 2.0), fail_worst_of=False)
+    cfg = runs[-1] / "config.yaml"
+    cfg.write_text(cfg.read_text() + "regression_tolerance: 2.5\nhistory: 1\n")
+    html = build_report(runs[-1]).read_text(encoding="utf-8")
+    assert "No regression against nightly-20261120T020000Z" in html
+    assert "last 2 runs" in html and "×2.5 its previous value" in html
+    html = build_report(runs[-1], tolerance=1.5, history=5).read_text(encoding="utf-8")
+    assert "regressions against nightly-20261120T020000Z" in html and "last 3 runs" in html
