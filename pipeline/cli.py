@@ -97,7 +97,7 @@ def _print_summary(run_dir: Path) -> None:
     table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})")
     for col in ("scenario", "status", "m", "value RMSE std", "value RMSE diff", "delta RMSE diff",
                 "data", "seconds"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for sid, s in metrics["scenarios"].items():
         summ = s.get("summary") or {}
         vr, dr = summ.get("value_rmse", {}), summ.get("delta_rmse", {})
@@ -209,7 +209,7 @@ def datasets_ls(root: Annotated[Path, typer.Option(help="Datasets folder.")] = P
 
     table = Table()
     for col in ("dataset", "rows", "model", "product", "complete", "size MB"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for info in data.list_datasets(root):
         d = info.to_dict() if hasattr(info, "to_dict") else vars(info)
         table.add_row(str(d.get("dirname", d.get("name"))), str(d.get("n_paths", "")),
@@ -262,7 +262,7 @@ def datasets_gc(
     verb = "removed" if yes else "would remove"
     for p in removed:
         out.print(f"{verb} {p}")
-    out.print(f"{len(removed)} dataset(s) {verb}")
+    out.print(f"{verb} {len(removed)} path(s) (datasets and their lock files)")
 
 
 def main() -> None:  # pragma: no cover

@@ -98,7 +98,7 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
     hash, the training settings and the test set are unchanged.
     """
     import data
-    from training.regressor import DifferentialRegressor
+    from training import DifferentialRegressor
 
     t0 = time.perf_counter()
     cache = run_dir.parent / ".cache" / "train" / training_key(dataset["hash"], scenario, ref)
