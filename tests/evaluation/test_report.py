@@ -229,6 +229,8 @@ def test_prefect_markdown(runs: list[Path]) -> None:
     assert "**1 regression(s):**" in md and "(×2, tolerance ×1.5)" in md
     assert f"Report: `{runs[-1] / 'report.html'}`" in md
     assert "<" not in md.replace("<br>", "")
+    assert prefect_markdown(m, None).splitlines()[-1] == "Report: not built."
+    assert "No regressions." in prefect_markdown(m, "r.html", regressions=[])
 
 
 def test_readme_figures(runs: list[Path], tmp_path: Path) -> None:
