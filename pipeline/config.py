@@ -67,7 +67,7 @@ class TrainingSettings(_Strict):
         return sorted(set(v))
 
 
-class TestSettings(_Strict):
+class EvaluationSet(_Strict):
     """Test inputs: ``n`` points, a grid along the first input (1-D) or seeded uniform points
     in the box [low, high] (one bound per input, or one scalar for all)."""
 
@@ -104,7 +104,7 @@ class Scenario(_Strict):
     antithetic: bool = False
     n_paths: int | None = Field(None, ge=2)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
-    test: TestSettings
+    test: EvaluationSet
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     pinn: PinnSettings | None = None
 
