@@ -427,9 +427,11 @@ def _fmt_regression(r: Mapping[str, Any], anchors: Mapping[str, str]) -> dict[st
     metric = str(r.get("metric"))
     log_metric = metric.split(".")[-1].startswith("log10")
 
-    def val(v: Any) -> str:
+    def val(v: Any) -> str:  # RMSEs ×100 as everywhere in the report
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return _log(v) if log_metric else f"{v:.4g}"
+            if log_metric:
+                return _log(v)
+            return f"{100 * v:.4g}" if metric.startswith("summary.") else f"{v:.4g}"
         return "—" if v is None else str(v)
 
     ratio = r.get("ratio")

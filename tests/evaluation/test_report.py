@@ -227,6 +227,7 @@ def test_prefect_markdown(runs: list[Path]) -> None:
     assert "| bs_call | ok | 0.279 / 0.192 |" in md
     assert "failed: train: &lt;b&gt;NaN&lt;/b&gt; loss at step 12" in md
     assert "**1 regression(s):**" in md and "(×2, tolerance ×1.5)" in md
+    assert ": 0.1 → 0.2 (" in md  # RMSEs ×100, as in the table
     assert f"Report: `{runs[-1] / 'report.html'}`" in md
     assert "<" not in md.replace("<br>", "")
     assert prefect_markdown(m, None).splitlines()[-1] == "Report: not built."
