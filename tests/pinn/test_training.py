@@ -194,3 +194,24 @@ def test_time_limit_stops_training():
     sol = solve(bs_put(), cfg)
     assert sol.stats["status"] == "time_limit"
     assert sol.stats["steps"] < 100000
+
+
+@pytest.mark.slow
+def test_best_variant_quick_benchmark_budget_reaches_1e_4():
+    """The benchmark's quick budget for our best variant (300 Adam + 200 L-BFGS, 26 x 101 grid).
+
+    Measured in benchmarks/results/pinn.json (quick): log10 rel L2 -4.40 and delta at K within
+    1.6e-4 for lambda_B = 0.02, dividend 0.
+    """
+    p = bs_put(dividend=0.0)
+    cfg = PINNConfig.best(adam_steps=300, lbfgs_iterations=200, collocation=UniformGrid(26, 101),
+                          num_threads=1)
+    sol = solve(p, cfg)
+    t, s = np.meshgrid(np.linspace(0.0, 1.0, 51), np.linspace(0.0, 400.0, 201), indexing="ij")
+    ref = p.exact_value(torch.tensor(t.ravel()), torch.tensor(s.ravel()[:, None])).numpy()
+    err = sol.price(s.ravel()[:, None], t.ravel()) - ref
+    assert np.linalg.norm(err) / np.linalg.norm(ref) < 1e-4
+    g = an.black_scholes_greeks(spot=100.0, strike=100.0, maturity=1.0, vol=0.25, rate=0.03,
+                                dividend=0.0, kind="put")
+    fac = np.exp(-XVA_CASE.spread(1))
+    assert sol.delta([100.0])[0] == pytest.approx(float(g.delta) * fac, rel=1e-3)
