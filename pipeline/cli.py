@@ -195,6 +195,9 @@ def serve(config: ConfigArg,
     """Serve the nightly flow on a cron schedule (needs a Prefect server: see README)."""
     _quiet_env()
     cfg = _load(config, set_, params)
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("serve needs a running Prefect server to schedule runs: start one with "
+              "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
     from .schedule import serve as serve_fn
 
     serve_fn(config, cron=cron, name=name or f"{cfg.name}-nightly", output=output,

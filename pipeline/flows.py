@@ -108,10 +108,15 @@ def nightly(raw: dict, output: str | None = None) -> dict:
                     f.wait()
             states = [f.state if f is not None else None for f in (sim_f, ref_f, train_f, pinn_f)]
             results[sid] = [_result(st) for st in states]
-        return evaluate(cfg, run_dir, results, started)
+        return evaluate_task(cfg, run_dir, results, started)
     finally:
         logging.getLogger("diffml").removeHandler(handler)
         handler.close()
+
+
+@task(name="evaluate")
+def evaluate_task(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> dict:
+    return evaluate(cfg, run_dir, results, started)
 
 
 def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> dict:
