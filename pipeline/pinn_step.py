@@ -87,9 +87,9 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
         pts = np.column_stack([g0.ravel(), g1.ravel()])
         grid_ref = refs.compute(scenario.reference.method if scenario.reference.method != "pinn"
                                 else "fd", model, product, pts, xva, scenario.reference.fd)
-        arrays.update(pinn_grid_x=g0, pinn_grid_y=g1,
-                      pinn_grid_err=(np.asarray(sol.price(pts)).ravel()
-                                     - grid_ref.price).reshape(g0.shape))
+        pred = np.asarray(sol.price(pts)).ravel().reshape(g0.shape)
+        arrays.update(pinn_grid_x=g0[0], pinn_grid_y=g1[:, 0], pinn_grid_pred=pred,
+                      pinn_grid_ref=np.asarray(grid_ref.price).reshape(g0.shape))
     out_dir = run_dir / "models" / f"{scenario.id}-pinn"
     sol.save(out_dir)
     return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,

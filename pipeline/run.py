@@ -52,10 +52,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def previous_run(root: Path, name: str, current: Path) -> Path | None:
-    """The most recent earlier run of the same name with a metrics.json."""
-    runs = sorted(p for p in root.glob(f"{name}-*") if p.is_dir() and p != current
-                  and (p / "metrics.json").is_file() and p.name < current.name)
-    return runs[-1] if runs else None
+    """The most recent earlier run of exactly this name with a readable metrics.json."""
+    from evaluation.trend import find_previous_runs
+
+    stamp = current.name[len(name) + 1:]
+    runs = [p for p in find_previous_runs(root, name, before=stamp, limit=2) if p != current]
+    return runs[0] if runs else None
 
 
 def _jsonable(obj: Any) -> Any:
@@ -80,6 +82,7 @@ def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict 
         arrays["ref_price"] = ref["price"]
         if ref["grad"] is not None:
             arrays["ref_grad"] = ref["grad"]
+        arrays.update(ref.get("xva_curves", {}))
     if train is not None:
         arrays.update(train.get("predictions", {}))
     if pinn is not None:

@@ -67,9 +67,16 @@ def reference_step(cfg: RunConfig, scenario: Scenario) -> dict:
         if other.grad is not None and ref.grad is not None:
             entry["max_abs_delta_diff"] = float(np.max(np.abs(other.grad - ref.grad)))
         checks[method] = entry
-    return {"x": x, "price": np.asarray(ref.price, float),
-            "grad": None if ref.grad is None else np.asarray(ref.grad, float),
-            "method": ref.method, "cross_checks": checks, "seconds": time.perf_counter() - t0}
+    out = {"x": x, "price": np.asarray(ref.price, float),
+           "grad": None if ref.grad is None else np.asarray(ref.grad, float),
+           "method": ref.method, "cross_checks": checks, "seconds": time.perf_counter() - t0}
+    if xva is not None:  # risky against risk-free curves for the report
+        free = refs.compute(scenario.reference.method, model, product, x, None,
+                            scenario.reference.fd)
+        out["xva_curves"] = {"xva_x": x, "xva_risk_free": np.asarray(free.price, float),
+                             "xva_risky": out["price"]}
+        out["seconds"] = time.perf_counter() - t0
+    return out
 
 
 def _rmse(a: np.ndarray, b: np.ndarray, axis=None):
