@@ -146,6 +146,27 @@ class Reduced:
         self.regressor = regressor
         self.standard = standard
 
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "dpca": self.dpca,
+            "regressor": self.regressor,
+            "standard": self.standard,
+        }
+        if hasattr(self.regressor, "seed"):
+            params["seed"] = self.regressor.seed
+        return params
+
+    def clone(self, **overrides: Any) -> Reduced:
+        """Unfitted copy; a ``seed`` override goes to the regressor (for learning curves)."""
+        reg_over = {"seed": overrides.pop("seed")} if "seed" in overrides else {}
+        if overrides:
+            raise ValueError(f"Reduced.clone accepts only 'seed'; got {sorted(overrides)}.")
+        return Reduced(
+            DifferentialPCA(**self.dpca.get_params()),
+            self.regressor.clone(**reg_over),
+            self.standard,
+        )
+
     def fit(self, X: Any, y: Any, dydx: Any) -> Reduced:
         Xa, ya, za = check_xy(X, y, dydx)
         if za is None:

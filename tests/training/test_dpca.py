@@ -82,3 +82,18 @@ def test_bad_parameters():
         DifferentialPCA(n_components=4).fit(X, X)
     with pytest.raises(RuntimeError, match="not fitted"):
         DifferentialPCA().transform(X)
+
+
+def test_reduced_in_learning_curve():
+    from training import learning_curve
+
+    rng = np.random.default_rng(7)
+    a = rng.uniform(1, 10, size=5)
+    a /= a.sum()
+    X, y, Z = basket_differentials([a], [1.0], m=600, n=5)
+    Xt, yt, Zt = basket_differentials([a], [1.0], m=200, n=5, seed=1)
+    model = Reduced(DifferentialPCA(n_components=1), DifferentialPolynomialRegression(degree=3))
+    curve = learning_curve(
+        model, (X, y, Z), (Xt, yt, Zt), sizes=[600], modes=["differential"], seeds=[0]
+    )
+    assert len(curve.points) == 1 and np.isfinite(curve.points[0].value_rmse)
