@@ -12,10 +12,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .bachelier import bachelier_path
 from .black_scholes import bs_path
+from .bs_basket import bs_basket_path
 from .heston import heston_path
-from .products._payoff import payoff_vector
-from .rng import fill_normals, normal_draw
+from .rng import normal_draw
 
 BLOCK = 256  # paths per scratch allocation in multi-asset kernels
 
@@ -64,7 +65,7 @@ def black_scholes_value_kernel(x, vol, rate, dividend, tau, kind, strike, seed, 
 @njit(parallel=True, cache=True)
 def bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, first_path,
                      antithetic, with_gradient, y, dydx):
-    """S_T = S + sqrt(tau) L Z per path; y = e^{-r tau} h(S_T), dy/dS = e^{-r tau} dh/dS_T."""
+    """S_T = S + sqrt(tau) L Z per path (``bachelier_path``); writes y (n,) and dydx (n, d)."""
     n, d = x.shape
     sqt = math.sqrt(tau)
     disc = math.exp(-rate * tau)
@@ -74,32 +75,14 @@ def bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, first
         s = np.empty(d)
         g = np.empty(d)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            fill_normals(seed, 0, first_path + i, z)
-            acc_y = 0.0
-            for j in range(d):
-                dydx[i, j] = 0.0
-            passes = 2 if antithetic else 1
-            for p in range(passes):
-                sgn = 1.0 if p == 0 else -1.0
-                for j in range(d):
-                    acc = 0.0
-                    for k in range(j + 1):
-                        acc += chol[j, k] * z[k]
-                    s[j] = x[i, j] + sgn * sqt * acc
-                acc_y += payoff_vector(agg, kind, strike, weights, s, g)
-                if with_gradient:
-                    for j in range(d):
-                        dydx[i, j] += g[j]
-            scale = disc / passes
-            y[i] = scale * acc_y
-            for j in range(d):
-                dydx[i, j] *= scale
+            y[i] = bachelier_path(x[i], chol, sqt, disc, agg, kind, strike, weights, seed,
+                                  first_path + i, antithetic, with_gradient, z, s, g, dydx[i])
 
 
 @njit(parallel=True, cache=True)
 def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind, strike, weights,
                      seed, first_path, antithetic, y, dydx):
-    """x: (n, d) spots then optionally (n, d) vols; writes y (n,) and dydx (n, d or 2d)."""
+    """x: (n, d) spots then optionally (n, d) vols (``bs_basket_path``); writes y, dydx."""
     n = x.shape[0]
     d = chol.shape[0]
     sqt = math.sqrt(tau)
@@ -112,31 +95,9 @@ def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind,
         s = np.empty(d)
         g = np.empty(d)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            fill_normals(seed, 0, first_path + i, z)
-            for j in range(dydx.shape[1]):
-                dydx[i, j] = 0.0
-            for j in range(d):
-                sig[j] = x[i, d + j] if vol_inputs else vols[j]
-            acc_y = 0.0
-            passes = 2 if antithetic else 1
-            for p in range(passes):
-                sgn = 1.0 if p == 0 else -1.0
-                for j in range(d):
-                    acc = 0.0
-                    for k in range(j + 1):
-                        acc += chol[j, k] * z[k]
-                    w[j] = sgn * acc
-                    s[j] = x[i, j] * math.exp((rate - dividends[j] - 0.5 * sig[j] * sig[j]) * tau
-                                              + sig[j] * sqt * w[j])
-                acc_y += payoff_vector(agg, kind, strike, weights, s, g)
-                for j in range(d):
-                    dydx[i, j] += g[j] * s[j] / x[i, j]
-                    if vol_inputs:
-                        dydx[i, d + j] += g[j] * s[j] * (sqt * w[j] - sig[j] * tau)
-            scale = disc / passes
-            y[i] = scale * acc_y
-            for j in range(dydx.shape[1]):
-                dydx[i, j] *= scale
+            y[i] = bs_basket_path(x[i], chol, vols, dividends, vol_inputs, rate, tau, sqt, disc,
+                                  agg, kind, strike, weights, seed, first_path + i, antithetic,
+                                  z, w, sig, s, g, dydx[i])
 
 
 @njit(parallel=True, cache=True)

@@ -2,11 +2,12 @@
 
 One source of truth
     The per-path code is written once, in plain ``@njit`` functions: ``rng.normal_draw``,
-    ``rng.fill_normals``, ``black_scholes.bs_path``, ``heston.heston_path`` and
-    ``products._payoff.payoff_vector``. The CPU kernels (``_cpu.py``) call them inside
+    ``black_scholes.bs_path``, ``bachelier.bachelier_path``, ``bs_basket.bs_basket_path`` and
+    ``heston.heston_path`` (which call ``rng.fill_normals`` / ``rng.normal4`` and
+    ``products._payoff``). The CPU kernels (``_cpu.py``) call them inside
     ``prange`` loops; the kernels below compile the very same Python source for the CUDA
-    target (``cuda.jit(device=True)(fn.py_func)``, which is what Numba-CUDA also does by itself
-    when a kernel calls an ``@njit`` function). Same Philox counters (seed, path, draw), same
+    target (``cuda.jit(device=True, inline="always")`` of each function's ``py_func``, callees
+    included). Same Philox counters (seed, path, draw), same
     normals, same scheme: a GPU path equals its CPU path up to rounding. Under Numba's CUDA
     simulator the two agree to the last bit; on a device NVVM contracts ``a * b + c`` into
     fused multiply-adds (one rounding instead of two), so expect agreement to about 1e-14
@@ -39,29 +40,49 @@ Arrays
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
-from numba import cuda
+from numba import config, cuda
+from numba.core.dispatcher import Dispatcher
 
+from .bachelier import bachelier_path
 from .black_scholes import bs_path
+from .bs_basket import bs_basket_path
 from .heston import heston_path
-from .products._payoff import payoff_vector
-from .rng import fill_normals, normal_draw
+from .rng import normal_draw
 
 THREADS_PER_BLOCK = 128
 MAX_THREADS = 1 << 20  # grid-stride threads; scratch is (rows, MAX_THREADS) at most
 
 
-def _device(fn):
-    """The Python source of an ``@njit`` function compiled as a CUDA device function."""
-    return cuda.jit(device=True, inline="always")(fn.py_func)
+def _device(fn, _memo=None):
+    """The Python source of an ``@njit`` function compiled as a CUDA device function.
+
+    Every ``@njit`` function it calls is rebound, recursively, to its own device function,
+    inlined into the caller (Numba-CUDA would otherwise compile a non-inlined callee such as
+    ``fill_normals`` separately, which needs a device at compile time). Under Numba's CUDA
+    simulator the same rebinding lets the callees take the simulator's arrays.
+    """
+    memo = {} if _memo is None else _memo
+    if fn in memo:
+        return memo[fn]
+    py = fn.py_func
+    scope = dict(py.__globals__)
+    func = types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
+    opts = {} if config.ENABLE_CUDASIM else {"inline": "always"}
+    memo[fn] = dev = cuda.jit(device=True, **opts)(func)
+    for name, value in py.__globals__.items():
+        if isinstance(value, Dispatcher) and name in py.__code__.co_names:
+            scope[name] = _device(value, memo)
+    return dev
 
 
 _bs_path = _device(bs_path)
 _normal_draw = _device(normal_draw)
-_fill_normals = _device(fill_normals)
-_payoff_vector = _device(payoff_vector)
 _heston_path = _device(heston_path)
+_bachelier_path = _device(bachelier_path)
+_bs_basket_path = _device(bs_basket_path)
 
 
 @cuda.jit
@@ -92,8 +113,8 @@ def _black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, 
 @cuda.jit
 def _bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, first_path,
                       antithetic, with_gradient, zs, ss, gs, y, dydx):
-    """S_T = S + sqrt(tau) L Z; scratch zs, ss, gs: (d, T) asset-major, column t per thread."""
-    n, d = x.shape
+    """``bachelier_path`` per path; scratch zs, ss, gs: (d, T) asset-major, column t per thread."""
+    n = x.shape[0]
     t = cuda.grid(1)
     sqt = math.sqrt(tau)
     disc = math.exp(-rate * tau)
@@ -101,35 +122,16 @@ def _bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, firs
     s = ss[:, t]
     g = gs[:, t]
     for i in range(t, n, cuda.gridsize(1)):
-        _fill_normals(seed, 0, first_path + np.uint64(i), z)
-        acc_y = 0.0
-        for j in range(d):
-            dydx[i, j] = 0.0
-        passes = 2 if antithetic else 1
-        for p in range(passes):
-            sgn = 1.0 if p == 0 else -1.0
-            for j in range(d):
-                acc = 0.0
-                for k in range(j + 1):
-                    acc += chol[j, k] * z[k]
-                s[j] = x[i, j] + sgn * sqt * acc
-            acc_y += _payoff_vector(agg, kind, strike, weights, s, g)
-            if with_gradient:
-                for j in range(d):
-                    dydx[i, j] += g[j]
-        scale = disc / passes
-        y[i] = scale * acc_y
-        for j in range(d):
-            dydx[i, j] *= scale
+        y[i] = _bachelier_path(x[i], chol, sqt, disc, agg, kind, strike, weights, seed,
+                               first_path + np.uint64(i), antithetic, with_gradient, z, s, g,
+                               dydx[i])
 
 
 @cuda.jit
 def _bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind, strike,
                       weights, seed, first_path, antithetic, zs, ws, sigs, ss, gs, y, dydx):
-    """x: (n, d) spots then optionally (n, d) vols; scratch (d, T) asset-major per thread."""
+    """``bs_basket_path`` per path; scratch (d, T) asset-major, column t per thread."""
     n = x.shape[0]
-    d = chol.shape[0]
-    m = dydx.shape[1]
     t = cuda.grid(1)
     sqt = math.sqrt(tau)
     disc = math.exp(-rate * tau)
@@ -139,31 +141,9 @@ def _bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind
     s = ss[:, t]
     g = gs[:, t]
     for i in range(t, n, cuda.gridsize(1)):
-        _fill_normals(seed, 0, first_path + np.uint64(i), z)
-        for j in range(m):
-            dydx[i, j] = 0.0
-        for j in range(d):
-            sig[j] = x[i, d + j] if vol_inputs else vols[j]
-        acc_y = 0.0
-        passes = 2 if antithetic else 1
-        for p in range(passes):
-            sgn = 1.0 if p == 0 else -1.0
-            for j in range(d):
-                acc = 0.0
-                for k in range(j + 1):
-                    acc += chol[j, k] * z[k]
-                w[j] = sgn * acc
-                s[j] = x[i, j] * math.exp((rate - dividends[j] - 0.5 * sig[j] * sig[j]) * tau
-                                          + sig[j] * sqt * w[j])
-            acc_y += _payoff_vector(agg, kind, strike, weights, s, g)
-            for j in range(d):
-                dydx[i, j] += g[j] * s[j] / x[i, j]
-                if vol_inputs:
-                    dydx[i, d + j] += g[j] * s[j] * (sqt * w[j] - sig[j] * tau)
-        scale = disc / passes
-        y[i] = scale * acc_y
-        for j in range(m):
-            dydx[i, j] *= scale
+        y[i] = _bs_basket_path(x[i], chol, vols, dividends, vol_inputs, rate, tau, sqt, disc,
+                               agg, kind, strike, weights, seed, first_path + np.uint64(i),
+                               antithetic, z, w, sig, s, g, dydx[i])
 
 
 @cuda.jit

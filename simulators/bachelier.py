@@ -11,10 +11,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from . import _validation as v
 from . import rng
+from .products._payoff import payoff_vector
 from .products.basket import BasketOption
+from .rng import fill_normals
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,36 @@ def random_bachelier_basket(
     product = BasketOption(weights=tuple(a), strike=strike, maturity=maturity, kind="call")
     return model, product
 
+
+
+@njit(inline="always", cache=True)
+def bachelier_path(x, chol, sqt, disc, agg, kind, strike, weights, seed, path, antithetic,
+                   with_gradient, z, s, g, dydx):
+    """One path (or antithetic pair) forward and back; the per-path code of every backend.
+
+    S_T = x + sqrt(tau) L Z, y = e^{-r tau} h(S_T), dy/dx = e^{-r tau} dh/dS_T (dS_T/dx = I).
+    x: (d,) inputs of the path; z, s, g: (d,) scratch (normals, terminal state, payoff
+    gradient; any 1-D views); writes dy/dx into ``dydx`` (d,) and returns y. ``sqt`` =
+    sqrt(tau), ``disc`` = e^{-r tau}.
+    """
+    d = x.shape[0]
+    fill_normals(seed, 0, path, z)
+    acc_y = 0.0
+    for j in range(d):
+        dydx[j] = 0.0
+    passes = 2 if antithetic else 1
+    for p in range(passes):
+        sgn = 1.0 if p == 0 else -1.0
+        for j in range(d):
+            acc = 0.0
+            for k in range(j + 1):
+                acc += chol[j, k] * z[k]
+            s[j] = x[j] + sgn * sqt * acc
+        acc_y += payoff_vector(agg, kind, strike, weights, s, g)
+        if with_gradient:
+            for j in range(d):
+                dydx[j] += g[j]
+    scale = disc / passes
+    for j in range(d):
+        dydx[j] *= scale
+    return scale * acc_y

@@ -12,9 +12,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from . import _validation as v
 from . import rng
+from .products._payoff import payoff_vector
+from .rng import fill_normals
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,41 @@ class BlackScholesBasket:
         return {"type": "BlackScholesBasket", "vols": list(self.vols),
                 "correlation": [list(r) for r in self.correlation], "rate": self.rate,
                 "dividends": list(self.dividends), "vol_inputs": self.vol_inputs}
+
+
+@njit(inline="always", cache=True)
+def bs_basket_path(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, agg, kind,
+                   strike, weights, seed, path, antithetic, z, w, sig, s, g, dydx):
+    """One path (or antithetic pair) forward and back; the per-path code of every backend.
+
+    x: (d,) spots, then (d,) vols when ``vol_inputs``; z, w, sig, s, g: (d,) scratch (normals,
+    correlated normals W = L Z, vols, terminal spots, payoff gradient; any 1-D views). Writes
+    dy/dx into ``dydx`` (d or 2d) and returns y. ``sqt`` = sqrt(tau), ``disc`` = e^{-r tau}.
+    """
+    d = chol.shape[0]
+    m = dydx.shape[0]
+    fill_normals(seed, 0, path, z)
+    for j in range(m):
+        dydx[j] = 0.0
+    for j in range(d):
+        sig[j] = x[d + j] if vol_inputs else vols[j]
+    acc_y = 0.0
+    passes = 2 if antithetic else 1
+    for p in range(passes):
+        sgn = 1.0 if p == 0 else -1.0
+        for j in range(d):
+            acc = 0.0
+            for k in range(j + 1):
+                acc += chol[j, k] * z[k]
+            w[j] = sgn * acc
+            s[j] = x[j] * math.exp((rate - dividends[j] - 0.5 * sig[j] * sig[j]) * tau
+                                   + sig[j] * sqt * w[j])
+        acc_y += payoff_vector(agg, kind, strike, weights, s, g)
+        for j in range(d):
+            dydx[j] += g[j] * s[j] / x[j]
+            if vol_inputs:
+                dydx[d + j] += g[j] * s[j] * (sqt * w[j] - sig[j] * tau)
+    scale = disc / passes
+    for j in range(m):
+        dydx[j] *= scale
+    return scale * acc_y
