@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import config, cuda
@@ -56,7 +58,7 @@ THREADS_PER_BLOCK = 128
 MAX_THREADS = 1 << 20  # grid-stride threads; scratch is (rows, MAX_THREADS) at most
 
 
-def _device(fn, _memo=None):
+def _device(fn: Any, _memo: dict | None = None) -> Any:
     """The Python source of an ``@njit`` function compiled as a CUDA device function.
 
     Every ``@njit`` function it calls is rebound, recursively, to its own device function,
@@ -193,9 +195,16 @@ def _threads(n: int) -> tuple[int, int]:
     return blocks, tpb
 
 
-def plan(model, product, encoded, x, seed: int, first_path: int, antithetic: bool, alloc,
-         to_dev=None):
-    """(kernel, args, (blocks, tpb), y, dydx) for one model; ``x`` already where it runs."""
+def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path: int,
+         antithetic: bool, alloc: Callable[[tuple], Any],
+         to_dev: Callable[[np.ndarray], Any] | None = None) -> tuple:
+    """(kernel, args, (blocks, tpb), y, dydx) for one model.
+
+    ``x`` (n, d) float64 is already where the kernel runs; ``alloc(shape)`` makes the outputs
+    and the scratch buffers, ``to_dev`` moves small parameter arrays (Cholesky factor, weights).
+    With ``alloc=np.empty`` and no ``to_dev`` the arguments only serve to compile the kernel
+    (``cuda.compile_ptx``) on a machine without a device.
+    """
     from ._dispatch import heston_columns
     from .bachelier import BachelierBasket
     from .black_scholes import BlackScholes
@@ -243,7 +252,8 @@ def plan(model, product, encoded, x, seed: int, first_path: int, antithetic: boo
     raise TypeError(f"no GPU kernel for {type(model).__name__}")
 
 
-def launch(model, product, encoded, x_dev, seed: int, first_path: int, antithetic: bool):
+def launch(model: Any, product: Any, encoded: tuple, x_dev: Any, seed: int, first_path: int,
+           antithetic: bool) -> tuple[Any, Any]:
     """Run the model's kernel on device inputs ``x_dev``; returns device arrays (y, dydx)."""
     kernel, args, (blocks, tpb), y, dydx = plan(
         model, product, encoded, x_dev, seed, first_path, antithetic,
@@ -252,7 +262,8 @@ def launch(model, product, encoded, x_dev, seed: int, first_path: int, antitheti
     return y, dydx
 
 
-def run(model, product, encoded, x, seed, first_path, antithetic, *, device_output=False):
+def run(model: Any, product: Any, encoded: tuple, x: np.ndarray, seed: int, first_path: int,
+        antithetic: bool, *, device_output: bool = False) -> tuple[Any, Any]:
     """The ``_dispatch`` driver contract: host x in, (y, dydx) out (host unless device_output)."""
     x_dev = cuda.to_device(np.ascontiguousarray(x, dtype=np.float64))
     y, dydx = launch(model, product, encoded, x_dev, seed, first_path, antithetic)
@@ -261,8 +272,11 @@ def run(model, product, encoded, x, seed, first_path, antithetic, *, device_outp
     return y.copy_to_host(), dydx.copy_to_host()
 
 
-def _as_cupy(a):
-    """A CuPy view of a Numba device array when CuPy is installed, else the array itself."""
+def _as_cupy(a: Any) -> Any:
+    """A CuPy view of a Numba device array when CuPy is installed, else the array itself
+    (always itself under the CUDA simulator, whose arrays live in host memory)."""
+    if config.ENABLE_CUDASIM:
+        return a
     try:
         import cupy
     except ImportError:
@@ -270,7 +284,7 @@ def _as_cupy(a):
     return cupy.asarray(a)
 
 
-def _scaled(a, factor: float, dtype: str):
+def _scaled(a: Any, factor: float, dtype: str) -> Any:
     """factor * a on the device, in ``dtype`` (a new device array unless nothing changes)."""
     if factor == 1.0 and dtype == "float64":
         return a
@@ -281,7 +295,8 @@ def _scaled(a, factor: float, dtype: str):
     return out
 
 
-def to_device_sample(x, y, dydx, factor: float, dtype: str):
+def to_device_sample(x: np.ndarray, y: Any, dydx: Any, factor: float,
+                     dtype: str) -> tuple[Any, Any, Any]:
     """Device (x, y, dydx) for ``simulate(..., device_output=True)``: the XVA factor applied
     and the dtype cast on the device; CuPy arrays when CuPy is installed."""
     x_dev = cuda.to_device(np.ascontiguousarray(x, dtype=np.dtype(dtype)))

@@ -13,6 +13,7 @@ Three layers, from always-on to device-only:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -153,8 +154,6 @@ def test_gpu_matches_cpu_on_a_device():
     for name, model, product, sampler, kw in cases():
         kw = {k: v for k, v in kw.items() if k != "device_output"}
         if isinstance(model, sim.Heston):
-            import dataclasses
-
             model = dataclasses.replace(model, steps_per_year=252)
         n = 20_000
         c = sim.simulate(model, product, sampler, n, seed=3, first_path=5, **kw)
