@@ -6,7 +6,8 @@ Three layers, from always-on to device-only:
   read when ``numba.cuda`` is first imported) every model and product runs through
   ``simulate(backend="gpu")`` on 48 paths and must equal the CPU path by path, bit for bit.
 * ``-m slow``: every kernel compiles to PTX for sm_90 (H100/H200) with NVVM, without a device;
-  skipped when NVVM is not installed. The PTX must not use local memory (no per-thread arrays).
+  skipped when NVVM is not installed. The PTX must not use local memory (no per-thread arrays)
+  and, where ptxas is installed, register allocation must not spill.
 * ``-m gpu``: on a real device, GPU and CPU agree to 1e-12 relative (NVVM contracts a*b + c into
   fused multiply-adds, so the last bits may differ), and device output reaches torch by DLPack.
 """
@@ -108,7 +109,7 @@ def _nvvm_available() -> bool:
 
 
 @pytest.mark.slow
-def test_kernels_compile_to_ptx_for_sm90_without_local_memory():
+def test_kernels_compile_to_ptx_for_sm90_without_local_memory(tmp_path):
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or not _cuda_module_present():
         pytest.skip("needs numba-cuda without the simulator")
     if not _nvvm_available():
@@ -130,8 +131,28 @@ def test_kernels_compile_to_ptx_for_sm90_without_local_memory():
         ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args),
                                   cc=(9, 0))
         assert ".visible .entry" in ptx, name
-        assert ".local" not in ptx, name  # no per-thread local arrays, no spills
+        assert ".local" not in ptx, name  # no per-thread local arrays
+        ptxas = _ptxas()
+        if ptxas is not None:  # register allocation for sm_90: no spills to local memory
+            path = tmp_path / f"{type(model).__name__}.ptx"
+            path.write_text(ptx)
+            info = subprocess.run([ptxas, "-arch=sm_90", "-v", str(path), "-o", os.devnull],
+                                  capture_output=True, text=True, check=True).stderr
+            assert "0 bytes spill stores" in info and "0 bytes stack frame" in info, info
     assert len(seen) == 4
+
+
+def _ptxas() -> str | None:
+    """Path of ptxas (system CUDA or the pip wheel nvidia-cuda-nvcc), or None."""
+    import shutil
+
+    try:
+        from cuda.pathfinder import find_nvidia_binary_utility
+
+        found = find_nvidia_binary_utility("ptxas")
+    except Exception:  # noqa: BLE001 - older cuda-pathfinder or none
+        found = None
+    return found or shutil.which("ptxas")
 
 
 def _real_device() -> bool:
