@@ -64,6 +64,14 @@ def _case_names() -> list[str]:
     return [c[0] for c in cases()]
 
 
+def test_importing_simulators_does_not_import_cuda():
+    code = ("import sys, simulators; "
+            "print(any(m.startswith(('numba.cuda', 'numba_cuda', 'cupy')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "False"
+
+
 def test_every_model_has_a_gpu_driver():
     assert set(_dispatch._GPU) == set(_dispatch._CPU)
 
