@@ -35,11 +35,18 @@ def problem_for(model, product, xva):
     raise ValueError(f"no PINN problem for {type(model).__name__} with {type(product).__name__}")
 
 
-def _config(settings):
+# 2-D problems: 21 times x 41 x 41 states (35k points). The solver's 1-D default of 51 x 201 per
+# axis would mean 2 million points with Hessians in 2-D (tens of GB).
+DEFAULT_2D_COLLOCATION = {"type": "UniformGrid", "n_tau": 21, "n_space": 41}
+
+
+def _config(settings, dim: int):
     from training import pinn
     from training.pinn.collocation import collocation_from_dict
 
     opts = dict(settings.options)
+    if dim > 1 and "collocation" not in opts:
+        opts["collocation"] = dict(DEFAULT_2D_COLLOCATION)
     if isinstance(opts.get("collocation"), dict):
         opts["collocation"] = collocation_from_dict(opts["collocation"])
     recipe = {"boundary_safe": pinn.PINNConfig.faithful, "classical": pinn.PINNConfig.classical,
@@ -64,7 +71,7 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     objs = scenario.objects()
     model, product, xva = objs["model"], objs["product"], objs["xva"]
     problem = problem_for(model, product, xva)
-    sol = _pinn_solve(problem, _config(scenario.pinn))
+    sol = _pinn_solve(problem, _config(scenario.pinn, problem.dim))
     x = ref["x"]
     greeks = sol.greeks(x if x.shape[1] > 1 else x[:, 0])
     price = np.asarray(greeks["price"]).ravel()
