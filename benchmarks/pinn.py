@@ -273,8 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", default=None,
                     help="comma list of scenario labels to keep (default: all of the budget)")
     ap.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "pinn.json"))
+    ap.add_argument("--adam-steps", type=int, default=None, help="override every variant's")
+    ap.add_argument("--lbfgs-iterations", type=int, default=None, help="override every variant's")
+    ap.add_argument("--append", action="store_true",
+                    help="add the runs to an existing output file instead of replacing it")
     args = ap.parse_args(argv)
     budget = "quick" if args.quick else "full"
+    overrides = {k: val for k, val in (("adam_steps", args.adam_steps),
+                                       ("lbfgs_iterations", args.lbfgs_iterations))
+                 if val is not None}
+    label = budget + "".join(f", {k}={val}" for k, val in overrides.items())
     problems = set(args.problems.split(","))
     variants = args.variants.split(",")
     keep = None if args.scenarios is None else set(args.scenarios.split(","))
@@ -294,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
     out = Path(args.output)
+    if args.append and out.exists():
+        previous = json.loads(out.read_text())
+        previous["runs"] += results["runs"]
+        previous.setdefault("appended", []).append(
+            {"date_utc": results["date_utc"], "budget": label, "machine": results["machine"]})
+        results = previous
     for prob, scen, p in cases(budget):
         if prob not in problems or (keep is not None and scen not in keep):
             continue
@@ -302,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             if (budget == "quick" and var != "best" and prob == "bs1d"
                     and scen not in ("risk_free", "lambda_b=0.02")):
                 continue  # quick budget: faithful and baseline on two 1D scenarios only
-            cfg = cfgs[var]
-            results["configs"][f"{prob}/{var}"] = cfg.to_dict()
+            cfg = cfgs[var].replace(**overrides)
+            results["configs"][f"{prob}/{var}/{label}"] = cfg.to_dict()
             t0 = time.perf_counter()
             if prob == "bs1d":
                 res = run_bs(p, cfg)
@@ -311,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                 res = run_heston(p, cfg, fd_kw_h)
             else:
                 res = run_two_asset(p, cfg, fd_kw)
-            res.update(problem=prob, scenario=scen, variant=var, wall_seconds=
-                       time.perf_counter() - t0, parameters=p.to_dict())
+            res.update(problem=prob, scenario=scen, variant=var, budget=label,
+                       wall_seconds=time.perf_counter() - t0, parameters=p.to_dict())
             results["runs"].append(res)
             key = next(k for k in ("space_time_grid", "today_vs_stulz", "today_vs_fd",
                                    "today_vs_cf") if k in res)
