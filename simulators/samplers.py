@@ -7,7 +7,6 @@ normals, 2 for uniforms), so x for a path depends only on (seed, path index).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
