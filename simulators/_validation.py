@@ -107,7 +107,7 @@ def correlation_matrix(owner: str, field: str, value, dim: int) -> tuple[tuple[f
 
 
 def psd_cholesky(matrix: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of a positive semi-definite matrix (pivot-free, zero for null pivots)."""
+    """Lower Cholesky factor of a PSD matrix (pivot-free; zero columns for null pivots)."""
     a = np.asarray(matrix, dtype=np.float64)
     n = a.shape[0]
     try:
