@@ -251,14 +251,16 @@ def run_case(name: str, seeds: list[int], kind: str, params: dict) -> dict:
     return out
 
 
-def step_times(n: int = 7, m: int = 8192, reps: int = 15) -> dict:
-    """Median time of one Adam step (float64, 4 × 20 softplus, batch m): standard (value only),
-    twin with the explicit backward pass, twin with autograd.grad(create_graph=True)."""
+def step_times(n: int = 7, batch: int = 512, reps: int = 21) -> dict:
+    """Median time of one Adam step (float64, 4 × 20 softplus) at the batch size the case trains
+    with: standard (value only), twin with the explicit backward pass, twin with
+    autograd.grad(create_graph=True). The three are interleaved, so machine load affects them alike.
+    """
     g = torch.Generator().manual_seed(0)
     net = TwinNetwork(n, generator=g)
-    x = torch.randn(m, n, dtype=torch.float64, generator=g)
-    yt = torch.randn(m, dtype=torch.float64, generator=g)
-    zt = torch.randn(m, n, dtype=torch.float64, generator=g)
+    x = torch.randn(batch, n, dtype=torch.float64, generator=g)
+    yt = torch.randn(batch, dtype=torch.float64, generator=g)
+    zt = torch.randn(batch, n, dtype=torch.float64, generator=g)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     times: dict[str, list[float]] = {"standard": [], "explicit": [], "autograd": []}
     for _ in range(reps):
@@ -275,12 +277,28 @@ def step_times(n: int = 7, m: int = 8192, reps: int = 15) -> dict:
             times[method].append(time.perf_counter() - t0)
     med = {k: float(np.median(v)) for k, v in times.items()}
     return {
-        "batch": m,
+        "batch": batch,
         "n_inputs": n,
         "median_step_seconds": med,
         "explicit_over_standard": med["explicit"] / med["standard"],
         "autograd_over_explicit": med["autograd"] / med["explicit"],
     }
+
+
+def all_step_times(cases: list[str]) -> dict[str, dict]:
+    out = {}
+    for c in cases:
+        _, n, m = CASES[c]
+        out[c] = step_times(n, min(max(256, -(-m // 16)), m))
+        st = out[c]
+        print(
+            f"step {c} (batch {st['batch']}): standard {st['median_step_seconds']['standard']:.4f}s"
+            f", twin explicit {st['median_step_seconds']['explicit']:.4f}s "
+            f"({st['explicit_over_standard']:.2f}x), autograd "
+            f"{st['median_step_seconds']['autograd']:.4f}s",
+            flush=True,
+        )
+    return out
 
 
 def machine() -> dict:
@@ -311,6 +329,35 @@ def fmt(pair, pub=None) -> str:
     return s + (f" ({pub:.2f})" if pub is not None else "       ")
 
 
+def markdown(record: dict) -> str:
+    """Markdown table of a results record (``--markdown``), for docs/training.md."""
+    order = {c: i for i, c in enumerate(FULL_CASES)}
+    lines = [
+        "| case | m | value std | value diff | delta std | delta diff | fit s std / diff |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(pair, pub):
+        if pair is None:
+            return "—"
+        s = f"{pair[0]:.3f} ± {pair[1]:.3f}"
+        return s + (f" ({pub:.2f})" if pub is not None else "")
+
+    for r in sorted(record["cases"], key=lambda c: order.get(c["case"], 99)):
+        pub = r.get("published_x100", {"value": (None, None), "delta": (None, None)})
+        st, df = r.get("standard", {}), r["differential"]
+        fs = "/".join(
+            f"{x['fit_seconds'][0]:.0f}" if x.get("fit_seconds") else "—" for x in (st, df)
+        )
+        lines.append(
+            f"| {r['case']} | {r['m']:,} | {cell(st.get('value_rmse_x100'), pub['value'][0])} | "
+            f"{cell(df['value_rmse_x100'], pub['value'][1])} | "
+            f"{cell(st.get('delta_rmse_x100'), pub['delta'][0])} | "
+            f"{cell(df['delta_rmse_x100'], pub['delta'][1])} | {fs} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="add n=50 rows (long)")
@@ -319,7 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data", choices=("auto", "simulators", "numpy"), default="auto")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "training.json"))
+    ap.add_argument("--markdown", action="store_true", help="print the saved results as a table")
+    ap.add_argument(
+        "--step-times-only", action="store_true", help="only measure step times (merged into --out)"
+    )
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.out).read_text())))
+        return 0
 
     torch.set_num_threads(args.threads)
     kind = args.data
@@ -340,11 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {info['torch']} on {args.threads} thread(s); data: {kind}"
     )
     t_all = time.perf_counter()
-    steps = step_times()
-    print(
-        "step time (8192 × 7, float64): standard {standard:.4f}s, twin explicit {explicit:.4f}s, "
-        "twin autograd {autograd:.4f}s".format(**steps["median_step_seconds"])
-    )
+    steps = all_step_times(cases)
+    if args.step_times_only:
+        out = Path(args.out)
+        record = json.loads(out.read_text())
+        record.setdefault("step_times", {}).update(steps)
+        record["step_times_machine"] = info
+        out.write_text(json.dumps(record, indent=1))
+        return 0
     results = [run_case(c, seeds, kind, params) for c in cases]
 
     print("\nRMSE × 100, mean ± sd over seeds (published in parentheses)")
@@ -394,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(out.read_text())
         keep = [c for c in old.get("cases", []) if c["case"] not in set(cases)]
         record["cases"] = keep + results
+        if isinstance(old.get("step_times"), dict) and "batch" not in old["step_times"]:
+            record["step_times"] = {**old["step_times"], **steps}
     out.write_text(json.dumps(record, indent=1))
     print(f"\nwrote {out} ({time.perf_counter() - t_all:.0f} s)")
     return 0
