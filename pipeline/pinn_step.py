@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -70,8 +73,7 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     t0 = time.perf_counter()
     objs = scenario.objects()
     model, product, xva = objs["model"], objs["product"], objs["xva"]
-    problem = problem_for(model, product, xva)
-    sol = _pinn_solve(problem, _config(scenario.pinn, problem.dim))
+    sol, reused = _trained(problem_for(model, product, xva), scenario, objs, run_dir)
     x = ref["x"]
     greeks = sol.greeks(x if x.shape[1] > 1 else x[:, 0])
     price = np.asarray(greeks["price"]).ravel()
@@ -97,13 +99,31 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
         pred = np.asarray(sol.price(pts)).ravel().reshape(g0.shape)
         arrays.update(pinn_grid_x=g0[0], pinn_grid_y=g1[:, 0], pinn_grid_pred=pred,
                       pinn_grid_ref=np.asarray(grid_ref.price).reshape(g0.shape))
-    out_dir = run_dir / "models" / f"{scenario.id}-pinn"
-    sol.save(out_dir)
+    metrics["reused"] = reused
+    sol.save(run_dir / "models" / f"{scenario.id}-pinn")
     return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
             "path": f"models/{scenario.id}-pinn"}
 
 
-def _pinn_solve(problem, config):
-    from training.pinn import solve
+def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
+    """The trained PINN of this problem and settings: from ``<runs>/.cache/pinn/<key>/`` when
+    the same problem was solved with the same settings before, else trained and cached."""
+    from training.pinn import PINNSolution, solve
 
-    return solve(problem, config)
+    config = _config(scenario.pinn, problem.dim)
+    blob = json.dumps({"model": objs["model"].to_dict(), "product": objs["product"].to_dict(),
+                       "xva": None if objs["xva"] is None else objs["xva"].to_dict(),
+                       "config": config.to_dict()}, sort_keys=True, default=str)
+    cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
+    if (cache / "done").is_file():
+        return PINNSolution.load(cache), True
+    sol = solve(problem, config)
+    tmp = cache.with_name(cache.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    sol.save(tmp)
+    (tmp / "done").write_text("")
+    if cache.exists():
+        shutil.rmtree(cache)
+    tmp.rename(cache)
+    return sol, False

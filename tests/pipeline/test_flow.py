@@ -54,6 +54,9 @@ def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch)
         for mode in ("standard", "differential"):
             assert (run_dir / s["models"][mode] / "config.json").is_file()
         assert (run_dir / "arrays" / f"{sid}.npz").is_file()
+    pinn = metrics["scenarios"]["bs"]["pinn"]
+    assert pinn["reused"] is False and math.isfinite(pinn["log10_rel_l2"])
+    assert (run_dir / "models" / "bs-pinn" / "weights.pt").is_file()
     # the FD cross-check agrees with the closed form on the Black-Scholes test set
     assert metrics["scenarios"]["bs"]["reference"]["cross_checks"]["fd"][
         "max_abs_price_diff"] < 1e-4
@@ -70,6 +73,8 @@ def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch)
     assert result2["status"] == "ok", result2["failures"]
     for s in metrics2["scenarios"].values():
         assert s["reused"] == {"dataset": True, "training": True}
+    assert metrics2["scenarios"]["bs"]["pinn"]["reused"] is True
+    assert metrics2["scenarios"]["bs"]["pinn"]["log10_rel_l2"] == pinn["log10_rel_l2"]
     assert metrics2["run"]["previous"] == str(run_dir)
     monkeypatch.undo()
 
@@ -92,6 +97,7 @@ def test_process_workers_share_one_prefect_api(harness, small_config):
     raw = yaml.safe_load(small_config.read_text())
     raw["dask"] = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
     raw["scenarios"] = raw["scenarios"][:1]
+    raw["scenarios"][0].pop("pinn", None)
     small_config.write_text(yaml.safe_dump(raw))
     before = os.environ.get("PREFECT_API_URL")
     result, metrics = _run(small_config)
