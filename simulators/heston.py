@@ -136,10 +136,11 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, s
                 antithetic, with_gradient, vs):
     """One path (or antithetic pair) forward and back; the per-path code of every backend.
 
-    ``vs`` is scratch for the variance path v_0..v_{steps-1} (any 1-D view of length >= steps:
-    a thread-local array on the CPU, a strided column of a step-major global buffer on the
-    GPU). The forward sweep stores v_k; the reverse sweep reads it back and regenerates the
-    normals (draws 2k, 2k+1 of ``path``) from the counter-based RNG.
+    ``vs`` is scratch for the variance path (any 1-D view of length >= steps: a thread-local
+    array on the CPU, a strided column of a step-major global buffer on the GPU). The forward
+    sweep stores sqrt(v_k+ dt), from which the reverse sweep recovers v_k+ = sv^2 / dt and the
+    truncation branch (v_k > 0 exactly when sv > 0), so it needs no square root; it regenerates
+    the normals (draws 2k, 2k+1 of ``path``) from the counter-based RNG.
 
     Returns (y, dy/dS, dy/dv0, dy/dkappa, dy/dtheta, dy/dxi, dy/drho, dy/dr), each averaged
     over the antithetic pair when ``antithetic``; the derivatives are 0 when not
@@ -167,9 +168,9 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, s
                 z = normal4(seed, 0, path, k // 2)
             z1 = sgn * z[2 * (k % 2)]
             z2 = sgn * z[2 * (k % 2) + 1]
-            vs[k] = var
             vp = max(var, 0.0)
             sv = math.sqrt(vp * dt)
+            vs[k] = sv
             xl += (r - q - 0.5 * vp) * dt + sv * z1
             var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
         s_t = math.exp(xl)
@@ -190,9 +191,8 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, s
                 z = normal4(seed, 0, path, k // 2)
             z1 = sgn * z[2 * (k % 2)]
             z2 = sgn * z[2 * (k % 2) + 1]
-            var = vs[k]
-            vp = max(var, 0.0)
-            sv = math.sqrt(vp * dt)
+            sv = vs[k]
+            vp = sv * sv / dt
             wv = rho * z1 + srho * z2
             # ln S_{k+1} = ln S_k + (r - q - vp/2) dt + sv z1
             rb += xbar * dt
@@ -206,9 +206,8 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, s
             svb += vbar * xi * wv
             if srho > 0.0:
                 rhob += vbar * xi * sv * (z1 - rho / srho * z2)
-            if sv > 0.0:
+            if sv > 0.0:  # v_k > 0: the untruncated branch
                 vpb += svb * 0.5 * dt / sv
-            if var > 0.0:
                 vbar += vpb
         a_s += xbar / s0
         a_v += vbar
