@@ -104,3 +104,37 @@ def test_xva_float32_antithetic_generate_matches_one_call(root):
     assert ds.x.dtype == np.float32 and ds.manifest["xva"] == spec.xva.to_dict()
     assert np.array_equal(ds.y, ref.y) and np.array_equal(ds.dydx, ref.dydx)
     assert ds.spec == spec.replace(chunk_paths=700)
+
+
+def _heston_spec():
+    import simulators as sim
+
+    return data.DatasetSpec(
+        name="heston", model=sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7,
+                                        steps_per_year=24),
+        product=sim.European(strike=1.0, maturity=1.0, kind="put"),
+        sampler=sim.ForwardSampler(spot=1.0, horizon=0.5), seed=5, n_paths=1200,
+        chunk_paths=500)
+
+
+def _bs_basket_spec():
+    import simulators as sim
+
+    model = sim.BlackScholesBasket(vols=(0.2, 0.3), correlation=((1.0, 0.5), (0.5, 1.0)),
+                                   rate=0.01, vol_inputs=True)
+    return data.DatasetSpec(name="worst-of", model=model,
+                            product=sim.WorstOf(strike=1.0, maturity=1.0, kind="call"),
+                            sampler=sim.ForwardSampler(spot=1.0, horizon=0.5,
+                                                       params={f"vol_{j}": (0.1, 0.4)
+                                                               for j in range(2)}),
+                            seed=9, n_paths=1200, chunk_paths=500)
+
+
+@pytest.mark.parametrize("make", [_heston_spec, _bs_basket_spec], ids=["heston", "bs-basket"])
+def test_other_models_round_trip(root, make):
+    spec = make()
+    ds = data.find_or_create(spec, root)
+    ref = reference(spec)
+    assert ds.inputs == tuple(spec.model.inputs) and ds.spec == spec
+    assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.dydx, ref.dydx)
+    assert np.array_equal(ds.y, ref.y)
