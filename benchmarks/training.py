@@ -180,7 +180,7 @@ def run_case(name: str, seeds: list[int], kind: str, params: dict) -> dict:
     Xt, vt, gt = test_set(data, n)
     modes = ("standard", "differential") if name != "robust50" else ("differential",)
     out: dict = {
-        "case": name,
+        "case": name + ("" if not params else "@source"),
         "n_inputs": n,
         "m": m,
         "seeds": seeds,
@@ -238,7 +238,7 @@ def run_case(name: str, seeds: list[int], kind: str, params: dict) -> dict:
         out["epoch_time_ratio"] = (
             out["differential"]["seconds_per_epoch"][0] / out["standard"]["seconds_per_epoch"][0]
         )
-    if name in PUBLISHED:
+    if name in PUBLISHED and not params:
         pub = PUBLISHED[name]
         out["published_x100"] = pub
         d = out["differential"]
@@ -332,6 +332,7 @@ def fmt(pair, pub=None) -> str:
 def markdown(record: dict) -> str:
     """Markdown table of a results record (``--markdown``), for docs/training.md."""
     order = {c: i for i, c in enumerate(FULL_CASES)}
+    order.update({c + "@source": i + 0.5 for i, c in enumerate(FULL_CASES)})
     lines = [
         "| case | m | value std | value diff | delta std | delta diff | fit s std / diff |",
         "|---|---|---|---|---|---|---|",
@@ -366,6 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data", choices=("auto", "simulators", "numpy"), default="auto")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "training.json"))
+    ap.add_argument(
+        "--recipe",
+        choices=("default", "source"),
+        default="default",
+        help="library defaults, or the source's recipe (peak 0.1, no clipping, LeCun init); "
+        "source results are stored as '<case>@source'",
+    )
     ap.add_argument("--markdown", action="store_true", help="print the saved results as a table")
     ap.add_argument(
         "--step-times-only", action="store_true", help="only measure step times (merged into --out)"
@@ -387,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
             kind = "numpy"
     cases = args.cases or (FULL_CASES if args.full else DEFAULT_CASES)
     seeds = list(range(args.seeds))
-    params: dict = {}  # library defaults
+    params: dict = (
+        {} if args.recipe == "default" else {"peak_lr": 0.1, "clip_norm": None, "init": "lecun"}
+    )
     info = machine()
     print(
         f"machine: {info['cpu']}, {info['cores']} cores, GPU {info['gpu']}, "
@@ -398,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.step_times_only:
         out = Path(args.out)
         record = json.loads(out.read_text())
-        record.setdefault("step_times", {}).update(steps)
+        prev = record.get("step_times") if isinstance(record.get("step_times"), dict) else {}
+        record["step_times"] = {**{k: v for k, v in prev.items() if k in CASES}, **steps}
         record["step_times_machine"] = info
         out.write_text(json.dumps(record, indent=1))
         return 0
@@ -449,10 +460,11 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         # keep earlier results of cases not run this time (each case carries its own date)
         old = json.loads(out.read_text())
-        keep = [c for c in old.get("cases", []) if c["case"] not in set(cases)]
+        done = {r["case"] for r in results}
+        keep = [c for c in old.get("cases", []) if c["case"] not in done]
         record["cases"] = keep + results
-        if isinstance(old.get("step_times"), dict) and "batch" not in old["step_times"]:
-            record["step_times"] = {**old["step_times"], **steps}
+        prev = old.get("step_times") if isinstance(old.get("step_times"), dict) else {}
+        record["step_times"] = {**{k: v for k, v in prev.items() if k in CASES}, **steps}
     out.write_text(json.dumps(record, indent=1))
     print(f"\nwrote {out} ({time.perf_counter() - t_all:.0f} s)")
     return 0
