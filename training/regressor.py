@@ -304,9 +304,7 @@ class DifferentialRegressor:
         finally:
             torch.set_num_threads(previous)
 
-    def _fit(
-        self, Xa: np.ndarray, ya: np.ndarray, za: np.ndarray | None
-    ) -> DifferentialRegressor:
+    def _fit(self, Xa: np.ndarray, ya: np.ndarray, za: np.ndarray | None) -> DifferentialRegressor:
         device = self._resolve_device()
         tdtype = self._torch_dtype()
         m_all, d = Xa.shape

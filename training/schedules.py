@@ -24,8 +24,7 @@ ONE_CYCLE_KNOTS: tuple[tuple[float, float], ...] = (
 
 @dataclass(frozen=True)
 class PiecewiseLinear:
-    """Learning rate interpolated linearly between knots ``(t_k, lr_k)``, 0 = t_0 < ... < t_K = 1.
-    """
+    """Learning rate linear between knots ``(t_k, lr_k)``, 0 = t_0 < ... < t_K = 1."""
 
     knots: tuple[tuple[float, float], ...]
 

@@ -166,3 +166,24 @@ def test_bad_inputs():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="cuda"):
             DifferentialRegressor(device="cuda").fit(X, y, z)
+
+
+class _DLPackOnly:
+    """An array known only through the DLPack protocol (as a CuPy or JAX array would be)."""
+
+    def __init__(self, a):
+        self._a = a
+
+    def __dlpack__(self, **kwargs):
+        return self._a.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._a.__dlpack_device__()
+
+
+def test_dlpack_inputs_auto_device_and_progress_bar():
+    X, y, z = pb.bs_training(300, seed=0)
+    a = DifferentialRegressor(epochs=2, device="auto", progress=True).fit(X, y, z)
+    b = DifferentialRegressor(epochs=2).fit(_DLPackOnly(X), _DLPackOnly(y), _DLPackOnly(z))
+    np.testing.assert_array_equal(a.predict(X), b.predict(_DLPackOnly(X)))
+    assert str(a.device_) in ("cpu", "cuda")
