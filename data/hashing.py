@@ -18,6 +18,11 @@ from typing import Any
 
 import numpy as np
 
+# The fields that determine a dataset's numbers: the input of its content hash. "numbers" is
+# simulators.NUMBERS_VERSION (the RNG and normal-transform algorithms).
+IDENTITY_KEYS = ("model", "product", "sampler", "xva", "seed", "n_paths", "antithetic",
+                 "precision", "numbers")
+
 HASH_HEX_DIGITS = 12  # digits of the hash used in directory names
 
 

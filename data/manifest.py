@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
-from .hashing import HASH_HEX_DIGITS, content_hash
+from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
 from .schema import FORMAT, PART_PATTERN, SCHEMA_VERSION, column_names
 
 MANIFEST = "manifest.json"
@@ -81,8 +81,7 @@ def part_metadata(spec_dict: dict, inputs: list[str], index: int, first_path: in
     part's own position, so a single part file describes itself. It holds no time stamp, so the
     same part written twice has the same bytes.
     """
-    identity = {k: spec_dict[k] for k in ("model", "product", "sampler", "xva", "seed",
-                                          "n_paths", "antithetic", "precision")}
+    identity = {k: spec_dict[k] for k in IDENTITY_KEYS}
     digest = content_hash(identity)
     return {
         "format": FORMAT,
@@ -101,8 +100,7 @@ def part_metadata(spec_dict: dict, inputs: list[str], index: int, first_path: in
 def build_manifest(spec_dict: dict, inputs: list[str], parts: list[PartInfo],
                    generation: dict | None = None) -> dict:
     """The manifest of a complete dataset from its spec dict and its parts (sorted by index)."""
-    identity = {k: spec_dict[k] for k in ("model", "product", "sampler", "xva", "seed",
-                                          "n_paths", "antithetic", "precision")}
+    identity = {k: spec_dict[k] for k in IDENTITY_KEYS}
     digest = content_hash(identity)
     parts = sorted(parts, key=lambda p: p.index)
     backends = sorted({p.backend for p in parts})
@@ -194,8 +192,10 @@ def check_manifest(manifest: Any, where: str) -> dict:
         raise DatasetError(f"{where}: schema version {manifest['schema_version']} is not "
                            f"supported (this diffml reads version {SCHEMA_VERSION}); "
                            "regenerate the dataset.", where)
-    identity = {k: manifest[k] for k in ("model", "product", "sampler", "xva", "seed",
-                                         "n_paths", "antithetic", "precision")}
+    if "numbers" not in manifest:
+        raise DatasetError(f"{where}: written by an older diffml without a record of its "
+                           "random-number algorithms; regenerate the dataset.", where)
+    identity = {k: manifest[k] for k in IDENTITY_KEYS}
     try:
         digest = content_hash(identity)
     except (TypeError, ValueError) as exc:

@@ -9,13 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .hashing import HASH_HEX_DIGITS, content_hash
+from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
 from .schema import PRECISIONS
 
 DEFAULT_CHUNK_PATHS = 1_000_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*(?:-[A-Za-z0-9_.]+)*$")
-IDENTITY_KEYS = ("model", "product", "sampler", "xva", "seed", "n_paths", "antithetic",
-                 "precision")
 
 
 def from_dict(d: dict | None) -> Any:
@@ -125,8 +123,15 @@ class DatasetSpec:
         _to_dict(self.xva, "xva")
 
     def identity(self) -> dict:
-        """What determines the numbers, as JSON-ready data (the input of the content hash)."""
+        """What determines the numbers, as JSON-ready data (the input of the content hash).
+
+        ``numbers`` is ``simulators.NUMBERS_VERSION`` (RNG and normal transform), so a change of
+        those algorithms regenerates datasets instead of reusing stale ones.
+        """
+        from simulators import NUMBERS_VERSION
+
         return {
+            "numbers": NUMBERS_VERSION,
             "model": _to_dict(self.model, "model"),
             "product": _to_dict(self.product, "product"),
             "sampler": _to_dict(self.sampler, "sampler"),

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import DatasetError
+from .hashing import IDENTITY_KEYS
 from .manifest import (
     MANIFEST,
     PartInfo,
@@ -159,8 +160,7 @@ def _check_sample(sample: Any, spec: DatasetSpec) -> None:
     if meta["first_path"] != 0:
         raise ValueError(f"A dataset must start at path 0; the sample starts at first_path="
                          f"{meta['first_path']}.")
-    got = {k: meta[k] for k in ("model", "product", "sampler", "xva", "seed", "n_paths",
-                                "antithetic", "precision")}
+    got = {k: meta[k] for k in IDENTITY_KEYS}
     want = spec.identity()
     for key in want:
         if got[key] != want[key]:

@@ -9,12 +9,14 @@ from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket
 from .heston import Heston
 from .products import BasketOption, BestOf, European, WorstOf
+from .rng import NUMBERS_VERSION
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
 from .simulate import simulate
 from .xva import XVA
 
 __all__ = [
+    "NUMBERS_VERSION",
     "XVA",
     "BachelierBasket",
     "BasketOption",

@@ -32,6 +32,10 @@ _MASK = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 _INV32 = 1.0 / 4294967296.0
 
+# Identifies the algorithms that turn (seed, path, draw) into numbers; datasets hash it, so a
+# change here regenerates them instead of reusing numbers made by the old algorithm.
+NUMBERS_VERSION = "philox4x32-10/as241/1"
+
 STREAM_MODEL = 0
 STREAM_SAMPLER = 1
 

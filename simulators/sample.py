@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .rng import NUMBERS_VERSION
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -93,4 +95,5 @@ class Sample:
             "precision": str(self.dtype),
             "backend": self.backend,
             "inputs": list(self.inputs),
+            "numbers": NUMBERS_VERSION,
         }

@@ -68,7 +68,6 @@ def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch)
         raise AssertionError("simulate called on a cached dataset")
 
     monkeypatch.setattr(simulators, "simulate", boom)
-    monkeypatch.setattr("data.generate.simulate", boom, raising=False)
     result2, metrics2 = _run(small_config)
     assert result2["status"] == "ok", result2["failures"]
     for s in metrics2["scenarios"].values():
