@@ -26,14 +26,19 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, s
                          seed, first_path, antithetic, y, dydx):
     """x: (n, d) inputs (spot, [vol], [rate]); writes y (n,) and dydx (n, d)."""
     n = x.shape[0]
+    sqt = math.sqrt(tau)
+    disc0 = math.exp(-rate * tau)
     for i in prange(n):
         s0 = x[i, 0]
         sig = x[i, col_vol] if col_vol >= 0 else vol
         r = x[i, col_rate] if col_rate >= 0 else rate
+        disc = math.exp(-r * tau) if col_rate >= 0 else disc0
         z = normal_draw(seed, 0, first_path + i, 0)
-        v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, z, kind, strike)
+        v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, sqt, disc, z, kind,
+                                     strike)
         if antithetic:
-            v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, -z, kind, strike)
+            v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
+                                             kind, strike)
             v = 0.5 * (v + v2)
             d_s = 0.5 * (d_s + d_s2)
             d_sig = 0.5 * (d_sig + d_sig2)

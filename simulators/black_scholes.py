@@ -74,16 +74,15 @@ class BlackScholes:
 
 
 @njit(inline="always", cache=True)
-def bs_path(s0, sig, r, q, tau, z, kind, strike):
-    """One path forward and back.
+def bs_path(s0, sig, r, q, tau, sqt, disc, z, kind, strike):
+    """One path forward and back; ``sqt`` = sqrt(tau) and ``disc`` = e^{-r tau} come from the
+    caller (hoisted out of the path loop unless the rate is a sampled input).
 
     Returns (y, dy/dS, dy/dsigma, dy/dr) for y = e^{-r tau} h(S_T). The reverse sweep starts
     from ybar = 1: S_T-bar = e^{-r tau} h'(S_T), then dS_T/dS = S_T/S,
     dS_T/dsigma = S_T (-sigma tau + sqrt(tau) Z), dS_T/dr = S_T tau, d(disc)/dr = -tau disc.
     """
-    sqt = math.sqrt(tau)
     s_t = s0 * math.exp((r - q - 0.5 * sig * sig) * tau + sig * sqt * z)
-    disc = math.exp(-r * tau)
     h, dh = payoff_scalar(kind, strike, s_t)
     y = disc * h
     st_bar = disc * dh
