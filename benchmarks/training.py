@@ -59,6 +59,12 @@ CASES = {
 }
 DEFAULT_CASES = ["bs_1024", "bs_8192", "bachelier7_8192", "bachelier20_4096"]
 FULL_CASES = DEFAULT_CASES + ["bachelier50_65536", "robust50"]
+#: training recipes compared by --recipe (overrides of the DifferentialRegressor defaults)
+RECIPES: dict[str, dict] = {
+    "default": {},
+    "source": {"peak_lr": 0.1, "clip_norm": None, "init": "lecun"},
+    "peak0.1": {"peak_lr": 0.1},
+}
 BASKET_SEED = 1234  # the random basket (weights, vols, correlation) of each dimension
 TEST_SEED = 999
 
@@ -174,13 +180,14 @@ def make_data(kind: str, n: int):
 # measurements
 
 
-def run_case(name: str, seeds: list[int], kind: str, params: dict) -> dict:
+def run_case(name: str, seeds: list[int], kind: str, recipe: str = "default") -> dict:
+    params = dict(RECIPES[recipe])
     _, n, m = CASES[name]
     data = make_data(kind, n)
     Xt, vt, gt = test_set(data, n)
     modes = ("standard", "differential") if name != "robust50" else ("differential",)
     out: dict = {
-        "case": name + ("" if not params else "@source"),
+        "case": name + ("" if recipe == "default" else f"@{recipe}"),
         "n_inputs": n,
         "m": m,
         "seeds": seeds,
@@ -238,7 +245,7 @@ def run_case(name: str, seeds: list[int], kind: str, params: dict) -> dict:
         out["epoch_time_ratio"] = (
             out["differential"]["seconds_per_epoch"][0] / out["standard"]["seconds_per_epoch"][0]
         )
-    if name in PUBLISHED and not params:
+    if name in PUBLISHED and recipe == "default":
         pub = PUBLISHED[name]
         out["published_x100"] = pub
         d = out["differential"]
@@ -332,7 +339,8 @@ def fmt(pair, pub=None) -> str:
 def markdown(record: dict) -> str:
     """Markdown table of a results record (``--markdown``), for docs/training.md."""
     order = {c: i for i, c in enumerate(FULL_CASES)}
-    order.update({c + "@source": i + 0.5 for i, c in enumerate(FULL_CASES)})
+    for r in RECIPES:
+        order.update({f"{c}@{r}": i + 0.5 for i, c in enumerate(FULL_CASES)})
     lines = [
         "| case | m | value std | value diff | delta std | delta diff | fit s std / diff |",
         "|---|---|---|---|---|---|---|",
@@ -369,10 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "training.json"))
     ap.add_argument(
         "--recipe",
-        choices=("default", "source"),
+        choices=tuple(RECIPES),
         default="default",
-        help="library defaults, or the source's recipe (peak 0.1, no clipping, LeCun init); "
-        "source results are stored as '<case>@source'",
+        help="library defaults; 'source': the source's recipe (peak 0.1, no clipping, LeCun "
+        "init); 'peak0.1': our defaults with the source's peak rate. Stored as '<case>@<recipe>'",
     )
     ap.add_argument("--markdown", action="store_true", help="print the saved results as a table")
     ap.add_argument(
@@ -395,9 +403,6 @@ def main(argv: list[str] | None = None) -> int:
             kind = "numpy"
     cases = args.cases or (FULL_CASES if args.full else DEFAULT_CASES)
     seeds = list(range(args.seeds))
-    params: dict = (
-        {} if args.recipe == "default" else {"peak_lr": 0.1, "clip_norm": None, "init": "lecun"}
-    )
     info = machine()
     print(
         f"machine: {info['cpu']}, {info['cores']} cores, GPU {info['gpu']}, "
@@ -413,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         record["step_times_machine"] = info
         out.write_text(json.dumps(record, indent=1))
         return 0
-    results = [run_case(c, seeds, kind, params) for c in cases]
+    results = [run_case(c, seeds, kind, args.recipe) for c in cases]
 
     print("\nRMSE × 100, mean ± sd over seeds (published in parentheses)")
     print(
