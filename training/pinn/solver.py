@@ -340,7 +340,7 @@ class PINNSolver:
             if cfg.checkpoint_every:
                 chunk = min(chunk, cfg.checkpoint_every - (step % cfg.checkpoint_every))
             lbfgs.param_groups[0]["max_iter"] = chunk
-            lbfgs.param_groups[0]["max_eval"] = int(chunk * 1.25) + 1
+            lbfgs.param_groups[0]["max_eval"] = 10 * chunk  # line searches may take several
             before = lbfgs.state[lbfgs._params[0]].get("n_iter", 0)
             lbfgs.step(closure)
             done = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - before
