@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -105,7 +104,6 @@ def test_process_workers_share_one_prefect_api(harness, small_config):
     assert os.environ.get("PREFECT_API_URL") == before  # restored after the run
 
 
-@pytest.mark.slow
 def test_killed_run_restarts_and_completes(tmp_path, small_config):
     raw = yaml.safe_load(small_config.read_text())
     raw["chunk_paths"] = 20_000
@@ -128,3 +126,28 @@ def test_killed_run_restarts_and_completes(tmp_path, small_config):
     assert done.returncode == 0, done.stdout + done.stderr
     for info in data.list_datasets(root):
         data.open_dataset(root / info.dirname).verify()
+
+
+def test_a_failing_scenario_is_reported_and_the_others_complete(harness, small_config):
+    raw = yaml.safe_load(small_config.read_text())
+    raw["scenarios"][0].pop("pinn", None)
+    raw["scenarios"].append({
+        "id": "no_reference",
+        "model": {"type": "BlackScholesBasket", "vols": [0.2, 0.2, 0.2],
+                  "correlation": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]},
+        "product": {"type": "WorstOf", "strike": 1.0, "maturity": 1.0, "kind": "put"},
+        "sampler": {"type": "UniformSampler", "low": 0.5, "high": 1.5},
+        "training": {"sizes": [256], "epochs": 2},
+        "test": {"n": 10, "low": 0.8, "high": 1.2},
+    })
+    raw["scenarios"][-1]["sampler"] = {"type": "UniformSampler", "low": [0.5] * 3,
+                                       "high": [1.5] * 3}
+    small_config.write_text(yaml.safe_dump(raw))
+    result, metrics = _run(small_config)
+    assert result["status"] == "partial"
+    bad = metrics["scenarios"]["no_reference"]
+    assert bad["status"] == "failed" and "no analytic reference" in bad["error"]
+    assert "\n" not in bad["error"]
+    assert metrics["scenarios"]["bs"]["status"] == "ok"
+    assert any("no_reference" in f for f in result["failures"])
+    assert (Path(result["run_dir"]) / "report.html").is_file()
