@@ -22,7 +22,7 @@ risk-free and the six lambda_B scenarios (the faithful recipe and the classical 
 for risk-free and lambda_B = 0.02) and the 2D problems for lambda_B = 0.02 only, with coarse FD
 references.
 The full budget is the source's (3000 + 3000 steps, 201 x 51 grid in 1D, 41 x 41 x 21 in 2D; best
-variant 1500 + 1500), every scenario, 15-minute cap per run, fine FD references.
+variant 300 + 2700), every scenario, 15-minute cap per run, fine FD references.
 
 Usage::
 
@@ -77,7 +77,7 @@ def configs(dim: int, budget: str) -> dict[str, PINNConfig]:
     if budget == "full":
         grid = UniformGrid(51, 201) if dim == 1 else UniformGrid(21, 41)
         steps = dict(adam_steps=3000, lbfgs_iterations=3000)
-        best = dict(adam_steps=1500, lbfgs_iterations=1500)
+        best = dict(adam_steps=300, lbfgs_iterations=2700)
         limit = 900.0
     else:
         grid = UniformGrid(26, 101) if dim == 1 else UniformGrid(9, 21)

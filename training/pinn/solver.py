@@ -123,14 +123,18 @@ class PINNConfig:
     def best(cls, **overrides: Any) -> PINNConfig:
         """Our best variant: boundary-safe residuals, base-function trial value
         ``B (1 + tau N_a) + tau N_b`` (B = risk-free closed form of the same payoff, exact at
-        tau = 0), 3 x 32 tanh, 1500 Adam steps (lr 2e-3), 1500 L-BFGS iterations."""
+        tau = 0), 3 x 32 tanh, 300 Adam steps (lr 2e-3), 2700 L-BFGS iterations.
+
+        A short Adam phase matters: on the risky BS put, 300 Adam + 1200 L-BFGS reached log10
+        rel L2 -4.8 where 1000 Adam + 600 L-BFGS reached -3.6 (L-BFGS barely moved after the
+        long Adam phase)."""
         base = {
             "initial_condition": "base",
             "width": 32,
             "depth": 3,
-            "adam_steps": 1500,
+            "adam_steps": 300,
             "learning_rate": 2e-3,
-            "lbfgs_iterations": 1500,
+            "lbfgs_iterations": 2700,
         }
         return cls(**{**base, **overrides})
 
