@@ -36,7 +36,9 @@ def _client():
 def simulate_task(raw: dict, scenario_id: str) -> dict:
     cfg = parse_config(raw)
     scenario = cfg.scenario(scenario_id)
-    ctx = _client()
+    # chunks go to the cluster only when there are several: a single chunk runs here rather
+    # than queueing behind other scenarios' long tasks
+    ctx = _client() if scenario.paths > cfg.chunk_paths else None
     if ctx is None:
         return steps.simulate_step(cfg, scenario)
     with ctx as client:

@@ -6,7 +6,7 @@ trial functions), :mod:`.losses` (boundary-safe and classical loss terms), :mod:
 (Adam then L-BFGS), :mod:`.solution` (prices, autograd Greeks, save/load).
 
 Methods: Villarino, Leitao and Garcia-Rodriguez's boundary-safe PINN for the Burgard-Kjaer XVA
-PDE (see docs/pinn.md). Time is tau = time to maturity.
+PDE (see README.md). Time is tau = time to maturity.
 """
 
 from .closed_form import black_scholes, levy_basket, stulz_min
