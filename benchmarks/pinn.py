@@ -40,7 +40,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -257,16 +256,9 @@ def cases(budget: str, heston_v_max: float = 1.0) -> list[tuple[str, str, object
 
 
 def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": torch.cuda.is_available(),
-            "torch": torch.__version__, "python": platform.python_version(),
+    from benchmarks import _machine
+
+    return {**_machine.describe(), "torch": torch.__version__,
             "load_average_at_start": list(os.getloadavg())}
 
 

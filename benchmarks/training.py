@@ -309,17 +309,10 @@ def all_step_times(cases: list[str]) -> dict[str, dict]:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks import _machine
+
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
+        **_machine.describe(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
