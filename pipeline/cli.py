@@ -97,7 +97,7 @@ def _print_summary(run_dir: Path) -> None:
     table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})")
     for col in ("scenario", "status", "m", "value RMSE std", "value RMSE diff", "delta RMSE diff",
                 "data", "seconds"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col == "scenario")
     for sid, s in metrics["scenarios"].items():
         summ = s.get("summary") or {}
         vr, dr = summ.get("value_rmse", {}), summ.get("delta_rmse", {})
