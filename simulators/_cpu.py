@@ -16,7 +16,7 @@ from .bachelier import bachelier_path
 from .black_scholes import bs_path
 from .bs_basket import bs_basket_path
 from .heston import heston_path
-from .rng import normal_draw
+from .rng import normal_block
 
 BLOCK = 256  # paths per scratch allocation in multi-asset kernels
 
@@ -28,27 +28,35 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, s
     n = x.shape[0]
     sqt = math.sqrt(tau)
     disc0 = math.exp(-rate * tau)
-    for i in prange(n):
-        s0 = x[i, 0]
-        sig = x[i, col_vol] if col_vol >= 0 else vol
-        r = x[i, col_rate] if col_rate >= 0 else rate
-        disc = math.exp(-r * tau) if col_rate >= 0 else disc0
-        z = normal_draw(seed, 0, first_path + i, 0)
-        v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, sqt, disc, z, kind,
-                                     strike)
-        if antithetic:
-            v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
-                                             kind, strike)
-            v = 0.5 * (v + v2)
-            d_s = 0.5 * (d_s + d_s2)
-            d_sig = 0.5 * (d_sig + d_sig2)
-            d_r = 0.5 * (d_r + d_r2)
-        y[i] = v
-        dydx[i, 0] = d_s
-        if col_vol >= 0:
-            dydx[i, col_vol] = d_sig
-        if col_rate >= 0:
-            dydx[i, col_rate] = d_r
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        m = min(n, lo + BLOCK) - lo
+        u = np.empty(BLOCK)
+        zs = np.empty(BLOCK)
+        normal_block(seed, 0, first_path + lo, 0, m, u, zs)
+        for j in range(m):
+            i = lo + j
+            s0 = x[i, 0]
+            sig = x[i, col_vol] if col_vol >= 0 else vol
+            r = x[i, col_rate] if col_rate >= 0 else rate
+            disc = math.exp(-r * tau) if col_rate >= 0 else disc0
+            z = zs[j]
+            v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, sqt, disc, z, kind,
+                                         strike)
+            if antithetic:
+                v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
+                                                 kind, strike)
+                v = 0.5 * (v + v2)
+                d_s = 0.5 * (d_s + d_s2)
+                d_sig = 0.5 * (d_sig + d_sig2)
+                d_r = 0.5 * (d_r + d_r2)
+            y[i] = v
+            dydx[i, 0] = d_s
+            if col_vol >= 0:
+                dydx[i, col_vol] = d_sig
+            if col_rate >= 0:
+                dydx[i, col_rate] = d_r
 
 
 @njit(parallel=True, cache=True)
@@ -58,13 +66,19 @@ def black_scholes_value_kernel(x, vol, rate, dividend, tau, kind, strike, seed, 
     sqt = math.sqrt(tau)
     disc = math.exp(-rate * tau)
     drift = (rate - dividend - 0.5 * vol * vol) * tau
-    for i in prange(n):
-        z = normal_draw(seed, 0, first_path + i, 0)
-        s_t = x[i, 0] * math.exp(drift + vol * sqt * z)
-        if kind == 0:
-            y[i] = disc * max(s_t - strike, 0.0)
-        else:
-            y[i] = disc * max(strike - s_t, 0.0)
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        m = min(n, lo + BLOCK) - lo
+        u = np.empty(BLOCK)
+        zs = np.empty(BLOCK)
+        normal_block(seed, 0, first_path + lo, 0, m, u, zs)
+        for j in range(m):
+            s_t = x[lo + j, 0] * math.exp(drift + vol * sqt * zs[j])
+            if kind == 0:
+                y[lo + j] = disc * max(s_t - strike, 0.0)
+            else:
+                y[lo + j] = disc * max(strike - s_t, 0.0)
 
 
 @njit(parallel=True, cache=True)

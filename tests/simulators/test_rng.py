@@ -81,3 +81,19 @@ def test_large_path_indices_use_the_high_counter_word():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         rng.normals(**kwargs)
+
+
+@pytest.mark.parametrize("draw", [0, 1, 2, 3, 5, 10])
+def test_block_normals_equal_single_draws(draw):
+    from numba import njit
+
+    @njit
+    def block(first, m):
+        u = np.empty(m)
+        z = np.empty(m)
+        rng.normal_block(np.uint64(21), np.uint64(0), np.uint64(first), draw, m, u, z)
+        return z
+
+    z = block(1000, 777)
+    expected = rng.normals(21, 777, draw + 1, first_path=1000)[:, draw]
+    assert np.array_equal(z, expected)
