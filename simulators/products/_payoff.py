@@ -22,16 +22,12 @@ KIND_CODES = {"call": KIND_CALL, "put": KIND_PUT, "forward": KIND_FORWARD}
 
 @njit(inline="always", cache=True)
 def payoff_scalar(kind, strike, u):
-    """(h(u), h'(u)) for a one-dimensional aggregate u."""
-    if kind == 0:
-        if u > strike:
-            return u - strike, 1.0
-        return 0.0, 0.0
-    if kind == 1:
-        if u < strike:
-            return strike - u, -1.0
-        return 0.0, 0.0
-    return u - strike, 1.0
+    """(h(u), h'(u)) for a one-dimensional aggregate u (written with selects, so that loops
+    over paths can be vectorised)."""
+    sign = -1.0 if kind == 1 else 1.0
+    d = sign * (u - strike)
+    live = d > 0.0 or kind == 2
+    return (d if live else 0.0), (sign if live else 0.0)
 
 
 @njit(inline="always", cache=True)
