@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import simulators as sim
+from evaluation.metrics import log10_relative_errors, rmse
 
 from .config import RunConfig, Scenario
 
@@ -57,15 +58,6 @@ def _config(settings, dim: int):
     return recipe(**opts)
 
 
-def log10_relative_errors(pred: np.ndarray, ref: np.ndarray) -> dict:
-    """log10 of the relative L1, L2 and L-infinity errors of ``pred`` against ``ref``."""
-    e = np.abs(np.asarray(pred) - np.asarray(ref))
-    r = np.abs(np.asarray(ref))
-    return {"log10_rel_l1": float(np.log10(e.sum() / r.sum())),
-            "log10_rel_l2": float(np.log10(np.sqrt((e**2).sum() / (r**2).sum()))),
-            "log10_rel_linf": float(np.log10(e.max() / r.max()))}
-
-
 def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     """Train the PINN, compare it with the reference on the test set, save it under run_dir."""
     from . import references as refs
@@ -77,15 +69,16 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     x = ref["x"]
     greeks = sol.greeks(x if x.shape[1] > 1 else x[:, 0])
     price = np.asarray(greeks["price"]).ravel()
-    metrics = {"variant": scenario.pinn.variant, **log10_relative_errors(price, ref["price"]),
+    errors = log10_relative_errors(price, ref["price"])
+    metrics = {"variant": scenario.pinn.variant,
+               **{f"log10_rel_{k}": v for k, v in errors.items()},
                "train_seconds": float(sol.stats.get("train_seconds", 0.0)),
                "status": sol.stats.get("status"),
                "history": {k: np.asarray(v).tolist() for k, v in sol.history.items()}}
     if ref["grad"] is not None:
         delta = np.asarray(greeks["delta"]).reshape(len(x), -1)
         n = delta.shape[1]
-        metrics["delta_rmse"] = [float(np.sqrt(np.mean((delta[:, j] - ref["grad"][:, j]) ** 2)))
-                                 for j in range(n)]
+        metrics["delta_rmse"] = [float(v) for v in rmse(delta, ref["grad"][:, :n], axis=0)]
     arrays = {"pinn_price": price}
     for key in ("delta", "gamma", "vega"):
         if key in greeks:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.metrics import rmse
+
 from .config import RunConfig, Scenario
 
 log = logging.getLogger("diffml.pipeline")
@@ -77,10 +79,6 @@ def reference_step(cfg: RunConfig, scenario: Scenario) -> dict:
                              "xva_risky": out["price"]}
         out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def _rmse(a: np.ndarray, b: np.ndarray, axis=None):
-    return np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2, axis=axis))
 
 
 def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
@@ -166,9 +164,9 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                 fit_s = time.perf_counter() - f0
                 price, grad = reg.predict_value_and_gradient(x_test)
                 rec = {"mode": mode, "m": int(m), "seed": int(seed),
-                       "value_rmse": float(_rmse(price, ref_price)),
+                       "value_rmse": float(rmse(price, ref_price)),
                        "delta_rmse": (None if ref_grad is None else
-                                      [float(v) for v in _rmse(grad, ref_grad, axis=0)]),
+                                      [float(v) for v in rmse(grad, ref_grad, axis=0)]),
                        "fit_seconds": fit_s,
                        "final_loss": _final_loss(reg)}
                 curve.append(rec)
@@ -195,9 +193,9 @@ def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray)
     objs = scenario.objects()
     ref = refs.compute(scenario.reference.method, objs["model"], objs["product"],
                        np.asarray(x, dtype=float), objs["xva"], scenario.reference.fd)
-    out = {"value_std": float(_rmse(y, ref.price)), "delta_std": None}
+    out = {"value_std": float(rmse(y, ref.price)), "delta_std": None}
     if ref.grad is not None:
-        out["delta_std"] = [float(v) for v in _rmse(z, ref.grad, axis=0)]
+        out["delta_std"] = [float(v) for v in rmse(z, ref.grad, axis=0)]
     return out
 
 
