@@ -3,7 +3,18 @@
 import numpy as np
 import pytest
 
-from training.pinn import RandomSampler, SobolSampler, UniformGrid, trapezoid_weights
+from training.pinn import (
+    ClusteredGrid,
+    RandomSampler,
+    SobolSampler,
+    UniformGrid,
+    trapezoid_weights,
+)
+from training.pinn.collocation import (
+    collocation_from_dict,
+    stretched_nodes,
+    trapezoid_weights_nodes,
+)
 
 from .conftest import basket_put, bs_put, heston_put
 
@@ -75,3 +86,46 @@ def test_samplers_fill_the_domain_and_faces(sampler):
     np.testing.assert_array_equal(again["interior"].points, z)
     other = sampler.build(p, seed=2)
     assert not np.array_equal(other["interior"].points, z)
+
+
+def test_non_uniform_trapezoid_integrates_linear_and_converges_at_second_order():
+    x = stretched_nodes(17, 0.0, 400.0, 100.0, 25.0)
+    w = trapezoid_weights_nodes(x)
+    assert w.sum() == pytest.approx(400.0, rel=1e-15)
+    assert w @ (3.0 - 0.01 * x) == pytest.approx(3.0 * 400 - 0.005 * 400**2, rel=1e-13)
+    errs = []
+    for n in (21, 41, 81):
+        x = stretched_nodes(n, 0.0, 1.0, 0.3, 0.2)
+        errs.append(abs(trapezoid_weights_nodes(x) @ np.exp(x) - (np.e - 1.0)))
+    assert np.log2(errs[0] / errs[1]) == pytest.approx(2.0, abs=0.1)
+    assert np.log2(errs[1] / errs[2]) == pytest.approx(2.0, abs=0.1)
+
+
+def test_stretched_nodes_cluster_at_the_centre_and_keep_the_ends():
+    x = stretched_nodes(41, 0.0, 400.0, 100.0, 25.0)
+    assert x[0] == 0.0 and x[-1] == 400.0 and np.all(np.diff(x) > 0)
+    h = np.diff(x)
+    near = h[np.argmin(np.abs(x[:-1] - 100.0))]
+    assert near < 400.0 / 40 / 2 < h[-1]  # finer than uniform at the strike, coarser far out
+    np.testing.assert_array_equal(stretched_nodes(5, 0.0, 1.0, 0.5, None), np.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="width"):
+        stretched_nodes(5, 0.0, 1.0, 0.5, -1.0)
+
+
+def test_clustered_grid_partitions_the_grid_and_clusters_heston_at_strike_and_zero_variance():
+    p = heston_put()
+    grid = ClusteredGrid(n_tau=6, n_space=(21, 11), tau_power=2.0)
+    sets = grid.build(p)
+    pts = np.concatenate([s.points for s in sets.values()])
+    assert len(pts) == 6 * 21 * 11 and len(np.unique(pts, axis=0)) == len(pts)
+    taus = np.unique(pts[:, 0])
+    np.testing.assert_allclose(taus, np.linspace(0, 1, 6) ** 2, rtol=0, atol=1e-15)
+    spots, variances = np.unique(pts[:, 1]), np.unique(pts[:, 2])
+    assert spots[0] == 0.0 and spots[-1] == 400.0 and variances[-1] == 1.0
+    assert np.diff(spots).min() < 20.0 < np.diff(spots).max()
+    assert np.argmin(np.diff(variances)) == 0  # finest spacing at v = 0
+    for s in sets.values():
+        assert s.weights.sum() == pytest.approx(1.0)
+    assert collocation_from_dict(grid.to_dict()) == grid
+    with pytest.raises(ValueError, match="tau_power"):
+        ClusteredGrid(tau_power=0.5)

@@ -163,3 +163,11 @@ def test_boundary_safe_faces_follow_methods_brief():
     assert faces["variance_max"].drop == frozenset({"v", "Sv"})
     assert faces["variance_max"].classical == "neumann"
     assert faces["variance_min"].drop == frozenset() and faces["variance_min"].safe == "residual"
+
+
+def test_heston_linear_far_field_drops_only_the_vv_term():
+    faces = {f.name: f for f in heston_put(v_max_condition="linear").faces()}
+    assert faces["variance_max"].drop == frozenset({"vv"})
+    assert faces["variance_max"].classical == faces["variance_max"].safe == "residual"
+    with pytest.raises(ValueError, match="v_max_condition.*'neumann', 'linear'"):
+        heston_put(v_max_condition="dirichlet")

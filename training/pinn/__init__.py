@@ -12,6 +12,7 @@ PDE (see README.md). Time is tau = time to maturity.
 from .closed_form import black_scholes, levy_basket, stulz_min
 from .collocation import (
     AdaptiveResampling,
+    ClusteredGrid,
     PointSet,
     RandomSampler,
     SobolSampler,
@@ -50,6 +51,7 @@ __all__ = [
     "RandomSampler",
     "SobolSampler",
     "UniformGrid",
+    "ClusteredGrid",
     "WorstOfPDE",
     "black_scholes",
     "derivatives",

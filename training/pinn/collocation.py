@@ -8,6 +8,8 @@ so every loss term is a weighted mean square (an approximation of the normalised
   on tau = 0 form the initial set; other points on a face go to the first matching face in
   ``problem.faces()`` order; within a set the full-grid trapezoid weights are renormalised, which
   equals the set's own trapezoidal rule.
+* :class:`ClusteredGrid` - the same with sinh-stretched state nodes clustered where the value
+  bends (``problem.cluster_hints()``) and non-uniform trapezoidal weights.
 * :class:`SobolSampler`, :class:`RandomSampler` - scrambled Sobol or uniform random points with
   equal weights, ``n_interior`` inside, ``n_initial`` on tau = 0, ``n_boundary`` on each face.
 Columns of every point array: ``(tau, x_1, ..., x_d)``.
@@ -82,25 +84,110 @@ class UniformGrid:
         for i in range(d):
             axes.append(np.linspace(problem.lower[i], problem.upper[i], ns[i]))
             weights.append(trapezoid_weights(ns[i], problem.lower[i], problem.upper[i]))
-        mesh = np.meshgrid(*axes, indexing="ij")
-        pts = np.stack([m.ravel() for m in mesh], axis=1)
-        wmesh = np.meshgrid(*weights, indexing="ij")
-        w = np.prod(np.stack([m.ravel() for m in wmesh], axis=1), axis=1)
-        idx = [np.indices(mesh[0].shape)[k].ravel() for k in range(d + 1)]
-        taken = idx[0] == 0
-        out = {"initial": PointSet("initial", pts[taken], _normalise(w[taken]))}
-        for face in problem.faces():
-            k = face.axis + 1
-            on = (idx[k] == 0) if face.side == "min" else (idx[k] == ns[face.axis] - 1)
-            on &= ~taken
-            out[face.name] = PointSet(face.name, pts[on], _normalise(w[on]), face)
-            taken |= on
-        out["interior"] = PointSet("interior", pts[~taken], _normalise(w[~taken]))
-        return out
+        return _tensor_sets(problem, axes, weights)
 
     def to_dict(self) -> dict[str, Any]:
         ns = self.n_space if isinstance(self.n_space, int) else list(self.n_space)
         return {"type": "UniformGrid", "n_tau": self.n_tau, "n_space": ns}
+
+
+def stretched_nodes(n: int, low: float, high: float, center: float, width: float | None
+                    ) -> np.ndarray:
+    """``n >= 2`` nodes on [low, high] clustered at ``center``: ``x = center + width sinh(xi)``
+    with xi uniform (``width=None``: uniform nodes). Both ends are nodes; a smaller width clusters
+    more strongly (spacing at the center is about ``width`` times the uniform xi step)."""
+    v.positive_int("stretched_nodes", "n", n, minimum=2)
+    if width is None:
+        return np.linspace(low, high, n)
+    v.positive("stretched_nodes", "width", width)
+    xi = np.linspace(np.arcsinh((low - center) / width), np.arcsinh((high - center) / width), n)
+    x = center + width * np.sinh(xi)
+    x[0], x[-1] = low, high
+    return x
+
+
+def trapezoid_weights_nodes(x: np.ndarray) -> np.ndarray:
+    """Composite trapezoidal weights of increasing nodes ``x`` (uniform or not).
+
+    They sum to ``x[-1] - x[0]`` and integrate polynomials of degree <= 1 exactly."""
+    h = np.diff(x)
+    w = np.zeros(len(x))
+    w[:-1] += 0.5 * h
+    w[1:] += 0.5 * h
+    return w
+
+
+def _tensor_sets(problem: PDEProblem, axes: list[np.ndarray], weights: list[np.ndarray]
+                 ) -> dict[str, PointSet]:
+    """Split a tensor grid (axes tau, x_1, ..., x_d with per-axis weights) into named point sets:
+    tau = 0 points form "initial", other points on a face go to the first matching face in
+    ``problem.faces()`` order, the rest is "interior"; weights renormalised per set."""
+    d = problem.dim
+    mesh = np.meshgrid(*axes, indexing="ij")
+    pts = np.stack([m.ravel() for m in mesh], axis=1)
+    wmesh = np.meshgrid(*weights, indexing="ij")
+    w = np.prod(np.stack([m.ravel() for m in wmesh], axis=1), axis=1)
+    idx = [np.indices(mesh[0].shape)[k].ravel() for k in range(d + 1)]
+    taken = idx[0] == 0
+    out = {"initial": PointSet("initial", pts[taken], _normalise(w[taken]))}
+    for face in problem.faces():
+        k = face.axis + 1
+        on = (idx[k] == 0) if face.side == "min" else (idx[k] == len(axes[k]) - 1)
+        on &= ~taken
+        out[face.name] = PointSet(face.name, pts[on], _normalise(w[on]), face)
+        taken |= on
+    out["interior"] = PointSet("interior", pts[~taken], _normalise(w[~taken]))
+    return out
+
+
+@dataclass(frozen=True)
+class ClusteredGrid:
+    """Tensor grid whose state nodes cluster where the value bends (sinh stretching), with
+    non-uniform trapezoidal weights (the loss still approximates the same integral).
+
+    Each state variable uses ``problem.cluster_hints()`` (centre and width per variable: the strike
+    for spots, v = 0 for the Heston variance) with the width multiplied by ``stretch``; tau nodes
+    are ``T (k / (n_tau - 1))^tau_power`` (``tau_power`` > 1 clusters at tau = 0).
+
+    Attributes:
+        n_tau: number of time nodes (>= 2).
+        n_space: nodes per state variable (an int for all, or one per variable).
+        stretch: multiplies the problem's cluster widths (> 0; larger is closer to uniform).
+        tau_power: exponent of the time map (>= 1).
+    """
+
+    n_tau: int = 21
+    n_space: int | tuple[int, ...] = 41
+    stretch: float = 1.0
+    tau_power: float = 1.0
+
+    def __post_init__(self) -> None:
+        v.positive_int("ClusteredGrid", "n_tau", self.n_tau, minimum=2)
+        ns = (self.n_space,) if isinstance(self.n_space, int) else tuple(self.n_space)
+        for n in ns:
+            v.positive_int("ClusteredGrid", "n_space", n, minimum=2)
+        v.positive("ClusteredGrid", "stretch", self.stretch)
+        if not self.tau_power >= 1.0:
+            v.fail("ClusteredGrid", "tau_power", "be >= 1", self.tau_power)
+
+    def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
+        d = problem.dim
+        ns = (self.n_space,) * d if isinstance(self.n_space, int) else tuple(self.n_space)
+        if len(ns) != d:
+            v.fail("ClusteredGrid", "n_space", f"have one entry per state variable ({d})", ns)
+        tau = problem.maturity * np.linspace(0.0, 1.0, self.n_tau) ** self.tau_power
+        axes, weights = [tau], [trapezoid_weights_nodes(tau)]
+        for i, (center, width) in enumerate(problem.cluster_hints()):
+            x = stretched_nodes(ns[i], problem.lower[i], problem.upper[i], center,
+                                None if width is None else width * self.stretch)
+            axes.append(x)
+            weights.append(trapezoid_weights_nodes(x))
+        return _tensor_sets(problem, axes, weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        ns = self.n_space if isinstance(self.n_space, int) else list(self.n_space)
+        return {"type": "ClusteredGrid", "n_tau": self.n_tau, "n_space": ns,
+                "stretch": self.stretch, "tau_power": self.tau_power}
 
 
 @dataclass(frozen=True)
@@ -201,13 +288,14 @@ class AdaptiveResampling:
         return {"type": "AdaptiveResampling", **self.__dict__}
 
 
-Collocation = UniformGrid | SobolSampler | RandomSampler
+Collocation = UniformGrid | ClusteredGrid | SobolSampler | RandomSampler
 
 
 def collocation_from_dict(d: dict[str, Any]) -> Collocation:
     d = dict(d)
     name = d.pop("type")
-    classes = {"UniformGrid": UniformGrid, "SobolSampler": SobolSampler,
+    classes = {"UniformGrid": UniformGrid, "ClusteredGrid": ClusteredGrid,
+               "SobolSampler": SobolSampler,
                "RandomSampler": RandomSampler}
     if name not in classes:
         v.fail("collocation_from_dict", "type", f"be one of {sorted(classes)}", name)

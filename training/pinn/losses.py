@@ -12,6 +12,8 @@ residual of u). Terms (keys of the returned dict):
 * classical: ``"<face>"``: ``bc_weight`` times the Dirichlet misfit or Neumann misfit (the
   normal derivative scaled by the domain length), or the PDE residual (weight 1) on "pde" faces.
 * ``"adaptive"``: PDE residual on the residual-based adaptive points, if any.
+
+:func:`residual_vector` stacks every term as ``sqrt(weight) r``, for least-squares solves.
 """
 
 from __future__ import annotations
@@ -58,8 +60,52 @@ def residual(
     return problem.residual(z[:, 1:], d, drop)
 
 
-def _wmse(r: Tensor, w: Tensor) -> Tensor:
-    return torch.sum(w * r * r)
+def term_residuals(
+    problem: PDEProblem,
+    model: Model,
+    sets: dict[str, tuple[Tensor, Tensor, Face | None]],
+    loss: str = "boundary_safe",
+    bc_weight: float = 1.0,
+    ic_weight: float = 1.0,
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """Per-term residuals: name -> (r (n,), quadrature weight times loss weight (n,)).
+
+    The loss term is ``sum(weight * r**2)``; see :func:`loss_terms` for the arguments.
+    """
+    if loss not in LOSS_TYPES:
+        raise ValueError(
+            f"The 'loss' parameter of loss_terms must be one of {LOSS_TYPES}. Got {loss!r} instead."
+        )
+    scale = problem.value_scale
+    classical = loss == "classical"
+    out: dict[str, tuple[Tensor, Tensor]] = {}
+    for name, (z, w, face) in sets.items():
+        if name == "initial":
+            u = model(z)
+            r = u - problem.payoff(z[:, 1:]) / scale
+            out["ic"] = (r, (ic_weight if classical else 1.0) * w)
+        elif face is None:  # interior or adaptive points
+            out["pde" if name == "interior" else name] = (residual(problem, model, z), w)
+        else:
+            kind = face.classical if classical else face.safe
+            weight = bc_weight if classical else 1.0
+            if kind == "residual":
+                out[name] = (residual(problem, model, z, face.drop), w)
+            elif kind == "pde":
+                out[name] = (residual(problem, model, z), w)
+            elif kind == "dirichlet":
+                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
+                out[name] = (model(z) - g, weight * w)
+            elif kind == "neumann":
+                zz = z.clone().requires_grad_(True)
+                u = model(zz)
+                du = torch.autograd.grad(u.sum(), zz, create_graph=True)[0][:, 1 + face.axis]
+                length = problem.upper[face.axis] - problem.lower[face.axis]
+                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
+                out[name] = (length * (du - g), weight * w)
+            else:  # pragma: no cover - faces are built by the problems
+                raise ValueError(f"Unknown boundary treatment {kind!r} on face {name!r}.")
+    return out
 
 
 def loss_terms(
@@ -70,7 +116,7 @@ def loss_terms(
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
 ) -> dict[str, Tensor]:
-    """All loss terms for one evaluation.
+    """All loss terms for one evaluation: name -> ``sum_i weight_i r_i^2``.
 
     Args:
         sets: name -> (points (n, 1 + d), weights (n,), face or None); "initial" present only for
@@ -79,37 +125,18 @@ def loss_terms(
         bc_weight, ic_weight: lambda weights of the classical data terms (the boundary-safe loss
             uses weight 1 everywhere, including the initial condition).
     """
-    if loss not in LOSS_TYPES:
-        raise ValueError(
-            f"The 'loss' parameter of loss_terms must be one of {LOSS_TYPES}. Got {loss!r} instead."
-        )
-    scale = problem.value_scale
-    classical = loss == "classical"
-    out: dict[str, Tensor] = {}
-    for name, (z, w, face) in sets.items():
-        if name == "initial":
-            u = model(z)
-            r = u - problem.payoff(z[:, 1:]) / scale
-            out["ic"] = (ic_weight if classical else 1.0) * _wmse(r, w)
-        elif face is None:  # interior or adaptive points
-            out["pde" if name == "interior" else name] = _wmse(residual(problem, model, z), w)
-        else:
-            kind = face.classical if classical else face.safe
-            weight = bc_weight if classical else 1.0
-            if kind == "residual":
-                out[name] = _wmse(residual(problem, model, z, face.drop), w)
-            elif kind == "pde":
-                out[name] = _wmse(residual(problem, model, z), w)
-            elif kind == "dirichlet":
-                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
-                out[name] = weight * _wmse(model(z) - g, w)
-            elif kind == "neumann":
-                zz = z.clone().requires_grad_(True)
-                u = model(zz)
-                du = torch.autograd.grad(u.sum(), zz, create_graph=True)[0][:, 1 + face.axis]
-                length = problem.upper[face.axis] - problem.lower[face.axis]
-                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
-                out[name] = weight * _wmse(length * (du - g), w)
-            else:  # pragma: no cover - faces are built by the problems
-                raise ValueError(f"Unknown boundary treatment {kind!r} on face {name!r}.")
-    return out
+    terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight)
+    return {name: torch.sum(w * r * r) for name, (r, w) in terms.items()}
+
+
+def residual_vector(
+    problem: PDEProblem,
+    model: Model,
+    sets: dict[str, tuple[Tensor, Tensor, Face | None]],
+    loss: str = "boundary_safe",
+    bc_weight: float = 1.0,
+    ic_weight: float = 1.0,
+) -> Tensor:
+    """All terms as one vector ``sqrt(weight) r`` whose squared norm is the total loss."""
+    terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight)
+    return torch.cat([torch.sqrt(w) * r for r, w in terms.values()])

@@ -51,8 +51,8 @@ class Face:
         side: "min" or "max".
         drop: generator terms removed by the boundary condition in the boundary-safe residual
             (names as in the problem's generator, e.g. "SS" for the linearity condition V_SS = 0).
-        classical: the classical condition, "dirichlet", "neumann" or "pde" (the degenerate PDE,
-            no data term).
+        classical: the classical condition, "dirichlet", "neumann", "pde" (the degenerate PDE,
+            no data term) or "residual" (the reduced PDE, as the boundary-safe loss).
         safe: the boundary-safe term, "residual" (the reduced PDE) or "dirichlet" (a data term,
             only where the source needs Dirichlet data, e.g. Heston at v = 0 without Feller).
     """
@@ -105,6 +105,14 @@ class PDEProblem(ABC):
     def value_scale(self) -> float:
         """Typical size of V (the strike): the network and the losses work on V / value_scale."""
         return float(getattr(self, "strike", 1.0))
+
+    def cluster_hints(self) -> tuple[tuple[float, float | None], ...]:
+        """(centre, width) per state variable for :class:`~training.pinn.ClusteredGrid`: nodes
+        cluster at the centre with spacing scaled by the width (``None``: uniform). Default:
+        spots (names starting with "spot") at the strike with width K / 4, others uniform."""
+        k = float(getattr(self, "strike", 1.0))
+        return tuple((k, 0.25 * k) if n.startswith("spot") else (lo, None)
+                     for n, lo in zip(self.state_names, self.lower, strict=True))
 
     # ----- equation ---------------------------------------------------------------------------
     @abstractmethod

@@ -16,6 +16,7 @@ from .base import Derivatives, Face, PDEProblem
 
 _KINDS = ("call", "put")
 _V0 = ("effective_variance",)
+_VMAX = ("neumann", "linear")
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,20 @@ class HestonPDE(PDEProblem):
         s_max: upper end of the spot domain (default 4 K).
         v_max: upper end of the variance domain (default 1).
         xva: default/funding parameters (None: risk-free).
+        v_max_condition: far-field condition at v_max. "neumann" (the source's): dV/dv = 0, which
+            removes the "v" and "Sv" terms; "linear": V_vv = 0, which removes the "vv" term only
+            and keeps the vega the truncation would otherwise force to zero (boundary-safe and
+            classical losses then both use that reduced residual).
         v0_dirichlet: Dirichlet data at v = 0, required when the Feller condition
             2 kappa theta > xi^2 fails; "effective_variance" imposes the Black-Scholes value with
             the integrated expected variance started from v = 0 (an approximation, times
             e^{-c tau}).
 
     Boundary-safe residuals (methods.md §2): at v = 0 the degenerate PDE (Feller), S faces as in
-    1D, at v_max the PDE without the "v" and "Sv" terms (Neumann dV/dv = 0).
-    Classical: Dirichlet at S = 0 and s_max, Neumann dV/dv = 0 at v_max, the degenerate PDE at
-    v = 0.
+    1D, at v_max the PDE without the "v" and "Sv" terms (Neumann dV/dv = 0; or without "vv" for
+    ``v_max_condition="linear"``).
+    Classical: Dirichlet at S = 0 and s_max, Neumann dV/dv = 0 at v_max (or the "linear" reduced
+    PDE), the degenerate PDE at v = 0.
     Base function: Black-Scholes with total variance
     ``w = theta tau + (v - theta)(1 - e^{-kappa tau}) / kappa``.
     """
@@ -60,6 +66,7 @@ class HestonPDE(PDEProblem):
     v_max: float = 1.0
     xva: XVA | None = None
     v0_dirichlet: str | None = None
+    v_max_condition: str = "neumann"
 
     state_names: ClassVar[tuple[str, ...]] = ("spot", "variance")
 
@@ -83,6 +90,7 @@ class HestonPDE(PDEProblem):
         v.one_of(o, "kind", self.kind, _KINDS)
         if self.xva is not None and not isinstance(self.xva, XVA):
             v.fail(o, "xva", "be an XVA instance or None", self.xva)
+        v.one_of(o, "v_max_condition", self.v_max_condition, _VMAX)
         if self.v0_dirichlet is not None:
             v.one_of(o, "v0_dirichlet", self.v0_dirichlet, _V0)
         elif not self.feller:
@@ -117,12 +125,21 @@ class HestonPDE(PDEProblem):
             v_min = Face("variance_min", 1, "min", classical="pde")
         else:
             v_min = Face("variance_min", 1, "min", classical="dirichlet", safe="dirichlet")
+        if self.v_max_condition == "linear":
+            v_max = Face("variance_max", 1, "max", drop=frozenset({"vv"}), classical="residual")
+        else:
+            v_max = Face("variance_max", 1, "max", drop=frozenset({"v", "Sv"}),
+                         classical="neumann")
         return (
             Face("spot_min", 0, "min"),
             Face("spot_max", 0, "max", drop=frozenset({"SS"})),
             v_min,
-            Face("variance_max", 1, "max", drop=frozenset({"v", "Sv"}), classical="neumann"),
+            v_max,
         )
+
+    def cluster_hints(self) -> tuple[tuple[float, float | None], ...]:
+        """Spot nodes cluster at the strike (width K / 4), variance nodes at v = 0 (width theta)."""
+        return ((self.strike, 0.25 * self.strike), (0.0, self.theta))
 
     def payoff(self, x: Tensor) -> Tensor:
         s = x[:, 0]
@@ -187,4 +204,5 @@ class HestonPDE(PDEProblem):
             "v_max": self.v_max,
             "xva": None if self.xva is None else self.xva.to_dict(),
             "v0_dirichlet": self.v0_dirichlet,
+            "v_max_condition": self.v_max_condition,
         }
