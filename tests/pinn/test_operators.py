@@ -171,3 +171,26 @@ def test_heston_linear_far_field_drops_only_the_vv_term():
     assert faces["variance_max"].classical == faces["variance_max"].safe == "residual"
     with pytest.raises(ValueError, match="v_max_condition.*'neumann', 'linear'"):
         heston_put(v_max_condition="dirichlet")
+
+
+def test_heston_first_order_base_error_shrinks_like_xi_squared():
+    """The xi-expansion base against the characteristic function (evaluation.analytic.heston):
+    first order in xi, so halving xi quarters its error; exact payoff at tau = 0."""
+    from training.pinn.closed_form import heston_first_order
+
+    s = np.array([70.0, 90.0, 100.0, 110.0, 140.0])
+    v = np.array([0.02, 0.04, 0.04, 0.09, 0.04])
+    kw = dict(kappa=1.5, theta=0.04, rho=-0.9, rate=0.025, dividend=0.0)
+    tau = torch.full((5,), 1.0, dtype=torch.float64)
+    errors = []
+    for xi in (0.2, 0.1, 0.05):
+        ref = np.asarray(an.heston(spot=s, variance=v, strike=100.0, maturity=1.0, xi=xi,
+                                   kind="put", **kw))
+        base = heston_first_order(torch.tensor(s), torch.tensor(v), 100.0, tau, xi=xi,
+                                  kind="put", **kw).numpy()
+        errors.append(np.abs(base - ref).max())
+    assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.25)
+    assert errors[1] / errors[2] == pytest.approx(4.0, rel=0.15)
+    zero = heston_first_order(torch.tensor(s), torch.tensor(v), 100.0, torch.zeros(5), xi=0.3,
+                              kind="put", **kw).numpy()
+    np.testing.assert_allclose(zero, np.maximum(100.0 - s, 0.0), rtol=0, atol=1e-12)

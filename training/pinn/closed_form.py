@@ -186,3 +186,53 @@ def heston_effective_variance(
     Heston residual has no 1/sqrt(tau) singularity (the theta and drift terms cancel exactly).
     """
     return theta * tau + (variance - theta) * (-torch.expm1(-kappa * tau)) / kappa
+
+
+def heston_first_order(
+    spot: Tensor,
+    variance: Tensor,
+    strike: float,
+    tau: Tensor,
+    kappa: float,
+    theta: float,
+    xi: float,
+    rho: float,
+    rate: float,
+    dividend: float,
+    kind: str,
+) -> Tensor:
+    """Heston price to first order in the vol-of-vol xi: ``BS(w) + xi (a + b v) d2BS/dx dw``.
+
+    Substituting ``P = P0 + xi P1`` into the Heston PDE (x = ln S): P0 is Black-Scholes with the
+    expected integrated variance w (:func:`heston_effective_variance`), and P1 solves the same
+    xi = 0 PDE with source ``rho v w_v P0_xw``. Derivatives of P0 in x and w solve that PDE too,
+    so ``P1 = (a(tau) + b(tau) v) P0_xw`` with, for k = kappa, E = e^{-k tau}:
+
+        b' + k b = rho (1 - E) / k,  a' = k theta b,  a(0) = b(0) = 0,
+        b = rho ((1 - E) / k - tau E) / k,
+        a = rho theta ((tau - (1 - E) / k) / k - (1 - E (1 + k tau)) / k^2).
+
+    ``P0_xw = e^{-r tau} F phi(d1) (1 - d1 / sqrt(w)) / (2 sqrt(w))`` (call and put alike, F the
+    forward). Exact at tau = 0 (the payoff); the Heston residual of this base is O(xi^2), which
+    carries the skew the correlation rho creates. An approximation: a base function, never a
+    reference.
+
+    Args:
+        spot, variance, tau: tensors of one shape (S >= 0, v >= 0, tau >= 0 in years).
+        strike, kappa, theta, xi, rho, rate, dividend, kind: as in :class:`HestonPDE`.
+    """
+    w = heston_effective_variance(variance, tau, kappa, theta)
+    p0 = black_scholes(spot, strike, tau, 0.0, rate, dividend, kind, total_variance=w)
+    tiny = _tiny(spot)
+    sd = torch.sqrt(torch.clamp(w, min=tiny))
+    s = torch.clamp(spot, min=tiny)
+    fwd = s * torch.exp((rate - dividend) * tau)
+    d1 = (torch.log(fwd / strike) + 0.5 * sd**2) / sd
+    pdf = torch.exp(-0.5 * d1 * d1) / math.sqrt(2.0 * math.pi)
+    p_xw = torch.exp(-rate * tau) * fwd * pdf * (1.0 - d1 / sd) / (2.0 * sd)
+    k = kappa
+    one_minus_e = -torch.expm1(-k * tau)
+    e = 1.0 - one_minus_e
+    b = rho * (one_minus_e / k - tau * e) / k
+    a = rho * theta * ((tau - one_minus_e / k) / k - (one_minus_e - k * tau * e) / k**2)
+    return p0 + xi * (a + b * variance) * p_xw

@@ -11,7 +11,7 @@ from torch import Tensor
 from simulators.xva import XVA
 
 from .. import _validation as v
-from ..closed_form import black_scholes, heston_effective_variance
+from ..closed_form import black_scholes, heston_effective_variance, heston_first_order
 from .base import Derivatives, Face, PDEProblem
 
 _KINDS = ("call", "put")
@@ -49,8 +49,11 @@ class HestonPDE(PDEProblem):
     ``v_max_condition="linear"``).
     Classical: Dirichlet at S = 0 and s_max, Neumann dV/dv = 0 at v_max (or the "linear" reduced
     PDE), the degenerate PDE at v = 0.
-    Base function: Black-Scholes with total variance
-    ``w = theta tau + (v - theta)(1 - e^{-kappa tau}) / kappa``.
+    Base function: the Heston price to first order in xi (:func:`~training.pinn.closed_form
+    .heston_first_order`: Black-Scholes with total variance
+    ``w = theta tau + (v - theta)(1 - e^{-kappa tau}) / kappa`` plus the rho xi skew term), exact at
+    tau = 0. Against the characteristic function it is 3-7x closer than Black-Scholes with w alone
+    (at S = K, v = theta, T = 1: 0.31 off instead of 1.04 for our put).
     """
 
     strike: float
@@ -172,7 +175,7 @@ class HestonPDE(PDEProblem):
         if face.name == "variance_max":
             return torch.zeros_like(s)  # Neumann: dV/dv = 0
         if face.name == "variance_min":
-            return self.base_value(tau, x) * torch.exp(-c * tau)
+            return self._effective_variance_value(tau, x) * torch.exp(-c * tau)
         if (face.side == "min") == (self.kind == "put"):
             if self.kind == "put":
                 val = k * torch.exp(-r * tau) * torch.ones_like(s)
@@ -182,11 +185,15 @@ class HestonPDE(PDEProblem):
             val = torch.zeros_like(s)
         return val * torch.exp(-c * tau)
 
-    def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
+    def _effective_variance_value(self, tau: Tensor, x: Tensor) -> Tensor:
         w = heston_effective_variance(x[:, 1], tau, self.kappa, self.theta)
         return black_scholes(
             x[:, 0], self.strike, tau, 0.0, self.rate, self.dividend, self.kind, total_variance=w
         )
+
+    def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        return heston_first_order(x[:, 0], x[:, 1], self.strike, tau, self.kappa, self.theta,
+                                  self.xi, self.rho, self.rate, self.dividend, self.kind)
 
     def to_dict(self) -> dict[str, Any]:
         return {
