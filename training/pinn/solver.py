@@ -384,8 +384,8 @@ class PINNSolver:
                                        cfg.ic_weight)
 
             accepted = solve_output_layer(output_layer(model), vector, cfg.lstsq_rounds)
-            for _ in accepted:
-                step += 1
+            if accepted:  # one history row for the solves, lr recorded as 0
+                step += len(accepted)
                 total, terms = evaluate()
                 record(total, terms, 0.0)
         elapsed += time.perf_counter() - t0
