@@ -8,21 +8,25 @@ the training time. Variants:
   boundary-safe residuals, soft initial condition, Adam (inverse-time decay) then L-BFGS;
 * ``classical`` - the same with lambda-weighted Dirichlet/Neumann terms (lambda = 1);
 * ``best``      - ours: boundary-safe residuals with the trial value B (1 + tau N_a) + tau N_b,
-  B the risk-free closed form (BS, Stulz) or approximation (Levy basket, Heston with the expected
-  integrated variance) of the same payoff, exact at tau = 0.
+  B the risk-free closed form (BS, Stulz) or approximation (Levy basket; Heston to first order in
+  the vol-of-vol) of the same payoff, exact at tau = 0, 3 x 32 tanh, then least-squares solves of
+  the output layer; for Heston the linear far field V_vv = 0 at v_max instead of Neumann.
 
 References: BS 1D and worst-of put: closed forms (evaluation.analytic) times e^{-c tau} (exact for
 one-signed payoffs); arithmetic basket: evaluation.fd.basket_2d (ADI); Heston: evaluation.analytic
-.heston (characteristic function) times e^{-c tau}, and evaluation.fd.heston_2d for comparison.
-Parameter sets and XVA scenarios are ours (methods.md §2), not the source's.
+.heston (characteristic function) times e^{-c tau}, and evaluation.fd.heston_2d for comparison
+(Neumann at v_max, as the source). Parameter sets and XVA scenarios are ours (methods.md §2), not
+the source's.
 
 Budgets: ``--quick`` trains 1D runs with 500 Adam + 300 L-BFGS steps on a 26 x 101 grid (best
-variant: 300 + 200), 2D runs with 300 + 150 (best: 200 + 150) on a 9 x 21 x 21 grid, covers BS 1D
+variant: 300 + 300), 2D runs with 300 + 150 (best: 200 + 150) on a 9 x 21 x 21 grid, covers BS 1D
 risk-free and the six lambda_B scenarios (the faithful recipe and the classical baseline only
 for risk-free and lambda_B = 0.02) and the 2D problems for lambda_B = 0.02 only, with coarse FD
 references.
-The full budget is the source's (3000 + 3000 steps, 201 x 51 grid in 1D, 41 x 41 x 21 in 2D; best
-variant 300 + 2700), every scenario, 15-minute cap per run, fine FD references.
+The full budget is the source's for the faithful and classical variants (3000 + 3000 steps,
+201 x 51 grid in 1D, 41 x 41 x 21 in 2D); the best variant uses 300 + 1200 on the 201 x 51 grid in
+1D and 300 + 1500 on a 31 x 31 x 13 grid clustered at the strike in 2D (``BEST_2D_GRID``); every
+scenario, 15-minute cap per run, fine FD references (basket 400 x 400 x 200).
 
 Usage::
 
