@@ -46,10 +46,7 @@ def trapezoid_weights(n: int, low: float, high: float) -> np.ndarray:
     They sum to ``high - low`` and integrate polynomials of degree <= 1 exactly.
     """
     v.positive_int("trapezoid_weights", "n", n, minimum=2)
-    h = (high - low) / (n - 1)
-    w = np.full(n, h)
-    w[0] = w[-1] = 0.5 * h
-    return w
+    return trapezoid_weights_nodes(np.linspace(low, high, n))
 
 
 def _normalise(w: np.ndarray) -> np.ndarray:
