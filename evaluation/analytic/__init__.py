@@ -10,7 +10,9 @@ value received.
 - :func:`bachelier_basket`, :func:`bachelier_basket_greeks` -> :class:`BasketGreeks`
   (price (n,), delta (n, d)): normal-model basket option.
 - :func:`stulz_min`, :func:`stulz_max` -> :class:`BasketGreeks`: two-asset worst-of / best-of.
-- :func:`heston`, :func:`heston_greeks` -> :class:`HestonGreeks` (price, delta, vega = d/dv0).
+- :func:`arithmetic_basket_2d`: two-asset lognormal arithmetic basket (by conditioning).
+- :func:`heston`, :func:`heston_greeks` -> :class:`HestonGreeks` (price, delta, vega = d/dv0, gamma,
+  vanna, volga).
 - :func:`xva_factor`: e^{-c tau}, risky / risk-free value of a one-signed payoff.
 - :func:`bivariate_normal_cdf`: M(a, b; rho) (Genz / Drezner-Wesolowsky).
 """
@@ -18,12 +20,14 @@ value received.
 from ._bivariate import bivariate_normal_cdf
 from ._results import BasketGreeks
 from .bachelier import bachelier_basket, bachelier_basket_greeks
+from .basket import arithmetic_basket_2d
 from .black_scholes import BlackScholesGreeks, black_scholes, black_scholes_greeks
 from .heston import HestonGreeks, heston, heston_greeks
 from .stulz import stulz_max, stulz_min
 from .xva import xva_factor
 
 __all__ = [
+    "arithmetic_basket_2d",
     "BasketGreeks",
     "BlackScholesGreeks",
     "HestonGreeks",

@@ -58,6 +58,24 @@ def test_delta_and_vega_equal_central_differences(case, kind):
     assert g.vega == pytest.approx((up - dn) / (2 * e), rel=1e-6, abs=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["call", "put"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[5], CASES[6]])
+def test_second_order_greeks_equal_central_differences_of_delta_and_vega(case, kind):
+    s, k, days, v0, kap, th, xi, rho, r, q = case
+    tau = days / 365.0
+
+    def g(spot, var):
+        return an.heston_greeks(spot, k, tau, var, kap, th, xi, rho, rate=r, dividend=q,
+                                kind=kind)
+
+    mid, h, e = g(s, v0), 1e-4 * s, 1e-4 * v0
+    up, dn = g(np.array([s + h, s - h]), v0), g(s, np.array([v0 + e, v0 - e]))
+    assert mid.gamma == pytest.approx((up.delta[0] - up.delta[1]) / (2 * h), rel=1e-5, abs=1e-8)
+    assert mid.vanna == pytest.approx((up.vega[0] - up.vega[1]) / (2 * h), rel=1e-5, abs=1e-6)
+    assert mid.vanna == pytest.approx((dn.delta[0] - dn.delta[1]) / (2 * e), rel=1e-5, abs=1e-6)
+    assert mid.volga == pytest.approx((dn.vega[0] - dn.vega[1]) / (2 * e), rel=1e-5, abs=1e-4)
+
+
 def test_errors():
     with pytest.raises(
         ValueError, match=r"The 'rho' parameter of heston must be in \[-1\.0, 1\.0\]"

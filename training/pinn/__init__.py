@@ -9,7 +9,7 @@ Methods: Villarino, Leitao and Garcia-Rodriguez's boundary-safe PINN for the Bur
 PDE (see README.md). Time is tau = time to maturity.
 """
 
-from .closed_form import black_scholes, levy_basket, stulz_min
+from .closed_form import basket_by_conditioning, black_scholes, levy_basket, stulz_min
 from .collocation import (
     AdaptiveResampling,
     ClusteredGrid,
@@ -55,6 +55,7 @@ __all__ = [
     "WorstOfPDE",
     "black_scholes",
     "derivatives",
+    "basket_by_conditioning",
     "levy_basket",
     "loss_terms",
     "problem_from_dict",

@@ -109,6 +109,66 @@ def levy_basket(
     )
 
 
+def basket_by_conditioning(
+    spots: Tensor,
+    weights: tuple[float, float],
+    strike: float,
+    tau: Tensor,
+    vols: tuple[float, float],
+    rate: float,
+    dividends: tuple[float, float],
+    rho: float,
+    kind: str,
+    nodes: int = 48,
+) -> Tensor:
+    """Risk-free two-asset arithmetic basket option, exact up to Gauss-Hermite quadrature.
+
+    Conditional on the Brownian shock z of one asset (a), the other (b) is lognormal and the put is
+    a Black put on ``w_b S_b(T)`` struck at ``K - w_a S_a(T; z)``; the price is its Gauss-Hermite
+    mean over z (see :func:`evaluation.analytic.arithmetic_basket_2d`, the NumPy reference). The
+    conditioning asset is, per point, the one with the smaller ``w_i S_i vol_i``, which keeps the
+    integrand smooth (48 nodes: about 1e-10 K). Calls by parity. Exact at tau = 0.
+
+    Args:
+        spots: (n, 2) asset prices >= 0.
+        tau: (n,) time to maturity in years.
+        nodes: Gauss-Hermite nodes.
+    Returns:
+        (n,) prices discounted at ``rate``.
+    """
+    z_np, w_np = np.polynomial.hermite_e.hermegauss(nodes)
+    z = torch.as_tensor(z_np, dtype=spots.dtype, device=spots.device)
+    wq = torch.as_tensor(w_np / math.sqrt(2.0 * math.pi), dtype=spots.dtype, device=spots.device)
+    tiny = _tiny(spots)
+    t = torch.clamp(tau, min=tiny)[:, None]
+    sq = torch.sqrt(t)
+    first = (weights[0] * vols[0] * spots[:, 0] <= weights[1] * vols[1] * spots[:, 1])[:, None]
+
+    def pair(x0: Tensor | float, x1: Tensor | float) -> tuple[Tensor, Tensor]:
+        x0 = torch.as_tensor(x0, dtype=spots.dtype, device=spots.device)
+        x1 = torch.as_tensor(x1, dtype=spots.dtype, device=spots.device)
+        return torch.where(first, x0, x1), torch.where(first, x1, x0)
+
+    s_a, s_b = pair(spots[:, :1], spots[:, 1:])
+    v_a, v_b = pair(vols[0], vols[1])
+    q_a, q_b = pair(dividends[0], dividends[1])
+    w_a, w_b = pair(weights[0], weights[1])
+    residual_strike = strike - w_a * s_a * torch.exp((rate - q_a - 0.5 * v_a**2) * t + v_a * sq * z)
+    fwd_b = w_b * s_b * torch.exp((rate - q_b - 0.5 * (v_b * rho) ** 2) * t + v_b * rho * sq * z)
+    live = residual_strike > 0.0
+    put = black_scholes(fwd_b, torch.clamp(residual_strike, min=tiny), t, 0.0, 0.0, 0.0, "put",
+                        total_variance=v_b**2 * (1.0 - rho**2) * t)
+    put = torch.exp(-rate * tau) * torch.sum(torch.where(live, put, 0.0) * wq, dim=-1)
+    if kind == "put":
+        return put
+    if kind == "call":
+        fwd = sum(weights[i] * spots[:, i] * torch.exp(-dividends[i] * tau) for i in range(2))
+        return put + fwd - strike * torch.exp(-rate * tau)
+    raise ValueError(
+        f"The 'kind' parameter of basket_by_conditioning must be 'call' or 'put'. Got {kind!r}."
+    )
+
+
 # Gauss-Legendre nodes on [0, 1] for the bivariate normal integral.
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(40)
 _GL_X = 0.5 * (_GL_X + 1.0)

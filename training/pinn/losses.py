@@ -8,7 +8,10 @@ residual of u). Terms (keys of the returned dict):
 * ``"pde"``: interior PDE residual (both loss types).
 * ``"ic"``: ``u(0, x) - payoff(x) / K`` (soft initial condition only).
 * boundary-safe: ``"<face>"``: the reduced PDE residual on that face (weight 1), or a Dirichlet
-  data term on faces whose ``safe == "dirichlet"``.
+  data term on faces whose ``safe == "dirichlet"``. With ``faces="full"`` the residual faces use
+  the full PDE instead (nothing dropped): for trial values whose base function already carries
+  the far-field behaviour exactly, the reduced PDE would impose an approximation the solution
+  does not satisfy (e.g. V_SS = 0 at s_max for Heston at high variance).
 * classical: ``"<face>"``: ``bc_weight`` times the Dirichlet misfit or Neumann misfit (the
   normal derivative scaled by the domain length), or the PDE residual (weight 1) on "pde" faces.
 * ``"adaptive"``: PDE residual on the residual-based adaptive points, if any.
@@ -26,6 +29,7 @@ from torch import Tensor
 from .problems.base import Derivatives, Face, PDEProblem
 
 LOSS_TYPES = ("boundary_safe", "classical")
+FACE_RESIDUALS = ("reduced", "full")
 
 Model = Callable[[Tensor], Tensor]
 
@@ -67,6 +71,7 @@ def term_residuals(
     loss: str = "boundary_safe",
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
+    faces: str = "reduced",
 ) -> dict[str, tuple[Tensor, Tensor]]:
     """Per-term residuals: name -> (r (n,), quadrature weight times loss weight (n,)).
 
@@ -75,6 +80,11 @@ def term_residuals(
     if loss not in LOSS_TYPES:
         raise ValueError(
             f"The 'loss' parameter of loss_terms must be one of {LOSS_TYPES}. Got {loss!r} instead."
+        )
+    if faces not in FACE_RESIDUALS:
+        raise ValueError(
+            f"The 'faces' parameter of loss_terms must be one of {FACE_RESIDUALS}. "
+            f"Got {faces!r} instead."
         )
     scale = problem.value_scale
     classical = loss == "classical"
@@ -90,7 +100,8 @@ def term_residuals(
             kind = face.classical if classical else face.safe
             weight = bc_weight if classical else 1.0
             if kind == "residual":
-                out[name] = (residual(problem, model, z, face.drop), w)
+                drop = face.drop if faces == "reduced" else frozenset()
+                out[name] = (residual(problem, model, z, drop), w)
             elif kind == "pde":
                 out[name] = (residual(problem, model, z), w)
             elif kind == "dirichlet":
@@ -115,6 +126,7 @@ def loss_terms(
     loss: str = "boundary_safe",
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
+    faces: str = "reduced",
 ) -> dict[str, Tensor]:
     """All loss terms for one evaluation: name -> ``sum_i weight_i r_i^2``.
 
@@ -124,8 +136,10 @@ def loss_terms(
         loss: "boundary_safe" or "classical".
         bc_weight, ic_weight: lambda weights of the classical data terms (the boundary-safe loss
             uses weight 1 everywhere, including the initial condition).
+        faces: "reduced" (boundary conditions substituted) or "full" (the whole PDE) on the
+            faces whose boundary-safe term is a residual.
     """
-    terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight)
+    terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight, faces)
     return {name: torch.sum(w * r * r) for name, (r, w) in terms.items()}
 
 
@@ -136,7 +150,8 @@ def residual_vector(
     loss: str = "boundary_safe",
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
+    faces: str = "reduced",
 ) -> Tensor:
     """All terms as one vector ``sqrt(weight) r`` whose squared norm is the total loss."""
-    terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight)
+    terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight, faces)
     return torch.cat([torch.sqrt(w) * r for r, w in terms.values()])

@@ -8,7 +8,8 @@
 * ``"hard"``: ``u = payoff(x) / K + s N(z)``; the initial condition holds exactly.
 * ``"base"``: ``u = B(z) / K (1 + s N_a(z)) + s N_b(z)`` with ``B`` the problem's base function
   (risk-free closed form or approximation of the same payoff, exact at tau = 0). The payoff kink
-  and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction.
+  and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B and its
+  derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .problems.base import PDEProblem
+from .tabulated import tabulated_base
 
 INITIAL_CONDITIONS = ("soft", "hard", "base")
 
@@ -103,5 +105,5 @@ class PINNModel(nn.Module):
         s = tau / self.problem.maturity
         if self.initial_condition == "hard":
             return self.problem.payoff(x) / self.scale + s * out[:, 0]
-        base = self.problem.base_value(tau, x) / self.scale
+        base = tabulated_base(self.problem, tau, x) / self.scale
         return base * (1.0 + s * out[:, 0]) + s * out[:, 1]

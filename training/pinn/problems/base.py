@@ -23,6 +23,8 @@ from torch import Tensor
 
 from simulators.xva import XVA
 
+from ..tabulated import BaseTable, autograd_table
+
 
 @dataclass(frozen=True)
 class Derivatives:
@@ -161,6 +163,12 @@ class PDEProblem(ABC):
         if the problem has none.
         """
         return None
+
+    def base_derivatives(self, tau: Tensor, x: Tensor) -> BaseTable:
+        """The base function's value, dB/dtau, gradient and Hessian in x at points (tau (n,),
+        x (n, d)), tabulated once per point set by :func:`~training.pinn.tabulated
+        .tabulated_base`. Default: autograd of :meth:`base_value`."""
+        return autograd_table(self.base_value, tau, x)
 
     # ----- serialisation -----------------------------------------------------------------------
     @abstractmethod

@@ -11,10 +11,11 @@ from torch import Tensor
 from simulators.xva import XVA
 
 from .. import _validation as v
-from ..closed_form import black_scholes, levy_basket, stulz_min
+from ..closed_form import basket_by_conditioning, black_scholes, levy_basket, stulz_min
 from .base import Derivatives, Face, PDEProblem
 
 _KINDS = ("call", "put")
+_BASKET_BASES = ("conditional", "levy")
 
 
 def _pair(owner: str, field: str, value: Any, check) -> tuple[float, float]:
@@ -123,18 +124,23 @@ class BasketPDE(_TwoAssetPDE):
     """Arithmetic basket option on ``w1 S1 + w2 S2`` (payoff ``max(+-(w.S - K), 0)``).
 
     Attributes (beyond the two-asset ones): weights (w1, w2) > 0. The strike must lie inside the
-    basket's range ``(0, (w1 + w2) s_max)``.
+    basket's range ``(0, (w1 + w2) s_max)``. base: the base function of the "base" trial value,
+    "conditional" (default: the exact risk-free price by conditioning on one asset and
+    Gauss-Hermite quadrature, :func:`~training.pinn.closed_form.basket_by_conditioning`) or
+    "levy" (Levy's moment-matched lognormal approximation, about 1e-3 relative off, so the
+    network must learn the rest). Both are exact at tau = 0.
     Classical Dirichlet data (times e^{-c tau}): at S_i = 0 the 1D Black-Scholes value of the other
     asset with spot w_j S_j (exact); at S_i = s_max the discounted forward intrinsic value.
-    Base function: Levy's moment-matched lognormal approximation (exact at tau = 0).
     """
 
     weights: tuple[float, float] = (0.5, 0.5)
+    base: str = "conditional"
 
     def __post_init__(self) -> None:
         self._validate_common()
         o = type(self).__name__
         object.__setattr__(self, "weights", _pair(o, "weights", self.weights, v.positive))
+        v.one_of(o, "base", self.base, _BASKET_BASES)
         v.inside_domain(o, "strike", self.strike, 0.0, sum(self.weights) * self.s_max)
 
     def payoff(self, x: Tensor) -> Tensor:
@@ -161,13 +167,21 @@ class BasketPDE(_TwoAssetPDE):
         return val * torch.exp(-c * tau)
 
     def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
-        return levy_basket(
+        fn = basket_by_conditioning if self.base == "conditional" else levy_basket
+        return fn(
             x, self.weights, self.strike, tau, self.vols, self.rate, self.dividends, self.rho,
             self.kind,
         )
 
+    def exact_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        """Exact risky value of the (one-signed) payoff: the conditional-quadrature price times
+        e^{-c tau}."""
+        price = basket_by_conditioning(x, self.weights, self.strike, tau, self.vols, self.rate,
+                                       self.dividends, self.rho, self.kind)
+        return price * torch.exp(-self.spread * tau)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**self._common_dict(), "weights": list(self.weights)}
+        return {**self._common_dict(), "weights": list(self.weights), "base": self.base}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""Two-asset arithmetic basket option under Black-Scholes, by conditioning and Gauss-Hermite.
+
+Both assets follow geometric Brownian motions with vols s_i, continuous dividend yields q_i and
+correlation rho. Write Z_b = rho Z_a + sqrt(1 - rho^2) W. Conditional on Z_a = z, asset a is known
+at maturity and asset b is lognormal, so the basket put is a Black put on ``w_b S_b(T)`` struck at
+the residual strike ``K'(z) = K - w_a S_a(T; z)`` (worth 0 where K' <= 0):
+
+    put = e^{-r tau} E_z[ Black76_put(F_b(z), K'(z), s_b^2 (1 - rho^2) tau) ],
+    F_b(z) = w_b S_b exp((r - q_b - s_b^2 rho^2 / 2) tau + s_b rho sqrt(tau) z),
+
+integrated with probabilists' Gauss-Hermite nodes. Calls follow by parity,
+``call = put + sum_i w_i S_i e^{-q_i tau} - K e^{-r tau}``.
+
+The conditioning asset a is chosen per option as the one with the smaller ``w_i S_i s_i``: the
+other asset then smooths the integrand over a width of at least ``sqrt(1 - rho^2)`` in z, so the
+quadrature converges spectrally for every spot and maturity (64 nodes: about 1e-12 relative to
+the strike for |rho| <= 0.9). The value is exact for the model, with no moment matching.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from .. import _validation as v
+
+
+def _black_put(fwd: np.ndarray, strike: np.ndarray, total_var: np.ndarray) -> np.ndarray:
+    """Undiscounted Black put; 0 where strike <= 0, intrinsic where the variance is 0."""
+    out = np.zeros(np.broadcast(fwd, strike, total_var).shape)
+    fwd, strike, total_var = np.broadcast_arrays(fwd, strike, total_var)
+    pos = strike > 0.0
+    sd = np.sqrt(total_var)
+    live = pos & (sd > 0.0) & (fwd > 0.0)
+    f, k, s = fwd[live], strike[live], sd[live]
+    d1 = (np.log(f / k) + 0.5 * s * s) / s
+    out[live] = k * ndtr(-(d1 - s)) - f * ndtr(-d1)
+    dead = pos & ~live
+    out[dead] = np.maximum(strike[dead] - fwd[dead], 0.0)
+    return out
+
+
+def arithmetic_basket_2d(
+    spots,
+    strike,
+    maturity,
+    vols,
+    rho,
+    weights=(0.5, 0.5),
+    rate=0.0,
+    dividends=(0.0, 0.0),
+    kind: str = "call",
+    nodes: int = 64,
+) -> np.ndarray | float:
+    """Price of a call or put on ``w1 S1 + w2 S2`` (exact up to quadrature), shape (n,).
+
+    Args:
+        spots: shape (n, 2) (or (2,)), >= 0.
+        strike: K > 0.
+        maturity: time to maturity tau > 0 in years.
+        vols: (vol_1, vol_2) > 0, per sqrt(year).
+        rho: correlation of the two Brownian motions, in (-1, 1).
+        weights: basket weights (w1, w2) > 0.
+        rate: continuously compounded risk-free rate r (discounting and drift r - q_i).
+        dividends: continuous dividend yields (q_1, q_2).
+        kind: ``"call"`` or ``"put"``.
+        nodes: Gauss-Hermite nodes (>= 8; 64 is accurate to about 1e-12 K).
+    """
+    owner = "arithmetic_basket_2d"
+    omega = v.kind_sign(owner, kind)
+    x = v.non_negative(owner, "spots", spots)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != 2:
+        v.fail(owner, "spots", "an array of shape (n, 2)", f"shape {x.shape}")
+    sig = v.positive(owner, "vols", vols).reshape(-1)
+    w = v.positive(owner, "weights", weights).reshape(-1)
+    q = v.array(owner, "dividends", dividends).reshape(-1)
+    for name, arr in (("vols", sig), ("weights", w), ("dividends", q)):
+        if arr.size != 2:
+            v.fail(owner, name, "a pair", arr.tolist())
+    rh = v.in_range_float(owner, "rho", rho, -1.0, 1.0)
+    if abs(rh) >= 1.0:
+        v.fail(owner, "rho", "in (-1, 1)", rh)
+    k = float(v.positive_float(owner, "strike", strike))
+    tau = float(v.positive_float(owner, "maturity", maturity))
+    r = v.finite_float(owner, "rate", rate)
+    n = v.integer(owner, "nodes", nodes, minimum=8)
+    z, wq = np.polynomial.hermite_e.hermegauss(n)
+    wq = wq / np.sqrt(2.0 * np.pi)
+    first = (w[0] * x[:, 0] * sig[0] <= w[1] * x[:, 1] * sig[1])[:, None]
+    a, b = np.where(first, 0, 1), np.where(first, 1, 0)
+
+    sa = np.take_along_axis(x, a, axis=1)
+    sb = np.take_along_axis(x, b, axis=1)
+    va, vb, qa, qb, wa, wb = sig[a], sig[b], q[a], q[b], w[a], w[b]
+    sq = np.sqrt(tau)
+    sa_t = sa * np.exp((r - qa - 0.5 * va**2) * tau + va * sq * z)
+    fb = wb * sb * np.exp((r - qb - 0.5 * (vb * rh) ** 2) * tau + vb * rh * sq * z)
+    cond = _black_put(fb, k - wa * sa_t, vb**2 * (1.0 - rh**2) * tau)
+    put = np.exp(-r * tau) * (cond @ wq)
+    if omega > 0:
+        fwd = (w * x * np.exp(-q * tau)).sum(axis=1)
+        return v.out(np.maximum(put + fwd - k * np.exp(-r * tau), 0.0))
+    return v.out(put)

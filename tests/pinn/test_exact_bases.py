@@ -1,0 +1,157 @@
+"""Exact base functions: the conditional-quadrature basket, the characteristic-function Heston
+table, and their tabulation for autograd, each against an independent oracle."""
+
+import numpy as np
+import pytest
+import torch
+
+import evaluation.analytic as an
+from tests.pinn.conftest import PROBLEMS, basket_put, bs_put, heston_put
+from training.pinn import PINNConfig, PINNModel, UniformGrid, solve, tabulated
+from training.pinn.closed_form import basket_by_conditioning
+from training.pinn.heston_cf import heston_derivatives
+from training.pinn.losses import derivatives, residual, term_residuals
+from training.pinn.solver import PINNSolver
+
+HESTON = dict(strike=100.0, kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025, dividend=0.01)
+
+
+# ---------------------------------------------------------------- basket by conditioning
+@pytest.mark.parametrize("kind", ["put", "call"])
+def test_torch_basket_matches_numpy_reference(kind):
+    rng = np.random.default_rng(3)
+    s = rng.uniform(0.0, 400.0, (400, 2))
+    s[:3] = [[0.0, 120.0], [90.0, 0.0], [0.0, 0.0]]
+    kw = dict(vols=(0.25, 0.35), rho=0.5, weights=(0.4, 0.6), rate=0.03, dividends=(0.01, 0.0))
+    for tau in (0.5, 0.01):
+        ref = an.arithmetic_basket_2d(s, 100.0, tau, kind=kind, nodes=128, **kw)
+        got = basket_by_conditioning(torch.tensor(s), kw["weights"], 100.0,
+                                     torch.full((400,), tau, dtype=torch.float64), kw["vols"],
+                                     kw["rate"], kw["dividends"], kw["rho"], kind).numpy()
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-7)
+    zero = basket_by_conditioning(torch.tensor(s), kw["weights"], 100.0,
+                                  torch.zeros(400, dtype=torch.float64), kw["vols"], kw["rate"],
+                                  kw["dividends"], kw["rho"], kind).numpy()
+    b = s @ np.array(kw["weights"])
+    np.testing.assert_allclose(zero, np.maximum(b - 100.0 if kind == "call" else 100.0 - b, 0.0),
+                               rtol=0, atol=1e-9)
+
+
+def test_conditional_basket_base_solves_the_risk_free_pde():
+    p = basket_put(xva=None, s_max=400.0)
+    rng = np.random.default_rng(0)
+    z = torch.tensor(np.column_stack([rng.uniform(0.02, 0.5, 500),
+                                      rng.uniform(0.0, 400.0, (500, 2))]))
+    r = residual(p, lambda zz: p.base_value(zz[:, 0], zz[:, 1:]) / p.value_scale, z)
+    assert float(r.detach().abs().max()) < 1e-6  # per year, in units of the strike
+
+
+# ---------------------------------------------------------------- Heston characteristic function
+def test_heston_table_matches_adaptive_reference_including_small_tau_and_v():
+    rng = np.random.default_rng(1)
+    n = 60
+    s = rng.uniform(5.0, 400.0, n)
+    v = rng.uniform(0.0, 1.0, n)
+    tau = rng.uniform(1.0 / 12.0, 1.0, n)
+    v[:15], tau[:15] = 0.0, 1.0 / 12.0
+    v[15:25] = rng.uniform(0.0, 0.01, 10)
+    d = heston_derivatives(s, v, tau, kind="put", **HESTON)
+    g = an.heston_greeks(s, HESTON["strike"], tau, v, HESTON["kappa"], HESTON["theta"],
+                         HESTON["xi"], HESTON["rho"], HESTON["rate"], HESTON["dividend"], "put")
+    for key, ref in (("price", g.price), ("S", g.delta), ("v", g.vega), ("SS", g.gamma),
+                     ("Sv", g.vanna), ("vv", g.volga)):
+        np.testing.assert_allclose(d[key], ref, rtol=1e-8, atol=1e-8, err_msg=key)
+
+
+def test_heston_table_tau_derivative_equals_finite_difference():
+    s, v, tau, h = np.array([80.0, 100.0, 130.0]), np.array([0.02, 0.04, 0.3]), 0.6, 1e-4
+    d = heston_derivatives(s, v, np.full(3, tau), kind="call", **HESTON)
+    up = heston_derivatives(s, v, np.full(3, tau + h), kind="call", **HESTON)["price"]
+    dn = heston_derivatives(s, v, np.full(3, tau - h), kind="call", **HESTON)["price"]
+    np.testing.assert_allclose(d["tau"], (up - dn) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+def test_heston_table_edges_payoff_and_zero_spot():
+    d = heston_derivatives(np.array([80.0, 120.0, 0.0]), np.array([0.04, 0.04, 0.04]),
+                           np.array([0.0, 0.0, 0.5]), kind="put", **HESTON)
+    k, r = HESTON["strike"], HESTON["rate"]
+    np.testing.assert_allclose(d["price"], [20.0, 0.0, k * np.exp(-r * 0.5)], atol=1e-12)
+    np.testing.assert_allclose(d["S"][:2], [-1.0, 0.0])
+    assert d["tau"][2] == pytest.approx(-r * k * np.exp(-r * 0.5))
+
+
+def test_heston_characteristic_function_base_zeroes_every_full_face_residual():
+    """The exact risk-free price solves the PDE on every face when nothing is dropped; the
+    reduced s_max face (V_SS = 0) does not hold at high variance."""
+    p = heston_put(xva=None, s_max=400.0)
+    cfg = PINNConfig.best(collocation=UniformGrid(5, 9))
+    solver = PINNSolver(p, cfg)
+    solver.dtype, solver.device = torch.float64, torch.device("cpu")
+    sets = solver._tensor_sets(cfg.collocation.build(p))
+    model = solver._build_model()  # zero output layer: the trial value is B
+    full = term_residuals(p, model, sets, faces="full")
+    for name, (r, _) in full.items():
+        assert float(r.abs().max()) < 1e-9, name
+    reduced = term_residuals(p, model, sets, faces="reduced")
+    assert float(reduced["spot_max"][0].abs().max()) > 1e-3
+
+
+# ---------------------------------------------------------------- tabulation for autograd
+@pytest.mark.parametrize("name", ["bs", "basket", "worst_of"])
+def test_tabulated_base_equals_autograd_of_the_closed_form(name):
+    p = PROBLEMS[name]()
+    torch.manual_seed(0)
+    model = PINNModel(p, 12, 2, "base")
+    torch.nn.init.normal_(model.mlp.net[-1].weight, std=0.3)  # a non-trivial correction
+    rng = np.random.default_rng(2)
+    z = torch.tensor(np.column_stack([rng.uniform(0.05, p.maturity, 200),
+                                      rng.uniform(1.0, 300.0, (200, p.dim))]))
+
+    def direct(zz):
+        out = model.mlp(zz)
+        tau, x, s = zz[:, 0], zz[:, 1:], zz[:, 0] / p.maturity
+        return p.base_value(tau, x) / model.scale * (1 + s * out[:, 0]) + s * out[:, 1]
+
+    a = derivatives(model, z.clone().requires_grad_(True))
+    b = derivatives(direct, z.clone().requires_grad_(True))
+    for key in ("value", "tau", "grad", "hess"):
+        torch.testing.assert_close(getattr(a, key), getattr(b, key), rtol=1e-9, atol=1e-12)
+    grads = []
+    for f in (model, direct):
+        model.zero_grad()
+        (residual(p, f, z) ** 2).mean().backward()
+        grads.append([q.grad.clone() for q in model.parameters()])
+    for ga, gb in zip(*grads, strict=True):
+        torch.testing.assert_close(ga, gb, rtol=1e-9, atol=1e-12)
+
+
+def test_tabulation_is_computed_once_per_point_set(monkeypatch):
+    p = bs_put()
+    calls = []
+    original = type(p).base_derivatives
+
+    def counting(self, tau, x):
+        calls.append(len(tau))
+        return original(self, tau, x)
+
+    monkeypatch.setattr(type(p), "base_derivatives", counting)
+    tabulated._MEMO.clear()
+    model = PINNModel(p, 8, 1, "base")
+    z = torch.tensor([[0.5, 90.0], [0.7, 110.0]], dtype=torch.float64)
+    for _ in range(3):
+        residual(p, model, z)
+    assert calls == [2]
+    residual(p, model, z + 1.0)
+    assert calls == [2, 2]
+
+
+def test_best_variant_with_exact_heston_base_small_budget():
+    """Risky Heston put: exp(-c tau) times the characteristic-function price is exact."""
+    p = heston_put(s_max=400.0)
+    cfg = PINNConfig.best(adam_steps=20, lbfgs_iterations=20, lstsq_rounds=1,
+                          collocation=UniformGrid(5, 11))
+    sol = solve(p, cfg)
+    x = np.array([[80.0, 0.04], [100.0, 0.04], [120.0, 0.09]])
+    ref = np.asarray(an.heston(x[:, 0], 100.0, 1.0, x[:, 1], 1.5, 0.04, 0.3, -0.9, rate=0.025,
+                               kind="put")) * np.exp(-p.spread)
+    np.testing.assert_allclose(sol.price(x), ref, rtol=1e-3)
