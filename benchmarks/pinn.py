@@ -218,7 +218,7 @@ def run_two_asset(p, cfg: PINNConfig, fd_kw: dict) -> dict:
 
         def quad(y):
             return an.arithmetic_basket_2d(y, p.strike, p.maturity, p.vols, p.rho, p.weights,
-                                           p.rate, p.dividends, p.kind) * fac
+                                           p.rate, p.dividends, p.kind).price * fac
 
         ref = quad(x)
         res["today_vs_quadrature"] = log_errors(sol.price(x), ref)

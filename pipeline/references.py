@@ -67,6 +67,14 @@ def analytic(model, product, x: np.ndarray, xva=None) -> Reference:
                rho=model.correlation[0][1], rate=model.rate, dividends=model.dividends,
                kind=product.kind)
         return Reference("analytic", f * np.asarray(g.price), f * np.asarray(g.delta))
+    if (isinstance(model, sim.BlackScholesBasket) and model.dim == 2 and not model.vol_inputs
+            and isinstance(product, sim.BasketOption) and product.kind in ("call", "put")
+            and min(product.weights) > 0.0):
+        g = an.arithmetic_basket_2d(spots=x, strike=product.strike, maturity=product.maturity,
+                                    vols=model.vols, rho=model.correlation[0][1],
+                                    weights=product.weights, rate=model.rate,
+                                    dividends=model.dividends, kind=product.kind)
+        return Reference("analytic", f * np.asarray(g.price), f * np.asarray(g.delta))
     if (isinstance(model, sim.Heston) and isinstance(product, sim.European)
             and model.inputs == ("spot", "variance")):
         g = an.heston_greeks(spot=x[:, 0], strike=product.strike, maturity=product.maturity,

@@ -10,7 +10,7 @@ value received.
 - :func:`bachelier_basket`, :func:`bachelier_basket_greeks` -> :class:`BasketGreeks`
   (price (n,), delta (n, d)): normal-model basket option.
 - :func:`stulz_min`, :func:`stulz_max` -> :class:`BasketGreeks`: two-asset worst-of / best-of.
-- :func:`arithmetic_basket_2d`: two-asset lognormal arithmetic basket (by conditioning).
+- :func:`arithmetic_basket_2d` -> :class:`BasketGreeks`: two-asset lognormal arithmetic basket.
 - :func:`heston`, :func:`heston_greeks` -> :class:`HestonGreeks` (price, delta, vega = d/dv0, gamma,
   vanna, volga).
 - :func:`xva_factor`: e^{-c tau}, risky / risk-free value of a one-signed payoff.

@@ -23,21 +23,26 @@ import numpy as np
 from scipy.special import ndtr
 
 from .. import _validation as v
+from ._results import BasketGreeks
 
 
-def _black_put(fwd: np.ndarray, strike: np.ndarray, total_var: np.ndarray) -> np.ndarray:
-    """Undiscounted Black put; 0 where strike <= 0, intrinsic where the variance is 0."""
-    out = np.zeros(np.broadcast(fwd, strike, total_var).shape)
+def _black_put(fwd: np.ndarray, strike: np.ndarray, total_var: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undiscounted Black put and its derivatives in the forward and the strike; 0 where
+    strike <= 0, intrinsic where the variance or the forward is 0."""
     fwd, strike, total_var = np.broadcast_arrays(fwd, strike, total_var)
+    val, d_f, d_k = (np.zeros(fwd.shape) for _ in range(3))
     pos = strike > 0.0
     sd = np.sqrt(total_var)
     live = pos & (sd > 0.0) & (fwd > 0.0)
     f, k, s = fwd[live], strike[live], sd[live]
     d1 = (np.log(f / k) + 0.5 * s * s) / s
-    out[live] = k * ndtr(-(d1 - s)) - f * ndtr(-d1)
+    n1, n2 = ndtr(-d1), ndtr(-(d1 - s))
+    val[live], d_f[live], d_k[live] = k * n2 - f * n1, -n1, n2
     dead = pos & ~live
-    out[dead] = np.maximum(strike[dead] - fwd[dead], 0.0)
-    return out
+    itm = dead & (strike > fwd)
+    val[itm], d_f[itm], d_k[itm] = strike[itm] - fwd[itm], -1.0, 1.0
+    return val, d_f, d_k
 
 
 def arithmetic_basket_2d(
@@ -51,8 +56,9 @@ def arithmetic_basket_2d(
     dividends=(0.0, 0.0),
     kind: str = "call",
     nodes: int = 64,
-) -> np.ndarray | float:
-    """Price of a call or put on ``w1 S1 + w2 S2`` (exact up to quadrature), shape (n,).
+) -> BasketGreeks:
+    """Call or put on ``w1 S1 + w2 S2`` (exact up to quadrature): price, shape (n,), and deltas
+    dV/dS_i, shape (n, 2), differentiated under the integral.
 
     Args:
         spots: shape (n, 2) (or (2,)), >= 0.
@@ -90,16 +96,20 @@ def arithmetic_basket_2d(
     wq = wq / np.sqrt(2.0 * np.pi)
     first = (w[0] * x[:, 0] * sig[0] <= w[1] * x[:, 1] * sig[1])[:, None]
     a, b = np.where(first, 0, 1), np.where(first, 1, 0)
-
     sa = np.take_along_axis(x, a, axis=1)
     sb = np.take_along_axis(x, b, axis=1)
     va, vb, qa, qb, wa, wb = sig[a], sig[b], q[a], q[b], w[a], w[b]
     sq = np.sqrt(tau)
-    sa_t = sa * np.exp((r - qa - 0.5 * va**2) * tau + va * sq * z)
-    fb = wb * sb * np.exp((r - qb - 0.5 * (vb * rh) ** 2) * tau + vb * rh * sq * z)
-    cond = _black_put(fb, k - wa * sa_t, vb**2 * (1.0 - rh**2) * tau)
-    put = np.exp(-r * tau) * (cond @ wq)
+    growth_a = wa * np.exp((r - qa - 0.5 * va**2) * tau + va * sq * z)  # d(w_a S_a(T)) / dS_a
+    growth_b = wb * np.exp((r - qb - 0.5 * (vb * rh) ** 2) * tau + vb * rh * sq * z)
+    cond, d_f, d_k = _black_put(growth_b * sb, k - growth_a * sa, vb**2 * (1.0 - rh**2) * tau)
+    df = np.exp(-r * tau)
+    put = df * (cond @ wq)
+    delta_a, delta_b = -df * ((d_k * growth_a) @ wq), df * ((d_f * growth_b) @ wq)
+    delta = np.where(first, np.column_stack([delta_a, delta_b]),
+                     np.column_stack([delta_b, delta_a]))
     if omega > 0:
         fwd = (w * x * np.exp(-q * tau)).sum(axis=1)
-        return v.out(np.maximum(put + fwd - k * np.exp(-r * tau), 0.0))
-    return v.out(put)
+        return BasketGreeks(price=np.maximum(put + fwd - k * df, 0.0),
+                            delta=delta + w * np.exp(-q * tau))
+    return BasketGreeks(price=put, delta=delta)

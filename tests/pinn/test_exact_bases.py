@@ -24,7 +24,7 @@ def test_torch_basket_matches_numpy_reference(kind):
     s[:3] = [[0.0, 120.0], [90.0, 0.0], [0.0, 0.0]]
     kw = dict(vols=(0.25, 0.35), rho=0.5, weights=(0.4, 0.6), rate=0.03, dividends=(0.01, 0.0))
     for tau in (0.5, 0.01):
-        ref = an.arithmetic_basket_2d(s, 100.0, tau, kind=kind, nodes=128, **kw)
+        ref = an.arithmetic_basket_2d(s, 100.0, tau, kind=kind, nodes=128, **kw).price
         got = basket_by_conditioning(torch.tensor(s), kw["weights"], 100.0,
                                      torch.full((400,), tau, dtype=torch.float64), kw["vols"],
                                      kw["rate"], kw["dividends"], kw["rho"], kind).numpy()

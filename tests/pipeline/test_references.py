@@ -11,7 +11,7 @@ from pipeline.config import EvaluationSet
 XVA = sim.XVA(lambda_b=0.02, lambda_c=0.05)
 
 
-@pytest.mark.parametrize("case", ["bs_put_xva", "worst_of", "heston"])
+@pytest.mark.parametrize("case", ["bs_put_xva", "worst_of", "basket", "heston"])
 def test_analytic_and_fd_agree(case):
     if case == "bs_put_xva":
         model, product, xva = (sim.BlackScholes(vol=0.25, rate=0.03, dividend=0.01),
@@ -21,6 +21,11 @@ def test_analytic_and_fd_agree(case):
         model = sim.BlackScholesBasket(vols=[0.25, 0.35], correlation=[[1, 0.5], [0.5, 1]],
                                        rate=0.03)
         product, xva = sim.WorstOf(100.0, 0.5, "put"), XVA
+        x = np.array([[100.0, 100.0], [90.0, 115.0]])
+    elif case == "basket":
+        model = sim.BlackScholesBasket(vols=[0.25, 0.35], correlation=[[1, 0.5], [0.5, 1]],
+                                       rate=0.03)
+        product, xva = sim.BasketOption([0.5, 0.5], 100.0, 0.5, "put"), XVA
         x = np.array([[100.0, 100.0], [90.0, 115.0]])
     else:
         model = sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025)
