@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                        wall_seconds=time.perf_counter() - t0, parameters=pv.to_dict())
             results["runs"].append(res)
             key = next(k for k in ("space_time_grid", "today_vs_stulz", "today_vs_quadrature",
-                                   "today_vs_fd",
+                                   "today_vs_cf_v_le_0.25", "today_vs_fd",
                                    "today_vs_cf") if k in res)
             print(f"{prob:18s} {scen:14s} {var:9s} L2 {res[key]['log10_rel_L2']:7.2f} "
                   f"({key}) train {res['train_seconds']:6.1f}s", flush=True)
