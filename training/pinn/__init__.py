@@ -3,7 +3,10 @@
 Layout (following the mathematics): :mod:`.problems` (PDE, domain, generator, boundary
 treatments), :mod:`.collocation` (points and quadrature weights), :mod:`.network` (tanh MLP and
 trial functions), :mod:`.losses` (boundary-safe and classical loss terms), :mod:`.solver`
-(Adam then L-BFGS), :mod:`.solution` (prices, autograd Greeks, save/load).
+(Adam then L-BFGS), :mod:`.lstsq` (output-layer least squares), :mod:`.solution` (prices,
+autograd Greeks, save/load); base functions in :mod:`.closed_form` (torch closed forms and the
+conditional basket quadrature) and :mod:`.heston_cf` (Heston characteristic function), tabulated
+per point set by :mod:`.tabulated`.
 
 Methods: Villarino, Leitao and Garcia-Rodriguez's boundary-safe PINN for the Burgard-Kjaer XVA
 PDE (see README.md). Time is tau = time to maturity.
