@@ -101,6 +101,16 @@ def choice(owner: str, field: str, value: str, allowed: Sequence[str]) -> str:
     return value
 
 
+def spot_pairs(owner: str, spots: object) -> np.ndarray:
+    """Two-asset spots >= 0 as an array of shape (n, 2) (a single pair (2,) becomes (1, 2))."""
+    x = non_negative(owner, "spots", spots)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != 2:
+        fail(owner, "spots", "an array of shape (n, 2)", f"shape {x.shape}")
+    return x
+
+
 def kind_sign(owner: str, kind: str) -> float:
     """+1.0 for ``"call"``, -1.0 for ``"put"``."""
     return 1.0 if choice(owner, "kind", kind, ("call", "put")) == "call" else -1.0

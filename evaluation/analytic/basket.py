@@ -74,11 +74,7 @@ def arithmetic_basket_2d(
     """
     owner = "arithmetic_basket_2d"
     omega = v.kind_sign(owner, kind)
-    x = v.non_negative(owner, "spots", spots)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != 2:
-        v.fail(owner, "spots", "an array of shape (n, 2)", f"shape {x.shape}")
+    x = v.spot_pairs(owner, spots)
     sig = v.positive(owner, "vols", vols).reshape(-1)
     w = v.positive(owner, "weights", weights).reshape(-1)
     q = v.array(owner, "dividends", dividends).reshape(-1)

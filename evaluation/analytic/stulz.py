@@ -33,11 +33,7 @@ from ._results import BasketGreeks
 
 def _stulz(owner, which, spots, strike, maturity, vols, rho, rate, dividends, kind) -> BasketGreeks:
     omega = v.kind_sign(owner, kind)
-    x = v.non_negative(owner, "spots", spots)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != 2:
-        v.fail(owner, "spots", "an array of shape (n, 2)", f"shape {x.shape}")
+    x = v.spot_pairs(owner, spots)
     if np.any(x <= 0.0):
         v.fail(owner, "spots", "> 0", float(x[x <= 0.0][0]))
     s1, s2 = x[:, 0], x[:, 1]

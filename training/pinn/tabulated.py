@@ -20,38 +20,20 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .problems.base import PDEProblem
+from .problems.base import Derivatives, PDEProblem
 
-_MEMO: OrderedDict[tuple, BaseTable] = OrderedDict()
+_MEMO: OrderedDict[tuple, Derivatives] = OrderedDict()
 _MEMO_SIZE = 64
 
 
-@dataclass(frozen=True)
-class BaseTable:
-    """Base function and its derivatives at n points (tensors, no autograd history).
-
-    Attributes:
-        value: B, shape (n,).
-        tau: dB/dtau, shape (n,).
-        grad: dB/dx, shape (n, d).
-        hess: d2B/dx_i dx_j, shape (n, d, d).
-    """
-
-    value: Tensor
-    tau: Tensor
-    grad: Tensor
-    hess: Tensor
-
-
-def autograd_table(fn: Any, tau: Tensor, x: Tensor) -> BaseTable:
-    """Tabulate a differentiable torch function ``fn(tau (n,), x (n, d)) -> (n,)`` by autograd."""
+def autograd_table(fn: Any, tau: Tensor, x: Tensor) -> Derivatives:
+    """Tabulate a differentiable torch function ``fn(tau (n,), x (n, d)) -> (n,)`` by autograd:
+    value, d/dtau, gradient and Hessian in x, without autograd history."""
     with torch.enable_grad():
         t = tau.detach().clone().requires_grad_(True)
         y = x.detach().clone().requires_grad_(True)
@@ -59,7 +41,7 @@ def autograd_table(fn: Any, tau: Tensor, x: Tensor) -> BaseTable:
         g_t, g_x = torch.autograd.grad(value.sum(), (t, y), create_graph=True)
         rows = [torch.autograd.grad(g_x[:, i].sum(), y, retain_graph=True)[0]
                 for i in range(y.shape[1])]
-    return BaseTable(value.detach(), g_t.detach(), g_x.detach(),
+    return Derivatives(value.detach(), g_t.detach(), g_x.detach(),
                      torch.stack(rows, dim=1).detach())
 
 
@@ -72,7 +54,7 @@ def _digest(*tensors: Tensor) -> bytes:
     return h.digest()
 
 
-def table_for(problem: PDEProblem, tau: Tensor, x: Tensor) -> BaseTable:
+def table_for(problem: PDEProblem, tau: Tensor, x: Tensor) -> Derivatives:
     """The problem's base table at (tau, x), computed once per distinct point set."""
     key = (problem, _digest(tau, x))
     table = _MEMO.get(key)

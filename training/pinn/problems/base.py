@@ -23,8 +23,6 @@ from torch import Tensor
 
 from simulators.xva import XVA
 
-from ..tabulated import BaseTable, autograd_table
-
 
 @dataclass(frozen=True)
 class Derivatives:
@@ -164,10 +162,12 @@ class PDEProblem(ABC):
         """
         return None
 
-    def base_derivatives(self, tau: Tensor, x: Tensor) -> BaseTable:
+    def base_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
         """The base function's value, dB/dtau, gradient and Hessian in x at points (tau (n,),
         x (n, d)), tabulated once per point set by :func:`~training.pinn.tabulated
         .tabulated_base`. Default: autograd of :meth:`base_value`."""
+        from ..tabulated import autograd_table  # tabulated imports this module
+
         return autograd_table(self.base_value, tau, x)
 
     # ----- serialisation -----------------------------------------------------------------------

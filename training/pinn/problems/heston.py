@@ -14,7 +14,7 @@ from simulators.xva import XVA
 from .. import _validation as v
 from ..closed_form import black_scholes, heston_effective_variance, heston_first_order
 from ..heston_cf import heston_derivatives
-from ..tabulated import BaseTable, tabulated_base
+from ..tabulated import tabulated_base
 from .base import Derivatives, Face, PDEProblem
 
 _KINDS = ("call", "put")
@@ -206,7 +206,7 @@ class HestonPDE(PDEProblem):
         return heston_first_order(x[:, 0], x[:, 1], self.strike, tau, self.kappa, self.theta,
                                   self.xi, self.rho, self.rate, self.dividend, self.kind)
 
-    def base_derivatives(self, tau: Tensor, x: Tensor) -> BaseTable:
+    def base_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
         if self.base != "characteristic_function":
             return super().base_derivatives(tau, x)
         d = heston_derivatives(
@@ -219,7 +219,7 @@ class HestonPDE(PDEProblem):
             return torch.as_tensor(arr, dtype=x.dtype, device=x.device)
 
         hess = torch.stack([t("SS", "Sv"), t("Sv", "vv")], dim=1)
-        return BaseTable(t("price"), t("tau"), t("S", "v"), hess)
+        return Derivatives(t("price"), t("tau"), t("S", "v"), hess)
 
     def to_dict(self) -> dict[str, Any]:
         return {
