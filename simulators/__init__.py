@@ -8,7 +8,7 @@ from .bachelier import BachelierBasket, random_bachelier_basket
 from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket
 from .heston import Heston
-from .products import BasketOption, BestOf, European, WorstOf
+from .products import BasketOption, BestOf, European, Leg, NettingSet, WorstOf
 from .rng import NUMBERS_VERSION
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
@@ -24,6 +24,8 @@ __all__ = [
     "BlackScholes",
     "BlackScholesBasket",
     "Heston",
+    "Leg",
+    "NettingSet",
     "European",
     "FixedSampler",
     "ForwardSampler",

@@ -3,5 +3,6 @@
 from .basket import BasketOption
 from .european import European
 from .extremes import BestOf, WorstOf
+from .netting import Leg, NettingSet
 
-__all__ = ["BasketOption", "BestOf", "European", "WorstOf"]
+__all__ = ["BasketOption", "BestOf", "European", "Leg", "NettingSet", "WorstOf"]
