@@ -4,7 +4,10 @@ A run is a name, a seed, roots for outputs and datasets, a backend, Dask setting
 scenarios. A scenario is one (model, product, sampler[, XVA]) with its training sizes, test set,
 reference method and optional PINN settings. Model, product, sampler and XVA blocks are the
 ``to_dict()`` form of the ``simulators`` parameter objects (a ``type`` key plus parameters), so
-every parameter check of the simulators applies, and errors name the scenario and the field.
+every parameter check of the simulators applies, and errors name the scenario and the field. A
+netting set lists its legs: ``product: {type: NettingSet, maturity: 1.0, legs: [{kind: call,
+strike: 110, quantity: 1}, {kind: put, strike: 90, quantity: -1}]}`` (leg keys: kind, strike,
+quantity, underlying, weights); the product must fit the model's number of assets.
 """
 
 from __future__ import annotations
@@ -153,6 +156,10 @@ class Scenario(_Strict):
                     out[field] = from_dict(block)
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"scenario {self.id!r}, field '{field}': {exc}") from None
+        try:  # the product fits the model (e.g. a netting set's legs on as many assets)
+            out["product"].encode(out["model"].dim)
+        except ValueError as exc:
+            raise ConfigError(f"scenario {self.id!r}, field 'product': {exc}") from None
         return out
 
 

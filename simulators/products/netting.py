@@ -122,6 +122,10 @@ def _leg(item) -> Leg:
     if isinstance(item, Leg):
         return item
     if isinstance(item, dict):
+        fields = ("kind", "strike", "quantity", "underlying", "weights")
+        if not {"kind", "strike"} <= set(item) or not set(item) <= set(fields):
+            v.fail("NettingSet", "legs", "dicts with 'kind', 'strike' and optionally "
+                   "'quantity', 'underlying', 'weights'", item)
         return Leg(**item)
     v.fail("NettingSet", "legs", "Leg instances or dicts of Leg fields", item)
     raise AssertionError  # unreachable
