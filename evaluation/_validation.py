@@ -116,6 +116,12 @@ def kind_sign(owner: str, kind: str) -> float:
     return 1.0 if choice(owner, "kind", kind, ("call", "put")) == "call" else -1.0
 
 
+def kind_sign_or_forward(owner: str, kind: str) -> float:
+    """+1.0 for ``"call"``, -1.0 for ``"put"``, 0.0 for ``"forward"`` (payoff u - K)."""
+    kind = choice(owner, "kind", kind, ("call", "put", "forward"))
+    return {"call": 1.0, "put": -1.0, "forward": 0.0}[kind]
+
+
 def out(x: np.ndarray) -> np.ndarray | float:
     """Return a Python float for 0-d results, the array otherwise."""
     x = np.asarray(x)

@@ -1,7 +1,9 @@
 """Closed-form and semi-closed-form reference pricers (NumPy/SciPy only, vectorised).
 
 Conventions: ``maturity`` is the time to maturity tau in years; rates are continuously compounded;
-``dividend``/``dividends`` are continuous yields; ``kind`` is ``"call"`` or ``"put"``. Every pricer
+``dividend``/``dividends`` are continuous yields; ``kind`` is ``"call"`` or ``"put"``, and also
+``"forward"`` (payoff u - K, of either sign) for :func:`black_scholes`, :func:`bachelier_basket`,
+:func:`arithmetic_basket_2d` and :func:`heston` (not for Stulz's worst-of/best-of). Every pricer
 validates its arguments and raises ``ValueError`` naming the argument, the allowed range and the
 value received.
 

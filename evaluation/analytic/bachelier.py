@@ -7,6 +7,8 @@ only discounts. For the basket b = weights . spots, with basket vol
     call = e^{-r tau} sigma_b sqrt(tau) (d N(d) + phi(d)),   delta_j = e^{-r tau} N(d) w_j
     put  = e^{-r tau} sigma_b sqrt(tau) (phi(d) - d N(-d)),  delta_j = -e^{-r tau} N(-d) w_j
 
+    forward = e^{-r tau} (b - K),                     delta_j = e^{-r tau} w_j
+
 ``vols`` are absolute (normal) volatilities in price units per sqrt(year).
 """
 
@@ -22,7 +24,7 @@ _OWNER = "bachelier_basket"
 
 
 def _prepare(owner, spots, weights, vols, correlation, strike, maturity, rate, kind):
-    omega = v.kind_sign(owner, kind)
+    omega = v.kind_sign_or_forward(owner, kind)
     x = v.array(owner, "spots", spots)
     if x.ndim == 1:
         x = x[None, :]
@@ -72,7 +74,7 @@ def bachelier_basket(
         strike: strike K > 0 (scalar or shape (n,)).
         maturity: time to maturity tau > 0, in years (scalar or shape (n,)).
         rate: continuously compounded discount rate (does not enter the dynamics).
-        kind: ``"call"`` or ``"put"``.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff ``b - K``, either sign).
 
     Returns:
         Prices, shape (n,).
@@ -80,6 +82,8 @@ def bachelier_basket(
     omega, _, sd, dd, df = _prepare(
         _OWNER, spots, weights, vols, correlation, strike, maturity, rate, kind
     )
+    if omega == 0.0:
+        return df * sd * dd
     return df * sd * (omega * dd * ndtr(omega * dd) + np.exp(-0.5 * dd * dd) / np.sqrt(2 * np.pi))
 
 
@@ -90,6 +94,8 @@ def bachelier_basket_greeks(
     omega, w, sd, dd, df = _prepare(
         "bachelier_basket_greeks", spots, weights, vols, correlation, strike, maturity, rate, kind
     )
+    if omega == 0.0:
+        return BasketGreeks(price=df * sd * dd, delta=df[:, None] * w[None, :])
     price = df * sd * (omega * dd * ndtr(omega * dd) + np.exp(-0.5 * dd * dd) / np.sqrt(2 * np.pi))
     delta = (omega * df * ndtr(omega * dd))[:, None] * w[None, :]
     return BasketGreeks(price=price, delta=delta)

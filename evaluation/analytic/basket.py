@@ -9,7 +9,8 @@ the residual strike ``K'(z) = K - w_a S_a(T; z)`` (worth 0 where K' <= 0):
     F_b(z) = w_b S_b exp((r - q_b - s_b^2 rho^2 / 2) tau + s_b rho sqrt(tau) z),
 
 integrated with probabilists' Gauss-Hermite nodes. Calls follow by parity,
-``call = put + sum_i w_i S_i e^{-q_i tau} - K e^{-r tau}``.
+``call = put + sum_i w_i S_i e^{-q_i tau} - K e^{-r tau}``; the forward (payoff w . S_T - K, of
+either sign) is that closed-form parity term alone, with deltas ``w_i e^{-q_i tau}``.
 
 The conditioning asset a is chosen per option as the one with the smaller ``w_i S_i s_i``: the
 other asset then smooths the integrand over a width of at least ``sqrt(1 - rho^2)`` in z, so the
@@ -57,8 +58,8 @@ def arithmetic_basket_2d(
     kind: str = "call",
     nodes: int = 64,
 ) -> BasketGreeks:
-    """Call or put on ``w1 S1 + w2 S2`` (exact up to quadrature): price, shape (n,), and deltas
-    dV/dS_i, shape (n, 2), differentiated under the integral.
+    """Call, put or forward on ``w1 S1 + w2 S2`` (exact up to quadrature): price, shape (n,), and
+    deltas dV/dS_i, shape (n, 2), differentiated under the integral (closed form for the forward).
 
     Args:
         spots: shape (n, 2) (or (2,)), >= 0.
@@ -69,11 +70,11 @@ def arithmetic_basket_2d(
         weights: basket weights (w1, w2) > 0.
         rate: continuously compounded risk-free rate r (discounting and drift r - q_i).
         dividends: continuous dividend yields (q_1, q_2).
-        kind: ``"call"`` or ``"put"``.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff ``w . S_T - K``).
         nodes: Gauss-Hermite nodes (>= 8; 64 is accurate to about 1e-12 K).
     """
     owner = "arithmetic_basket_2d"
-    omega = v.kind_sign(owner, kind)
+    omega = v.kind_sign_or_forward(owner, kind)
     x = v.spot_pairs(owner, spots)
     sig = v.positive(owner, "vols", vols).reshape(-1)
     w = v.positive(owner, "weights", weights).reshape(-1)
@@ -88,6 +89,10 @@ def arithmetic_basket_2d(
     tau = float(v.positive_float(owner, "maturity", maturity))
     r = v.finite_float(owner, "rate", rate)
     n = v.integer(owner, "nodes", nodes, minimum=8)
+    if omega == 0.0:
+        disc_q = w * np.exp(-q * tau)
+        return BasketGreeks(price=x @ disc_q - k * np.exp(-r * tau),
+                            delta=np.broadcast_to(disc_q, x.shape).copy())
     z, wq = np.polynomial.hermite_e.hermegauss(n)
     wq = wq / np.sqrt(2.0 * np.pi)
     first = (w[0] * x[:, 0] * sig[0] <= w[1] * x[:, 1] * sig[1])[:, None]

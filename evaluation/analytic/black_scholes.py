@@ -7,6 +7,7 @@ arguments broadcast against each other; scalar inputs give Python floats.
     d1 = [ln(S/K) + (r - q + vol^2/2) tau] / (vol sqrt(tau)),   d2 = d1 - vol sqrt(tau)
     call = S e^{-q tau} N(d1) - K e^{-r tau} N(d2)
     put  = K e^{-r tau} N(-d2) - S e^{-q tau} N(-d1)
+    forward = S e^{-q tau} - K e^{-r tau}     (payoff S_T - K, both signs; vol does not enter)
 
 A spot of 0 is allowed (the value is then the discounted intrinsic value of the forward:
 0 for a call, K e^{-r tau} for a put), which suits PDE grids on [0, S_max].
@@ -50,7 +51,7 @@ class BlackScholesGreeks:
 
 
 def _inputs(owner, spot, strike, maturity, vol, rate, dividend, kind):
-    omega = v.kind_sign(owner, kind)
+    omega = v.kind_sign_or_forward(owner, kind)
     s = v.non_negative(owner, "spot", spot)
     k = v.positive(owner, "strike", strike)
     tau = v.positive(owner, "maturity", maturity)
@@ -86,7 +87,7 @@ def black_scholes(
         vol: lognormal volatility > 0, per sqrt(year).
         rate: continuously compounded risk-free rate r (discounting and drift).
         dividend: continuous dividend yield q (drift r - q).
-        kind: ``"call"`` or ``"put"``.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff S_T - K, of either sign).
 
     Returns:
         The price, discounted to today, of the broadcast shape of the numeric inputs
@@ -99,6 +100,8 @@ def black_scholes(
     omega, s, k, _, _, _, _, _, d1, d2, df_r, df_q = _inputs(
         "black_scholes", spot, strike, maturity, vol, rate, dividend, kind
     )
+    if omega == 0.0:
+        return v.out(s * df_q - k * df_r)
     price = omega * (s * df_q * ndtr(omega * d1) - k * df_r * ndtr(omega * d2))
     return v.out(np.maximum(price, 0.0))
 
@@ -123,12 +126,25 @@ def black_scholes_greeks(
                 - omega r K e^{-r tau} N(omega d2) + omega q S e^{-q tau} N(omega d1)
         rho   = omega K tau e^{-r tau} N(omega d2)
 
+    For ``kind="forward"`` (V = S e^{-q tau} - K e^{-r tau}): delta = e^{-q tau}, gamma = vega = 0,
+    theta = q S e^{-q tau} - r K e^{-r tau}, rho = K tau e^{-r tau}.
+
     Returns:
         A :class:`BlackScholesGreeks`; at spot 0 gamma and vega are 0.
     """
     omega, s, k, tau, sig, r, q, sqt, d1, d2, df_r, df_q = _inputs(
         "black_scholes_greeks", spot, strike, maturity, vol, rate, dividend, kind
     )
+    if omega == 0.0:
+        zero = np.zeros_like(s)
+        return BlackScholesGreeks(
+            price=v.out(s * df_q - k * df_r),
+            delta=v.out(df_q + zero),
+            gamma=v.out(zero),
+            vega=v.out(zero),
+            theta=v.out(q * s * df_q - r * k * df_r),
+            rho=v.out(k * tau * df_r),
+        )
     nd1 = ndtr(omega * d1)
     nd2 = ndtr(omega * d2)
     pdf1 = _pdf(d1)

@@ -20,7 +20,9 @@ Price by Lewis's (2000) single integral, with x = ln(F/K):
 
 The Greeks differentiate under the integral: d/dx multiplies the integrand by i u, d/dv0 by D
 (d phi / d v0 = D phi); with G = e^{x/2} int ..., call = S e^{-q tau} - K e^{-r tau} G / pi, and
-d/dS = (1/S) d/dx. Puts follow by parity, put = call - S e^{-q tau} + K e^{-r tau}. The integral
+d/dS = (1/S) d/dx. Puts follow by parity, put = call - S e^{-q tau} + K e^{-r tau}; the forward
+(payoff S_T - K, either sign) is S e^{-q tau} - K e^{-r tau}, with delta e^{-q tau} and zero
+gamma, vega, vanna and volga (no integral is computed for it). The integral
 is computed with SciPy's adaptive ``quad_vec`` on [0, inf) for all options at once (max-norm
 absolute and relative tolerance 1e-13 on the integrals); against QuantLib's AnalyticHestonEngine
 the prices agree to about 1e-13.
@@ -85,7 +87,7 @@ def _heston(
     kind,
     greeks: bool,
 ):
-    omega = v.kind_sign(owner, kind)
+    omega = v.kind_sign_or_forward(owner, kind)
     s = v.positive(owner, "spot", spot)
     k = v.positive(owner, "strike", strike)
     tau = v.positive(owner, "maturity", maturity)
@@ -102,6 +104,14 @@ def _heston(
     fwd = s * np.exp((r - q) * tau)
     x = np.log(fwd / k)
     n = s.size
+    dfq = np.exp(-q * tau)
+    if omega == 0.0:
+        fwd_price = (s * dfq - k * np.exp(-r * tau)).reshape(shape)
+        if not greeks:
+            return v.out(fwd_price)
+        zero = v.out(np.zeros(shape))
+        return HestonGreeks(price=v.out(fwd_price), delta=v.out(dfq.reshape(shape)), vega=zero,
+                            gamma=zero, vanna=zero, volga=zero)
 
     def integrand(u: float) -> np.ndarray:
         z = u - 0.5j
@@ -115,7 +125,6 @@ def _heston(
 
     val, _ = quad_vec(integrand, 0.0, np.inf, epsabs=1e-13, epsrel=1e-13, norm="max", limit=4000)
     pre = np.sqrt(fwd * k) * np.exp(-r * tau) / np.pi
-    dfq = np.exp(-q * tau)
     call = s * dfq - pre * val[:n]
     price = call if omega > 0 else call - s * dfq + k * np.exp(-r * tau)
     price = np.maximum(price, 0.0).reshape(shape)
@@ -168,7 +177,7 @@ def heston(
         rho: spot/variance correlation in [-1, 1].
         rate: continuously compounded risk-free rate r.
         dividend: continuous dividend yield q.
-        kind: ``"call"`` or ``"put"``.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff S_T - K, either sign).
     """
     return _heston(
         "heston",

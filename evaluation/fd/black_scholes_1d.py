@@ -72,11 +72,13 @@ def black_scholes_1d(
     rannacher_steps: int = 2,
     tol: float = 1e-12,
     max_iter: int = 100,
+    center: float | None = None,
 ) -> FDSolution:
     """Solve the (risky) Black-Scholes PDE for a European payoff; returns an :class:`FDSolution`.
 
     Args:
-        strike: K > 0; the grid is clustered at K and K is a node.
+        strike: K > 0; the grid is clustered at K (or ``center``), which is a node, and K sets
+            the default domain size. For a payoff with several strikes pass the largest.
         maturity: time to maturity T > 0 in years (the solution is V(tau = T, S)).
         vol: lognormal vol > 0.
         rate: continuously compounded risk-free rate r (discounting; drift r - dividend).
@@ -87,10 +89,11 @@ def black_scholes_1d(
         s_max: upper bound of the grid (> strike); default K max(4, e^{5 vol sqrt(T)}).
         n_space: number of space steps (>= 4); nodes = n_space + 1.
         n_time: number of time steps (>= 1).
-        cluster: sinh clustering width as a fraction of K (``None``: uniform grid).
+        cluster: sinh clustering width as a fraction of the center (``None``: uniform grid).
         rannacher_steps: number of initial steps done as two implicit-Euler half steps.
         tol: sup-norm tolerance of the Picard increment, relative to max(1, max |V|).
         max_iter: maximum number of Picard iterations per step (``RuntimeError`` beyond).
+        center: clustering point of the grid (a node), in (0, s_max); default the strike.
 
     Returns:
         :class:`FDSolution` with ``axes == (spot,)``; ``price``, ``delta``, ``gamma`` take
@@ -119,9 +122,12 @@ def black_scholes_1d(
     s_hi = v.positive_float(_OWNER, "s_max", s_max)
     if s_hi <= k:
         v.fail(_OWNER, "s_max", f"> strike = {k:g} (the domain must contain the strike)", s_max)
-    c = None if cluster is None else v.positive_float(_OWNER, "cluster", cluster) * k
+    cen = k if center is None else v.positive_float(_OWNER, "center", center)
+    if cen >= s_hi:
+        v.fail(_OWNER, "center", f"< s_max = {s_hi:g}", center)
+    c = None if cluster is None else v.positive_float(_OWNER, "cluster", cluster) * cen
 
-    s = sinh_grid(0.0, s_hi, k, n, c)
+    s = sinh_grid(0.0, s_hi, cen, n, c)
     b = r - q
     d1 = first_derivative(s, left="zero", right="backward")
     d2 = second_derivative(s, right="zero")

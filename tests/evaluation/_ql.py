@@ -70,3 +70,13 @@ def choi_basket(kind, s1, s2, strike, days, v1, v2, rho, rate, q1, q2, w1, w2) -
         ql.ChoiBasketEngine(procs, ql.Matrix([[1.0, rho], [rho, 1.0]]), 20.0, 2**20, False, False)
     )
     return opt.NPV()
+
+
+def black_scholes(kind, spot, strike, days, vol, rate, dividend) -> tuple[float, float, float]:
+    """ql.AnalyticEuropeanEngine (price, delta, rho) of a European call or put; maturity days/365."""
+    _setup()
+    opt = ql.VanillaOption(
+        ql.PlainVanillaPayoff(_type(kind), strike), ql.EuropeanExercise(TODAY + days)
+    )
+    opt.setPricingEngine(ql.AnalyticEuropeanEngine(_bsm(spot, vol, rate, dividend)))
+    return opt.NPV(), opt.delta(), opt.rho()

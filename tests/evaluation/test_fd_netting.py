@@ -1,0 +1,202 @@
+"""Two-signed (netting-set) payoffs on the FD solvers, and the forward closed forms.
+
+Oracles are independent of the code under test: QuantLib (call - put = forward), the textbook
+forward S e^{-q tau} - K e^{-r tau}, leg-by-leg closed forms, and the comparison principle for
+the XVA PDE dV/dtau = L V - r V - f(V), f(V) = a min(V, 0) + b max(V, 0):
+
+- a = b = c: the PDE is linear and V = e^{-c tau} V_rf exactly;
+- b > a: f(V) = max(a V, b V) is convex, so V lies below both linear solutions e^{-a tau} V_rf and
+  e^{-b tau} V_rf (each is a supersolution);
+- b < a: f(V) = min(a V, b V) is concave and V lies above both (each is a subsolution).
+
+"Beyond the FD error": the gap to the linear solutions must exceed twice the risk-free FD error
+of the same payoff on the same grid, plus 1e-6 x the payoff scale (the a = b case shows the risky
+discretisation error is that of the risk-free solve).
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import evaluation.analytic as an
+import evaluation.fd as fd
+from simulators.xva import XVA
+
+from . import _ql
+
+R, Q = 0.03, 0.01
+# a = b = 0.018 (equal hazard rates and recoveries, no funding spread): linear.
+EQUAL = XVA(lambda_b=0.03, lambda_c=0.03, recovery_b=0.4, recovery_c=0.4, funding_spread=0.0)
+# Default funding s_F = (1 - R_B) lambda_B: a = 0.012 < b = 0.042.
+B_ABOVE_A = XVA(lambda_b=0.02, lambda_c=0.05)
+# lambda_C = 0, s_F = 0: b = 0 < a = 0.03.
+B_BELOW_A = XVA(lambda_b=0.05, lambda_c=0.0, funding_spread=0.0)
+
+
+def _comparison(solve, pts, exact, tau):
+    """Risk-free FD vs closed form, and the three XVA cases at every point of ``pts``."""
+    rf = solve(None).price(pts)
+    err = float(np.max(np.abs(rf - exact)))
+    tol = 2.0 * err + 1e-6 * float(np.max(np.abs(exact)))  # floor: time error of the -c V term
+    c = EQUAL.spread(1)
+    assert EQUAL.spread(-1) == pytest.approx(c)
+    np.testing.assert_allclose(solve(EQUAL).price(pts), math.exp(-c * tau) * exact,
+                               rtol=0, atol=tol)
+    for xva, below in ((B_ABOVE_A, True), (B_BELOW_A, False)):
+        a, b = xva.spread(-1), xva.spread(1)
+        assert (b > a) == below
+        lin = np.stack([math.exp(-a * tau) * exact, math.exp(-b * tau) * exact])
+        v = solve(xva).price(pts)
+        gap = lin.min(axis=0) - v if below else v - lin.max(axis=0)
+        assert np.all(gap > tol), (gap, tol)
+    return err
+
+
+# ---------------------------------------------------------------------- forward closed forms
+@pytest.mark.parametrize("spot", [70.0, 100.0, 135.0])
+def test_black_scholes_forward_is_call_minus_put(spot):
+    days, vol, k = 273, 0.25, 100.0
+    tau = days / 365.0
+    g = an.black_scholes_greeks(spot, k, tau, vol, R, Q, "forward")
+    c, p = _ql.black_scholes("call", spot, k, days, vol, R, Q), _ql.black_scholes(
+        "put", spot, k, days, vol, R, Q)
+    textbook = spot * math.exp(-Q * tau) - k * math.exp(-R * tau)
+    assert g.price == pytest.approx(textbook, abs=1e-12)
+    assert g.price == pytest.approx(c[0] - p[0], abs=1e-10)
+    assert g.delta == pytest.approx(c[1] - p[1], abs=1e-12)
+    assert g.rho == pytest.approx(c[2] - p[2], abs=1e-9)
+    assert g.gamma == 0.0 and g.vega == 0.0
+    assert g.theta == pytest.approx(Q * spot * math.exp(-Q * tau) - R * k * math.exp(-R * tau))
+    assert an.black_scholes(spot, k, tau, vol, R, Q, "forward") == pytest.approx(g.price)
+
+
+def test_basket_heston_bachelier_forwards():
+    days = 182
+    tau = days / 365.0
+    pts = np.array([[100.0, 100.0], [90.0, 115.0]])
+    w, q = np.array([0.4, 0.6]), np.array([0.01, 0.02])
+    g = an.arithmetic_basket_2d(pts, 100.0, tau, (0.25, 0.35), 0.5, weights=tuple(w), rate=R,
+                                dividends=tuple(q), kind="forward")
+    np.testing.assert_allclose(g.price, pts @ (w * np.exp(-q * tau)) - 100.0 * math.exp(-R * tau),
+                               atol=1e-12)
+    np.testing.assert_allclose(g.delta, np.tile(w * np.exp(-q * tau), (2, 1)), atol=1e-15)
+    ql_fwd = [_ql.choi_basket("call", *p, 100.0, days, 0.25, 0.35, 0.5, R, *q, *w)
+              - _ql.choi_basket("put", *p, 100.0, days, 0.25, 0.35, 0.5, R, *q, *w) for p in pts]
+    np.testing.assert_allclose(g.price, ql_fwd, atol=1e-8)
+
+    hp = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=R, dividend=Q)
+    h = an.heston_greeks(np.array([90.0, 110.0]), 100.0, tau, 0.05, **hp, kind="forward")
+    ql_h = [_ql.heston("call", s, 100.0, days, 0.05, 1.5, 0.04, 0.3, -0.7, R, Q)
+            - _ql.heston("put", s, 100.0, days, 0.05, 1.5, 0.04, 0.3, -0.7, R, Q)
+            for s in (90.0, 110.0)]
+    np.testing.assert_allclose(h.price, ql_h, atol=1e-9)
+    np.testing.assert_allclose(h.delta, math.exp(-Q * tau), atol=1e-15)
+    assert np.all(h.vega == 0.0) and np.all(h.gamma == 0.0)
+
+    corr = [[1.0, 0.3], [0.3, 1.0]]
+    b = an.bachelier_basket_greeks(pts, w, (10.0, 12.0), corr, 100.0, tau, R, kind="forward")
+    np.testing.assert_allclose(b.price, math.exp(-R * tau) * (pts @ w - 100.0), atol=1e-12)
+    np.testing.assert_allclose(b.delta, math.exp(-R * tau) * np.tile(w, (2, 1)), atol=1e-15)
+
+
+# ---------------------------------------------------------------------- boundaries, any sign
+def test_2d_boundaries_are_exact_for_a_forward_and_right_for_a_short_put():
+    """Payoffs negative at S = 0: the forward is reproduced on the whole grid (S = 0 faces are the
+    degenerate PDE, the S_max faces' linearity condition is exact for it); a short put, risky,
+    is e^{-a tau} x the closed form (seller spread a for a payoff <= 0) near S = 0 and far out."""
+    tau, vols, rho = 0.5, (0.25, 0.35), 0.5
+    sol = fd.basket_2d(100.0, tau, vols, rho, R, (Q, Q), n_space=40, n_time=20, s_max=400.0,
+                       payoff=lambda a, b: 0.5 * a + 0.5 * b - 100.0)
+    s1, s2 = np.meshgrid(*sol.axes, indexing="ij")
+    exact = 0.5 * (s1 + s2) * math.exp(-Q * tau) - 100.0 * math.exp(-R * tau)
+    np.testing.assert_allclose(sol.values, exact, atol=1e-4)
+
+    hp = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=R, dividend=Q)
+    hs = fd.heston_2d(100.0, 1.0, **hp, payoff=lambda s: s - 100.0, n_space=(40, 20), n_time=20)
+    exact = hs.axes[0][:, None] * math.exp(-Q) - 100.0 * math.exp(-R) + 0.0 * hs.axes[1]
+    np.testing.assert_allclose(hs.values, exact, atol=1e-4)
+
+    xva = B_ABOVE_A
+    f = math.exp(-xva.spread(-1) * 1.0)
+    hs = fd.heston_2d(100.0, 1.0, **hp, xva=xva, payoff=lambda s: -np.maximum(100.0 - s, 0.0))
+    pts = np.array([[5.0, 0.04], [30.0, 0.04], [100.0, 0.04], [250.0, 0.04], [60.0, 0.2]])
+    ref = -f * an.heston(pts[:, 0], 100.0, 1.0, pts[:, 1], **hp, kind="put")
+    np.testing.assert_allclose(hs.price(pts), ref, atol=3e-3)
+
+
+# ---------------------------------------------------------------------- 1-D
+def _legs_1d(name):
+    """(payoff, closed form of the risk-free value) for a forward K = 100 or a collar
+    (long call 110, short put 90)."""
+    tau, vol = 1.0, 0.25
+    if name == "forward":
+        return (lambda s: s - 100.0,
+                lambda s: s * math.exp(-Q * tau) - 100.0 * math.exp(-R * tau))
+    return (lambda s: np.maximum(s - 110.0, 0.0) - np.maximum(90.0 - s, 0.0),
+            lambda s: (an.black_scholes(s, 110.0, tau, vol, R, Q, "call")
+                       - an.black_scholes(s, 90.0, tau, vol, R, Q, "put")))
+
+
+@pytest.mark.parametrize("name", ["forward", "collar"])
+def test_1d_two_signed_payoff_comparison_principle(name):
+    pay, closed = _legs_1d(name)
+    s = np.linspace(75.0, 140.0, 14)
+
+    def solve(xva):
+        return fd.black_scholes_1d(110.0, 1.0, 0.25, R, Q, xva=xva, payoff=pay, center=100.0,
+                                   cluster=None, s_max=400.0, n_space=640, n_time=320)
+
+    err = _comparison(solve, s, closed(s), 1.0)
+    assert err < 1e-3
+
+
+@pytest.mark.parametrize("name", ["forward", "collar"])
+def test_1d_convergence_order_is_two(name):
+    """Uniform grids with both strikes on nodes, n_time = n_space / 2: risk-free errors against
+    the closed form; for the collar also the risky (b > a) value, by successive differences."""
+    pay, closed = _legs_1d(name)
+    s = np.array([80.0, 90.0, 100.0, 110.0, 120.0])
+    errs, risky = [], []
+    for n in (80, 160, 320, 640):
+        kw = dict(payoff=pay, center=100.0, cluster=None, s_max=400.0, n_space=n, n_time=n // 2)
+        errs.append(np.max(np.abs(fd.black_scholes_1d(110.0, 1.0, 0.25, R, Q, **kw).price(s)
+                                  - closed(s))))
+        if name == "collar":
+            risky.append(fd.black_scholes_1d(110.0, 1.0, 0.25, R, Q, xva=B_ABOVE_A, **kw).price(s))
+    orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert np.all((orders > 1.8) & (orders < 2.2)), orders
+    if risky:
+        d = [np.max(np.abs(risky[i + 1] - risky[i])) for i in range(3)]
+        orders = np.log2(np.array(d[:-1]) / np.array(d[1:]))
+        assert np.all((orders > 1.8) & (orders < 2.2)), orders
+
+
+# ---------------------------------------------------------------------- 2-D
+def test_basket_forward_comparison_principle():
+    tau, vols, rho, w = 0.5, (0.25, 0.35), 0.5, (0.5, 0.5)
+    pts = np.array([[100.0, 100.0], [90.0, 110.0], [110.0, 90.0], [85.0, 95.0], [115.0, 105.0],
+                    [95.0, 120.0], [80.0, 80.0], [120.0, 120.0]])
+    exact = an.arithmetic_basket_2d(pts, 100.0, tau, vols, rho, weights=w, rate=R,
+                                    dividends=(Q, 0.02), kind="forward").price
+
+    def solve(xva):
+        return fd.basket_2d(100.0, tau, vols, rho, R, (Q, 0.02), xva=xva, n_space=40, n_time=20,
+                            s_max=400.0, payoff=lambda a, b: w[0] * a + w[1] * b - 100.0)
+
+    assert _comparison(solve, pts, exact, tau) < 1e-4
+
+
+def test_heston_collar_comparison_principle():
+    hp = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=R, dividend=Q)
+    pts = np.array([[100.0, 0.04], [90.0, 0.04], [110.0, 0.04], [95.0, 0.02], [105.0, 0.08],
+                    [85.0, 0.06], [120.0, 0.03]])
+    exact = (an.heston(pts[:, 0], 110.0, 1.0, pts[:, 1], **hp, kind="call")
+             - an.heston(pts[:, 0], 90.0, 1.0, pts[:, 1], **hp, kind="put"))
+
+    def solve(xva):
+        return fd.heston_2d(110.0, 1.0, **hp, xva=xva, center=100.0, s_max=440.0,
+                            n_space=(160, 80), n_time=80,
+                            payoff=lambda s: np.maximum(s - 110.0, 0.0) - np.maximum(90.0 - s, 0.0))
+
+    assert _comparison(solve, pts, exact, 1.0) < 3e-3
