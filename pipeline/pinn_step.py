@@ -10,33 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-import simulators as sim
 from evaluation.metrics import log10_relative_errors, rmse
 
 from .config import RunConfig, Scenario
 
 
 def problem_for(model, product, xva):
-    """The training.pinn problem of a (model, product, XVA) triple."""
-    from training import pinn
+    """The training.pinn problem of a (model, product, XVA) triple: the ``pde_problem`` slot of
+    :mod:`pipeline.registry` (``ValueError``, a ``NoReference``, when the pair has none)."""
+    from .registry import pde_problem
 
-    if isinstance(model, sim.BlackScholes) and isinstance(product, sim.European):
-        return pinn.BlackScholesPDE(strike=product.strike, maturity=product.maturity,
-                                    vol=model.vol, rate=model.rate, dividend=model.dividend,
-                                    kind=product.kind, xva=xva)
-    if isinstance(model, sim.BlackScholesBasket) and model.dim == 2:
-        common = dict(strike=product.strike, maturity=product.maturity, vols=tuple(model.vols),
-                      rate=model.rate, dividends=tuple(model.dividends),
-                      rho=model.correlation[0][1], kind=product.kind, xva=xva)
-        if isinstance(product, sim.BasketOption):
-            return pinn.BasketPDE(weights=tuple(product.weights), **common)
-        if isinstance(product, sim.WorstOf):
-            return pinn.WorstOfPDE(**common)
-    if isinstance(model, sim.Heston) and isinstance(product, sim.European):
-        return pinn.HestonPDE(strike=product.strike, maturity=product.maturity, rate=model.rate,
-                              dividend=model.dividend, kappa=model.kappa, theta=model.theta,
-                              xi=model.xi, rho=model.rho, kind=product.kind, xva=xva)
-    raise ValueError(f"no PINN problem for {type(model).__name__} with {type(product).__name__}")
+    return pde_problem(model, product, xva)
 
 
 # 2-D problems: 21 times x 41 x 41 states (35k points). The solver's 1-D default of 51 x 201 per

@@ -71,3 +71,156 @@ def test_test_inputs_grid_and_box():
     assert box.shape == (500, 2)
     assert box[:, 0].min() >= 60 and box[:, 0].max() <= 150
     assert box[:, 1].min() >= 0.02 and box[:, 1].max() <= 0.08
+
+
+# ---------------------------------------------------------------- netting sets and the registry
+from pipeline import registry  # noqa: E402
+from tests.evaluation import _ql  # noqa: E402
+
+L = sim.Leg
+DAYS = 273
+TAU = DAYS / 365.0
+BS = sim.BlackScholes(vol=0.25, rate=0.03, dividend=0.01)
+BASKET = sim.BlackScholesBasket(vols=[0.25, 0.35], correlation=[[1, 0.5], [0.5, 1]], rate=0.03,
+                                dividends=[0.01, 0.02])
+HESTON = sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=0.03, dividend=0.01)
+COLLAR = sim.NettingSet([L("call", 110.0), L("put", 90.0, -1.0)], TAU)
+
+
+def test_netting_set_closed_form_is_the_sum_of_its_legs_black_scholes():
+    """Legs priced one by one by QuantLib; a long call and a short put at one strike is the
+    forward (parity), in price and in delta / rho."""
+    model = sim.BlackScholes(vol=0.25, rate=0.03, dividend=0.01, inputs=("spot", "vol", "rate"))
+    ns = sim.NettingSet([L("call", 110.0, 2.0), L("put", 90.0, -1.5), L("forward", 100.0, 0.5)],
+                        TAU)
+    x = np.array([[80.0, 0.25, 0.03], [100.0, 0.25, 0.03], [125.0, 0.25, 0.03]])
+    ref = refs.analytic(model, ns, x)
+    for i, s in enumerate(x[:, 0]):
+        c = _ql.black_scholes("call", s, 110.0, DAYS, 0.25, 0.03, 0.01)
+        p = _ql.black_scholes("put", s, 90.0, DAYS, 0.25, 0.03, 0.01)
+        fwd = s * np.exp(-0.01 * TAU) - 100.0 * np.exp(-0.03 * TAU)
+        assert ref.price[i] == pytest.approx(2.0 * c[0] - 1.5 * p[0] + 0.5 * fwd, abs=1e-9)
+        assert ref.grad[i, 0] == pytest.approx(2.0 * c[1] - 1.5 * p[1]
+                                               + 0.5 * np.exp(-0.01 * TAU), abs=1e-10)
+        assert ref.grad[i, 2] == pytest.approx(2.0 * c[2] - 1.5 * p[2]
+                                               + 0.5 * 100.0 * TAU * np.exp(-0.03 * TAU),
+                                               abs=1e-8)
+    parity = sim.NettingSet([L("call", 100.0), L("put", 100.0, -1.0)], TAU)
+    fwd = refs.analytic(BS, sim.NettingSet([L("forward", 100.0)], TAU), x[:, :1])
+    both = refs.analytic(BS, parity, x[:, :1])
+    np.testing.assert_allclose(both.price, fwd.price, atol=1e-10)
+    np.testing.assert_allclose(both.grad, fwd.grad, atol=1e-12)
+    np.testing.assert_allclose(fwd.price, x[:, 0] * np.exp(-0.01 * TAU)
+                               - 100.0 * np.exp(-0.03 * TAU), atol=1e-12)
+
+
+def test_netting_set_closed_form_two_assets_heston_bachelier():
+    ns = sim.NettingSet([L("forward", 100.0, 1.0, "basket", (0.4, 0.6)),
+                         L("put", 95.0, -2.0, "worst_of"), L("call", 110.0, 1.0, "best_of"),
+                         L("call", 105.0, 0.5, "basket", (0.5, 0.5))], TAU)
+    x = np.array([[100.0, 100.0], [90.0, 115.0]])
+    got = refs.analytic(BASKET, ns, x).price
+    q = (0.01, 0.02)
+    for i, (s1, s2) in enumerate(x):
+        want = (_ql.choi_basket("call", s1, s2, 100.0, DAYS, 0.25, 0.35, 0.5, 0.03, *q, 0.4, 0.6)
+                - _ql.choi_basket("put", s1, s2, 100.0, DAYS, 0.25, 0.35, 0.5, 0.03, *q, 0.4, 0.6)
+                - 2.0 * _ql.stulz("min", "put", s1, s2, 95.0, DAYS, 0.25, 0.35, 0.5, 0.03, *q)
+                + _ql.stulz("max", "call", s1, s2, 110.0, DAYS, 0.25, 0.35, 0.5, 0.03, *q)
+                + 0.5 * _ql.choi_basket("call", s1, s2, 105.0, DAYS, 0.25, 0.35, 0.5, 0.03, *q,
+                                        0.5, 0.5))
+        assert got[i] == pytest.approx(want, abs=1e-7)
+
+    xh = np.array([[95.0, 0.05], [110.0, 0.03]])
+    got = refs.analytic(HESTON, COLLAR, xh).price
+    for i, (s, v0) in enumerate(xh):
+        want = (_ql.heston("call", s, 110.0, DAYS, v0, 1.5, 0.04, 0.3, -0.7, 0.03, 0.01)
+                - _ql.heston("put", s, 90.0, DAYS, v0, 1.5, 0.04, 0.3, -0.7, 0.03, 0.01))
+        assert got[i] == pytest.approx(want, abs=1e-9)
+
+    import evaluation.analytic as an
+
+    bach = sim.BachelierBasket(vols=[10.0, 12.0], correlation=[[1, 0.3], [0.3, 1]], rate=0.03)
+    ns = sim.NettingSet([L("call", 100.0, 1.0, "basket", (0.5, 0.5)),
+                         L("put", 100.0, -1.0, "basket", (0.5, 0.5))], TAU)
+    got = refs.analytic(bach, ns, x)
+    np.testing.assert_allclose(got.price, np.exp(-0.03 * TAU) * (x @ [0.5, 0.5] - 100.0),
+                               atol=1e-10)  # parity: the basket forward
+    one = an.bachelier_basket(x, (0.5, 0.5), (10.0, 12.0), [[1, 0.3], [0.3, 1]], 100.0, TAU,
+                              0.03, "call")
+    np.testing.assert_allclose(refs.analytic(bach, sim.NettingSet([ns.legs[0]], TAU), x).price,
+                               one, atol=1e-12)
+
+
+def test_netting_set_xva_scaling_follows_its_sign():
+    x = np.array([[90.0], [100.0], [120.0]])
+    strangle = sim.NettingSet([L("call", 110.0), L("put", 90.0)], TAU)
+    short = sim.NettingSet([L("call", 110.0, -1.0), L("put", 90.0, -2.0)], TAU)
+    assert (strangle.sign, short.sign, COLLAR.sign) == (1, -1, 0)
+    for ns, sign in ((strangle, 1), (short, -1)):
+        np.testing.assert_allclose(refs.analytic(BS, ns, x, XVA).price,
+                                   np.exp(-XVA.spread(sign) * TAU) * refs.analytic(BS, ns, x).price,
+                                   rtol=1e-14)
+    with pytest.raises(refs.NoReference, match=r"two-signed netting set .*'fd' or 'pinn'"):
+        refs.analytic(BS, COLLAR, x, XVA)
+    with pytest.raises(refs.NoReference, match=r"two-signed European .*'fd' or 'pinn'"):
+        refs.analytic(BS, sim.European(100.0, 1.0, "forward"), x, XVA)
+
+
+@pytest.mark.parametrize("case", ["bs_collar", "basket_mixed", "heston_collar"])
+def test_fd_netting_set_references_match_the_closed_form(case):
+    """Risk-free FD against the sum of the legs' closed forms; the risky FD of a one-signed netting
+    set against e^{-c tau} times it."""
+    if case == "bs_collar":
+        model, ns = BS, COLLAR
+        x = np.array([[80.0], [95.0], [100.0], [115.0], [130.0]])
+        one = sim.NettingSet([L("call", 110.0), L("put", 90.0, 0.5)], TAU)
+        tol, gtol = 2e-3, 2e-3
+    elif case == "basket_mixed":
+        model = BASKET
+        ns = sim.NettingSet([L("forward", 100.0, 1.0, "basket", (0.5, 0.5)),
+                             L("put", 95.0, -2.0, "worst_of"), L("call", 110.0, 1.0, "best_of")],
+                            TAU)
+        one = sim.NettingSet([L("put", 95.0, 1.0, "worst_of"), L("call", 110.0, 1.0, "best_of")],
+                             TAU)
+        x = np.array([[100.0, 100.0], [90.0, 115.0], [120.0, 85.0]])
+        tol, gtol = 1e-2, 1e-2
+    else:
+        model, ns = HESTON, COLLAR
+        one = sim.NettingSet([L("call", 110.0, -1.0), L("put", 90.0, -1.0)], TAU)
+        x = np.array([[100.0, 0.04], [90.0, 0.06], [115.0, 0.03]])
+        tol, gtol = 5e-3, 1e-2  # vega (the second column) to 1 % relative
+    a, f = refs.analytic(model, ns, x), refs.finite_difference(model, ns, x)
+    np.testing.assert_allclose(f.price, a.price, atol=tol)
+    np.testing.assert_allclose(f.grad, a.grad, rtol=1e-2, atol=gtol)
+    assert f.grad.shape == x.shape
+    ra, rf = refs.analytic(model, one, x, XVA), refs.finite_difference(model, one, x, XVA)
+    np.testing.assert_allclose(rf.price, ra.price, atol=tol)
+
+
+def test_every_simulator_pair_has_a_registry_entry():
+    models = (sim.BlackScholes, sim.BachelierBasket, sim.BlackScholesBasket, sim.Heston)
+    products = (sim.European, sim.BasketOption, sim.WorstOf, sim.BestOf, sim.NettingSet)
+    for m in models:
+        for p in products:
+            entry = registry.REGISTRY[(m, p)]
+            assert isinstance(entry, registry.Entry)
+            for slot in (entry.analytic, entry.fd, entry.pde_problem):
+                assert slot is None or callable(slot)
+    assert set(registry.REGISTRY) == {(m, p) for m in models for p in products}
+    # NettingSet PINN problems are not registered yet.
+    assert all(registry.REGISTRY[(m, sim.NettingSet)].pde_problem is None for m in models)
+
+
+def test_empty_slots_name_what_is_available():
+    bach = sim.BachelierBasket(vols=[1.0, 1.0], correlation=[[1, 0], [0, 1]])
+    with pytest.raises(refs.NoReference, match="no FD reference for BachelierBasket with "
+                                                "BasketOption; use reference.method 'analytic'$"):
+        refs.finite_difference(bach, sim.BasketOption([0.5, 0.5], 1.0, 1.0), np.ones((2, 2)))
+    with pytest.raises(refs.NoReference, match="no analytic reference for BachelierBasket with "
+                                                "WorstOf; no other reference method exists"):
+        refs.analytic(bach, sim.WorstOf(1.0, 1.0, "put"), np.ones((2, 2)))
+    from pipeline.pinn_step import problem_for
+
+    with pytest.raises(ValueError, match="no PINN problem for Heston with NettingSet; "
+                                         "use reference.method 'analytic' or 'fd'"):
+        problem_for(HESTON, COLLAR, None)
