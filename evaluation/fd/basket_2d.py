@@ -7,7 +7,12 @@ In time to maturity tau, with carries b_i = rate - dividends[i]:
 
 on [0, S1_max] x [0, S2_max]. On S_i = 0 the PDE collapses to the one-asset PDE in the other asset
 (no condition imposed: the coefficients vanish); on S_i = S_i,max the linearity condition drops
-V_ii (and the mixed term), V_i by a 3-point backward difference. Grids: sinh, clustered at
+V_ii (and the mixed term), V_i by a 3-point backward difference. That condition is exact for
+payoffs linear in the far field, of either sign (forwards, short puts, basket calls); for a call on
+the maximum or minimum of the assets the value is not linear in S_i near the corner
+S_1 = S_1,max, S_2 = S_2,max (the payoff's kink runs along the diagonal into it), so points there
+carry a boundary error that refinement does not remove: keep test points well inside the domain
+or enlarge ``s_max``. Grids: sinh, clustered at
 ``center`` (default: the strike divided by the sum of the weights for the basket, the strike for
 worst-of/best-of), which is a node of each axis. Time: Hundsdorfer-Verwer ADI (see ``_adi``),
 the source f explicit in the predictor and corrector stages, with a damped (Douglas theta = 1)
