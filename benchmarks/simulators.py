@@ -109,9 +109,10 @@ def main() -> None:
     model = sim.BlackScholes(vol=0.2, inputs=("spot", "vol"))
     x = np.column_stack([np.linspace(0.5, 1.5, n), np.full(n, 0.2)])
     y, g = np.empty(n), np.empty((n, 2))
+    legs = _dispatch.kernel_legs(sim.European(1.1, 1.0, "call").encode(1))
 
     def run_bs():
-        _cpu.black_scholes_kernel(x, 1, -1, 0.2, 0.0, 0.0, 1.0, 0, 1.1, seed, np.uint64(0),
+        _cpu.black_scholes_kernel(x, 1, -1, 0.2, 0.0, 0.0, 1.0, *legs, seed, np.uint64(0),
                                   False, y, g)
 
     def run_bs_value():
@@ -136,12 +137,13 @@ def main() -> None:
     bmodel, bprod = sim.random_bachelier_basket(7, seed=1)
     chol = bmodel.cholesky()
     w = np.asarray(bprod.weights)
+    blegs = _dispatch.kernel_legs(bprod.encode(7))
     xb = np.ascontiguousarray(1.0 + 0.1 * np.random.default_rng(0).standard_normal((n, 7)))
     yb, gb = np.empty(n), np.empty((n, 7))
 
     def run_bach(grad=True):
-        _cpu.bachelier_kernel(xb, chol, 1.0, 0.0, 0, 0, 1.1, w, seed, np.uint64(0), False, grad,
-                              yb, gb)
+        _cpu.bachelier_kernel(xb, chol, 1.0, 0.0, *blegs, seed, np.uint64(0), False, grad, yb,
+                              gb)
 
     t_adj = best_time(run_bach)
     t_val = best_time(lambda: run_bach(False))

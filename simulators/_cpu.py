@@ -3,6 +3,8 @@
 Kernels take validated, preallocated arrays and write into them; the Python wrappers in
 ``simulate.py`` validate and allocate. Path ``i`` of a call uses path index ``first_path + i`` of
 the counter-based RNG, so the result does not depend on how paths are split across calls or threads.
+Every kernel takes the product as its legs ``aggs, kinds, strikes, quantities, weights`` (shapes
+(L,) and (L, d), see :mod:`simulators.products._payoff`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .bachelier import bachelier_path
-from .black_scholes import bs_path
+from .black_scholes import bs_path, bs_path_one_leg
 from .bs_basket import bs_basket_path
 from .heston import heston_path
 from .rng import normal_block
@@ -22,12 +24,18 @@ BLOCK = 256  # paths per scratch allocation in multi-asset kernels
 
 
 @njit(parallel=True, cache=True)
-def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, strike,
-                         seed, first_path, antithetic, y, dydx):
-    """x: (n, d) inputs (spot, [vol], [rate]); writes y (n,) and dydx (n, d)."""
+def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, kinds, strikes,
+                         quantities, weights, seed, first_path, antithetic, y, dydx):
+    """x: (n, d) inputs (spot, [vol], [rate]); writes y (n,) and dydx (n, d).
+
+    A product of one leg (every product but a netting set) runs ``bs_path_one_leg`` with the
+    leg's scalars read once: the same numbers as ``bs_path``, without the loop over legs.
+    """
     n = x.shape[0]
     sqt = math.sqrt(tau)
     disc0 = math.exp(-rate * tau)
+    one_leg = kinds.shape[0] == 1
+    agg0, kind0, strike0, q0, w0 = aggs[0], kinds[0], strikes[0], quantities[0], weights[0, 0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for b in prange(n_blocks):
         lo = b * BLOCK
@@ -42,11 +50,19 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, s
             r = x[i, col_rate] if col_rate >= 0 else rate
             disc = math.exp(-r * tau) if col_rate >= 0 else disc0
             z = zs[j]
-            v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, sqt, disc, z, kind,
-                                         strike)
+            if one_leg:
+                v, d_s, d_sig, d_r = bs_path_one_leg(s0, sig, r, dividend, tau, sqt, disc, z,
+                                                     agg0, kind0, strike0, q0, w0)
+            else:
+                v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, sqt, disc, z, aggs,
+                                             kinds, strikes, quantities, weights)
             if antithetic:
-                v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
-                                                 kind, strike)
+                if one_leg:
+                    v2, d_s2, d_sig2, d_r2 = bs_path_one_leg(s0, sig, r, dividend, tau, sqt, disc,
+                                                             -z, agg0, kind0, strike0, q0, w0)
+                else:
+                    v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
+                                                     aggs, kinds, strikes, quantities, weights)
                 v = 0.5 * (v + v2)
                 d_s = 0.5 * (d_s + d_s2)
                 d_sig = 0.5 * (d_sig + d_sig2)
@@ -82,8 +98,8 @@ def black_scholes_value_kernel(x, vol, rate, dividend, tau, kind, strike, seed, 
 
 
 @njit(parallel=True, cache=True)
-def bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, first_path,
-                     antithetic, with_gradient, y, dydx):
+def bachelier_kernel(x, chol, tau, rate, aggs, kinds, strikes, quantities, weights, seed,
+                     first_path, antithetic, with_gradient, y, dydx):
     """S_T = S + sqrt(tau) L Z per path (``bachelier_path``); writes y (n,) and dydx (n, d)."""
     n, d = x.shape
     sqt = math.sqrt(tau)
@@ -94,13 +110,14 @@ def bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, first
         s = np.empty(d)
         g = np.empty(d)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            y[i] = bachelier_path(x[i], chol, sqt, disc, agg, kind, strike, weights, seed,
-                                  first_path + i, antithetic, with_gradient, z, s, g, dydx[i])
+            y[i] = bachelier_path(x[i], chol, sqt, disc, aggs, kinds, strikes, quantities,
+                                  weights, seed, first_path + i, antithetic, with_gradient, z, s,
+                                  g, dydx[i])
 
 
 @njit(parallel=True, cache=True)
-def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind, strike, weights,
-                     seed, first_path, antithetic, y, dydx):
+def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, aggs, kinds, strikes,
+                     quantities, weights, seed, first_path, antithetic, y, dydx):
     """x: (n, d) spots then optionally (n, d) vols (``bs_basket_path``); writes y, dydx."""
     n = x.shape[0]
     d = chol.shape[0]
@@ -115,13 +132,14 @@ def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind,
         g = np.empty(d)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             y[i] = bs_basket_path(x[i], chol, vols, dividends, vol_inputs, rate, tau, sqt, disc,
-                                  agg, kind, strike, weights, seed, first_path + i, antithetic,
-                                  z, w, sig, s, g, dydx[i])
+                                  aggs, kinds, strikes, quantities, weights, seed,
+                                  first_path + i, antithetic, z, w, sig, s, g, dydx[i])
 
 
 @njit(parallel=True, cache=True)
-def heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps, kind, strike,
-                  seed, first_path, antithetic, with_gradient, y, dydx):
+def heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps, aggs, kinds,
+                  strikes, quantities, weights, seed, first_path, antithetic, with_gradient, y,
+                  dydx):
     """Heston log-Euler (full truncation) forward sweep, then the reverse sweep (``heston_path``).
 
     x: (n, d) with spot, variance, then declared parameters; ``cols`` gives the column of
@@ -138,7 +156,8 @@ def heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, step
             rho = x[i, cols[3]] if cols[3] >= 0 else rho0
             r = x[i, cols[4]] if cols[4] >= 0 else rate0
             out = heston_path(x[i, 0], x[i, 1], kappa, theta, xi, rho, r, dividend, tau, steps,
-                              kind, strike, seed, first_path + i, antithetic, with_gradient, vs)
+                              aggs, kinds, strikes, quantities, weights, seed, first_path + i,
+                              antithetic, with_gradient, vs)
             y[i] = out[0]
             if with_gradient:
                 dydx[i, 0] = out[1]

@@ -1,4 +1,9 @@
-"""Model type -> driver that allocates outputs and calls the backend's kernel."""
+"""Model type -> driver that allocates outputs and calls the backend's kernel.
+
+Drivers take ``encoded = product.encode(model.dim)``, the product's legs
+``(aggs, kinds, strikes, quantities, weights)`` (see :mod:`simulators.products._payoff`), and
+pass the arrays through to the kernels.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,26 @@ from .bs_basket import BlackScholesBasket
 from .heston import Heston
 
 
+def kernel_legs(encoded) -> tuple[np.ndarray, ...]:
+    """The legs arrays, contiguous, in the kernels' dtypes (int64 codes, float64 numbers)."""
+    aggs, kinds, strikes, quantities, weights = encoded
+    return (np.ascontiguousarray(aggs, dtype=np.int64),
+            np.ascontiguousarray(kinds, dtype=np.int64),
+            np.ascontiguousarray(strikes, dtype=np.float64),
+            np.ascontiguousarray(quantities, dtype=np.float64),
+            np.ascontiguousarray(weights, dtype=np.float64))
+
+
 def _black_scholes_cpu(model, product, encoded, x, seed, first_path, antithetic):
     from . import _cpu
 
-    agg, kind, strike, _ = encoded
     n, d = x.shape
     y = np.empty(n)
     dydx = np.empty((n, d))
     col_vol = model.inputs.index("vol") if "vol" in model.inputs else -1
     col_rate = model.inputs.index("rate") if "rate" in model.inputs else -1
     _cpu.black_scholes_kernel(x, col_vol, col_rate, model.vol, model.rate, model.dividend,
-                              product.maturity, kind, strike, np.uint64(seed),
+                              product.maturity, *kernel_legs(encoded), np.uint64(seed),
                               np.uint64(first_path), antithetic, y, dydx)
     return y, dydx
 
@@ -29,27 +43,23 @@ def _black_scholes_cpu(model, product, encoded, x, seed, first_path, antithetic)
 def _bachelier_cpu(model, product, encoded, x, seed, first_path, antithetic):
     from . import _cpu
 
-    agg, kind, strike, weights = encoded
     n, d = x.shape
     y = np.empty(n)
     dydx = np.empty((n, d))
-    _cpu.bachelier_kernel(x, model.cholesky(), product.maturity, model.rate, agg, kind, strike,
-                          np.ascontiguousarray(weights, dtype=np.float64), np.uint64(seed),
-                          np.uint64(first_path), antithetic, True, y, dydx)
+    _cpu.bachelier_kernel(x, model.cholesky(), product.maturity, model.rate, *kernel_legs(encoded),
+                          np.uint64(seed), np.uint64(first_path), antithetic, True, y, dydx)
     return y, dydx
 
 
 def _bs_basket_cpu(model, product, encoded, x, seed, first_path, antithetic):
     from . import _cpu
 
-    agg, kind, strike, weights = encoded
     n, d = x.shape
     y = np.empty(n)
     dydx = np.empty((n, d))
     _cpu.bs_basket_kernel(x, model.cholesky(), np.asarray(model.vols),
                           np.asarray(model.dividends), model.vol_inputs, model.rate,
-                          product.maturity, agg, kind, strike,
-                          np.ascontiguousarray(weights, dtype=np.float64), np.uint64(seed),
+                          product.maturity, *kernel_legs(encoded), np.uint64(seed),
                           np.uint64(first_path), antithetic, y, dydx)
     return y, dydx
 
@@ -63,13 +73,12 @@ def heston_columns(model) -> np.ndarray:
 def _heston_cpu(model, product, encoded, x, seed, first_path, antithetic, with_gradient=True):
     from . import _cpu
 
-    agg, kind, strike, _ = encoded
     n, d = x.shape
     y = np.empty(n)
     dydx = np.zeros((n, d))
     _cpu.heston_kernel(x, heston_columns(model), model.kappa, model.theta, model.xi, model.rho,
                        model.rate, model.dividend, product.maturity,
-                       model.steps(product.maturity), kind, strike, np.uint64(seed),
+                       model.steps(product.maturity), *kernel_legs(encoded), np.uint64(seed),
                        np.uint64(first_path), antithetic, with_gradient, y, dydx)
     return y, dydx
 

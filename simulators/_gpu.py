@@ -88,8 +88,8 @@ _bs_basket_path = _device(bs_basket_path)
 
 
 @cuda.jit
-def _black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, strike,
-                          seed, first_path, antithetic, y, dydx):
+def _black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, kinds, strikes,
+                          quantities, weights, seed, first_path, antithetic, y, dydx):
     """x: (n, d) inputs (spot, [vol], [rate]); writes y (n,) and dydx (n, d)."""
     n = x.shape[0]
     sqt = math.sqrt(tau)
@@ -100,11 +100,11 @@ def _black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, 
         r = x[i, col_rate] if col_rate >= 0 else rate
         disc = math.exp(-r * tau) if col_rate >= 0 else disc0
         z = _normal_draw(seed, 0, first_path + np.uint64(i), 0)
-        v, d_s, d_sig, d_r = _bs_path(s0, sig, r, dividend, tau, sqt, disc, z, kind,
-                                      strike)
+        v, d_s, d_sig, d_r = _bs_path(s0, sig, r, dividend, tau, sqt, disc, z, aggs, kinds,
+                                      strikes, quantities, weights)
         if antithetic:
             v2, d_s2, d_sig2, d_r2 = _bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
-                                              kind, strike)
+                                              aggs, kinds, strikes, quantities, weights)
             v = 0.5 * (v + v2)
             d_s = 0.5 * (d_s + d_s2)
             d_sig = 0.5 * (d_sig + d_sig2)
@@ -118,8 +118,8 @@ def _black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, kind, 
 
 
 @cuda.jit
-def _bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, first_path,
-                      antithetic, with_gradient, zs, ss, gs, y, dydx):
+def _bachelier_kernel(x, chol, tau, rate, aggs, kinds, strikes, quantities, weights, seed,
+                      first_path, antithetic, with_gradient, zs, ss, gs, y, dydx):
     """``bachelier_path`` per path; scratch zs, ss, gs: (d, T) asset-major, column t per thread."""
     n = x.shape[0]
     t = cuda.grid(1)
@@ -129,14 +129,15 @@ def _bachelier_kernel(x, chol, tau, rate, agg, kind, strike, weights, seed, firs
     s = ss[:, t]
     g = gs[:, t]
     for i in range(t, n, cuda.gridsize(1)):
-        y[i] = _bachelier_path(x[i], chol, sqt, disc, agg, kind, strike, weights, seed,
-                               first_path + np.uint64(i), antithetic, with_gradient, z, s, g,
-                               dydx[i])
+        y[i] = _bachelier_path(x[i], chol, sqt, disc, aggs, kinds, strikes, quantities,
+                               weights, seed, first_path + np.uint64(i), antithetic,
+                               with_gradient, z, s, g, dydx[i])
 
 
 @cuda.jit
-def _bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind, strike,
-                      weights, seed, first_path, antithetic, zs, ws, sigs, ss, gs, y, dydx):
+def _bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, aggs, kinds, strikes,
+                      quantities, weights, seed, first_path, antithetic, zs, ws, sigs, ss, gs, y,
+                      dydx):
     """``bs_basket_path`` per path; scratch (d, T) asset-major, column t per thread."""
     n = x.shape[0]
     t = cuda.grid(1)
@@ -149,13 +150,14 @@ def _bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, agg, kind
     g = gs[:, t]
     for i in range(t, n, cuda.gridsize(1)):
         y[i] = _bs_basket_path(x[i], chol, vols, dividends, vol_inputs, rate, tau, sqt, disc,
-                               agg, kind, strike, weights, seed, first_path + np.uint64(i),
-                               antithetic, z, w, sig, s, g, dydx[i])
+                               aggs, kinds, strikes, quantities, weights, seed,
+                               first_path + np.uint64(i), antithetic, z, w, sig, s, g, dydx[i])
 
 
 @cuda.jit
-def _heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps, kind,
-                   strike, seed, first_path, antithetic, with_gradient, vs_all, y, dydx):
+def _heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps, aggs, kinds,
+                   strikes, quantities, weights, seed, first_path, antithetic, with_gradient,
+                   vs_all, y, dydx):
     """Heston forward + reverse sweep per path (``heston_path``); vs_all: (steps, T) step-major."""
     n, m = x.shape
     t = cuda.grid(1)
@@ -167,8 +169,8 @@ def _heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, ste
         rho = x[i, cols[3]] if cols[3] >= 0 else rho0
         r = x[i, cols[4]] if cols[4] >= 0 else rate0
         out = _heston_path(x[i, 0], x[i, 1], kappa, theta, xi, rho, r, dividend, tau, steps,
-                           kind, strike, seed, first_path + np.uint64(i), antithetic,
-                           with_gradient, vs)
+                           aggs, kinds, strikes, quantities, weights, seed,
+                           first_path + np.uint64(i), antithetic, with_gradient, vs)
         y[i] = out[0]
         for j in range(m):
             dydx[i, j] = 0.0
@@ -205,19 +207,21 @@ def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path
          to_dev: Callable[[np.ndarray], Any] | None = None) -> tuple:
     """(kernel, args, (blocks, tpb), y, dydx) for one model.
 
-    ``x`` (n, d) float64 is already where the kernel runs; ``alloc(shape)`` makes the outputs
-    and the scratch buffers, ``to_dev`` moves small parameter arrays (Cholesky factor, weights).
+    ``x`` (n, d) float64 is already where the kernel runs; ``encoded`` is the product's legs
+    ``(aggs, kinds, strikes, quantities, weights)`` (``product.encode(model.dim)``, see
+    :mod:`simulators.products._payoff`); ``alloc(shape)`` makes the outputs and the scratch
+    buffers, ``to_dev`` moves small parameter arrays (Cholesky factor, the legs).
     With ``alloc=np.empty`` and no ``to_dev`` the arguments only serve to compile the kernel
     (``cuda.compile_ptx``) on a machine without a device.
     """
-    from ._dispatch import heston_columns
+    from ._dispatch import heston_columns, kernel_legs
     from .bachelier import BachelierBasket
     from .black_scholes import BlackScholes
     from .bs_basket import BlackScholesBasket
     from .heston import Heston
 
     to_dev = to_dev or (lambda a: a)
-    agg, kind, strike, weights = encoded
+    legs = tuple(to_dev(a) for a in kernel_legs(encoded))
     n, d = x.shape
     grid = _threads(n)
     n_threads = grid[0] * grid[1]
@@ -226,33 +230,29 @@ def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path
     seed = np.uint64(seed)
     first = np.uint64(first_path)
     tau = float(product.maturity)
-    kind = int(kind)
-    strike = float(strike)
     if isinstance(model, BlackScholes):
         col_vol = model.inputs.index("vol") if "vol" in model.inputs else -1
         col_rate = model.inputs.index("rate") if "rate" in model.inputs else -1
-        args = (x, col_vol, col_rate, model.vol, model.rate, model.dividend, tau, kind, strike,
-                seed, first, bool(antithetic), y, dydx)
+        args = (x, col_vol, col_rate, model.vol, model.rate, model.dividend, tau, *legs, seed,
+                first, bool(antithetic), y, dydx)
         return _black_scholes_kernel, args, grid, y, dydx
-    w = to_dev(np.ascontiguousarray(weights, dtype=np.float64)) if weights is not None else None
     if isinstance(model, BachelierBasket):
         scratch = [alloc((d, n_threads)) for _ in range(3)]
-        args = (x, to_dev(model.cholesky()), tau, float(model.rate), int(agg), kind, strike, w,
-                seed, first, bool(antithetic), True, *scratch, y, dydx)
+        args = (x, to_dev(model.cholesky()), tau, float(model.rate), *legs, seed, first,
+                bool(antithetic), True, *scratch, y, dydx)
         return _bachelier_kernel, args, grid, y, dydx
     if isinstance(model, BlackScholesBasket):
         k = model.dim
         scratch = [alloc((k, n_threads)) for _ in range(5)]
         args = (x, to_dev(model.cholesky()), to_dev(np.asarray(model.vols, dtype=np.float64)),
                 to_dev(np.asarray(model.dividends, dtype=np.float64)), bool(model.vol_inputs),
-                float(model.rate), tau, int(agg), kind, strike, w, seed, first, bool(antithetic),
-                *scratch, y, dydx)
+                float(model.rate), tau, *legs, seed, first, bool(antithetic), *scratch, y, dydx)
         return _bs_basket_kernel, args, grid, y, dydx
     if isinstance(model, Heston):
         steps = int(model.steps(tau))
         args = (x, to_dev(heston_columns(model)), model.kappa, model.theta, model.xi, model.rho,
-                model.rate, model.dividend, tau, steps, kind, strike, seed, first,
-                bool(antithetic), True, alloc((steps, n_threads)), y, dydx)
+                model.rate, model.dividend, tau, steps, *legs, seed, first, bool(antithetic),
+                True, alloc((steps, n_threads)), y, dydx)
         return _heston_kernel, args, grid, y, dydx
     raise TypeError(f"no GPU kernel for {type(model).__name__}")
 

@@ -114,14 +114,15 @@ def random_bachelier_basket(
 
 
 @njit(inline="always", cache=True)
-def bachelier_path(x, chol, sqt, disc, agg, kind, strike, weights, seed, path, antithetic,
-                   with_gradient, z, s, g, dydx):
+def bachelier_path(x, chol, sqt, disc, aggs, kinds, strikes, quantities, weights, seed, path,
+                   antithetic, with_gradient, z, s, g, dydx):
     """One path (or antithetic pair) forward and back; the per-path code of every backend.
 
     S_T = x + sqrt(tau) L Z, y = e^{-r tau} h(S_T), dy/dx = e^{-r tau} dh/dS_T (dS_T/dx = I).
     x: (d,) inputs of the path; z, s, g: (d,) scratch (normals, terminal state, payoff
     gradient; any 1-D views); writes dy/dx into ``dydx`` (d,) and returns y. ``sqt`` =
-    sqrt(tau), ``disc`` = e^{-r tau}.
+    sqrt(tau), ``disc`` = e^{-r tau}. The payoff h is the product's legs
+    ``(aggs, kinds, strikes, quantities, weights)`` (see :mod:`simulators.products._payoff`).
     """
     d = x.shape[0]
     fill_normals(seed, 0, path, z)
@@ -136,7 +137,7 @@ def bachelier_path(x, chol, sqt, disc, agg, kind, strike, weights, seed, path, a
             for k in range(j + 1):
                 acc += chol[j, k] * z[k]
             s[j] = x[j] + sgn * sqt * acc
-        acc_y += payoff_vector(agg, kind, strike, weights, s, g)
+        acc_y += payoff_vector(aggs, kinds, strikes, quantities, weights, s, g)
         if with_gradient:
             for j in range(d):
                 dydx[j] += g[j]

@@ -14,7 +14,7 @@ from numba import njit
 
 from . import _validation as v
 from . import rng
-from .products._payoff import payoff_scalar
+from .products._payoff import payoff_one_leg, payoff_scalar
 
 INPUTS_ALLOWED = ("spot", "vol", "rate")
 
@@ -74,20 +74,36 @@ class BlackScholes:
 
 
 @njit(inline="always", cache=True)
-def bs_path(s0, sig, r, q, tau, sqt, disc, z, kind, strike):
+def bs_path(s0, sig, r, q, tau, sqt, disc, z, aggs, kinds, strikes, quantities, weights):
     """One path forward and back; ``sqt`` = sqrt(tau) and ``disc`` = e^{-r tau} come from the
-    caller (hoisted out of the path loop unless the rate is a sampled input).
+    caller (hoisted out of the path loop unless the rate is a sampled input). The payoff h is
+    the product's legs ``(aggs, kinds, strikes, quantities, weights)`` (weights of shape (L, 1),
+    see :mod:`simulators.products._payoff`).
 
     Returns (y, dy/dS, dy/dsigma, dy/dr) for y = e^{-r tau} h(S_T). The reverse sweep starts
     from ybar = 1: S_T-bar = e^{-r tau} h'(S_T), then dS_T/dS = S_T/S,
     dS_T/dsigma = S_T (-sigma tau + sqrt(tau) Z), dS_T/dr = S_T tau, d(disc)/dr = -tau disc.
     """
     s_t = s0 * math.exp((r - q - 0.5 * sig * sig) * tau + sig * sqt * z)
-    h, dh = payoff_scalar(kind, strike, s_t)
+    h, dh = payoff_scalar(aggs, kinds, strikes, quantities, weights, s_t)
+    return _bs_adjoint(s0, sig, tau, sqt, disc, z, s_t, h, dh)
+
+
+@njit(inline="always", cache=True)
+def bs_path_one_leg(s0, sig, r, q, tau, sqt, disc, z, agg, kind, strike, quantity, weight):
+    """:func:`bs_path` for a product of one leg given as scalars (``weight`` = weights[0, 0]):
+    the same result, bit for bit, with the leg hoisted out of the caller's path loop."""
+    s_t = s0 * math.exp((r - q - 0.5 * sig * sig) * tau + sig * sqt * z)
+    h, dh = payoff_one_leg(agg, kind, strike, quantity, weight, s_t)
+    return _bs_adjoint(s0, sig, tau, sqt, disc, z, s_t, h, dh)
+
+
+@njit(inline="always", cache=True)
+def _bs_adjoint(s0, sig, tau, sqt, disc, z, s_t, h, dh):
+    """(y, dy/dS, dy/dsigma, dy/dr) from the terminal spot s_t and (h, h') at s_t."""
     y = disc * h
     st_bar = disc * dh
     d_s0 = st_bar * s_t / s0
     d_sig = st_bar * s_t * (sqt * z - sig * tau)
     d_r = st_bar * s_t * tau - tau * y
     return y, d_s0, d_sig, d_r
-

@@ -86,13 +86,15 @@ class BlackScholesBasket:
 
 
 @njit(inline="always", cache=True)
-def bs_basket_path(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, agg, kind,
-                   strike, weights, seed, path, antithetic, z, w, sig, s, g, dydx):
+def bs_basket_path(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs, kinds,
+                   strikes, quantities, weights, seed, path, antithetic, z, w, sig, s, g, dydx):
     """One path (or antithetic pair) forward and back; the per-path code of every backend.
 
     x: (d,) spots, then (d,) vols when ``vol_inputs``; z, w, sig, s, g: (d,) scratch (normals,
     correlated normals W = L Z, vols, terminal spots, payoff gradient; any 1-D views). Writes
     dy/dx into ``dydx`` (d or 2d) and returns y. ``sqt`` = sqrt(tau), ``disc`` = e^{-r tau}.
+    The payoff h is the product's legs ``(aggs, kinds, strikes, quantities, weights)`` (see
+    :mod:`simulators.products._payoff`).
     """
     d = chol.shape[0]
     m = dydx.shape[0]
@@ -112,7 +114,7 @@ def bs_basket_path(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, a
             w[j] = sgn * acc
             s[j] = x[j] * math.exp((rate - dividends[j] - 0.5 * sig[j] * sig[j]) * tau
                                    + sig[j] * sqt * w[j])
-        acc_y += payoff_vector(agg, kind, strike, weights, s, g)
+        acc_y += payoff_vector(aggs, kinds, strikes, quantities, weights, s, g)
         for j in range(d):
             dydx[j] += g[j] * s[j] / x[j]
             if vol_inputs:

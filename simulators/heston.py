@@ -132,9 +132,12 @@ def _forward_kernel(seed, stream, first_path, s0, v0, horizon, steps, kappa, the
 
 
 @njit(inline="always", cache=True)
-def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, seed, path,
-                antithetic, with_gradient, vs):
+def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, aggs, kinds, strikes,
+                quantities, weights, seed, path, antithetic, with_gradient, vs):
     """One path (or antithetic pair) forward and back; the per-path code of every backend.
+
+    The payoff h is the product's legs ``(aggs, kinds, strikes, quantities, weights)``
+    (weights of shape (L, 1), see :mod:`simulators.products._payoff`).
 
     ``vs`` is scratch for the variance path (any 1-D view of length >= steps: a thread-local
     array on the CPU, a strided column of a step-major global buffer on the GPU). The forward
@@ -174,7 +177,7 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, kind, strike, s
             xl += (r - q - 0.5 * vp) * dt + sv * z1
             var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
         s_t = math.exp(xl)
-        h, dh = payoff_scalar(kind, strike, s_t)
+        h, dh = payoff_scalar(aggs, kinds, strikes, quantities, weights, s_t)
         yv = disc * h
         a_y += yv
         if not with_gradient:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validation as v
-from ._payoff import AGG_SUM, KIND_CODES
+from ._payoff import AGG_SUM, KIND_CODES, Legs, single_leg
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,13 @@ class BasketOption:
             return 0
         return 1
 
-    def encode(self, dim: int) -> tuple[int, int, float, np.ndarray]:
+    def encode(self, dim: int) -> Legs:
+        """Kernel encoding: one leg of quantity 1 (see :mod:`simulators.products._payoff`)."""
         if dim != len(self.weights):
             v.fail("BasketOption", "weights", f"of length {dim} (one per asset of the model)",
                    f"{len(self.weights)} weights")
-        return AGG_SUM, KIND_CODES[self.kind], self.strike, np.asarray(self.weights)
+        return single_leg(AGG_SUM, KIND_CODES[self.kind], self.strike,
+                          np.asarray(self.weights))
 
     def payoff(self, s_t: np.ndarray) -> np.ndarray:
         """Undiscounted payoff of terminal states, shape (n, d) -> (n,)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validation as v
-from ._payoff import AGG_SUM, KIND_CODES
+from ._payoff import AGG_SUM, KIND_CODES, Legs, single_leg
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,14 @@ class European:
         """+1 for payoffs >= 0, -1 for payoffs <= 0, 0 for payoffs of both signs."""
         return 0 if self.kind == "forward" else 1
 
-    def encode(self, dim: int) -> tuple[int, int, float, np.ndarray]:
+    def encode(self, dim: int) -> Legs:
+        """Kernel encoding: one leg of quantity 1 (see :mod:`simulators.products._payoff`)."""
         if dim != 1:
             raise ValueError(
                 f"European pays on a single asset but the model has {dim} assets: "
                 "use BasketOption, WorstOf or BestOf."
             )
-        return AGG_SUM, KIND_CODES[self.kind], self.strike, np.ones(1)
+        return single_leg(AGG_SUM, KIND_CODES[self.kind], self.strike, np.ones(1))
 
     def payoff(self, s_t: np.ndarray) -> np.ndarray:
         """Undiscounted payoff of terminal spots, shape (n,) or (n, 1) -> (n,)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validation as v
-from ._payoff import AGG_MAX, AGG_MIN, KIND_CODES
+from ._payoff import AGG_MAX, AGG_MIN, KIND_CODES, Legs, single_leg
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,11 @@ class _Extremum:
     def sign(self) -> int:
         return 1
 
-    def encode(self, dim: int) -> tuple[int, int, float, np.ndarray]:
+    def encode(self, dim: int) -> Legs:
+        """Kernel encoding: one leg of quantity 1 (see :mod:`simulators.products._payoff`)."""
         if dim < 2:
             v.fail(type(self).__name__, "model", "a model of at least 2 assets", f"{dim} asset")
-        return self._agg, KIND_CODES[self.kind], self.strike, np.ones(dim)
+        return single_leg(self._agg, KIND_CODES[self.kind], self.strike, np.ones(dim))
 
     def _aggregate(self, s: np.ndarray) -> np.ndarray:
         return np.min(s, axis=1) if self._agg == AGG_MIN else np.max(s, axis=1)
