@@ -59,15 +59,17 @@ def simulate(
 
     Args:
         model: BlackScholes, BachelierBasket, BlackScholesBasket or Heston.
-        product: European, BasketOption, WorstOf or BestOf; ``product.maturity`` is the time from
-            the input date to expiry in years.
+        product: European, BasketOption, WorstOf, BestOf or NettingSet; ``product.maturity`` is
+            the time from the input date to expiry in years.
         sampler: FixedSampler, UniformSampler or ForwardSampler giving the inputs x.
         n_paths: number of rows, >= 1.
         seed: RNG key in [0, 2**64).
         first_path: index of the first path, so that [0, k) and [k, n) concatenate to [0, n).
         antithetic: average each path with its mirror (normals negated, same x).
-        xva: optional ``XVA``; labels and differentials of a one-signed payoff are multiplied by
-            e^{-c tau}. A payoff that can change sign is refused.
+        xva: optional ``XVA``; labels and differentials of a one-signed payoff
+            (``product.sign`` = +1 or -1, e.g. a call spread netting set) are multiplied by
+            e^{-c tau}. A payoff that can change sign (``product.sign`` = 0: a forward, a collar
+            netting set) is refused: its risky value solves a non-linear PDE.
         backend: "cpu", "gpu" or "auto".
         dtype: "float64" (default) or "float32" (computed in float64, stored in float32).
         device_output: on the GPU, keep x, y and dydx on the device (CuPy arrays when CuPy is
@@ -101,8 +103,9 @@ def simulate(
         if product.sign == 0:
             raise ValueError(
                 f"XVA-adjusted Monte-Carlo labels need a payoff of one sign; {product!r} can "
-                "change sign, so the risky value is non-linear in the payoff. Use the PDE "
-                "reference instead (evaluation.fd or training.pinn with the same XVA)."
+                "change sign (sign 0), so the risky value is non-linear in the payoff. Use the "
+                "non-linear PDE references instead (evaluation.fd or training.pinn with the same "
+                "XVA)."
             )
         factor = xva.factor(product.maturity, product.sign)
 
