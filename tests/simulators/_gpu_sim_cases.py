@@ -56,10 +56,31 @@ def cases():
         hf = sim.Heston(kappa=0.5, theta=0.04, xi=0.8, rho=-0.5, steps_per_year=5)
     yield "heston_feller_violated", hf, sim.European(100.0, 1.0, "call"), sim.ForwardSampler(
         spot=[100.0], horizon=0.5, vol_mult=1.0), {"antithetic": True}
+    yield from netting_cases(bs, bs_s, bach, bach_s, bb, bb_s, h, h_s)
     xva = sim.XVA(lambda_b=0.02, lambda_c=0.03)
     for dtype in ("float64", "float32"):
         yield f"device_output_xva_{dtype}", bs, sim.European(1.1, 1.0, "call"), bs_s, {
             "xva": xva, "dtype": dtype, "device_output": True}
+
+
+def netting_cases(bs, bs_s, bach, bach_s, bb, bb_s, h, h_s):
+    """Netting sets on every model: several legs (the loop over legs) and, for Black-Scholes,
+    one leg of quantity 2 (the CPU kernel's hoisted single leg against the GPU's loop)."""
+    leg = sim.Leg
+    collar = sim.NettingSet([leg("call", 1.1, 1.0), leg("put", 0.9, -1.0)], maturity=1.0)
+    yield "netting_black_scholes_collar", bs, collar, bs_s, {"antithetic": True}
+    yield "netting_black_scholes_one_leg", bs, sim.NettingSet(
+        [leg("forward", 1.0, 2.0)], maturity=0.5), bs_s, {}
+    yield "netting_bachelier_mixed", bach, sim.NettingSet(
+        [leg("call", 1.1, 1.0, "basket", (0.3, 0.3, 0.4)), leg("put", 0.95, -0.5, "worst_of"),
+         leg("call", 1.2, 2.0, "best_of"), leg("forward", 1.0, 0.25, "basket", (1.0, 2.0, 1.0))],
+        maturity=1.0), bach_s, {"antithetic": True}
+    yield "netting_bs_basket_mixed", bb, sim.NettingSet(
+        [leg("call", 0.95, 1.0, "worst_of"), leg("put", 1.0, -1.0, "basket", (0.3, 0.3, 0.4))],
+        maturity=0.75), bb_s, {}
+    yield "netting_heston_collar", h, sim.NettingSet(
+        [leg("call", 110.0, 1.0), leg("put", 90.0, -1.0)], maturity=1.0), h_s, {
+        "antithetic": True}
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
