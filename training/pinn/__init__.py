@@ -31,6 +31,7 @@ from .problems import (
     Face,
     HestonPDE,
     PDEProblem,
+    TwoAssetPDE,
     WorstOfPDE,
     problem_from_dict,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "PINNModel",
     "PINNSolution",
     "PINNSolver",
+    "TwoAssetPDE",
     "PointSet",
     "RandomSampler",
     "SobolSampler",

@@ -9,9 +9,11 @@ residual of u). Terms (keys of the returned dict):
 * ``"ic"``: ``u(0, x) - payoff(x) / K`` (soft initial condition only).
 * boundary-safe: ``"<face>"``: the reduced PDE residual on that face (weight 1), or a Dirichlet
   data term on faces whose ``safe == "dirichlet"``. With ``faces="full"`` the residual faces use
-  the full PDE instead (nothing dropped): for trial values whose base function already carries
-  the far-field behaviour exactly, the reduced PDE would impose an approximation the solution
-  does not satisfy (e.g. V_SS = 0 at s_max for Heston at high variance).
+  the full PDE instead (nothing dropped). ``faces="auto"`` (see :func:`resolve_faces`) chooses per
+  face: the reduced PDE where the exact risk-free solution satisfies the dropped condition (e.g.
+  V_SS = 0 at s_max for Black-Scholes), the full PDE where it does not (e.g. at s_max for Heston
+  at high variance, or dV/dv = 0 at v_max). The reduced PDE is a far-field condition; the full
+  PDE is none, which a payoff of both signs needs.
 * classical: ``"<face>"``: ``bc_weight`` times the Dirichlet misfit or Neumann misfit (the
   normal derivative scaled by the domain length), or the PDE residual (weight 1) on "pde" faces.
 * ``"adaptive"``: PDE residual on the residual-based adaptive points, if any.
@@ -21,7 +23,7 @@ residual of u). Terms (keys of the returned dict):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
@@ -29,7 +31,12 @@ from torch import Tensor
 from .problems.base import Derivatives, Face, PDEProblem
 
 LOSS_TYPES = ("boundary_safe", "classical")
-FACE_RESIDUALS = ("reduced", "full")
+FACE_RESIDUALS = ("reduced", "full", "auto")
+#: "auto" keeps a face's reduced PDE when the risk-free solution's dropped terms, integrated over
+#: the maturity, stay below this fraction of the value scale on every point of the face.
+FACE_TOLERANCE = 1e-5
+
+Faces = str | Mapping[str, str]
 
 Model = Callable[[Tensor], Tensor]
 
@@ -64,6 +71,50 @@ def residual(
     return problem.residual(z[:, 1:], d, drop)
 
 
+def face_gaps(problem: PDEProblem, sets: dict[str, tuple[Tensor, Tensor, Face | None]]
+              ) -> dict[str, float]:
+    """Per residual face with dropped terms: ``T max |L B - L_reduced B| / value_scale`` over the
+    face's points, with B the exact risk-free value (``problem.base_derivatives``): how far the
+    reduced PDE is from what the risk-free solution satisfies there, in units of the value scale.
+    """
+    out: dict[str, float] = {}
+    for name, (z, _w, face) in sets.items():
+        if face is None or not face.drop or face.safe != "residual" or len(z) == 0:
+            continue
+        tau, x = z[:, 0].detach(), z[:, 1:].detach()
+        d = problem.base_derivatives(tau, x)
+        gap = problem.generator(x, d) - problem.generator(x, d, face.drop)
+        out[name] = float(problem.maturity * gap.abs().max() / problem.value_scale)
+    return out
+
+
+def resolve_faces(problem: PDEProblem, sets: dict[str, tuple[Tensor, Tensor, Face | None]],
+                  faces: str) -> dict[str, str]:
+    """Face name -> "reduced" or "full" for every residual face; ``faces="auto"`` decides by
+    :func:`face_gaps` against :data:`FACE_TOLERANCE`, otherwise every face gets ``faces``."""
+    if faces not in FACE_RESIDUALS:
+        raise ValueError(
+            f"The 'faces' parameter of resolve_faces must be one of {FACE_RESIDUALS}. "
+            f"Got {faces!r} instead."
+        )
+    names = [n for n, (_z, _w, f) in sets.items() if f is not None and f.safe == "residual"]
+    if faces != "auto":
+        return dict.fromkeys(names, faces)
+    gaps = face_gaps(problem, sets)
+    return {n: ("reduced" if gaps.get(n, 0.0) <= FACE_TOLERANCE else "full") for n in names}
+
+
+def _face_choice(faces: Faces, name: str) -> str:
+    if isinstance(faces, str):
+        if faces not in ("reduced", "full"):
+            raise ValueError(
+                f"The 'faces' parameter of loss_terms must be 'reduced', 'full' or a mapping "
+                f"from face names (resolve 'auto' with resolve_faces). Got {faces!r} instead."
+            )
+        return faces
+    return faces.get(name, "reduced")
+
+
 def term_residuals(
     problem: PDEProblem,
     model: Model,
@@ -71,7 +122,7 @@ def term_residuals(
     loss: str = "boundary_safe",
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
-    faces: str = "reduced",
+    faces: Faces = "reduced",
 ) -> dict[str, tuple[Tensor, Tensor]]:
     """Per-term residuals: name -> (r (n,), quadrature weight times loss weight (n,)).
 
@@ -81,11 +132,8 @@ def term_residuals(
         raise ValueError(
             f"The 'loss' parameter of loss_terms must be one of {LOSS_TYPES}. Got {loss!r} instead."
         )
-    if faces not in FACE_RESIDUALS:
-        raise ValueError(
-            f"The 'faces' parameter of loss_terms must be one of {FACE_RESIDUALS}. "
-            f"Got {faces!r} instead."
-        )
+    if isinstance(faces, str):
+        _face_choice(faces, "")
     scale = problem.value_scale
     classical = loss == "classical"
     out: dict[str, tuple[Tensor, Tensor]] = {}
@@ -100,7 +148,7 @@ def term_residuals(
             kind = face.classical if classical else face.safe
             weight = bc_weight if classical else 1.0
             if kind == "residual":
-                drop = face.drop if faces == "reduced" else frozenset()
+                drop = face.drop if _face_choice(faces, name) == "reduced" else frozenset()
                 out[name] = (residual(problem, model, z, drop), w)
             elif kind == "pde":
                 out[name] = (residual(problem, model, z), w)
@@ -126,7 +174,7 @@ def loss_terms(
     loss: str = "boundary_safe",
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
-    faces: str = "reduced",
+    faces: Faces = "reduced",
 ) -> dict[str, Tensor]:
     """All loss terms for one evaluation: name -> ``sum_i weight_i r_i^2``.
 
@@ -137,7 +185,8 @@ def loss_terms(
         bc_weight, ic_weight: lambda weights of the classical data terms (the boundary-safe loss
             uses weight 1 everywhere, including the initial condition).
         faces: "reduced" (boundary conditions substituted) or "full" (the whole PDE) on the
-            faces whose boundary-safe term is a residual.
+            faces whose boundary-safe term is a residual, or a mapping face name -> choice
+            (:func:`resolve_faces`; faces not in it are reduced).
     """
     terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight, faces)
     return {name: torch.sum(w * r * r) for name, (r, w) in terms.items()}
@@ -150,7 +199,7 @@ def residual_vector(
     loss: str = "boundary_safe",
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
-    faces: str = "reduced",
+    faces: Faces = "reduced",
 ) -> Tensor:
     """All terms as one vector ``sqrt(weight) r`` whose squared norm is the total loss."""
     terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight, faces)

@@ -6,21 +6,36 @@
 
 * ``"soft"``: ``u = N(z)``; the payoff enters through a data term at tau = 0.
 * ``"hard"``: ``u = payoff(x) / K + s N(z)``; the initial condition holds exactly.
-* ``"base"``: ``u = B(z) / K (1 + s N_a(z)) + s N_b(z)`` with ``B`` the problem's base function
-  (risk-free closed form or approximation of the same payoff, exact at tau = 0). The payoff kink
-  and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B and its
-  derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
+* ``"base"``: ``u = B(z) / K (1 + s N_a(z)) + s N_b(z)`` with ``B`` a base function exact at
+  tau = 0: ``base_function="risk_free"``, the problem's risk-free closed form (or approximation)
+  of the same payoff; ``"split"``, the sign-split value ``e^{-c+ tau} V_rf(P) - e^{-c- tau}
+  V_rf(N)`` of the payoff's one-signed parts (:meth:`PDEProblem.split_derivatives`). The payoff
+  kink and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B
+  and its derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
 """
 
 from __future__ import annotations
 
 import torch
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
-from .problems.base import PDEProblem
+from .problems.base import Derivatives, PDEProblem
 from .tabulated import tabulated_base
 
 INITIAL_CONDITIONS = ("soft", "hard", "base")
+BASE_FUNCTIONS = ("risk_free", "split")
+
+
+@dataclass(frozen=True)
+class SplitBase:
+    """The sign-split base of a problem, as a hashable table source for :func:`tabulated_base`."""
+
+    problem: PDEProblem
+
+    def base_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
+        return self.problem.split_derivatives(tau, x)
 
 
 class MLP(nn.Module):
@@ -73,9 +88,20 @@ class PINNModel(nn.Module):
     """Trial value ``u(z) = V(tau, x) / value_scale``; z = (tau, x) of shape (n, 1 + d)."""
 
     def __init__(
-        self, problem: PDEProblem, width: int, depth: int, initial_condition: str = "soft"
+        self,
+        problem: PDEProblem,
+        width: int,
+        depth: int,
+        initial_condition: str = "soft",
+        base_function: str = "risk_free",
     ) -> None:
         super().__init__()
+        if base_function not in BASE_FUNCTIONS:
+            raise ValueError(
+                f"The 'base_function' parameter of PINNModel must be one of {BASE_FUNCTIONS}. "
+                f"Got {base_function!r} instead."
+            )
+        self.base_source = problem if base_function == "risk_free" else SplitBase(problem)
         if initial_condition not in INITIAL_CONDITIONS:
             raise ValueError(
                 f"The 'initial_condition' parameter of PINNModel must be one of "
@@ -105,5 +131,5 @@ class PINNModel(nn.Module):
         s = tau / self.problem.maturity
         if self.initial_condition == "hard":
             return self.problem.payoff(x) / self.scale + s * out[:, 0]
-        base = tabulated_base(self.problem, tau, x) / self.scale
+        base = tabulated_base(self.base_source, tau, x) / self.scale
         return base * (1.0 + s * out[:, 0]) + s * out[:, 1]

@@ -148,7 +148,8 @@ class PINNSolution:
             )
         problem = problem_from_dict(meta["problem"])
         config = PINNConfig.from_dict(meta["config"])
-        model = PINNModel(problem, config.width, config.depth, config.initial_condition)
+        model = PINNModel(problem, config.width, config.depth, config.initial_condition,
+                          config.base_function)
         dtype = getattr(torch, meta.get("dtype", "float64"))
         model = model.to(device=device, dtype=dtype)
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True,

@@ -25,9 +25,16 @@ from .collocation import (
     UniformGrid,
     collocation_from_dict,
 )
-from .losses import FACE_RESIDUALS, LOSS_TYPES, loss_terms, residual, residual_vector
+from .losses import (
+    FACE_RESIDUALS,
+    LOSS_TYPES,
+    loss_terms,
+    resolve_faces,
+    residual,
+    residual_vector,
+)
 from .lstsq import output_layer, solve_output_layer
-from .network import INITIAL_CONDITIONS, PINNModel
+from .network import BASE_FUNCTIONS, INITIAL_CONDITIONS, PINNModel
 from .problems.base import PDEProblem
 from .solution import PINNSolution
 
@@ -56,8 +63,14 @@ class PINNConfig:
             time limit stopped the gradient steps, and their time counts in ``train_seconds``.
         bc_weight, ic_weight: lambda weights of the classical loss's data terms.
         face_residuals: "reduced" (the source's: each face's residual is the PDE with its
-            boundary condition substituted) or "full" (the whole PDE on those faces; for the
-            "base" trial value, whose base function already carries the far field exactly).
+            boundary condition substituted), "full" (the whole PDE on those faces: no far-field
+            condition) or "auto" (per face, reduced where the exact risk-free solution satisfies
+            the substituted condition, see :func:`~training.pinn.losses.resolve_faces`; the
+            choice is recorded in ``stats["faces"]``).
+        base_function: the base of the "base" trial value: "risk_free" (the problem's risk-free
+            value of the payoff) or "split" (``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` over
+            the payoff's one-signed parts P - N; equals ``e^{-c tau} V_rf`` for a one-signed
+            payoff, and is the linear approximation a PINN must beat for two-signed ones).
         adaptive: residual-based adaptive resampling during Adam, or None.
         dtype: "float64" (default) or "float32".
         device: torch device string ("cpu", "cuda"); TF32 is disabled on CUDA.
@@ -85,6 +98,7 @@ class PINNConfig:
     bc_weight: float = 1.0
     ic_weight: float = 1.0
     face_residuals: str = "reduced"
+    base_function: str = "risk_free"
     adaptive: AdaptiveResampling | None = None
     dtype: str = "float64"
     device: str = "cpu"
@@ -101,6 +115,7 @@ class PINNConfig:
         v.one_of(o, "initial_condition", self.initial_condition, INITIAL_CONDITIONS)
         v.one_of(o, "dtype", self.dtype, tuple(_DTYPES))
         v.one_of(o, "face_residuals", self.face_residuals, FACE_RESIDUALS)
+        v.one_of(o, "base_function", self.base_function, BASE_FUNCTIONS)
         for name in ("width", "depth", "decay_steps", "lbfgs_history"):
             v.positive_int(o, name, getattr(self, name))
         for name in ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "checkpoint_every",
@@ -130,29 +145,41 @@ class PINNConfig:
         """The baseline: as :meth:`faithful` with lambda-weighted Dirichlet/Neumann terms."""
         return cls(**{"loss": "classical", **overrides})
 
-    @classmethod
-    def best(cls, **overrides: Any) -> PINNConfig:
-        """Our best variant: boundary-safe residuals, base-function trial value
-        ``B (1 + tau N_a) + tau N_b`` (B = risk-free price of the same payoff, exact at
-        tau = 0), the full PDE on the faces (B carries the far field), 3 x 32 tanh, 300 Adam
-        steps (lr 2e-3), 1200 L-BFGS iterations, then 3 least-squares solves of the output
-        layer.
+    @property
+    def base(self) -> str | None:
+        """The base function of the trial value: "risk_free", "split" (both with
+        ``initial_condition="base"``) or None (no closed form in the trial value)."""
+        return self.base_function if self.initial_condition == "base" else None
 
-        A short Adam phase matters: on the risky BS put, 300 Adam + 1200 L-BFGS reached log10
-        rel L2 -4.8 where 1000 Adam + 600 L-BFGS reached -3.6 (L-BFGS barely moved after the
-        long Adam phase). L-BFGS then plateaus (loss about 3e-8 at lambda_B = 0.2, log10 rel L2
-        -3.9); the output-layer least squares takes it to about 2e-10 and -5.1 in seconds."""
-        base = {
-            "initial_condition": "base",
+    @classmethod
+    def best(cls, base: str | None = "risk_free", **overrides: Any) -> PINNConfig:
+        """Our best variant: boundary-safe residuals, per-face reduced or full PDE ("auto"),
+        3 x 32 tanh, 300 Adam steps (lr 2e-3), 1200 L-BFGS iterations, then 3 least-squares
+        solves of the output layer.
+
+        Args:
+            base: "risk_free": trial value ``B (1 + tau N_a) + tau N_b`` with B the exact
+                risk-free value of the same payoff (exact at tau = 0; for a one-signed payoff
+                the risky value is exactly ``e^{-c tau} B``, so the network only learns that
+                factor); "split": B the sign-split value (see ``base_function``); None: the
+                hard initial condition ``payoff / K + tau N`` (no closed form used).
+
+        A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
+        least squares then lowers the loss further in seconds (see the PINN documentation)."""
+        if base not in (*BASE_FUNCTIONS, None):
+            v.fail("PINNConfig.best", "base", "be 'risk_free', 'split' or None", base)
+        recipe = {
+            "initial_condition": "hard" if base is None else "base",
+            "base_function": base or "risk_free",
             "width": 32,
             "depth": 3,
             "adam_steps": 300,
             "learning_rate": 2e-3,
             "lbfgs_iterations": 1200,
             "lstsq_rounds": 3,
-            "face_residuals": "full",
+            "face_residuals": "auto",
         }
-        return cls(**{**base, **overrides})
+        return cls(**{**recipe, **overrides})
 
     def replace(self, **changes: Any) -> PINNConfig:
         return dataclasses.replace(self, **changes)
@@ -209,7 +236,8 @@ class PINNSolver:
         cfg = self.config
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            model = PINNModel(self.problem, cfg.width, cfg.depth, cfg.initial_condition)
+            model = PINNModel(self.problem, cfg.width, cfg.depth, cfg.initial_condition,
+                              cfg.base_function)
         return model.to(device=self.device, dtype=self.dtype)
 
     def _adaptive_points(self, model: PINNModel, rng: np.random.Generator) -> torch.Tensor:
@@ -243,6 +271,8 @@ class PINNSolver:
         self.device = torch.device(cfg.device)
         _configure_device(self.device)
         sets = self._tensor_sets(cfg.collocation.build(p, seed=cfg.seed))
+        faces = resolve_faces(p, sets, cfg.face_residuals if cfg.loss == "boundary_safe"
+                              else "reduced")
         model = self._build_model()
         params = list(model.parameters())
         adam = torch.optim.Adam(params, lr=cfg.learning_rate)
@@ -279,7 +309,7 @@ class PINNSolver:
 
         def evaluate() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             terms = loss_terms(p, model, current_sets(), cfg.loss, cfg.bc_weight, cfg.ic_weight,
-                               cfg.face_residuals)
+                               faces)
             return sum(terms.values()), terms
 
         def record(total: torch.Tensor, terms: dict[str, torch.Tensor], lr: float) -> None:
@@ -389,7 +419,7 @@ class PINNSolver:
 
             def vector() -> torch.Tensor:
                 return residual_vector(p, model, current_sets(), cfg.loss, cfg.bc_weight,
-                                       cfg.ic_weight, cfg.face_residuals)
+                                       cfg.ic_weight, faces)
 
             accepted = solve_output_layer(output_layer(model), vector, cfg.lstsq_rounds)
             if accepted:  # one history row for the solves, lr recorded as 0
@@ -408,7 +438,7 @@ class PINNSolver:
             config=cfg,
             history=hist,
             stats={"train_seconds": elapsed, "steps": step, "status": status,
-                   "lstsq_rounds": len(accepted)},
+                   "lstsq_rounds": len(accepted), "faces": faces, "base": cfg.base},
         )
 
 

@@ -39,8 +39,9 @@ def autograd_table(fn: Any, tau: Tensor, x: Tensor) -> Derivatives:
         y = x.detach().clone().requires_grad_(True)
         value = fn(t, y)
         g_t, g_x = torch.autograd.grad(value.sum(), (t, y), create_graph=True)
-        rows = [torch.autograd.grad(g_x[:, i].sum(), y, retain_graph=True)[0]
-                for i in range(y.shape[1])]
+        rows = [torch.autograd.grad(g_x[:, i].sum(), y, retain_graph=True,
+                                    allow_unused=True, materialize_grads=True)[0]
+                if g_x.requires_grad else torch.zeros_like(y) for i in range(y.shape[1])]
     return Derivatives(value.detach(), g_t.detach(), g_x.detach(),
                      torch.stack(rows, dim=1).detach())
 

@@ -1,7 +1,7 @@
 """Pricing PDE problems: Black-Scholes 1D, two-asset basket and worst-of, Heston."""
 
 from .base import Derivatives, Face, PDEProblem, problem_from_dict
-from .basket import BasketPDE, WorstOfPDE
+from .basket import BasketPDE, TwoAssetPDE, WorstOfPDE
 from .black_scholes import BlackScholesPDE
 from .heston import HestonPDE
 
@@ -12,6 +12,7 @@ __all__ = [
     "Face",
     "HestonPDE",
     "PDEProblem",
+    "TwoAssetPDE",
     "WorstOfPDE",
     "problem_from_dict",
 ]

@@ -170,6 +170,45 @@ class PDEProblem(ABC):
 
         return autograd_table(self.base_value, tau, x)
 
+    # ----- netting-set problems: unit-leg prices and the sign-split base ----------------------
+    def leg_price(self, leg: Any, tau: Tensor, x: Tensor) -> Tensor:
+        """Risk-free value of one unit leg (a :class:`simulators.Leg`) at (tau (n,), x (n, d))."""
+        raise NotImplementedError(f"{type(self).__name__} prices no netting-set legs")
+
+    def leg_derivatives(self, leg: Any, tau: Tensor, x: Tensor) -> Derivatives:
+        """:meth:`leg_price` with its derivatives (default: autograd of the torch closed form)."""
+        from ..tabulated import autograd_table  # tabulated imports this module
+
+        return autograd_table(lambda t, y: self.leg_price(leg, t, y), tau, x)
+
+    def split_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
+        """The sign-split base ``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` (payoff = P - N,
+        both parts >= 0; see :func:`~training.pinn.problems.legs.one_signed_parts`) with its
+        derivatives, from the unit legs' tables."""
+        from . import legs
+
+        parts = legs.one_signed_parts(self.netting_set)  # type: ignore[attr-defined]
+        cp = 0.0 if self.xva is None else self.xva.spread_positive
+        cn = 0.0 if self.xva is None else self.xva.spread_negative
+        n, dim = x.shape
+        acc = [torch.zeros(n, dtype=x.dtype, device=x.device),
+               torch.zeros(n, dtype=x.dtype, device=x.device),
+               torch.zeros(n, dim, dtype=x.dtype, device=x.device),
+               torch.zeros(n, dim, dim, dtype=x.dtype, device=x.device)]
+        for part, c, sign in ((parts[0], cp, 1.0), (parts[1], cn, -1.0)):
+            e = sign * torch.exp(-c * tau)
+            for coef, leg in part:
+                if leg is None:
+                    bond = torch.exp(-self.rate * tau)
+                    d = Derivatives(bond, -self.rate * bond, acc[2] * 0.0, acc[3] * 0.0)
+                else:
+                    d = self.leg_derivatives(leg, tau, x)
+                acc[0] = acc[0] + coef * e * d.value
+                acc[1] = acc[1] + coef * e * (d.tau - c * d.value)
+                acc[2] = acc[2] + coef * e[:, None] * d.grad
+                acc[3] = acc[3] + coef * e[:, None, None] * d.hess
+        return Derivatives(*acc)
+
     # ----- serialisation -----------------------------------------------------------------------
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
@@ -193,7 +232,12 @@ def problem_from_dict(d: dict[str, Any]) -> PDEProblem:
             f"{sorted(PDEProblem.registry)}. Got {name!r} instead."
         )
     d["xva"] = xva_from_dict(d.get("xva"))
+    if d.get("netting") is not None:
+        from simulators import NettingSet
+
+        n = {k: val for k, val in d["netting"].items() if k != "type"}
+        d["netting"] = NettingSet(**n)
     for k, v in list(d.items()):
-        if isinstance(v, list):
+        if isinstance(v, list) and k != "netting":
             d[k] = tuple(v)
     return PDEProblem.registry[name](**d)

@@ -1,4 +1,5 @@
-"""Two-asset Black-Scholes problems: arithmetic basket and worst-of (option on the minimum)."""
+"""Two-asset Black-Scholes problems: arithmetic basket, worst-of (option on the minimum) and
+netting sets of basket, worst-of and best-of legs."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
 from .. import _validation as v
 from ..closed_form import basket_by_conditioning, black_scholes, levy_basket, stulz_min
+from . import legs
 from .base import Derivatives, Face, PDEProblem
 
 _KINDS = ("call", "put")
@@ -228,3 +231,109 @@ class WorstOfPDE(_TwoAssetPDE):
 
     def to_dict(self) -> dict[str, Any]:
         return self._common_dict()
+
+
+@dataclass(frozen=True)
+class TwoAssetPDE(_TwoAssetPDE):
+    """A netting set of legs on two correlated assets: basket (``w . S``), worst-of (min) and
+    best-of (max) calls and puts, basket forwards; any signs.
+
+    Attributes (beyond the two-asset ones): netting: the :class:`simulators.NettingSet` (legs on
+    2 assets, this maturity), required; ``strike`` sets the scale (value scale, default
+    s_max = 4 K, collocation clustered at K) and ``kind`` is unused. base: "conditional" or
+    "levy", the closed form of basket call/put legs (see :class:`BasketPDE`).
+    Base function: the legs' risk-free closed forms summed (basket: conditioning quadrature;
+    worst-of: Stulz; best-of: ``C_max = C_1 + C_2 - C_min`` and the same for puts).
+    Classical Dirichlet data: the legs' values on the faces (S_i = 0: the one-asset problem in
+    the other asset; S_i = s_max: discounted forward intrinsic value for basket legs, the
+    one-asset value in the other asset for worst-of legs, the forward or 0 for best-of legs),
+    summed, times ``e^{-c tau}`` with c the spread of the data's sign.
+    """
+
+    netting: NettingSet | None = None
+    base: str = "conditional"
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        o = type(self).__name__
+        if self.netting is None:
+            v.fail(o, "netting", "be a simulators.NettingSet of legs on 2 assets", None)
+        legs.netting_of(o, self.netting, self.kind, self.strike, self.maturity, 2)
+        v.one_of(o, "base", self.base, _BASKET_BASES)
+        v.inside_domain(o, "strike", self.strike, 0.0, self.s_max)
+
+    @property
+    def netting_set(self) -> NettingSet:
+        return self.netting  # type: ignore[return-value]
+
+    @property
+    def payoff_sign(self) -> int:
+        return self.netting_set.sign
+
+    def payoff(self, x: Tensor) -> Tensor:
+        return legs.payoff(self.netting_set, x)
+
+    def _one_asset(self, leg: Leg, spot: Tensor, j: int, tau: Tensor) -> Tensor:
+        """A call, put or forward at the leg's strike on one asset j of spot ``spot``."""
+        if leg.kind == "forward":
+            return legs.forward_value(spot * torch.exp(-self.dividends[j] * tau), leg.strike,
+                                      self.rate, tau)
+        return black_scholes(spot, leg.strike, tau, self.vols[j], self.rate, self.dividends[j],
+                             leg.kind)
+
+    def leg_price(self, leg: Leg, tau: Tensor, x: Tensor) -> Tensor:
+        if leg.underlying == "basket":
+            w = leg.weights
+            if leg.kind == "forward":
+                fwd = sum(w[i] * x[:, i] * torch.exp(-self.dividends[i] * tau) for i in range(2))
+                return legs.forward_value(fwd, leg.strike, self.rate, tau)
+            fn = basket_by_conditioning if self.base == "conditional" else levy_basket
+            return fn(x, w, leg.strike, tau, self.vols, self.rate, self.dividends, self.rho,
+                      leg.kind)
+        worst = stulz_min(x, leg.strike, tau, self.vols, self.rate, self.dividends, self.rho,
+                          leg.kind)
+        if leg.underlying == "worst_of":
+            return worst
+        return (self._one_asset(leg, x[:, 0], 0, tau) + self._one_asset(leg, x[:, 1], 1, tau)
+                - worst)
+
+    def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        """Risk-free value of the netting set (the legs' closed forms summed)."""
+        return legs.summed(self.netting_set, self.leg_price, tau, x)
+
+    def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
+        i, j = face.axis, 1 - face.axis
+        r = self.rate
+
+        def asymptote(leg: Leg, t: Tensor, y: Tensor) -> Tensor:
+            if face.side == "min":
+                if leg.underlying == "basket":
+                    return self._one_asset(leg, leg.weights[j] * y[:, j], j, t)
+                if leg.underlying == "worst_of":
+                    put = leg.strike * torch.exp(-r * t) * torch.ones_like(y[:, j])
+                    return put if leg.kind == "put" else torch.zeros_like(put)
+                return self._one_asset(leg, y[:, j], j, t)
+            if leg.underlying == "basket":
+                fwd = sum(leg.weights[k] * y[:, k] * torch.exp(-self.dividends[k] * t)
+                          for k in range(2))
+                val = legs.forward_value(fwd, leg.strike, r, t)
+                if leg.kind == "forward":
+                    return val
+                return torch.clamp(val if leg.kind == "call" else -val, min=0.0)
+            if leg.underlying == "worst_of":
+                return self._one_asset(leg, y[:, j], j, t)
+            val = legs.forward_value(y[:, i] * torch.exp(-self.dividends[i] * t), leg.strike,
+                                     r, t)
+            return torch.clamp(val, min=0.0) if leg.kind == "call" else torch.zeros_like(val)
+
+        return legs.sign_discount(self.xva, legs.summed(self.netting_set, asymptote, tau, x), tau)
+
+    def exact_value(self, tau: Tensor, x: Tensor) -> Tensor:
+        """Exact risky value ``e^{-c tau} B`` (one-signed netting sets only)."""
+        if self.xva is not None and self.payoff_sign == 0:
+            raise ValueError("TwoAssetPDE.exact_value needs a one-signed payoff under XVA; use "
+                             "evaluation.fd.basket_2d for a payoff of both signs.")
+        return self.base_value(tau, x) * torch.exp(-self.spread * tau)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self._common_dict(), "netting": self.netting_set.to_dict(), "base": self.base}

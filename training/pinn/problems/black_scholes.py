@@ -1,4 +1,4 @@
-"""Black-Scholes 1D: European call or put, risk-free or with XVA."""
+"""Black-Scholes 1D: European call, put, forward or a netting set of them, risk-free or with XVA."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
 from .. import _validation as v
 from ..closed_form import black_scholes
+from . import legs
 from .base import Derivatives, Face, PDEProblem
 
-_KINDS = ("call", "put")
+_KINDS = ("call", "put", "forward")
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,19 @@ class BlackScholesPDE(PDEProblem):
         vol: sigma per sqrt(year), > 0.
         rate: r, continuously compounded (discounting and repo).
         dividend: continuous dividend yield.
-        kind: "call" or "put".
+        kind: "call", "put" or "forward" (ignored when ``netting`` is given).
         s_max: upper end of the spot domain (default 4 K).
         xva: default/funding parameters (None: risk-free).
+        netting: a :class:`simulators.NettingSet` of single-asset legs with this maturity; the
+            payoff is then the netting set's and ``strike`` only sets the scale (value scale K,
+            default s_max = 4 K, collocation clustered at K). None: one leg ``kind`` at ``strike``.
 
-    Boundary-safe residuals (methods.md §2): at S = 0 the full PDE (it reduces to
-    ``dV/dtau = -r V - f(V)``); at s_max the PDE without the V_SS term (linearity).
-    Classical: Dirichlet ``e^{-c tau}`` times the risk-free asymptotes (put: K e^{-r tau} at 0, 0 at
-    s_max; call: 0 and ``S e^{-delta tau} - K e^{-r tau}``).
+    Boundary-safe residuals: at S = 0 the full PDE (it reduces to ``dV/dtau = -r V - f(V)``); at
+    s_max the PDE without the V_SS term (linearity).
+    Classical: Dirichlet data, the legs' risk-free asymptotes summed (put: K e^{-r tau} at 0, 0 at
+    s_max; call: 0 and ``S e^{-delta tau} - K e^{-r tau}``; forward: ``S e^{-delta tau} - K
+    e^{-r tau}`` on both) times ``e^{-c tau}`` with c the spread of the data's sign (exact at
+    S = 0, asymptotic at s_max).
     """
 
     strike: float
@@ -45,6 +52,7 @@ class BlackScholesPDE(PDEProblem):
     kind: str = "put"
     s_max: float | None = None
     xva: XVA | None = None
+    netting: NettingSet | None = None
 
     state_names: ClassVar[tuple[str, ...]] = ("spot",)
 
@@ -62,6 +70,13 @@ class BlackScholesPDE(PDEProblem):
         v.one_of(o, "kind", self.kind, _KINDS)
         if self.xva is not None and not isinstance(self.xva, XVA):
             v.fail(o, "xva", "be an XVA instance or None", self.xva)
+        legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1)
+
+    @property
+    def netting_set(self) -> NettingSet:
+        """The payoff as a netting set (one leg ``kind`` at ``strike`` unless ``netting``)."""
+        return legs.netting_of("BlackScholesPDE", self.netting, self.kind, self.strike,
+                               self.maturity, 1)
 
     @property
     def drift(self) -> float:
@@ -82,14 +97,11 @@ class BlackScholesPDE(PDEProblem):
         )
 
     def payoff(self, x: Tensor) -> Tensor:
-        s = x[:, 0]
-        if self.kind == "call":
-            return torch.clamp(s - self.strike, min=0.0)
-        return torch.clamp(self.strike - s, min=0.0)
+        return legs.payoff(self.netting_set, x)
 
     @property
     def payoff_sign(self) -> int:
-        return 1
+        return self.netting_set.sign
 
     def generator(self, x: Tensor, d: Derivatives, drop: frozenset[str] = frozenset()) -> Tensor:
         s = x[:, 0]
@@ -101,24 +113,36 @@ class BlackScholesPDE(PDEProblem):
         return out
 
     def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
-        s = x[:, 0]
-        k, r, q, c = self.strike, self.rate, self.dividend, self.spread
-        if (face.side == "min") == (self.kind == "put"):
-            if self.kind == "put":
-                val = k * torch.exp(-r * tau)
-            else:
-                val = s * torch.exp(-q * tau) - k * torch.exp(-r * tau)
-        else:
-            val = torch.zeros_like(s)
-        return val * torch.exp(-c * tau)
+        s = x[:, 0] if face.side == "max" else torch.zeros_like(x[:, 0])
+        r, q = self.rate, self.dividend
+
+        def asymptote(leg: Leg, t: Tensor, y: Tensor) -> Tensor:
+            fwd = legs.forward_value(s * torch.exp(-q * t), leg.strike, r, t)
+            if leg.kind == "forward":
+                return fwd
+            if leg.kind == "call":
+                return torch.clamp(fwd, min=0.0) if face.side == "max" else torch.zeros_like(s)
+            return torch.clamp(-fwd, min=0.0) if face.side == "min" else torch.zeros_like(s)
+
+        return legs.sign_discount(self.xva, legs.summed(self.netting_set, asymptote, tau, x), tau)
+
+    def leg_price(self, leg: Leg, tau: Tensor, x: Tensor) -> Tensor:
+        if leg.kind == "forward":
+            return legs.forward_value(x[:, 0] * torch.exp(-self.dividend * tau), leg.strike,
+                                      self.rate, tau)
+        return black_scholes(x[:, 0], leg.strike, tau, self.vol, self.rate, self.dividend,
+                             leg.kind)
 
     def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
-        return black_scholes(
-            x[:, 0], self.strike, tau, self.vol, self.rate, self.dividend, self.kind
-        )
+        """Risk-free Black-Scholes value of the netting set (the legs' closed forms summed)."""
+        return legs.summed(self.netting_set, self.leg_price, tau, x)
 
     def exact_value(self, tau: Tensor, x: Tensor) -> Tensor:
-        """Exact risky value ``e^{-c tau}`` times the Black-Scholes price (one-signed payoff)."""
+        """Exact risky value ``e^{-c tau}`` times the Black-Scholes price (one-signed payoff
+        only: a payoff of both signs has no closed form under XVA)."""
+        if self.xva is not None and self.payoff_sign == 0:
+            raise ValueError("BlackScholesPDE.exact_value needs a one-signed payoff under XVA; "
+                             "use evaluation.fd.black_scholes_1d for a payoff of both signs.")
         return self.base_value(tau, x) * torch.exp(-self.spread * tau)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +156,7 @@ class BlackScholesPDE(PDEProblem):
             "kind": self.kind,
             "s_max": self.s_max,
             "xva": None if self.xva is None else self.xva.to_dict(),
+            "netting": None if self.netting is None else self.netting.to_dict(),
         }
 
 

@@ -1,4 +1,5 @@
-"""Heston stochastic volatility: European call or put, risk-free or with XVA."""
+"""Heston stochastic volatility: European call, put, forward or a netting set of them, risk-free
+or with XVA."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
 from .. import _validation as v
 from ..closed_form import black_scholes, heston_effective_variance, heston_first_order
 from ..heston_cf import heston_derivatives
 from ..tabulated import tabulated_base
+from . import legs
 from .base import Derivatives, Face, PDEProblem
 
-_KINDS = ("call", "put")
+_KINDS = ("call", "put", "forward")
 _V0 = ("effective_variance",)
 _VMAX = ("neumann", "linear")
 _BASES = ("characteristic_function", "first_order")
@@ -31,7 +34,8 @@ class HestonPDE(PDEProblem):
     b = rate - dividend. Generator term names: "SS", "Sv", "vv", "S", "v".
 
     Attributes:
-        strike, maturity, rate, dividend, kind: as in :class:`BlackScholesPDE`.
+        strike, maturity, rate, dividend, kind, netting: as in :class:`BlackScholesPDE`
+            (netting: single-asset legs; each leg's base and boundary data as below, summed).
         kappa: mean-reversion speed per year, > 0.
         theta: long-run variance, > 0.
         xi: volatility of variance, > 0.
@@ -78,6 +82,7 @@ class HestonPDE(PDEProblem):
     v0_dirichlet: str | None = None
     v_max_condition: str = "neumann"
     base: str = "characteristic_function"
+    netting: NettingSet | None = None
 
     state_names: ClassVar[tuple[str, ...]] = ("spot", "variance")
 
@@ -103,6 +108,7 @@ class HestonPDE(PDEProblem):
             v.fail(o, "xva", "be an XVA instance or None", self.xva)
         v.one_of(o, "v_max_condition", self.v_max_condition, _VMAX)
         v.one_of(o, "base", self.base, _BASES)
+        legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1)
         if self.v0_dirichlet is not None:
             v.one_of(o, "v0_dirichlet", self.v0_dirichlet, _V0)
         elif not self.feller:
@@ -114,6 +120,12 @@ class HestonPDE(PDEProblem):
                 f"xi^2 = {self.xi**2:g})",
                 self.v0_dirichlet,
             )
+
+    @property
+    def netting_set(self) -> NettingSet:
+        """The payoff as a netting set (one leg ``kind`` at ``strike`` unless ``netting``)."""
+        return legs.netting_of("HestonPDE", self.netting, self.kind, self.strike, self.maturity,
+                               1)
 
     @property
     def feller(self) -> bool:
@@ -154,14 +166,11 @@ class HestonPDE(PDEProblem):
         return ((self.strike, 0.25 * self.strike), (0.0, self.theta))
 
     def payoff(self, x: Tensor) -> Tensor:
-        s = x[:, 0]
-        if self.kind == "call":
-            return torch.clamp(s - self.strike, min=0.0)
-        return torch.clamp(self.strike - s, min=0.0)
+        return legs.payoff(self.netting_set, x)
 
     @property
     def payoff_sign(self) -> int:
-        return 1
+        return self.netting_set.sign
 
     def generator(self, x: Tensor, d: Derivatives, drop: frozenset[str] = frozenset()) -> Tensor:
         s, var = x[:, 0], x[:, 1]
@@ -180,38 +189,44 @@ class HestonPDE(PDEProblem):
 
     def boundary_value(self, face: Face, tau: Tensor, x: Tensor) -> Tensor:
         s = x[:, 0]
-        k, r, q, c = self.strike, self.rate, self.dividend, self.spread
+        r, q = self.rate, self.dividend
         if face.name == "variance_max":
             return torch.zeros_like(s)  # Neumann: dV/dv = 0
-        if face.name == "variance_min":
-            return self._effective_variance_value(tau, x) * torch.exp(-c * tau)
-        if (face.side == "min") == (self.kind == "put"):
-            if self.kind == "put":
-                val = k * torch.exp(-r * tau) * torch.ones_like(s)
-            else:
-                val = s * torch.exp(-q * tau) - k * torch.exp(-r * tau)
-        else:
-            val = torch.zeros_like(s)
-        return val * torch.exp(-c * tau)
 
-    def _effective_variance_value(self, tau: Tensor, x: Tensor) -> Tensor:
-        w = heston_effective_variance(x[:, 1], tau, self.kappa, self.theta)
-        return black_scholes(
-            x[:, 0], self.strike, tau, 0.0, self.rate, self.dividend, self.kind, total_variance=w
-        )
+        def data(leg: Leg, t: Tensor, y: Tensor) -> Tensor:
+            spot = s if face.name != "spot_min" else torch.zeros_like(s)
+            fwd = legs.forward_value(spot * torch.exp(-q * t), leg.strike, r, t)
+            if leg.kind == "forward":
+                return fwd
+            if face.name == "variance_min":
+                w = heston_effective_variance(y[:, 1], t, self.kappa, self.theta)
+                return black_scholes(y[:, 0], leg.strike, t, 0.0, r, q, leg.kind,
+                                     total_variance=w)
+            if leg.kind == "call":
+                return torch.clamp(fwd, min=0.0) if face.side == "max" else torch.zeros_like(s)
+            return torch.clamp(-fwd, min=0.0) if face.side == "min" else torch.zeros_like(s)
+
+        return legs.sign_discount(self.xva, legs.summed(self.netting_set, data, tau, x), tau)
+
+    def leg_price(self, leg: Leg, tau: Tensor, x: Tensor) -> Tensor:
+        """Unit leg by the first-order (in xi) closed form; forwards exactly."""
+        if leg.kind == "forward":
+            return legs.forward_value(x[:, 0] * torch.exp(-self.dividend * tau), leg.strike,
+                                      self.rate, tau)
+        return heston_first_order(x[:, 0], x[:, 1], leg.strike, tau, self.kappa, self.theta,
+                                  self.xi, self.rho, self.rate, self.dividend, leg.kind)
 
     def base_value(self, tau: Tensor, x: Tensor) -> Tensor:
         if self.base == "characteristic_function":
             return tabulated_base(self, tau, x)
-        return heston_first_order(x[:, 0], x[:, 1], self.strike, tau, self.kappa, self.theta,
-                                  self.xi, self.rho, self.rate, self.dividend, self.kind)
+        return legs.summed(self.netting_set, self.leg_price, tau, x)
 
-    def base_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
-        if self.base != "characteristic_function":
-            return super().base_derivatives(tau, x)
+    def leg_derivatives(self, leg: Leg, tau: Tensor, x: Tensor) -> Derivatives:
+        if self.base != "characteristic_function" or leg.kind == "forward":
+            return super().leg_derivatives(leg, tau, x)
         d = heston_derivatives(
-            x[:, 0].cpu().numpy(), x[:, 1].cpu().numpy(), tau.cpu().numpy(), self.strike,
-            self.kappa, self.theta, self.xi, self.rho, self.rate, self.dividend, self.kind,
+            x[:, 0].cpu().numpy(), x[:, 1].cpu().numpy(), tau.cpu().numpy(), leg.strike,
+            self.kappa, self.theta, self.xi, self.rho, self.rate, self.dividend, leg.kind,
         )
 
         def t(*keys: str) -> Tensor:
@@ -220,6 +235,16 @@ class HestonPDE(PDEProblem):
 
         hess = torch.stack([t("SS", "Sv"), t("Sv", "vv")], dim=1)
         return Derivatives(t("price"), t("tau"), t("S", "v"), hess)
+
+    def base_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
+        if self.base != "characteristic_function":
+            return super().base_derivatives(tau, x)
+        tables = [(leg.quantity, self.leg_derivatives(leg, tau, x))
+                  for leg in self.netting_set.legs]
+        if len(tables) == 1 and tables[0][0] == 1.0:
+            return tables[0][1]
+        return Derivatives(*(sum(q * getattr(d, f) for q, d in tables)
+                             for f in ("value", "tau", "grad", "hess")))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,4 +264,5 @@ class HestonPDE(PDEProblem):
             "v0_dirichlet": self.v0_dirichlet,
             "v_max_condition": self.v_max_condition,
             "base": self.base,
+            "netting": None if self.netting is None else self.netting.to_dict(),
         }
