@@ -28,11 +28,13 @@ class NoReference(ValueError):
 
 @dataclass(frozen=True)
 class Reference:
-    """Reference values on the test set: price (n,), grad (n, d) or None where unknown."""
+    """Reference values on the test set: price (n,), grad (n, d) or None where unknown, and
+    (PDE references) gamma, d2V/dspot2: (n,) for one spot axis, (n, 2) (d2V/dS_i^2) for two."""
 
     method: str
     price: np.ndarray
     grad: np.ndarray | None
+    gamma: np.ndarray | None = None
 
 
 def test_inputs(model, test, seed_offset: int = 0) -> np.ndarray:
@@ -197,7 +199,8 @@ def fd_black_scholes_1d(model, product, x: np.ndarray, xva=None, **grid) -> Refe
         sol = fd.black_scholes_1d(strike=max(_kinks(product)), payoff=_payoff_1d(product),
                                   **common, **opts)
     s = x[:, 0]
-    return Reference("fd", sol.price(s), np.asarray(sol.delta(s)).reshape(-1, 1))
+    return Reference("fd", sol.price(s), np.asarray(sol.delta(s)).reshape(-1, 1),
+                     np.asarray(sol.gamma(s)))
 
 
 def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
@@ -226,7 +229,9 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
 
         opts = {"center": center, "cluster": cluster, "s_max": highs, **grid}
         sol = fd.basket_2d(strike=max(kinks), payoff=pay, **common, **opts)
-    return Reference("fd", sol.price(x), np.asarray(sol.delta(x)).reshape(len(x), 2))
+    hess = np.asarray(sol.gamma(x)).reshape(len(x), 2, 2)
+    return Reference("fd", sol.price(x), np.asarray(sol.delta(x)).reshape(len(x), 2),
+                     np.column_stack([hess[:, 0, 0], hess[:, 1, 1]]))
 
 
 def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
@@ -246,7 +251,7 @@ def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         opts = {"center": center, "cluster": cluster, "s_max": 4.0 * max(kinks), **grid}
         sol = fd.heston_2d(strike=max(kinks), payoff=_payoff_1d(product), **common, **opts)
     grad = np.column_stack([np.asarray(sol.delta(x)).ravel(), np.asarray(sol.vega(x)).ravel()])
-    return Reference("fd", sol.price(x), grad)
+    return Reference("fd", sol.price(x), grad, np.asarray(sol.gamma(x)).ravel())
 
 
 # ---------------------------------------------------------------- entry points
@@ -273,8 +278,21 @@ def finite_difference(model, product, x: np.ndarray, xva=None, **grid) -> Refere
     return fn(model, product, x, xva, **grid)
 
 
+def risk_free(method: str, model, product, x: np.ndarray, fd_grid: dict | None = None
+              ) -> Reference:
+    """Risk-free reference on x: ``method`` ('analytic' or 'fd'); for 'pinn' the closed form
+    (a netting set: the sum of its legs) where one exists, else the FD without XVA."""
+    if method != "pinn":
+        return compute(method, model, product, x, None, fd_grid)
+    try:
+        return analytic(model, product, x)
+    except NoReference:
+        return finite_difference(model, product, x, **(fd_grid or {}))
+
+
 def compute(method: str, model, product, x: np.ndarray, xva=None, fd_grid: dict | None = None
             ) -> Reference:
+    """Reference by 'analytic' or 'fd' (the 'pinn' reference is trained: pipeline.pinn_step)."""
     if method == "analytic":
         return analytic(model, product, x, xva)
     if method == "fd":

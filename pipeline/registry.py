@@ -10,7 +10,9 @@
 - ``fd(model, product, x, xva, **grid) -> Reference``: the finite-difference solution of the
   (risky, when ``xva`` is given) pricing PDE, interpolated at x; ``grid`` are keyword arguments of
   the ``evaluation.fd`` solver (``n_space``, ``n_time``, ``s_max``, ``cluster``, ``center``...).
-- ``pde_problem(model, product, xva) -> training.pinn problem``: the PINN problem of the triple.
+- ``pde_problem(model, product, xva) -> training.pinn problem``: the PINN problem of the triple
+  (a netting set: ``BlackScholesPDE`` / ``HestonPDE`` / ``TwoAssetPDE`` with ``netting=product``,
+  ``product.strike``, the largest leg strike, as the scale).
 
 A callable may still refuse a model of the right type whose configuration it does not cover
 (e.g. Stulz's formula for 3 assets, or sampled vol inputs): it raises
@@ -51,42 +53,75 @@ class Entry:
 
 
 # ---------------------------------------------------------------- PINN problems (training.pinn)
+def _pinn_inputs(model, product, states: tuple[str, ...]) -> None:
+    """The PINN's states are the model's inputs: refuse extra inputs (sampled vol, rate...)."""
+    if tuple(model.inputs) != states:
+        raise _r.NoReference(f"no PINN problem for {type(model).__name__} with "
+                             f"{type(product).__name__} and inputs {tuple(model.inputs)} "
+                             f"(inputs {states} only)")
+
+
 def _pinn_black_scholes(model, product, xva):
+    """European call, put or forward, or a netting set of single-asset legs (``netting=``;
+    ``product.strike``, the largest leg strike, sets the scale)."""
     from training import pinn
 
-    return pinn.BlackScholesPDE(strike=product.strike, maturity=product.maturity,
-                                vol=model.vol, rate=model.rate, dividend=model.dividend,
-                                kind=product.kind, xva=xva)
+    _pinn_inputs(model, product, ("spot",))
+    common = dict(strike=product.strike, maturity=product.maturity, vol=model.vol,
+                  rate=model.rate, dividend=model.dividend, xva=xva)
+    if isinstance(product, sim.NettingSet):
+        return pinn.BlackScholesPDE(netting=product, **common)
+    return pinn.BlackScholesPDE(kind=product.kind, **common)
 
 
 def _pinn_basket_common(model, product, xva) -> dict:
     if model.dim != 2:
         raise _r.NoReference(f"no PINN problem for {type(model).__name__} with "
                              f"{type(product).__name__} on {model.dim} assets (2 only)")
+    if len(model.inputs) != 2:  # sampled vols are inputs the PDE does not have
+        _pinn_inputs(model, product, tuple(model.inputs[:2]))
     return dict(strike=product.strike, maturity=product.maturity, vols=tuple(model.vols),
                 rate=model.rate, dividends=tuple(model.dividends), rho=model.correlation[0][1],
-                kind=product.kind, xva=xva)
+                xva=xva)
 
 
 def _pinn_basket(model, product, xva):
     from training import pinn
 
-    return pinn.BasketPDE(weights=tuple(product.weights),
-                          **_pinn_basket_common(model, product, xva))
+    common = _pinn_basket_common(model, product, xva)
+    if product.kind == "forward":  # BasketPDE prices calls and puts: a one-leg netting set
+        leg = sim.Leg(kind="forward", strike=product.strike, underlying="basket",
+                      weights=tuple(product.weights))
+        return pinn.TwoAssetPDE(netting=sim.NettingSet(legs=(leg,), maturity=product.maturity),
+                                **common)
+    return pinn.BasketPDE(weights=tuple(product.weights), kind=product.kind, **common)
 
 
 def _pinn_worst_of(model, product, xva):
     from training import pinn
 
-    return pinn.WorstOfPDE(**_pinn_basket_common(model, product, xva))
+    return pinn.WorstOfPDE(kind=product.kind, **_pinn_basket_common(model, product, xva))
+
+
+def _pinn_two_asset_netting(model, product, xva):
+    """A netting set of basket, worst-of and best-of legs on 2 assets (TwoAssetPDE)."""
+    from training import pinn
+
+    return pinn.TwoAssetPDE(netting=product, **_pinn_basket_common(model, product, xva))
 
 
 def _pinn_heston(model, product, xva):
+    """European call, put or forward, or a netting set of single-asset legs; inputs
+    (spot, variance)."""
     from training import pinn
 
-    return pinn.HestonPDE(strike=product.strike, maturity=product.maturity, rate=model.rate,
-                          dividend=model.dividend, kappa=model.kappa, theta=model.theta,
-                          xi=model.xi, rho=model.rho, kind=product.kind, xva=xva)
+    _pinn_inputs(model, product, ("spot", "variance"))
+    common = dict(strike=product.strike, maturity=product.maturity, rate=model.rate,
+                  dividend=model.dividend, kappa=model.kappa, theta=model.theta, xi=model.xi,
+                  rho=model.rho, xva=xva)
+    if isinstance(product, sim.NettingSet):
+        return pinn.HestonPDE(netting=product, **common)
+    return pinn.HestonPDE(kind=product.kind, **common)
 
 
 # ---------------------------------------------------------------- the table
@@ -94,7 +129,7 @@ _KNOWN: dict[tuple[type, type], Entry] = {
     (sim.BlackScholes, sim.European): Entry(_r.analytic_black_scholes, _r.fd_black_scholes_1d,
                                             _pinn_black_scholes),
     (sim.BlackScholes, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_black_scholes_1d,
-                                              None),
+                                              _pinn_black_scholes),
     (sim.BachelierBasket, sim.European): Entry(_r.analytic_bachelier, None, None),
     (sim.BachelierBasket, sim.BasketOption): Entry(_r.analytic_bachelier, None, None),
     (sim.BachelierBasket, sim.NettingSet): Entry(_r.analytic_netting_set, None, None),
@@ -104,9 +139,10 @@ _KNOWN: dict[tuple[type, type], Entry] = {
                                                  _pinn_worst_of),
     (sim.BlackScholesBasket, sim.BestOf): Entry(_r.analytic_stulz, _r.fd_basket_2d, None),
     (sim.BlackScholesBasket, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_basket_2d,
-                                                    None),
+                                                    _pinn_two_asset_netting),
     (sim.Heston, sim.European): Entry(_r.analytic_heston, _r.fd_heston_2d, _pinn_heston),
-    (sim.Heston, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_heston_2d, None),
+    (sim.Heston, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_heston_2d,
+                                        _pinn_heston),
 }
 
 REGISTRY: dict[tuple[type, type], Entry] = {
