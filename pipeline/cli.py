@@ -149,9 +149,9 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     cfg = _load(config, set_, params)
     s = cfg.scenario(scenario)
     ds = simulate_step(cfg, s)
-    ref = reference_step(cfg, s)
     output.mkdir(parents=True, exist_ok=True)
     (output / "models").mkdir(exist_ok=True)
+    ref = reference_step(cfg, s, output)
     res = train_step(cfg, s, ds, ref, output)
     for r in res["learning_curve"]:
         out.print(f"{r['mode']:12s} m={r['m']:7d} seed={r['seed']} value RMSE {r['value_rmse']:.3e}"
@@ -172,7 +172,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     if s.pinn is None:
         _fail(f"scenario {scenario!r} has no 'pinn' section")
     output.mkdir(parents=True, exist_ok=True)
-    res = pinn_step.run(cfg, s, reference_step(cfg, s), output)
+    res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)
     out.print(json.dumps({k: v for k, v in res["metrics"].items() if k != "history"}, indent=1))
 
 

@@ -81,9 +81,13 @@ class EvaluationSet(_Strict):
 
 
 class ReferenceSettings(_Strict):
-    """Reference prices and Greeks on the test set: ``method`` and optional cross-checks."""
+    """Reference prices and Greeks on the test set: ``method`` and optional cross-checks.
 
-    method: Literal["analytic", "fd"] = "analytic"
+    ``method: pinn`` takes them from the scenario's trained PINN (its ``pinn:`` block is then
+    required); its cross-checks default to ``[fd]`` where an FD solver exists for the pair (states
+    of at most two dimensions), else ``[]``. ``fd`` are keyword arguments of the FD solver."""
+
+    method: Literal["analytic", "fd", "pinn"] = "analytic"
     cross_checks: list[Literal["analytic", "fd"]] = Field(default_factory=list)
     fd: dict[str, Any] = Field(default_factory=dict)
 
@@ -308,10 +312,61 @@ def parse_config(raw: dict) -> RunConfig:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format(exc, raw)) from None
+    resolved = []
     for s in cfg.scenarios:
-        s.objects()
+        objs = s.objects()
         _check_test_box(s)
+        resolved.append(_check_reference(s, objs))
+    if any(r is not s for r, s in zip(resolved, cfg.scenarios, strict=True)):
+        cfg = cfg.model_copy(update={"scenarios": resolved})
     return cfg
+
+
+def surrogate_learns_risk_free(objs: dict[str, Any]) -> bool:
+    """True for a two-signed product (``sign`` 0: a forward, a netting set of both signs) under
+    an XVA: its risky value solves a non-linear PDE, the simulators give no XVA labels, so the
+    surrogate learns the risk-free value and the XVA comes from the PDE references."""
+    return objs["xva"] is not None and getattr(objs["product"], "sign", 1) == 0
+
+
+def _check_reference(s: Scenario, objs: dict[str, Any]) -> Scenario:
+    """Refuse reference settings that cannot run (one line naming scenario, field and reason);
+    returns the scenario with the default cross-checks of ``method: pinn`` filled in."""
+    from . import registry
+
+    ref = s.reference
+    model, product = objs["model"], objs["product"]
+    pair = f"{type(model).__name__} with {type(product).__name__}"
+    available = registry.lookup(model, product).available()
+
+    def fail(field: str, why: str) -> None:
+        raise ConfigError(f"scenario {s.id!r}, field {field!r}: {why}")
+
+    if ref.method == "pinn":
+        if s.pinn is None or not s.pinn.enabled:
+            fail("pinn", "reference.method 'pinn' needs an enabled 'pinn' block (the PINN's "
+                 "settings, e.g. {variant: best, options: {time_limit: 60}})")
+        if "pinn" not in available:
+            fail("reference.method", registry.missing("pinn", model, product))
+    if surrogate_learns_risk_free(objs):
+        what = ("two-signed netting set" if type(product).__name__ == "NettingSet"
+                else f"two-signed {type(product).__name__} (kind {product.kind!r})")
+        pdes = [m for m in ("fd", "pinn") if m in available]
+        hint = (f"use reference.method {' or '.join(repr(m) for m in pdes)}" if pdes
+                else f"no PDE reference exists for {pair}")
+        why = (f"the risky (XVA) value of a {what} is non-linear and has no closed form; "
+               f"{hint}")
+        if ref.method not in pdes:
+            fail("reference.method", why if ref.method == "analytic" else
+                 f"{registry.missing(ref.method, model, product)} (a {what} under XVA needs "
+                 "a PDE reference)")
+        if "analytic" in ref.cross_checks:
+            fail("reference.cross_checks", f"the risky (XVA) value of a {what} is non-linear "
+                 "and has no closed form; cross-check with 'fd' (or none)")
+    if ref.method == "pinn" and "cross_checks" not in ref.model_fields_set:
+        checks = ["fd"] if "fd" in available and len(model.inputs) <= 2 else []
+        return s.model_copy(update={"reference": ref.model_copy(update={"cross_checks": checks})})
+    return s
 
 
 def _check_test_box(s: Scenario) -> None:

@@ -46,9 +46,9 @@ def simulate_task(raw: dict, scenario_id: str) -> dict:
 
 
 @task(name="reference")
-def reference_task(raw: dict, scenario_id: str) -> dict:
+def reference_task(raw: dict, scenario_id: str, run_dir: str) -> dict:
     cfg = parse_config(raw)
-    return steps.reference_step(cfg, cfg.scenario(scenario_id))
+    return steps.reference_step(cfg, cfg.scenario(scenario_id), Path(run_dir))
 
 
 @task(name="train")
@@ -98,7 +98,9 @@ def nightly(raw: dict, output: str | None = None) -> dict:
         futures = {}
         for s in cfg.scenarios:
             sim_f = simulate_task.submit(raw, s.id)
-            ref_f = reference_task.submit(raw, s.id)
+            # reference.method pinn: the reference task trains the PINN (cached), the PINN task
+            # then reads it back and compares it with the FD cross-check
+            ref_f = reference_task.submit(raw, s.id, str(run_dir))
             train_f = train_task.submit(raw, s.id, sim_f, ref_f, str(run_dir))
             pinn_f = (pinn_task.submit(raw, s.id, ref_f, str(run_dir))
                       if s.pinn is not None and s.pinn.enabled else None)
@@ -147,7 +149,9 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
             "dataset": None if ds is None else ds,
             "reference": None if ref is None else {
                 "method": ref["method"], "n_test": len(ref["price"]),
-                "cross_checks": ref["cross_checks"]},
+                "cross_checks": ref["cross_checks"],
+                **({"surrogate": {k: ref["surrogate"][k] for k in ("method", "risk_free")}}
+                   if "surrogate" in ref else {})},
             "mc_noise": None if tr is None else tr["mc_noise"],
             "learning_curve": [] if tr is None else tr["learning_curve"],
             "summary": None if tr is None else tr["summary"],

@@ -76,12 +76,18 @@ def _jsonable(obj: Any) -> Any:
 
 def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict | None,
                  pinn: dict | None) -> None:
+    """``arrays/<scenario>.npz``: ``ref_price`` / ``ref_grad`` are what the surrogates are scored
+    against (the risk-free reference when they learn the risk-free value, see
+    ``steps.surrogate_target``); the scenario's (risky) reference is then in ``xva_risky``."""
+    from .steps import surrogate_target
+
     arrays: dict[str, np.ndarray] = {}
     if ref is not None:
+        target = surrogate_target(ref)
         arrays["x_test"] = ref["x"]
-        arrays["ref_price"] = ref["price"]
-        if ref["grad"] is not None:
-            arrays["ref_grad"] = ref["grad"]
+        arrays["ref_price"] = target["price"]
+        if target["grad"] is not None:
+            arrays["ref_grad"] = target["grad"]
         arrays.update(ref.get("xva_curves", {}))
     if train is not None:
         arrays.update(train.get("predictions", {}))

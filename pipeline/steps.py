@@ -19,18 +19,21 @@ import numpy as np
 
 from evaluation.metrics import rmse
 
-from .config import RunConfig, Scenario
+from .config import RunConfig, Scenario, surrogate_learns_risk_free
 
 log = logging.getLogger("diffml.pipeline")
 
 
 def dataset_spec(cfg: RunConfig, scenario: Scenario):
+    """The scenario's dataset. A two-signed product under XVA is simulated without it (the
+    simulators give no XVA labels there): its surrogate learns the risk-free value."""
     import data
 
     objs = scenario.objects()
+    xva = None if surrogate_learns_risk_free(objs) else objs["xva"]
     return data.DatasetSpec(
         name=f"{cfg.name}-{scenario.id}", model=objs["model"],
-        product=objs["product"], sampler=objs["sampler"], xva=objs["xva"],
+        product=objs["product"], sampler=objs["sampler"], xva=xva,
         seed=cfg.seed if scenario.seed is None else scenario.seed, n_paths=scenario.paths,
         antithetic=scenario.antithetic, backend=cfg.backend,
         chunk_paths=min(cfg.chunk_paths, scenario.paths))
@@ -51,34 +54,72 @@ def simulate_step(cfg: RunConfig, scenario: Scenario, client: Any = None,
             "backend": cfg.backend, "seconds": time.perf_counter() - t0}
 
 
-def reference_step(cfg: RunConfig, scenario: Scenario) -> dict:
-    """Test inputs and reference prices/gradients, plus cross-checks between methods."""
+def reference_step(cfg: RunConfig, scenario: Scenario, run_dir: Path | None = None) -> dict:
+    """Test inputs and reference prices/gradients, plus cross-checks between methods.
+
+    ``reference.method: pinn`` trains the scenario's PINN (or reads it from the PINN cache under
+    ``run_dir``'s parent, where the PINN step finds it again). Under an XVA the risk-free
+    reference is computed too (``xva_curves``: risky from the reference method and from each
+    PDE cross-check, risk-free). When the surrogate learns the risk-free value (a two-signed
+    product under XVA), ``surrogate`` holds the reference it is scored against."""
     from . import references as refs
 
     objs = scenario.objects()
     model, product, xva = objs["model"], objs["product"], objs["xva"]
     x = refs.test_inputs(model, scenario.test)
     t0 = time.perf_counter()
-    ref = refs.compute(scenario.reference.method, model, product, x, xva, scenario.reference.fd)
-    checks = {}
-    for method in scenario.reference.cross_checks:
-        if method == scenario.reference.method:
+    method, grid = scenario.reference.method, scenario.reference.fd
+    pinn_info = None
+    if method == "pinn":
+        from . import pinn_step
+
+        if run_dir is None:
+            raise ValueError(f"scenario {scenario.id!r}: reference.method 'pinn' needs a run "
+                             "directory (its PINN cache)")
+        ref, pinn_info = pinn_step.reference(scenario, x, Path(run_dir))
+    else:
+        ref = refs.compute(method, model, product, x, xva, grid)
+    checks, values = {}, {}
+    for other_method in scenario.reference.cross_checks:
+        if other_method == method:
             continue
-        other = refs.compute(method, model, product, x, xva, scenario.reference.fd)
+        other = refs.compute(other_method, model, product, x, xva, grid)
         entry = {"max_abs_price_diff": float(np.max(np.abs(other.price - ref.price)))}
         if other.grad is not None and ref.grad is not None:
             entry["max_abs_delta_diff"] = float(np.max(np.abs(other.grad - ref.grad)))
-        checks[method] = entry
+        checks[other_method] = entry
+        values[other_method] = {"price": np.asarray(other.price, float),
+                                "grad": None if other.grad is None else np.asarray(other.grad,
+                                                                                   float),
+                                "gamma": None if other.gamma is None else np.asarray(other.gamma,
+                                                                                     float)}
     out = {"x": x, "price": np.asarray(ref.price, float),
            "grad": None if ref.grad is None else np.asarray(ref.grad, float),
-           "method": ref.method, "cross_checks": checks, "seconds": time.perf_counter() - t0}
+           "method": ref.method, "cross_checks": checks, "check_values": values,
+           "seconds": time.perf_counter() - t0}
+    if pinn_info is not None:
+        out["pinn"] = pinn_info
     if xva is not None:  # risky against risk-free curves for the report
-        free = refs.compute(scenario.reference.method, model, product, x, None,
-                            scenario.reference.fd)
+        free = refs.risk_free(method, model, product, x, grid)
         out["xva_curves"] = {"xva_x": x, "xva_risk_free": np.asarray(free.price, float),
                              "xva_risky": out["price"]}
+        for other_method, v in values.items():  # the XVA by the other PDE reference
+            if other_method != "analytic":
+                out["xva_curves"][f"xva_risky_{other_method}"] = v["price"]
+        if surrogate_learns_risk_free(objs):
+            out["surrogate"] = {"method": free.method, "risk_free": True,
+                                "price": np.asarray(free.price, float),
+                                "grad": None if free.grad is None else np.asarray(free.grad,
+                                                                                  float)}
         out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def surrogate_target(ref: dict) -> dict:
+    """The reference the surrogates are scored against: the risk-free one for a two-signed
+    product under XVA (``ref["surrogate"]``), else the scenario's reference."""
+    return ref.get("surrogate") or {"method": ref["method"], "risk_free": False,
+                                    "price": ref["price"], "grad": ref["grad"]}
 
 
 def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
@@ -87,8 +128,8 @@ def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
     blob = json.dumps({"dataset": dataset_hash,
                        "training": scenario.training.model_dump(mode="json"),
                        "test": scenario.test.model_dump(mode="json"),
-                       "reference": hashlib.sha256(np.ascontiguousarray(ref["price"]).tobytes()
-                                                   ).hexdigest()},
+                       "reference": hashlib.sha256(np.ascontiguousarray(
+                           surrogate_target(ref)["price"]).tobytes()).hexdigest()},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -117,7 +158,8 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            _learning_curve(scenario, ds.x, ds.y, ds.dydx, ref, cache, DifferentialRegressor)
+            _learning_curve(scenario, ds.x, ds.y, ds.dydx, ref, cache, DifferentialRegressor,
+                            run_dir)
         finally:
             torch.set_num_threads(threads)
     out = json.loads((cache / "curve.json").read_text())
@@ -134,10 +176,11 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
 
 
 def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
-                    DifferentialRegressor) -> None:
+                    DifferentialRegressor, run_dir: Path | None = None) -> None:
     """Fit every (size, mode, seed), score on the test set, write the cache entry atomically."""
     t = scenario.training
-    x_test, ref_price, ref_grad = ref["x"], ref["price"], ref["grad"]
+    target = surrogate_target(ref)
+    x_test, ref_price, ref_grad = ref["x"], target["price"], target["grad"]
     curve = []
     predictions: dict[str, np.ndarray] = {}
     tmp_models = cache.with_name(cache.name + ".tmp") / "models"
@@ -174,7 +217,7 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                     reg.save(tmp_models / mode)
                     predictions[f"pred_price_{mode}"] = np.asarray(price)
                     predictions[f"pred_grad_{mode}"] = np.asarray(grad)
-    mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000])
+    mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000], run_dir)
     out = {"learning_curve": curve, "summary": summarise(curve, largest), "mc_noise": mc_noise,
            "models": list(t.modes)}
     (tmp_models.parent / "curve.json").write_text(json.dumps(out, indent=1))
@@ -185,14 +228,26 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
     tmp_models.parent.rename(cache)
 
 
-def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict:
+def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                run_dir: Path | None = None) -> dict:
     """RMS distance of single Monte-Carlo labels from the reference: the noise the surrogate
-    averages out (value, and per input for the differentials)."""
+    averages out (value, and per input for the differentials). The reference is the one the
+    labels estimate: risk-free for a two-signed product under XVA, the PINN (read from its
+    cache under ``run_dir``'s parent) for ``reference.method: pinn``."""
     from . import references as refs
 
     objs = scenario.objects()
-    ref = refs.compute(scenario.reference.method, objs["model"], objs["product"],
-                       np.asarray(x, dtype=float), objs["xva"], scenario.reference.fd)
+    x = np.asarray(x, dtype=float)
+    method = scenario.reference.method
+    if surrogate_learns_risk_free(objs):
+        ref = refs.risk_free(method, objs["model"], objs["product"], x, scenario.reference.fd)
+    elif method == "pinn":
+        from . import pinn_step
+
+        ref = pinn_step.evaluate(pinn_step.trained(scenario, Path(run_dir))[0], x)
+    else:
+        ref = refs.compute(method, objs["model"], objs["product"], x, objs["xva"],
+                           scenario.reference.fd)
     out = {"value_std": float(rmse(y, ref.price)), "delta_std": None}
     if ref.grad is not None:
         out["delta_std"] = [float(v) for v in rmse(z, ref.grad, axis=0)]
