@@ -419,26 +419,34 @@ def loss_history_figure(history: Mapping[str, Sequence[float]], title: str | Non
 
 def xva_figure(
     x: np.ndarray, risk_free: np.ndarray, risky: np.ndarray, xlabel: str = "spot",
-    title: str | None = None,
+    title: str | None = None, risky_label: str = "risky (with XVA)",
+    others: Mapping[str, np.ndarray] | None = None,
 ) -> Figure:
     """Risk-free against risky (XVA-adjusted) value along one input; lower panel: the XVA,
-    ``risky − risk_free``, as a filled curve."""
+    ``risky − risk_free``, as a filled curve. ``others``: further risky values by label (e.g. the
+    FD beside a PINN reference), drawn dotted with their XVA."""
     xv = np.asarray(x, float)
     if xv.ndim == 2:
         xv = xv[:, 0]
     o = np.argsort(xv, kind="stable")
     rf, rk = np.asarray(risk_free, float)[o], np.asarray(risky, float)[o]
     xv = xv[o]
+    extra = [(label, np.asarray(v, float)[o]) for label, v in (others or {}).items()]
+    shades = ("#8172b3", "#937860", "#da8bc3")
     with mpl.rc_context(_RC):
         fig = _figure(5.4, 4.2)
         ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.5]})
         ax.plot(xv, rf, color=COLORS["reference"], lw=1.5, label="risk-free")
-        ax.plot(xv, rk, color=COLORS["xva"], lw=1.5, ls="--", label="risky (with XVA)")
+        ax.plot(xv, rk, color=COLORS["xva"], lw=1.5, ls="--", label=plain(risky_label))
+        for (label, v), c in zip(extra, shades, strict=False):
+            ax.plot(xv, v, color=c, lw=1.2, ls=":", label=plain(label))
         ax.set_ylabel("value")
         ax.legend(loc="best")
         ax.set_title(plain(title) if title else "Risky vs risk-free value")
         ax2.fill_between(xv, 0, rk - rf, color=COLORS["xva"], alpha=0.3, lw=0)
         ax2.plot(xv, rk - rf, color=COLORS["xva"], lw=1.0)
+        for (_, v), c in zip(extra, shades, strict=False):
+            ax2.plot(xv, v - rf, color=c, lw=1.2, ls=":")
         ax2.axhline(0, color="#999999", lw=0.7)
         ax2.set_ylabel("XVA")
         ax2.set_xlabel(plain(xlabel))

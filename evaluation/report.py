@@ -14,9 +14,15 @@ Optional arrays read from ``arrays/<scenario>.npz`` besides the required ``x_tes
 ``ref_grad`` and ``pred_price_<mode>`` / ``pred_grad_<mode>``:
 
 * ``pinn_price`` (n,), ``pinn_grad`` (n, d): the PINN at ``x_test`` (Greeks slices, error table);
+  ``pinn_ref_price`` (n,), ``pinn_ref_grad`` (n, d): what the PINN is compared with when that is not
+  ``ref_price`` (the FD cross-check of a PINN reference, or the risky reference of a scenario
+  whose surrogate learns the risk-free value); ``fd_price``, ``fd_grad``, ``fd_gamma``: the FD
+  cross-check of a PINN reference;
 * ``pinn_grid_x`` (nx,), ``pinn_grid_y`` (ny,) with ``pinn_grid_pred`` and ``pinn_grid_ref``
   (ny, nx) or ``pinn_grid_error`` (ny, nx): the 2D error heatmap (axes: the first two inputs);
-* ``xva_x`` (n,) or (n, d), ``xva_risk_free`` (n,), ``xva_risky`` (n,): risky vs risk-free curves.
+* ``xva_x`` (n,) or (n, d), ``xva_risk_free`` (n,), ``xva_risky`` (n,): risky vs risk-free curves
+  (risky by the reference method); ``xva_risky_<method>`` (n,): the risky value by a PDE
+  cross-check (e.g. ``xva_risky_fd`` beside a PINN reference), drawn beside it.
 
 Command line: ``python -m evaluation.report RUN_DIR [--history N] [--tolerance T] [--output F]``
 (``diffml report RUN_DIR`` calls :func:`build_report`).
@@ -223,17 +229,28 @@ def _grid_error(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
 
 
 def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str],
-                 per_input: bool = True) -> list[dict[str, Any]]:
-    """Test-set error rows per predictor; delta RMSE per input, or over all inputs at once."""
-    ref = np.asarray(arrays["ref_price"], dtype=float)
-    n = ref.shape[0]
-    rg = _as_2d(arrays["ref_grad"], n) if "ref_grad" in arrays else None
+                 per_input: bool = True, pinn_against: str | None = None) -> list[dict[str, Any]]:
+    """Test-set error rows per predictor; delta RMSE per input, or over all inputs at once. The
+    PINN row is scored against ``pinn_ref_price`` / ``pinn_ref_grad`` where present (named
+    ``pinn_against`` in the row), else against ``ref_price`` like the surrogates."""
+    ref0 = np.asarray(arrays["ref_price"], dtype=float)
+    n = ref0.shape[0]
+    rg0 = _as_2d(arrays["ref_grad"], n) if "ref_grad" in arrays else None
     rows = []
-    preds = [(m, arrays.get(f"pred_price_{m}"), arrays.get(f"pred_grad_{m}")) for m in modes]
+    preds = [(m, arrays.get(f"pred_price_{m}"), arrays.get(f"pred_grad_{m}"), ref0, rg0)
+             for m in modes]
     if "pinn_price" in arrays:
         d = np.asarray(arrays["x_test"]).reshape(n, -1).shape[1]
-        preds.append(("PINN", arrays["pinn_price"], _pinn_grad(arrays, n, d)))
-    for name, pp, pg in preds:
+        if "pinn_ref_price" in arrays:
+            pref = np.asarray(arrays["pinn_ref_price"], dtype=float)
+            prg = _as_2d(arrays["pinn_ref_grad"], n) if "pinn_ref_grad" in arrays else None
+            if rg0 is not None and (prg is None or prg.shape != rg0.shape):
+                prg = np.full(rg0.shape, np.nan)
+            name = f"PINN (vs {pinn_against or 'its own reference'})"
+        else:
+            pref, prg, name = ref0, rg0, "PINN"
+        preds.append((name, arrays["pinn_price"], _pinn_grad(arrays, n, d), pref, prg))
+    for name, pp, pg, ref, rg in preds:
         if pp is None:
             continue
         le = log10_relative_errors(pp, ref)
@@ -272,6 +289,11 @@ def _scenario_section(
     }
     ref = sc.get("reference") or {}
     s["reference_method"] = ref.get("method", "—") if ref else "—"
+    surrogate = ref.get("surrogate") if isinstance(ref, Mapping) else None
+    s["surrogate_note"] = ""
+    if isinstance(surrogate, Mapping) and surrogate.get("risk_free"):
+        s["surrogate_note"] = (f"surrogates learn the risk-free value (reference: "
+                               f"{surrogate.get('method', '—')})")
     path = primary_metric(sc) if status == "ok" else None
     s["change"] = _change(path, sc, prev, tol)
     s["spark"] = ""
@@ -331,6 +353,8 @@ def _scenario_section(
             if src:
                 cap = ("Prices and deltas of the surrogates (largest training size, seed 0) and "
                        "the reference along each input; lower panels: prediction − reference")
+                if s["surrogate_note"]:
+                    cap = cap.replace("the reference", "the risk-free reference", 1)
                 cap += (", as a band." if x.shape[1] == 1 else
                         "; points project the test set on the input (the other inputs vary), "
                         "bands: min–max of the error in bins of the input, line: median.")
@@ -339,7 +363,8 @@ def _scenario_section(
         s["error_inputs"] = ([] if rg is None else inputs if per_input
                              else [f"all {x.shape[1]} inputs"])
         try:
-            s["test_errors"] = _test_errors(arrays, modes, per_input)
+            s["test_errors"] = _test_errors(arrays, modes, per_input,
+                                            (pinn or {}).get("compared_with"))
         except Exception as exc:
             figs.warnings.append(f"{sid}: test-set errors failed ({type(exc).__name__}: {exc})")
 
@@ -347,8 +372,18 @@ def _scenario_section(
     gerr = _grid_error(arrays)
     if pinn or "pinn_price" in arrays or gerr is not None:
         p = pinn or {}
+        faces = p.get("faces")
         out: dict[str, Any] = {
-            "variant": p.get("variant", "—"), "l1": _log(p.get("log10_rel_l1")),
+            "variant": p.get("variant", "—"),
+            "base": ("—" if "base" not in p else "none (hard initial condition)"
+                     if p["base"] is None else str(p["base"])),
+            "faces": (", ".join(f"{k}: {v}" for k, v in faces.items())
+                      if isinstance(faces, Mapping) and faces else "—"),
+            "role": ("the scenario's reference" if p.get("reference") else "a PDE reference "
+                     "beside the scenario's"),
+            "against": p.get("compared_with") or ("—" if p.get("reference") else
+                                                  s["reference_method"]),
+            "l1": _log(p.get("log10_rel_l1")),
             "l2": _log(p.get("log10_rel_l2")), "linf": _log(p.get("log10_rel_linf")),
             "train_seconds": (_seconds(p["train_seconds"]) + " s") if _finite(
                 p.get("train_seconds")) else "—",
@@ -356,7 +391,8 @@ def _scenario_section(
                            "delta": _num(a.get("delta_rel_err"))}
                           for a in (p.get("at_points") or [])],
             "error_map": None, "map_relative": "pinn_grid_ref" in arrays, "loss": None,
-            "greeks": None,
+            "greeks": None, "vs_fd": _vs_fd_rows(p.get("vs_fd")),
+            "by_tau": _by_tau_rows(p.get("vs_fd")),
         }
         if gerr is not None:
             gref = arrays.get("pinn_grid_ref")
@@ -369,8 +405,11 @@ def _scenario_section(
         if isinstance(hist, Mapping) and any(len(v or []) for k, v in hist.items() if k != "step"):
             out["loss"] = figs.png(f"{sid} PINN loss", lambda: plots.loss_history_figure(hist))
         if has_ref and "pinn_price" in arrays:
+            own = "pinn_ref_price" in arrays
+            out["greeks_against"] = out["against"] if own else s["reference_method"]
             out["greeks"] = figs.png(f"{sid} PINN Greeks", lambda: plots.slices_figure(
-                x, arrays["ref_price"], arrays.get("ref_grad"),
+                x, arrays["pinn_ref_price" if own else "ref_price"],
+                arrays.get("pinn_ref_grad" if own else "ref_grad"),
                 {"PINN": (arrays["pinn_price"], _pinn_grad(arrays, x.shape[0], x.shape[1]))},
                 inputs))
         s["pinn"] = out
@@ -381,9 +420,24 @@ def _scenario_section(
         at = ""
         if xv.ndim == 2 and xv.shape[1] > 1:
             at = "along " + (inputs[0] if inputs else "the first input")
+        main = _METHOD_LABELS.get(s["reference_method"], s["reference_method"])
+        extra = [(_METHOD_LABELS.get(k[len("xva_risky_"):], k[len("xva_risky_"):]),
+                  np.asarray(arrays[k], float)) for k in sorted(arrays)
+                 if k.startswith("xva_risky_")]
         src = figs.png(f"{sid} XVA", lambda: plots.xva_figure(
-            xv, arrays["xva_risk_free"], arrays["xva_risky"], inputs[0] if inputs else "x"))
-        s["xva"] = {"src": src, "at": at} if src else None
+            xv, arrays["xva_risk_free"], arrays["xva_risky"], inputs[0] if inputs else "x",
+            risky_label=f"risky ({main})",
+            others={f"risky ({name})": v for name, v in extra}))
+        rows = []
+        if extra:  # the XVA by each PDE reference, and how far apart they are
+            rf = np.asarray(arrays["xva_risk_free"], float)
+            risky = np.asarray(arrays["xva_risky"], float)
+            for name, v in [(main, risky), *extra]:
+                rows.append({"name": name, "min": _num(float(np.min(v - rf))),
+                             "max": _num(float(np.max(v - rf))),
+                             "diff": "—" if v is risky else _num(float(np.max(np.abs(v - risky))))})
+        s["xva"] = {"src": src, "at": at, "rows": rows, "risky": main,
+                    "surrogate_note": s["surrogate_note"]} if src else None
 
     # provenance
     params = sc.get("parameters") or {}
@@ -396,6 +450,31 @@ def _scenario_section(
     s["stages"] = [(k, _seconds(v)) for k, v in (sc.get("stage_seconds") or {}).items()]
     s["models"] = [(k, _value(v)) for k, v in (sc.get("models") or {}).items()]
     return s
+
+
+_METHOD_LABELS = {"pinn": "PINN", "fd": "FD", "analytic": "closed form"}
+
+
+def _vs_fd_rows(vs: Any) -> list[dict[str, str]]:
+    """PINN against FD: log10 relative errors of value, delta and gamma (metrics ``vs_fd``)."""
+    if not isinstance(vs, Mapping):
+        return []
+    rows = []
+    for key, name in (("price", "value"), ("delta", "gradient (delta[, vega])"),
+                      ("gamma", "gamma")):
+        e = vs.get(key)
+        if isinstance(e, Mapping):
+            rows.append({"name": name, "l1": _log(e.get("l1")), "l2": _log(e.get("l2")),
+                         "linf": _log(e.get("linf"))})
+    return rows
+
+
+def _by_tau_rows(vs: Any) -> list[dict[str, str]]:
+    """PINN against the FD solved to each tau (metrics ``vs_fd.by_tau``)."""
+    if not isinstance(vs, Mapping) or not isinstance(vs.get("by_tau"), list):
+        return []
+    return [{"tau": _num(r.get("tau")), "l2": _log(r.get("log10_rel_l2")),
+             "max_abs": _num(r.get("max_abs"))} for r in vs["by_tau"] if isinstance(r, Mapping)]
 
 
 def _config_settings(config_text: str) -> dict[str, Any]:
