@@ -38,7 +38,7 @@ def test_parameter_error_names_scenario_field_range_and_value(small_config):
 
 def test_literal_error_lists_allowed_values(small_config):
     with pytest.raises(ConfigError, match=r"scenarios\.<bs>\.reference\.method: allowed values: "
-                                          r"'analytic' or 'fd' \(got 'magic'\)"):
+                                          r"'analytic', 'fd' or 'pinn' \(got 'magic'\)"):
         load_config(small_config, ["scenarios.bs.reference.method=magic"])
 
 

@@ -207,8 +207,10 @@ def test_every_simulator_pair_has_a_registry_entry():
             for slot in (entry.analytic, entry.fd, entry.pde_problem):
                 assert slot is None or callable(slot)
     assert set(registry.REGISTRY) == {(m, p) for m in models for p in products}
-    # NettingSet PINN problems are not registered yet.
-    assert all(registry.REGISTRY[(m, sim.NettingSet)].pde_problem is None for m in models)
+    # NettingSet PINN problems: every model with an FD solver has one; Bachelier has neither.
+    for m in models:
+        entry = registry.REGISTRY[(m, sim.NettingSet)]
+        assert (entry.pde_problem is None) == (m is sim.BachelierBasket)
 
 
 def test_empty_slots_name_what_is_available():
@@ -221,6 +223,8 @@ def test_empty_slots_name_what_is_available():
         refs.analytic(bach, sim.WorstOf(1.0, 1.0, "put"), np.ones((2, 2)))
     from pipeline.pinn_step import problem_for
 
-    with pytest.raises(ValueError, match="no PINN problem for Heston with NettingSet; "
-                                         "use reference.method 'analytic' or 'fd'"):
-        problem_for(HESTON, COLLAR, None)
+    with pytest.raises(ValueError, match="no PINN problem for BachelierBasket with NettingSet; "
+                                         "use reference.method 'analytic'$"):
+        problem_for(bach, sim.NettingSet(legs=[{"kind": "call", "strike": 1.0,
+                                                "underlying": "basket", "weights": [0.5, 0.5]}],
+                                         maturity=1.0), None)
