@@ -33,11 +33,16 @@ The full budget is the source's for the faithful and classical variants (3000 + 
 scenario, 15-minute cap per run (13 minutes of gradient steps for the best variant in 2D, so its
 least-squares solves fit), fine FD references (basket 400 x 400 x 200).
 
+Non-linear section (``--section nonlinear``, :mod:`benchmarks.pinn_nonlinear`): netting sets
+whose value takes both signs, against FD with its own error estimate, beside the free linear and
+sign-split approximations; results under the key "nonlinear" of the same JSON file.
+
 Usage::
 
     python benchmarks/pinn.py --quick            # reduced budgets (about an hour on 2 busy cores)
     python benchmarks/pinn.py                    # full budgets (CPU <= 15 min per problem-variant)
     python benchmarks/pinn.py --problems bs --variants best
+    python benchmarks/pinn.py --section nonlinear --problems bs_forward,bs_collar --bases split
 
 Writes benchmarks/results/pinn.json (use --output to change) with the machine, the date and the
 budget that was run.
@@ -325,7 +330,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="upper variance bound of the Heston domain (methods.md: 1)")
     ap.add_argument("--append", action="store_true",
                     help="add the runs to an existing output file instead of replacing it")
+    ap.add_argument("--section", choices=("one_signed", "nonlinear"), default="one_signed",
+                    help="one_signed: the calls and puts above; nonlinear: netting sets")
+    ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
+    ap.add_argument("--bases", default="risk_free,split",
+                    help="nonlinear: comma list of risk_free, split, none")
     args = ap.parse_args(argv)
+    if args.section == "nonlinear":
+        from benchmarks import pinn_nonlinear
+
+        if args.problems == "bs1d,basket_arithmetic,worst_of,heston":
+            args.problems = None
+        return pinn_nonlinear.main(args, machine(), args.output)
     budget = "quick" if args.quick else "full"
     overrides = {k: val for k, val in (("adam_steps", args.adam_steps),
                                        ("lbfgs_iterations", args.lbfgs_iterations))

@@ -1,0 +1,274 @@
+"""Non-linear XVA section of the PINN benchmark: netting sets whose value takes both signs.
+
+Problems (lambda_C = 0.05, R_B = R_C = 0.4, funding spread (1 - R_B) lambda_B; lambda_B in
+{0.02, 0.2}):
+
+* ``bs_forward``: Black-Scholes forward S - 100 (vol 0.25, r 0.03, T 1);
+* ``bs_collar``: long call 110, short put 90 (same model);
+* ``basket_forward``: two-asset arithmetic basket forward 0.5 S1 + 0.5 S2 - 100 (vols 0.25/0.35,
+  rho 0.5, r 0.03, T 0.5);
+* ``worst_call_basket_put``: long worst-of call 100, short basket put 100 (same model);
+* ``heston_collar``: Heston (kappa 1.5, theta 0.04, xi 0.3, rho -0.9, r 0.025, T 1) collar
+  long call 110, short put 90.
+
+Reference: ``evaluation.fd`` with ``payoff=`` (Crank-Nicolson in 1D, Hundsdorfer-Verwer ADI in
+2D), solved to each tau of the (tau, state) box; its own error is estimated by solving again on
+a grid coarser by 2 in every direction (``|V_h - V_2h|``, an upper bound of the fine grid's
+error for a convergent second-order scheme) and reported beside the PINN's.
+
+Columns per run: log10 relative L1/L2/Linf of the PINN over the box (4 tau slices x states) and
+at tau = T; price, delta, gamma relative errors at the money and at 0.8 K, 1.2 K; training
+seconds; the same box errors for four free answers: the risk-free value V_rf, the two linear
+approximations ``e^{-c+ tau} V_rf`` and ``e^{-c- tau} V_rf``, and the sign-split approximation
+``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` (payoff = P - N, P, N >= 0). The base function the
+PINN used ("risk_free", "split" or None) is in every row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import evaluation.fd as fd
+from simulators import Leg, NettingSet
+from simulators.xva import XVA
+from training.pinn import (
+    BlackScholesPDE,
+    ClusteredGrid,
+    HestonPDE,
+    PINNConfig,
+    TwoAssetPDE,
+    solve,
+)
+from training.pinn.problems import legs
+
+LAMBDA_B = (0.02, 0.2)
+TAU_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+PROBLEMS = ("bs_forward", "bs_collar", "basket_forward", "worst_call_basket_put",
+            "heston_collar")
+
+
+def xva(lambda_b: float) -> XVA:
+    return XVA(lambda_b=lambda_b, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
+
+
+@dataclass
+class Case:
+    """One problem: the PINN problem, evaluation points (n, d), points for Greeks, the FD solver
+    ``fd_solve(tau, scale)`` (scale 1: fine grid, 2: coarse), the PINN config per budget."""
+
+    name: str
+    problem: object
+    points: np.ndarray
+    greek_points: np.ndarray
+    fd_solve: Callable[[float, int], object]
+    config: Callable[[str, str | None], PINNConfig]
+
+
+def _bs(name: str, netting: NettingSet, lam: float) -> Case:
+    x = xva(lam)
+    p = BlackScholesPDE(strike=100.0, maturity=1.0, vol=0.25, rate=0.03, netting=netting, xva=x)
+
+    def fd_solve(tau: float, scale: int):
+        return fd.black_scholes_1d(strike=100.0, maturity=tau, vol=0.25, rate=0.03, xva=x,
+                                   payoff=netting.payoff, s_max=400.0,
+                                   n_space=3200 // scale, n_time=1600 // scale)
+
+    def config(budget: str, base: str | None) -> PINNConfig:
+        if budget == "quick":
+            return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=600,
+                                   num_threads=1, time_limit=600)
+        return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=1200, num_threads=1,
+                               time_limit=570)
+
+    return Case(name, p, np.linspace(0.0, 390.0, 196)[:, None],
+                np.array([[100.0], [80.0], [120.0]]), fd_solve, config)
+
+
+def _two_asset(name: str, netting: NettingSet, lam: float) -> Case:
+    x = xva(lam)
+    common = dict(strike=100.0, maturity=0.5, vols=(0.25, 0.35), rate=0.03, rho=0.5, xva=x)
+    p = TwoAssetPDE(netting=netting, **common)
+
+    def pay(s1, s2):
+        return netting.payoff(np.column_stack([np.ravel(s1), np.ravel(s2)])).reshape(
+            np.shape(s1))
+
+    def fd_solve(tau: float, scale: int):
+        return fd.basket_2d(strike=100.0, maturity=tau, vols=(0.25, 0.35), rho=0.5, rate=0.03,
+                            xva=x, payoff=pay, s_max=400.0,
+                            n_space=(320 // scale, 320 // scale), n_time=160 // scale)
+
+    def config(budget: str, base: str | None) -> PINNConfig:
+        grid = ClusteredGrid(n_tau=13, n_space=31, stretch=2.0)
+        if budget == "quick":
+            return PINNConfig.best(base=base, adam_steps=200, lbfgs_iterations=300,
+                                   collocation=ClusteredGrid(n_tau=9, n_space=21, stretch=2.0),
+                                   num_threads=2, time_limit=300)
+        return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=1500, collocation=grid,
+                               num_threads=2, time_limit=540)
+
+    g = np.linspace(40.0, 200.0, 33)
+    pts = np.array(np.meshgrid(g, g, indexing="ij")).reshape(2, -1).T
+    return Case(name, p, pts, np.array([[100.0, 100.0], [80.0, 80.0], [120.0, 120.0]]),
+                fd_solve, config)
+
+
+def _heston(name: str, netting: NettingSet, lam: float) -> Case:
+    x = xva(lam)
+    par = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025)
+    p = HestonPDE(strike=100.0, maturity=1.0, netting=netting, xva=x, **par)
+
+    def fd_solve(tau: float, scale: int):
+        return fd.heston_2d(strike=100.0, maturity=tau, xva=x, payoff=netting.payoff,
+                            s_max=400.0, v_max=5.0, n_space=(320 // scale, 160 // scale),
+                            n_time=160 // scale, **par)
+
+    def config(budget: str, base: str | None) -> PINNConfig:
+        if budget == "quick":
+            return PINNConfig.best(base=base, adam_steps=200, lbfgs_iterations=300,
+                                   collocation=ClusteredGrid(n_tau=9, n_space=21, stretch=2.0),
+                                   num_threads=2, time_limit=300)
+        return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=1500,
+                               collocation=ClusteredGrid(n_tau=13, n_space=31, stretch=2.0),
+                               num_threads=2, time_limit=540)
+
+    s = np.linspace(40.0, 200.0, 33)
+    v = np.linspace(0.01, 0.25, 13)
+    pts = np.array(np.meshgrid(s, v, indexing="ij")).reshape(2, -1).T
+    return Case(name, p, pts, np.array([[100.0, 0.04], [80.0, 0.04], [120.0, 0.04]]),
+                fd_solve, config)
+
+
+def case(name: str, lam: float) -> Case:
+    collar = (Leg("call", 110.0), Leg("put", 90.0, -1.0))
+    if name == "bs_forward":
+        return _bs(name, NettingSet((Leg("forward", 100.0),), 1.0), lam)
+    if name == "bs_collar":
+        return _bs(name, NettingSet(collar, 1.0), lam)
+    if name == "basket_forward":
+        return _two_asset(name, NettingSet(
+            (Leg("forward", 100.0, 1.0, "basket", (0.5, 0.5)),), 0.5), lam)
+    if name == "worst_call_basket_put":
+        return _two_asset(name, NettingSet(
+            (Leg("call", 100.0, 1.0, "worst_of"),
+             Leg("put", 100.0, -1.0, "basket", (0.5, 0.5))), 0.5), lam)
+    if name == "heston_collar":
+        return _heston(name, NettingSet(collar, 1.0), lam)
+    raise ValueError(f"unknown problem {name!r}; one of {PROBLEMS}")
+
+
+def log_errors(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    e = np.abs(np.asarray(pred, float) - ref)
+    return {"l1": float(np.log10(e.sum() / np.abs(ref).sum())),
+            "l2": float(np.log10(np.linalg.norm(e) / np.linalg.norm(ref))),
+            "linf": float(np.log10(e.max() / np.abs(ref).max()))}
+
+
+def _free_answers(p, taus: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+    t = torch.as_tensor(taus, dtype=torch.float64)
+    y = torch.as_tensor(x, dtype=torch.float64)
+    rf = p.base_derivatives(t, y).value.numpy()
+    split = p.split_derivatives(t, y).value.numpy()
+    cp, cn = p.xva.spread_positive, p.xva.spread_negative
+    return {"risk_free": rf, "linear_c_plus": np.exp(-cp * taus) * rf,
+            "linear_c_minus": np.exp(-cn * taus) * rf, "split": split}
+
+
+def _rel(a: float, b: float) -> float:
+    return float(abs(a - b) / max(abs(b), 1e-12))
+
+
+def run(c: Case, budget: str, base: str | None) -> dict:
+    """Train the PINN of ``c`` and compare it with FD on the (tau, state) box."""
+    p = c.problem
+    t0 = time.perf_counter()
+    refs, coarse, fd_seconds = {}, {}, 0.0
+    for f in TAU_FRACTIONS:
+        tau = f * p.maturity
+        s0 = time.perf_counter()
+        refs[f] = c.fd_solve(tau, 1)
+        coarse[f] = c.fd_solve(tau, 2)
+        fd_seconds += time.perf_counter() - s0
+    sol = solve(p, c.config(budget, base))
+    n = len(c.points)
+    taus = np.concatenate([np.full(n, f * p.maturity) for f in TAU_FRACTIONS])
+    xs = np.concatenate([c.points] * len(TAU_FRACTIONS))
+    q = c.points[:, 0] if c.points.shape[1] == 1 else c.points
+    ref = np.concatenate([np.asarray(refs[f].price(q)).ravel() for f in TAU_FRACTIONS])
+    ref_c = np.concatenate([np.asarray(coarse[f].price(q)).ravel() for f in TAU_FRACTIONS])
+    pred = np.asarray(sol.price(xs, taus)).ravel()
+    today = taus == p.maturity
+    free = _free_answers(p, taus, xs)
+    g = sol.greeks(c.greek_points if c.greek_points.shape[1] > 1 else c.greek_points[:, 0])
+    rg = refs[1.0]
+    pts = c.greek_points if c.greek_points.shape[1] > 1 else c.greek_points[:, 0]
+    r_price = np.asarray(rg.price(pts)).ravel()
+    r_delta = np.asarray(rg.delta(pts)).reshape(len(pts), -1)[:, 0]
+    r_gamma = np.asarray(rg.gamma(pts)).reshape(len(pts), -1)[:, 0]
+    p_delta = np.asarray(g["delta"]).reshape(len(pts), -1)[:, 0]
+    p_gamma = np.asarray(g["gamma"]).reshape(len(pts), -1)
+    p_gamma = p_gamma[:, 0] if p_gamma.ndim == 2 else p_gamma.reshape(len(pts), -1)[:, 0]
+    points = [{"x": np.atleast_1d(c.greek_points[i]).tolist(),
+               "price": _rel(float(np.asarray(g["price"]).ravel()[i]), r_price[i]),
+               "delta": _rel(float(p_delta[i]), r_delta[i]),
+               "gamma (d2V/dS1^2)": _rel(float(p_gamma[i]), r_gamma[i]),
+               "reference_price": float(r_price[i])} for i in range(len(pts))]
+    return {
+        "problem": c.name, "lambda_b": p.xva.lambda_b, "base": sol.stats.get("base"),
+        "faces": sol.stats.get("faces"), "payoff_sign": p.payoff_sign,
+        "box": log_errors(pred, ref), "today": log_errors(pred[today], ref[today]),
+        "fd_error_estimate": {"box": log_errors(ref_c, ref),
+                              "today": log_errors(ref_c[today], ref[today])},
+        "free": {k: {"box": log_errors(val, ref), "today": log_errors(val[today], ref[today])}
+                 for k, val in free.items()},
+        "points": points,
+        "train_seconds": sol.stats["train_seconds"], "status": sol.stats["status"],
+        "steps": sol.stats["steps"], "final_loss": float(sol.history["loss"][-1]),
+        "fd_seconds": fd_seconds, "wall_seconds": time.perf_counter() - t0,
+        "config": c.config(budget, base).to_dict(),
+    }
+
+
+def main(args, machine: dict, output: str) -> int:
+    """Run the section and merge its runs into ``output`` under the key "nonlinear" (runs of the
+    same problem, lambda_B, base and budget are replaced)."""
+    import datetime as dt
+    import json
+    import os
+    from pathlib import Path
+
+    budget = "quick" if args.quick else "full"
+    names = [n for n in args.problems.split(",") if n] if args.problems else list(PROBLEMS)
+    lams = [float(v) for v in args.lambda_b.split(",")] if args.lambda_b else list(LAMBDA_B)
+    bases = [None if b == "none" else b for b in args.bases.split(",")]
+    path = Path(output)
+    data = json.loads(path.read_text()) if path.exists() else {"benchmark": "training.pinn"}
+    section = data.setdefault("nonlinear", {"runs": []})
+    for name in names:
+        for lam in lams:
+            for base in bases:
+                row = {**run(case(name, lam), budget, base), "budget": budget,
+                       "machine": machine,
+                       "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                key = (name, lam, base, budget)
+                section["runs"] = [r for r in section["runs"]
+                                   if (r["problem"], r["lambda_b"], r["base"], r["budget"]) != key]
+                section["runs"].append(row)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(data, indent=1, default=float))
+                os.replace(tmp, path)
+                print(f"{name} lambda_B={lam} base={base}: PINN log10 rel L2 "
+                      f"{row['box']['l2']:.2f} (box), {row['today']['l2']:.2f} (tau=T); "
+                      f"split {row['free']['split']['box']['l2']:.2f}, e^(-c+ tau)V_rf "
+                      f"{row['free']['linear_c_plus']['box']['l2']:.2f}; FD error "
+                      f"{row['fd_error_estimate']['box']['l2']:.2f}; "
+                      f"{row['train_seconds']:.0f} s", flush=True)
+    return 0
+
+
+__all__ = ["LAMBDA_B", "PROBLEMS", "case", "main", "run"]
