@@ -335,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
     ap.add_argument("--bases", default="risk_free,split",
                     help="nonlinear: comma list of risk_free, split, none")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="nonlinear: regenerate the results table of docs/nonlinear-xva.md from "
+                         "--output, run nothing")
     args = ap.parse_args(argv)
     if args.section == "nonlinear":
         from benchmarks import pinn_nonlinear

@@ -234,6 +234,42 @@ def run(c: Case, budget: str, base: str | None) -> dict:
     }
 
 
+DOC = "docs/nonlinear-xva.md"
+_START, _END = "<!-- nonlinear-results:start", "<!-- nonlinear-results:end -->"
+
+
+def table(runs: list[dict]) -> str:
+    """Markdown table of the runs (log10 relative L2 over the box), one row per run."""
+    head = ("| problem | λ_B | base | budget | PINN | split (free) | e^{−c₊τ}V_rf (free) | "
+            "e^{−c₋τ}V_rf (free) | V_rf (free) | FD error | delta rel. err. at the money | "
+            "train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for r in sorted(runs, key=lambda r: (PROBLEMS.index(r["problem"]), r["lambda_b"],
+                                         str(r["base"]), r["budget"])):
+        f = r["free"]
+        rows.append(
+            f"| {r['problem']} | {r['lambda_b']:g} | {r['base'] or 'none'} | {r['budget']} | "
+            f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
+            f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
+            f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
+            f"{r['points'][0]['delta']:.1e} | {r['train_seconds']:.0f} |")
+    return "\n".join([head, *rows])
+
+
+def write_docs(results: str, doc: str = DOC) -> None:
+    """Replace the generated table of ``doc`` with the runs of ``results`` (a pinn.json)."""
+    import json
+    from pathlib import Path
+
+    runs = json.loads(Path(results).read_text()).get("nonlinear", {}).get("runs", [])
+    path = Path(doc)
+    text = path.read_text()
+    i = text.index(_START)
+    i = text.index("\n", i) + 1
+    j = text.index(_END)
+    path.write_text(text[:i] + table(runs) + "\n" + text[j:])
+
+
 def main(args, machine: dict, output: str) -> int:
     """Run the section and merge its runs into ``output`` under the key "nonlinear" (runs of the
     same problem, lambda_B, base and budget are replaced)."""
@@ -242,6 +278,9 @@ def main(args, machine: dict, output: str) -> int:
     import os
     from pathlib import Path
 
+    if getattr(args, "write_docs", False):
+        write_docs(output)
+        return 0
     budget = "quick" if args.quick else "full"
     names = [n for n in args.problems.split(",") if n] if args.problems else list(PROBLEMS)
     lams = [float(v) for v in args.lambda_b.split(",")] if args.lambda_b else list(LAMBDA_B)
