@@ -44,7 +44,6 @@ from training.pinn import (
     TwoAssetPDE,
     solve,
 )
-from training.pinn.problems import legs
 
 LAMBDA_B = (0.02, 0.2)
 TAU_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -293,7 +292,7 @@ def main(args, machine: dict, output: str) -> int:
             for base in bases:
                 row = {**run(case(name, lam), budget, base), "budget": budget,
                        "machine": machine,
-                       "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                       "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
                 key = (name, lam, base, budget)
                 section["runs"] = [r for r in section["runs"]
                                    if (r["problem"], r["lambda_b"], r["base"], r["budget"]) != key]

@@ -215,7 +215,8 @@ class NettingSet:
         """Refuse a model whose number of assets does not fit the legs."""
         want = self.dim
         if want is not None and want != dim:
-            v.fail("NettingSet", "legs", f"legs on {dim} asset(s), as the model", f"{want} asset(s)")
+            v.fail("NettingSet", "legs", f"legs on {dim} asset(s), as the model",
+                   f"{want} asset(s)")
         if want is None and dim < 2:
             v.fail("NettingSet", "model", "a model of at least 2 assets", f"{dim} asset")
 

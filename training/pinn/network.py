@@ -16,9 +16,9 @@
 
 from __future__ import annotations
 
-import torch
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from .problems.base import Derivatives, PDEProblem

@@ -29,9 +29,9 @@ from .losses import (
     FACE_RESIDUALS,
     LOSS_TYPES,
     loss_terms,
-    resolve_faces,
     residual,
     residual_vector,
+    resolve_faces,
 )
 from .lstsq import output_layer, solve_output_layer
 from .network import BASE_FUNCTIONS, INITIAL_CONDITIONS, PINNModel
