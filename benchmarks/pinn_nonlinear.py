@@ -123,7 +123,8 @@ def _heston(name: str, netting: NettingSet, lam: float) -> Case:
     p = HestonPDE(strike=100.0, maturity=1.0, netting=netting, xva=x, **par)
 
     def fd_solve(tau: float, scale: int):
-        return fd.heston_2d(strike=100.0, maturity=tau, xva=x, payoff=netting.payoff,
+        return fd.heston_2d(strike=100.0, maturity=tau, xva=x,
+                            payoff=lambda s: netting.payoff(np.ravel(s)).reshape(np.shape(s)),
                             s_max=400.0, v_max=5.0, n_space=(320 // scale, 160 // scale),
                             n_time=160 // scale, **par)
 

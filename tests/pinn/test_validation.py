@@ -45,7 +45,7 @@ def test_heston_without_feller_needs_dirichlet_data():
 
 @pytest.mark.parametrize("cls", [BlackScholesPDE, HestonPDE])
 def test_unknown_payoff(cls):
-    with pytest.raises(ValueError, match=r"'kind' parameter of \w+ must be one of 'call', 'put'. "
+    with pytest.raises(ValueError, match=r"'kind' parameter of \w+ must be one of 'call', 'put', 'forward'. "
                                          r"Got 'digital' instead"):
         cls(strike=100, maturity=1.0, **({"vol": 0.2} if cls is BlackScholesPDE else {}),
             kind="digital")
