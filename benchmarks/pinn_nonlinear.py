@@ -109,7 +109,7 @@ def _two_asset(name: str, netting: NettingSet, lam: float) -> Case:
                                    collocation=ClusteredGrid(n_tau=9, n_space=21, stretch=2.0),
                                    num_threads=2, time_limit=300)
         return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=1500, collocation=grid,
-                               num_threads=2, time_limit=540)
+                               num_threads=1, time_limit=540)
 
     g = np.linspace(40.0, 200.0, 33)
     pts = np.array(np.meshgrid(g, g, indexing="ij")).reshape(2, -1).T
@@ -125,8 +125,8 @@ def _heston(name: str, netting: NettingSet, lam: float) -> Case:
     def fd_solve(tau: float, scale: int):
         return fd.heston_2d(strike=100.0, maturity=tau, xva=x,
                             payoff=lambda s: netting.payoff(np.ravel(s)).reshape(np.shape(s)),
-                            s_max=400.0, v_max=5.0, n_space=(320 // scale, 160 // scale),
-                            n_time=160 // scale, **par)
+                            s_max=400.0, v_max=5.0, n_space=(640 // scale, 320 // scale),
+                            n_time=320 // scale, **par)
 
     def config(budget: str, base: str | None) -> PINNConfig:
         if budget == "quick":
@@ -135,7 +135,7 @@ def _heston(name: str, netting: NettingSet, lam: float) -> Case:
                                    num_threads=2, time_limit=300)
         return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=1500,
                                collocation=ClusteredGrid(n_tau=13, n_space=31, stretch=2.0),
-                               num_threads=2, time_limit=540)
+                               num_threads=1, time_limit=540)
 
     s = np.linspace(40.0, 200.0, 33)
     v = np.linspace(0.01, 0.25, 13)
