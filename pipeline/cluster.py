@@ -26,11 +26,16 @@ def task_runner(settings: DaskSettings, address: str | None = None):
         return DaskTaskRunner(address=address)
     if not settings.enabled:
         return None
+    # Loopback only: the scheduler, the workers and their dashboards have no authentication.
+    # (Threads share an in-process scheduler; processes get tcp://127.0.0.1.)
+    loopback = {"dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
+    if settings.processes:
+        loopback["host"] = "127.0.0.1"
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={"n_workers": settings.n_workers,
                         "threads_per_worker": settings.threads_per_worker,
-                        "processes": settings.processes, "dashboard_address": ":0"},
+                        "processes": settings.processes, **loopback},
     )
 
 

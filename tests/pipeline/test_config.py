@@ -80,3 +80,23 @@ def test_duplicate_ids_and_test_box_length(small_config):
     small_config.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="scenario ids must be unique"):
         load_config(small_config)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_local_cluster_listens_on_loopback_only(processes):
+    """The Dask scheduler, workers and dashboards (no authentication) listen on 127.0.0.1 only:
+    every listening socket of this process and its children, read with psutil."""
+    import psutil
+    from distributed import LocalCluster
+
+    from pipeline.cluster import task_runner
+    from pipeline.config import DaskSettings
+
+    runner = task_runner(DaskSettings(n_workers=1, threads_per_worker=1, processes=processes))
+    with LocalCluster(**runner.cluster_kwargs):
+        me = psutil.Process()
+        procs = [me, *me.children(recursive=True)]
+        listening = [c.laddr for p in procs for c in p.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN]
+    assert listening, "the cluster opened no listening socket"
+    assert all(a.ip == "127.0.0.1" for a in listening), listening
