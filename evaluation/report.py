@@ -376,7 +376,7 @@ def _scenario_section(
         out: dict[str, Any] = {
             "variant": p.get("variant", "—"),
             "base": ("—" if "base" not in p else "none (hard initial condition)"
-                     if p["base"] is None else str(p["base"])),
+                     if p["base"] is None else str(p["base"])) + _base_caveat(p),
             "faces": (", ".join(f"{k}: {v}" for k, v in faces.items())
                       if isinstance(faces, Mapping) and faces else "—"),
             "role": ("the scenario's reference" if p.get("reference") else "a PDE reference "
@@ -453,6 +453,17 @@ def _scenario_section(
 
 
 _METHOD_LABELS = {"pinn": "PINN", "fd": "FD", "analytic": "closed form"}
+
+
+def _base_caveat(p: Mapping[str, Any]) -> str:
+    """What the base function leaves to the network, where the exact answer is known: with a
+    one-signed payoff the exact risky value is e^{-c tau} times the risk-free base (risk-free:
+    the base itself), so the network learns a function of tau only; not a headline."""
+    if p.get("base") not in ("risk_free", "split") or p.get("payoff_sign") not in (1, -1):
+        return ""
+    if not p.get("xva"):
+        return " (one-signed, risk-free: the base is the exact answer)"
+    return " (one-signed: the exact answer is e^(−cτ) × base; the network learns a function of τ)"
 
 
 def _vs_fd_rows(vs: Any) -> list[dict[str, str]]:

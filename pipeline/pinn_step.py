@@ -145,7 +145,8 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
         target, against = None, None
     metrics = {"variant": scenario.pinn.variant, "base": sol.stats.get("base"),
                "faces": sol.stats.get("faces"), "reference": is_reference,
-               "compared_with": against}
+               "compared_with": against, "payoff_sign": int(sol.problem.payoff_sign),
+               "xva": sol.problem.xva is not None}
     if target is not None:
         errors = log10_relative_errors(price, target["price"])
         metrics.update({f"log10_rel_{k}": v for k, v in errors.items()})

@@ -328,3 +328,13 @@ def test_tolerance_and_history_from_config(tmp_path: Path, no_render: None) -> N
     assert "last 2 runs" in html and "×2.5 its previous value" in html
     html = build_report(runs[-1], tolerance=1.5, history=5).read_text(encoding="utf-8")
     assert "regressions against nightly-20261120T020000Z" in html and "last 3 runs" in html
+
+
+def test_pinn_base_caveat_labels_rows_whose_exact_answer_is_the_base():
+    from evaluation.report import _base_caveat
+
+    one_signed = {"base": "risk_free", "payoff_sign": 1, "xva": True}
+    assert "e^(−cτ) × base" in _base_caveat(one_signed)
+    assert "exact answer" in _base_caveat({**one_signed, "xva": False})
+    assert _base_caveat({**one_signed, "payoff_sign": 0}) == ""  # non-linear: the method works
+    assert _base_caveat({**one_signed, "base": None}) == ""  # no closed form in the trial value
