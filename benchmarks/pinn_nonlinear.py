@@ -240,15 +240,22 @@ _START, _END = "<!-- nonlinear-results:start", "<!-- nonlinear-results:end -->"
 
 def table(runs: list[dict]) -> str:
     """Markdown table of the runs (log10 relative L2 over the box), one row per run."""
-    head = ("| problem | λ_B | base | budget | PINN | split (free) | e^{−c₊τ}V_rf (free) | "
+    def grid(r: dict) -> str:
+        c = r["config"]["collocation"]
+        n = c.get("n_space")
+        return f"{c['type'].replace('Grid', '')} {c['n_tau']} × {n}"
+
+    head = ("| problem | λ_B | base | budget | collocation (τ × per state) | PINN | split (free) | "
+            "e^{−c₊τ}V_rf (free) | "
             "e^{−c₋τ}V_rf (free) | V_rf (free) | FD error | delta rel. err. at the money | "
-            "train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for r in sorted(runs, key=lambda r: (PROBLEMS.index(r["problem"]), r["lambda_b"],
                                          str(r["base"]), r["budget"])):
         f = r["free"]
         rows.append(
             f"| {r['problem']} | {r['lambda_b']:g} | {r['base'] or 'none'} | {r['budget']} | "
+            f"{grid(r)} | "
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
             f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
