@@ -117,12 +117,7 @@ class BlackScholesPDE(PDEProblem):
         r, q = self.rate, self.dividend
 
         def asymptote(leg: Leg, t: Tensor, y: Tensor) -> Tensor:
-            fwd = legs.forward_value(s * torch.exp(-q * t), leg.strike, r, t)
-            if leg.kind == "forward":
-                return fwd
-            if leg.kind == "call":
-                return torch.clamp(fwd, min=0.0) if face.side == "max" else torch.zeros_like(s)
-            return torch.clamp(-fwd, min=0.0) if face.side == "min" else torch.zeros_like(s)
+            return legs.spot_asymptote(leg, face.side, s, q, r, t)
 
         return legs.sign_discount(self.xva, legs.summed(self.netting_set, asymptote, tau, x), tau)
 

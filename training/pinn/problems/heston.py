@@ -195,16 +195,11 @@ class HestonPDE(PDEProblem):
 
         def data(leg: Leg, t: Tensor, y: Tensor) -> Tensor:
             spot = s if face.name != "spot_min" else torch.zeros_like(s)
-            fwd = legs.forward_value(spot * torch.exp(-q * t), leg.strike, r, t)
-            if leg.kind == "forward":
-                return fwd
-            if face.name == "variance_min":
+            if face.name == "variance_min" and leg.kind != "forward":
                 w = heston_effective_variance(y[:, 1], t, self.kappa, self.theta)
                 return black_scholes(y[:, 0], leg.strike, t, 0.0, r, q, leg.kind,
                                      total_variance=w)
-            if leg.kind == "call":
-                return torch.clamp(fwd, min=0.0) if face.side == "max" else torch.zeros_like(s)
-            return torch.clamp(-fwd, min=0.0) if face.side == "min" else torch.zeros_like(s)
+            return legs.spot_asymptote(leg, face.side, spot, q, r, t)
 
         return legs.sign_discount(self.xva, legs.summed(self.netting_set, data, tau, x), tau)
 

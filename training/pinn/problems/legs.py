@@ -88,6 +88,19 @@ def forward_value(u_fwd: Tensor, strike: float, rate: float, tau: Tensor) -> Ten
     return u_fwd - strike * torch.exp(-rate * tau)
 
 
+def spot_asymptote(leg: Leg, side: str, spot: Tensor, dividend: float, rate: float,
+                   tau: Tensor) -> Tensor:
+    """Risk-free value of a unit single-asset leg on a spot face: at S = 0 (``side="min"``) and
+    far out (``"max"``), where calls and puts are their discounted intrinsic value or 0 and a
+    forward is ``S e^{-q tau} - K e^{-r tau}`` everywhere."""
+    fwd = forward_value(spot * torch.exp(-dividend * tau), leg.strike, rate, tau)
+    if leg.kind == "forward":
+        return fwd
+    if leg.kind == "call":
+        return torch.clamp(fwd, min=0.0) if side == "max" else torch.zeros_like(fwd)
+    return torch.clamp(-fwd, min=0.0) if side == "min" else torch.zeros_like(fwd)
+
+
 def sign_discount(xva: XVA | None, value: Tensor, tau: Tensor) -> Tensor:
     """Risky boundary data from risk-free data: ``value e^{-c tau}`` with c the spread of the
     value's own sign at each point (exact where the value keeps its sign, e.g. at S = 0 where the
