@@ -330,7 +330,7 @@ def fmt(pair, pub=None) -> str:
 
 
 def markdown(record: dict) -> str:
-    """Markdown table of a results record (``--markdown``), for README.md."""
+    """Markdown table of a results record (``--markdown``), for docs/training.md."""
     order = {c: i for i, c in enumerate(FULL_CASES)}
     for r in RECIPES:
         order.update({f"{c}@{r}": i + 0.5 for i, c in enumerate(FULL_CASES)})

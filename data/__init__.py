@@ -3,7 +3,7 @@
 A dataset lives in ``<root>/<name>-<hash12>/`` with ``part-NNNNN.parquet`` files and
 ``manifest.json``; ``hash12`` comes from the SHA-256 of the canonical JSON of what determines
 the numbers. Writes are atomic, reads are verified, generation is chunked, resumable and can
-run on Dask. See README.md.
+run on Dask. See docs/datasets.md.
 """
 
 from .catalog import DatasetInfo, gc, list_datasets

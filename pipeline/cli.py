@@ -192,7 +192,7 @@ def serve(config: ConfigArg,
           name: Annotated[str | None, typer.Option(help="Deployment name.")] = None,
           output: Annotated[Path | None, typer.Option(help="Runs folder.")] = None,
           set_: SetOpt = None, params: ParamsOpt = None) -> None:
-    """Serve the nightly flow on a cron schedule (needs a Prefect server: see README)."""
+    """Serve the nightly flow on a cron schedule (needs a Prefect server: see docs/pipeline.md)."""
     _quiet_env()
     cfg = _load(config, set_, params)
     if not os.environ.get("PREFECT_API_URL"):

@@ -74,7 +74,7 @@ def simulate(
         dtype: "float64" (default) or "float32" (computed in float64, stored in float32).
         device_output: on the GPU, keep x, y and dydx on the device (CuPy arrays when CuPy is
             installed, else Numba device arrays; ``Sample.to_numpy()`` copies them back; hand
-            them to torch with ``torch.from_dlpack``, see README.md). Ignored when
+            them to torch with ``torch.from_dlpack``, see docs/gpu.md). Ignored when
             backend="auto" falls back to the CPU; refused with backend="cpu".
 
     Returns:

@@ -1,5 +1,5 @@
 """Differential machine learning on arrays: twin networks, differential polynomial regression,
-differential PCA and learning curves (Huge & Savine; README.md).
+differential PCA and learning curves (Huge & Savine; docs/training.md).
 
 Public names are imported lazily, so ``import training`` does not import torch until a
 torch-backed name (``DifferentialRegressor``, ``TwinNetwork``) is used. ``training.pinn`` is a

@@ -113,7 +113,7 @@ class DifferentialRegressor:
     peak_lr : float > 0, default 0.05
         Peak Adam rate of "one_cycle" (or the rate of "constant"). The source uses 0.1 and reports
         a divergence to a flat output for d = 50, m = 131,072 (methods.md). Measured on our
-        set-ups (README.md): 0.05 loses little against 0.1 at m = 1k (Black-Scholes value
+        set-ups (docs/training.md): 0.05 loses little against 0.1 at m = 1k (Black-Scholes value
         RMSE 0.225 vs 0.212 ×100), is better at d = 7, m = 8k, and trains d = 50, m = 131k.
         0.01 is clearly worse at m = 1k (too few steps to converge).
     clip_norm : float > 0 or None, default 1.0

@@ -9,7 +9,7 @@ conditional basket quadrature) and :mod:`.heston_cf` (Heston characteristic func
 per point set by :mod:`.tabulated`.
 
 Methods: Villarino, Leitao and Garcia-Rodriguez's boundary-safe PINN for the Burgard-Kjaer XVA
-PDE (see README.md). Time is tau = time to maturity.
+PDE (see docs/pinn.md and docs/nonlinear-xva.md). Time is tau = time to maturity.
 """
 
 from .closed_form import basket_by_conditioning, black_scholes, levy_basket, stulz_min
