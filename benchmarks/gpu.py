@@ -6,7 +6,7 @@ Measures, with CUDA events, in one run:
   stored in float64 and in float32 (computed in float64 either way: the project's dtype
   contract; float32 halves the output and the copy to the host);
 * a 10-asset Black-Scholes basket call, 1e7 paths, spot deltas;
-and prints path-steps/s, the ratio of the time to the floors of reference/methods.md section 3
+and prints path-steps/s, the ratio of the time to the floors of reference/docs/methods.md section 3
 (H200: ~1 ms for 1e8 one-step paths written in float64; ~0.5 s for 1e8 Heston paths x 252 steps
 with adjoints, i.e. ~0.05 s for 1e7), the GPU/CPU speedup against the CPU kernels measured in the
 same run (on fewer paths, compared per path), the share of time spent copying results to the
@@ -36,7 +36,7 @@ import simulators as sim  # noqa: E402
 from benchmarks import _machine  # noqa: E402
 from simulators import _dispatch  # noqa: E402
 
-FLOOR_BS_1E8 = 1e-3  # s, H200, 1e8 one-step paths written in float64 (methods.md section 3)
+FLOOR_BS_1E8 = 1e-3  # s, H200, 1e8 one-step paths written in float64 (docs/methods.md section 3)
 FLOOR_HESTON_1E8 = 0.5  # s, H200, 1e8 Heston paths x 252 steps with adjoints, float64
 
 
@@ -188,7 +188,7 @@ def main() -> None:
     report = {
         "machine": machine,
         "notes": "kernel_s: best of 3 by CUDA events, inputs already on the device; "
-                 "float32 = float64 arithmetic, float32 storage; floors from methods.md "
+                 "float32 = float64 arithmetic, float32 storage; floors from docs/methods.md "
                  "section 3 scaled linearly in paths (basket: x number of assets); "
                  "gpu_over_cpu compares paths/s with the CPU kernels on all cores of this "
                  "machine.",

@@ -20,7 +20,7 @@ one-signed payoffs); arithmetic basket: evaluation.analytic.arithmetic_basket_2d
 64-node Gauss-Hermite) times e^{-c tau}, and evaluation.fd.basket_2d (ADI); Heston:
 evaluation.analytic.heston (characteristic function, adaptive quadrature) times e^{-c tau}, and
 evaluation.fd.heston_2d for comparison (Neumann at v_max, as the source). Parameter sets and XVA
-scenarios are ours (methods.md §2), not the source's.
+scenarios are ours (docs/methods.md §2), not the source's.
 
 Budgets: ``--quick`` trains 1D runs with 500 Adam + 300 L-BFGS steps on a 26 x 101 grid (best
 variant: 300 + 300), 2D runs with 300 + 150 (best: 200 + 150) on a 9 x 21 x 21 grid, covers BS 1D
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adam-steps", type=int, default=None, help="override every variant's")
     ap.add_argument("--lbfgs-iterations", type=int, default=None, help="override every variant's")
     ap.add_argument("--heston-v-max", type=float, default=1.0,
-                    help="upper variance bound of the Heston domain (methods.md: 1)")
+                    help="upper variance bound of the Heston domain (docs/methods.md: 1)")
     ap.add_argument("--append", action="store_true",
                     help="add the runs to an existing output file instead of replacing it")
     ap.add_argument("--section", choices=("one_signed", "nonlinear"), default="one_signed",
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "budget": budget,
         "machine": machine(),
-        "notes": "Parameter sets and XVA scenarios are ours (methods.md section 2), not the "
+        "notes": "Parameter sets and XVA scenarios are ours (docs/methods.md section 2), not the "
                  "source's. log10 relative errors: sum|e|/sum|ref|, ||e||_2/||ref||_2, "
                  "max|e|/max|ref|. 'today' = tau = maturity.",
         "configs": {},

@@ -4,7 +4,7 @@ For each problem (Black-Scholes 1-D put, two-asset arithmetic basket put, worst-
 risk-free and risky), prints the grid, the wall time and the error at the strike for 3 refinements,
 the observed order, and the smallest grid found with relative error <= 1e-4 at the strike. Writes
 benchmarks/results/references.json with the machine description. Parameter sets are the project's
-own (methods.md section 2), not the source papers'.
+own (docs/methods.md section 2), not the source papers'.
 
 References: Black-Scholes, Stulz (worst-of) and the Heston characteristic function (risky values:
 times e^{-c tau}, exact for these one-signed payoffs). The arithmetic basket has no closed form:
@@ -230,7 +230,7 @@ def main() -> None:
             "basket": BASKET,
             "heston": {**HESTON, "v0": V0},
             "xva_risky": RISKY.to_dict(),
-            "note": "project parameter sets (methods.md section 2), not the papers'",
+            "note": "project parameter sets (docs/methods.md section 2), not the papers'",
         },
         "error_point": "at the strike: S = K (1-D), S1 = S2 = K (baskets), S = K, v = v0 (Heston)",
         "problems": results,

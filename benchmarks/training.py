@@ -1,4 +1,4 @@
-"""Differential vs standard training against the published table of Huge & Savine (methods.md §1).
+"""Differential vs standard training against the published table of Huge & Savine (docs/methods.md §1).
 
     .venv/bin/python benchmarks/training.py            # default rows, 3 seeds: a few minutes
     .venv/bin/python benchmarks/training.py --full     # + Bachelier n=50 m=65,536 and the
@@ -10,7 +10,7 @@ closed forms, mean ± sd over seeds, beside the published figures; time per fit;
 epoch-time ratio; the explicit-vs-autograd twin step time. Writes benchmarks/results/training.json.
 
 Data: the project's simulators (``simulators.simulate`` with antithetic paths, as in the source)
-when importable, otherwise a NumPy generator of the exact methods.md set-up (``--data numpy``).
+when importable, otherwise a NumPy generator of the exact docs/methods.md set-up (``--data numpy``).
 Test references are closed forms computed here: Black-Scholes call price and delta at τ = 1 on 100
 spots in [0.35, 1.65]; Bachelier price and delta of the basket b = a·x with basket vol 0.2 on 4096
 inputs U[1 − adj/2, 1 + adj/2]^n, adj = 1 + 0.5 sqrt((n − 1)/12). Delta RMSE pools all inputs.
@@ -41,7 +41,7 @@ ROOT = _HERE.parent
 
 from training import DifferentialRegressor, TwinNetwork  # noqa: E402
 
-# published RMSE ×100 (standard, differential) for value and delta, methods.md §1
+# published RMSE ×100 (standard, differential) for value and delta, docs/methods.md §1
 PUBLISHED = {
     "bs_1024": {"value": (0.59, 0.35), "delta": (3.89, 2.47)},
     "bachelier7_8192": {"value": (0.50, 0.14), "delta": (0.40, 0.10)},
@@ -87,9 +87,9 @@ def _bachelier(X, weights, strike=1.10, basket_vol=0.2, tau=1.0):
 
 
 class NumpyData:
-    """NumPy generator of the exact methods.md §1 set-up (labelled "numpy" in the results)."""
+    """NumPy generator of the exact docs/methods.md §1 set-up (labelled "numpy" in the results)."""
 
-    label = "numpy generator of the methods.md §1 set-up (antithetic)"
+    label = "numpy generator of the docs/methods.md §1 set-up (antithetic)"
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": results,
         "total_seconds": time.perf_counter() - t_all,
         "notes": "RMSE x100 = % of a unit spot; delta RMSE pools all inputs; published figures "
-        "from methods.md §1 (Huge & Savine). Labels are antithetic Monte-Carlo payoffs.",
+        "from docs/methods.md §1 (Huge & Savine). Labels are antithetic Monte-Carlo payoffs.",
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy.stats import norm
 
-# Black-Scholes reference set-up of Huge & Savine (methods.md section 1).
+# Black-Scholes reference set-up of Huge & Savine (docs/methods.md section 1).
 BS_SPOT, BS_VOL, BS_STRIKE, BS_TAU = 1.0, 0.2, 1.10, 1.0
 
 DTYPE_RTOL = {"float64": 1e-12, "float32": 1e-6}

@@ -1,4 +1,4 @@
-"""Differential PCA (Huge & Savine; methods.md §1): principal axes of the *differentials*.
+"""Differential PCA (Huge & Savine; docs/methods.md §1): principal axes of the *differentials*.
 
     C_Z = Zᵀ Z / m   (non-central)   or   (Z − Z̄)ᵀ (Z − Z̄) / m   (central)
     C_Z = P Λ Pᵀ,  λ_1 ≥ λ_2 ≥ ...;   keep P_k (d, k)

@@ -1,4 +1,4 @@
-"""Differential polynomial regression and a cross-validated ridge baseline (methods.md §1).
+"""Differential polynomial regression and a cross-validated ridge baseline (docs/methods.md §1).
 
 Basis Φ: all monomials of total degree ≤ p in the standardised inputs x̃ = (x − μ)/σ, with exact
 derivatives ∂Φ/∂x̃_j. The differential least-squares problem
@@ -161,7 +161,7 @@ class DifferentialPolynomialRegression(_PolyBase):
     ----------
     degree : int >= 1, default 5
     alpha : float >= 0, default 1.0
-        Weight α of the differential rows (methods.md uses 1). α = 0 is plain least squares.
+        Weight α of the differential rows (docs/methods.md uses 1). α = 0 is plain least squares.
     ridge : float >= 0, default 0.0
         Optional Tikhonov penalty ridge · m on the non-constant coefficients.
     solver : {"eigh", "lstsq"}, default "eigh"

@@ -1,5 +1,5 @@
 """``DifferentialRegressor``: a scikit-learn style estimator training a twin network on values and
-pathwise differentials (Huge & Savine, "Differential Machine Learning", 2020; methods.md §1).
+pathwise differentials (Huge & Savine, "Differential Machine Learning", 2020; docs/methods.md §1).
 
 Conventions: ``X`` (n, d) inputs, ``y`` (n,) labels, ``dydx`` (n, d) differentials, float64 by
 default. Loss on normalised data (see :mod:`training.scaling`)::
@@ -112,7 +112,7 @@ class DifferentialRegressor:
         ``peak_lr``; interpolated at every step. A ``PiecewiseLinear`` is used as is.
     peak_lr : float > 0, default 0.05
         Peak Adam rate of "one_cycle" (or the rate of "constant"). The source uses 0.1 and reports
-        a divergence to a flat output for d = 50, m = 131,072 (methods.md). Measured on our
+        a divergence to a flat output for d = 50, m = 131,072 (docs/methods.md). Measured on our
         set-ups (docs/training.md): 0.05 loses little against 0.1 at m = 1k (Black-Scholes value
         RMSE 0.225 vs 0.212 ×100), is better at d = 7, m = 8k, and trains d = 50, m = 131k.
         0.01 is clearly worse at m = 1k (too few steps to converge).

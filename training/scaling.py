@@ -1,4 +1,4 @@
-"""Normalisation of differential training data (Huge & Savine; methods.md §1).
+"""Normalisation of differential training data (Huge & Savine; docs/methods.md §1).
 
     x̃ = (x − μx)/σx,   ỹ = (y − μy)/σy,   z̃ = z σx/σy,   λ_j = 1/RMS(z̃_j)
 

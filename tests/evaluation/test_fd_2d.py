@@ -14,7 +14,7 @@ pytest.importorskip("QuantLib")
 from tests.evaluation import _ql  # noqa: E402
 
 XVA_CHECK = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
-# Project basket set (methods.md section 2): K 100, T 0.5, vols (0.25, 0.35), rho 0.5, r 0.03.
+# Project basket set (docs/methods.md section 2): K 100, T 0.5, vols (0.25, 0.35), rho 0.5, r 0.03.
 BASKET = dict(strike=100.0, maturity=0.5, vols=(0.25, 0.35), rho=0.5, rate=0.03)
 NEAR = np.array([[100.0, 100.0], [95.0, 105.0], [105.0, 95.0], [110.0, 100.0]])
 # Project Heston set: K = 100, T = 1, r = 0.025, kappa 1.5, theta 0.04, xi 0.3, rho -0.9.

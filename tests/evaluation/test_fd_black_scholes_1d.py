@@ -15,7 +15,7 @@ XVA_CHECK = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
 
 
 def test_methods_check_value_risky_put():
-    """methods.md section 2: the closed form gives 8.439938 at S = K; FD within 1e-4 relative."""
+    """docs/methods.md section 2: the closed form gives 8.439938 at S = K; FD within 1e-4 relative."""
     exact = an.black_scholes(K, K, T, VOL, R, Q, "put") * an.xva_factor(XVA_CHECK, T)
     assert exact == pytest.approx(8.439938, abs=5e-7)
     sol = fd.black_scholes_1d(K, T, VOL, R, Q, kind="put", xva=XVA_CHECK)

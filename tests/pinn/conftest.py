@@ -1,4 +1,4 @@
-"""Shared cases of the PINN tests (parameter sets of methods.md §2, labelled ours there)."""
+"""Shared cases of the PINN tests (parameter sets of docs/methods.md §2, labelled ours there)."""
 
 import pytest
 import torch

@@ -12,7 +12,7 @@ from simulators import rng
 from tests.problems import within_k_se
 from tests.simulators import ql_oracles as ql
 
-# methods.md parameter set (ours): Feller holds, 2 kappa theta = 0.12 > xi^2 = 0.09.
+# docs/methods.md parameter set (ours): Feller holds, 2 kappa theta = 0.12 > xi^2 = 0.09.
 P = {"kappa": 1.5, "theta": 0.04, "xi": 0.3, "rho": -0.9, "rate": 0.025}
 SPOT, VAR, STRIKE = 100.0, 0.04, 100.0
 

@@ -44,7 +44,7 @@ def test_risky_labels_are_the_risk_free_ones_times_the_factor_path_by_path(case)
 
 
 def test_risky_black_scholes_put_matches_reference_number():
-    # methods.md: risky put at S = K by the closed form is 8.439938
+    # docs/methods.md: risky put at S = K by the closed form is 8.439938
     s = sim.simulate(sim.BlackScholes(vol=0.25, rate=0.03, dividend=0.01),
                      sim.European(100.0, 1.0, "put"), sim.FixedSampler([100.0]), 400_000,
                      seed=1, antithetic=True, xva=XVA)

@@ -1,4 +1,4 @@
-"""NumPy generators of the methods.md §1 set-ups (Huge & Savine), independent of ``simulators``.
+"""NumPy generators of the docs/methods.md §1 set-ups (Huge & Savine), independent of ``simulators``.
 
 All randomness comes from ``np.random.default_rng(seed)``; shapes: X (m, n), y (m,), dydx (m, n).
 """

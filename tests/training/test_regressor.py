@@ -13,7 +13,7 @@ FAST = dict(epochs=30, hidden_units=16, hidden_layers=3)
 
 
 def test_differential_beats_standard_on_bachelier_basket():
-    """methods.md §1: n = 7, m = 1024, value RMSE against the Bachelier formula, 3 seeds."""
+    """docs/methods.md §1: n = 7, m = 1024, value RMSE against the Bachelier formula, 3 seeds."""
     basket = pb.random_basket(7, seed=11)
     Xt, vt, _ = pb.basket_test(basket, 2048, seed=99)
     rmse = {"standard": [], "differential": []}
