@@ -1,4 +1,5 @@
-"""Differential vs standard training against the published table of Huge & Savine (docs/methods.md §1).
+"""Differential vs standard training against the published table of Huge & Savine
+(docs/methods.md §1).
 
     .venv/bin/python benchmarks/training.py            # default rows, 3 seeds: a few minutes
     .venv/bin/python benchmarks/training.py --full     # + Bachelier n=50 m=65,536 and the

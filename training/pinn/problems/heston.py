@@ -52,9 +52,9 @@ class HestonPDE(PDEProblem):
             the integrated expected variance started from v = 0 (an approximation, times
             e^{-c tau}).
 
-    Boundary-safe residuals (docs/methods.md §2): at v = 0 the degenerate PDE (Feller), S faces as in
-    1D, at v_max the PDE without the "v" and "Sv" terms (Neumann dV/dv = 0; or without "vv" for
-    ``v_max_condition="linear"``).
+    Boundary-safe residuals (docs/methods.md §2): at v = 0 the degenerate PDE (Feller), S faces
+    as in 1D, at v_max the PDE without the "v" and "Sv" terms (Neumann dV/dv = 0; or without
+    "vv" for ``v_max_condition="linear"``).
     Classical: Dirichlet at S = 0 and s_max, Neumann dV/dv = 0 at v_max (or the "linear" reduced
     PDE), the degenerate PDE at v = 0.
     Base function (``base``): "characteristic_function" (default), the exact risk-free Heston
