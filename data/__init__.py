@@ -3,22 +3,25 @@
 A dataset lives in ``<root>/<name>-<hash12>/`` with ``part-NNNNN.parquet`` files and
 ``manifest.json``; ``hash12`` comes from the SHA-256 of the canonical JSON of what determines
 the numbers. Writes are atomic, reads are verified, generation is chunked, resumable and can
-run on Dask. See docs/datasets.md.
+run on Dask. Stray files are refused by readers and quarantined by ``generate``. See
+docs/datasets.md.
 """
 
 from .catalog import DatasetInfo, gc, list_datasets
 from .errors import DatasetError
 from .generate import Progress, find_or_create, generate, plan_chunks
 from .hashing import canonical_json, content_hash
+from .layout import QUARANTINE
 from .manifest import MANIFEST, PartInfo, read_manifest
 from .reader import Dataset, open_dataset
 from .schema import SCHEMA_VERSION, arrow_schema, column_names
 from .spec import DEFAULT_CHUNK_PATHS, DatasetSpec, from_dict
-from .writer import write_dataset
+from .writer import private_work_dir, publish_dir, write_dataset
 
 __all__ = [
     "DEFAULT_CHUNK_PATHS",
     "MANIFEST",
+    "QUARANTINE",
     "SCHEMA_VERSION",
     "Dataset",
     "DatasetError",
@@ -37,6 +40,8 @@ __all__ = [
     "list_datasets",
     "open_dataset",
     "plan_chunks",
+    "private_work_dir",
+    "publish_dir",
     "read_manifest",
     "write_dataset",
 ]

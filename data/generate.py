@@ -8,9 +8,13 @@ directory; the manifest is written last and the directory renamed into place (se
 writes its part into the shared work directory and returns only the part's description, so the
 driver never holds the data. Memory per task is bounded by the chunk size.
 
-Resuming: a part left by an interrupted run is reused when its SHA-256 matches the sidecar
-written after it (or, without a sidecar, when it decodes with valid page CRCs, the right
-metadata, path ids and finite values); anything else is regenerated.
+Resuming: a part left by an interrupted run is reused when it passes every read check (it
+decodes with valid page CRCs, the right metadata, path ids and finite values) and, where a
+sidecar was written after it, its SHA-256 matches the sidecar; anything else is regenerated.
+
+Before any of this, a complete dataset that verifies is returned without taking the lock (so a
+read-only store serves it). Under the lock, a file where the dataset directory should be is
+moved aside and strays in the dataset directory are quarantined (``data.layout``).
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from typing import Any
 
 from .errors import DatasetError
 from .hashing import file_sha256
-from .manifest import MANIFEST, PartInfo
-from .reader import Dataset, check_part_footer, open_dataset, read_part
-from .schema import METADATA_KEY, part_name
+from .layout import displace_non_directory, quarantine, stray_entries
+from .manifest import MANIFEST, PartInfo, read_manifest
+from .reader import Dataset, open_dataset, read_part
+from .schema import METADATA_KEY, PART_PATTERN, part_name
 from .spec import DatasetSpec
 from .writer import dataset_lock, finalize, sidecar_path, work_dir, write_part
 
@@ -107,9 +112,9 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
         if side.is_file():
             info = PartInfo.from_dict(json.loads(side.read_text()))
             if (info.index, info.first_path, info.rows) == (index, first_path, rows):
-                check_part_footer(path, info, spec.hash, list(spec.inputs), spec.precision)
-                if file_sha256(path) == info.sha256:
-                    return PartInfo(**{**info.to_dict(), "seconds": 0.0})
+                # the reader's checks: a part with a matching checksum may still hold NaN
+                read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=True)
+                return PartInfo(**{**info.to_dict(), "seconds": 0.0})
         else:
             info = PartInfo(index=index, file=path.name, first_path=first_path, rows=rows,
                             bytes=path.stat().st_size, sha256="", backend="cpu")
@@ -124,16 +129,21 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
 
 
 def _check_complete(final: Path, verify: bool) -> Dataset:
-    """Open a finished dataset, with (verify) every part's SHA-256 checked; DatasetError if
-    anything is wrong."""
+    """Open a finished dataset and (``verify``) read every part with the reader's checks
+    (SHA-256, page CRCs, path ids, finite values), so that whatever is returned can be read;
+    DatasetError if anything is wrong. Without ``verify``, the open-time checks only."""
     ds = open_dataset(final)
-    if verify:
-        for info in ds.parts:
-            path = final / info.file
-            if file_sha256(path) != info.sha256:
-                raise DatasetError(f"{path}: SHA-256 does not match the manifest; the file is "
-                                   "corrupt.", path)
-    return ds
+    return ds.verify() if verify else ds
+
+
+def _quarantine_strays(final: Path, spec: DatasetSpec) -> None:
+    """Move the strays of the dataset directory ``final`` into its quarantine."""
+    try:
+        manifest = read_manifest(final)
+        listed = {p["file"] for p in manifest["parts"]} if manifest["hash"] == spec.hash else None
+    except DatasetError:
+        listed = None  # every part-NNNNN.parquet may be a part to reuse
+    quarantine(final, stray_entries(final, listed))
 
 
 def _infer_chunk(directory: Path, spec: DatasetSpec) -> int | None:
@@ -219,13 +229,21 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
             must see ``root`` at the same path (local or shared file system).
         root: directory holding the datasets.
         progress: called with a ``Progress`` after each part.
-        verify: check every part's SHA-256 of an existing dataset before reusing it.
+        verify: read every part of an existing dataset with the reader's checks (SHA-256,
+            decoding, path ids, finite values) before returning it; False: the open-time
+            checks only.
         fsync: flush files and directories to disk.
 
-    If the dataset exists and verifies, nothing is simulated. If it exists but is damaged
-    (manifest missing or invalid, part missing, truncated, corrupt or foreign), it is repaired:
+    If the dataset exists and verifies, it is returned without taking the lock and nothing is
+    simulated. Otherwise, under the lock: anything but a directory at the dataset's path is
+    moved aside (``<name>.displaced-<UTC stamp>``), strays in the dataset directory are moved
+    into its ``_quarantine/``, and a damaged dataset (manifest missing or invalid, part
+    missing, truncated, corrupt, foreign, holding NaN/Inf or wrong path ids) is repaired:
     verified parts are kept and the others regenerated. An interrupted run is resumed the same
     way.
+
+    Raises:
+        DatasetError: the dataset must be written but the store is read-only.
     """
     if n_paths is not None:
         spec = spec.replace(n_paths=n_paths)
@@ -235,8 +253,19 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
     final = root / spec.dirname
     tmp = work_dir(root, spec)
     t0 = time.perf_counter()
-    with dataset_lock(root, spec):
+    why = ("a file stands where its directory belongs" if final.exists() or final.is_symlink()
+           else "it does not exist yet")
+    if final.is_dir():  # complete and verified: served without the (write) lock
+        try:
+            _check_complete(final, verify)
+            return final
+        except (DatasetError, OSError) as exc:
+            why = f"it needs repair ({exc})"
+    with dataset_lock(root, spec, why=why):
+        displace_non_directory(final)
+        displace_non_directory(tmp)
         if final.exists():
+            _quarantine_strays(final, spec)
             try:
                 _check_complete(final, verify)
                 return final
@@ -259,7 +288,7 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
                                   time.perf_counter() - t0))
 
         for name in os.listdir(tmp):  # parts beyond the plan (another chunk size) go
-            if name.startswith("part-") and name not in {part_name(i) for i, _, _ in plan}:
+            if PART_PATTERN.match(name) and name not in {part_name(i) for i, _, _ in plan}:
                 _discard(tmp / name)
         todo = []
         for index, first, rows in plan:

@@ -238,6 +238,9 @@ def read_manifest(directory: Path) -> dict:
     """Read and validate ``<directory>/manifest.json``; DatasetError if absent or invalid."""
     path = Path(directory) / MANIFEST
     if not Path(directory).is_dir():
+        if Path(directory).exists():
+            raise DatasetError(f"{directory}: not a directory (a file where the dataset "
+                               "directory should be); data.generate moves it aside.", directory)
         raise DatasetError(f"{directory}: no such dataset directory.", directory)
     if not path.is_file():
         raise DatasetError(f"{path}: manifest missing; the dataset is incomplete or damaged. "

@@ -5,7 +5,9 @@ Checks, in order:
 * at open (always, cheap): the manifest parses and is consistent (schema version, every field,
   ``hash`` = SHA-256 of the recorded parameters, contiguous parts adding up to ``n_paths``);
   a directory named ``<name>-<hash12>`` carries the manifest's hash; every listed part exists
-  with the recorded size (catches truncation) and no unlisted ``part-*.parquet`` is present;
+  with the recorded size (catches truncation) and no stray is present (an entry other than the
+  manifest and its parts whose name does not start with ``.`` or ``_``: other readers would
+  count it; see ``data.layout``);
   each part's Parquet footer decodes, has the dataset's columns and types, the recorded row
   count, and key-value metadata naming this dataset's hash and the part's path range (catches
   parts from another dataset);
@@ -13,6 +15,7 @@ Checks, in order:
   ``verify()``): the SHA-256 of the bytes read equals the manifest's (unless
   ``verify=False``), Parquet page CRCs match, ``path_id`` is exactly the recorded range, and no
   value is NaN or Inf. Each file is read once: the bytes that are hashed are the bytes decoded.
+  ``verify()`` also looks for strays again.
 
 Every failure raises ``DatasetError`` naming the file.
 """
@@ -32,8 +35,9 @@ import pyarrow.parquet as pq
 
 from .errors import DatasetError
 from .hashing import HASH_HEX_DIGITS
+from .layout import QUARANTINE, stray_entries
 from .manifest import PartInfo, read_manifest
-from .schema import METADATA_KEY, PART_PATTERN, check_finite, check_schema
+from .schema import METADATA_KEY, check_finite, check_schema
 
 _DIRNAME = re.compile(r"^(?P<name>.+)-(?P<hash>[0-9a-f]{12})$")
 
@@ -313,10 +317,27 @@ class Dataset:
         return pads.dataset([str(f) for f in self.files], format="parquet")
 
     def verify(self) -> Dataset:
-        """Read and check every part (SHA-256, page CRCs, schema, path ids, NaN/Inf) without
-        keeping the data; raises DatasetError on the first problem. Returns self."""
+        """Check for strays, then read and check every part (SHA-256, page CRCs, schema, path
+        ids, NaN/Inf) without keeping the data; raises DatasetError on the first problem.
+        Returns self."""
+        check_strays(self.path, self.manifest)
         self._each_part(lambda info: self._read(info, verify=True))
         return self
+
+
+def check_strays(path: Path, manifest: dict) -> None:
+    """DatasetError naming the first stray in the dataset directory ``path``, if any."""
+    try:
+        strays = stray_entries(path, {p["file"] for p in manifest["parts"]})
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot list the directory ({exc}).", path) from exc
+    if strays:
+        first = path / strays[0]
+        more = f" (and {len(strays) - 1} more: {', '.join(strays[1:])})" if strays[1:] else ""
+        raise DatasetError(f"{first}: not listed in the manifest{more}; a stray (foreign, stale "
+                           "or misnamed) file that readers pointed at the directory would "
+                           f"read as data. data.generate moves strays into {QUARANTINE}/.",
+                           first)
 
 
 def check_structure(path: Path, manifest: dict) -> None:
@@ -326,11 +347,7 @@ def check_structure(path: Path, manifest: dict) -> None:
         raise DatasetError(f"{path / 'manifest.json'}: the manifest's hash "
                            f"{manifest['hash'][:HASH_HEX_DIGITS]} does not match the directory "
                            f"name's {m.group('hash')} (a foreign manifest).", path)
-    listed = {p["file"] for p in manifest["parts"]}
-    for entry in sorted(os.listdir(path)):
-        if PART_PATTERN.match(entry) and entry not in listed:
-            raise DatasetError(f"{path / entry}: part file not listed in the manifest (a "
-                               "foreign or stale part); remove it.", path / entry)
+    check_strays(path, manifest)
     for p in manifest["parts"]:
         info = PartInfo.from_dict(p)
         check_part_footer(path / info.file, info, manifest["hash"], manifest["inputs"],

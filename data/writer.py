@@ -12,15 +12,24 @@ Layout while a dataset is being written under ``root``:
 When every part is present the sidecars are removed, ``manifest.json`` is written (atomically,
 last) and the work directory is renamed to ``root/<name>-<hash12>``. A crash at any point leaves
 either the previous state or a hidden work directory, never a directory that looks complete.
+
+The lock is taken only when something must be written, so a complete dataset on a read-only
+store is served; when the lock cannot be created there, ``DatasetError`` says so.
+
+``private_work_dir`` and ``publish_dir`` are the same pattern without a lock, for caches that
+several processes may fill at once: each assembles its own temporary directory and renames it
+into place; the first to finish wins and the others discard theirs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +41,7 @@ import pyarrow.parquet as pq
 
 from .errors import DatasetError
 from .hashing import IDENTITY_KEYS
+from .layout import QUARANTINE, displace_non_directory, is_ignored, quarantine
 from .manifest import (
     MANIFEST,
     PartInfo,
@@ -58,12 +68,25 @@ def sidecar_path(part_path: Path) -> Path:
     return part_path.with_name(f".{part_path.name}{SIDECAR_SUFFIX}")
 
 
+READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _open_lock(path: Path) -> int:
+    """Open (creating if needed) the lock file; a file descriptor."""
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
 @contextlib.contextmanager
-def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True) -> Iterator[bool]:
+def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True,
+                 why: str = "it must be written") -> Iterator[bool]:
     """Hold an exclusive advisory lock on ``root/.<dirname>.lock`` (POSIX ``flock``).
 
     Yields True when the lock is held; with ``blocking=False`` yields False if another process
     holds it. Where ``fcntl`` is unavailable, yields True without locking.
+
+    Raises:
+        DatasetError: the store is read-only (the lock cannot be created); the message names
+            the dataset and says ``why`` it needed writing.
     """
     try:
         import fcntl
@@ -71,8 +94,17 @@ def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True) -> Ite
         yield True
         return
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / f".{spec.dirname}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock = root / f".{spec.dirname}.lock"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = _open_lock(lock)
+    except OSError as exc:
+        if exc.errno not in READ_ONLY_ERRNOS:
+            raise
+        raise DatasetError(f"{root / spec.dirname}: {why}, but the store {root} is read-only "
+                           f"(cannot open the lock {lock.name}: {exc.strerror}). Generate the "
+                           "dataset with write access, or use a writable dataset root.",
+                           root / spec.dirname) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -85,6 +117,32 @@ def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True) -> Ite
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def private_work_dir(final: Path) -> Path:
+    """A new, empty, hidden directory next to ``final`` that only the caller uses:
+    ``<parent>/.<name>.tmp-<random>`` (the parent is created if needed)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+
+
+def publish_dir(tmp: Path, final: Path, *, fsync: bool = False) -> bool:
+    """Rename the finished directory ``tmp`` to ``final`` atomically.
+
+    Returns True when ``tmp`` became ``final``. When ``final`` already exists (another process
+    published first), ``tmp`` is removed and False is returned: the caller uses ``final``.
+    """
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+    if fsync:
+        fsync_dir(Path(final).parent)
+    return True
 
 
 def write_part(directory: Path, spec: DatasetSpec, index: int, first_path: int, x: np.ndarray,
@@ -125,8 +183,9 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
              generation: dict | None = None, fsync: bool = True) -> Path:
     """Turn a work directory holding every part into the dataset directory ``final``.
 
-    Removes sidecars and any file that is not a listed part, writes ``manifest.json`` (last)
-    and renames ``tmp`` to ``final`` atomically. ``final`` must not exist.
+    Removes sidecars and other hidden leftovers, moves any other entry that is not a listed
+    part into ``_quarantine/`` (kept, as is an existing quarantine), writes ``manifest.json``
+    (last) and renames ``tmp`` to ``final`` atomically. ``final`` must not exist.
     """
     parts = sorted(parts, key=lambda p: p.index)
     expected = {p.file for p in parts}
@@ -139,19 +198,24 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
             raise DatasetError(f"{f}: part reported as written ({p.bytes} bytes) but not found "
                                "with that size here; with Dask, workers must write to a file "
                                "system this process sees at the same path.", f)
+    strays = []
     for entry in tmp.iterdir():
-        if entry.name not in expected:
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        if entry.name in expected or entry.name in (QUARANTINE, MANIFEST):
+            continue  # a manifest (of a damaged dataset) is replaced below
+        if not is_ignored(entry.name):
+            strays.append(entry.name)
+        elif entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    quarantine(tmp, sorted(strays))
     manifest = build_manifest(spec.to_dict(), list(spec.inputs), parts, generation)
     write_manifest(tmp, manifest, fsync=fsync)
     if fsync:
         fsync_dir(tmp)
-    os.rename(tmp, final)
-    if fsync:
-        fsync_dir(final.parent)
+    if not publish_dir(tmp, final, fsync=fsync):
+        raise DatasetError(f"{final}: appeared while this process held the dataset's lock (a "
+                           "writer that does not take the lock?); left as it is.", final)
     return final
 
 
@@ -187,8 +251,9 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
 
     Returns:
         ``root/<name>-<hash12>``. If that dataset already exists it is left as it is (its
-        numbers are the same by construction) and its path is returned; use
-        ``open_dataset`` to verify it.
+        numbers are the same by construction) and its path is returned without taking the
+        lock; use ``open_dataset`` to verify it. A file at that path is moved aside first
+        (``data.layout.displace``).
     """
     sample = sample.to_numpy() if hasattr(sample, "to_numpy") else sample
     if spec is None:
@@ -198,14 +263,18 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
     _check_sample(sample, spec)
     root = Path(root)
     final = root / spec.dirname
-    with dataset_lock(root, spec):
+    if (final / MANIFEST).is_file():  # written already: no lock needed
+        return final
+    with dataset_lock(root, spec, why="it does not exist yet"):
         if (final / MANIFEST).is_file():
             return final
+        displace_non_directory(final)
         if final.exists():
             raise DatasetError(f"{final} exists but has no manifest (an incomplete or damaged "
                                "dataset); remove it or repair it with data.find_or_create.",
                                final)
         tmp = work_dir(root, spec)
+        displace_non_directory(tmp)
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -177,55 +178,84 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
 
 def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                     DifferentialRegressor, run_dir: Path | None = None) -> None:
-    """Fit every (size, mode, seed), score on the test set, write the cache entry atomically."""
+    """Fit every (size, mode, seed), score on the test set, publish the cache entry atomically.
+
+    The entry is assembled in a folder of this process's own next to ``cache`` and renamed into
+    place. When another process training the same key publishes first, its entry is kept and
+    this one discarded (same key: same data, settings and seeds)."""
+    import data
+
     t = scenario.training
     target = surrogate_target(ref)
     x_test, ref_price, ref_grad = ref["x"], target["price"], target["grad"]
-    curve = []
-    predictions: dict[str, np.ndarray] = {}
-    tmp_models = cache.with_name(cache.name + ".tmp") / "models"
-    if tmp_models.parent.exists():
-        shutil.rmtree(tmp_models.parent)
-    tmp_models.mkdir(parents=True)
-    largest = max(t.sizes)
     for m in t.sizes:
         if m > len(y_all):
             raise ValueError(f"scenario {scenario.id!r}: training size {m} exceeds the "
                              f"dataset's {len(y_all)} rows (set n_paths)")
-        for mode in t.modes:
-            for seed in t.seeds:
-                kwargs = dict(hidden_layers=t.hidden_layers, hidden_units=t.hidden_units,
-                              lam=t.lam, epochs=t.epochs, seed=seed, dtype=t.dtype)
-                if t.peak_lr is not None:
-                    kwargs["peak_lr"] = t.peak_lr
-                reg = DifferentialRegressor(**kwargs)
-                f0 = time.perf_counter()
-                if mode == "differential":
-                    reg.fit(x_all[:m], y_all[:m], z_all[:m])
-                else:
-                    reg.fit(x_all[:m], y_all[:m])
-                fit_s = time.perf_counter() - f0
-                price, grad = reg.predict_value_and_gradient(x_test)
-                rec = {"mode": mode, "m": int(m), "seed": int(seed),
-                       "value_rmse": float(rmse(price, ref_price)),
-                       "delta_rmse": (None if ref_grad is None else
-                                      [float(v) for v in rmse(grad, ref_grad, axis=0)]),
-                       "fit_seconds": fit_s,
-                       "final_loss": _final_loss(reg)}
-                curve.append(rec)
-                if m == largest and seed == t.seeds[0]:
-                    reg.save(tmp_models / mode)
-                    predictions[f"pred_price_{mode}"] = np.asarray(price)
-                    predictions[f"pred_grad_{mode}"] = np.asarray(grad)
-    mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000], run_dir)
-    out = {"learning_curve": curve, "summary": summarise(curve, largest), "mc_noise": mc_noise,
-           "models": list(t.modes)}
-    (tmp_models.parent / "curve.json").write_text(json.dumps(out, indent=1))
-    np.savez(tmp_models.parent / "predictions.npz", **predictions)
-    if cache.exists():
-        shutil.rmtree(cache)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp_models.parent.rename(cache)
+    curve = []
+    predictions: dict[str, np.ndarray] = {}
+    work = data.private_work_dir(cache)
+    try:
+        tmp_models = work / "models"
+        tmp_models.mkdir()
+        largest = max(t.sizes)
+        for m in t.sizes:
+            for mode in t.modes:
+                for seed in t.seeds:
+                    kwargs = dict(hidden_layers=t.hidden_layers, hidden_units=t.hidden_units,
+                                  lam=t.lam, epochs=t.epochs, seed=seed, dtype=t.dtype)
+                    if t.peak_lr is not None:
+                        kwargs["peak_lr"] = t.peak_lr
+                    reg = DifferentialRegressor(**kwargs)
+                    f0 = time.perf_counter()
+                    if mode == "differential":
+                        reg.fit(x_all[:m], y_all[:m], z_all[:m])
+                    else:
+                        reg.fit(x_all[:m], y_all[:m])
+                    fit_s = time.perf_counter() - f0
+                    price, grad = reg.predict_value_and_gradient(x_test)
+                    rec = {"mode": mode, "m": int(m), "seed": int(seed),
+                           "value_rmse": float(rmse(price, ref_price)),
+                           "delta_rmse": (None if ref_grad is None else
+                                          [float(v) for v in rmse(grad, ref_grad, axis=0)]),
+                           "fit_seconds": fit_s,
+                           "final_loss": _final_loss(reg)}
+                    curve.append(rec)
+                    if m == largest and seed == t.seeds[0]:
+                        reg.save(tmp_models / mode)
+                        predictions[f"pred_price_{mode}"] = np.asarray(price)
+                        predictions[f"pred_grad_{mode}"] = np.asarray(grad)
+        mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000], run_dir)
+        out = {"learning_curve": curve, "summary": summarise(curve, largest),
+               "mc_noise": mc_noise, "models": list(t.modes)}
+        (work / "curve.json").write_text(json.dumps(out, indent=1))
+        np.savez(work / "predictions.npz", **predictions)
+        _drop_incomplete_cache(cache)
+        if not data.publish_dir(work, cache):
+            log.info("training cache %s was published by another process first; using it",
+                     cache)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _drop_incomplete_cache(cache: Path) -> None:
+    """Remove a cache entry without ``curve.json`` (left by an older, non-atomic writer), so
+    that a complete one can take its place; renamed first, so concurrent callers do not
+    collide."""
+    import data
+
+    if not cache.is_dir() or (cache / "curve.json").is_file():
+        return
+    trash = cache.with_name(f".{cache.name}.stale-{os.getpid()}-{time.time_ns()}")
+    try:
+        os.rename(cache, trash)
+    except FileNotFoundError:
+        return  # another process removed or replaced it
+    if (trash / "curve.json").is_file():  # completed by another process meanwhile: put back
+        data.publish_dir(trash, cache)
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,

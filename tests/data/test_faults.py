@@ -14,13 +14,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import data
-from data.hashing import file_sha256
-from tests.data._helpers import bs_spec, reference
+from tests.data._helpers import assert_repaired, bs_spec, inodes, poison_part, reference
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,28 +29,9 @@ def made(root):
     return spec, data.generate(spec, root=root)
 
 
-def _inodes(path: Path) -> dict[str, int]:
-    return {f.name: f.stat().st_ino for f in path.glob("part-*.parquet")}
-
-
-def _assert_repaired(spec, root, spy, regenerated: list[int], before: dict[str, int]):
-    """find_or_create repairs: only the listed chunks are simulated, other parts are kept."""
-    spy.calls.clear()
-    ds = data.find_or_create(spec, root)
-    assert sorted(first for first, _ in spy.calls) == [1500 * i for i in regenerated]
-    after = _inodes(ds.path)
-    for name, ino in before.items():
-        if int(name[5:10]) not in regenerated:
-            assert after[name] == ino, f"good part {name} was rewritten"
-    ref = reference(spec)
-    assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.y, ref.y)
-    assert np.array_equal(ds.dydx, ref.dydx)
-    assert not any(p.name.startswith(".") and p.name.endswith(".tmp") for p in root.iterdir())
-
-
 def test_flipped_byte_is_caught_on_read_and_repaired(made, root, spy):
     spec, path = made
-    before = _inodes(path)
+    before = inodes(path)
     f = path / "part-00001.parquet"
     raw = bytearray(f.read_bytes())
     raw[len(raw) // 3] ^= 0x01
@@ -65,53 +43,54 @@ def test_flipped_byte_is_caught_on_read_and_repaired(made, root, spy):
         data.open_dataset(path, verify=False).load()  # page CRC / decoding still refuses it
     with pytest.raises(data.DatasetError, match=r"part-00001\.parquet"):
         ds.verify()
-    _assert_repaired(spec, root, spy, [1], before)
+    assert_repaired(spec, root, spy, [1], before)
 
 
 def test_truncated_part(made, root, spy):
     spec, path = made
-    before = _inodes(path)
+    before = inodes(path)
     f = path / "part-00002.parquet"
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     with pytest.raises(data.DatasetError, match=r"part-00002\.parquet: .*truncated"):
         data.open_dataset(path)
-    _assert_repaired(spec, root, spy, [2], before)
+    assert_repaired(spec, root, spy, [2], before)
 
 
 def test_missing_part(made, root, spy):
     spec, path = made
-    before = _inodes(path)
+    before = inodes(path)
     (path / "part-00003.parquet").unlink()
     with pytest.raises(data.DatasetError, match=r"part-00003\.parquet: part missing"):
         data.open_dataset(path)
-    _assert_repaired(spec, root, spy, [3], before)
+    assert_repaired(spec, root, spy, [3], before)
 
 
 def test_missing_manifest_reuses_every_part(made, root, spy):
     spec, path = made
-    before = _inodes(path)
+    before = inodes(path)
     (path / "manifest.json").unlink()
     with pytest.raises(data.DatasetError, match=r"manifest\.json: manifest missing"):
         data.open_dataset(path)
     assert [i.status for i in data.list_datasets(root)] == ["damaged"]
-    _assert_repaired(spec, root, spy, [], before)
+    assert_repaired(spec, root, spy, [], before)
 
 
 def test_foreign_part(made, root, spy, tmp_path):
     spec, path = made
     other = data.generate(spec.replace(seed=8), root=tmp_path / "other")
-    before = _inodes(path)
+    before = inodes(path)
     shutil.copy(other / "part-00001.parquet", path / "part-00001.parquet")
     with pytest.raises(data.DatasetError, match=r"part-00001\.parquet: the part belongs to "
                        r"dataset .*foreign"):
         data.open_dataset(path)
-    _assert_repaired(spec, root, spy, [1], before)
+    assert_repaired(spec, root, spy, [1], before)
 
 
 def test_extra_part_is_refused(made):
     _, path = made
     shutil.copy(path / "part-00000.parquet", path / "part-00009.parquet")
-    with pytest.raises(data.DatasetError, match=r"part-00009\.parquet: part file not listed"):
+    with pytest.raises(data.DatasetError,
+                       match=r"part-00009\.parquet: not listed in the manifest; a stray"):
         data.open_dataset(path)
 
 
@@ -141,16 +120,7 @@ def test_truncated_manifest(made):
 
 def test_nan_in_a_part_is_refused(made):
     _, path = made
-    f = path / "part-00002.parquet"
-    t = pq.read_table(f)
-    y = t.column("y").to_numpy().copy()
-    y[7] = np.nan
-    t = t.set_column(t.column_names.index("y"), pa.field("y", pa.float64(), nullable=False),
-                     pa.array(y))
-    pq.write_table(t, f)
-    m = json.loads((path / "manifest.json").read_text())
-    m["parts"][2].update(sha256=file_sha256(f), bytes=f.stat().st_size)
-    (path / "manifest.json").write_text(json.dumps(m))
+    poison_part(path, 2, "y", 7, np.nan)
     ds = data.open_dataset(path)
     with pytest.raises(data.DatasetError,
                        match=r"part-00002\.parquet: column 'y' holds a non-finite value "
@@ -278,7 +248,7 @@ def test_foreign_manifest_and_parts_are_not_reused(made, root, spy, tmp_path):
         shutil.copy(f, path / f.name)
     with pytest.raises(data.DatasetError, match="foreign manifest"):
         data.open_dataset(path)
-    _assert_repaired(spec, root, spy, [0, 1, 2, 3], {})
+    assert_repaired(spec, root, spy, [0, 1, 2, 3], {})
 
 
 def test_flipped_bytes_anywhere_never_give_silent_wrong_data(root):

@@ -1,0 +1,102 @@
+"""What a dataset directory may hold, and moving what it may not out of the way.
+
+A complete dataset directory holds ``manifest.json`` and the parts the manifest lists. Names
+starting with ``.`` or ``_`` are skipped by Arrow's dataset discovery (``pyarrow.dataset``'s
+default ``selector_ignore_prefixes``) and by shell-style globs such as ``*.parquet`` (for
+``.``); any other entry is a *stray*: a foreign, stale or misnamed file that a reader pointed
+at the directory would read as data. ``open_dataset`` and ``Dataset.verify`` refuse a
+directory holding strays; ``generate`` moves them into ``<dataset>/_quarantine/``, where no
+reader looks.
+
+Anything other than a directory where a dataset directory (or its work directory) should be is
+*displaced*: renamed to ``<name>.displaced-<UTC stamp>`` next to it, which no dataset function
+reads or removes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from .manifest import MANIFEST
+from .schema import PART_PATTERN
+
+log = logging.getLogger(__name__)
+QUARANTINE = "_quarantine"
+IGNORED_PREFIXES = (".", "_")
+
+
+def is_ignored(name: str) -> bool:
+    """Whether readers skip ``name`` (it starts with ``.`` or ``_``)."""
+    return name.startswith(IGNORED_PREFIXES)
+
+
+def stray_entries(directory: Path, listed: Collection[str] | None) -> list[str]:
+    """Names of the strays in ``directory``, sorted.
+
+    Args:
+        directory: a dataset (or work) directory.
+        listed: the part files of its manifest; ``None`` when the manifest cannot be read, in
+            which case every ``part-NNNNN.parquet`` is accepted (it may be a part to reuse).
+    """
+    out = []
+    for name in sorted(os.listdir(directory)):
+        if name == MANIFEST or is_ignored(name):
+            continue
+        known = PART_PATTERN.match(name) is not None if listed is None else name in listed
+        if known:
+            continue
+        out.append(name)
+    return out
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path`` with ``-2``, ``-3`` ... appended, whichever does not exist."""
+    candidate, k = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        k += 1
+        candidate = path.with_name(f"{path.name}-{k}")
+    return candidate
+
+
+def quarantine(directory: Path, names: Iterable[str]) -> list[Path]:
+    """Move the entries ``names`` of ``directory`` into ``directory/_quarantine/``.
+
+    Nothing is deleted: a name already in the quarantine gets a ``-2``, ``-3`` ... suffix.
+    Returns the new paths; each move is logged as a warning.
+    """
+    directory = Path(directory)
+    moved = []
+    for name in names:
+        target_dir = directory / QUARANTINE
+        target_dir.mkdir(exist_ok=True)
+        target = _free_name(target_dir / name)
+        os.rename(directory / name, target)
+        log.warning("%s is not listed in the manifest (a stray file); moved it to %s",
+                    directory / name, target)
+        moved.append(target)
+    return moved
+
+
+def displace(path: Path) -> Path:
+    """Rename ``path`` to ``<name>.displaced-<UTC stamp>`` next to it (logged as a warning);
+    returns the new path."""
+    path = Path(path)
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = _free_name(path.with_name(f"{path.name}.displaced-{stamp}"))
+    os.rename(path, target)
+    log.warning("%s is not a directory, so no dataset can be written there; moved it aside "
+                "to %s", path, target)
+    return target
+
+
+def displace_non_directory(path: Path) -> Path | None:
+    """``displace(path)`` when ``path`` is anything but a directory (a file, a link to one, a
+    dangling link); returns the new path, or None when nothing was moved."""
+    path = Path(path)
+    if path.is_dir() or not (path.exists() or path.is_symlink()):
+        return None
+    return displace(path)
