@@ -3,16 +3,76 @@
 The flow re-reads the configuration file at each run, so editing the YAML (or the parameters
 file) is enough to change tomorrow's run, and datasets are regenerated exactly when their
 parameters changed (content hash).
+
+Anyone who can reach the Prefect API can start a run of a served deployment with parameters of
+their choosing. ``serve`` therefore fixes an allow-list of directories (the environment of the
+serving process, which API callers cannot change): a run request is refused unless its config
+and parameters file lie under an allowed directory (symbolic links resolved), its ``output``
+lies under the config's ``output_root``, and its ``--set`` overrides leave the config's roots
+alone. Every file a served run writes is then under the roots of a config the operator placed
+in an allowed directory.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from prefect import flow
 
-from .config import load_config
+from .config import ConfigError, load_config
+
+ALLOW_ENV = "DIFFML_SERVE_ALLOW"
+"""Environment variable holding the allowed directories (``os.pathsep``-separated)."""
+
+OUTPUT_ENV = "DIFFML_SERVE_OUTPUT"
+"""Environment variable holding the runs folder given to ``diffml serve --output``, if any."""
+
+ROOT_KEYS = ("output_root", "dataset_root")
+"""Config keys that ``--set`` may not change in a served run."""
+
+
+def allowed_dirs() -> list[Path] | None:
+    """The allow-list set by ``diffml serve``; None outside a served deployment."""
+    value = os.environ.get(ALLOW_ENV)
+    if value is None:
+        return None
+    return [Path(p) for p in value.split(os.pathsep) if p]
+
+
+def _inside(path: Path, dirs: Sequence[Path]) -> bool:
+    return any(path.is_relative_to(d) for d in dirs)
+
+
+def check_request(config: str | Path, output: str | Path | None, sets: Sequence[str],
+                  params: str | Path | None, allowed: Sequence[Path],
+                  served_output: str | Path | None = None) -> None:
+    """Refuse (``ConfigError``, one line) a run request that would read a config or parameters
+    file outside ``allowed`` or write outside the config's roots (``output`` may also be the
+    runs folder the operator gave to ``serve``, ``served_output``)."""
+    dirs = [Path(d).resolve() for d in allowed]
+    for field, value in (("config", config), ("params", params)):
+        if value is None:
+            continue
+        path = Path(value).resolve()
+        if not _inside(path, dirs):
+            raise ConfigError(f"served run refused: {field} {str(path)!r} is outside the "
+                              f"allowed directories {[str(d) for d in dirs]}")
+    for assignment in sets:
+        key = assignment.split("=", 1)[0].strip()
+        if key.split(".", 1)[0] in ROOT_KEYS:
+            raise ConfigError(f"served run refused: --set {key} would change where the run "
+                              f"writes; allowed keys exclude {list(ROOT_KEYS)}")
+    if output is not None:
+        cfg = load_config(config, [], params)
+        root = Path(cfg.output_root).resolve()
+        target = Path(output).resolve()
+        operator = None if served_output is None else Path(served_output).resolve()
+        if not (target.is_relative_to(root) or target == operator):
+            raise ConfigError(f"served run refused: output {str(target)!r} is outside the "
+                              f"config's output_root {str(root)!r}")
 
 
 @flow(name="diffml-scheduled")
@@ -20,13 +80,25 @@ def scheduled(config: str, output: str | None = None, sets: list[str] | None = N
               params: str | None = None) -> dict:
     from .flows import run_config
 
+    allowed = allowed_dirs()
+    if allowed is not None:
+        check_request(config, output, sets or [], params, allowed,
+                      os.environ.get(OUTPUT_ENV))
     cfg = load_config(config, sets or [], params)
     return run_config(cfg, json.loads(cfg.model_dump_json()), output)
 
 
 def serve(config: Path, *, cron: str, name: str, output: Path | None, sets: list[str],
-          params: Path | None) -> None:
-    """Block and run ``diffml run CONFIG`` on ``cron`` (UTC) until interrupted (SIGTERM)."""
+          params: Path | None, allow: Sequence[Path]) -> None:
+    """Block and run ``diffml run CONFIG`` on ``cron`` (UTC) until interrupted (SIGTERM).
+
+    ``allow`` lists the directories a run request may read its config and parameters from
+    (resolved); the scheduled parameters themselves must pass :func:`check_request`."""
+    dirs = [Path(d).resolve() for d in allow]
+    check_request(config, output, sets, params, dirs, output)
+    os.environ[ALLOW_ENV] = os.pathsep.join(str(d) for d in dirs)
+    if output is not None:
+        os.environ[OUTPUT_ENV] = str(Path(output).resolve())
     scheduled.serve(
         name=name, cron=cron,
         parameters={"config": str(Path(config).resolve()),

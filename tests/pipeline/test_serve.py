@@ -83,3 +83,70 @@ def test_served_deployment_has_the_cron_schedule_and_runs(tmp_path, small_config
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _configs(tmp_path: Path) -> tuple[Path, Path]:
+    """An allowed folder with a config, and an outside folder with another."""
+    import yaml
+
+    from .conftest import CONFIGS
+
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    for folder in (allowed, outside):
+        folder.mkdir()
+        raw = yaml.safe_load((CONFIGS / "small.yaml").read_text())
+        raw["output_root"] = str(folder / "runs")
+        raw["dataset_root"] = str(folder / "datasets")
+        (folder / "small.yaml").write_text(yaml.safe_dump(raw))
+    return allowed, outside
+
+
+def test_served_runs_read_only_allowed_configs_and_write_under_their_roots(tmp_path):
+    from pipeline.config import ConfigError
+    from pipeline.schedule import check_request
+
+    allowed, outside = _configs(tmp_path)
+    good = allowed / "small.yaml"
+    check_request(good, None, ["scenarios.bs.model.vol=0.3"], None, [allowed])
+    check_request(good, allowed / "runs" / "today", [], None, [allowed])
+    check_request(good, tmp_path / "served", [], None, [allowed], tmp_path / "served")
+    (allowed / "link.yaml").symlink_to(outside / "small.yaml")
+    refused = {
+        "config": (outside / "small.yaml", None, [], None),
+        "symlink": (allowed / "link.yaml", None, [], None),
+        "dotdot": (allowed / ".." / "outside" / "small.yaml", None, [], None),
+        "params": (good, None, [], outside / "small.yaml"),
+        "output": (good, tmp_path / "elsewhere", [], None),
+        "output_root": (good, None, ["output_root=/tmp/x"], None),
+        "dataset_root": (good, None, [" dataset_root = /tmp/x"], None),
+    }
+    for case, (config, output, sets, params) in refused.items():
+        with pytest.raises(ConfigError, match="served run refused") as info:
+            check_request(config, output, sets, params, [allowed], tmp_path / "served")
+        assert "\n" not in str(info.value), case
+
+
+def test_scheduled_flow_enforces_the_allow_list_from_the_environment(tmp_path, monkeypatch):
+    """The served flow reads the allow-list from the serving process's environment, which a
+    caller of the Prefect API cannot change; a refused request writes nothing."""
+    from pipeline.config import ConfigError
+    from pipeline.schedule import ALLOW_ENV, scheduled
+
+    allowed, outside = _configs(tmp_path)
+    monkeypatch.setenv(ALLOW_ENV, str(allowed))
+    with pytest.raises(ConfigError, match="outside the allowed directories"):
+        scheduled.fn(str(outside / "small.yaml"))
+    with pytest.raises(ConfigError, match="outside the config's output_root"):
+        scheduled.fn(str(allowed / "small.yaml"), output=str(outside / "runs"))
+    assert not (outside / "runs").exists() and not (outside / "datasets").exists()
+
+
+def test_serve_refuses_a_config_outside_its_allow_list(tmp_path, monkeypatch):
+    allowed, outside = _configs(tmp_path)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    res = CliRunner().invoke(app, ["serve", str(outside / "small.yaml"),
+                                   "--allow-dir", str(allowed)])
+    assert res.exit_code == 2 and "outside the allowed directories" in res.output
+    res = CliRunner().invoke(app, ["serve", str(allowed / "small.yaml"),
+                                   "--allow-dir", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "not a directory" in res.output

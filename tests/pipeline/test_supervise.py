@@ -1,0 +1,160 @@
+"""Nothing a command starts outlives it: SIGTERM, SIGINT, SIGHUP and SIGKILL of the supervisor.
+
+The fast tests supervise a small Python tree (a child that starts grandchildren which ignore
+SIGTERM); the ``diffml run`` tests kill a real run mid-training, with a temporary Prefect server
+and Dask process workers, and check every descendant and every listening socket.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from pipeline import supervise
+
+pytestmark = pytest.mark.skipif(not supervise.supported(), reason="POSIX process groups")
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = Path(__file__).parent / "configs"
+
+# A child that starts two grandchildren ignoring SIGTERM (like a stuck worker), then sleeps.
+TREE = """
+import subprocess, sys, time
+code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+kids = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+SUPERVISOR = """
+import sys
+from pipeline import supervise
+sys.exit(supervise.supervise([sys.executable, "-c", sys.argv[1]]))
+"""
+
+
+def _alive(pids: list[int], timeout: float) -> list[int]:
+    """PIDs still running (zombies excluded) after up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _descendants(pid: int, at_least: int, timeout: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while True:
+        kids = psutil.Process(pid).children(recursive=True)
+        if len(kids) >= at_least or time.monotonic() > deadline:
+            return kids
+        time.sleep(0.1)
+
+
+def _start_tree() -> tuple[subprocess.Popen, list[int]]:
+    proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, TREE], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    # child, watchdog and two grandchildren
+    kids = _descendants(proc.pid, 4, 10)
+    assert len(kids) == 4, kids
+    return proc, [k.pid for k in kids]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_forwarded_signal_ends_the_whole_group(sig):
+    proc, pids = _start_tree()
+    proc.send_signal(sig)
+    assert proc.wait(timeout=supervise.GRACE_S + 5) == 128 + sig
+    assert _alive(pids, 1) == []
+    assert f"stopped by {signal.Signals(sig).name}" in proc.stderr.read()
+
+
+def test_sigkill_of_the_supervisor_leaves_nothing_behind():
+    proc, pids = _start_tree()
+    proc.kill()
+    proc.wait()
+    # The watchdog notices within POLL_S, then SIGTERM, GRACE_S, SIGKILL.
+    assert _alive(pids, supervise.GRACE_S + 5) == []
+
+
+def test_normal_exit_returns_the_code_and_kills_leftovers():
+    leftover = ("import subprocess, sys; subprocess.Popen([sys.executable, '-c', "
+                "'import time; time.sleep(600)']); print('started', flush=True); sys.exit(3)")
+    proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, leftover], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    kids = _descendants(proc.pid, 3, 10)
+    assert proc.wait(timeout=20) == 3
+    assert _alive([k.pid for k in kids], 1) == []
+
+
+def _long_run_config(tmp_path: Path) -> Path:
+    raw = yaml.safe_load((CONFIGS / "small.yaml").read_text())
+    raw["output_root"] = str(tmp_path / "runs")
+    raw["dataset_root"] = str(tmp_path / "datasets")
+    raw["dask"]["processes"] = True
+    for s in raw["scenarios"]:
+        s["training"]["epochs"] = 100_000
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _cmdline(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_diffml_run_killed_mid_run_leaves_no_process(tmp_path, sig):
+    """A real ``diffml run`` with a temporary Prefect server and Dask process workers: all its
+    sockets listen on loopback; 10 s after SIGTERM or SIGKILL no descendant is left."""
+    diffml = Path(sys.executable).parent / "diffml"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PREFECT_API") and k != supervise.ENV_FLAG}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+    proc = subprocess.Popen([str(diffml), "run", str(_long_run_config(tmp_path))], cwd=tmp_path,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 150
+        kids: list[psutil.Process] = []
+        while time.monotonic() < deadline:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+            # The Prefect server (uvicorn) and the two Dask worker processes are up.
+            lines = [_cmdline(k) for k in kids]
+            if (any("uvicorn" in c for c in lines)
+                    and sum("spawn_main" in c for c in lines) >= 2):
+                break
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the run did not start its server and workers: {kids}")
+        time.sleep(3)  # into simulation/training
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        listening = [c.laddr for p in [psutil.Process(proc.pid), *kids]
+                     for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        assert listening and all(a.ip == "127.0.0.1" for a in listening), listening
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        assert _alive([k.pid for k in kids], 10) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
