@@ -124,7 +124,24 @@ def private_work_dir(final: Path) -> Path:
     ``<parent>/.<name>.tmp-<random>`` (the parent is created if needed)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    os.chmod(work, 0o777 & ~process_umask())  # mkdtemp makes 0700; published folders are shared
+    return work
+
+
+def process_umask() -> int:
+    """The process umask, read without changing it (``/proc/self/status`` on Linux; elsewhere
+    set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def publish_dir(tmp: Path, final: Path, *, fsync: bool = False) -> bool:

@@ -40,7 +40,7 @@ import logging
 import math
 import os
 import sys
-import tempfile
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -555,8 +555,12 @@ def build_report(
         runs_root: where to look for previous runs (default: ``run_dir``'s parent).
         dpi: resolution of the embedded PNGs.
 
-    Regressions: recomputed against the most recent earlier run found under ``runs_root``; when
-    there is none, the failures of this run plus the ``regressions`` recorded in metrics.json.
+    Regressions: a run written by the pipeline records its ``regressions``, the run it compared
+    with (``run.previous``) and the tolerance (``run.regression_tolerance``); at that tolerance
+    the report shows exactly those (one computation for metrics.json, the CLI and the report).
+    Otherwise (older runs, another tolerance) they are recomputed against the most recent
+    earlier run found under ``runs_root``; when there is none, the failures of this run plus
+    the ``regressions`` recorded in metrics.json.
 
     Raises:
         FileNotFoundError: ``run_dir`` or its metrics.json does not exist.
@@ -595,8 +599,23 @@ def build_report(
         except (OSError, ValueError):
             continue
     previous = prev_metrics[0] if prev_metrics else None
-    regs = compare(metrics, previous, tol)
-    if previous is None:
+    stored = metrics.get("regressions")
+    if isinstance(stored, list) and run.get("regression_tolerance") == tol:
+        # The pipeline's own comparison (one computation for metrics.json, CLI and report),
+        # against the run it recorded as previous.
+        regs = [dict(r) for r in stored if isinstance(r, Mapping)]
+        recorded = run.get("previous")
+        if recorded:
+            try:
+                previous = load_metrics(Path(recorded))
+            except (OSError, ValueError):
+                previous = None
+        else:
+            previous = None
+    else:
+        regs = compare(metrics, previous, tol)
+    if previous is None and not (isinstance(stored, list)
+                                 and run.get("regression_tolerance") == tol):
         seen = {(r.get("scenario"), r.get("metric")) for r in regs}
         regs += [r for r in (metrics.get("regressions") or [])
                  if isinstance(r, Mapping) and (r.get("scenario"), r.get("metric")) not in seen]
@@ -650,14 +669,14 @@ def build_report(
     )
     out = Path(output) if output is not None else run_dir / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out.parent)
+    # A unique name opened normally (not mkstemp's 0600): the report gets the process umask.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "x", encoding="utf-8") as f:
             f.write(html)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return out
 

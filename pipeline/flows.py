@@ -184,7 +184,8 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
                 "backend": cfg.backend,
                 "dask": cfg.dask.model_dump(mode="json"),
                 "stage_seconds": stage_totals,
-                "previous": None if previous is None else str(previous)},
+                "previous": None if previous is None else str(previous),
+                "regression_tolerance": cfg.regression_tolerance},
         "scenarios": scenarios,
         "regressions": [],
     }

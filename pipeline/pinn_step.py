@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ import numpy as np
 from evaluation.metrics import log10_relative_errors, rmse
 
 from .config import RunConfig, Scenario
+
+log = logging.getLogger("diffml.pipeline")
 
 
 def problem_for(model, product, xva):
@@ -198,12 +201,16 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
     if (cache / "done").is_file():
         return PINNSolution.load(cache), True
     sol = solve(problem, config)
-    tmp = cache.with_name(cache.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    sol.save(tmp)
-    (tmp / "done").write_text("")
-    if cache.exists():
-        shutil.rmtree(cache)
-    tmp.rename(cache)
+    import data
+
+    work = data.private_work_dir(cache)
+    try:
+        sol.save(work / "solution")
+        (work / "solution" / "done").write_text("")
+        if cache.exists() and not (cache / "done").is_file():  # an incomplete older entry
+            shutil.rmtree(cache, ignore_errors=True)
+        if not data.publish_dir(work / "solution", cache):
+            log.info("PINN cache %s was published by another process first", cache)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return sol, False

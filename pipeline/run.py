@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +41,11 @@ def make_run_dir(cfg: RunConfig, output: str | Path | None = None) -> Path:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``text`` (UTF-8) through a temporary file and a rename; created with the process
+    umask like every other run file."""
+    from data.manifest import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def previous_run(root: Path, name: str, current: Path) -> Path | None:
@@ -98,15 +95,17 @@ def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict 
 
 
 def compare_with_previous(metrics: dict, previous: Path | None, tolerance: float) -> list[dict]:
-    if previous is None:
-        return []
-    try:
-        prev = json.loads((previous / "metrics.json").read_text())
-    except (OSError, ValueError):
-        log.warning("previous run %s has no readable metrics.json", previous)
-        return []
+    """The regressions of ``metrics`` against the run in ``previous`` (only this run's failures
+    when there is none or it cannot be read): the one list that metrics.json, the CLI and the
+    report show."""
     from evaluation.trend import compare
 
+    prev = None
+    if previous is not None:
+        try:
+            prev = json.loads((previous / "metrics.json").read_text())
+        except (OSError, ValueError):
+            log.warning("previous run %s has no readable metrics.json", previous)
     return [_jsonable(r) for r in compare(metrics, prev, tolerance)]
 
 

@@ -25,6 +25,30 @@ def _gpu_usable() -> bool:
         return False
 
 
+def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
+    """Raise ``OverflowError`` naming the first input, payoff or gradient column that holds a
+    non-finite value. One summation per array on the fast path (a finite sum means finite
+    entries, except for sums past the float64 range, which the column check then clears)."""
+    xp = np
+    if not isinstance(x, np.ndarray):  # device arrays (CuPy)
+        import cupy as xp  # type: ignore[no-redef]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if all(np.isfinite(float(a.sum())) for a in (x, y, dydx)):
+            return
+    hint = ("its range is about 3.4e38: use dtype='float64' or smaller parameters"
+            if dtype == "float32" else "check the model's and sampler's parameters")
+    columns = ([(x[:, j], f"input {name!r}") for j, name in enumerate(inputs)]
+               + [(y, "discounted payoff")]
+               + [(dydx[:, j], f"pathwise derivative d payoff / d {name!r}")
+                  for j, name in enumerate(inputs)])
+    for values, what in columns:
+        bad = int((~xp.isfinite(values)).sum())
+        if bad:
+            raise OverflowError(
+                f"simulate: the {what} is not finite on {bad} of {len(values)} paths "
+                f"({dtype}; {hint})")
+
+
 def resolve_backend(backend: str) -> str:
     """'cpu' or 'gpu'; 'auto' picks the GPU when CUDA is usable, else the CPU (logged once)."""
     v.choice("simulate", "backend", backend, BACKENDS)
@@ -128,7 +152,10 @@ def simulate(
             y *= factor
             dydx *= factor
         if dtype == "float32":
-            x, y, dydx = x.astype(np.float32), y.astype(np.float32), dydx.astype(np.float32)
+            with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
+                x, y, dydx = (x.astype(np.float32), y.astype(np.float32),
+                              dydx.astype(np.float32))
+    _check_finite(x, y, dydx, tuple(model.inputs), dtype)
     stats = {"sample_seconds": t1 - t0, "simulate_seconds": t2 - t1, "xva_factor": factor}
     return Sample(x=x, y=y, dydx=dydx, inputs=tuple(model.inputs), model=model, product=product,
                   sampler=sampler, seed=int(seed), first_path=int(first_path),

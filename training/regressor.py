@@ -472,6 +472,15 @@ class DifferentialRegressor:
                 ys.append(yb.double().cpu().numpy())
         y = s.y_inverse(np.concatenate(ys))
         g = s.z_inverse(np.concatenate(gs)) if gradient else None
+        for what, arr in (("value", y), ("gradient", g)):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                rows = np.flatnonzero(~np.all(np.isfinite(arr.reshape(len(arr), -1)), axis=1))
+                far = np.abs(s.x(Xa[rows])).max(axis=0)
+                raise FloatingPointError(
+                    f"DifferentialRegressor: the predicted {what} is not finite for {len(rows)} "
+                    f"of {len(arr)} rows; the furthest input there is column "
+                    f"{int(np.argmax(far))} at {float(far.max()):.3g} training standard "
+                    "deviations from the training mean")
         return y, g
 
     def predict(self, X: Any) -> np.ndarray:

@@ -14,6 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def _mean(a: np.ndarray) -> np.ndarray:
+    """Column means; entries near float64's limit (about 1e308) are divided by the column's
+    largest magnitude first, so the sum does not overflow."""
+    m = a.mean(axis=0)
+    if np.all(np.isfinite(m)):
+        return m
+    s = np.max(np.abs(a), axis=0)
+    s = np.where(s > 0, s, 1.0)
+    return s * np.mean(a / s, axis=0)
+
+
+def _rms(a: np.ndarray) -> np.ndarray:
+    """Column root mean squares, rescaled like :func:`_mean` when the squares overflow."""
+    r = np.sqrt(np.mean(a**2, axis=0))
+    if np.all(np.isfinite(r)):
+        return r
+    s = np.max(np.abs(a), axis=0)
+    s = np.where(s > 0, s, 1.0)
+    return s * np.sqrt(np.mean((a / s) ** 2, axis=0))
+
+
 @dataclass(frozen=True)
 class DifferentialScaler:
     """Fitted scaling constants, all float64. Shapes: ``x_mean``, ``x_std``, ``lambda_j`` (d,)."""
@@ -28,20 +49,35 @@ class DifferentialScaler:
     def fit(cls, X: np.ndarray, y: np.ndarray, dydx: np.ndarray | None) -> DifferentialScaler:
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        x_mean = X.mean(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow triggers the rescaled path
+            return cls._fit(X, y, dydx)
+
+    @classmethod
+    def _fit(cls, X: np.ndarray, y: np.ndarray, dydx: np.ndarray | None) -> DifferentialScaler:
+        x_mean = _mean(X)
         x_std = X.std(axis=0)
+        if not np.all(np.isfinite(x_std)):
+            x_std = _rms(X - x_mean)
         x_std = np.where(x_std > 0, x_std, 1.0)
-        y_mean = float(y.mean())
+        y_mean = float(_mean(y))
         y_std = float(y.std())
+        if not np.isfinite(y_std):
+            y_std = float(_rms(y - y_mean))
         if not y_std > 0:
             y_std = 1.0
         if dydx is None:
             lam = np.ones(X.shape[1])
         else:
-            zt = np.asarray(dydx, dtype=np.float64) * (x_std / y_std)
-            rms = np.sqrt(np.mean(zt**2, axis=0))
+            rms = _rms(np.asarray(dydx, dtype=np.float64) * (x_std / y_std))
             lam = np.where(rms > 0, 1.0 / np.where(rms > 0, rms, 1.0), 1.0)
-        return cls(x_mean, x_std, y_mean, y_std, lam)
+        scaler = cls(x_mean, x_std, y_mean, y_std, lam)
+        for name, value in (("X mean", x_mean), ("X std", x_std), ("y mean", y_mean),
+                            ("y std", y_std), ("dydx scale", lam)):
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"DifferentialScaler: the {name} is {value!r}, outside float64's range "
+                    "(about 1e308); rescale the inputs or labels")
+        return scaler
 
     # forward maps -----------------------------------------------------------------------------
     def x(self, X: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from evaluation import plots
 from evaluation.readme_figures import main as readme_main
 from evaluation.readme_figures import write_readme_figures
 from evaluation.report import build_report, main, prefect_markdown
+from evaluation.trend import compare as compare_regressions
 from evaluation.trend import load_metrics
 from tests.evaluation.report_fixture import EVIL, make_history, make_pipeline_style_run, make_run
 
@@ -338,3 +339,29 @@ def test_pinn_base_caveat_labels_rows_whose_exact_answer_is_the_base():
     assert "exact answer" in _base_caveat({**one_signed, "xva": False})
     assert _base_caveat({**one_signed, "payoff_sign": 0}) == ""  # non-linear: the method works
     assert _base_caveat({**one_signed, "base": None}) == ""  # no closed form in the trial value
+
+
+def test_report_shows_the_regressions_the_pipeline_recorded(tmp_path: Path,
+                                                            no_render: None) -> None:
+    """One computation: a run that records its tolerance shows exactly metrics.json's
+    ``regressions`` (here: none, although a recomputation against the previous run would flag
+    the 1.94× growth); another tolerance recomputes."""
+    runs = make_history(tmp_path, (1.0, 2.0))
+    path = runs[-1] / "metrics.json"
+    m = json.loads(path.read_text())
+    assert compare_regressions(m, load_metrics(runs[0]), 1.5)  # what recomputing would flag
+    m["run"]["regression_tolerance"] = 1.5
+    m["regressions"] = []
+    path.write_text(json.dumps(m))
+    html = build_report(runs[-1], tolerance=1.5).read_text(encoding="utf-8")
+    assert '<div class="box good" id="regressions">No regression' in html
+    m["regressions"] = [{"scenario": "bs_call", "metric": "summary.value_rmse.standard.mean",
+                         "previous": 0.01, "current": 0.03, "ratio": 3.0, "tolerance": 1.5}]
+    path.write_text(json.dumps(m))
+    html = build_report(runs[-1], tolerance=1.5).read_text(encoding="utf-8")
+    box = html.split('id="regressions"')[1].split("</div>")[0]
+    assert "1 regression " in box and "summary.value_rmse.standard.mean" in box
+    assert "summary.value_rmse.differential.mean" not in box
+    html = build_report(runs[-1], tolerance=1.2).read_text(encoding="utf-8")
+    box = html.split('id="regressions"')[1].split("</div>")[0]
+    assert "summary.value_rmse.differential.mean" in box

@@ -40,9 +40,17 @@ def _all_finite(obj) -> bool:
 
 
 def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch):
-    result, metrics = _run(small_config)
+    old_umask = os.umask(0o022)
+    try:
+        result, metrics = _run(small_config)
+    finally:
+        os.umask(old_umask)
     run_dir = Path(result["run_dir"])
     assert result["status"] == "ok", result["failures"]
+    # every run file and folder is created with the process umask (022: 0644 and 0755)
+    modes = {str(p.relative_to(run_dir)): p.stat().st_mode & 0o777 for p in run_dir.rglob("*")}
+    assert modes and all(m == (0o755 if (run_dir / p).is_dir() else 0o644)
+                         for p, m in modes.items()), modes
     for name in ("report.html", "metrics.json", "config.yaml", "run.log"):
         assert (run_dir / name).is_file(), name
     assert set(metrics["scenarios"]) == {"bs", "basket"}

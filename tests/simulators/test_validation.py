@@ -79,3 +79,21 @@ def test_gpu_backend_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match="needs a CUDA device"):
         sim.simulate(BS, CALL, FIXED, 10, seed=1, backend="gpu")
     assert sim.simulate(BS, CALL, FIXED, 10, seed=1, backend="auto").backend == "cpu"
+
+
+@pytest.mark.parametrize(("spot", "dtype", "what"), [
+    (1e39, "float32", "input 'spot'"),   # past float32's range
+    (1.5e308, "float64", "discounted payoff"),  # S_T = S_0 e^(σW - σ²/2) overflows float64
+])
+def test_overflow_is_an_error_naming_the_column(spot, dtype, what):
+    import warnings
+
+    from simulators import BlackScholes, European, ForwardSampler, simulate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one clear error, no RuntimeWarning on the way
+        with pytest.raises(OverflowError, match=f"the {what} is not finite") as info:
+            simulate(BlackScholes(vol=0.2), European(strike=1.0, maturity=1.0, kind="call"),
+                     ForwardSampler(spot=spot, horizon=1.0, vol_mult=1e-9), n_paths=64, seed=1,
+                     dtype=dtype)
+    assert dtype in str(info.value)

@@ -187,3 +187,29 @@ def test_dlpack_inputs_auto_device_and_progress_bar():
     b = DifferentialRegressor(epochs=2).fit(_DLPackOnly(X), _DLPackOnly(y), _DLPackOnly(z))
     np.testing.assert_array_equal(a.predict(X), b.predict(_DLPackOnly(X)))
     assert str(a.device_) in ("cpu", "cuda")
+
+
+def test_labels_near_the_float64_limit_give_finite_predictions():
+    """Labels ×1e200: the scaler's moments are taken on rescaled columns, so the fit and its
+    predictions stay finite and equal 1e200 × the fit on unscaled labels (same network)."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.5, 1.5, (256, 1))
+    y, z = np.maximum(X[:, 0] - 1.0, 0.0), (X > 1.0).astype(float)
+    small = DifferentialRegressor(epochs=3, seed=0).fit(X, y, z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = DifferentialRegressor(epochs=3, seed=0).fit(X, 1e200 * y, 1e200 * z)
+        pred = big.predict(X)
+    assert np.all(np.isfinite(pred))
+    np.testing.assert_allclose(pred, 1e200 * small.predict(X), rtol=1e-6)
+
+
+def test_non_finite_prediction_is_an_error_naming_the_input():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.5, 1.5, (64, 2))
+    reg = DifferentialRegressor(epochs=1, seed=0, dtype="float32").fit(X, X.sum(axis=1))
+    assert np.isfinite(reg.predict(np.array([[1.0, 1e30]]))).all()
+    with pytest.raises(FloatingPointError, match="value is not finite for 1 of 2 rows.*column 1"):
+        reg.predict(np.array([[1.0, 1.0], [1.0, 1e300]]))  # past float32's range
