@@ -25,6 +25,11 @@ from .rng import normal4
 PARAM_INPUTS = ("kappa", "theta", "xi", "rho", "rate")
 
 
+MAX_STEPS_PER_YEAR = 100_000
+"""Upper bound of ``Heston.steps_per_year`` (about one step every 5 minutes of a 252-day year;
+the Euler scheme's paths cost O(steps), so larger values would run for days)."""
+
+
 @dataclass(frozen=True)
 class Heston:
     """Heston model; the state inputs are (spot, variance).
@@ -56,8 +61,10 @@ class Heston:
         object.__setattr__(self, "rho", v.in_range(o, "rho", self.rho, -1.0, 1.0))
         object.__setattr__(self, "rate", v.finite(o, "rate", self.rate))
         object.__setattr__(self, "dividend", v.finite(o, "dividend", self.dividend))
-        object.__setattr__(self, "steps_per_year",
-                           v.positive_int(o, "steps_per_year", self.steps_per_year))
+        steps = v.positive_int(o, "steps_per_year", self.steps_per_year)
+        if steps > MAX_STEPS_PER_YEAR:
+            v.fail(o, "steps_per_year", f"an int in [1, {MAX_STEPS_PER_YEAR}]", steps)
+        object.__setattr__(self, "steps_per_year", steps)
         inputs = tuple(self.inputs)
         if (inputs[:2] != ("spot", "variance") or len(set(inputs)) != len(inputs)
                 or any(i not in PARAM_INPUTS for i in inputs[2:])):

@@ -97,3 +97,12 @@ def test_overflow_is_an_error_naming_the_column(spot, dtype, what):
                      ForwardSampler(spot=spot, horizon=1.0, vol_mult=1e-9), n_paths=64, seed=1,
                      dtype=dtype)
     assert dtype in str(info.value)
+
+
+def test_heston_steps_per_year_has_a_documented_maximum():
+    from simulators.heston import MAX_STEPS_PER_YEAR
+
+    kw = dict(kappa=2.0, theta=0.04, xi=0.3, rho=-0.7)
+    assert sim.Heston(**kw, steps_per_year=MAX_STEPS_PER_YEAR).steps_per_year == MAX_STEPS_PER_YEAR
+    with pytest.raises(ValueError, match=r"steps_per_year.*\[1, 100000\].*1000000000000"):
+        sim.Heston(**kw, steps_per_year=10**12)
