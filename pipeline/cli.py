@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="diffml: Monte-Carlo simulation to differential-ML pricing surrogates, "
@@ -21,6 +22,7 @@ datasets_app = typer.Typer(help="List, inspect, verify and clean datasets.",
 app.add_typer(datasets_app, name="datasets")
 console = Console(stderr=True)
 out = Console()
+log = logging.getLogger("diffml.cli")
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run configuration.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
@@ -30,8 +32,15 @@ ParamsOpt = Annotated[Path | None, typer.Option(
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: <line>`` for each line of ``message`` and exit with ``code``."""
+    for line in message.splitlines() or [""]:
+        console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0][:300] if first else ''}"
 
 
 def _quiet_env() -> None:
@@ -44,10 +53,33 @@ def _quiet_env() -> None:
 
 
 def _load(config: Path, sets, params):
+    """The validated config; any refusal exits with code 2 and one line per error."""
     from .config import ConfigError, load_config
 
     try:
         return load_config(config, sets or [], params)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - whatever the input provokes, one line
+        log.debug("config refused", exc_info=True)
+        _fail(f"invalid configuration: {_one_line(exc)}", 2)
+
+
+def _check_address(address: str) -> None:
+    """``--dask-address``: a scheduler address such as tcp://host:8786 (exit 2 otherwise)."""
+    from .config import ADDRESS
+
+    if not ADDRESS.fullmatch(address):
+        _fail(f"--dask-address: must be a scheduler address such as tcp://host:8786; got "
+              f"{address[:100]!r}", 2)
+
+
+def _chosen(cfg, ids: list[str]):
+    """The scenarios named by ``--scenario`` (exit 2 naming the known ids otherwise)."""
+    from .config import ConfigError
+
+    try:
+        return [cfg.scenario(i) for i in ids]
     except ConfigError as exc:
         _fail(str(exc), 2)
 
@@ -74,6 +106,8 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     """Run the nightly flow: simulate, reference, train, (PINN), evaluate, report."""
     _quiet_env()
     cfg = _load(config, set_, params)
+    if dask_address is not None:
+        _check_address(dask_address)
     from .flows import run_config
 
     logging.basicConfig(level=logging.WARNING)
@@ -124,7 +158,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
     from .steps import simulate_step
 
     cfg = _load(config, set_, params)
-    chosen = [cfg.scenario(s) for s in scenario] if scenario else cfg.scenarios
+    chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
     with Progress(console=console) as bar:
         for s in chosen:
             tid = bar.add_task(s.id, total=s.paths)
@@ -132,7 +166,11 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
             def hook(p, tid=tid):
                 bar.update(tid, completed=getattr(p, "rows_done", 0))
 
-            info = simulate_step(cfg, s, progress=hook)
+            try:
+                info = simulate_step(cfg, s, progress=hook)
+            except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+                log.debug("simulate failed", exc_info=True)
+                _fail(f"simulate failed: scenario {s.id!r}: {_one_line(exc)}")
             bar.update(tid, completed=s.paths)
             out.print(f"{s.id}: {info['path']} ({'reused' if info['reused'] else 'generated'}, "
                       f"{info['seconds']:.2f}s)")
@@ -147,12 +185,16 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     from .steps import reference_step, simulate_step, train_step
 
     cfg = _load(config, set_, params)
-    s = cfg.scenario(scenario)
-    ds = simulate_step(cfg, s)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "models").mkdir(exist_ok=True)
-    ref = reference_step(cfg, s, output)
-    res = train_step(cfg, s, ds, ref, output)
+    s = _chosen(cfg, [scenario])[0]
+    try:
+        ds = simulate_step(cfg, s)
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "models").mkdir(exist_ok=True)
+        ref = reference_step(cfg, s, output)
+        res = train_step(cfg, s, ds, ref, output)
+    except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+        log.debug("train failed", exc_info=True)
+        _fail(f"train failed: scenario {s.id!r}: {_one_line(exc)}")
     for r in res["learning_curve"]:
         out.print(f"{r['mode']:12s} m={r['m']:7d} seed={r['seed']} value RMSE {r['value_rmse']:.3e}"
                   f" delta RMSE {r['delta_rmse']}")
@@ -168,11 +210,15 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     from .steps import reference_step
 
     cfg = _load(config, set_, params)
-    s = cfg.scenario(scenario)
-    if s.pinn is None:
-        _fail(f"scenario {scenario!r} has no 'pinn' section")
-    output.mkdir(parents=True, exist_ok=True)
-    res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)
+    s = _chosen(cfg, [scenario])[0]
+    if s.pinn is None or not s.pinn.enabled:
+        _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)
+    except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+        log.debug("pinn failed", exc_info=True)
+        _fail(f"pinn failed: scenario {s.id!r}: {_one_line(exc)}")
     out.print(json.dumps({k: v for k, v in res["metrics"].items() if k != "history"}, indent=1))
 
 
@@ -181,9 +227,16 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     """Rebuild report.html of a run directory from its metrics.json."""
     from evaluation.report import build_report
 
+    if not run_dir.is_dir():
+        _fail(f"{run_dir} is not a run directory (no such directory)", 2)
     if not (run_dir / "metrics.json").is_file():
-        _fail(f"{run_dir} has no metrics.json")
-    out.print(str(build_report(run_dir)))
+        _fail(f"{run_dir} has no metrics.json", 2)
+    try:
+        path = build_report(run_dir)
+    except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+        log.debug("report failed", exc_info=True)
+        _fail(f"report failed: {_one_line(exc)}")
+    out.print(str(path))
 
 
 @app.command()
@@ -227,6 +280,8 @@ def datasets_show(path: Annotated[Path, typer.Argument(help="Dataset directory."
     """Print a dataset's manifest."""
     import data
 
+    if not path.is_dir():
+        _fail(f"{path}: no such dataset directory", 2)
     try:
         out.print_json(json.dumps(data.read_manifest(path)))
     except (data.DatasetError, OSError) as exc:
@@ -238,6 +293,8 @@ def datasets_verify(path: Annotated[Path, typer.Argument(help="Dataset directory
     """Verify checksums, schema and values of every part."""
     import data
 
+    if not path.is_dir():
+        _fail(f"{path}: no such dataset directory", 2)
     try:
         ds = data.open_dataset(path, verify=True).verify()
     except (data.DatasetError, OSError) as exc:
@@ -254,14 +311,16 @@ def datasets_gc(
     """Remove datasets that none of CONFIGS references (dry run unless --yes)."""
     import data
 
-    from .config import load_config
     from .steps import dataset_spec
 
     keep = []
     for c in configs:
-        cfg = load_config(c)
+        cfg = _load(c, None, None)
         keep += [dataset_spec(cfg, s) for s in cfg.scenarios]
-    removed = data.gc(root, keep, dry_run=not yes)
+    try:
+        removed = data.gc(root, keep, dry_run=not yes)
+    except (data.DatasetError, OSError) as exc:
+        _fail(f"gc failed: {_one_line(exc)}")
     verb = "removed" if yes else "would remove"
     for p in removed:
         out.print(f"{verb} {p}")

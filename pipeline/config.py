@@ -8,24 +8,68 @@ every parameter check of the simulators applies, and errors name the scenario an
 netting set lists its legs: ``product: {type: NettingSet, maturity: 1.0, legs: [{kind: call,
 strike: 110, quantity: 1}, {kind: put, strike: 90, quantity: -1}]}`` (leg keys: kind, strike,
 quantity, underlying, weights); the product must fit the model's number of assets.
+
+Validation is complete: every number is bounded (:mod:`pipeline.limits`), integers are strict
+(no bools, no floats), floats finite, and the YAML reader refuses duplicate keys and aliases that
+expand beyond :data:`MAX_YAML_NODES` nodes. A refusal is one line per error naming the scenario,
+the field, the allowed range and the value.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+from . import limits
+from .limits import (
+    MAX_CHUNK_PATHS,
+    MAX_CURVE_ENTRIES,
+    MAX_DASK_WORKERS,
+    MAX_EPOCHS,
+    MAX_HIDDEN_LAYERS,
+    MAX_HIDDEN_UNITS,
+    MAX_HISTORY,
+    MAX_LAMBDA,
+    MAX_LEARNING_RATE,
+    MAX_PARAMETER,
+    MAX_PATH_CHARS,
+    MAX_PATHS,
+    MAX_REGRESSION_TOLERANCE,
+    MAX_SCENARIOS,
+    MAX_SEED,
+    MAX_TEST_POINTS,
+    MAX_TEXT,
+    MAX_THREADS_PER_WORKER,
+    MAX_TRAINING_SIZE,
+    Refused,
+)
 
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,59}")
+ADDRESS = re.compile(r"[a-z][a-z0-9+]*://[^\s]{1,250}")
+"""A Dask scheduler address (``tcp://host:8786``)."""
+
+MAX_CONFIG_BYTES = 4 * 2**20
+"""Size of a config or parameters file."""
+MAX_YAML_NODES = 100_000
+"""Nodes of a YAML document with every alias expanded."""
+MAX_YAML_DEPTH = 64
+"""Nesting depth of a YAML document."""
+MAX_MESSAGE_CHARS = 1800
+"""Length of a refusal message (one line per error, then "... and N more")."""
+MAX_LINE_CHARS = 400
 
 RANDOM_BASKET = "RandomBachelierBasket"
 """Config shorthand: ``model: {type: RandomBachelierBasket, dim: 7, seed: 1}`` builds the
 Huge-Savine random basket; ``product: {type: RandomBachelierBasket}`` is its basket call."""
+
+Seed = Annotated[int, Field(ge=0, lt=MAX_SEED)]
+TrainingSize = Annotated[int, Field(ge=2, le=MAX_TRAINING_SIZE)]
 
 
 class ConfigError(ValueError):
@@ -33,7 +77,7 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DaskSettings(_Strict):
@@ -42,42 +86,67 @@ class DaskSettings(_Strict):
     API; ``processes: true`` gives process workers and exports one API URL to them)."""
 
     address: str | None = None
-    n_workers: int = Field(2, ge=1)
-    threads_per_worker: int = Field(1, ge=1)
+    n_workers: int = Field(2, ge=1, le=MAX_DASK_WORKERS)
+    threads_per_worker: int = Field(1, ge=1, le=MAX_THREADS_PER_WORKER)
     processes: bool = False
     enabled: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not ADDRESS.fullmatch(v):
+            raise ValueError(f"must be a scheduler address such as tcp://host:8786; got {v!r}")
+        return v
 
 
 class TrainingSettings(_Strict):
     """Learning-curve settings: a DifferentialRegressor fit per (size, mode, seed)."""
 
-    sizes: list[int] = Field(default_factory=lambda: [1024, 4096], min_length=1)
+    sizes: list[TrainingSize] = Field(default_factory=lambda: [1024, 4096], min_length=1,
+                                      max_length=MAX_CURVE_ENTRIES)
     modes: list[Literal["standard", "differential"]] = Field(
-        default_factory=lambda: ["standard", "differential"], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    epochs: int = Field(100, ge=1)
-    hidden_layers: int = Field(4, ge=1)
-    hidden_units: int = Field(20, ge=1)
-    lam: float = Field(1.0, ge=0.0)
-    peak_lr: float | None = Field(None, gt=0.0)
+        default_factory=lambda: ["standard", "differential"], min_length=1, max_length=2)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1,
+                              max_length=MAX_CURVE_ENTRIES)
+    epochs: int = Field(100, ge=1, le=MAX_EPOCHS)
+    hidden_layers: int = Field(4, ge=1, le=MAX_HIDDEN_LAYERS)
+    hidden_units: int = Field(20, ge=1, le=MAX_HIDDEN_UNITS)
+    lam: float = Field(1.0, ge=0.0, le=MAX_LAMBDA)
+    peak_lr: float | None = Field(None, gt=0.0, le=MAX_LEARNING_RATE)
     dtype: Literal["float64", "float32"] = "float32"
 
     @field_validator("sizes")
     @classmethod
-    def _positive_sizes(cls, v: list[int]) -> list[int]:
-        if any(m < 2 for m in v):
-            raise ValueError(f"every training size must be >= 2, got {v}")
+    def _sorted_sizes(cls, v: list[int]) -> list[int]:
         return sorted(set(v))
+
+
+def _bound(v: Any) -> Any:
+    """A finite number within +-MAX_PARAMETER, or a non-empty list of them."""
+    items = v if isinstance(v, list) else [v]
+    rule = f"must be a finite number in [-{MAX_PARAMETER:g}, {MAX_PARAMETER:g}] or a list of them"
+    if not items or len(items) > limits.MAX_ASSETS * 2:
+        raise ValueError(f"{rule}; got {limits.shown(v)}")
+    for x in items:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or (
+                isinstance(x, float) and not math.isfinite(x)) or abs(x) > MAX_PARAMETER:
+            raise ValueError(f"{rule}; got {limits.shown(v)}")
+    return [float(x) for x in items] if isinstance(v, list) else float(v)
 
 
 class EvaluationSet(_Strict):
     """Test inputs: ``n`` points, a grid along the first input (1-D) or seeded uniform points
     in the box [low, high] (one bound per input, or one scalar for all)."""
 
-    n: int = Field(100, ge=2)
+    n: int = Field(100, ge=2, le=MAX_TEST_POINTS)
     low: list[float] | float
     high: list[float] | float
-    seed: int = 1234
+    seed: Seed = 1234
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _finite_box(cls, v: Any) -> Any:
+        return _bound(v)
 
 
 class ReferenceSettings(_Strict):
@@ -85,31 +154,40 @@ class ReferenceSettings(_Strict):
 
     ``method: pinn`` takes them from the scenario's trained PINN (its ``pinn:`` block is then
     required); its cross-checks default to ``[fd]`` where an FD solver exists for the pair (states
-    of at most two dimensions), else ``[]``. ``fd`` are keyword arguments of the FD solver."""
+    of at most two dimensions), else ``[]``. ``fd`` are keyword arguments of the FD solver
+    (:data:`pipeline.limits.FD_OPTIONS`)."""
 
     method: Literal["analytic", "fd", "pinn"] = "analytic"
-    cross_checks: list[Literal["analytic", "fd"]] = Field(default_factory=list)
+    cross_checks: list[Literal["analytic", "fd"]] = Field(default_factory=list, max_length=2)
     fd: dict[str, Any] = Field(default_factory=dict)
 
 
 class PinnSettings(_Strict):
-    """Boundary-safe PINN reference for the scenario's PDE (training.pinn)."""
+    """Boundary-safe PINN reference for the scenario's PDE (training.pinn); ``options`` are
+    fields of ``training.pinn.PINNConfig`` (:data:`pipeline.limits.PINN_OPTIONS`)."""
 
     enabled: bool = True
     variant: Literal["boundary_safe", "classical", "best"] = "boundary_safe"
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+def _identifier(v: str) -> str:
+    if not _ID.fullmatch(v):
+        raise ValueError("must be 1-60 letters, digits, '_' or '.', starting with a letter or "
+                         f"digit; got {limits.shown(v)}")
+    return v
+
+
 class Scenario(_Strict):
     id: str
-    label: str = ""
+    label: str = Field("", max_length=MAX_TEXT)
     model: dict[str, Any]
     product: dict[str, Any]
     sampler: dict[str, Any]
     xva: dict[str, Any] | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     antithetic: bool = False
-    n_paths: int | None = Field(None, ge=2)
+    n_paths: int | None = Field(None, ge=2, le=MAX_PATHS)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     test: EvaluationSet
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
@@ -118,10 +196,14 @@ class Scenario(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not _ID.match(v) or len(v) > 60:
-            raise ValueError("must be 1-60 letters, digits, '_' or '.', starting with a letter or "
-                             f"digit; got {v!r}")
-        return v
+        return _identifier(v)
+
+    @model_validator(mode="after")
+    def _enough_paths(self) -> Scenario:
+        if self.n_paths is not None and self.n_paths < max(self.training.sizes):
+            raise ValueError(f"n_paths must be >= the largest training size "
+                             f"{max(self.training.sizes)}; got {self.n_paths}")
+        return self
 
     @property
     def paths(self) -> int:
@@ -144,8 +226,9 @@ class Scenario(_Strict):
                                   f"required (e.g. BlackScholes, European, ForwardSampler, XVA)")
             if field == "xva" and block.get("type") != "XVA":
                 raise ConfigError(f"scenario {self.id!r}, field 'xva': type must be 'XVA'. "
-                                  f"Got {block.get('type')!r}.")
+                                  f"Got {limits.shown(block.get('type'))}.")
             try:
+                limits.check_block(block, field)
                 if block.get("type") == RANDOM_BASKET and field in ("model", "product"):
                     if field == "model":
                         import simulators
@@ -158,33 +241,49 @@ class Scenario(_Strict):
                     out[field] = generated[0 if field == "model" else 1]
                 else:
                     out[field] = from_dict(block)
+            except Refused as exc:
+                raise ConfigError(f"scenario {self.id!r}, {exc}") from None
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"scenario {self.id!r}, field '{field}': {exc}") from None
         try:  # the product fits the model (e.g. a netting set's legs on as many assets)
             out["product"].encode(out["model"].dim)
         except ValueError as exc:
             raise ConfigError(f"scenario {self.id!r}, field 'product': {exc}") from None
+        try:
+            limits.check_objects(out["model"], out["product"], out["sampler"], out["xva"])
+        except Refused as exc:
+            raise ConfigError(f"scenario {self.id!r}, {exc}") from None
         return out
+
+
+def _root(v: str) -> str:
+    if not v or len(v) > MAX_PATH_CHARS or any(ord(c) < 32 for c in v):
+        raise ValueError(f"must be a path of 1-{MAX_PATH_CHARS} printable characters; "
+                         f"got {limits.shown(v)}")
+    return v
 
 
 class RunConfig(_Strict):
     name: str
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     output_root: str = "runs"
     dataset_root: str = "datasets"
     backend: Literal["cpu", "gpu", "auto"] = "cpu"
-    chunk_paths: int = Field(262_144, ge=1)
-    regression_tolerance: float = Field(1.5, gt=1.0)
-    history: int = Field(14, ge=1)
+    chunk_paths: int = Field(262_144, ge=1, le=MAX_CHUNK_PATHS)
+    regression_tolerance: float = Field(1.5, gt=1.0, le=MAX_REGRESSION_TOLERANCE)
+    history: int = Field(14, ge=1, le=MAX_HISTORY)
     dask: DaskSettings = Field(default_factory=DaskSettings)
-    scenarios: list[Scenario] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(min_length=1, max_length=MAX_SCENARIOS)
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _ID.match(v) or len(v) > 60:
-            raise ValueError(f"must be 1-60 letters, digits, '_' or '.'; got {v!r}")
-        return v
+        return _identifier(v)
+
+    @field_validator("output_root", "dataset_root")
+    @classmethod
+    def _roots(cls, v: str) -> str:
+        return _root(v)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RunConfig:
@@ -198,14 +297,32 @@ class RunConfig(_Strict):
         for s in self.scenarios:
             if s.id == scenario_id:
                 return s
-        raise ConfigError(f"no scenario {scenario_id!r}; known: {[s.id for s in self.scenarios]}")
+        raise ConfigError(f"no scenario {limits.shown(scenario_id)}; known: "
+                          f"{limits.shown([s.id for s in self.scenarios], 300)}")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def join_errors(lines: list[str]) -> str:
+    """One line per error (control characters escaped, each cut to :data:`MAX_LINE_CHARS`),
+    at most :data:`MAX_MESSAGE_CHARS` in all, then "... and N more"."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        line = "".join(c if ord(c) >= 32 else repr(c)[1:-1] for c in line)
+        if len(line) > MAX_LINE_CHARS:
+            line = line[: MAX_LINE_CHARS - 3] + "..."
+        if out and used + len(line) > MAX_MESSAGE_CHARS:
+            out.append(f"... and {len(lines) - i} more")
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
 def _format(exc: ValidationError, raw: dict) -> str:
-    lines = []
+    lines: list[str] = []
     scenarios = raw.get("scenarios") if isinstance(raw, dict) else None
     for err in exc.errors():
         loc = list(err["loc"])
@@ -214,23 +331,107 @@ def _format(exc: ValidationError, raw: dict) -> str:
             if isinstance(scenarios, list) and loc[1] < len(scenarios):
                 item = scenarios[loc[1]]
                 sid = item.get("id") if isinstance(item, dict) else None
-            loc[1] = f"<{sid}>" if sid else f"[{loc[1]}]"
+            ok = isinstance(sid, str) and _ID.fullmatch(sid)
+            loc[1] = f"<{sid}>" if ok else f"[{loc[1]}]"
         where = ".".join(str(p) for p in loc) or "(top level)"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        shown = "" if isinstance(value, dict) else f" (got {limits.shown(value)})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "literal_error":
             msg = msg.replace("Input should be", "allowed values:")
-        lines.append(f"{where}: {msg}{shown}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+        elif err["type"] == "value_error":
+            msg, shown = msg.removeprefix("Value error, "), ""
+        line = f"{where}: {msg}{shown}"
+        if line not in lines:
+            lines.append(line)
+    return join_errors(lines)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys in a mapping (merge keys ``<<`` aside)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:  # an unhashable key: SafeLoader's own error follows
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {limits.shown(key)} (first at line "
+                        f"{seen[key]})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_nodes(root: yaml.Node) -> int:
+    """Nodes of the document with every alias expanded, stopping past :data:`MAX_YAML_NODES`;
+    a recursive alias or nesting deeper than :data:`MAX_YAML_DEPTH` raises ``ValueError``."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise ValueError(f"a recursive alias (line {node.start_mark.line + 1})")
+        if depth > MAX_YAML_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_YAML_DEPTH} levels "
+                             f"(line {node.start_mark.line + 1})")
+        active.add(id(node))
+        children: list = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_YAML_NODES:
+                break
+        active.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    return size(root, 0)
+
+
+def _load_yaml(text: str) -> Any:
+    """Parse one YAML document: duplicate keys, recursive aliases, deep nesting and alias
+    expansion beyond :data:`MAX_YAML_NODES` nodes raise ``ValueError`` (one line)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_nodes(node) > MAX_YAML_NODES:
+            raise ValueError(f"more than {MAX_YAML_NODES} nodes once its aliases are expanded")
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ValueError(f"{exc.problem or exc.context}{where}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
+    finally:
+        loader.dispose()
 
 
 def _parse_value(text: str) -> Any:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"--set value longer than {MAX_CONFIG_BYTES} characters")
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return _load_yaml(text)
+    except ValueError:
         return text
 
 
@@ -296,10 +497,17 @@ def merge(base: Any, patch: Any) -> Any:
 def _read_yaml(path: str | Path, what: str) -> dict:
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"{what} {str(p)!r} does not exist")
+        raise ConfigError(f"{what} {str(p)!r} does not exist" if not p.exists() else
+                          f"{what} {str(p)!r} is not a file")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
+        if p.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{what} {str(p)!r} is larger than {MAX_CONFIG_BYTES} bytes")
+        data = _load_yaml(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {str(p)!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise ConfigError(f"{what} {str(p)!r} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {str(p)!r} must hold a mapping at the top level")
@@ -307,16 +515,24 @@ def _read_yaml(path: str | Path, what: str) -> dict:
 
 
 def parse_config(raw: dict) -> RunConfig:
-    """Validate a raw mapping (structure, then every parameter object)."""
+    """Validate a raw mapping: its structure, then each scenario's parameter objects, test box,
+    reference and solver options (every error, one line each, in one ``ConfigError``)."""
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format(exc, raw)) from None
-    resolved = []
+    resolved, errors = [], []
     for s in cfg.scenarios:
-        objs = s.objects()
-        _check_test_box(s)
-        resolved.append(_check_reference(s, objs))
+        try:
+            objs = s.objects()
+            _check_test_box(s, objs)
+            checked = _check_reference(s, objs)
+            _check_options(checked, objs)
+            resolved.append(checked)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError(join_errors(errors))
     if any(r is not s for r, s in zip(resolved, cfg.scenarios, strict=True)):
         cfg = cfg.model_copy(update={"scenarios": resolved})
     return cfg
@@ -369,14 +585,137 @@ def _check_reference(s: Scenario, objs: dict[str, Any]) -> Scenario:
     return s
 
 
-def _check_test_box(s: Scenario) -> None:
-    model = s.objects()["model"]
+def _check_test_box(s: Scenario, objs: dict[str, Any]) -> None:
+    """One bound per input (or a scalar), low <= high, inside the model's admissible range;
+    the dataset's rows within :data:`pipeline.limits.MAX_DATASET_BYTES`."""
+    model = objs["model"]
     d = len(model.inputs)
     for field in ("low", "high"):
         v = getattr(s.test, field)
         if isinstance(v, list) and len(v) not in (1, d):
             raise ConfigError(f"scenario {s.id!r}, field 'test.{field}': one bound per input "
                               f"{list(model.inputs)} ({d}) or a scalar. Got {len(v)} values.")
+    lows, highs = _box(s.test.low, d), _box(s.test.high, d)
+    bounds = model.input_bounds()
+    for name, lo, hi in zip(model.inputs, lows, highs, strict=True):
+        b_lo, b_hi = bounds[name]
+        if lo > hi:
+            raise ConfigError(f"scenario {s.id!r}, field 'test.low' ({name}): must be <= "
+                              f"test.high {hi:g}. Got {lo:g} instead.")
+        if lo < b_lo or (b_lo == 0.0 and lo == 0.0) or hi > b_hi:
+            rule = f"> {b_lo:g}" if b_lo == 0.0 else f"in [{b_lo:g}, {b_hi:g}]"
+            bad, field = (lo, "low") if lo < b_lo or lo == b_lo == 0.0 else (hi, "high")
+            raise ConfigError(f"scenario {s.id!r}, field 'test.{field}' ({name}): must be {rule} "
+                              f"for {type(model).__name__}. Got {bad:g} instead.")
+    try:
+        limits.check_dataset_size("n_paths" if s.n_paths else "training.sizes", s.paths, d)
+    except Refused as exc:
+        raise ConfigError(f"scenario {s.id!r}, {exc}") from None
+
+
+def _box(v: list[float] | float, d: int) -> list[float]:
+    return [float(x) for x in (v * d if len(v) == 1 else v)] if isinstance(v, list) else [v] * d
+
+
+def _check_options(s: Scenario, objs: dict[str, Any]) -> None:
+    """``reference.fd`` and ``pinn.options`` against their solvers' tables, the test box inside
+    the FD grid when an FD reference runs, and the PINN problem of an enabled ``pinn`` block."""
+    from . import registry
+
+    model, product = objs["model"], objs["product"]
+    entry = registry.lookup(model, product)
+    solver = None if entry.fd is None else entry.fd.__name__
+    try:
+        limits.check_fd(s.reference.fd, solver, len(model.inputs), product.strike)
+    except Refused as exc:
+        raise ConfigError(f"scenario {s.id!r}, {exc}") from None
+    methods = (s.reference.method, *s.reference.cross_checks)
+    if solver is not None and "fd" in methods:
+        _check_fd_inputs(s, model, product, solver)
+        _check_fd_domain(s, model, product, solver)
+    if "analytic" in methods:
+        _check_analytic(s, objs)
+    if s.pinn is None or not s.pinn.enabled:
+        return
+    if entry.pde_problem is None:
+        raise ConfigError(f"scenario {s.id!r}, field 'pinn': "
+                          f"{registry.missing('pinn', model, product)}")
+    try:
+        problem = entry.pde_problem(model, product, objs["xva"])
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"scenario {s.id!r}, field 'pinn': {exc}") from None
+    try:
+        limits.check_pinn(s.pinn.options, s.pinn.variant, problem.dim)
+    except Refused as exc:
+        raise ConfigError(f"scenario {s.id!r}, {exc}") from None
+
+
+def _check_fd_inputs(s: Scenario, model: Any, product: Any, solver: str) -> None:
+    """The FD solvers' states: the spot (1-D), two spots without vol inputs, (spot, variance)."""
+    from . import registry
+
+    if solver == "fd_basket_2d":
+        ok, states = model.dim == 2 and not getattr(model, "vol_inputs", False), "2 spots"
+    elif solver == "fd_heston_2d":
+        ok, states = tuple(model.inputs) == ("spot", "variance"), "inputs (spot, variance)"
+    else:
+        ok, states = tuple(model.inputs) == ("spot",), "inputs ('spot',)"
+    if not ok:
+        field = "reference.method" if s.reference.method == "fd" else "reference.cross_checks"
+        label = registry.missing("fd", model, product).split(";")[0]
+        raise ConfigError(f"scenario {s.id!r}, field {field!r}: {label}: the FD solver takes "
+                          f"{states} only; the model's inputs are {tuple(model.inputs)}")
+
+
+def _check_analytic(s: Scenario, objs: dict[str, Any]) -> None:
+    """The closed form accepts this configuration: evaluated at the test box's corners."""
+    import numpy as np
+
+    from . import references
+
+    d = len(objs["model"].inputs)
+    x = np.array([_box(s.test.low, d), _box(s.test.high, d)])
+    field = "reference.method" if s.reference.method == "analytic" else "reference.cross_checks"
+    try:
+        references.analytic(objs["model"], objs["product"], x, objs["xva"])
+    except ValueError as exc:  # a NoReference, or a parameter the closed form refuses
+        raise ConfigError(f"scenario {s.id!r}, field {field!r}: {exc}") from None
+
+
+def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None:
+    """The test box inside the FD grid: spots below ``s_max`` (the solver's default when not
+    given), the Heston variance below ``v_max``."""
+    opts = s.reference.fd
+    d = len(model.inputs)
+    highs = _box(s.test.high, d)
+    k = product.strike
+    tau = product.maturity
+    if solver == "fd_heston_2d":
+        center = opts.get("center") or k
+        tops = {0: ("s_max", opts.get("s_max") or 4.0 * center),
+                1: ("v_max", opts.get("v_max") or 5.0)}
+    elif solver == "fd_basket_2d":
+        given = opts.get("s_max")
+        if given is not None:
+            pair = given if isinstance(given, list) else [given, given]
+        else:
+            center = opts.get("center")
+            centers = (center if isinstance(center, list) else [center or k] * 2)
+            if center is None and type(product).__name__ == "BasketOption" and (
+                    product.kind in ("call", "put")):
+                centers = [k / max(sum(product.weights), 1e-12)] * 2
+            pair = [c * max(4.0, math.exp(5.0 * v * math.sqrt(tau)))
+                    for c, v in zip(centers, model.vols, strict=True)]
+        tops = {0: ("s_max", pair[0]), 1: ("s_max", pair[1])}
+    else:
+        tops = {0: ("s_max", opts.get("s_max")
+                    or k * max(4.0, math.exp(5.0 * model.vol * math.sqrt(tau))))}
+    for i, (name, top) in tops.items():
+        if i < d and highs[i] > top:
+            raise ConfigError(
+                f"scenario {s.id!r}, field 'test.high' ({model.inputs[i]}): must be <= the FD "
+                f"grid's {name} {top:g} (set reference.fd.{name}, or lower test.high). "
+                f"Got {highs[i]:g} instead.")
 
 
 def load_config(path: str | Path, sets: list[str] | None = None,

@@ -136,21 +136,32 @@ def test_killed_run_restarts_and_completes(tmp_path, small_config):
         data.open_dataset(root / info.dirname).verify()
 
 
-def test_a_failing_scenario_is_reported_and_the_others_complete(harness, small_config):
+def test_a_failing_scenario_is_reported_and_the_others_complete(harness, small_config,
+                                                               monkeypatch):
+    """``validate`` refuses what cannot run, so the failure is injected into the reference
+    step of one scenario (tasks run on threads of this process)."""
+    from pipeline import steps
+    from pipeline.references import NoReference
+
     raw = yaml.safe_load(small_config.read_text())
     raw["scenarios"][0].pop("pinn", None)
     raw["scenarios"].append({
         "id": "no_reference",
-        "model": {"type": "BlackScholesBasket", "vols": [0.2, 0.2, 0.2],
-                  "correlation": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]},
-        "product": {"type": "WorstOf", "strike": 1.0, "maturity": 1.0, "kind": "put"},
+        "model": {"type": "BlackScholes", "vol": 0.2},
+        "product": {"type": "European", "strike": 1.0, "maturity": 1.0, "kind": "put"},
         "sampler": {"type": "UniformSampler", "low": 0.5, "high": 1.5},
         "training": {"sizes": [256], "epochs": 2},
         "test": {"n": 10, "low": 0.8, "high": 1.2},
     })
-    raw["scenarios"][-1]["sampler"] = {"type": "UniformSampler", "low": [0.5] * 3,
-                                       "high": [1.5] * 3}
     small_config.write_text(yaml.safe_dump(raw))
+    original = steps.reference_step
+
+    def reference_step(cfg, scenario, run_dir=None):
+        if scenario.id == "no_reference":
+            raise NoReference("no analytic reference for this scenario (injected)\nsecond line")
+        return original(cfg, scenario, run_dir)
+
+    monkeypatch.setattr(steps, "reference_step", reference_step)
     result, metrics = _run(small_config)
     assert result["status"] == "partial"
     bad = metrics["scenarios"]["no_reference"]
