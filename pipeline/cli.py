@@ -126,6 +126,13 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
         _fail("; ".join(result["failures"]))
 
 
+def _data_status(scenario: dict) -> str:
+    """"reused", "new" or "-" (the scenario made no dataset, e.g. it failed first)."""
+    if not (scenario.get("dataset") or {}).get("path"):
+        return "-"
+    return "reused" if (scenario.get("reused") or {}).get("dataset") else "new"
+
+
 def _print_summary(run_dir: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})")
@@ -142,7 +149,7 @@ def _print_summary(run_dir: Path) -> None:
         table.add_row(sid, s["status"] if s["status"] == "ok" else f"[red]{s['status']}[/red]",
                       str(summ.get("m", "-")), fmt(vr, "standard"), fmt(vr, "differential"),
                       fmt(dr, "differential"),
-                      "reused" if (s.get("reused") or {}).get("dataset") else "new",
+                      _data_status(s),
                       f"{sum(s['stage_seconds'].values()):.1f}")
     out.print(table)
     out.print(f"run directory: {run_dir}")
@@ -244,17 +251,32 @@ def serve(config: ConfigArg,
           cron: Annotated[str, typer.Option(help="Cron schedule (UTC).")] = "0 2 * * *",
           name: Annotated[str | None, typer.Option(help="Deployment name.")] = None,
           output: Annotated[Path | None, typer.Option(help="Runs folder.")] = None,
-          set_: SetOpt = None, params: ParamsOpt = None) -> None:
-    """Serve the nightly flow on a cron schedule (needs a Prefect server: see docs/pipeline.md)."""
+          set_: SetOpt = None, params: ParamsOpt = None,
+          allow_dir: Annotated[list[Path] | None, typer.Option(
+              "--allow-dir", help="A directory that run requests may take their config and "
+                                  "parameters file from (repeatable; default: the config's "
+                                  "folder).")] = None) -> None:
+    """Serve the nightly flow on a cron schedule (needs a Prefect server: see docs/pipeline.md).
+
+    A run requested through the Prefect API must take its config and parameters file from an
+    allowed directory and write under the config's roots; other requests fail with one line."""
     _quiet_env()
     cfg = _load(config, set_, params)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
+    from .config import ConfigError
     from .schedule import serve as serve_fn
 
-    serve_fn(config, cron=cron, name=name or f"{cfg.name}-nightly", output=output,
-             sets=set_ or [], params=params)
+    allow = allow_dir or [config.resolve().parent]
+    missing = [str(d) for d in allow if not d.is_dir()]
+    if missing:
+        _fail(f"--allow-dir: not a directory: {missing}", 2)
+    try:
+        serve_fn(config, cron=cron, name=name or f"{cfg.name}-nightly", output=output,
+                 sets=set_ or [], params=params, allow=allow)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
 
 
 @datasets_app.command("ls")
@@ -327,9 +349,23 @@ def datasets_gc(
     out.print(f"{verb} {len(removed)} path(s) (datasets and their lock files)")
 
 
-def main() -> None:  # pragma: no cover
-    app()
+SUPERVISED_COMMANDS = frozenset({"run", "simulate", "train", "pinn", "serve"})
+"""Commands that may start a Prefect server or Dask processes: they run under
+:func:`pipeline.supervise.supervise`, so nothing they start outlives them."""
+
+
+def main() -> None:  # pragma: no cover - exercised by the subprocess tests
+    from . import supervise
+
+    argv = sys.argv[1:]
+    wants_help = any(a in ("--help", "-h") for a in argv)
+    if (argv and argv[0] in SUPERVISED_COMMANDS and not wants_help
+            and supervise.supported() and not supervise.is_supervised()):
+        sys.exit(supervise.supervise(supervise.cli_command(argv)))
+    if supervise.is_supervised():
+        supervise.raise_on_termination()
+    app(prog_name="diffml")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main()
