@@ -30,8 +30,10 @@ test-all: install
 bench: install
 	$(BIN)/python benchmarks/simulators.py
 
+# ruff, then the import rules of .importlinter (layering, no cycles, Prefect/Dask only in pipeline)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache

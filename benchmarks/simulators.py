@@ -24,7 +24,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 import simulators as sim  # noqa: E402
 from benchmarks import _machine  # noqa: E402
-from simulators import _cpu, _dispatch  # noqa: E402
+from simulators import _cpu, _dispatch, _kernel_args  # noqa: E402
 
 
 def best_time(fn, repeats: int = 3) -> float:
@@ -109,7 +109,7 @@ def main() -> None:
     model = sim.BlackScholes(vol=0.2, inputs=("spot", "vol"))
     x = np.column_stack([np.linspace(0.5, 1.5, n), np.full(n, 0.2)])
     y, g = np.empty(n), np.empty((n, 2))
-    legs = _dispatch.kernel_legs(sim.European(1.1, 1.0, "call").encode(1))
+    legs = _kernel_args.kernel_legs(sim.European(1.1, 1.0, "call").encode(1))
 
     def run_bs():
         _cpu.black_scholes_kernel(x, 1, -1, 0.2, 0.0, 0.0, 1.0, *legs, seed, np.uint64(0),
@@ -137,7 +137,7 @@ def main() -> None:
     bmodel, bprod = sim.random_bachelier_basket(7, seed=1)
     chol = bmodel.cholesky()
     w = np.asarray(bprod.weights)
-    blegs = _dispatch.kernel_legs(bprod.encode(7))
+    blegs = _kernel_args.kernel_legs(bprod.encode(7))
     xb = np.ascontiguousarray(1.0 + 0.1 * np.random.default_rng(0).standard_normal((n, 7)))
     yb, gb = np.empty(n), np.empty((n, 7))
 

@@ -4,9 +4,10 @@
 simulates each chunk with ``first_path`` (so the rows are the same, bit for bit, for any chunk
 size, worker count or backend), and writes each chunk as its own part in the hidden work
 directory; the manifest is written last and the directory renamed into place (see
-``data.writer``). With a Dask client the chunks run as tasks: each worker simulates its chunk,
-writes its part into the shared work directory and returns only the part's description, so the
-driver never holds the data. Memory per task is bounded by the chunk size.
+``data.writer``). With an executor (a Dask client or a ``concurrent.futures`` pool) the chunks
+run as tasks: each worker simulates its chunk, writes its part into the shared work directory
+and returns only the part's description, so the driver never holds the data. Memory per task
+is bounded by the chunk size.
 
 Resuming: a part left by an interrupted run is reused when it passes every read check (it
 decodes with valid page CRCs, the right metadata, path ids and finite values) and, where a
@@ -19,6 +20,7 @@ moved aside and strays in the dataset directory are quarantined (``data.layout``
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 import os
@@ -224,9 +226,10 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
         n_paths: overrides ``spec.n_paths`` (changes the hash).
         chunk_paths: rows per part and task (default ``spec.chunk_paths``); not in the hash.
             Resuming an interrupted run keeps that run's chunk size so its parts are reused.
-        client: ``dask.distributed.Client``, or a scheduler address (a client is opened and
-            closed here); ``None`` runs the chunks one after another in this process. Workers
-            must see ``root`` at the same path (local or shared file system).
+        client: where the chunks run: a ``concurrent.futures.Executor`` (e.g. a
+            ``ProcessPoolExecutor``) or a ``dask.distributed.Client``; ``None`` runs them one
+            after another in this process. Workers must see ``root`` at the same path (local or
+            shared file system).
         root: directory holding the datasets.
         progress: called with a ``Progress`` after each part.
         verify: read every part of an existing dataset with the reader's checks (SHA-256,
@@ -304,7 +307,7 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
                 report(PartInfo.from_dict(
                     simulate_chunk(spec, index, first, rows, n_parts, str(tmp), fsync)), False)
         elif todo:
-            workers = _run_dask(client, spec, todo, n_parts, tmp, fsync, report)
+            workers = _run_parallel(client, spec, todo, n_parts, tmp, fsync, report)
         parts = [done[i] for i, _, _ in plan]
         seconds = time.perf_counter() - t0
         generation = {"seconds": round(seconds, 3), "parts_written": len(todo),
@@ -316,31 +319,34 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
         return final
 
 
-def _run_dask(client: Any, spec: DatasetSpec, todo: list[tuple[int, int, int]], n_parts: int,
-              tmp: Path, fsync: bool, report: Callable[[PartInfo, bool], None]) -> int:
-    """Run the chunks as Dask tasks; returns the number of workers."""
-    from distributed import Client, as_completed
+def _run_parallel(executor: Any, spec: DatasetSpec, todo: list[tuple[int, int, int]],
+                  n_parts: int, tmp: Path, fsync: bool,
+                  report: Callable[[PartInfo, bool], None]) -> int:
+    """Run the chunks on ``executor``; returns the number of workers.
 
-    own = isinstance(client, str)
-    if own:
-        client = Client(client)
+    ``executor`` is a ``concurrent.futures.Executor`` or an object with ``get_executor()``
+    returning one (a ``dask.distributed.Client``, whose tasks then get readable keys); no
+    orchestration library is imported here."""
+    info = getattr(executor, "scheduler_info", None)
+    if info is not None:
+        workers = max(1, len(info().get("workers", {})))
+    else:
+        workers = int(getattr(executor, "_max_workers", 1) or 1)
+    dask_client = hasattr(executor, "get_executor")
+    pool = executor.get_executor(pure=False) if dask_client else executor
+    stamp = f"{os.getpid()}-{time.time_ns()}"
+    futures = [pool.submit(simulate_chunk, spec, index, first, rows, n_parts, str(tmp), fsync,
+                           **({"key": f"diffml-part-{spec.hash12}-{index:05d}-{stamp}"}
+                              if dask_client else {}))
+               for index, first, rows in todo]
     try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        keys = [f"diffml-part-{spec.hash12}-{index:05d}-{os.getpid()}-{time.time_ns()}"
-                for index, _, _ in todo]
-        futures = [client.submit(simulate_chunk, spec, index, first, rows, n_parts, str(tmp),
-                                 fsync, key=key, pure=False)
-                   for (index, first, rows), key in zip(todo, keys, strict=True)]
-        try:
-            for _, result in as_completed(futures, with_results=True):
-                report(PartInfo.from_dict(result), False)
-        except BaseException:
-            client.cancel(futures)
-            raise
-        return workers
-    finally:
-        if own:
-            client.close()
+        for future in concurrent.futures.as_completed(futures):
+            report(PartInfo.from_dict(future.result()), False)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return workers
 
 
 def find_or_create(spec: DatasetSpec, root: str | os.PathLike = "datasets", *,

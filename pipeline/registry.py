@@ -27,9 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 import simulators as sim
 
-from . import references as _r
+from . import pricers as _r
 
 MODELS: tuple[type, ...] = (sim.BlackScholes, sim.BachelierBasket, sim.BlackScholesBasket,
                             sim.Heston)
@@ -50,6 +52,23 @@ class Entry:
         """Reference methods with a callable, in the order of :data:`METHODS`."""
         slots = (self.analytic, self.fd, self.pde_problem)
         return tuple(m for m, s in zip(METHODS, slots, strict=True) if s is not None)
+
+
+# ---------------------------------------------------------------- netting sets
+def analytic_netting_set(model, product, x: np.ndarray) -> _r.Reference:
+    """Risk-free value of a netting set: sum over legs of quantity x the single-leg reference
+    (looked up in the registry for the leg's product type; NoReference names a leg without)."""
+    product.check_dim(model.dim)
+    price, grad = np.zeros(len(x)), np.zeros((len(x), len(model.inputs)))
+    for qty, leg in product.products():
+        fn = lookup(model, leg).analytic
+        if fn is None:
+            raise _r.Unsupported("analytic",
+                                 missing("analytic", model, leg).split(";")[0] + " leg")
+        ref = fn(model, leg, x)
+        price = price + qty * np.asarray(ref.price, float)
+        grad = grad + qty * np.asarray(ref.grad, float)
+    return _r.Reference("analytic", price, grad)
 
 
 # ---------------------------------------------------------------- PINN problems (training.pinn)
@@ -128,20 +147,20 @@ def _pinn_heston(model, product, xva):
 _KNOWN: dict[tuple[type, type], Entry] = {
     (sim.BlackScholes, sim.European): Entry(_r.analytic_black_scholes, _r.fd_black_scholes_1d,
                                             _pinn_black_scholes),
-    (sim.BlackScholes, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_black_scholes_1d,
+    (sim.BlackScholes, sim.NettingSet): Entry(analytic_netting_set, _r.fd_black_scholes_1d,
                                               _pinn_black_scholes),
     (sim.BachelierBasket, sim.European): Entry(_r.analytic_bachelier, None, None),
     (sim.BachelierBasket, sim.BasketOption): Entry(_r.analytic_bachelier, None, None),
-    (sim.BachelierBasket, sim.NettingSet): Entry(_r.analytic_netting_set, None, None),
+    (sim.BachelierBasket, sim.NettingSet): Entry(analytic_netting_set, None, None),
     (sim.BlackScholesBasket, sim.BasketOption): Entry(_r.analytic_arithmetic_basket,
                                                       _r.fd_basket_2d, _pinn_basket),
     (sim.BlackScholesBasket, sim.WorstOf): Entry(_r.analytic_stulz, _r.fd_basket_2d,
                                                  _pinn_worst_of),
     (sim.BlackScholesBasket, sim.BestOf): Entry(_r.analytic_stulz, _r.fd_basket_2d, None),
-    (sim.BlackScholesBasket, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_basket_2d,
+    (sim.BlackScholesBasket, sim.NettingSet): Entry(analytic_netting_set, _r.fd_basket_2d,
                                                     _pinn_two_asset_netting),
     (sim.Heston, sim.European): Entry(_r.analytic_heston, _r.fd_heston_2d, _pinn_heston),
-    (sim.Heston, sim.NettingSet): Entry(_r.analytic_netting_set, _r.fd_heston_2d,
+    (sim.Heston, sim.NettingSet): Entry(analytic_netting_set, _r.fd_heston_2d,
                                         _pinn_heston),
 }
 

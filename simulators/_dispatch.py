@@ -10,20 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validation as v
+from ._kernel_args import heston_columns, kernel_legs
 from .bachelier import BachelierBasket
 from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket
 from .heston import Heston
-
-
-def kernel_legs(encoded) -> tuple[np.ndarray, ...]:
-    """The legs arrays, contiguous, in the kernels' dtypes (int64 codes, float64 numbers)."""
-    aggs, kinds, strikes, quantities, weights = encoded
-    return (np.ascontiguousarray(aggs, dtype=np.int64),
-            np.ascontiguousarray(kinds, dtype=np.int64),
-            np.ascontiguousarray(strikes, dtype=np.float64),
-            np.ascontiguousarray(quantities, dtype=np.float64),
-            np.ascontiguousarray(weights, dtype=np.float64))
 
 
 def _black_scholes_cpu(model, product, encoded, x, seed, first_path, antithetic):
@@ -64,10 +55,6 @@ def _bs_basket_cpu(model, product, encoded, x, seed, first_path, antithetic):
     return y, dydx
 
 
-def heston_columns(model) -> np.ndarray:
-    """Column of (kappa, theta, xi, rho, rate) in x, or -1 when the parameter is fixed."""
-    return np.array([model.inputs.index(p) if p in model.inputs else -1
-                     for p in ("kappa", "theta", "xi", "rho", "rate")], dtype=np.int64)
 
 
 def _heston_cpu(model, product, encoded, x, seed, first_path, antithetic, with_gradient=True):

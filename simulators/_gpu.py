@@ -214,7 +214,7 @@ def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path
     With ``alloc=np.empty`` and no ``to_dev`` the arguments only serve to compile the kernel
     (``cuda.compile_ptx``) on a machine without a device.
     """
-    from ._dispatch import heston_columns, kernel_legs
+    from ._kernel_args import heston_columns, kernel_legs
     from .bachelier import BachelierBasket
     from .black_scholes import BlackScholes
     from .bs_basket import BlackScholesBasket

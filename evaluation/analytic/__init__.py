@@ -14,7 +14,7 @@ value received.
 - :func:`stulz_min`, :func:`stulz_max` -> :class:`BasketGreeks`: two-asset worst-of / best-of.
 - :func:`arithmetic_basket_2d` -> :class:`BasketGreeks`: two-asset lognormal arithmetic basket.
 - :func:`heston`, :func:`heston_greeks` -> :class:`HestonGreeks` (price, delta, vega = d/dv0, gamma,
-  vanna, volga).
+  vanna, volga); :func:`heston_cf_terms`: its characteristic-function terms.
 - :func:`xva_factor`: e^{-c tau}, risky / risk-free value of a one-signed payoff.
 - :func:`bivariate_normal_cdf`: M(a, b; rho) (Genz / Drezner-Wesolowsky).
 """
@@ -24,7 +24,7 @@ from ._results import BasketGreeks
 from .bachelier import bachelier_basket, bachelier_basket_greeks
 from .basket import arithmetic_basket_2d
 from .black_scholes import BlackScholesGreeks, black_scholes, black_scholes_greeks
-from .heston import HestonGreeks, heston, heston_greeks
+from .heston import HestonGreeks, heston, heston_cf_terms, heston_greeks
 from .stulz import stulz_max, stulz_min
 from .xva import xva_factor
 
@@ -39,6 +39,7 @@ __all__ = [
     "black_scholes",
     "black_scholes_greeks",
     "heston",
+    "heston_cf_terms",
     "heston_greeks",
     "stulz_max",
     "stulz_min",

@@ -59,8 +59,10 @@ class HestonGreeks:
     volga: np.ndarray | float
 
 
-def _cf_terms(u: np.ndarray, tau, v0, kappa, theta, xi, rho):
-    """phi(u) and D(u) of ln(S_T/F) for complex u (broadcast)."""
+def heston_cf_terms(u: np.ndarray, tau, v0, kappa, theta, xi, rho):
+    """phi(u) and D(u) of ln(S_T/F) for complex u (broadcast): the characteristic function of
+    the log-forward under Heston is phi(u), and D(u) its derivative factor in v0 (the "little
+    trap" form, stable for long maturities). Shared with the PINN's Heston base function."""
     iu = 1j * u
     beta = kappa - rho * xi * iu
     d = np.sqrt(beta * beta + xi * xi * (iu + u * u))
@@ -115,7 +117,7 @@ def _heston(
 
     def integrand(u: float) -> np.ndarray:
         z = u - 0.5j
-        phi, dd = _cf_terms(z, tau, v0, kap, th, x_i, rh)
+        phi, dd = heston_cf_terms(z, tau, v0, kap, th, x_i, rh)
         ex = np.exp(1j * u * x) * phi / (u * u + 0.25)
         if not greeks:
             return ex.real

@@ -85,9 +85,16 @@ def test_dask_workers_give_the_same_bytes(tmp_path, cluster):
     assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.dydx, ref.dydx)
 
 
-def test_dask_by_address_and_other_chunking(tmp_path, cluster):
+def test_process_pool_and_other_chunking(tmp_path):
+    """Any concurrent.futures executor runs the chunks: same bytes as one call."""
+    import concurrent.futures
+    import multiprocessing
+
     spec = bs_spec(n_paths=5000)
-    path = data.generate(spec, chunk_paths=700, root=tmp_path, client=cluster.scheduler_address)
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        path = data.generate(spec, chunk_paths=700, root=tmp_path, client=pool)
+    assert json.loads((path / "manifest.json").read_text())["generation"]["workers"] == 2
     ref = reference(spec)
     ds = data.open_dataset(path)
     assert len(ds.parts) == 8

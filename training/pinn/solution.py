@@ -14,7 +14,7 @@ from .network import PINNModel
 from .problems.base import PDEProblem, problem_from_dict
 
 if TYPE_CHECKING:
-    from .solver import PINNConfig
+    from .config import PINNConfig
 
 FORMAT_VERSION = 1
 
@@ -137,7 +137,7 @@ class PINNSolution:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> PINNSolution:
         """Read a solution written by :meth:`save` (weights loaded with ``weights_only=True``)."""
-        from .solver import PINNConfig
+        from .config import PINNConfig
 
         path = Path(path)
         meta = json.loads((path / "config.json").read_text())

@@ -7,197 +7,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import _validation as v
 from .collocation import (
-    AdaptiveResampling,
-    Collocation,
     PointSet,
-    UniformGrid,
-    collocation_from_dict,
 )
+from .config import _DTYPES, PINNConfig  # noqa: F401  (PINNConfig re-exported)
 from .losses import (
-    FACE_RESIDUALS,
-    LOSS_TYPES,
     loss_terms,
     residual,
     residual_vector,
     resolve_faces,
 )
 from .lstsq import output_layer, solve_output_layer
-from .network import BASE_FUNCTIONS, INITIAL_CONDITIONS, PINNModel
+from .network import PINNModel
 from .problems.base import PDEProblem
 from .solution import PINNSolution
-
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-@dataclass(frozen=True)
-class PINNConfig:
-    """Hyperparameters of one PINN training (validated on construction).
-
-    Attributes:
-        loss: "boundary_safe" (reduced-PDE residuals on faces, weights 1) or "classical"
-            (lambda-weighted Dirichlet/Neumann data terms).
-        initial_condition: "soft" (data term), "hard" (payoff + tau N) or "base"
-            (base function times (1 + tau N_a) + tau N_b; see :mod:`training.pinn.network`).
-        width, depth: tanh MLP size (neurons per hidden layer, hidden layers).
-        collocation: :class:`UniformGrid` (trapezoidal weights), :class:`SobolSampler` or
-            :class:`RandomSampler`.
-        adam_steps: Adam steps (full batch).
-        learning_rate: initial Adam learning rate lr0.
-        decay_rate, decay_steps: inverse-time decay ``lr = lr0 / (1 + decay_rate k / decay_steps)``.
-        lbfgs_iterations: L-BFGS iterations after Adam (strong-Wolfe line search).
-        lbfgs_history: L-BFGS memory.
-        lstsq_rounds: least-squares solves of the output layer after L-BFGS (hidden layers
-            fixed; see :mod:`training.pinn.lstsq`); 0 switches them off. They run even when the
-            time limit stopped the gradient steps, and their time counts in ``train_seconds``.
-        bc_weight, ic_weight: lambda weights of the classical loss's data terms.
-        face_residuals: "reduced" (the source's: each face's residual is the PDE with its
-            boundary condition substituted), "full" (the whole PDE on those faces: no far-field
-            condition) or "auto" (per face, reduced where the exact risk-free solution satisfies
-            the substituted condition, see :func:`~training.pinn.losses.resolve_faces`; the
-            choice is recorded in ``stats["faces"]``).
-        base_function: the base of the "base" trial value: "risk_free" (the problem's risk-free
-            value of the payoff) or "split" (``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` over
-            the payoff's one-signed parts P - N; equals ``e^{-c tau} V_rf`` for a one-signed
-            payoff, and is the linear approximation a PINN must beat for two-signed ones).
-        adaptive: residual-based adaptive resampling during Adam, or None.
-        dtype: "float64" (default) or "float32".
-        device: torch device string ("cpu", "cuda"); TF32 is disabled on CUDA.
-        seed: seeds the network initialisation and the collocation samplers (no global seeding).
-        checkpoint_every: save a checkpoint every this many steps (0: never).
-        checkpoint_dir: directory of ``checkpoint.pt`` (required if checkpoint_every > 0).
-        progress: show a progress bar (rich) during training.
-        time_limit: wall-clock budget in seconds for the whole training, or None.
-        num_threads: torch intra-op threads during training (restored afterwards); None keeps
-            the current setting. 1 is fastest for small grids on a busy CPU.
-    """
-
-    loss: str = "boundary_safe"
-    initial_condition: str = "soft"
-    width: int = 40
-    depth: int = 4
-    collocation: Collocation = field(default_factory=UniformGrid)
-    adam_steps: int = 3000
-    learning_rate: float = 3e-3
-    decay_rate: float = 1.0
-    decay_steps: int = 1000
-    lbfgs_iterations: int = 3000
-    lbfgs_history: int = 50
-    lstsq_rounds: int = 0
-    bc_weight: float = 1.0
-    ic_weight: float = 1.0
-    face_residuals: str = "reduced"
-    base_function: str = "risk_free"
-    adaptive: AdaptiveResampling | None = None
-    dtype: str = "float64"
-    device: str = "cpu"
-    seed: int = 0
-    checkpoint_every: int = 0
-    checkpoint_dir: str | None = None
-    progress: bool = False
-    time_limit: float | None = None
-    num_threads: int | None = None
-
-    def __post_init__(self) -> None:
-        o = "PINNConfig"
-        v.one_of(o, "loss", self.loss, LOSS_TYPES)
-        v.one_of(o, "initial_condition", self.initial_condition, INITIAL_CONDITIONS)
-        v.one_of(o, "dtype", self.dtype, tuple(_DTYPES))
-        v.one_of(o, "face_residuals", self.face_residuals, FACE_RESIDUALS)
-        v.one_of(o, "base_function", self.base_function, BASE_FUNCTIONS)
-        for name in ("width", "depth", "decay_steps", "lbfgs_history"):
-            v.positive_int(o, name, getattr(self, name))
-        for name in ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "checkpoint_every",
-                     "seed"):
-            v.non_negative_int(o, name, getattr(self, name))
-        v.positive(o, "learning_rate", self.learning_rate)
-        v.non_negative(o, "decay_rate", self.decay_rate)
-        v.non_negative(o, "bc_weight", self.bc_weight)
-        v.non_negative(o, "ic_weight", self.ic_weight)
-        if self.checkpoint_every and self.checkpoint_dir is None:
-            v.fail(o, "checkpoint_dir", "be set when checkpoint_every > 0", None)
-        if self.time_limit is not None:
-            v.positive(o, "time_limit", self.time_limit)
-        if self.num_threads is not None:
-            v.positive_int(o, "num_threads", self.num_threads)
-
-    # ----- recipes --------------------------------------------------------------------------
-    @classmethod
-    def faithful(cls, **overrides: Any) -> PINNConfig:
-        """The source's recipe: 4 x 40 tanh, 201 x 51 uniform grid (1D) with trapezoidal weights,
-        boundary-safe residuals, soft initial condition, 3000 Adam steps, 3000 L-BFGS iterations.
-        For 2D problems pass e.g. ``collocation=UniformGrid(n_tau=21, n_space=41)``."""
-        return cls(**overrides)
-
-    @classmethod
-    def classical(cls, **overrides: Any) -> PINNConfig:
-        """The baseline: as :meth:`faithful` with lambda-weighted Dirichlet/Neumann terms."""
-        return cls(**{"loss": "classical", **overrides})
-
-    @property
-    def base(self) -> str | None:
-        """The base function of the trial value: "risk_free", "split" (both with
-        ``initial_condition="base"``) or None (no closed form in the trial value)."""
-        return self.base_function if self.initial_condition == "base" else None
-
-    @classmethod
-    def best(cls, base: str | None = "risk_free", **overrides: Any) -> PINNConfig:
-        """Our best variant: boundary-safe residuals, per-face reduced or full PDE ("auto"),
-        3 x 32 tanh, 300 Adam steps (lr 2e-3), 1200 L-BFGS iterations, then 3 least-squares
-        solves of the output layer.
-
-        Args:
-            base: "risk_free": trial value ``B (1 + tau N_a) + tau N_b`` with B the exact
-                risk-free value of the same payoff (exact at tau = 0; for a one-signed payoff
-                the risky value is exactly ``e^{-c tau} B``, so the network only learns that
-                factor); "split": B the sign-split value (see ``base_function``); None: the
-                hard initial condition ``payoff / K + tau N`` (no closed form used).
-
-        A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
-        least squares then lowers the loss further in seconds (see the PINN documentation)."""
-        if base not in (*BASE_FUNCTIONS, None):
-            v.fail("PINNConfig.best", "base", "be 'risk_free', 'split' or None", base)
-        recipe = {
-            "initial_condition": "hard" if base is None else "base",
-            "base_function": base or "risk_free",
-            "width": 32,
-            "depth": 3,
-            "adam_steps": 300,
-            "learning_rate": 2e-3,
-            "lbfgs_iterations": 1200,
-            "lstsq_rounds": 3,
-            "face_residuals": "auto",
-        }
-        return cls(**{**recipe, **overrides})
-
-    def replace(self, **changes: Any) -> PINNConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["collocation"] = self.collocation.to_dict()
-        d["adaptive"] = None if self.adaptive is None else self.adaptive.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PINNConfig:
-        d = dict(d)
-        d["collocation"] = collocation_from_dict(d["collocation"])
-        if d.get("adaptive") is not None:
-            a = {k: val for k, val in d["adaptive"].items() if k != "type"}
-            d["adaptive"] = AdaptiveResampling(**a)
-        return cls(**d)
 
 
 def _configure_device(device: torch.device) -> None:

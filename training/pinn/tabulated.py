@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from .problems.base import Derivatives, PDEProblem
+from .derivatives import Derivatives
+
+if TYPE_CHECKING:
+    from .problems.base import PDEProblem
 
 _MEMO: OrderedDict[tuple, Derivatives] = OrderedDict()
 _MEMO_SIZE = 64

@@ -23,22 +23,7 @@ from torch import Tensor
 
 from simulators.xva import XVA
 
-
-@dataclass(frozen=True)
-class Derivatives:
-    """Autograd derivatives of the value at the collocation points.
-
-    Attributes:
-        value: V, shape (n,).
-        tau: dV/dtau, shape (n,).
-        grad: dV/dx, shape (n, d).
-        hess: d2V/dx_i dx_j, shape (n, d, d) (symmetric).
-    """
-
-    value: Tensor
-    tau: Tensor
-    grad: Tensor
-    hess: Tensor
+from ..derivatives import Derivatives
 
 
 @dataclass(frozen=True)
@@ -166,7 +151,7 @@ class PDEProblem(ABC):
         """The base function's value, dB/dtau, gradient and Hessian in x at points (tau (n,),
         x (n, d)), tabulated once per point set by :func:`~training.pinn.tabulated
         .tabulated_base`. Default: autograd of :meth:`base_value`."""
-        from ..tabulated import autograd_table  # tabulated imports this module
+        from ..tabulated import autograd_table
 
         return autograd_table(self.base_value, tau, x)
 
@@ -177,7 +162,7 @@ class PDEProblem(ABC):
 
     def leg_derivatives(self, leg: Any, tau: Tensor, x: Tensor) -> Derivatives:
         """:meth:`leg_price` with its derivatives (default: autograd of the torch closed form)."""
-        from ..tabulated import autograd_table  # tabulated imports this module
+        from ..tabulated import autograd_table
 
         return autograd_table(lambda t, y: self.leg_price(leg, t, y), tau, x)
 
