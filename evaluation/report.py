@@ -55,6 +55,7 @@ from .trend import (
     find_previous_runs,
     get_metric,
     load_metrics,
+    metric_ratio,
     metric_series,
     split_run_dir,
 )
@@ -153,7 +154,7 @@ def _change(path: str | None, cur: Any, prev: Mapping[str, Any] | None,
     c = get_metric(cur, path)
     if p is None or c is None or not (math.isfinite(p) and math.isfinite(c)):
         return {"text": "—", "css": "same", "title": "no comparable previous value"}
-    ratio = 10 ** (c - p) if path.startswith("pinn.log10") else (c / p if p else math.inf)
+    ratio = metric_ratio(path, p, c)
     pct = 100 * (ratio - 1)
     css = "worse" if ratio > tol else "better" if ratio < 1 / tol else "same"
     text = "±0%" if abs(pct) < 0.5 else f"{pct:+.0f}%"

@@ -37,6 +37,7 @@ __all__ = [
     "find_previous_runs",
     "get_metric",
     "load_metrics",
+    "metric_ratio",
     "metric_series",
     "split_run_dir",
 ]
@@ -178,7 +179,10 @@ def get_metric(scenario: Mapping[str, Any] | None, path: str) -> float | None:
     return float(node)
 
 
-def _ratio(path: str, previous: float, current: float) -> float:
+def metric_ratio(path: str, previous: float, current: float) -> float:
+    """How many times worse ``current`` is than ``previous`` for the metric at ``path``
+    (10^(difference) for log10 metrics; 1 when both are 0, inf when only the previous is 0).
+    The one definition behind regressions and the report's change column."""
     if path.rsplit(".", 1)[-1].startswith("log10"):
         return 10.0 ** (current - previous)
     if previous == 0.0:
@@ -228,7 +232,7 @@ def compare(
             p, c = get_metric(before, path), get_metric(sc, path)
             if p is None or c is None or not math.isfinite(p):
                 continue
-            ratio = _ratio(path, p, c) if math.isfinite(c) else math.nan
+            ratio = metric_ratio(path, p, c) if math.isfinite(c) else math.nan
             if not math.isfinite(ratio) or ratio > tol:
                 out.append({"scenario": sid, "metric": path, "previous": p, "current": c,
                             "ratio": None if math.isnan(ratio) else ratio, "tolerance": tol})

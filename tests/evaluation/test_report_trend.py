@@ -217,3 +217,24 @@ def test_null_metric_reads_as_nan(history: list[dict]) -> None:
     assert regs[0]["ratio"] is None
     assert math.isnan(get_metric(cur["scenarios"]["basket_xva"], "pinn.log10_rel_linf"))
     assert get_metric(cur["scenarios"]["bs_call"], "summary.value_rmse.standard.mean") is None
+
+
+def test_change_column_and_regressions_share_one_ratio() -> None:
+    """Both values 0: no regression and no 'worse' change; previous 0 and current > 0: both
+    flag it (the report's change column and compare use metric_ratio)."""
+    from evaluation.report import _change
+    from evaluation.trend import compare, metric_ratio
+
+    path = "summary.value_rmse.differential.mean"
+
+    def run(v: float) -> dict:
+        return {"run": {"status": "ok"}, "scenarios": {"s": {
+            "status": "ok", "summary": {"value_rmse": {"differential": {"mean": v}}}}}}
+
+    assert metric_ratio(path, 0.0, 0.0) == 1.0 and metric_ratio(path, 0.0, 1e-3) == math.inf
+    assert metric_ratio("pinn.log10_rel_l2", -4.0, -3.0) == pytest.approx(10.0)
+    same = _change(path, run(0.0)["scenarios"]["s"], run(0.0)["scenarios"]["s"], 1.5)
+    assert same["css"] == "same" and compare(run(0.0), run(0.0), 1.5) == []
+    worse = _change(path, run(1e-3)["scenarios"]["s"], run(0.0)["scenarios"]["s"], 1.5)
+    assert worse["css"] == "worse" and [r["metric"] for r in compare(run(1e-3), run(0.0))] == [
+        path]

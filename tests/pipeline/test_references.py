@@ -197,9 +197,23 @@ def test_fd_netting_set_references_match_the_closed_form(case):
     np.testing.assert_allclose(rf.price, ra.price, atol=tol)
 
 
+def _simulator_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Every model type the simulators have a kernel for, and every product type they export
+    (read from the simulators, so a new model or product fails here until it is registered)."""
+    from simulators import _dispatch
+
+    models = tuple(_dispatch._CPU)
+    exported = {t for name in sim.__all__ if isinstance(t := getattr(sim, name), type)
+                and hasattr(t, "inputs") and not hasattr(t, "encode")}
+    assert set(models) == exported, "a simulators model without a CPU kernel"
+    products = tuple(t for name in sim.__all__ if isinstance(t := getattr(sim, name), type)
+                     and callable(getattr(t, "encode", None)))
+    return models, products
+
+
 def test_every_simulator_pair_has_a_registry_entry():
-    models = (sim.BlackScholes, sim.BachelierBasket, sim.BlackScholesBasket, sim.Heston)
-    products = (sim.European, sim.BasketOption, sim.WorstOf, sim.BestOf, sim.NettingSet)
+    models, products = _simulator_types()
+    assert len(models) == 4 and len(products) == 5, (models, products)
     for m in models:
         for p in products:
             entry = registry.REGISTRY[(m, p)]

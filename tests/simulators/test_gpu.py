@@ -116,6 +116,29 @@ def _nvvm_available() -> bool:
     return True
 
 
+def test_every_model_has_a_cpu_driver_and_a_gpu_plan():
+    """Fast: the CPU table, the GPU table and the GPU launch plan cover the same model types,
+    every model the simulators export (no device or compiler needed)."""
+    pytest.importorskip("numba.cuda")
+    import simulators as sim
+    from simulators import _dispatch, _gpu
+    from tests.simulators._gpu_sim_cases import cases
+
+    # models: exported classes with ``inputs`` that are not products (products have encode)
+    exported = {t for name in sim.__all__ if isinstance(t := getattr(sim, name), type)
+                and hasattr(t, "inputs") and not hasattr(t, "encode")}
+    assert len(exported) == 4, exported
+    assert set(_dispatch._CPU) == set(_dispatch._GPU) == exported
+    planned = set()
+    for _, model, product, sampler, _ in cases():
+        x = np.ascontiguousarray(sampler.sample(model, 1, 0, 8))
+        kernel, args, *_ = _gpu.plan(model, product, product.encode(model.dim), x, 1, 0, True,
+                                     alloc=np.empty)
+        assert callable(getattr(kernel, "py_func", kernel))
+        planned.add(type(model))
+    assert planned == set(_dispatch._CPU)
+
+
 @pytest.mark.slow
 def test_kernels_compile_to_ptx_for_sm90_without_local_memory(tmp_path):
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or not _cuda_module_present():
