@@ -30,8 +30,10 @@ def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
     non-finite value. One summation per array on the fast path (a finite sum means finite
     entries, except for sums past the float64 range, which the column check then clears)."""
     xp = np
-    if not isinstance(x, np.ndarray):  # device arrays (CuPy)
+    if type(x).__module__.startswith("cupy"):  # device output as CuPy arrays
         import cupy as xp  # type: ignore[no-redef]
+    elif not isinstance(x, np.ndarray):  # Numba device arrays (no CuPy): checked on the host
+        x, y, dydx = x.copy_to_host(), y.copy_to_host(), dydx.copy_to_host()
     with np.errstate(over="ignore", invalid="ignore"):
         if all(np.isfinite(float(a.sum())) for a in (x, y, dydx)):
             return
