@@ -93,6 +93,56 @@ def _is_schedule(v: Any) -> bool:
     return isinstance(v, _sched.PiecewiseLinear)
 
 
+@dataclass
+class _TrainingData:
+    """The normalised data of one fit on its device: ``x`` (n, d), ``y`` (n,), ``z`` (n, d) or
+    None (standard training), the loss weights ``lam2`` = λ_j² (d,), α and β, the training and
+    validation row indices and the minibatch layout."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    z: torch.Tensor | None
+    lam2: torch.Tensor
+    alpha: float
+    beta: float
+    train: torch.Tensor
+    val: torch.Tensor | None
+    batch_size: int
+    n_batches: int
+    device: torch.device
+
+    def losses(
+        self, net: TwinNetwork, idx: torch.Tensor, method: str
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(α value + β gradient, value, gradient) on the rows ``idx``; the gradient term is
+        zero in standard training."""
+        xb = self.x[idx]
+        if self.z is not None:
+            yp, gp = net.value_and_gradient(xb, method)
+            lv = torch.mean((yp - self.y[idx]) ** 2)
+            lg = torch.mean((gp - self.z[idx]) ** 2 * self.lam2)
+            return self.alpha * lv + self.beta * lg, lv, lg
+        lv = torch.mean((net(xb) - self.y[idx]) ** 2)
+        return lv, lv, torch.zeros((), dtype=self.x.dtype, device=self.device)
+
+
+class _BestEpoch:
+    """The epoch of the lowest validation loss so far, its weights, and the epochs since."""
+
+    def __init__(self, epochs: int) -> None:
+        self.loss = math.inf
+        self.epoch = epochs - 1
+        self.since = 0
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def update(self, loss: float, epoch: int, net: TwinNetwork) -> None:
+        if loss < self.loss:
+            self.loss, self.epoch, self.since = loss, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            self.since += 1
+
+
 class DifferentialRegressor:
     """Twin-network regressor fitted on values and (optionally) differentials.
 
@@ -306,151 +356,216 @@ class DifferentialRegressor:
 
     def _fit(self, Xa: np.ndarray, ya: np.ndarray, za: np.ndarray | None) -> DifferentialRegressor:
         device = self._resolve_device()
-        tdtype = self._torch_dtype()
-        m_all, d = Xa.shape
-        differential = za is not None and self.lam > 0
         gen = torch.Generator().manual_seed(int(self.seed))
-
-        # train/validation split (seeded shuffle; validation = tail)
-        if self.validation_fraction is not None:
-            n_val = max(1, int(round(self.validation_fraction * m_all)))
-            if n_val >= m_all:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves no training examples "
-                    f"out of {m_all}."
-                )
-            order = torch.randperm(m_all, generator=gen).numpy()
-            tr, va = order[: m_all - n_val], order[m_all - n_val :]
-        else:
-            tr, va = np.arange(m_all), None
-
-        scaler = DifferentialScaler.fit(Xa[tr], ya[tr], za[tr] if differential else None)
-
-        def to_t(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(a, dtype=tdtype).to(device)
-
-        xt = to_t(scaler.x(Xa))
-        yt = to_t(scaler.y(ya))
-        zt = to_t(scaler.z(za)) if differential else None
-        lam2 = to_t(scaler.lambda_j**2)
-        alpha = 1.0 / (1.0 + self.lam * d) if differential else 1.0
-        beta = 1.0 - alpha if differential else 0.0
-
-        tr_t = torch.as_tensor(tr, device=device)
-        va_t = torch.as_tensor(va, device=device) if va is not None else None
-        m = len(tr)
-        bs = max(256, math.ceil(m / 16)) if self.batch_size == "auto" else int(self.batch_size)
-        bs = min(bs, m)
-        nb = math.ceil(m / bs)
-
+        train, val = self._split(len(Xa), gen)
+        scaler, data = self._scale(Xa, ya, za, train, val, device)
         net = TwinNetwork(
-            d,
+            Xa.shape[1],
             self.hidden_layers,
             self.hidden_units,
             self.activation,
             self.init,
             generator=gen,
-            dtype=tdtype,
+            dtype=self._torch_dtype(),
             device=device,
         )
-        opt = torch.optim.Adam(net.parameters(), lr=0.0)
-        sched = self._schedule()
-        method = self.gradient_method
-
-        def losses(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            xb = xt[idx]
-            if differential:
-                yp, gp = net.value_and_gradient(xb, method)
-                lv = torch.mean((yp - yt[idx]) ** 2)
-                lg = torch.mean((gp - zt[idx]) ** 2 * lam2)
-                return alpha * lv + beta * lg, lv, lg
-            lv = torch.mean((net(xb) - yt[idx]) ** 2)
-            return lv, lv, torch.zeros((), dtype=tdtype, device=device)
-
-        hist = TrainHistory()
-        best_state: dict[str, torch.Tensor] | None = None
-        best_val = math.inf
-        best_epoch = self.epochs - 1
-        since_best = 0
-        status = "completed"
-        bar = _progress_bar(self.progress, self.epochs)
+        hist, best = TrainHistory(), _BestEpoch(self.epochs)
         t_start = time.perf_counter()
-        try:
-            for epoch in range(self.epochs):
-                t_ep = time.perf_counter()
-                perm = tr_t[torch.randperm(m, generator=gen).to(device)]
-                tot = torch.zeros(3, dtype=torch.float64, device=device)
-                lr = 0.0
-                for b in range(nb):
-                    idx = perm[b * bs : (b + 1) * bs]
-                    lr = sched((epoch + b / nb) / self.epochs)
-                    for group in opt.param_groups:
-                        group["lr"] = lr
-                    opt.zero_grad(set_to_none=True)
-                    loss, lv, lg = losses(idx)
-                    loss.backward()
-                    if self.clip_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(net.parameters(), self.clip_norm)
-                    opt.step()
-                    w = len(idx) / m
-                    tot += torch.stack([loss.detach(), lv.detach(), lg.detach()]).double() * w
-                ep_loss, ep_v, ep_g = (float(v) for v in tot.cpu())
-                if not math.isfinite(ep_loss):
-                    raise FloatingPointError(
-                        f"DifferentialRegressor training diverged at epoch {epoch + 1} "
-                        f"(loss {ep_loss}); lower 'peak_lr' or set 'clip_norm'."
-                    )
-                hist.loss.append(ep_loss)
-                hist.value.append(ep_v)
-                hist.gradient.append(ep_g)
-                hist.lr.append(lr)
-                if va_t is not None:
-                    with torch.no_grad():
-                        vl, vv, vg = losses(va_t)
-                    vl_f = float(vl)
-                    hist.val_loss.append(vl_f)
-                    hist.val_value.append(float(vv))
-                    hist.val_gradient.append(float(vg))
-                    if vl_f < best_val:
-                        best_val, best_epoch, since_best = vl_f, epoch, 0
-                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                    else:
-                        since_best += 1
-                hist.seconds.append(time.perf_counter() - t_ep)
-                if bar is not None:
-                    bar.advance(epoch, ep_loss, hist.val_loss[-1] if hist.val_loss else None)
-                if self.patience is not None and va_t is not None and since_best >= self.patience:
-                    status = "early_stopped"
-                    break
-        finally:
-            if bar is not None:
-                bar.close()
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        status = self._train(net, data, gen, hist, best)
+        if best.state is not None:
+            net.load_state_dict(best.state)
         fit_seconds = time.perf_counter() - t_start
 
         self.network_ = net
         self.scaler_ = scaler
-        self.n_inputs_ = d
-        self.mode_ = "differential" if differential else "standard"
+        self.n_inputs_ = Xa.shape[1]
+        self.mode_ = "differential" if data.z is not None else "standard"
         self.device_ = device
         self.history_ = hist
-        self.result_ = TrainResult(
+        self.result_ = self._result(status, data, hist, best, fit_seconds)
+        return self
+
+    def _split(self, n: int, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Training and validation rows: with ``validation_fraction``, a seeded shuffle whose tail
+        is the validation set (it draws from ``gen``); otherwise every row trains."""
+        if self.validation_fraction is None:
+            return np.arange(n), None
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n_val >= n:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training examples "
+                f"out of {n}."
+            )
+        order = torch.randperm(n, generator=gen).numpy()
+        return order[: n - n_val], order[n - n_val :]
+
+    def _batch_size(self, m: int) -> int:
+        """``batch_size``, or for "auto" the source's max(256, ⌈m/16⌉); at most m."""
+        bs = max(256, math.ceil(m / 16)) if self.batch_size == "auto" else int(self.batch_size)
+        return min(bs, m)
+
+    def _scale(
+        self,
+        Xa: np.ndarray,
+        ya: np.ndarray,
+        za: np.ndarray | None,
+        train: np.ndarray,
+        val: np.ndarray | None,
+        device: torch.device,
+    ) -> tuple[DifferentialScaler, _TrainingData]:
+        """Fit the scaler on the training rows and move the normalised data to ``device``.
+
+        Differentials are used when given and ``lam > 0``; then α = 1/(1 + λd), β = 1 − α."""
+        differential = za is not None and self.lam > 0
+        scaler = DifferentialScaler.fit(Xa[train], ya[train], za[train] if differential else None)
+        tdtype = self._torch_dtype()
+
+        def to_t(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(a, dtype=tdtype).to(device)
+
+        alpha = 1.0 / (1.0 + self.lam * Xa.shape[1]) if differential else 1.0
+        bs = self._batch_size(len(train))
+        data = _TrainingData(
+            x=to_t(scaler.x(Xa)),
+            y=to_t(scaler.y(ya)),
+            z=to_t(scaler.z(za)) if differential else None,
+            lam2=to_t(scaler.lambda_j**2),
+            alpha=alpha,
+            beta=1.0 - alpha if differential else 0.0,
+            train=torch.as_tensor(train, device=device),
+            val=torch.as_tensor(val, device=device) if val is not None else None,
+            batch_size=bs,
+            n_batches=math.ceil(len(train) / bs),
+            device=device,
+        )
+        return scaler, data
+
+    def _train(
+        self,
+        net: TwinNetwork,
+        data: _TrainingData,
+        gen: torch.Generator,
+        hist: TrainHistory,
+        best: _BestEpoch,
+    ) -> str:
+        """Run the epochs, recording ``hist`` and ``best``; returns the status."""
+        opt = torch.optim.Adam(net.parameters(), lr=0.0)
+        sched = self._schedule()
+        bar = _progress_bar(self.progress, self.epochs)
+        try:
+            for epoch in range(self.epochs):
+                t_ep = time.perf_counter()
+                ep_loss, ep_v, ep_g, lr = self._epoch(net, opt, sched, data, gen, epoch)
+                hist.loss.append(ep_loss)
+                hist.value.append(ep_v)
+                hist.gradient.append(ep_g)
+                hist.lr.append(lr)
+                if data.val is not None:
+                    self._validation_epoch(net, data, hist, best, epoch)
+                hist.seconds.append(time.perf_counter() - t_ep)
+                if bar is not None:
+                    bar.advance(epoch, ep_loss, hist.val_loss[-1] if hist.val_loss else None)
+                if self._early_stop(data, best):
+                    return "early_stopped"
+        finally:
+            if bar is not None:
+                bar.close()
+        return "completed"
+
+    def _epoch(
+        self,
+        net: TwinNetwork,
+        opt: torch.optim.Optimizer,
+        sched: _sched.PiecewiseLinear,
+        data: _TrainingData,
+        gen: torch.Generator,
+        epoch: int,
+    ) -> tuple[float, float, float, float]:
+        """One pass over a seeded permutation of the training rows in minibatches, the rate
+        interpolated at every step. Returns the epoch's (loss, value, gradient) terms, averaged
+        over the batches by size, and the last rate; raises ``FloatingPointError`` on a non-finite
+        loss."""
+        m, bs, nb = len(data.train), data.batch_size, data.n_batches
+        perm = data.train[torch.randperm(m, generator=gen).to(data.device)]
+        tot = torch.zeros(3, dtype=torch.float64, device=data.device)
+        lr = 0.0
+        for b in range(nb):
+            idx = perm[b * bs : (b + 1) * bs]
+            lr = sched((epoch + b / nb) / self.epochs)
+            tot += self._step(net, opt, data, idx, lr).double() * (len(idx) / m)
+        ep_loss, ep_v, ep_g = (float(v) for v in tot.cpu())
+        if not math.isfinite(ep_loss):
+            raise FloatingPointError(
+                f"DifferentialRegressor training diverged at epoch {epoch + 1} "
+                f"(loss {ep_loss}); lower 'peak_lr' or set 'clip_norm'."
+            )
+        return ep_loss, ep_v, ep_g, lr
+
+    def _step(
+        self,
+        net: TwinNetwork,
+        opt: torch.optim.Optimizer,
+        data: _TrainingData,
+        idx: torch.Tensor,
+        lr: float,
+    ) -> torch.Tensor:
+        """One Adam step at rate ``lr`` on the rows ``idx`` (gradient norm clipped to
+        ``clip_norm``); returns the detached (loss, value, gradient) terms, shape (3,)."""
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss, lv, lg = data.losses(net, idx, self.gradient_method)
+        loss.backward()
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), self.clip_norm)
+        opt.step()
+        return torch.stack([loss.detach(), lv.detach(), lg.detach()])
+
+    def _validation_epoch(
+        self,
+        net: TwinNetwork,
+        data: _TrainingData,
+        hist: TrainHistory,
+        best: _BestEpoch,
+        epoch: int,
+    ) -> None:
+        """Record the validation terms of ``epoch`` and update the best epoch."""
+        with torch.no_grad():
+            vl, vv, vg = data.losses(net, data.val, self.gradient_method)
+        vl_f = float(vl)
+        hist.val_loss.append(vl_f)
+        hist.val_value.append(float(vv))
+        hist.val_gradient.append(float(vg))
+        best.update(vl_f, epoch, net)
+
+    def _early_stop(self, data: _TrainingData, best: _BestEpoch) -> bool:
+        """True after ``patience`` epochs without a better validation loss."""
+        return self.patience is not None and data.val is not None and best.since >= self.patience
+
+    def _result(
+        self,
+        status: str,
+        data: _TrainingData,
+        hist: TrainHistory,
+        best: _BestEpoch,
+        fit_seconds: float,
+    ) -> TrainResult:
+        validated = data.val is not None
+        return TrainResult(
             status=status,
             mode=self.mode_,
             epochs_run=len(hist),
-            best_epoch=best_epoch if va_t is not None else len(hist) - 1,
-            best_val_loss=best_val if va_t is not None else None,
+            best_epoch=best.epoch if validated else len(hist) - 1,
+            best_val_loss=best.loss if validated else None,
             fit_seconds=fit_seconds,
             seconds_per_epoch=fit_seconds / max(len(hist), 1),
-            n_samples=m,
-            n_inputs=d,
-            batch_size=bs,
-            alpha=alpha,
-            beta=beta,
+            n_samples=len(data.train),
+            n_inputs=self.n_inputs_,
+            batch_size=data.batch_size,
+            alpha=data.alpha,
+            beta=data.beta,
             history=hist,
         )
-        return self
 
     # predict ----------------------------------------------------------------------------
     _CHUNK = 65536
