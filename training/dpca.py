@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._base import BaseEstimator
 from ._validation import (
     InstanceOf,
     Interval,
@@ -31,7 +32,7 @@ from ._validation import (
 )
 
 
-class DifferentialPCA:
+class DifferentialPCA(BaseEstimator):
     """Differential PCA.
 
     Parameters
@@ -61,9 +62,6 @@ class DifferentialPCA:
         self.n_components = n_components
         self.tolerance = tolerance
         self.central = central
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._parameter_constraints}
 
     def fit(self, X: Any, Z: Any) -> DifferentialPCA:
         """Fit on inputs ``X`` (m, d) and differentials ``Z`` (m, d)."""

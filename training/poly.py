@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ._base import BaseRegressor
 from ._validation import (
     Interval,
     IsNone,
@@ -97,8 +98,9 @@ class PolynomialBasis:
         return out
 
 
-class _PolyBase:
-    """Shared input standardisation, prediction and gradient mapping."""
+class _PolyBase(BaseRegressor):
+    """Shared input standardisation, prediction and gradient mapping; parameters, ``clone``,
+    ``repr`` and ``score`` (R²) from :class:`~training._base.BaseRegressor`."""
 
     def _prepare(self, X: np.ndarray) -> None:
         self.x_mean_ = X.mean(axis=0)
@@ -129,21 +131,6 @@ class _PolyBase:
 
     def predict_value_and_gradient(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         return self.predict(X), self.predict_gradient(X)
-
-    def score(self, X: Any, y: Any) -> float:
-        """R² of the values."""
-        _, ya, _ = check_xy(X, y, None)
-        p = self.predict(X)
-        ss_tot = float(np.sum((ya - ya.mean()) ** 2))
-        return 1.0 - float(np.sum((ya - p) ** 2)) / ss_tot if ss_tot > 0 else 0.0
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._parameter_constraints}
-
-    def clone(self, **overrides: Any):
-        p = self.get_params()
-        p.update(overrides)
-        return type(self)(**p)
 
 
 def _solve_sym(A: np.ndarray, b: np.ndarray, rcond: float) -> np.ndarray:
@@ -205,54 +192,78 @@ class DifferentialPolynomialRegression(_PolyBase):
         self._prepare(Xa)
         Xs = (Xa - self.x_mean_) / self.x_std_
         m, d = Xs.shape
-        B = self.basis_
-        K = B.n_features
-        P = B._powers(Xs)
+        K = self.basis_.n_features
+        P = self.basis_._powers(Xs)
         use_z = za is not None and (self.alpha > 0 or ya is None)
-        if use_z:
-            zs = za * self.x_std_
-            ez2 = np.mean(zs**2, axis=0)
-            scale = float(np.mean(ya**2)) if ya is not None else 1.0
-            scale = scale if scale > 0 else 1.0
-            w = np.where(ez2 > 0, scale / np.where(ez2 > 0, ez2, 1.0), scale)
-            a = self.alpha if ya is not None else 1.0
-            self.weights_ = w
-        else:
-            self.weights_ = np.zeros(d)
+        zs = za * self.x_std_ if use_z else None
+        self.weights_ = _derivative_weights(zs, ya) if use_z else np.zeros(d)
+        a = self.alpha if ya is not None else 1.0
         pen = np.full(K, self.ridge * m)
         pen[0] = 0.0
-        if self.solver == "eigh":
-            A = np.zeros((K, K))
-            rhs = np.zeros(K)
-            if ya is not None:
-                Phi = B.values(Xs, P)
-                A += Phi.T @ Phi
-                rhs += Phi.T @ ya
-            if use_z:
-                for j in range(d):
-                    D = B.derivative(Xs, j, P)
-                    A += a * w[j] * (D.T @ D)
-                    rhs += a * w[j] * (D.T @ zs[:, j])
-            A[np.diag_indices(K)] += pen
-            self.coef_ = _solve_sym(A, rhs, self.rcond)
-        else:
-            blocks, targets = [], []
-            if ya is not None:
-                blocks.append(B.values(Xs, P))
-                targets.append(ya)
-            if use_z:
-                for j in range(d):
-                    s = np.sqrt(a * w[j])
-                    blocks.append(s * B.derivative(Xs, j, P))
-                    targets.append(s * zs[:, j])
-            if self.ridge > 0:
-                blocks.append(np.diag(np.sqrt(pen)))
-                targets.append(np.zeros(K))
-            self.coef_ = np.linalg.lstsq(
-                np.vstack(blocks), np.concatenate(targets), rcond=self.rcond
-            )[0]
+        solve = self._solve_normal if self.solver == "eigh" else self._solve_stacked
+        self.coef_ = solve(Xs, P, ya, zs, a, pen)
         self.mode_ = "differential" if use_z else "standard"
         return self
+
+    def _solve_normal(
+        self,
+        Xs: np.ndarray,
+        P: np.ndarray,
+        ya: np.ndarray | None,
+        zs: np.ndarray | None,
+        a: float,
+        pen: np.ndarray,
+    ) -> np.ndarray:
+        """``solver="eigh"``: the normal equations of the module docstring, pseudo-inverted."""
+        B, w = self.basis_, self.weights_
+        K = B.n_features
+        A = np.zeros((K, K))
+        rhs = np.zeros(K)
+        if ya is not None:
+            Phi = B.values(Xs, P)
+            A += Phi.T @ Phi
+            rhs += Phi.T @ ya
+        if zs is not None:
+            for j in range(Xs.shape[1]):
+                D = B.derivative(Xs, j, P)
+                A += a * w[j] * (D.T @ D)
+                rhs += a * w[j] * (D.T @ zs[:, j])
+        A[np.diag_indices(K)] += pen
+        return _solve_sym(A, rhs, self.rcond)
+
+    def _solve_stacked(
+        self,
+        Xs: np.ndarray,
+        P: np.ndarray,
+        ya: np.ndarray | None,
+        zs: np.ndarray | None,
+        a: float,
+        pen: np.ndarray,
+    ) -> np.ndarray:
+        """``solver="lstsq"``: the stacked rows [Φ; √(α w_j) ∂Φ_j; √pen] by SVD."""
+        B, w = self.basis_, self.weights_
+        blocks, targets = [], []
+        if ya is not None:
+            blocks.append(B.values(Xs, P))
+            targets.append(ya)
+        if zs is not None:
+            for j in range(Xs.shape[1]):
+                s = np.sqrt(a * w[j])
+                blocks.append(s * B.derivative(Xs, j, P))
+                targets.append(s * zs[:, j])
+        if self.ridge > 0:
+            blocks.append(np.diag(np.sqrt(pen)))
+            targets.append(np.zeros(B.n_features))
+        return np.linalg.lstsq(np.vstack(blocks), np.concatenate(targets), rcond=self.rcond)[0]
+
+
+def _derivative_weights(zs: np.ndarray, ya: np.ndarray | None) -> np.ndarray:
+    """w_j = E[y²]/E[z̃_j²] (d,); E[y²] is replaced by 1 without values or when it is 0, and a
+    zero derivative column gets w_j = E[y²]."""
+    ez2 = np.mean(zs**2, axis=0)
+    scale = float(np.mean(ya**2)) if ya is not None else 1.0
+    scale = scale if scale > 0 else 1.0
+    return np.where(ez2 > 0, scale / np.where(ez2 > 0, ez2, 1.0), scale)
 
 
 class RidgePolynomialRegression(_PolyBase):

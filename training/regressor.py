@@ -11,7 +11,6 @@ with λ = ``lam``. ``fit(X, y)`` (no differentials) is standard training: the va
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import time
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from . import schedules as _sched
+from ._base import BaseRegressor
 from ._validation import (
     InstanceOf,
     Interval,
@@ -143,7 +143,7 @@ class _BestEpoch:
             self.since += 1
 
 
-class DifferentialRegressor:
+class DifferentialRegressor(BaseRegressor):
     """Twin-network regressor fitted on values and (optionally) differentials.
 
     Parameters
@@ -262,38 +262,6 @@ class DifferentialRegressor:
         self.gradient_method = gradient_method
         self.progress = progress
         self.num_threads = num_threads
-
-    # sklearn-style parameter access ------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params: Any) -> DifferentialRegressor:
-        valid = self._param_names()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(
-                    f"Invalid parameter {k!r} for DifferentialRegressor. Valid: {', '.join(valid)}."
-                )
-            setattr(self, k, v)
-        return self
-
-    def clone(self, **overrides: Any) -> DifferentialRegressor:
-        """An unfitted copy with the same hyperparameters (and ``overrides``)."""
-        params = self.get_params()
-        params.update(overrides)
-        return type(self)(**params)
-
-    def __repr__(self) -> str:
-        defaults = {
-            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     # helpers -------------------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -611,17 +579,6 @@ class DifferentialRegressor:
         y, g = self._predict(X, gradient=True)
         return y, g
 
-    def score(self, X: Any, y: Any, dydx: Any | None = None) -> float:
-        """Coefficient of determination R² of the values (sklearn convention).
-
-        With ``dydx``, the R² of the gradients pooled over all inputs instead."""
-        if dydx is not None:
-            _, _, za = check_xy(X, y, dydx)
-            g = self.predict_gradient(X)
-            return _r2(za.ravel(), g.ravel())
-        _, ya, _ = check_xy(X, y, None)
-        return _r2(ya, self.predict(X))
-
     # persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write ``path/config.json`` (hyperparameters, scalers, result) and ``path/weights.pt``
@@ -681,12 +638,6 @@ class DifferentialRegressor:
         model.history_ = hist
         model.result_ = TrainResult(history=hist, **r)
         return model
-
-
-def _r2(y: np.ndarray, p: np.ndarray) -> float:
-    ss_res = float(np.sum((y - p) ** 2))
-    ss_tot = float(np.sum((y - np.mean(y)) ** 2))
-    return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
 class _progress_bar:
