@@ -5,6 +5,12 @@ Each estimator declares ``_parameter_constraints: dict[str, list[Constraint]]``;
 otherwise raises ``ValueError`` in the project's single message format::
 
     The 'lam' parameter of DifferentialRegressor must be >= 0. Got -1 instead.
+
+The PINN package (problems, collocation, configuration) checks values directly with the helpers
+of the section "direct checks" (:func:`fail`, :func:`positive`, :func:`one_of`...), in the same
+format::
+
+    The 'strike' parameter of BlackScholesPDE must lie inside the domain [0, 400]. Got 500 instead.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -127,9 +133,14 @@ class Predicate(Constraint):
         return self.label
 
 
+def message(owner: str, field: str, rule: str, value: Any) -> str:
+    """The project's one message format for a bad parameter; ``rule`` follows "must"."""
+    return f"The '{field}' parameter of {owner} must {rule}. Got {value!r} instead."
+
+
 def param_error(owner: str, name: str, rule: str, value: Any) -> ValueError:
-    """The project's one message format for a bad parameter."""
-    return ValueError(f"The '{name}' parameter of {owner} must be {rule}. Got {value!r} instead.")
+    """A ``ValueError`` in the one format, for a ``rule`` that follows "must be"."""
+    return ValueError(message(owner, name, f"be {rule}", value))
 
 
 def validate_params(
@@ -142,6 +153,71 @@ def validate_params(
             continue
         rule = " or ".join(r.describe() for r in rules)
         raise param_error(owner, name, rule, value)
+
+
+# ----------------------------------------------------------------------------------------------
+# direct checks: each returns the checked value or raises the ValueError of :func:`fail`
+
+
+def fail(owner: str, field: str, rule: str, value: object) -> NoReturn:
+    """Raise the ``ValueError`` naming owner, field, allowed range (``rule`` follows "must") and
+    value."""
+    raise ValueError(message(owner, field, rule, value))
+
+
+def real(owner: str, field: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        fail(owner, field, "be a real number", value)
+    if not math.isfinite(v):
+        fail(owner, field, "be finite", value)
+    return v
+
+
+def positive(owner: str, field: str, value: object) -> float:
+    v = real(owner, field, value)
+    if v <= 0.0:
+        fail(owner, field, "be > 0", value)
+    return v
+
+
+def non_negative(owner: str, field: str, value: object) -> float:
+    v = real(owner, field, value)
+    if v < 0.0:
+        fail(owner, field, "be >= 0", value)
+    return v
+
+
+def in_range(owner: str, field: str, value: object, low: float, high: float) -> float:
+    v = real(owner, field, value)
+    if not low <= v <= high:
+        fail(owner, field, f"lie in [{low:g}, {high:g}]", value)
+    return v
+
+
+def inside_domain(owner: str, field: str, value: float, low: float, high: float) -> float:
+    """Strict check that a point (e.g. the strike) lies inside an open computational domain."""
+    if not low < value < high:
+        fail(owner, field, f"lie inside the domain [{low:g}, {high:g}]", value)
+    return value
+
+
+def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        fail(owner, field, "be one of " + names(allowed), value)
+    return value  # type: ignore[return-value]
+
+
+def positive_int(owner: str, field: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        fail(owner, field, f"be an integer >= {minimum}", value)
+    return value  # type: ignore[return-value]
+
+
+def non_negative_int(owner: str, field: str, value: object) -> int:
+    return positive_int(owner, field, value, minimum=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -209,28 +285,37 @@ def check_xy(
     if n == 0 or d == 0:
         raise ValueError(f"X must have at least one sample and one input; got shape {Xa.shape}.")
     check_finite(Xa, "X")
-    ya = None
-    if y is None:
-        if require_y:
-            raise ValueError("y is required.")
-    else:
-        ya = as_numpy(y, "y", dtype)
-        if ya.ndim == 2 and ya.shape[1] == 1:
-            ya = ya[:, 0]
-        if ya.ndim != 1 or ya.shape[0] != n:
-            raise ValueError(
-                f"y must have shape ({n},) to match X of shape {Xa.shape}; got shape {ya.shape}."
-            )
-        check_finite(ya, "y")
-    za = None
-    if dydx is not None:
-        za = as_numpy(dydx, "dydx", dtype)
-        if za.ndim == 1 and d == 1 and za.shape[0] == n:
-            za = za[:, None]
-        if za.shape != (n, d):
-            raise ValueError(f"dydx must have the shape of X {Xa.shape}; got shape {za.shape}.")
-        check_finite(za, "dydx")
+    if y is None and require_y:
+        raise ValueError("y is required.")
+    ya = None if y is None else _check_y(y, Xa.shape, dtype)
+    za = None if dydx is None else _check_dydx(dydx, Xa.shape, dtype)
     return Xa, ya, za
+
+
+def _check_y(y: Any, shape: tuple[int, int], dtype: np.dtype | type) -> np.ndarray:
+    """Labels (n,) or (n, 1) for X of ``shape`` (n, d), flattened to (n,)."""
+    n = shape[0]
+    ya = as_numpy(y, "y", dtype)
+    if ya.ndim == 2 and ya.shape[1] == 1:
+        ya = ya[:, 0]
+    if ya.ndim != 1 or ya.shape[0] != n:
+        raise ValueError(
+            f"y must have shape ({n},) to match X of shape {shape}; got shape {ya.shape}."
+        )
+    check_finite(ya, "y")
+    return ya
+
+
+def _check_dydx(dydx: Any, shape: tuple[int, int], dtype: np.dtype | type) -> np.ndarray:
+    """Differentials of X's ``shape`` (n, d); (n,) is accepted for d = 1."""
+    n, d = shape
+    za = as_numpy(dydx, "dydx", dtype)
+    if za.ndim == 1 and d == 1 and za.shape[0] == n:
+        za = za[:, None]
+    if za.shape != (n, d):
+        raise ValueError(f"dydx must have the shape of X {shape}; got shape {za.shape}.")
+    check_finite(za, "dydx")
+    return za
 
 
 def check_X(X: Any, n_inputs: int, dtype: np.dtype | type = np.float64) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from . import _validation as v
+from .. import _validation as v
 from .problems.base import Face, PDEProblem
 
 

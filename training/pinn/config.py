@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from . import _validation as v
+from .. import _validation as v
 from .collocation import (
     AdaptiveResampling,
     Collocation,

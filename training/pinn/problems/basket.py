@@ -12,7 +12,7 @@ from torch import Tensor
 from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
-from .. import _validation as v
+from ... import _validation as v
 from ..closed_form import basket_by_conditioning, black_scholes, levy_basket, stulz_min
 from . import legs
 from .base import Derivatives, Face, PDEProblem

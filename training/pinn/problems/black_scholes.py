@@ -11,7 +11,7 @@ from torch import Tensor
 from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
-from .. import _validation as v
+from ... import _validation as v
 from ..closed_form import black_scholes
 from . import legs
 from .base import Derivatives, Face, PDEProblem

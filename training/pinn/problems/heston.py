@@ -13,7 +13,7 @@ from torch import Tensor
 from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
-from .. import _validation as v
+from ... import _validation as v
 from ..closed_form import black_scholes, heston_effective_variance, heston_first_order
 from ..heston_cf import heston_derivatives
 from ..tabulated import tabulated_base

@@ -15,7 +15,7 @@ from torch import Tensor
 from simulators import Leg, NettingSet
 from simulators.xva import XVA
 
-from .. import _validation as v
+from ... import _validation as v
 
 LegPrice = Callable[[Leg, Tensor, Tensor], Tensor]
 
