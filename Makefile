@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: install run test test-all bench lint clean
+.PHONY: install run test test-all bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,5 +35,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# The site: benchmark pages and tables regenerated from benchmarks/results/*.json, then built
+# with every link, anchor and docstring checked (--strict turns warnings into errors).
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# (NO_MKDOCS_2_WARNING: the theme's end-of-life banner, otherwise printed on every build)
+docs: export NO_MKDOCS_2_WARNING = 1
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m benchmarks.docs
+	$(BIN)/mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) .numba_cache .pytest_cache
+	rm -rf $(VENV) .numba_cache .pytest_cache site
