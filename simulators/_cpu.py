@@ -76,28 +76,6 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, k
 
 
 @njit(parallel=True, cache=True)
-def black_scholes_value_kernel(x, vol, rate, dividend, tau, kind, strike, seed, first_path, y):
-    """Value only (no adjoint): the baseline of the adjoint-overhead benchmark."""
-    n = x.shape[0]
-    sqt = math.sqrt(tau)
-    disc = math.exp(-rate * tau)
-    drift = (rate - dividend - 0.5 * vol * vol) * tau
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    for b in prange(n_blocks):
-        lo = b * BLOCK
-        m = min(n, lo + BLOCK) - lo
-        u = np.empty(BLOCK)
-        zs = np.empty(BLOCK)
-        normal_block(seed, 0, first_path + lo, 0, m, u, zs)
-        for j in range(m):
-            s_t = x[lo + j, 0] * math.exp(drift + vol * sqt * zs[j])
-            if kind == 0:
-                y[lo + j] = disc * max(s_t - strike, 0.0)
-            else:
-                y[lo + j] = disc * max(strike - s_t, 0.0)
-
-
-@njit(parallel=True, cache=True)
 def bachelier_kernel(x, chol, tau, rate, aggs, kinds, strikes, quantities, weights, seed,
                      first_path, antithetic, with_gradient, y, dydx):
     """S_T = S + sqrt(tau) L Z per path (``bachelier_path``); writes y (n,) and dydx (n, d)."""
