@@ -24,6 +24,7 @@ from .collocation import (
 )
 from .losses import derivatives, loss_terms, residual
 from .network import MLP, PINNModel
+from .options import PINNStatus
 from .problems import (
     BasketPDE,
     BlackScholesPDE,
@@ -51,6 +52,7 @@ __all__ = [
     "PINNModel",
     "PINNSolution",
     "PINNSolver",
+    "PINNStatus",
     "TwoAssetPDE",
     "PointSet",
     "RandomSampler",

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .network import PINNModel
+from .options import PINNStatus
 from .problems.base import PDEProblem, problem_from_dict
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ class PINNSolution:
         config: the training :class:`PINNConfig`.
         history: loss history, name -> array over recorded steps ("step", "loss", "lr", one
             entry per loss term).
-        stats: ``train_seconds``, ``steps``, ``status`` ("completed", "converged", "time_limit",
-            "diverged").
+        stats: ``train_seconds``, ``steps``, ``status`` (a :class:`PINNStatus`: "completed",
+            "converged", "time_limit" or "diverged"; saved as that string), ``lstsq_rounds``,
+            ``faces`` and ``base``.
     """
 
     problem: PDEProblem
@@ -159,5 +161,7 @@ class PINNSolution:
         if (path / "history.npz").exists():
             with np.load(path / "history.npz", allow_pickle=False) as h:
                 history = {k: h[k] for k in h.files}
-        return cls(problem=problem, model=model, config=config, history=history,
-                   stats=meta.get("stats", {}))
+        stats = dict(meta.get("stats", {}))
+        if "status" in stats:
+            stats["status"] = PINNStatus(stats["status"])
+        return cls(problem=problem, model=model, config=config, history=history, stats=stats)

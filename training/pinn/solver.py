@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .losses import (
 )
 from .lstsq import output_layer, solve_output_layer
 from .network import PINNModel
+from .options import PINNStatus
 from .problems.base import PDEProblem
 from .solution import PINNSolution
 
@@ -38,8 +40,73 @@ def _configure_device(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = False
 
 
+#: Added to ``config.seed`` to seed the generator of the adaptive-resampling candidates (a prime,
+#: so that stream differs from the collocation samplers', which are seeded with ``config.seed``).
+#: A resumed run reseeds it with ``[config.seed + ADAPTIVE_SEED_OFFSET, step]``.
+ADAPTIVE_SEED_OFFSET = 7919
+
+#: L-BFGS runs in rounds of at most this many iterations (and at most 10 times as many loss
+#: evaluations, since line searches may take several); a round ends early at a checkpoint step.
+LBFGS_ROUND = 20
+
+#: Rounds in a row that end early (tolerance reached or failed line search) before L-BFGS is
+#: declared converged; after each such round its memory is cleared (a steepest-descent restart).
+LBFGS_STALLS = 3
+
+
+@dataclass
+class _Run:
+    """The mutable state of one training run.
+
+    ``sets`` and ``faces`` are the collocation tensors and the per-face residual choice; ``params``
+    is the parameter list given to both optimisers; ``history`` maps "step", "loss", "lr" and
+    each loss term to its recorded values; ``adaptive`` holds the adaptive points (n, 1 + d)
+    drawn with ``rng``; ``elapsed`` is the training time of earlier sessions (a resumed run) and
+    ``t0`` the clock at the start of this one.
+    """
+
+    sets: dict[str, tuple]
+    faces: dict[str, str]
+    model: PINNModel
+    params: list[torch.nn.Parameter]
+    adam: torch.optim.Adam
+    sched: torch.optim.lr_scheduler.LambdaLR
+    lbfgs: torch.optim.LBFGS
+    adaptive: torch.Tensor
+    rng: np.random.Generator
+    history: dict[str, list[float]] = field(
+        default_factory=lambda: {"step": [], "loss": [], "lr": []}
+    )
+    step: int = 0
+    elapsed: float = 0.0
+    t0: float = 0.0
+
+    def seconds(self) -> float:
+        """Training time so far, earlier sessions included."""
+        return self.elapsed + time.perf_counter() - self.t0
+
+
+def _record(history: dict[str, list[float]], step: int, total: torch.Tensor,
+            terms: dict[str, torch.Tensor], lr: float) -> None:
+    """Append one row to ``history``: step, total loss, rate and every term; a term seen for the
+    first time is NaN in earlier rows, a term absent now (adaptive set not yet built) is NaN."""
+    history["step"].append(float(step))
+    history["loss"].append(float(total.detach()))
+    history["lr"].append(lr)
+    for k, val in terms.items():
+        history.setdefault(k, [float("nan")] * (len(history["step"]) - 1))
+        history[k].append(float(val.detach()))
+    for k in history:
+        if len(history[k]) < len(history["step"]):
+            history[k].append(float("nan"))
+
+
 class PINNSolver:
     """Trains a :class:`PINNModel` on a problem; ``solve()`` returns a :class:`PINNSolution`.
+
+    A run is an Adam phase (``adam_steps``, inverse-time decay, optional adaptive resampling),
+    an L-BFGS phase (``lbfgs_iterations`` in rounds of :data:`LBFGS_ROUND`) and optional
+    least-squares rounds of the output layer; its ``stats["status"]`` is a :class:`PINNStatus`.
 
     Args:
         problem: a :class:`~training.pinn.problems.PDEProblem`.
@@ -81,6 +148,97 @@ class PINNSolver:
         top = torch.topk(r, min(a.n_add, len(r))).indices
         return z[top].detach()
 
+    def _start(self) -> _Run:
+        """Collocation tensors, face choice, seeded model and optimisers of a fresh run."""
+        cfg, p = self.config, self.problem
+        sets = self._tensor_sets(cfg.collocation.build(p, seed=cfg.seed))
+        faces = resolve_faces(p, sets, cfg.face_residuals if cfg.loss == "boundary_safe"
+                              else "reduced")
+        model = self._build_model()
+        params = list(model.parameters())
+        adam = torch.optim.Adam(params, lr=cfg.learning_rate)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            adam, lambda k: 1.0 / (1.0 + cfg.decay_rate * k / cfg.decay_steps)
+        )
+        lbfgs = torch.optim.LBFGS(
+            params, lr=1.0, max_iter=LBFGS_ROUND, history_size=cfg.lbfgs_history,
+            tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe",
+        )
+        return _Run(
+            sets=sets, faces=faces, model=model, params=params, adam=adam, sched=sched,
+            lbfgs=lbfgs,
+            adaptive=torch.zeros((0, p.dim + 1), dtype=self.dtype, device=self.device),
+            rng=np.random.default_rng(cfg.seed + ADAPTIVE_SEED_OFFSET),
+        )
+
+    # ----- checkpoints ------------------------------------------------------------------------
+    def _checkpoint_path(self) -> Path | None:
+        cfg = self.config
+        return Path(cfg.checkpoint_dir) / "checkpoint.pt" if cfg.checkpoint_dir else None
+
+    def _resume(self, run: _Run) -> None:
+        """Load model, optimisers, history, step, time and adaptive points from the checkpoint,
+        if there is one, and reseed the adaptive generator with the step."""
+        ckpt = self._checkpoint_path()
+        if ckpt is None or not ckpt.exists():
+            return
+        state = torch.load(ckpt, weights_only=True, map_location=self.device)
+        run.model.load_state_dict(state["model"])
+        run.adam.load_state_dict(state["adam"])
+        run.sched.load_state_dict(state["sched"])
+        if state["lbfgs"]:
+            run.lbfgs.load_state_dict(state["lbfgs"])
+        run.history = {k: list(val) for k, val in state["history"].items()}
+        run.step, run.elapsed = int(state["step"]), float(state["elapsed"])
+        run.adaptive = state["adaptive"].to(self.device, self.dtype)
+        run.rng = np.random.default_rng([self.config.seed + ADAPTIVE_SEED_OFFSET, run.step])
+
+    def _save(self, run: _Run) -> None:
+        """Write the run's state to the checkpoint (atomically, through a temporary file)."""
+        ckpt = self._checkpoint_path()
+        if ckpt is None:
+            return
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": run.model.state_dict(),
+                "adam": run.adam.state_dict(),
+                "sched": run.sched.state_dict(),
+                "lbfgs": run.lbfgs.state_dict() if run.step > self.config.adam_steps else {},
+                "history": run.history,
+                "step": run.step,
+                "elapsed": run.seconds(),
+                "adaptive": run.adaptive.cpu(),
+            },
+            tmp,
+        )
+        tmp.replace(ckpt)
+
+    def _checkpoint_due(self, run: _Run) -> None:
+        every = self.config.checkpoint_every
+        if every and run.step % every == 0:
+            self._save(run)
+
+    # ----- loss -------------------------------------------------------------------------------
+    def _current_sets(self, run: _Run) -> dict[str, tuple]:
+        """The collocation sets plus the adaptive points (equal weights), if any."""
+        if len(run.adaptive) == 0:
+            return run.sets
+        w = torch.full((len(run.adaptive),), 1.0 / len(run.adaptive), dtype=self.dtype,
+                       device=self.device)
+        return {**run.sets, "adaptive": (run.adaptive, w, None)}
+
+    def _evaluate(self, run: _Run) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = self.config
+        terms = loss_terms(self.problem, run.model, self._current_sets(run), cfg.loss,
+                           cfg.bc_weight, cfg.ic_weight, run.faces)
+        return sum(terms.values()), terms
+
+    def _out_of_time(self, run: _Run) -> bool:
+        limit = self.config.time_limit
+        return limit is not None and run.seconds() > limit
+
     # ----- training ---------------------------------------------------------------------------
     def solve(self, resume: bool = False) -> PINNSolution:
         """Train and return the solution.
@@ -97,179 +255,137 @@ class PINNSolver:
             torch.set_num_threads(threads)
 
     def _solve(self, resume: bool) -> PINNSolution:
-        cfg, p = self.config, self.problem
+        cfg = self.config
         self.dtype = _DTYPES[cfg.dtype]
         self.device = torch.device(cfg.device)
         _configure_device(self.device)
-        sets = self._tensor_sets(cfg.collocation.build(p, seed=cfg.seed))
-        faces = resolve_faces(p, sets, cfg.face_residuals if cfg.loss == "boundary_safe"
-                              else "reduced")
-        model = self._build_model()
-        params = list(model.parameters())
-        adam = torch.optim.Adam(params, lr=cfg.learning_rate)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            adam, lambda k: 1.0 / (1.0 + cfg.decay_rate * k / cfg.decay_steps)
-        )
-        lbfgs = torch.optim.LBFGS(
-            params, lr=1.0, max_iter=20, history_size=cfg.lbfgs_history,
-            tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe",
-        )
-        history: dict[str, list[float]] = {"step": [], "loss": [], "lr": []}
-        step, elapsed = 0, 0.0
-        adaptive = torch.zeros((0, p.dim + 1), dtype=self.dtype, device=self.device)
-        rng = np.random.default_rng(cfg.seed + 7919)
-        ckpt = Path(cfg.checkpoint_dir) / "checkpoint.pt" if cfg.checkpoint_dir else None
-        if resume and ckpt is not None and ckpt.exists():
-            state = torch.load(ckpt, weights_only=True, map_location=self.device)
-            model.load_state_dict(state["model"])
-            adam.load_state_dict(state["adam"])
-            sched.load_state_dict(state["sched"])
-            if state["lbfgs"]:
-                lbfgs.load_state_dict(state["lbfgs"])
-            history = {k: list(val) for k, val in state["history"].items()}
-            step, elapsed = int(state["step"]), float(state["elapsed"])
-            adaptive = state["adaptive"].to(self.device, self.dtype)
-            rng = np.random.default_rng([cfg.seed + 7919, step])
+        run = self._start()
+        if resume:
+            self._resume(run)
+        bar = _Progress(cfg.adam_steps + cfg.lbfgs_iterations, run.step) if cfg.progress else None
+        run.t0 = time.perf_counter()
+        run.model.train()
+        status = self._adam_phase(run, bar)
+        if status is PINNStatus.COMPLETED:
+            status = self._lbfgs_phase(run, bar)
+        if bar:
+            bar.close()
+        accepted: list[float] = []
+        if cfg.lstsq_rounds and status is not PINNStatus.DIVERGED:
+            accepted = self._lstsq_phase(run)
+        run.elapsed += time.perf_counter() - run.t0
+        run.t0 = time.perf_counter()  # _save adds the (zero) time since t0 to elapsed
+        if cfg.checkpoint_every:
+            self._save(run)
+        run.model.eval()
+        return self._solution(run, status, accepted)
 
-        def current_sets() -> dict[str, tuple]:
-            if len(adaptive) == 0:
-                return sets
-            w = torch.full((len(adaptive),), 1.0 / len(adaptive), dtype=self.dtype,
-                           device=self.device)
-            return {**sets, "adaptive": (adaptive, w, None)}
-
-        def evaluate() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            terms = loss_terms(p, model, current_sets(), cfg.loss, cfg.bc_weight, cfg.ic_weight,
-                               faces)
-            return sum(terms.values()), terms
-
-        def record(total: torch.Tensor, terms: dict[str, torch.Tensor], lr: float) -> None:
-            history["step"].append(float(step))
-            history["loss"].append(float(total.detach()))
-            history["lr"].append(lr)
-            for k, val in terms.items():
-                history.setdefault(k, [float("nan")] * (len(history["step"]) - 1))
-                history[k].append(float(val.detach()))
-            for k in history:  # terms absent this step (adaptive set not yet built)
-                if len(history[k]) < len(history["step"]):
-                    history[k].append(float("nan"))
-
-        def save() -> None:
-            if ckpt is None:
-                return
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "adam": adam.state_dict(),
-                    "sched": sched.state_dict(),
-                    "lbfgs": lbfgs.state_dict() if step > cfg.adam_steps else {},
-                    "history": history,
-                    "step": step,
-                    "elapsed": elapsed + time.perf_counter() - t0,
-                    "adaptive": adaptive.cpu(),
-                },
-                tmp,
-            )
-            tmp.replace(ckpt)
-
-        total_steps = cfg.adam_steps + cfg.lbfgs_iterations
-        bar = _Progress(total_steps, step) if cfg.progress else None
-        t0 = time.perf_counter()
-        status = "completed"
-
-        def out_of_time() -> bool:
-            spent = elapsed + time.perf_counter() - t0
-            return cfg.time_limit is not None and spent > cfg.time_limit
-
-        model.train()
-        while step < cfg.adam_steps:
-            if out_of_time():
-                status = "time_limit"
-                break
-            if (cfg.adaptive is not None and step > 0 and step % cfg.adaptive.every == 0
-                    and len(adaptive) < cfg.adaptive.max_points):
-                adaptive = torch.cat([adaptive, self._adaptive_points(model, rng)])
-            adam.zero_grad(set_to_none=True)
-            total, terms = evaluate()
+    def _adam_phase(self, run: _Run, bar: _Progress | None) -> PINNStatus:
+        """Adam steps up to ``adam_steps``, adding adaptive points every ``adaptive.every``."""
+        cfg = self.config
+        while run.step < cfg.adam_steps:
+            if self._out_of_time(run):
+                return PINNStatus.TIME_LIMIT
+            if self._resample_due(run):
+                run.adaptive = torch.cat([run.adaptive, self._adaptive_points(run.model, run.rng)])
+            run.adam.zero_grad(set_to_none=True)
+            total, terms = self._evaluate(run)
             total.backward()
-            lr = adam.param_groups[0]["lr"]
-            adam.step()
-            sched.step()
-            step += 1
-            record(total, terms, lr)
+            lr = run.adam.param_groups[0]["lr"]
+            run.adam.step()
+            run.sched.step()
+            run.step += 1
+            _record(run.history, run.step, total, terms, lr)
             if bar:
-                bar.update(step, float(total))
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                save()
+                bar.update(run.step, float(total))
+            self._checkpoint_due(run)
+        return PINNStatus.COMPLETED
 
+    def _resample_due(self, run: _Run) -> bool:
+        a = self.config.adaptive
+        return (a is not None and run.step > 0 and run.step % a.every == 0
+                and len(run.adaptive) < a.max_points)
+
+    def _lbfgs_phase(self, run: _Run, bar: _Progress | None) -> PINNStatus:
+        """L-BFGS rounds up to ``adam_steps + lbfgs_iterations`` steps; a round that ends early
+        clears the memory, and :data:`LBFGS_STALLS` such rounds in a row end the phase."""
+        total_steps = self.config.adam_steps + self.config.lbfgs_iterations
+        stalled = 0
+        while run.step < total_steps:
+            if self._out_of_time(run):
+                return PINNStatus.TIME_LIMIT
+            chunk = self._lbfgs_chunk(run, total_steps)
+            done, total, terms = self._lbfgs_round(run, chunk)
+            if not math.isfinite(float(total)):
+                return PINNStatus.DIVERGED
+            run.step += max(done, 1)
+            _record(run.history, run.step, total, terms, 1.0)
+            if bar:
+                bar.update(run.step, float(total))
+            stalled = stalled + 1 if done < chunk else 0
+            if stalled:
+                run.lbfgs.state.clear()  # restart from a steepest-descent step, empty memory
+            if stalled >= LBFGS_STALLS:
+                return PINNStatus.CONVERGED
+            self._checkpoint_due(run)
+        return PINNStatus.COMPLETED
+
+    def _lbfgs_chunk(self, run: _Run, total_steps: int) -> int:
+        """Iterations of the next round: at most :data:`LBFGS_ROUND`, the steps left and the
+        steps to the next checkpoint."""
+        chunk = min(LBFGS_ROUND, total_steps - run.step)
+        every = self.config.checkpoint_every
+        if every:
+            chunk = min(chunk, every - (run.step % every))
+        return chunk
+
+    def _lbfgs_round(self, run: _Run, chunk: int
+                     ) -> tuple[int, torch.Tensor, dict[str, torch.Tensor]]:
+        """One ``LBFGS.step`` of at most ``chunk`` iterations; returns the iterations done and
+        the loss and terms of the last evaluation (detached)."""
+        lbfgs, first = run.lbfgs, run.params[0]
+        lbfgs.param_groups[0]["max_iter"] = chunk
+        lbfgs.param_groups[0]["max_eval"] = 10 * chunk  # line searches may take several
         last: dict[str, Any] = {}
 
         def closure() -> torch.Tensor:
             lbfgs.zero_grad(set_to_none=True)
-            total, terms = evaluate()
+            total, terms = self._evaluate(run)
             total.backward()
             last["total"], last["terms"] = total.detach(), {k: t.detach() for k, t in terms.items()}
             return total
 
-        stalled = 0
-        while status == "completed" and step < total_steps:
-            if out_of_time():
-                status = "time_limit"
-                break
-            chunk = min(20, total_steps - step)
-            if cfg.checkpoint_every:
-                chunk = min(chunk, cfg.checkpoint_every - (step % cfg.checkpoint_every))
-            lbfgs.param_groups[0]["max_iter"] = chunk
-            lbfgs.param_groups[0]["max_eval"] = 10 * chunk  # line searches may take several
-            before = lbfgs.state[lbfgs._params[0]].get("n_iter", 0)
-            lbfgs.step(closure)
-            done = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - before
-            if not math.isfinite(float(last["total"])):
-                status = "diverged"
-                break
-            step += max(done, 1)
-            record(last["total"], last["terms"], 1.0)
-            if bar:
-                bar.update(step, float(last["total"]))
-            stalled = stalled + 1 if done < chunk else 0
-            if stalled:
-                # L-BFGS stopped early (tolerance or failed line search): restart it from a
-                # steepest-descent step with an empty memory; give up after 3 stalls in a row.
-                lbfgs.state.clear()
-            if stalled >= 3:
-                status = "converged"
-                break
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                save()
-        if bar:
-            bar.close()
-        accepted: list[float] = []
-        if cfg.lstsq_rounds and status != "diverged":
+        before = lbfgs.state[first].get("n_iter", 0)
+        lbfgs.step(closure)
+        done = lbfgs.state[first].get("n_iter", 0) - before
+        return done, last["total"], last["terms"]
 
-            def vector() -> torch.Tensor:
-                return residual_vector(p, model, current_sets(), cfg.loss, cfg.bc_weight,
-                                       cfg.ic_weight, faces)
+    def _lstsq_phase(self, run: _Run) -> list[float]:
+        """``lstsq_rounds`` least-squares solves of the output layer; the accepted rounds count
+        as steps and add one history row (rate 0). Returns the loss after each accepted round."""
+        cfg, p = self.config, self.problem
 
-            accepted = solve_output_layer(output_layer(model), vector, cfg.lstsq_rounds)
-            if accepted:  # one history row for the solves, lr recorded as 0
-                step += len(accepted)
-                total, terms = evaluate()
-                record(total, terms, 0.0)
-        elapsed += time.perf_counter() - t0
-        t0 = time.perf_counter()  # save() adds the (zero) time since t0 to elapsed
-        if ckpt is not None and cfg.checkpoint_every:
-            save()
-        model.eval()
-        hist = {k: np.asarray(val) for k, val in history.items()}
+        def vector() -> torch.Tensor:
+            return residual_vector(p, run.model, self._current_sets(run), cfg.loss, cfg.bc_weight,
+                                   cfg.ic_weight, run.faces)
+
+        accepted = solve_output_layer(output_layer(run.model), vector, cfg.lstsq_rounds)
+        if accepted:
+            run.step += len(accepted)
+            total, terms = self._evaluate(run)
+            _record(run.history, run.step, total, terms, 0.0)
+        return accepted
+
+    def _solution(self, run: _Run, status: PINNStatus, accepted: list[float]) -> PINNSolution:
+        cfg = self.config
+        hist = {k: np.asarray(val) for k, val in run.history.items()}
         return PINNSolution(
-            problem=p,
-            model=model,
+            problem=self.problem,
+            model=run.model,
             config=cfg,
             history=hist,
-            stats={"train_seconds": elapsed, "steps": step, "status": status,
-                   "lstsq_rounds": len(accepted), "faces": faces, "base": cfg.base},
+            stats={"train_seconds": run.elapsed, "steps": run.step, "status": status,
+                   "lstsq_rounds": len(accepted), "faces": run.faces, "base": cfg.base},
         )
 
 
@@ -297,4 +413,4 @@ def solve(problem: PDEProblem, config: PINNConfig | None = None, *, resume: bool
     return PINNSolver(problem, config).solve(resume=resume)
 
 
-__all__ = ["PINNConfig", "PINNSolver", "solve"]
+__all__ = ["ADAPTIVE_SEED_OFFSET", "PINNConfig", "PINNSolver", "PINNStatus", "solve"]
