@@ -48,10 +48,11 @@ import numpy as np
 from numba import config, cuda
 from numba.core.dispatcher import Dispatcher
 
-from .bachelier import bachelier_path
-from .black_scholes import bs_path
-from .bs_basket import bs_basket_path
-from .heston import heston_path
+from ._kernel_args import heston_columns, kernel_legs
+from .bachelier import BachelierBasket, bachelier_path
+from .black_scholes import BlackScholes, bs_path
+from .bs_basket import BlackScholesBasket, bs_basket_path
+from .heston import Heston, heston_path
 from .rng import normal_draw
 
 THREADS_PER_BLOCK = 128
@@ -202,6 +203,50 @@ def _threads(n: int) -> tuple[int, int]:
     return blocks, tpb
 
 
+def _plan_black_scholes(model, x, tau, legs, seed, first, antithetic, alloc, to_dev, d,
+                        n_threads):
+    y, dydx = alloc((x.shape[0],)), alloc((x.shape[0], d))
+    col_vol = model.inputs.index("vol") if "vol" in model.inputs else -1
+    col_rate = model.inputs.index("rate") if "rate" in model.inputs else -1
+    args = (x, col_vol, col_rate, model.vol, model.rate, model.dividend, tau, *legs, seed,
+            first, bool(antithetic), y, dydx)
+    return _black_scholes_kernel, args, y, dydx
+
+
+def _plan_bachelier(model, x, tau, legs, seed, first, antithetic, alloc, to_dev, d, n_threads):
+    y, dydx = alloc((x.shape[0],)), alloc((x.shape[0], d))
+    scratch = [alloc((d, n_threads)) for _ in range(3)]
+    args = (x, to_dev(model.cholesky()), tau, float(model.rate), *legs, seed, first,
+            bool(antithetic), True, *scratch, y, dydx)
+    return _bachelier_kernel, args, y, dydx
+
+
+def _plan_bs_basket(model, x, tau, legs, seed, first, antithetic, alloc, to_dev, d, n_threads):
+    y, dydx = alloc((x.shape[0],)), alloc((x.shape[0], d))
+    scratch = [alloc((model.dim, n_threads)) for _ in range(5)]
+    args = (x, to_dev(model.cholesky()), to_dev(np.asarray(model.vols, dtype=np.float64)),
+            to_dev(np.asarray(model.dividends, dtype=np.float64)), bool(model.vol_inputs),
+            float(model.rate), tau, *legs, seed, first, bool(antithetic), *scratch, y, dydx)
+    return _bs_basket_kernel, args, y, dydx
+
+
+def _plan_heston(model, x, tau, legs, seed, first, antithetic, alloc, to_dev, d, n_threads):
+    y, dydx = alloc((x.shape[0],)), alloc((x.shape[0], d))
+    steps = int(model.steps(tau))
+    args = (x, to_dev(heston_columns(model)), model.kappa, model.theta, model.xi, model.rho,
+            model.rate, model.dividend, tau, steps, *legs, seed, first, bool(antithetic),
+            True, alloc((steps, n_threads)), y, dydx)
+    return _heston_kernel, args, y, dydx
+
+
+PLANS: dict[type, Callable[..., tuple]] = {
+    BlackScholes: _plan_black_scholes, BachelierBasket: _plan_bachelier,
+    BlackScholesBasket: _plan_bs_basket, Heston: _plan_heston,
+}
+"""Model type -> its launch plan (kernel, arguments, outputs); the GPU side of
+``simulators._dispatch``'s tables."""
+
+
 def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path: int,
          antithetic: bool, alloc: Callable[[tuple], Any],
          to_dev: Callable[[np.ndarray], Any] | None = None) -> tuple:
@@ -214,47 +259,17 @@ def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path
     With ``alloc=np.empty`` and no ``to_dev`` the arguments only serve to compile the kernel
     (``cuda.compile_ptx``) on a machine without a device.
     """
-    from ._kernel_args import heston_columns, kernel_legs
-    from .bachelier import BachelierBasket
-    from .black_scholes import BlackScholes
-    from .bs_basket import BlackScholesBasket
-    from .heston import Heston
-
+    make = PLANS.get(type(model))
+    if make is None:
+        raise TypeError(f"no GPU kernel for {type(model).__name__}")
     to_dev = to_dev or (lambda a: a)
     legs = tuple(to_dev(a) for a in kernel_legs(encoded))
     n, d = x.shape
     grid = _threads(n)
-    n_threads = grid[0] * grid[1]
-    y = alloc((n,))
-    dydx = alloc((n, d))
-    seed = np.uint64(seed)
-    first = np.uint64(first_path)
-    tau = float(product.maturity)
-    if isinstance(model, BlackScholes):
-        col_vol = model.inputs.index("vol") if "vol" in model.inputs else -1
-        col_rate = model.inputs.index("rate") if "rate" in model.inputs else -1
-        args = (x, col_vol, col_rate, model.vol, model.rate, model.dividend, tau, *legs, seed,
-                first, bool(antithetic), y, dydx)
-        return _black_scholes_kernel, args, grid, y, dydx
-    if isinstance(model, BachelierBasket):
-        scratch = [alloc((d, n_threads)) for _ in range(3)]
-        args = (x, to_dev(model.cholesky()), tau, float(model.rate), *legs, seed, first,
-                bool(antithetic), True, *scratch, y, dydx)
-        return _bachelier_kernel, args, grid, y, dydx
-    if isinstance(model, BlackScholesBasket):
-        k = model.dim
-        scratch = [alloc((k, n_threads)) for _ in range(5)]
-        args = (x, to_dev(model.cholesky()), to_dev(np.asarray(model.vols, dtype=np.float64)),
-                to_dev(np.asarray(model.dividends, dtype=np.float64)), bool(model.vol_inputs),
-                float(model.rate), tau, *legs, seed, first, bool(antithetic), *scratch, y, dydx)
-        return _bs_basket_kernel, args, grid, y, dydx
-    if isinstance(model, Heston):
-        steps = int(model.steps(tau))
-        args = (x, to_dev(heston_columns(model)), model.kappa, model.theta, model.xi, model.rho,
-                model.rate, model.dividend, tau, steps, *legs, seed, first, bool(antithetic),
-                True, alloc((steps, n_threads)), y, dydx)
-        return _heston_kernel, args, grid, y, dydx
-    raise TypeError(f"no GPU kernel for {type(model).__name__}")
+    kernel, args, y, dydx = make(model, x, float(product.maturity), legs, np.uint64(seed),
+                                 np.uint64(first_path), antithetic, alloc, to_dev, d,
+                                 grid[0] * grid[1])
+    return kernel, args, grid, y, dydx
 
 
 def launch(model: Any, product: Any, encoded: tuple, x_dev: Any, seed: int, first_path: int,
