@@ -87,7 +87,8 @@ def load_metrics(path: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no metrics.json.
-        ValueError: not JSON, not an object, or ``schema_version`` is not 1.
+        ValueError: not JSON, not an object, ``schema_version`` is not 1, or a field the
+            readers rely on is missing or malformed (:mod:`evaluation.run_format`).
     """
     p = Path(path)
     if p.is_dir():
@@ -108,7 +109,9 @@ def load_metrics(path: str | Path) -> dict[str, Any]:
             f"The 'schema_version' of {p} must be 1 (see docs/run-format.md). "
             f"Got {version!r} instead."
         )
-    return data
+    from .run_format import check_metrics
+
+    return check_metrics(data, str(p))
 
 
 def find_previous_runs(

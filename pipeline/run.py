@@ -110,6 +110,9 @@ def compare_with_previous(metrics: dict, previous: Path | None, tolerance: float
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> Path:
+    from evaluation.run_format import check_metrics
+
     path = run_dir / "metrics.json"
-    atomic_write_text(path, json.dumps(_jsonable(metrics), indent=1, allow_nan=False) + "\n")
+    doc = check_metrics(_jsonable(metrics), str(path))
+    atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
     return path

@@ -1,0 +1,97 @@
+"""The schema of a run's ``metrics.json`` (schema_version 1, docs/run-format.md) as pydantic
+models, shared by the writer (``pipeline.run.write_metrics``) and the readers
+(:func:`evaluation.trend.load_metrics`, the report, the CLI).
+
+The models fix what every reader relies on: the run's name, stamp and status, each scenario's
+status and error, and the shape of a regression. The numeric blocks of a scenario (``summary``,
+``learning_curve``, ``reference``, ``pinn``...) are kept as they are (``extra="allow"``), so a
+new metric does not need a schema change; the readers reach them with
+:func:`evaluation.trend.get_metric`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+
+class RunStatus(StrEnum):
+    """``ok``: every scenario succeeded; ``partial``: some failed; ``failed``: all failed."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class ScenarioStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class RunInfo(_Open):
+    """The ``run`` block."""
+
+    name: str = Field(min_length=1)
+    stamp: str
+    status: RunStatus
+    dir: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    package_version: str | None = None
+    backend: str | None = None
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    previous: str | None = None
+    regression_tolerance: float | None = Field(None, gt=1.0)
+
+
+class ScenarioMetrics(_Open):
+    """One entry of ``scenarios``: status and error fixed, the metric blocks open."""
+
+    status: ScenarioStatus
+    error: str | None = None
+    label: str | None = None
+    inputs: list[str] | None = None
+
+
+class Regression(BaseModel):
+    """One entry of ``regressions`` (:func:`evaluation.trend.compare`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str | None
+    metric: str
+    previous: float | str | None
+    current: float | str | None
+    ratio: float | None
+    tolerance: float
+
+
+class MetricsFile(_Open):
+    """A whole ``metrics.json``."""
+
+    schema_version: Literal[1]
+    run: RunInfo
+    scenarios: dict[str, ScenarioMetrics]
+    regressions: list[Regression] = Field(default_factory=list)
+
+
+def check_metrics(data: Any, where: str = "metrics.json") -> dict[str, Any]:
+    """``data`` unchanged if it follows the schema; else ``ValueError`` naming the first
+    offending field (``where`` names the file in the message)."""
+    try:
+        MetricsFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ValueError(f"{where}: field {field!r}: {err['msg']} (got "
+                         f"{err.get('input')!r:.80}){more}; see docs/run-format.md") from None
+    return data
