@@ -24,6 +24,22 @@ console = Console(stderr=True)
 out = Console()
 log = logging.getLogger("diffml.cli")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"diffml {version('diffml')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the installed version and exit.")] = False) -> None:
+    """diffml: Monte-Carlo simulation to differential-ML pricing surrogates, checked against PDE
+    references."""
+
 ConfigArg = Annotated[Path, typer.Argument(help="YAML run configuration.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a value: scenarios.<id>.model.vol=0.22 (repeatable).")]
@@ -185,27 +201,37 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
 
 @app.command()
 def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario id.")],
-          output: Annotated[Path, typer.Option(help="Folder for the trained models.")] = Path(
-              "models"),
+          output: Annotated[Path, typer.Option(
+              help="Folder for the trained models: OUTPUT/<scenario>-<mode>/ (cache in "
+                   "OUTPUT/.cache).")] = Path("models"),
           set_: SetOpt = None, params: ParamsOpt = None) -> None:
     """Train one scenario's surrogates and print its learning curve."""
+    import shutil
+
     from .steps import reference_step, simulate_step, train_step
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
+    work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     try:
         ds = simulate_step(cfg, s)
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "models").mkdir(exist_ok=True)
-        ref = reference_step(cfg, s, output)
-        res = train_step(cfg, s, ds, ref, output)
+        (work / "models").mkdir(parents=True, exist_ok=True)
+        ref = reference_step(cfg, s, work)
+        res = train_step(cfg, s, ds, ref, work)
+        for rel in res["models"].values():
+            dst = output / Path(rel).name
+            if dst.exists():
+                shutil.rmtree(dst)
+            os.replace(work / rel, dst)
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
         log.debug("train failed", exc_info=True)
         _fail(f"train failed: scenario {s.id!r}: {_one_line(exc)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     for r in res["learning_curve"]:
         out.print(f"{r['mode']:12s} m={r['m']:7d} seed={r['seed']} value RMSE {r['value_rmse']:.3e}"
                   f" delta RMSE {r['delta_rmse']}")
-    out.print(f"models: {output / 'models'}")
+    out.print("models: " + ", ".join(str(output / Path(r).name) for r in res["models"].values()))
 
 
 @app.command()
@@ -280,10 +306,17 @@ def serve(config: ConfigArg,
 
 
 @datasets_app.command("ls")
-def datasets_ls(root: Annotated[Path, typer.Option(help="Datasets folder.")] = Path("datasets")
-                ) -> None:
+def datasets_ls(root: Annotated[Path | None, typer.Option(
+                    help="Datasets folder (default: the config's dataset_root, else "
+                         "'datasets').")] = None,
+                config: Annotated[Path | None, typer.Option(
+                    help="Take the datasets folder from this config.")] = None,
+                set_: SetOpt = None, params: ParamsOpt = None) -> None:
     """List the datasets under ROOT."""
     import data
+
+    if root is None:
+        root = Path(_load(config, set_, params).dataset_root) if config else Path("datasets")
 
     table = Table()
     for col in ("dataset", "rows", "model", "product", "complete", "size MB"):
@@ -327,20 +360,30 @@ def datasets_verify(path: Annotated[Path, typer.Argument(help="Dataset directory
 @datasets_app.command("gc")
 def datasets_gc(
     configs: Annotated[list[Path], typer.Argument(help="Configs whose datasets to keep.")],
-    root: Annotated[Path, typer.Option(help="Datasets folder.")] = Path("datasets"),
+    root: Annotated[Path | None, typer.Option(
+        help="Datasets folder (default: each config's dataset_root).")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Delete (default: dry run).")] = False,
+    set_: SetOpt = None, params: ParamsOpt = None,
 ) -> None:
-    """Remove datasets that none of CONFIGS references (dry run unless --yes)."""
+    """Remove datasets that none of CONFIGS references (dry run unless --yes).
+
+    ``--set`` and ``--params`` apply to every config, so datasets made with overrides are
+    kept when the same overrides are given."""
     import data
 
     from .steps import dataset_spec
 
-    keep = []
+    keep: dict[Path, list] = {}
     for c in configs:
-        cfg = _load(c, None, None)
-        keep += [dataset_spec(cfg, s) for s in cfg.scenarios]
+        cfg = _load(c, set_, params)
+        folder = root if root is not None else Path(cfg.dataset_root)
+        keep.setdefault(folder, []).extend(dataset_spec(cfg, s) for s in cfg.scenarios)
+    # every kept spec counts in every folder (one config's datasets in another's root)
+    specs = [sp for v in keep.values() for sp in v]
+    removed = []
     try:
-        removed = data.gc(root, keep, dry_run=not yes)
+        for folder in keep:
+            removed += data.gc(folder, specs, dry_run=not yes)
     except (data.DatasetError, OSError) as exc:
         _fail(f"gc failed: {_one_line(exc)}")
     verb = "removed" if yes else "would remove"

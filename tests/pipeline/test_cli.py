@@ -1,0 +1,58 @@
+"""CLI conveniences: --version, where `train` writes, datasets ls/gc following the config."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"diffml {version('diffml')}"
+
+
+def _basket_only(small_config: Path) -> Path:
+    raw = yaml.safe_load(small_config.read_text())
+    raw["scenarios"] = [s for s in raw["scenarios"] if s["id"] == "basket"]
+    small_config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return small_config
+
+
+def test_train_writes_the_models_where_the_docs_say(small_config, tmp_path):
+    """`diffml train --output DIR` writes DIR/<scenario>-<mode>/ (docs/pipeline.md), no
+    DIR/models/ and no work folder left behind."""
+    cfg = _basket_only(small_config)
+    out = tmp_path / "models"
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "basket-differential", "basket-standard"]
+    assert (out / "basket-standard" / "config.json").is_file()
+    assert not list(out.glob(".train-*")) and not (out / "models").exists()
+    # a second call replaces the models in place (the cache under DIR/.cache is reused)
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "basket-differential" / "weights.pt").is_file()
+
+
+def test_datasets_ls_and_gc_follow_the_config(small_config, tmp_path):
+    cfg = _basket_only(small_config)
+    root = Path(yaml.safe_load(cfg.read_text())["dataset_root"])
+    assert runner.invoke(app, ["simulate", str(cfg)]).exit_code == 0
+    sets = ["--set", "scenarios.basket.seed=7"]
+    assert runner.invoke(app, ["simulate", str(cfg), *sets]).exit_code == 0
+    res = runner.invoke(app, ["datasets", "ls", "--config", str(cfg)])
+    assert res.exit_code == 0 and res.output.count("basket-") == 2, res.output
+    # without the override, the override's dataset would go; with it, the plain one would
+    res = runner.invoke(app, ["datasets", "gc", str(cfg)])
+    assert res.exit_code == 0 and "would remove 2 path(s)" in res.output, res.output
+    res = runner.invoke(app, ["datasets", "gc", str(cfg), *sets])
+    assert res.exit_code == 0 and "would remove 2 path(s)" in res.output, res.output
+    assert len([p for p in root.iterdir() if p.is_dir()]) == 2  # a dry run removes nothing
