@@ -28,6 +28,9 @@ _EXPORTS = {
     "learning_curve": "curves",
     "LearningCurve": "curves",
     "CurvePoint": "curves",
+    "DType": "options",
+    "TrainMode": "options",
+    "FitStatus": "options",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -35,6 +38,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from .curves import CurvePoint, LearningCurve, learning_curve  # noqa: F401
     from .dpca import DifferentialPCA, Reduced  # noqa: F401
+    from .options import DType, FitStatus, TrainMode  # noqa: F401
     from .poly import DifferentialPolynomialRegression, PolynomialBasis, RidgePolynomialRegression  # noqa: F401
     from .regressor import DifferentialRegressor, TrainHistory, TrainResult  # noqa: F401
     from .scaling import DifferentialScaler  # noqa: F401

@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from numbers import Integral, Real
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
@@ -93,6 +94,19 @@ class Options(Constraint):
 
     def describe(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Choice(Constraint):
+    """A member of the ``StrEnum`` ``kind`` or its plain string."""
+
+    kind: type[StrEnum]
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and any(value == m.value for m in self.kind)
+
+    def describe(self) -> str:
+        return "one of " + names(m.value for m in self.kind)
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,20 @@ def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str
     if value not in allowed:
         fail(owner, field, "be one of " + names(allowed), value)
     return value  # type: ignore[return-value]
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def option(owner: str, field: str, value: object, kind: type[E]) -> E:
+    """``value``, a member of the ``StrEnum`` ``kind`` or its plain string, as the member; any
+    other value raises the ``ValueError`` naming the field, the allowed strings and the value."""
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    fail(owner, field, "be one of " + names(m.value for m in kind), value)
 
 
 def positive_int(owner: str, field: str, value: object, minimum: int = 1) -> int:

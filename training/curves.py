@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_numpy, check_xy
+from .options import TrainMode
 
-MODES = ("standard", "differential")
+#: The strings of :class:`~training.options.TrainMode`, in the order of the summaries.
+MODES = tuple(m.value for m in TrainMode)
 
 TrainData = tuple[Any, Any, Any]
 

@@ -36,6 +36,7 @@ from ._validation import (
     not_fitted,
     validate_params,
 )
+from .options import TrainMode
 
 MAX_FEATURES = 20_000
 
@@ -202,7 +203,7 @@ class DifferentialPolynomialRegression(_PolyBase):
         pen[0] = 0.0
         solve = self._solve_normal if self.solver == "eigh" else self._solve_stacked
         self.coef_ = solve(Xs, P, ya, zs, a, pen)
-        self.mode_ = "differential" if use_z else "standard"
+        self.mode_ = TrainMode.DIFFERENTIAL if use_z else TrainMode.STANDARD
         return self
 
     def _solve_normal(
@@ -328,5 +329,5 @@ class RidgePolynomialRegression(_PolyBase):
         self.penalty_ = float(rhos[best])
         self.cv_mse_ = mse
         self.coef_ = _solve_sym(G_all + np.diag(self.penalty_ * m * I), r_all, 1e-14)
-        self.mode_ = "standard"
+        self.mode_ = TrainMode.STANDARD
         return self

@@ -25,6 +25,7 @@ import torch
 from . import schedules as _sched
 from ._base import BaseRegressor
 from ._validation import (
+    Choice,
     InstanceOf,
     Interval,
     IsNone,
@@ -36,6 +37,7 @@ from ._validation import (
     param_error,
     validate_params,
 )
+from .options import DType, FitStatus, TrainMode
 from .scaling import DifferentialScaler
 from .twin import TwinNetwork
 
@@ -66,11 +68,13 @@ class TrainHistory:
 
 @dataclass
 class TrainResult:
-    """Outcome of one ``fit``: status ("completed" or "early_stopped"), epochs run, best epoch
-    (by validation loss when there is a validation split, else the last), timings and history."""
+    """Outcome of one ``fit``: status (a :class:`~training.options.FitStatus`, "completed" or
+    "early_stopped"), mode (a :class:`~training.options.TrainMode`, "differential" or
+    "standard"), epochs run, best epoch (by validation loss when there is a validation split,
+    else the last), timings and history. Plain strings for status and mode are converted."""
 
-    status: str
-    mode: str  # "differential" or "standard"
+    status: FitStatus
+    mode: TrainMode
     epochs_run: int
     best_epoch: int
     best_val_loss: float | None
@@ -83,8 +87,13 @@ class TrainResult:
     beta: float
     history: TrainHistory
 
+    def __post_init__(self) -> None:
+        self.status = FitStatus(self.status)
+        self.mode = TrainMode(self.mode)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["status"], d["mode"] = self.status.value, self.mode.value
         d["history"] = self.history.to_dict()
         return d
 
@@ -180,7 +189,7 @@ class DifferentialRegressor(BaseRegressor):
         With a validation split, stop after this many epochs without improvement.
     seed : int, default 0
         Seeds weight initialisation, shuffling and the split (a private ``torch.Generator``).
-    dtype : {"float64", "float32"}, default "float64"
+    dtype : {"float64", "float32"} or :class:`~training.options.DType`, default "float64"
     device : {"cpu", "cuda", "auto"}, default "cpu"
     gradient_method : {"explicit", "autograd"}, default "explicit"
         Twin gradient construction (explicit is faster in training; see :mod:`training.twin`).
@@ -193,7 +202,8 @@ class DifferentialRegressor(BaseRegressor):
     Attributes (after fit)
     ----------------------
     network_ : TwinNetwork; scaler_ : DifferentialScaler; n_inputs_ : int;
-    mode_ : "differential" | "standard"; history_ : TrainHistory; result_ : TrainResult.
+    mode_ : TrainMode ("differential" | "standard"); history_ : TrainHistory;
+    result_ : TrainResult.
     """
 
     _parameter_constraints: dict[str, list] = {
@@ -213,7 +223,7 @@ class DifferentialRegressor(BaseRegressor):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), IsNone()],
         "patience": [Interval(Integral, 1, None), IsNone()],
         "seed": [Interval(Integral, 0, None)],
-        "dtype": [Options(("float64", "float32"))],
+        "dtype": [Choice(DType)],
         "device": [
             Options(("cpu", "cuda", "auto")),
             Predicate(lambda v: isinstance(v, str) and v.startswith("cuda:"), "'cuda:<index>'"),
@@ -277,10 +287,10 @@ class DifferentialRegressor(BaseRegressor):
         validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
 
     def _torch_dtype(self) -> torch.dtype:
-        return torch.float64 if self.dtype == "float64" else torch.float32
+        return torch.float64 if self.dtype == DType.FLOAT64 else torch.float32
 
     def _np_dtype(self) -> type:
-        return np.float64 if self.dtype == "float64" else np.float32
+        return np.float64 if self.dtype == DType.FLOAT64 else np.float32
 
     def _resolve_device(self) -> torch.device:
         if self.device == "auto":
@@ -347,7 +357,7 @@ class DifferentialRegressor(BaseRegressor):
         self.network_ = net
         self.scaler_ = scaler
         self.n_inputs_ = Xa.shape[1]
-        self.mode_ = "differential" if data.z is not None else "standard"
+        self.mode_ = TrainMode.DIFFERENTIAL if data.z is not None else TrainMode.STANDARD
         self.device_ = device
         self.history_ = hist
         self.result_ = self._result(status, data, hist, best, fit_seconds)
@@ -415,7 +425,7 @@ class DifferentialRegressor(BaseRegressor):
         gen: torch.Generator,
         hist: TrainHistory,
         best: _BestEpoch,
-    ) -> str:
+    ) -> FitStatus:
         """Run the epochs, recording ``hist`` and ``best``; returns the status."""
         opt = torch.optim.Adam(net.parameters(), lr=0.0)
         sched = self._schedule()
@@ -434,11 +444,11 @@ class DifferentialRegressor(BaseRegressor):
                 if bar is not None:
                     bar.advance(epoch, ep_loss, hist.val_loss[-1] if hist.val_loss else None)
                 if self._early_stop(data, best):
-                    return "early_stopped"
+                    return FitStatus.EARLY_STOPPED
         finally:
             if bar is not None:
                 bar.close()
-        return "completed"
+        return FitStatus.COMPLETED
 
     def _epoch(
         self,
@@ -512,7 +522,7 @@ class DifferentialRegressor(BaseRegressor):
 
     def _result(
         self,
-        status: str,
+        status: FitStatus,
         data: _TrainingData,
         hist: TrainHistory,
         best: _BestEpoch,
@@ -631,7 +641,7 @@ class DifferentialRegressor(BaseRegressor):
         model.network_ = net
         model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
         model.n_inputs_ = int(config["n_inputs"])
-        model.mode_ = config["mode"]
+        model.mode_ = TrainMode(config["mode"])
         model.device_ = dev
         r = dict(config["result"])
         hist = TrainHistory(**r.pop("history"))

@@ -24,7 +24,7 @@ from .collocation import (
 )
 from .losses import derivatives, loss_terms, residual
 from .network import MLP, PINNModel
-from .options import PINNStatus
+from .options import BaseFunction, FaceResiduals, InitialCondition, LossType, PINNStatus
 from .problems import (
     BasketPDE,
     BlackScholesPDE,
@@ -42,11 +42,15 @@ from .solver import PINNConfig, PINNSolver, solve
 __all__ = [
     "MLP",
     "AdaptiveResampling",
+    "BaseFunction",
     "BasketPDE",
     "BlackScholesPDE",
     "Derivatives",
     "Face",
+    "FaceResiduals",
     "HestonPDE",
+    "InitialCondition",
+    "LossType",
     "PDEProblem",
     "PINNConfig",
     "PINNModel",

@@ -10,21 +10,34 @@ from typing import Any
 import torch
 
 from .. import _validation as v
+from ..options import DType
 from .collocation import (
     AdaptiveResampling,
     Collocation,
     UniformGrid,
     collocation_from_dict,
 )
-from .losses import FACE_RESIDUALS, LOSS_TYPES
-from .network import BASE_FUNCTIONS, INITIAL_CONDITIONS
+from .options import BaseFunction, FaceResiduals, InitialCondition, LossType
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_DTYPES = {DType.FLOAT64: torch.float64, DType.FLOAT32: torch.float32}
+
+#: The option fields of :class:`PINNConfig` and their enumerations, in the order they are checked.
+_OPTIONS = {
+    "loss": LossType,
+    "initial_condition": InitialCondition,
+    "dtype": DType,
+    "face_residuals": FaceResiduals,
+    "base_function": BaseFunction,
+}
 
 
 @dataclass(frozen=True)
 class PINNConfig:
     """Hyperparameters of one PINN training (validated on construction).
+
+    The options ``loss``, ``initial_condition``, ``face_residuals``, ``base_function`` and
+    ``dtype`` are StrEnums (:mod:`training.pinn.options`, :class:`training.options.DType`); their
+    plain strings are accepted and converted on construction, and ``to_dict`` writes the strings.
 
     Attributes:
         loss: "boundary_safe" (reduced-PDE residuals on faces, weights 1) or "classical"
@@ -64,8 +77,8 @@ class PINNConfig:
             the current setting. 1 is fastest for small grids on a busy CPU.
     """
 
-    loss: str = "boundary_safe"
-    initial_condition: str = "soft"
+    loss: LossType = LossType.BOUNDARY_SAFE
+    initial_condition: InitialCondition = InitialCondition.SOFT
     width: int = 40
     depth: int = 4
     collocation: Collocation = field(default_factory=UniformGrid)
@@ -78,10 +91,10 @@ class PINNConfig:
     lstsq_rounds: int = 0
     bc_weight: float = 1.0
     ic_weight: float = 1.0
-    face_residuals: str = "reduced"
-    base_function: str = "risk_free"
+    face_residuals: FaceResiduals = FaceResiduals.REDUCED
+    base_function: BaseFunction = BaseFunction.RISK_FREE
     adaptive: AdaptiveResampling | None = None
-    dtype: str = "float64"
+    dtype: DType = DType.FLOAT64
     device: str = "cpu"
     seed: int = 0
     checkpoint_every: int = 0
@@ -92,11 +105,8 @@ class PINNConfig:
 
     def __post_init__(self) -> None:
         o = "PINNConfig"
-        v.one_of(o, "loss", self.loss, LOSS_TYPES)
-        v.one_of(o, "initial_condition", self.initial_condition, INITIAL_CONDITIONS)
-        v.one_of(o, "dtype", self.dtype, tuple(_DTYPES))
-        v.one_of(o, "face_residuals", self.face_residuals, FACE_RESIDUALS)
-        v.one_of(o, "base_function", self.base_function, BASE_FUNCTIONS)
+        for name, kind in _OPTIONS.items():
+            object.__setattr__(self, name, v.option(o, name, getattr(self, name), kind))
         for name in ("width", "depth", "decay_steps", "lbfgs_history"):
             v.positive_int(o, name, getattr(self, name))
         for name in ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "checkpoint_every",
@@ -124,13 +134,13 @@ class PINNConfig:
     @classmethod
     def classical(cls, **overrides: Any) -> PINNConfig:
         """The baseline: as :meth:`faithful` with lambda-weighted Dirichlet/Neumann terms."""
-        return cls(**{"loss": "classical", **overrides})
+        return cls(**{"loss": LossType.CLASSICAL, **overrides})
 
     @property
-    def base(self) -> str | None:
+    def base(self) -> BaseFunction | None:
         """The base function of the trial value: "risk_free", "split" (both with
         ``initial_condition="base"``) or None (no closed form in the trial value)."""
-        return self.base_function if self.initial_condition == "base" else None
+        return self.base_function if self.initial_condition is InitialCondition.BASE else None
 
     @classmethod
     def best(cls, base: str | None = "risk_free", **overrides: Any) -> PINNConfig:
@@ -147,18 +157,18 @@ class PINNConfig:
 
         A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
         least squares then lowers the loss further in seconds (see the PINN documentation)."""
-        if base not in (*BASE_FUNCTIONS, None):
+        if base not in (*BaseFunction, None):
             v.fail("PINNConfig.best", "base", "be 'risk_free', 'split' or None", base)
         recipe = {
-            "initial_condition": "hard" if base is None else "base",
-            "base_function": base or "risk_free",
+            "initial_condition": InitialCondition.HARD if base is None else InitialCondition.BASE,
+            "base_function": base or BaseFunction.RISK_FREE,
             "width": 32,
             "depth": 3,
             "adam_steps": 300,
             "learning_rate": 2e-3,
             "lbfgs_iterations": 1200,
             "lstsq_rounds": 3,
-            "face_residuals": "auto",
+            "face_residuals": FaceResiduals.AUTO,
         }
         return cls(**{**recipe, **overrides})
 
@@ -167,6 +177,7 @@ class PINNConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d.update({name: d[name].value for name in _OPTIONS})  # plain strings in JSON and YAML
         d["collocation"] = self.collocation.to_dict()
         d["adaptive"] = None if self.adaptive is None else self.adaptive.to_dict()
         return d

@@ -28,15 +28,19 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 
+from .. import _validation as v
+from .options import FaceResiduals, LossType
 from .problems.base import Derivatives, Face, PDEProblem
 
-LOSS_TYPES = ("boundary_safe", "classical")
-FACE_RESIDUALS = ("reduced", "full", "auto")
+#: The strings of :class:`LossType` and :class:`FaceResiduals`.
+LOSS_TYPES = tuple(m.value for m in LossType)
+FACE_RESIDUALS = tuple(m.value for m in FaceResiduals)
 #: "auto" keeps a face's reduced PDE when the risk-free solution's dropped terms, integrated over
 #: the maturity, stay below this fraction of the value scale on every point of the face.
 FACE_TOLERANCE = 1e-5
 
-Faces = str | Mapping[str, str]
+#: One choice for every residual face, or face name -> choice ("reduced" or "full").
+Faces = FaceResiduals | str | Mapping[str, FaceResiduals | str]
 
 Model = Callable[[Tensor], Tensor]
 
@@ -89,53 +93,47 @@ def face_gaps(problem: PDEProblem, sets: dict[str, tuple[Tensor, Tensor, Face | 
 
 
 def resolve_faces(problem: PDEProblem, sets: dict[str, tuple[Tensor, Tensor, Face | None]],
-                  faces: str) -> dict[str, str]:
+                  faces: FaceResiduals | str) -> dict[str, FaceResiduals]:
     """Face name -> "reduced" or "full" for every residual face; ``faces="auto"`` decides by
     :func:`face_gaps` against :data:`FACE_TOLERANCE`, otherwise every face gets ``faces``."""
-    if faces not in FACE_RESIDUALS:
-        raise ValueError(
-            f"The 'faces' parameter of resolve_faces must be one of {FACE_RESIDUALS}. "
-            f"Got {faces!r} instead."
-        )
+    faces = v.option("resolve_faces", "faces", faces, FaceResiduals)
     names = [n for n, (_z, _w, f) in sets.items() if f is not None and f.safe == "residual"]
-    if faces != "auto":
+    if faces is not FaceResiduals.AUTO:
         return dict.fromkeys(names, faces)
     gaps = face_gaps(problem, sets)
-    return {n: ("reduced" if gaps.get(n, 0.0) <= FACE_TOLERANCE else "full") for n in names}
+    return {n: (FaceResiduals.REDUCED if gaps.get(n, 0.0) <= FACE_TOLERANCE
+                else FaceResiduals.FULL) for n in names}
 
 
-def _face_choice(faces: Faces, name: str) -> str:
+def _face_choice(faces: Faces, name: str) -> FaceResiduals | str:
     if isinstance(faces, str):
-        if faces not in ("reduced", "full"):
+        if faces not in (FaceResiduals.REDUCED, FaceResiduals.FULL):
             raise ValueError(
                 f"The 'faces' parameter of loss_terms must be 'reduced', 'full' or a mapping "
                 f"from face names (resolve 'auto' with resolve_faces). Got {faces!r} instead."
             )
         return faces
-    return faces.get(name, "reduced")
+    return faces.get(name, FaceResiduals.REDUCED)
 
 
 def term_residuals(
     problem: PDEProblem,
     model: Model,
     sets: dict[str, tuple[Tensor, Tensor, Face | None]],
-    loss: str = "boundary_safe",
+    loss: LossType | str = LossType.BOUNDARY_SAFE,
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
-    faces: Faces = "reduced",
+    faces: Faces = FaceResiduals.REDUCED,
 ) -> dict[str, tuple[Tensor, Tensor]]:
     """Per-term residuals: name -> (r (n,), quadrature weight times loss weight (n,)).
 
     The loss term is ``sum(weight * r**2)``; see :func:`loss_terms` for the arguments.
     """
-    if loss not in LOSS_TYPES:
-        raise ValueError(
-            f"The 'loss' parameter of loss_terms must be one of {LOSS_TYPES}. Got {loss!r} instead."
-        )
+    loss = v.option("loss_terms", "loss", loss, LossType)
     if isinstance(faces, str):
         _face_choice(faces, "")
     scale = problem.value_scale
-    classical = loss == "classical"
+    classical = loss is LossType.CLASSICAL
     out: dict[str, tuple[Tensor, Tensor]] = {}
     for name, (z, w, face) in sets.items():
         if name == "initial":
@@ -148,7 +146,8 @@ def term_residuals(
             kind = face.classical if classical else face.safe
             weight = bc_weight if classical else 1.0
             if kind == "residual":
-                drop = face.drop if _face_choice(faces, name) == "reduced" else frozenset()
+                reduced = _face_choice(faces, name) == FaceResiduals.REDUCED
+                drop = face.drop if reduced else frozenset()
                 out[name] = (residual(problem, model, z, drop), w)
             elif kind == "pde":
                 out[name] = (residual(problem, model, z), w)
@@ -171,10 +170,10 @@ def loss_terms(
     problem: PDEProblem,
     model: Model,
     sets: dict[str, tuple[Tensor, Tensor, Face | None]],
-    loss: str = "boundary_safe",
+    loss: LossType | str = LossType.BOUNDARY_SAFE,
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
-    faces: Faces = "reduced",
+    faces: Faces = FaceResiduals.REDUCED,
 ) -> dict[str, Tensor]:
     """All loss terms for one evaluation: name -> ``sum_i weight_i r_i^2``.
 
@@ -196,10 +195,10 @@ def residual_vector(
     problem: PDEProblem,
     model: Model,
     sets: dict[str, tuple[Tensor, Tensor, Face | None]],
-    loss: str = "boundary_safe",
+    loss: LossType | str = LossType.BOUNDARY_SAFE,
     bc_weight: float = 1.0,
     ic_weight: float = 1.0,
-    faces: Faces = "reduced",
+    faces: Faces = FaceResiduals.REDUCED,
 ) -> Tensor:
     """All terms as one vector ``sqrt(weight) r`` whose squared norm is the total loss."""
     terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight, faces)

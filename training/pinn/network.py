@@ -21,11 +21,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .. import _validation as v
+from .options import BaseFunction, InitialCondition
 from .problems.base import Derivatives, PDEProblem
 from .tabulated import tabulated_base
 
-INITIAL_CONDITIONS = ("soft", "hard", "base")
-BASE_FUNCTIONS = ("risk_free", "split")
+#: The strings of :class:`InitialCondition` and :class:`BaseFunction`.
+INITIAL_CONDITIONS = tuple(m.value for m in InitialCondition)
+BASE_FUNCTIONS = tuple(m.value for m in BaseFunction)
 
 
 @dataclass(frozen=True)
@@ -92,22 +95,16 @@ class PINNModel(nn.Module):
         problem: PDEProblem,
         width: int,
         depth: int,
-        initial_condition: str = "soft",
-        base_function: str = "risk_free",
+        initial_condition: InitialCondition | str = InitialCondition.SOFT,
+        base_function: BaseFunction | str = BaseFunction.RISK_FREE,
     ) -> None:
         super().__init__()
-        if base_function not in BASE_FUNCTIONS:
-            raise ValueError(
-                f"The 'base_function' parameter of PINNModel must be one of {BASE_FUNCTIONS}. "
-                f"Got {base_function!r} instead."
-            )
-        self.base_source = problem if base_function == "risk_free" else SplitBase(problem)
-        if initial_condition not in INITIAL_CONDITIONS:
-            raise ValueError(
-                f"The 'initial_condition' parameter of PINNModel must be one of "
-                f"{INITIAL_CONDITIONS}. Got {initial_condition!r} instead."
-            )
-        if initial_condition == "base":
+        base_function = v.option("PINNModel", "base_function", base_function, BaseFunction)
+        self.base_source = (problem if base_function is BaseFunction.RISK_FREE
+                            else SplitBase(problem))
+        initial_condition = v.option("PINNModel", "initial_condition", initial_condition,
+                                     InitialCondition)
+        if initial_condition is InitialCondition.BASE:
             probe = torch.zeros((1, problem.dim), dtype=torch.float64)
             if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
                 raise ValueError(
@@ -119,17 +116,18 @@ class PINNModel(nn.Module):
         self.scale = problem.value_scale
         lower = [0.0, *problem.lower]
         upper = [problem.maturity, *problem.upper]
-        n_out = 2 if initial_condition == "base" else 1
-        self.mlp = MLP(lower, upper, n_out, width, depth, zero_last=initial_condition != "soft")
+        n_out = 2 if initial_condition is InitialCondition.BASE else 1
+        self.mlp = MLP(lower, upper, n_out, width, depth,
+                       zero_last=initial_condition is not InitialCondition.SOFT)
 
     def forward(self, z: Tensor) -> Tensor:
         """z (n, 1 + d) -> u (n,) = V / value_scale."""
         out = self.mlp(z)
-        if self.initial_condition == "soft":
+        if self.initial_condition is InitialCondition.SOFT:
             return out[:, 0]
         tau, x = z[:, 0], z[:, 1:]
         s = tau / self.problem.maturity
-        if self.initial_condition == "hard":
+        if self.initial_condition is InitialCondition.HARD:
             return self.problem.payoff(x) / self.scale + s * out[:, 0]
         base = tabulated_base(self.base_source, tau, x) / self.scale
         return base * (1.0 + s * out[:, 0]) + s * out[:, 1]

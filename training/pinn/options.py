@@ -11,6 +11,46 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class LossType(StrEnum):
+    """The PINN loss (:mod:`training.pinn.losses`)."""
+
+    #: reduced-PDE residuals on the faces, every weight 1.
+    BOUNDARY_SAFE = "boundary_safe"
+    #: lambda-weighted Dirichlet/Neumann data terms on the faces.
+    CLASSICAL = "classical"
+
+
+class InitialCondition(StrEnum):
+    """Treatment of the payoff at tau = 0 by the trial value (:mod:`training.pinn.network`)."""
+
+    #: a data term at tau = 0: ``u = N``.
+    SOFT = "soft"
+    #: exact: ``u = payoff / K + s N``.
+    HARD = "hard"
+    #: exact, around a base function B: ``u = B / K (1 + s N_a) + s N_b``.
+    BASE = "base"
+
+
+class BaseFunction(StrEnum):
+    """The base function B of the "base" initial condition."""
+
+    #: the problem's risk-free value of the payoff.
+    RISK_FREE = "risk_free"
+    #: the sign-split value ``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)``.
+    SPLIT = "split"
+
+
+class FaceResiduals(StrEnum):
+    """The residual of a boundary-safe face (:func:`training.pinn.losses.resolve_faces`)."""
+
+    #: the PDE with the face's boundary condition substituted.
+    REDUCED = "reduced"
+    #: the whole PDE (no far-field condition).
+    FULL = "full"
+    #: per face, reduced where the risk-free solution satisfies the substituted condition.
+    AUTO = "auto"
+
+
 class PINNStatus(StrEnum):
     """How a training run ended (``PINNSolution.stats["status"]``)."""
 
@@ -24,4 +64,4 @@ class PINNStatus(StrEnum):
     DIVERGED = "diverged"
 
 
-__all__ = ["PINNStatus"]
+__all__ = ["BaseFunction", "FaceResiduals", "InitialCondition", "LossType", "PINNStatus"]

@@ -28,7 +28,7 @@ from .losses import (
 )
 from .lstsq import output_layer, solve_output_layer
 from .network import PINNModel
-from .options import PINNStatus
+from .options import FaceResiduals, InitialCondition, LossType, PINNStatus
 from .problems.base import PDEProblem
 from .solution import PINNSolution
 
@@ -66,7 +66,7 @@ class _Run:
     """
 
     sets: dict[str, tuple]
-    faces: dict[str, str]
+    faces: dict[str, FaceResiduals]
     model: PINNModel
     params: list[torch.nn.Parameter]
     adam: torch.optim.Adam
@@ -121,7 +121,7 @@ class PINNSolver:
     def _tensor_sets(self, sets: dict[str, PointSet]) -> dict[str, tuple]:
         cfg, out = self.config, {}
         for name, ps in sets.items():
-            if name == "initial" and cfg.initial_condition != "soft":
+            if name == "initial" and cfg.initial_condition is not InitialCondition.SOFT:
                 continue  # the trial function satisfies the initial condition exactly
             if len(ps) == 0:
                 continue
@@ -152,8 +152,8 @@ class PINNSolver:
         """Collocation tensors, face choice, seeded model and optimisers of a fresh run."""
         cfg, p = self.config, self.problem
         sets = self._tensor_sets(cfg.collocation.build(p, seed=cfg.seed))
-        faces = resolve_faces(p, sets, cfg.face_residuals if cfg.loss == "boundary_safe"
-                              else "reduced")
+        faces = resolve_faces(p, sets, cfg.face_residuals if cfg.loss is LossType.BOUNDARY_SAFE
+                              else FaceResiduals.REDUCED)
         model = self._build_model()
         params = list(model.parameters())
         adam = torch.optim.Adam(params, lr=cfg.learning_rate)
