@@ -514,6 +514,18 @@ def _duration(started: Any, finished: Any) -> str:
     return f"{int(sec // 60)} min {sec % 60:.0f} s" if sec >= 60 else f"{sec:.1f} s"
 
 
+def _against(run: Mapping[str, Any], prev_name: str | None, used_stored: bool) -> str:
+    """The heading's 'against ...': the pipeline's recorded baseline when its regressions are
+    shown, else the previous run."""
+    base = run.get("baseline") if used_stored else None
+    if isinstance(base, Mapping) and base.get("runs"):
+        runs = [Path(str(r)).name for r in base["runs"]]
+        if base.get("kind") == "best" and len(runs) > 1:
+            return f"against the best of the last {len(runs)} runs ({runs[-1]} to {runs[0]})"
+        return f"against the {base.get('kind', 'previous')} run {runs[0]}"
+    return f"against {prev_name}" if prev_name else "(no previous run)"
+
+
 def _fmt_regression(r: Mapping[str, Any], anchors: Mapping[str, str]) -> dict[str, Any]:
     metric = str(r.get("metric"))
     log_metric = metric.split(".")[-1].startswith("log10")
@@ -601,7 +613,8 @@ def build_report(
             continue
     previous = prev_metrics[0] if prev_metrics else None
     stored = metrics.get("regressions")
-    if isinstance(stored, list) and run.get("regression_tolerance") == tol:
+    used_stored = isinstance(stored, list) and run.get("regression_tolerance") == tol
+    if used_stored:
         # The pipeline's own comparison (one computation for metrics.json, CLI and report),
         # against the run it recorded as previous.
         regs = [dict(r) for r in stored if isinstance(r, Mapping)]
@@ -651,7 +664,7 @@ def build_report(
     prev_name = prev_dirs[0].name if prev_dirs else None
     trend_ctx = {
         "previous": prev_name,
-        "against": f"against {prev_name}" if prev_name else "(no previous run)",
+        "against": _against(run, prev_name, used_stored),
         "n_runs": len(series), "tolerance": f"{tol:g}",
         "primary": "summary.value_rmse.differential.mean",
     }

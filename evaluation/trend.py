@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "STAMP_RE",
     "TRACKED_METRICS",
+    "best_of",
     "compare",
     "find_previous_runs",
     "get_metric",
@@ -244,6 +245,47 @@ def compare(
             out.append({"scenario": sid, "metric": "status", "previous": before.get("status", "ok"),
                         "current": "missing", "ratio": None, "tolerance": tol})
     return out
+
+
+def _set_metric(scenario: dict[str, Any], path: str, value: float) -> None:
+    node = scenario
+    *parents, last = path.split(".")
+    for key in parents:
+        nxt = node.get(key)
+        if not isinstance(nxt, dict):
+            nxt = node[key] = {}
+        node = nxt
+    node[last] = value
+
+
+def best_of(runs: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """A baseline for :func:`compare` from earlier runs (newest first): the newest run's
+    scenarios and statuses, with every tracked metric replaced by its best (lowest) finite value
+    over ``runs`` where the scenario succeeded. A run worse than the best of the last N runs is
+    flagged however many bad runs came before it; ``None`` when ``runs`` is empty."""
+    if not runs:
+        return None
+    import copy
+
+    base = copy.deepcopy(dict(runs[0]))
+    scenarios = base.get("scenarios") or {}
+    for sid, sc in scenarios.items():
+        if not isinstance(sc, dict):
+            continue
+        for path in TRACKED_METRICS:
+            values = []
+            for run in runs:
+                other = (run.get("scenarios") or {}).get(sid)
+                if other is None or other.get("status", "ok") != "ok":
+                    continue
+                v = get_metric(other, path)
+                if v is not None and math.isfinite(v):
+                    values.append(v)
+            if values:
+                _set_metric(sc, path, min(values))
+                if sc.get("status", "ok") != "ok":
+                    sc["status"] = "ok"  # a later failure does not hide the best value
+    return base
 
 
 def metric_series(

@@ -118,9 +118,21 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
                  "output_root.")] = None,
         set_: SetOpt = None, params: ParamsOpt = None,
         dask_address: Annotated[str | None, typer.Option(
-            help="Run on an existing Dask cluster (tcp://host:8786).")] = None) -> None:
-    """Run the nightly flow: simulate, reference, train, (PINN), evaluate, report."""
+            help="Run on an existing Dask cluster (tcp://host:8786).")] = None,
+        fail_on_regression: Annotated[bool, typer.Option(
+            "--fail-on-regression",
+            help="Exit with code 3 when a metric regressed against the baseline "
+                 "(config: regression.fail).")] = False,
+        baseline: Annotated[Path | None, typer.Option(
+            help="Compare with this run directory (config: regression.pinned).")] = None,
+        ) -> None:
+    """Run the nightly flow: simulate, reference, train, (PINN), evaluate, report.
+
+    Exit codes: 0 ok; 1 a scenario or the run failed; 2 a bad config; 3 regressions (with
+    --fail-on-regression or regression.fail)."""
     _quiet_env()
+    if baseline is not None:
+        set_ = [*(set_ or []), f"regression.pinned={json.dumps(str(baseline))}"]
     cfg = _load(config, set_, params)
     if dask_address is not None:
         _check_address(dask_address)
@@ -136,10 +148,31 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
             _fail(f"run failed: {type(exc).__name__}: {first}")
     _print_summary(Path(result["run_dir"]))
     out.print(f"report: {result['report']}")
-    if result["regressions"]:
-        out.print(f"[yellow]{len(result['regressions'])} regression(s) flagged[/yellow]")
+    regs = result["regressions"]
+    if regs:
+        out.print(f"[yellow]{len(regs)} regression(s)[/yellow] against "
+                  f"{result.get('baseline') or 'the baseline'}:", highlight=False)
+        for r in regs:
+            out.print(f"  {_regression_line(r)}", highlight=False, soft_wrap=True)
     if result["failures"]:
         _fail("; ".join(result["failures"]))
+    if regs and (fail_on_regression or cfg.regression.fail):
+        _fail(f"{len(regs)} regression(s); failing as asked (--fail-on-regression or "
+              "regression.fail)", 3)
+
+
+def _regression_line(r: dict) -> str:
+    """One regression: scenario, metric, baseline and current values, ratio."""
+    where = "run" if r.get("scenario") is None else f"scenario {r['scenario']}"
+    ratio = r.get("ratio")
+
+    def val(v):
+        return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
+
+    line = f"{where}: {r['metric']} {val(r.get('previous'))} → {val(r.get('current'))}"
+    if isinstance(ratio, (int, float)):
+        line += f" (×{ratio:.3g} > {r['tolerance']:.3g})"
+    return line
 
 
 def _data_status(scenario: dict) -> str:

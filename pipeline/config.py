@@ -263,6 +263,27 @@ def _root(v: str) -> str:
     return v
 
 
+class RegressionGate(_Strict):
+    """What a run is compared with, and whether a regression fails it.
+
+    ``baseline: best`` (default) compares each error metric with its best value over the last
+    ``window`` runs of the same name, so a second bad run in a row is flagged again;
+    ``previous`` compares with the previous run only; ``pinned`` names a run directory to
+    compare with every night (a release baseline). ``fail: true`` makes ``diffml run`` exit
+    with code 3 when anything regressed (``--fail-on-regression`` does the same); a failed or
+    missing scenario counts as a regression."""
+
+    baseline: Literal["best", "previous"] = "best"
+    window: int = Field(5, ge=1, le=MAX_HISTORY)
+    pinned: str | None = None
+    fail: bool = False
+
+    @field_validator("pinned")
+    @classmethod
+    def _pinned(cls, v: str | None) -> str | None:
+        return None if v is None else _root(v)
+
+
 class RunConfig(_Strict):
     name: str
     seed: Seed = 0
@@ -271,6 +292,7 @@ class RunConfig(_Strict):
     backend: Literal["cpu", "gpu", "auto"] = "cpu"
     chunk_paths: int = Field(262_144, ge=1, le=MAX_CHUNK_PATHS)
     regression_tolerance: float = Field(1.5, gt=1.0, le=MAX_REGRESSION_TOLERANCE)
+    regression: RegressionGate = Field(default_factory=lambda: RegressionGate())
     history: int = Field(14, ge=1, le=MAX_HISTORY)
     dask: DaskSettings = Field(default_factory=DaskSettings)
     scenarios: list[Scenario] = Field(min_length=1, max_length=MAX_SCENARIOS)
@@ -531,6 +553,15 @@ def parse_config(raw: dict) -> RunConfig:
             resolved.append(checked)
         except ConfigError as exc:
             errors.append(str(exc))
+    if cfg.regression.pinned is not None:
+        from evaluation.trend import load_metrics
+
+        try:
+            load_metrics(cfg.regression.pinned)
+        except (OSError, ValueError) as exc:
+            errors.append(f"field 'regression.pinned': a run directory with a readable "
+                          f"metrics.json; {limits.shown(cfg.regression.pinned)}: "
+                          f"{str(exc).splitlines()[0]}")
     if errors:
         raise ConfigError(join_errors(errors))
     if any(r is not s for r, s in zip(resolved, cfg.scenarios, strict=True)):

@@ -189,16 +189,29 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
         "scenarios": scenarios,
         "regressions": [],
     }
-    metrics["regressions"] = runmod.compare_with_previous(metrics, previous,
-                                                          cfg.regression_tolerance)
+    baseline, metrics["run"]["baseline"] = runmod.regression_baseline(cfg, run_dir)
+    metrics["regressions"] = runmod.find_regressions(metrics, baseline,
+                                                     cfg.regression_tolerance)
     metrics["run"]["stage_seconds"]["evaluate"] = time.perf_counter() - t0
     metrics["run"]["finished"] = dt.datetime.now(dt.UTC).isoformat()
     runmod.write_metrics(run_dir, metrics)
     report = _report(run_dir, cfg)
     _artifact(metrics, report)
+    base = metrics["run"]["baseline"]
     return {"run_dir": str(run_dir), "status": status, "failures": failures,
+            "baseline": _describe(base),
             "report": None if report is None else str(report),
             "regressions": metrics["regressions"]}
+
+
+def _describe(baseline: dict) -> str | None:
+    """'the pinned run X', 'the previous run X' or 'the best of the last N runs'."""
+    runs = baseline["runs"]
+    if not runs:
+        return None
+    if baseline["kind"] == "best" and len(runs) > 1:
+        return f"the best of the last {len(runs)} runs"
+    return f"the {baseline['kind']} run {Path(runs[0]).name}"
 
 
 def _report(run_dir: Path, cfg: RunConfig) -> Path | None:

@@ -52,7 +52,7 @@ def previous_run(root: Path, name: str, current: Path) -> Path | None:
     """The most recent earlier run of exactly this name with a readable metrics.json."""
     from evaluation.trend import find_previous_runs
 
-    stamp = current.name[len(name) + 1:]
+    stamp = current.name[len(name) + 1:].split("-")[0]  # without a same-second suffix
     runs = [p for p in find_previous_runs(root, name, before=stamp, limit=2) if p != current]
     return runs[0] if runs else None
 
@@ -94,19 +94,38 @@ def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict 
         np.savez_compressed(run_dir / "arrays" / f"{scenario_id}.npz", **arrays)
 
 
-def compare_with_previous(metrics: dict, previous: Path | None, tolerance: float) -> list[dict]:
-    """The regressions of ``metrics`` against the run in ``previous`` (only this run's failures
-    when there is none or it cannot be read): the one list that metrics.json, the CLI and the
-    report show."""
+def regression_baseline(cfg: RunConfig, run_dir: Path) -> tuple[dict | None, dict]:
+    """What this run is compared with (``cfg.regression``): the pinned run, the previous run,
+    or the best value of each metric over the last ``window`` runs of the same name under
+    ``run_dir``'s parent. Returns (baseline metrics or None, ``{"kind", "runs"}`` for
+    metrics.json)."""
+    from evaluation.trend import best_of, find_previous_runs, load_metrics
+
+    gate = cfg.regression
+    if gate.pinned is not None:
+        return load_metrics(gate.pinned), {"kind": "pinned", "runs": [str(gate.pinned)]}
+    stamp = run_dir.name[len(cfg.name) + 1:].split("-")[0]
+    n = 1 if gate.baseline == "previous" else gate.window
+    dirs = [d for d in find_previous_runs(run_dir.parent, cfg.name, before=stamp, limit=n + 1)
+            if d != run_dir][:n]
+    runs = []
+    for d in dirs:
+        try:
+            runs.append(load_metrics(d))
+        except (OSError, ValueError):
+            log.warning("run %s has no readable metrics.json; not a baseline", d)
+    desc = {"kind": gate.baseline, "runs": [str(d) for d in dirs]}
+    if not runs:
+        return None, desc
+    return (runs[0] if gate.baseline == "previous" else best_of(runs)), desc
+
+
+def find_regressions(metrics: dict, baseline: dict | None, tolerance: float) -> list[dict]:
+    """The regressions of ``metrics`` against ``baseline`` (only this run's failures when there
+    is none): the one list that metrics.json, the CLI and the report show."""
     from evaluation.trend import compare
 
-    prev = None
-    if previous is not None:
-        try:
-            prev = json.loads((previous / "metrics.json").read_text())
-        except (OSError, ValueError):
-            log.warning("previous run %s has no readable metrics.json", previous)
-    return [_jsonable(r) for r in compare(metrics, prev, tolerance)]
+    return [_jsonable(r) for r in compare(metrics, baseline, tolerance)]
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> Path:
