@@ -1,9 +1,12 @@
 """report.html in a real browser: headless Chromium loads it offline, renders every image, logs
-nothing to the console. Skipped when no Chromium is installed (``apt-get install chromium``)."""
+nothing to the console. Skipped when no Chromium is installed (``apt-get install chromium``),
+except under ``DIFFML_REQUIRE_BROWSER=1`` (set by ``.ci/run``, which installs it), where a
+missing browser fails the tests."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +19,16 @@ from tests.evaluation.report_fixture import make_history
 
 BROWSER = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))
                 if p), None)
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="Chromium is not installed")
+REQUIRED = os.environ.get("DIFFML_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.skipif(BROWSER is None and not REQUIRED,
+                                reason="Chromium is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _require_browser() -> None:
+    if BROWSER is None and REQUIRED:
+        pytest.fail("DIFFML_REQUIRE_BROWSER=1 but no Chromium is installed (.ci/run installs "
+                    "it with apt-get install chromium)")
 
 CHECK = """<script>
 window.addEventListener("load", () => {
