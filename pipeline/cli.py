@@ -182,26 +182,43 @@ def _data_status(scenario: dict) -> str:
     return "reused" if (scenario.get("reused") or {}).get("dataset") else "new"
 
 
-def _print_summary(run_dir: Path) -> None:
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})")
-    for col in ("scenario", "status", "m", "value RMSE std", "value RMSE diff", "delta RMSE diff",
-                "data", "seconds"):
-        table.add_column(col, overflow="fold", no_wrap=col == "scenario")
-    for sid, s in metrics["scenarios"].items():
-        summ = s.get("summary") or {}
+SUMMARY_COLUMNS = (("scenario", "left"), ("status", "left"), ("m", "right"),
+                   ("value\nstd", "right"), ("value\ndiff", "right"), ("delta\ndiff", "right"),
+                   ("data", "left"), ("s", "right"))
+"""The run summary's columns: value and delta RMSE of the largest training size (mean over
+seeds, in the labels' units; delta: root mean square over the inputs), standard and
+differential; data reused or new; seconds."""
+
+
+def summary_table(metrics: dict) -> Table:
+    """The run summary as a table that fits 80 columns: numbers are never wrapped (3
+    significant digits), only the scenario id folds."""
+    from rich import box
+
+    table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    for col, justify in SUMMARY_COLUMNS:
+        table.add_column(col, justify=justify, no_wrap=col != "scenario",
+                         overflow="fold" if col == "scenario" else "ellipsis",
+                         min_width=12 if col == "scenario" else None)
+    for sid, sc in metrics["scenarios"].items():
+        summ = sc.get("summary") or {}
         vr, dr = summ.get("value_rmse", {}), summ.get("delta_rmse", {})
 
         def fmt(d, mode):
             return f"{d[mode]['mean']:.2e}" if mode in d else "-"
 
-        table.add_row(sid, s["status"] if s["status"] == "ok" else f"[red]{s['status']}[/red]",
-                      str(summ.get("m", "-")), fmt(vr, "standard"), fmt(vr, "differential"),
-                      fmt(dr, "differential"),
-                      _data_status(s),
-                      f"{sum(s['stage_seconds'].values()):.1f}")
-    out.print(table)
-    out.print(f"run directory: {run_dir}")
+        status = sc["status"] if sc["status"] == "ok" else f"[red]{sc['status']}[/red]"
+        table.add_row(sid, status, str(summ.get("m", "-")), fmt(vr, "standard"),
+                      fmt(vr, "differential"), fmt(dr, "differential"), _data_status(sc),
+                      f"{sum(sc['stage_seconds'].values()):.0f}")
+    return table
+
+
+def _print_summary(run_dir: Path) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    out.print(summary_table(metrics))
+    out.print(f"run directory: {run_dir}", soft_wrap=True)
 
 
 @app.command()

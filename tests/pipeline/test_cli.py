@@ -56,3 +56,31 @@ def test_datasets_ls_and_gc_follow_the_config(small_config, tmp_path):
     res = runner.invoke(app, ["datasets", "gc", str(cfg), *sets])
     assert res.exit_code == 0 and "would remove 2 path(s)" in res.output, res.output
     assert len([p for p in root.iterdir() if p.is_dir()]) == 2  # a dry run removes nothing
+
+
+def test_run_summary_fits_80_columns_without_breaking_numbers():
+    import re
+
+    from rich.console import Console
+
+    from pipeline.cli import summary_table
+
+    def sc(v):
+        return {"status": "ok", "stage_seconds": {"train": 12.345},
+                "dataset": {"path": "d"}, "reused": {"dataset": True},
+                "summary": {"m": 131072,
+                            "value_rmse": {"standard": {"mean": 6.86e-3 * v},
+                                           "differential": {"mean": 1.23e-3 * v}},
+                            "delta_rmse": {"differential": {"mean": 4.56e-2 * v}}}}
+
+    metrics = {"run": {"name": "nightly", "status": "partial"},
+               "scenarios": {"basket_worst_of_call_netting_xva": sc(1.0),
+                             "heston_put": sc(1e3),
+                             "bs_call": {"status": "failed", "stage_seconds": {},
+                                         "summary": None}}}
+    console = Console(width=80, record=True, color_system=None)
+    console.print(summary_table(metrics))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    for number in ("6.86e-03", "1.23e-03", "4.56e-02", "6.86e+00", "131072", "failed"):
+        assert re.search(rf"(?<![\d.e+-]){re.escape(number)}(?![\d])", text), (number, text)
