@@ -136,16 +136,39 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     cfg = _load(config, set_, params)
     if dask_address is not None:
         _check_address(dask_address)
+    import tempfile
+    import time
+
+    from rich.live import Live
+
+    from . import progress
     from .flows import run_config
 
     logging.basicConfig(level=logging.WARNING)
-    with console.status(f"running {cfg.name}: {len(cfg.scenarios)} scenarios"):
-        try:
+    ids = [s.id for s in cfg.scenarios]
+    stages = [st for st in progress.STAGES
+              if st != "pinn" or any(s.pinn is not None and s.pinn.enabled
+                                     for s in cfg.scenarios)]
+    fd, events = tempfile.mkstemp(prefix="diffml-progress-", suffix=".jsonl")
+    os.close(fd)
+    previous = os.environ.get(progress.ENV)
+    os.environ[progress.ENV] = events  # inherited by Dask worker processes started below
+    started = time.time()
+    try:
+        # log lines print above the table (redirected), which redraws twice a second
+        with Live(get_renderable=lambda: progress.table(events, ids, stages, started),
+                  console=console, refresh_per_second=2, transient=True):
             result = run_config(cfg, _raw(cfg), None if output is None else str(output),
                                 dask_address)
-        except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            _fail(f"run failed: {type(exc).__name__}: {first}")
+    except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _fail(f"run failed: {type(exc).__name__}: {first}")
+    finally:
+        if previous is None:
+            os.environ.pop(progress.ENV, None)
+        else:
+            os.environ[progress.ENV] = previous
+        Path(events).unlink(missing_ok=True)
     _print_summary(Path(result["run_dir"]))
     out.print(f"report: {result['report']}")
     regs = result["regressions"]

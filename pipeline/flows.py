@@ -14,8 +14,8 @@ from typing import Any
 
 from prefect import flow, task
 
+from . import progress, steps
 from . import run as runmod
-from . import steps
 from .config import RunConfig, parse_config
 
 log = logging.getLogger("diffml.pipeline")
@@ -39,22 +39,25 @@ def simulate_task(raw: dict, scenario_id: str) -> dict:
     # chunks go to the cluster only when there are several: a single chunk runs here rather
     # than queueing behind other scenarios' long tasks
     ctx = _client() if scenario.paths > cfg.chunk_paths else None
-    if ctx is None:
-        return steps.simulate_step(cfg, scenario)
-    with ctx as client:
-        return steps.simulate_step(cfg, scenario, client=client)
+    with progress.stage(scenario_id, "simulate"):
+        if ctx is None:
+            return steps.simulate_step(cfg, scenario)
+        with ctx as client:
+            return steps.simulate_step(cfg, scenario, client=client)
 
 
 @task(name="reference")
 def reference_task(raw: dict, scenario_id: str, run_dir: str) -> dict:
     cfg = parse_config(raw)
-    return steps.reference_step(cfg, cfg.scenario(scenario_id), Path(run_dir))
+    with progress.stage(scenario_id, "reference"):
+        return steps.reference_step(cfg, cfg.scenario(scenario_id), Path(run_dir))
 
 
 @task(name="train")
 def train_task(raw: dict, scenario_id: str, dataset: dict, ref: dict, run_dir: str) -> dict:
     cfg = parse_config(raw)
-    return steps.train_step(cfg, cfg.scenario(scenario_id), dataset, ref, Path(run_dir))
+    with progress.stage(scenario_id, "train"):
+        return steps.train_step(cfg, cfg.scenario(scenario_id), dataset, ref, Path(run_dir))
 
 
 @task(name="pinn")
@@ -62,7 +65,8 @@ def pinn_task(raw: dict, scenario_id: str, ref: dict, run_dir: str) -> dict:
     from . import pinn_step
 
     cfg = parse_config(raw)
-    return pinn_step.run(cfg, cfg.scenario(scenario_id), ref, Path(run_dir))
+    with progress.stage(scenario_id, "pinn"):
+        return pinn_step.run(cfg, cfg.scenario(scenario_id), ref, Path(run_dir))
 
 
 def _one_line(exc: BaseException) -> str:

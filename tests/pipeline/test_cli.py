@@ -84,3 +84,41 @@ def test_run_summary_fits_80_columns_without_breaking_numbers():
     assert max(len(line) for line in text.splitlines()) <= 80, text
     for number in ("6.86e-03", "1.23e-03", "4.56e-02", "6.86e+00", "131072", "failed"):
         assert re.search(rf"(?<![\d.e+-]){re.escape(number)}(?![\d])", text), (number, text)
+
+
+def test_progress_events_from_other_processes_draw_one_table(tmp_path, monkeypatch):
+    """Stage events appended by several processes are read back per scenario and stage."""
+    import multiprocessing
+
+    from rich.console import Console
+
+    from pipeline import progress
+
+    path = tmp_path / "events.jsonl"
+    monkeypatch.setenv(progress.ENV, str(path))
+    with progress.stage("bs", "simulate"):
+        pass
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=progress.report, args=(f"s{i}", "train", progress.State.START))
+             for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    try:
+        with progress.stage("bs", "train"):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    events = progress.read(path)
+    assert events[("bs", "simulate")][0] is progress.State.DONE
+    assert events[("bs", "train")][0] is progress.State.FAILED
+    assert {events[(f"s{i}", "train")][0] for i in range(4)} == {progress.State.START}
+    console = Console(width=80, record=True, color_system=None)
+    console.print(progress.table(path, ["bs", "s0", "never"]))
+    text = console.export_text()
+    assert "done" in text and "failed" in text and "running" in text
+    assert text.splitlines()[-1].split()[0] == "never"  # a scenario with no event: all '-'
+    monkeypatch.delenv(progress.ENV)
+    progress.report("x", "train", progress.State.START)  # no variable: nothing written
+    assert ("x", "train") not in progress.read(path)
