@@ -222,8 +222,9 @@ def run_two_asset(p, cfg: PINNConfig, fd_kw: dict) -> dict:
         fac = np.exp(-p.spread * p.maturity)
 
         def quad(y):
-            return an.arithmetic_basket_2d(y, p.strike, p.maturity, p.vols, p.rho, p.weights,
-                                           p.rate, p.dividends, p.kind).price * fac
+            return an.arithmetic_basket_2d(y, strike=p.strike, maturity=p.maturity, kind=p.kind,
+                                           vols=p.vols, rho=p.rho, rate=p.rate,
+                                           dividends=p.dividends, weights=p.weights).price * fac
 
         ref = quad(x)
         res["today_vs_quadrature"] = log_errors(sol.price(x), ref)
@@ -232,12 +233,13 @@ def run_two_asset(p, cfg: PINNConfig, fd_kw: dict) -> dict:
     if style == "worst_of":
         fac = np.exp(-p.spread * p.maturity)
         ref = np.zeros(len(x))
-        ref[inner] = an.stulz_min(x[inner], p.strike, p.maturity, p.vols, p.rho, rate=p.rate,
-                                  dividends=p.dividends, kind=p.kind).price * fac
+        ref[inner] = an.stulz_min(x[inner], strike=p.strike, maturity=p.maturity, kind=p.kind,
+                                  vols=p.vols, rho=p.rho, rate=p.rate,
+                                  dividends=p.dividends).price * fac
         ref[~inner] = p.strike * np.exp(-(p.rate + p.spread) * p.maturity)  # put at S_i = 0
         res["today_vs_stulz"] = log_errors(sol.price(x), ref)
-        rs = an.stulz_min(pts, p.strike, p.maturity, p.vols, p.rho, rate=p.rate,
-                          dividends=p.dividends, kind=p.kind)
+        rs = an.stulz_min(pts, strike=p.strike, maturity=p.maturity, kind=p.kind, vols=p.vols,
+                          rho=p.rho, rate=p.rate, dividends=p.dividends)
         res["points_vs_stulz"] = point_errors(pts, g, {"price": rs.price * fac,
                                                        "delta": rs.delta * fac})
         res["today_fd_vs_stulz"] = log_errors(ref_fd.price(x), ref)

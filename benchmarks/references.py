@@ -76,9 +76,12 @@ def _choi_basket_put(s1: float, s2: float) -> float | None:
 def problems():
     """(name, risky, solve(n) -> (price, stats), reference or None, reference label, grid(n))."""
     out = []
-    bs_ref = an.black_scholes(100.0, 100.0, 1.0, 0.25, 0.03, 0.0, "put")
-    stulz_ref = an.stulz_min([100.0, 100.0], 100.0, 0.5, (0.25, 0.35), 0.5, 0.03, kind="put")
-    h_ref = an.heston(100.0, 100.0, 1.0, V0, 1.5, 0.04, 0.3, -0.9, 0.025, kind="put")
+    bs_ref = an.black_scholes(100.0, strike=100.0, maturity=1.0, kind="put", vol=0.25, rate=0.03,
+                              dividend=0.0)
+    stulz_ref = an.stulz_min([100.0, 100.0], strike=100.0, maturity=0.5, kind="put",
+                             vols=(0.25, 0.35), rho=0.5, rate=0.03)
+    h_ref = an.heston(100.0, V0, strike=100.0, maturity=1.0, kind="put", kappa=1.5,
+                      theta=0.04, xi=0.3, rho=-0.9, rate=0.025)
     choi = _choi_basket_put(100.0, 100.0)
     for risky in (False, True):
         xva = RISKY if risky else None
@@ -179,9 +182,12 @@ def analytic_timing() -> dict:
     s = rng.uniform(50.0, 150.0, n)
     out = {}
     for name, fn in (
-        ("black_scholes_greeks", lambda: an.black_scholes_greeks(s, 100.0, 1.0, 0.25, 0.03)),
-        ("stulz_min", lambda: an.stulz_min(np.c_[s, s[::-1]], 100.0, 0.5, (0.25, 0.35), 0.5)),
-        ("heston_greeks", lambda: an.heston_greeks(s, 100.0, 1.0, V0, 1.5, 0.04, 0.3, -0.9)),
+        ("black_scholes_greeks", lambda: an.black_scholes_greeks(s, strike=100.0, maturity=1.0,
+                                                                 vol=0.25, rate=0.03)),
+        ("stulz_min", lambda: an.stulz_min(np.c_[s, s[::-1]], strike=100.0, maturity=0.5,
+                                           vols=(0.25, 0.35), rho=0.5)),
+        ("heston_greeks", lambda: an.heston_greeks(s, V0, strike=100.0, maturity=1.0,
+                                                   kappa=1.5, theta=0.04, xi=0.3, rho=-0.9)),
     ):
         fn()
         t0 = time.perf_counter()

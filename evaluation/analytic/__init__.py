@@ -1,5 +1,13 @@
 """Closed-form and semi-closed-form reference pricers (NumPy/SciPy only, vectorised).
 
+Argument convention (shared with ``simulators``, ``evaluation.fd`` and ``training.pinn``; see
+docs/pricers.md): the state is positional (``spot``, or ``spots`` for baskets, or ``spot,
+variance`` for Heston); everything else is keyword-only, the product first (``strike``,
+``maturity``, ``kind``, default ``"call"``), then the model's parameters in the order of its
+``simulators`` class (Black-Scholes ``vol, rate, dividend``; Heston ``kappa, theta, xi, rho, rate,
+dividend``; two lognormal assets ``vols, rho, rate, dividends``; Bachelier ``vols, correlation,
+rate``), then the rest (``weights``, numerical settings).
+
 Conventions: ``maturity`` is the time to maturity tau in years; rates are continuously compounded;
 ``dividend``/``dividends`` are continuous yields; ``kind`` is ``"call"`` or ``"put"``, and also
 ``"forward"`` (payoff u - K, of either sign) for :func:`black_scholes`, :func:`bachelier_basket`,

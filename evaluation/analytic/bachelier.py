@@ -9,7 +9,9 @@ only discounts. For the basket b = weights . spots, with basket vol
 
     forward = e^{-r tau} (b - K),                     delta_j = e^{-r tau} w_j
 
-``vols`` are absolute (normal) volatilities in price units per sqrt(year).
+``vols`` are absolute (normal) volatilities in price units per sqrt(year). Arguments after
+``spots`` are keyword-only: the product (``strike``, ``maturity``, ``kind="call"``), the model as
+in :class:`simulators.BachelierBasket` (``vols``, ``correlation``, ``rate``), then ``weights``.
 """
 
 from __future__ import annotations
@@ -62,19 +64,20 @@ def _prepare(owner, spots, weights, vols, correlation, strike, maturity, rate, k
 
 
 def bachelier_basket(
-    spots, weights, vols, correlation, strike, maturity, rate=0.0, kind: str = "call"
+    spots, *, strike, maturity, kind: str = "call", vols, correlation, rate=0.0, weights
 ) -> np.ndarray:
     """Price of a call or put on the basket ``weights . spots`` in the Bachelier model.
 
     Args:
-        spots: forwards of the assets, shape (n, d) (or (d,) for one point).
-        weights: basket weights, shape (d,).
-        vols: absolute volatilities, shape (d,), > 0.
-        correlation: correlation matrix, shape (d, d).
+        spots: forwards of the assets, shape (n, d) (or (d,) for one point); the only
+            positional argument.
         strike: strike K > 0 (scalar or shape (n,)).
         maturity: time to maturity tau > 0, in years (scalar or shape (n,)).
-        rate: continuously compounded discount rate (does not enter the dynamics).
         kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff ``b - K``, either sign).
+        vols: absolute volatilities, shape (d,), > 0.
+        correlation: correlation matrix, shape (d, d).
+        rate: continuously compounded discount rate (does not enter the dynamics).
+        weights: basket weights, shape (d,).
 
     Returns:
         Prices, shape (n,).
@@ -88,7 +91,7 @@ def bachelier_basket(
 
 
 def bachelier_basket_greeks(
-    spots, weights, vols, correlation, strike, maturity, rate=0.0, kind: str = "call"
+    spots, *, strike, maturity, kind: str = "call", vols, correlation, rate=0.0, weights
 ) -> BasketGreeks:
     """Price, shape (n,), and per-asset deltas, shape (n, d), of :func:`bachelier_basket`."""
     omega, w, sd, dd, df = _prepare(

@@ -16,6 +16,10 @@ The conditioning asset a is chosen per option as the one with the smaller ``w_i 
 other asset then smooths the integrand over a width of at least ``sqrt(1 - rho^2)`` in z, so the
 quadrature converges spectrally for every spot and maturity (64 nodes: about 1e-12 relative to
 the strike for |rho| <= 0.9). The value is exact for the model, with no moment matching.
+
+Arguments after ``spots`` are keyword-only: the product (``strike``, ``maturity``,
+``kind="call"``), the model as in :class:`simulators.BlackScholesBasket` (``vols``, ``rho`` for its
+correlation, ``rate``, ``dividends``), then ``weights`` and ``nodes``.
 """
 
 from __future__ import annotations
@@ -48,29 +52,30 @@ def _black_put(fwd: np.ndarray, strike: np.ndarray, total_var: np.ndarray
 
 def arithmetic_basket_2d(
     spots,
+    *,
     strike,
     maturity,
+    kind: str = "call",
     vols,
     rho,
-    weights=(0.5, 0.5),
     rate=0.0,
     dividends=(0.0, 0.0),
-    kind: str = "call",
+    weights=(0.5, 0.5),
     nodes: int = 64,
 ) -> BasketGreeks:
     """Call, put or forward on ``w1 S1 + w2 S2`` (exact up to quadrature): price, shape (n,), and
     deltas dV/dS_i, shape (n, 2), differentiated under the integral (closed form for the forward).
 
     Args:
-        spots: shape (n, 2) (or (2,)), >= 0.
+        spots: shape (n, 2) (or (2,)), >= 0; the only positional argument.
         strike: K > 0.
         maturity: time to maturity tau > 0 in years.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff ``w . S_T - K``).
         vols: (vol_1, vol_2) > 0, per sqrt(year).
         rho: correlation of the two Brownian motions, in (-1, 1).
-        weights: basket weights (w1, w2) > 0.
         rate: continuously compounded risk-free rate r (discounting and drift r - q_i).
         dividends: continuous dividend yields (q_1, q_2).
-        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff ``w . S_T - K``).
+        weights: basket weights (w1, w2) > 0.
         nodes: Gauss-Hermite nodes (>= 8; 64 is accurate to about 1e-12 K).
     """
     owner = "arithmetic_basket_2d"

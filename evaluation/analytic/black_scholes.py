@@ -2,7 +2,9 @@
 
 Conventions: ``maturity`` is the time to maturity tau in years, ``rate`` the continuously compounded
 risk-free rate, ``dividend`` the continuous dividend yield q (drift of the spot r - q). All numeric
-arguments broadcast against each other; scalar inputs give Python floats.
+arguments broadcast against each other; scalar inputs give Python floats. The spot is the only
+positional argument; the rest are keyword-only, product first (``strike``, ``maturity``,
+``kind="call"``), then the model (``vol``, ``rate``, ``dividend``), as in ``simulators``.
 
     d1 = [ln(S/K) + (r - q + vol^2/2) tau] / (vol sqrt(tau)),   d2 = d1 - vol sqrt(tau)
     call = S e^{-q tau} N(d1) - K e^{-r tau} N(d2)
@@ -71,30 +73,32 @@ def _inputs(owner, spot, strike, maturity, vol, rate, dividend, kind):
 
 def black_scholes(
     spot,
+    *,
     strike,
     maturity,
+    kind: str = "call",
     vol,
     rate=0.0,
     dividend=0.0,
-    kind: str = "call",
 ) -> np.ndarray | float:
     """Black-Scholes price of a European call or put.
 
     Args:
-        spot: spot price S >= 0 (array-like).
+        spot: spot price S >= 0 (array-like); the only positional argument.
         strike: strike K > 0.
         maturity: time to maturity tau > 0, in years.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff S_T - K, of either sign).
         vol: lognormal volatility > 0, per sqrt(year).
         rate: continuously compounded risk-free rate r (discounting and drift).
         dividend: continuous dividend yield q (drift r - q).
-        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff S_T - K, of either sign).
 
     Returns:
         The price, discounted to today, of the broadcast shape of the numeric inputs
         (a float when all are scalars).
 
     Example:
-        >>> round(black_scholes(100, 105, 0.75, 0.25, rate=0.03, dividend=0.01, kind="put"), 5)
+        >>> round(black_scholes(100, strike=105, maturity=0.75, kind="put", vol=0.25, rate=0.03,
+        ...                     dividend=0.01), 5)
         10.51402
     """
     omega, s, k, _, _, _, _, _, d1, d2, df_r, df_q = _inputs(
@@ -108,12 +112,13 @@ def black_scholes(
 
 def black_scholes_greeks(
     spot,
+    *,
     strike,
     maturity,
+    kind: str = "call",
     vol,
     rate=0.0,
     dividend=0.0,
-    kind: str = "call",
 ) -> BlackScholesGreeks:
     """Black-Scholes price and Greeks (delta, gamma, vega, theta, rho) of a European option.
 

@@ -26,6 +26,10 @@ gamma, vega, vanna and volga (no integral is computed for it). The integral
 is computed with SciPy's adaptive ``quad_vec`` on [0, inf) for all options at once (max-norm
 absolute and relative tolerance 1e-13 on the integrals); against QuantLib's AnalyticHestonEngine
 the prices agree to about 1e-13.
+
+The state (``spot``, ``variance``) is positional; the rest is keyword-only, the product first
+(``strike``, ``maturity``, ``kind="call"``), then the model as in :class:`simulators.Heston`
+(``kappa``, ``theta``, ``xi``, ``rho``, ``rate``, ``dividend``).
 """
 
 from __future__ import annotations
@@ -155,31 +159,32 @@ def _heston(
 
 def heston(
     spot,
+    variance,
+    *,
     strike,
     maturity,
-    variance,
+    kind: str = "call",
     kappa,
     theta,
     xi,
     rho,
     rate=0.0,
     dividend=0.0,
-    kind: str = "call",
 ) -> np.ndarray | float:
     """Heston price of a European call or put (vectorised; arguments broadcast).
 
     Args:
-        spot: S > 0.
+        spot: S > 0 (positional).
+        variance: initial (current) variance v0 >= 0 (positional; the state is (S, v0)).
         strike: K > 0.
         maturity: time to maturity tau > 0, years.
-        variance: initial (current) variance v0 >= 0.
+        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff S_T - K, either sign).
         kappa: mean-reversion speed > 0, per year.
         theta: long-run variance >= 0.
         xi: volatility of variance > 0.
         rho: spot/variance correlation in [-1, 1].
         rate: continuously compounded risk-free rate r.
         dividend: continuous dividend yield q.
-        kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff S_T - K, either sign).
     """
     return _heston(
         "heston",
@@ -200,16 +205,17 @@ def heston(
 
 def heston_greeks(
     spot,
+    variance,
+    *,
     strike,
     maturity,
-    variance,
+    kind: str = "call",
     kappa,
     theta,
     xi,
     rho,
     rate=0.0,
     dividend=0.0,
-    kind: str = "call",
 ) -> HestonGreeks:
     """Heston price and Greeks: delta, gamma (in spot), vega, volga (in the variance v0) and
     vanna (d2/dspot dv0); see :func:`heston`."""

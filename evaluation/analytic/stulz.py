@@ -18,7 +18,10 @@ min(S1, S2) (resp. max) paid at maturity (Margrabe). The delta with respect to S
 coefficient of S_i (each term is a price under the S_i measure). M is the bivariate normal CDF.
 
 Spots have shape (n, 2); vols, dividends are pairs; strike and maturity broadcast with n.
-The worst-of put of the project is ``stulz_min(..., kind="put")``.
+The spots are the only positional argument; the rest are keyword-only, the product first
+(``strike``, ``maturity``, ``kind="call"``), then the model as in
+:class:`simulators.BlackScholesBasket` (``vols``, ``rho`` for its correlation, ``rate``,
+``dividends``). The worst-of put of the project is ``stulz_min(..., kind="put")``.
 """
 
 from __future__ import annotations
@@ -83,25 +86,25 @@ def _stulz(owner, which, spots, strike, maturity, vols, rho, rate, dividends, ki
 
 
 def stulz_min(
-    spots, strike, maturity, vols, rho, rate=0.0, dividends=(0.0, 0.0), kind: str = "call"
+    spots, *, strike, maturity, kind: str = "call", vols, rho, rate=0.0, dividends=(0.0, 0.0)
 ) -> BasketGreeks:
     """Call or put on min(S1, S2) (worst-of): price, shape (n,), and deltas, shape (n, 2).
 
     Args:
-        spots: shape (n, 2) (or (2,)), > 0.
+        spots: shape (n, 2) (or (2,)), > 0; the only positional argument.
         strike: K > 0, scalar or shape (n,).
         maturity: time to maturity tau > 0 in years, scalar or shape (n,).
+        kind: ``"call"`` or ``"put"``.
         vols: (vol_1, vol_2), lognormal vols > 0.
         rho: correlation of the two Brownian motions, in [-1, 1].
         rate: continuously compounded risk-free rate.
         dividends: continuous dividend yields (q_1, q_2).
-        kind: ``"call"`` or ``"put"``.
     """
     return _stulz("stulz_min", "min", spots, strike, maturity, vols, rho, rate, dividends, kind)
 
 
 def stulz_max(
-    spots, strike, maturity, vols, rho, rate=0.0, dividends=(0.0, 0.0), kind: str = "call"
+    spots, *, strike, maturity, kind: str = "call", vols, rho, rate=0.0, dividends=(0.0, 0.0)
 ) -> BasketGreeks:
     """Call or put on max(S1, S2) (best-of); arguments and result as in :func:`stulz_min`."""
     return _stulz("stulz_max", "max", spots, strike, maturity, vols, rho, rate, dividends, kind)

@@ -28,7 +28,8 @@ def xva_factor(xva, maturity, sign: int = 1) -> np.ndarray | float:
         >>> from simulators.xva import XVA
         >>> from evaluation.analytic import black_scholes
         >>> x = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
-        >>> p = black_scholes(100, 100, 1.0, 0.25, rate=0.03, dividend=0.01, kind="put")
+        >>> p = black_scholes(100, strike=100, maturity=1.0, kind="put", vol=0.25, rate=0.03,
+        ...                   dividend=0.01)
         >>> round(xva_factor(x, 1.0) * p, 6)
         8.439938
     """

@@ -42,7 +42,8 @@ def test_matches_adi_finite_differences():
 def test_limits_parity_and_convergence():
     # One spot at zero: a Black-Scholes option on the other weighted asset.
     got = an.arithmetic_basket_2d([[0.0, 120.0]], kind="put", **CASE).price
-    ref = an.black_scholes(0.5 * 120.0, 100.0, 0.5, 0.35, 0.03, 0.0, "put")
+    ref = an.black_scholes(0.5 * 120.0, strike=100.0, maturity=0.5, kind="put", vol=0.35, rate=0.03,
+                           dividend=0.0)
     assert got[0] == pytest.approx(ref, abs=1e-10)
     pts = np.array([[90.0, 105.0], [200.0, 30.0], [10.0, 250.0]])
     call = an.arithmetic_basket_2d(pts, kind="call", **CASE).price
@@ -70,8 +71,11 @@ def test_delta_equals_central_differences(kind):
 
 def test_errors():
     with pytest.raises(ValueError, match=r"'rho' parameter of arithmetic_basket_2d must be in"):
-        an.arithmetic_basket_2d([100.0, 100.0], 100.0, 1.0, (0.2, 0.3), rho=1.0)
+        an.arithmetic_basket_2d([100.0, 100.0], strike=100.0, maturity=1.0, vols=(0.2, 0.3),
+                                rho=1.0)
     with pytest.raises(ValueError, match=r"'vols' parameter of arithmetic_basket_2d must be > 0"):
-        an.arithmetic_basket_2d([100.0, 100.0], 100.0, 1.0, (0.2, -0.3), rho=0.1)
+        an.arithmetic_basket_2d([100.0, 100.0], strike=100.0, maturity=1.0, vols=(0.2, -0.3),
+                                rho=0.1)
     with pytest.raises(ValueError, match=r"'spots' parameter .* shape \(n, 2\)"):
-        an.arithmetic_basket_2d([[1.0, 2.0, 3.0]], 100.0, 1.0, (0.2, 0.3), rho=0.1)
+        an.arithmetic_basket_2d([[1.0, 2.0, 3.0]], strike=100.0, maturity=1.0, vols=(0.2, 0.3),
+                                rho=0.1)

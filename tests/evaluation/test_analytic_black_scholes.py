@@ -36,10 +36,11 @@ def _ql(spot, strike, tau, vol, r, q, kind):
 @pytest.mark.parametrize("case", CASES)
 def test_price_and_greeks_match_quantlib(case, kind):
     s, k, tau, vol, r, q = case
-    g = an.black_scholes_greeks(s, k, tau, vol, rate=r, dividend=q, kind=kind)
+    g = an.black_scholes_greeks(s, strike=k, maturity=tau, vol=vol, rate=r, dividend=q, kind=kind)
     c = _ql(s, k, tau, vol, r, q, kind)
     scale = max(1.0, s)
-    assert an.black_scholes(s, k, tau, vol, rate=r, dividend=q, kind=kind) == pytest.approx(
+    assert an.black_scholes(s, strike=k, maturity=tau, kind=kind, vol=vol, rate=r,
+                            dividend=q) == pytest.approx(
         c.value(), abs=1e-10 * scale
     )
     assert g.price == pytest.approx(c.value(), abs=1e-10 * scale)
@@ -54,8 +55,8 @@ def test_price_and_greeks_match_quantlib(case, kind):
 @pytest.mark.parametrize("case", CASES)
 def test_put_call_parity(case):
     s, k, tau, vol, r, q = case
-    c = an.black_scholes(s, k, tau, vol, r, q, "call")
-    p = an.black_scholes(s, k, tau, vol, r, q, "put")
+    c = an.black_scholes(s, strike=k, maturity=tau, vol=vol, rate=r, dividend=q, kind="call")
+    p = an.black_scholes(s, strike=k, maturity=tau, vol=vol, rate=r, dividend=q, kind="put")
     assert c - p == pytest.approx(s * math.exp(-q * tau) - k * math.exp(-r * tau), abs=1e-10 * s)
 
 
@@ -63,7 +64,7 @@ def test_put_call_parity(case):
 @pytest.mark.parametrize("case", CASES[:4] + CASES[5:])
 def test_greeks_equal_central_differences(case, kind):
     s, k, tau, vol, r, q = case
-    g = an.black_scholes_greeks(s, k, tau, vol, rate=r, dividend=q, kind=kind)
+    g = an.black_scholes_greeks(s, strike=k, maturity=tau, vol=vol, rate=r, dividend=q, kind=kind)
 
     def f(**kw):
         args = dict(spot=s, strike=k, maturity=tau, vol=vol, rate=r, dividend=q, kind=kind)
@@ -85,14 +86,16 @@ def test_greeks_equal_central_differences(case, kind):
 
 def test_vectorised_broadcast_and_spot_zero():
     spots = np.array([0.0, 50.0, 100.0, 200.0])
-    p = an.black_scholes(spots, 100.0, 1.0, 0.2, 0.03, 0.0, "put")
+    p = an.black_scholes(spots, strike=100.0, maturity=1.0, kind="put", vol=0.2, rate=0.03,
+                         dividend=0.0)
     assert p.shape == (4,)
     assert p[0] == pytest.approx(100.0 * math.exp(-0.03), abs=1e-12)
     for i, s in enumerate(spots[1:], start=1):
         assert p[i] == pytest.approx(_ql(s, 100.0, 1.0, 0.2, 0.03, 0.0, "put").value(), abs=1e-9)
-    grid = an.black_scholes(spots[:, None], 100.0, np.array([0.5, 1.0]), 0.2, kind="call")
+    grid = an.black_scholes(spots[:, None], strike=100.0, maturity=np.array([0.5, 1.0]),
+                            kind="call", vol=0.2)
     assert grid.shape == (4, 2)
-    g = an.black_scholes_greeks(spots, 100.0, 1.0, 0.2)
+    g = an.black_scholes_greeks(spots, strike=100.0, maturity=1.0, vol=0.2)
     assert g.gamma[0] == 0.0 and np.all(np.isfinite(g.gamma))
 
 

@@ -27,18 +27,19 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 def test_price_matches_quantlib(case, kind):
     s, k, days, v0, kap, th, xi, rho, r, q = case
-    got = an.heston(s, k, days / 365.0, v0, kap, th, xi, rho, rate=r, dividend=q, kind=kind)
+    got = an.heston(s, v0, strike=k, maturity=days / 365.0, kind=kind, kappa=kap, theta=th,
+                    xi=xi, rho=rho, rate=r, dividend=q)
     ref = _ql.heston(kind, *case)
     assert got == pytest.approx(ref, abs=1e-8)
 
 
 def test_vectorised_matches_scalar_and_parity():
     strikes = np.array([70.0, 90.0, 100.0, 110.0, 140.0])
-    calls = an.heston(100.0, strikes, 1.0, 0.04, **PROJECT, kind="call")
-    puts = an.heston(100.0, strikes, 1.0, 0.04, **PROJECT, kind="put")
+    calls = an.heston(100.0, strike=strikes, maturity=1.0, variance=0.04, **PROJECT, kind="call")
+    puts = an.heston(100.0, strike=strikes, maturity=1.0, variance=0.04, **PROJECT, kind="put")
     assert calls.shape == (5,)
     np.testing.assert_allclose(calls - puts, 100.0 - strikes * math.exp(-0.025), atol=1e-10)
-    one = an.heston(100.0, 110.0, 1.0, 0.04, **PROJECT, kind="call")
+    one = an.heston(100.0, strike=110.0, maturity=1.0, variance=0.04, **PROJECT, kind="call")
     assert one == pytest.approx(calls[3], abs=1e-11)
 
 
@@ -47,14 +48,19 @@ def test_vectorised_matches_scalar_and_parity():
 def test_delta_and_vega_equal_central_differences(case, kind):
     s, k, days, v0, kap, th, xi, rho, r, q = case
     tau = days / 365.0
-    g = an.heston_greeks(s, k, tau, v0, kap, th, xi, rho, rate=r, dividend=q, kind=kind)
-    assert g.price == pytest.approx(an.heston(s, k, tau, v0, kap, th, xi, rho, r, q, kind))
+    g = an.heston_greeks(s, v0, strike=k, maturity=tau, kind=kind, kappa=kap, theta=th,
+                         xi=xi, rho=rho, rate=r, dividend=q)
+    assert g.price == pytest.approx(an.heston(s, v0, strike=k, maturity=tau, kind=kind,
+                                              kappa=kap, theta=th, xi=xi, rho=rho, rate=r,
+                                              dividend=q))
     h = 1e-5 * s
     spots = np.array([s + h, s - h])
-    up, dn = an.heston(spots, k, tau, v0, kap, th, xi, rho, r, q, kind)
+    up, dn = an.heston(spots, v0, strike=k, maturity=tau, kind=kind, kappa=kap, theta=th,
+                       xi=xi, rho=rho, rate=r, dividend=q)
     assert g.delta == pytest.approx((up - dn) / (2 * h), abs=1e-7)
     e = 1e-5 * v0
-    up, dn = an.heston(s, k, tau, np.array([v0 + e, v0 - e]), kap, th, xi, rho, r, q, kind)
+    up, dn = an.heston(s, np.array([v0 + e, v0 - e]), strike=k, maturity=tau, kind=kind,
+                       kappa=kap, theta=th, xi=xi, rho=rho, rate=r, dividend=q)
     assert g.vega == pytest.approx((up - dn) / (2 * e), rel=1e-6, abs=1e-6)
 
 
@@ -65,8 +71,8 @@ def test_second_order_greeks_equal_central_differences_of_delta_and_vega(case, k
     tau = days / 365.0
 
     def g(spot, var):
-        return an.heston_greeks(spot, k, tau, var, kap, th, xi, rho, rate=r, dividend=q,
-                                kind=kind)
+        return an.heston_greeks(spot, var, strike=k, maturity=tau, kind=kind, kappa=kap,
+                                theta=th, xi=xi, rho=rho, rate=r, dividend=q)
 
     mid, h, e = g(s, v0), 1e-4 * s, 1e-4 * v0
     up, dn = g(np.array([s + h, s - h]), v0), g(s, np.array([v0 + e, v0 - e]))
@@ -80,8 +86,9 @@ def test_errors():
     with pytest.raises(
         ValueError, match=r"The 'rho' parameter of heston must be in \[-1\.0, 1\.0\]"
     ):
-        an.heston(100, 100, 1, 0.04, 1.5, 0.04, 0.3, -1.2)
+        an.heston(100, 0.04, strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3, rho=-1.2)
     with pytest.raises(ValueError, match=r"'xi' parameter of heston must be > 0\. Got 0\.0"):
-        an.heston(100, 100, 1, 0.04, 1.5, 0.04, 0.0, -0.5)
+        an.heston(100, 0.04, strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.0, rho=-0.5)
     with pytest.raises(ValueError, match=r"'variance' parameter of heston_greeks must be >= 0"):
-        an.heston_greeks(100, 100, 1, -0.04, 1.5, 0.04, 0.3, -0.5)
+        an.heston_greeks(100, -0.04, strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3,
+                         rho=-0.5)

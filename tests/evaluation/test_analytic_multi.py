@@ -62,7 +62,8 @@ STULZ = [
 def test_stulz_matches_quantlib(case, which, kind):
     s1, s2, k, days, v1, v2, rho, r, q1, q2 = case
     fn = an.stulz_min if which == "min" else an.stulz_max
-    g = fn([s1, s2], k, days / 365.0, (v1, v2), rho, rate=r, dividends=(q1, q2), kind=kind)
+    g = fn([s1, s2], strike=k, maturity=days / 365.0, kind=kind, vols=(v1, v2), rho=rho, rate=r,
+           dividends=(q1, q2))
     ref = _ql.stulz(which, kind, *case)
     assert g.price.shape == (1,) and g.delta.shape == (1, 2)
     assert g.price[0] == pytest.approx(ref, abs=1e-10)
@@ -73,11 +74,13 @@ def test_stulz_min_plus_max_is_two_vanillas(case):
     s1, s2, k, days, v1, v2, rho, r, q1, q2 = case
     tau = days / 365.0
     for kind in ("call", "put"):
-        mn = an.stulz_min([s1, s2], k, tau, (v1, v2), rho, r, (q1, q2), kind).price[0]
-        mx = an.stulz_max([s1, s2], k, tau, (v1, v2), rho, r, (q1, q2), kind).price[0]
-        van = an.black_scholes(s1, k, tau, v1, r, q1, kind) + an.black_scholes(
-            s2, k, tau, v2, r, q2, kind
-        )
+        two = dict(strike=k, maturity=tau, kind=kind, vols=(v1, v2), rho=rho, rate=r,
+                   dividends=(q1, q2))
+        mn = an.stulz_min([s1, s2], **two).price[0]
+        mx = an.stulz_max([s1, s2], **two).price[0]
+        van = (an.black_scholes(s1, strike=k, maturity=tau, kind=kind, vol=v1, rate=r, dividend=q1)
+               + an.black_scholes(s2, strike=k, maturity=tau, kind=kind, vol=v2, rate=r,
+                                  dividend=q2))
         assert mn + mx == pytest.approx(van, abs=1e-10)
 
 
@@ -89,7 +92,8 @@ def test_stulz_deltas_equal_central_differences(case, fn, kind):
     tau = days / 365.0
     h = 1e-4
     spots = np.array([[s1, s2], [s1 + h, s2], [s1 - h, s2], [s1, s2 + h], [s1, s2 - h]])
-    g = fn(spots, k, tau, (v1, v2), rho, r, (q1, q2), kind)
+    g = fn(spots, strike=k, maturity=tau, kind=kind, vols=(v1, v2), rho=rho, rate=r,
+           dividends=(q1, q2))
     fd = [(g.price[1] - g.price[2]) / (2 * h), (g.price[3] - g.price[4]) / (2 * h)]
     np.testing.assert_allclose(g.delta[0], fd, atol=1e-7)
 
@@ -114,7 +118,8 @@ def test_bachelier_basket_matches_quantlib_normal_formula(kind):
     vols = rng.uniform(0.05, 0.5, d)
     spots = rng.uniform(0.5, 1.5, size=(50, d))
     tau, k, r = 1.0, 1.1, 0.02
-    g = an.bachelier_basket_greeks(spots, w, vols, c, k, tau, rate=r, kind=kind)
+    g = an.bachelier_basket_greeks(spots, strike=k, maturity=tau, kind=kind, vols=vols,
+                                   correlation=c, rate=r, weights=w)
     cov = np.einsum("i,ij,j->", w * vols, c, w * vols)
     ref = [
         _bachelier_1d(float(b), k, math.sqrt(cov * tau), math.exp(-r * tau), kind)
@@ -122,7 +127,8 @@ def test_bachelier_basket_matches_quantlib_normal_formula(kind):
     ]
     np.testing.assert_allclose(g.price, ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(
-        an.bachelier_basket(spots, w, vols, c, k, tau, rate=r, kind=kind), g.price, atol=0
+        an.bachelier_basket(spots, strike=k, maturity=tau, kind=kind, vols=vols, correlation=c,
+                            rate=r, weights=w), g.price, atol=0
     )
     h = 1e-6
     for j in (0, 3, 6):
@@ -130,8 +136,10 @@ def test_bachelier_basket_matches_quantlib_normal_formula(kind):
         up[:, j] += h
         dn[:, j] -= h
         fd = (
-            an.bachelier_basket(up, w, vols, c, k, tau, r, kind)
-            - an.bachelier_basket(dn, w, vols, c, k, tau, r, kind)
+            an.bachelier_basket(up, strike=k, maturity=tau, kind=kind, vols=vols, correlation=c,
+                                rate=r, weights=w)
+            - an.bachelier_basket(dn, strike=k, maturity=tau, kind=kind, vols=vols, correlation=c,
+                                  rate=r, weights=w)
         ) / (2 * h)
         np.testing.assert_allclose(g.delta[:, j], fd, atol=1e-8)
 
@@ -139,8 +147,10 @@ def test_bachelier_basket_matches_quantlib_normal_formula(kind):
 def test_bachelier_put_call_parity():
     spots = np.array([[0.9, 1.2], [1.3, 1.0]])
     w, vols, c = (0.4, 0.6), (0.2, 0.3), [[1.0, 0.3], [0.3, 1.0]]
-    call = an.bachelier_basket(spots, w, vols, c, 1.1, 0.5, rate=0.03, kind="call")
-    put = an.bachelier_basket(spots, w, vols, c, 1.1, 0.5, rate=0.03, kind="put")
+    call = an.bachelier_basket(spots, strike=1.1, maturity=0.5, kind="call", vols=vols,
+                               correlation=c, rate=0.03, weights=w)
+    put = an.bachelier_basket(spots, strike=1.1, maturity=0.5, kind="put", vols=vols, correlation=c,
+                              rate=0.03, weights=w)
     np.testing.assert_allclose(
         call - put, math.exp(-0.015) * (spots @ np.array(w) - 1.1), atol=1e-14
     )
@@ -149,7 +159,8 @@ def test_bachelier_put_call_parity():
 # ---------------------------------------------------------------- XVA factor
 def test_xva_factor_reproduces_methods_check_value():
     x = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
-    p = an.black_scholes(100.0, 100.0, 1.0, 0.25, rate=0.03, dividend=0.01, kind="put")
+    p = an.black_scholes(100.0, strike=100.0, maturity=1.0, kind="put", vol=0.25, rate=0.03,
+                         dividend=0.01)
     assert an.xva_factor(x, 1.0) * p == pytest.approx(8.439938, abs=5e-7)
     assert an.xva_factor(x, 1.0, sign=-1) == pytest.approx(math.exp(-0.6 * 0.02), rel=1e-15)
     np.testing.assert_allclose(
@@ -162,31 +173,34 @@ def test_xva_factor_reproduces_methods_check_value():
     ("call", "match"),
     [
         (
-            lambda: an.stulz_min([100, 100], 100, 1, (0.2, 0.3), 1.5),
+            lambda: an.stulz_min([100, 100], strike=100, maturity=1, vols=(0.2, 0.3), rho=1.5),
             r"The 'rho' parameter of stulz_min must be in \[-1\.0, 1\.0\]\. Got 1\.5 instead\.",
         ),
         (
-            lambda: an.stulz_max([100, 100], 100, 1, (0.2, -0.3), 0.5),
+            lambda: an.stulz_max([100, 100], strike=100, maturity=1, vols=(0.2, -0.3), rho=0.5),
             r"'vols' parameter of stulz_max must be > 0\. Got -0\.3",
         ),
         (
-            lambda: an.stulz_min([[100, 100, 1]], 100, 1, (0.2, 0.3), 0.5),
+            lambda: an.stulz_min([[100, 100, 1]], strike=100, maturity=1, vols=(0.2, 0.3), rho=0.5),
             r"'spots' parameter of stulz_min must be an array of shape \(n, 2\)",
         ),
         (
-            lambda: an.stulz_min([100, 100], 100, 1, (0.2, 0.2), 1.0),
+            lambda: an.stulz_min([100, 100], strike=100, maturity=1, vols=(0.2, 0.2), rho=1.0),
             r"'vols' parameter of stulz_min must be such that vol\(S1/S2\) > 0",
         ),
         (
-            lambda: an.bachelier_basket([[1, 1]], (0.5, 0.5), (0.2, 0.2), [[1, 2], [2, 1]], 1, 1),
+            lambda: an.bachelier_basket([[1, 1]], strike=1, maturity=1, vols=(0.2, 0.2),
+                                        correlation=[[1, 2], [2, 1]], weights=(0.5, 0.5)),
             r"'correlation' parameter of bachelier_basket must be with entries in \[-1, 1\]",
         ),
         (
-            lambda: an.bachelier_basket([[1, 1]], (0.5,), (0.2, 0.2), np.eye(2), 1, 1),
+            lambda: an.bachelier_basket([[1, 1]], strike=1, maturity=1, vols=(0.2, 0.2),
+                                        correlation=np.eye(2), weights=(0.5,)),
             r"'weights' parameter of bachelier_basket must be of length 2",
         ),
         (
-            lambda: an.bachelier_basket([[1, 1]], (0.5, 0.5), (0.2, 0.2), np.eye(2), 1, -1.0),
+            lambda: an.bachelier_basket([[1, 1]], strike=1, maturity=-1.0, vols=(0.2, 0.2),
+                                        correlation=np.eye(2), weights=(0.5, 0.5)),
             r"'maturity' parameter of bachelier_basket must be > 0\. Got -1\.0 instead\.",
         ),
         (

@@ -32,8 +32,8 @@ def test_bivariate_normal_identities(a, b, rho):
 @settings(max_examples=100, deadline=None)
 @given(spot, spot, vol, tau, rate, st.floats(0.0, 0.05))
 def test_black_scholes_parity_and_bounds(s, k, sig, t, r, q):
-    c = an.black_scholes(s, k, t, sig, r, q, "call")
-    p = an.black_scholes(s, k, t, sig, r, q, "put")
+    c = an.black_scholes(s, strike=k, maturity=t, vol=sig, rate=r, dividend=q, kind="call")
+    p = an.black_scholes(s, strike=k, maturity=t, vol=sig, rate=r, dividend=q, kind="put")
     fwd = s * math.exp(-q * t) - k * math.exp(-r * t)
     assert abs(c - p - fwd) <= 1e-10 * max(s, k)
     assert max(fwd, 0.0) - 1e-10 * s <= c <= s * math.exp(-q * t) + 1e-12
@@ -45,12 +45,15 @@ def test_stulz_min_below_each_vanilla_and_parity(s1, s2, v1, v2, rho, t, r):
     if v1 * v1 + v2 * v2 - 2 * rho * v1 * v2 < 1e-6:
         return
     k = 100.0
-    call = an.stulz_min([s1, s2], k, t, (v1, v2), rho, r, kind="call").price[0]
-    put = an.stulz_min([s1, s2], k, t, (v1, v2), rho, r, kind="put").price[0]
-    c1 = an.black_scholes(s1, k, t, v1, r, 0.0, "call")
-    c2 = an.black_scholes(s2, k, t, v2, r, 0.0, "call")
+    call = an.stulz_min([s1, s2], strike=k, maturity=t, kind="call", vols=(v1, v2), rho=rho,
+                        rate=r).price[0]
+    put = an.stulz_min([s1, s2], strike=k, maturity=t, kind="put", vols=(v1, v2), rho=rho,
+                       rate=r).price[0]
+    c1 = an.black_scholes(s1, strike=k, maturity=t, vol=v1, rate=r, dividend=0.0, kind="call")
+    c2 = an.black_scholes(s2, strike=k, maturity=t, vol=v2, rate=r, dividend=0.0, kind="call")
     assert call <= min(c1, c2) + 1e-10
     # call(K) - put(K) = value of min(S1, S2) - K e^{-rT}; the K -> 0 call is that value.
-    zero = an.stulz_min([s1, s2], 1e-12, t, (v1, v2), rho, r, kind="call").price[0]
+    zero = an.stulz_min([s1, s2], strike=1e-12, maturity=t, kind="call", vols=(v1, v2), rho=rho,
+                        rate=r).price[0]
     assert abs(call - put - (zero - k * math.exp(-r * t))) <= 1e-9 * max(s1, s2, k)
     assert np.all(np.isfinite([call, put]))

@@ -24,7 +24,8 @@ HESTON = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025)
 @pytest.mark.parametrize("xva", [None, XVA_CHECK], ids=["risk-free", "risky"])
 def test_worst_of_put_matches_stulz_on_default_grid(xva):
     sol = fd.basket_2d(**BASKET, style="worst_of", kind="put", xva=xva)
-    ref = an.stulz_min(NEAR, 100.0, 0.5, (0.25, 0.35), 0.5, rate=0.03, kind="put")
+    ref = an.stulz_min(NEAR, strike=100.0, maturity=0.5, kind="put", vols=(0.25, 0.35), rho=0.5,
+                       rate=0.03)
     f = 1.0 if xva is None else an.xva_factor(xva, 0.5)
     rel = np.abs(sol.price(NEAR) / (f * ref.price) - 1.0)
     assert np.all(rel <= 1e-3), rel
@@ -32,7 +33,8 @@ def test_worst_of_put_matches_stulz_on_default_grid(xva):
 
 
 def test_worst_of_converges_under_refinement():
-    ref = an.stulz_min([100.0, 100.0], 100.0, 0.5, (0.25, 0.35), 0.5, rate=0.03, kind="put")
+    ref = an.stulz_min([100.0, 100.0], strike=100.0, maturity=0.5, kind="put", vols=(0.25, 0.35),
+                       rho=0.5, rate=0.03)
     errs = [
         abs(
             fd.basket_2d(**BASKET, style="worst_of", n_space=n, n_time=n // 2).price([[100, 100]])[
@@ -49,7 +51,8 @@ def test_worst_of_converges_under_refinement():
 
 def test_best_of_call_matches_stulz():
     sol = fd.basket_2d(**BASKET, style="best_of", kind="call")
-    ref = an.stulz_max(NEAR, 100.0, 0.5, (0.25, 0.35), 0.5, rate=0.03, kind="call")
+    ref = an.stulz_max(NEAR, strike=100.0, maturity=0.5, kind="call", vols=(0.25, 0.35), rho=0.5,
+                       rate=0.03)
     np.testing.assert_allclose(sol.price(NEAR), ref.price, rtol=1e-3)
 
 
@@ -57,7 +60,8 @@ def test_best_of_call_matches_stulz():
 def test_arithmetic_basket_put_matches_choi_engine(xva):
     days = 182
     tau = days / 365.0
-    sol = fd.basket_2d(100.0, tau, (0.25, 0.35), 0.5, 0.03, weights=(0.5, 0.5), xva=xva)
+    sol = fd.basket_2d(strike=100.0, maturity=tau, vols=(0.25, 0.35), rho=0.5, rate=0.03,
+                       weights=(0.5, 0.5), xva=xva)
     f = 1.0 if xva is None else an.xva_factor(xva, tau)
     for s1, s2 in NEAR:
         ref = _ql.choi_basket("put", s1, s2, 100.0, days, 0.25, 0.35, 0.5, 0.03, 0, 0, 0.5, 0.5)
@@ -67,9 +71,11 @@ def test_arithmetic_basket_put_matches_choi_engine(xva):
 def test_perfectly_correlated_basket_is_black_scholes():
     """rho = 1 and equal vols: w . S_T = (w . S) x (one lognormal factor), a Black-Scholes put."""
     w = np.array([0.3, 0.7])
-    sol = fd.basket_2d(100.0, 0.5, (0.3, 0.3), 1.0, 0.03, weights=tuple(w), kind="put")
+    sol = fd.basket_2d(strike=100.0, maturity=0.5, kind="put", vols=(0.3, 0.3), rho=1.0, rate=0.03,
+                       weights=tuple(w))
     pts = np.array([[100.0, 100.0], [90.0, 110.0], [120.0, 95.0]])
-    g = an.black_scholes_greeks(pts @ w, 100.0, 0.5, 0.3, 0.03, 0.0, "put")
+    g = an.black_scholes_greeks(pts @ w, strike=100.0, maturity=0.5, kind="put", vol=0.3, rate=0.03,
+                                dividend=0.0)
     np.testing.assert_allclose(sol.price(pts), g.price, rtol=1e-3)
     np.testing.assert_allclose(sol.delta(pts), g.delta[:, None] * w[None, :], atol=1e-3)
     hess = g.gamma[:, None, None] * np.outer(w, w)[None, :, :]
@@ -107,11 +113,11 @@ def test_sign_changing_basket_forward():
 
 @pytest.mark.parametrize("xva", [None, XVA_CHECK], ids=["risk-free", "risky"])
 def test_heston_put_matches_characteristic_function(xva):
-    sol = fd.heston_2d(100.0, 1.0, **HESTON, kind="put", xva=xva)
+    sol = fd.heston_2d(strike=100.0, maturity=1.0, **HESTON, kind="put", xva=xva)
     spots = np.array([90.0, 100.0, 110.0])
     for v0 in (0.04, 0.09):
         pts = np.c_[spots, np.full(3, v0)]
-        g = an.heston_greeks(spots, 100.0, 1.0, v0, **HESTON, kind="put")
+        g = an.heston_greeks(spots, strike=100.0, maturity=1.0, variance=v0, **HESTON, kind="put")
         f = 1.0 if xva is None else an.xva_factor(xva, 1.0)
         rel = np.abs(sol.price(pts) / (f * g.price) - 1.0)
         assert np.all(rel <= 1e-3), rel
@@ -120,10 +126,11 @@ def test_heston_put_matches_characteristic_function(xva):
 
 
 def test_heston_converges_under_refinement():
-    ref = an.heston(100.0, 100.0, 1.0, 0.04, **HESTON, kind="put")
+    ref = an.heston(100.0, strike=100.0, maturity=1.0, variance=0.04, **HESTON, kind="put")
     errs = [
         abs(
-            fd.heston_2d(100.0, 1.0, **HESTON, n_space=(n, n // 2), n_time=n // 2).price(
+            fd.heston_2d(strike=100.0, maturity=1.0, n_space=(n, n // 2), n_time=n // 2,
+                         **HESTON).price(
                 [[100.0, 0.04]]
             )[0]
             - ref
@@ -136,9 +143,10 @@ def test_heston_converges_under_refinement():
 
 
 def test_heston_gamma_matches_central_difference_of_cf_price():
-    sol = fd.heston_2d(100.0, 1.0, **HESTON)
+    sol = fd.heston_2d(strike=100.0, maturity=1.0, **HESTON)
     h = 0.5
-    p = an.heston(np.array([100.0 - h, 100.0, 100.0 + h]), 100.0, 1.0, 0.04, **HESTON, kind="put")
+    p = an.heston(np.array([100.0 - h, 100.0, 100.0 + h]), 0.04, strike=100.0, maturity=1.0,
+                  kind="put", **HESTON)
     fd_gamma = (p[0] - 2 * p[1] + p[2]) / h**2
     assert sol.gamma([[100.0, 0.04]])[0] == pytest.approx(fd_gamma, rel=1e-2)
 
@@ -147,39 +155,46 @@ def test_heston_gamma_matches_central_difference_of_cf_price():
     ("call", "match"),
     [
         (
-            lambda: fd.basket_2d(100, 0.5, (0.25, -0.35), 0.5, 0.03),
+            lambda: fd.basket_2d(strike=100, maturity=0.5, vols=(0.25, -0.35), rho=0.5, rate=0.03),
             r"The 'vols' parameter of basket_2d must be > 0\. Got -0\.35 instead\.",
         ),
         (
-            lambda: fd.basket_2d(100, 0.5, (0.25, 0.35), 1.2, 0.03),
+            lambda: fd.basket_2d(strike=100, maturity=0.5, vols=(0.25, 0.35), rho=1.2, rate=0.03),
             r"'rho' parameter of basket_2d must be in \[-1\.0, 1\.0\]\. Got 1\.2 instead\.",
         ),
         (
-            lambda: fd.basket_2d(100, 0.5, 0.25, 0.5, 0.03, n_space=(50, 3)),
+            lambda: fd.basket_2d(strike=100, maturity=0.5, vols=0.25, rho=0.5, rate=0.03,
+                                 n_space=(50, 3)),
             r"'n_space' parameter of basket_2d must be an integer >= 4\. Got 3 instead\.",
         ),
         (
-            lambda: fd.basket_2d(100, 0.5, 0.25, 0.5, 0.03, style="rainbow"),
+            lambda: fd.basket_2d(strike=100, maturity=0.5, vols=0.25, rho=0.5, rate=0.03,
+                                 style="rainbow"),
             r"'style' parameter of basket_2d must be one of 'arithmetic', 'worst_of', 'best_of'",
         ),
         (
-            lambda: fd.basket_2d(100, 0.5, 0.25, 0.5, 0.03, s_max=(400, 80)),
+            lambda: fd.basket_2d(strike=100, maturity=0.5, vols=0.25, rho=0.5, rate=0.03,
+                                 s_max=(400, 80)),
             r"'s_max' parameter of basket_2d must be > 100 \(the domain must contain",
         ),
         (
-            lambda: fd.heston_2d(100, 1, 1.5, 0.04, 0.3, -1.1, 0.02),
+            lambda: fd.heston_2d(strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3, rho=-1.1,
+                                 rate=0.02),
             r"The 'rho' parameter of heston_2d must be in \[-1\.0, 1\.0\]\. Got -1\.1 instead\.",
         ),
         (
-            lambda: fd.heston_2d(100, -1, 1.5, 0.04, 0.3, -0.5, 0.02),
+            lambda: fd.heston_2d(strike=100, maturity=-1, kappa=1.5, theta=0.04, xi=0.3, rho=-0.5,
+                                 rate=0.02),
             r"'maturity' parameter of heston_2d must be > 0\. Got -1 instead\.",
         ),
         (
-            lambda: fd.heston_2d(100, 1, 1.5, 0.04, 0.3, -0.5, 0.02, v_max=0.0),
+            lambda: fd.heston_2d(strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3, rho=-0.5,
+                                 rate=0.02, v_max=0.0),
             r"'v_max' parameter of heston_2d must be > 0\. Got 0\.0 instead\.",
         ),
         (
-            lambda: fd.heston_2d(100, 1, 1.5, 0.04, 0.3, -0.5, 0.02, s_max=50.0),
+            lambda: fd.heston_2d(strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3, rho=-0.5,
+                                 rate=0.02, s_max=50.0),
             r"'s_max' parameter of heston_2d must be > 100 \(the domain must contain the strike\)",
         ),
     ],
@@ -206,9 +221,9 @@ def test_solution_point_shapes():
 def test_heston_feller_violated_large_vol_of_vol():
     """2 kappa theta < xi^2 (0.06 < 1): the degenerate v = 0 boundary still needs no condition."""
     params = dict(kappa=0.5, theta=0.06, xi=1.0, rho=-0.5, rate=0.03)
-    sol = fd.heston_2d(100.0, 1.0, **params, kind="put")
+    sol = fd.heston_2d(strike=100.0, maturity=1.0, **params, kind="put")
     spots = np.array([90.0, 100.0, 110.0])
     for v0 in (0.04, 0.2):
-        ref = an.heston(spots, 100.0, 1.0, v0, **params, kind="put")
+        ref = an.heston(spots, strike=100.0, maturity=1.0, variance=v0, **params, kind="put")
         rel = np.abs(sol.price(np.c_[spots, np.full(3, v0)]) / ref - 1.0)
         assert np.all(rel <= 1e-3), rel

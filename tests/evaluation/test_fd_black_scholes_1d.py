@@ -16,9 +16,11 @@ XVA_CHECK = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
 
 def test_methods_check_value_risky_put():
     """docs/methods.md section 2: the closed form gives 8.439938 at S = K; FD within 1e-4 relative."""
-    exact = an.black_scholes(K, K, T, VOL, R, Q, "put") * an.xva_factor(XVA_CHECK, T)
+    exact = an.black_scholes(K, strike=K, maturity=T, kind="put", vol=VOL, rate=R,
+                             dividend=Q) * an.xva_factor(XVA_CHECK, T)
     assert exact == pytest.approx(8.439938, abs=5e-7)
-    sol = fd.black_scholes_1d(K, T, VOL, R, Q, kind="put", xva=XVA_CHECK)
+    sol = fd.black_scholes_1d(strike=K, maturity=T, kind="put", vol=VOL, rate=R, dividend=Q,
+                              xva=XVA_CHECK)
     got = sol.price([K])[0]
     assert abs(got / exact - 1.0) <= 1e-4
     assert sol.stats.iterations > 0 and sol.stats.max_iterations_per_step <= 5
@@ -27,9 +29,9 @@ def test_methods_check_value_risky_put():
 @pytest.mark.parametrize("kind", ["call", "put"])
 @pytest.mark.parametrize("xva", [None, XVA_CHECK], ids=["risk-free", "risky"])
 def test_price_delta_gamma_match_closed_form(kind, xva):
-    sol = fd.black_scholes_1d(K, T, VOL, R, Q, kind=kind, xva=xva)
+    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, kind=kind, xva=xva)
     s = np.array([70.0, 90.0, 100.0, 110.0, 140.0])
-    g = an.black_scholes_greeks(s, K, T, VOL, R, Q, kind)
+    g = an.black_scholes_greeks(s, strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, kind=kind)
     f = 1.0 if xva is None else an.xva_factor(xva, T)
     np.testing.assert_allclose(sol.price(s), f * g.price, rtol=2e-4, atol=2e-4)
     np.testing.assert_allclose(sol.delta(s), f * g.delta, atol=2e-5)
@@ -38,11 +40,13 @@ def test_price_delta_gamma_match_closed_form(kind, xva):
 
 def test_spatial_convergence_order_is_two():
     """Error at S = K for 4 grids (3 refinements), time steps fine enough to be negligible."""
-    exact = an.black_scholes(K, K, T, VOL, R, Q, "put") * an.xva_factor(XVA_CHECK, T)
+    exact = an.black_scholes(K, strike=K, maturity=T, kind="put", vol=VOL, rate=R,
+                             dividend=Q) * an.xva_factor(XVA_CHECK, T)
     ns = np.array([50, 100, 200, 400])
     errs = [
         abs(
-            fd.black_scholes_1d(K, T, VOL, R, Q, xva=XVA_CHECK, n_space=n, n_time=800).price([K])[0]
+            fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
+                                n_space=n, n_time=800).price([K])[0]
             - exact
         )
         for n in ns
@@ -56,21 +60,21 @@ def test_spatial_convergence_order_is_two():
     [(0.02, 0.2, None), (0.02, 0.05, None), (5.0, None, 1000.0), (5.0, 0.2, None)],
 )
 def test_short_and_long_maturities_clustered_and_uniform(tau, cluster, s_max):
-    sol = fd.black_scholes_1d(
-        K, tau, 0.3, 0.02, 0.0, kind="call", cluster=cluster, s_max=s_max, n_space=800, n_time=400
-    )
+    sol = fd.black_scholes_1d(strike=K, maturity=tau, kind="call", vol=0.3, rate=0.02, dividend=0.0,
+                              s_max=s_max, n_space=800, n_time=400, cluster=cluster)
     assert sol.price([K])[0] == pytest.approx(
-        an.black_scholes(K, K, tau, 0.3, 0.02, 0.0, "call"), rel=2e-4
+        an.black_scholes(K, strike=K, maturity=tau, kind="call", vol=0.3, rate=0.02,
+                         dividend=0.0), rel=2e-4
     )
 
 
 def test_one_signed_negative_payoff_uses_seller_spread():
     """A short put (payoff <= 0) is discounted at c = (1 - R_B) lambda_B."""
-    sol = fd.black_scholes_1d(
-        K, T, VOL, R, Q, xva=XVA_CHECK, payoff=lambda s: -np.maximum(K - s, 0)
-    )
+    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
+                              payoff=lambda s: -np.maximum(K - s, 0))
     s = np.array([90.0, 100.0, 110.0])
-    exact = -an.black_scholes(s, K, T, VOL, R, Q, "put") * an.xva_factor(XVA_CHECK, T, sign=-1)
+    exact = -an.black_scholes(s, strike=K, maturity=T, kind="put", vol=VOL, rate=R,
+                              dividend=Q) * an.xva_factor(XVA_CHECK, T, sign=-1)
     np.testing.assert_allclose(sol.price(s), exact, rtol=1e-4)
 
 
@@ -85,13 +89,14 @@ def test_sign_changing_payoff_nonlinear_xva(strikes):
     """
     k1, k2 = strikes
     pay = lambda s: np.maximum(s - k1, 0.0) - np.maximum(k2 - s, 0.0)
-    sol = fd.black_scholes_1d(K, T, VOL, R, Q, xva=XVA_CHECK, payoff=pay, n_space=400, n_time=200)
+    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
+                              payoff=pay, n_space=400, n_time=200)
     st = sol.stats
     assert st.iterations > 0 and st.max_iterations_per_step <= 5
     assert st.last_increment <= 1e-12 * 400.0
     s = np.linspace(40.0, 250.0, 43)
-    c = an.black_scholes(s, k1, T, VOL, R, Q, "call")
-    p = an.black_scholes(s, k2, T, VOL, R, Q, "put")
+    c = an.black_scholes(s, strike=k1, maturity=T, vol=VOL, rate=R, dividend=Q, kind="call")
+    p = an.black_scholes(s, strike=k2, maturity=T, vol=VOL, rate=R, dividend=Q, kind="put")
     cp, cn = XVA_CHECK.spread(1), XVA_CHECK.spread(-1)
     v = sol.price(s)
     tol = 2e-4 * np.maximum(1.0, np.abs(v))  # discretisation error allowance
@@ -101,15 +106,16 @@ def test_sign_changing_payoff_nonlinear_xva(strikes):
     assert np.all(v >= lower - tol)
     assert np.any(upper - lower > 50 * tol)  # the bounds are informative
     # Picard fixed point: a tighter tolerance does not move the solution.
-    tight = fd.black_scholes_1d(
-        K, T, VOL, R, Q, xva=XVA_CHECK, payoff=pay, n_space=400, n_time=200, tol=1e-15
-    )
+    tight = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
+                                payoff=pay, n_space=400, n_time=200, tol=1e-15)
     np.testing.assert_allclose(tight.price(s), v, atol=1e-9)
 
 
 def test_zero_xva_equals_risk_free():
-    a = fd.black_scholes_1d(K, T, VOL, R, Q, xva=XVA(), n_space=100, n_time=50)
-    b = fd.black_scholes_1d(K, T, VOL, R, Q, xva=None, n_space=100, n_time=50)
+    a = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA(),
+                            n_space=100, n_time=50)
+    b = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=None,
+                            n_space=100, n_time=50)
     np.testing.assert_array_equal(a.values, b.values)
 
 
@@ -147,7 +153,7 @@ def test_errors(kwargs, match):
 
 
 def test_points_outside_grid():
-    sol = fd.black_scholes_1d(K, T, VOL, R, n_space=50, n_time=10)
+    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, n_space=50, n_time=10)
     with pytest.raises(ValueError, match=r"'points' parameter of FDSolution\.price must be inside"):
         sol.price([1000.0])
     with pytest.raises(ValueError, match=r"vega is only available"):

@@ -58,7 +58,8 @@ def _comparison(solve, pts, exact, tau):
 def test_black_scholes_forward_is_call_minus_put(spot):
     days, vol, k = 273, 0.25, 100.0
     tau = days / 365.0
-    g = an.black_scholes_greeks(spot, k, tau, vol, R, Q, "forward")
+    g = an.black_scholes_greeks(spot, strike=k, maturity=tau, kind="forward", vol=vol, rate=R,
+                                dividend=Q)
     c, p = _ql.black_scholes("call", spot, k, days, vol, R, Q), _ql.black_scholes(
         "put", spot, k, days, vol, R, Q)
     textbook = spot * math.exp(-Q * tau) - k * math.exp(-R * tau)
@@ -68,7 +69,8 @@ def test_black_scholes_forward_is_call_minus_put(spot):
     assert g.rho == pytest.approx(c[2] - p[2], abs=1e-9)
     assert g.gamma == 0.0 and g.vega == 0.0
     assert g.theta == pytest.approx(Q * spot * math.exp(-Q * tau) - R * k * math.exp(-R * tau))
-    assert an.black_scholes(spot, k, tau, vol, R, Q, "forward") == pytest.approx(g.price)
+    assert an.black_scholes(spot, strike=k, maturity=tau, kind="forward", vol=vol, rate=R,
+                            dividend=Q) == pytest.approx(g.price)
 
 
 def test_basket_heston_bachelier_forwards():
@@ -76,8 +78,8 @@ def test_basket_heston_bachelier_forwards():
     tau = days / 365.0
     pts = np.array([[100.0, 100.0], [90.0, 115.0]])
     w, q = np.array([0.4, 0.6]), np.array([0.01, 0.02])
-    g = an.arithmetic_basket_2d(pts, 100.0, tau, (0.25, 0.35), 0.5, weights=tuple(w), rate=R,
-                                dividends=tuple(q), kind="forward")
+    g = an.arithmetic_basket_2d(pts, strike=100.0, maturity=tau, kind="forward", vols=(0.25, 0.35),
+                                rho=0.5, rate=R, dividends=tuple(q), weights=tuple(w))
     np.testing.assert_allclose(g.price, pts @ (w * np.exp(-q * tau)) - 100.0 * math.exp(-R * tau),
                                atol=1e-12)
     np.testing.assert_allclose(g.delta, np.tile(w * np.exp(-q * tau), (2, 1)), atol=1e-15)
@@ -86,7 +88,8 @@ def test_basket_heston_bachelier_forwards():
     np.testing.assert_allclose(g.price, ql_fwd, atol=1e-8)
 
     hp = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=R, dividend=Q)
-    h = an.heston_greeks(np.array([90.0, 110.0]), 100.0, tau, 0.05, **hp, kind="forward")
+    h = an.heston_greeks(np.array([90.0, 110.0]), 0.05, strike=100.0, maturity=tau, kind="forward",
+                         **hp)
     ql_h = [_ql.heston("call", s, 100.0, days, 0.05, 1.5, 0.04, 0.3, -0.7, R, Q)
             - _ql.heston("put", s, 100.0, days, 0.05, 1.5, 0.04, 0.3, -0.7, R, Q)
             for s in (90.0, 110.0)]
@@ -95,7 +98,8 @@ def test_basket_heston_bachelier_forwards():
     assert np.all(h.vega == 0.0) and np.all(h.gamma == 0.0)
 
     corr = [[1.0, 0.3], [0.3, 1.0]]
-    b = an.bachelier_basket_greeks(pts, w, (10.0, 12.0), corr, 100.0, tau, R, kind="forward")
+    b = an.bachelier_basket_greeks(pts, strike=100.0, maturity=tau, kind="forward",
+                                   vols=(10.0, 12.0), correlation=corr, rate=R, weights=w)
     np.testing.assert_allclose(b.price, math.exp(-R * tau) * (pts @ w - 100.0), atol=1e-12)
     np.testing.assert_allclose(b.delta, math.exp(-R * tau) * np.tile(w, (2, 1)), atol=1e-15)
 
@@ -106,22 +110,25 @@ def test_2d_boundaries_are_exact_for_a_forward_and_right_for_a_short_put():
     degenerate PDE, the S_max faces' linearity condition is exact for it); a short put, risky,
     is e^{-a tau} x the closed form (seller spread a for a payoff <= 0) near S = 0 and far out."""
     tau, vols, rho = 0.5, (0.25, 0.35), 0.5
-    sol = fd.basket_2d(100.0, tau, vols, rho, R, (Q, Q), n_space=40, n_time=20, s_max=400.0,
-                       payoff=lambda a, b: 0.5 * a + 0.5 * b - 100.0)
+    sol = fd.basket_2d(strike=100.0, maturity=tau, vols=vols, rho=rho, rate=R, dividends=(Q, Q),
+                       payoff=lambda a, b: 0.5 * a + 0.5 * b - 100.0, s_max=400.0, n_space=40,
+                       n_time=20)
     s1, s2 = np.meshgrid(*sol.axes, indexing="ij")
     exact = 0.5 * (s1 + s2) * math.exp(-Q * tau) - 100.0 * math.exp(-R * tau)
     np.testing.assert_allclose(sol.values, exact, atol=1e-4)
 
     hp = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=R, dividend=Q)
-    hs = fd.heston_2d(100.0, 1.0, **hp, payoff=lambda s: s - 100.0, n_space=(40, 20), n_time=20)
+    hs = fd.heston_2d(strike=100.0, maturity=1.0, payoff=lambda s: s - 100.0, n_space=(40, 20),
+                      n_time=20, **hp)
     exact = hs.axes[0][:, None] * math.exp(-Q) - 100.0 * math.exp(-R) + 0.0 * hs.axes[1]
     np.testing.assert_allclose(hs.values, exact, atol=1e-4)
 
     xva = B_ABOVE_A
     f = math.exp(-xva.spread(-1) * 1.0)
-    hs = fd.heston_2d(100.0, 1.0, **hp, xva=xva, payoff=lambda s: -np.maximum(100.0 - s, 0.0))
+    hs = fd.heston_2d(strike=100.0, maturity=1.0, xva=xva,
+                      payoff=lambda s: -np.maximum(100.0 - s, 0.0), **hp)
     pts = np.array([[5.0, 0.04], [30.0, 0.04], [100.0, 0.04], [250.0, 0.04], [60.0, 0.2]])
-    ref = -f * an.heston(pts[:, 0], 100.0, 1.0, pts[:, 1], **hp, kind="put")
+    ref = -f * an.heston(pts[:, 0], pts[:, 1], strike=100.0, maturity=1.0, kind="put", **hp)
     np.testing.assert_allclose(hs.price(pts), ref, atol=3e-3)
 
 
@@ -134,8 +141,10 @@ def _legs_1d(name):
         return (lambda s: s - 100.0,
                 lambda s: s * math.exp(-Q * tau) - 100.0 * math.exp(-R * tau))
     return (lambda s: np.maximum(s - 110.0, 0.0) - np.maximum(90.0 - s, 0.0),
-            lambda s: (an.black_scholes(s, 110.0, tau, vol, R, Q, "call")
-                       - an.black_scholes(s, 90.0, tau, vol, R, Q, "put")))
+            lambda s: (an.black_scholes(s, strike=110.0, maturity=tau, kind="call", vol=vol, rate=R,
+                                        dividend=Q)
+                       - an.black_scholes(s, strike=90.0, maturity=tau, kind="put", vol=vol, rate=R,
+                                          dividend=Q)))
 
 
 @pytest.mark.parametrize("name", ["forward", "collar"])
@@ -144,8 +153,9 @@ def test_1d_two_signed_payoff_comparison_principle(name):
     s = np.linspace(75.0, 140.0, 14)
 
     def solve(xva):
-        return fd.black_scholes_1d(110.0, 1.0, 0.25, R, Q, xva=xva, payoff=pay, center=100.0,
-                                   cluster=None, s_max=400.0, n_space=640, n_time=320)
+        return fd.black_scholes_1d(strike=110.0, maturity=1.0, vol=0.25, rate=R, dividend=Q,
+                                   xva=xva, payoff=pay, s_max=400.0, n_space=640, n_time=320,
+                                   cluster=None, center=100.0)
 
     err = _comparison(solve, s, closed(s), 1.0)
     assert err < 1e-3
@@ -160,10 +170,12 @@ def test_1d_convergence_order_is_two(name):
     errs, risky = [], []
     for n in (80, 160, 320, 640):
         kw = dict(payoff=pay, center=100.0, cluster=None, s_max=400.0, n_space=n, n_time=n // 2)
-        errs.append(np.max(np.abs(fd.black_scholes_1d(110.0, 1.0, 0.25, R, Q, **kw).price(s)
+        errs.append(np.max(np.abs(fd.black_scholes_1d(strike=110.0, maturity=1.0, vol=0.25, rate=R,
+                                                      dividend=Q, **kw).price(s)
                                   - closed(s))))
         if name == "collar":
-            risky.append(fd.black_scholes_1d(110.0, 1.0, 0.25, R, Q, xva=B_ABOVE_A, **kw).price(s))
+            risky.append(fd.black_scholes_1d(strike=110.0, maturity=1.0, vol=0.25, rate=R,
+                                             dividend=Q, xva=B_ABOVE_A, **kw).price(s))
     orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all((orders > 1.8) & (orders < 2.2)), orders
     if risky:
@@ -177,12 +189,14 @@ def test_basket_forward_comparison_principle():
     tau, vols, rho, w = 0.5, (0.25, 0.35), 0.5, (0.5, 0.5)
     pts = np.array([[100.0, 100.0], [90.0, 110.0], [110.0, 90.0], [85.0, 95.0], [115.0, 105.0],
                     [95.0, 120.0], [80.0, 80.0], [120.0, 120.0]])
-    exact = an.arithmetic_basket_2d(pts, 100.0, tau, vols, rho, weights=w, rate=R,
-                                    dividends=(Q, 0.02), kind="forward").price
+    exact = an.arithmetic_basket_2d(pts, strike=100.0, maturity=tau, kind="forward", vols=vols,
+                                    rho=rho, rate=R, dividends=(Q, 0.02), weights=w).price
 
     def solve(xva):
-        return fd.basket_2d(100.0, tau, vols, rho, R, (Q, 0.02), xva=xva, n_space=40, n_time=20,
-                            s_max=400.0, payoff=lambda a, b: w[0] * a + w[1] * b - 100.0)
+        return fd.basket_2d(strike=100.0, maturity=tau, vols=vols, rho=rho, rate=R,
+                            dividends=(Q, 0.02), xva=xva,
+                            payoff=lambda a, b: w[0] * a + w[1] * b - 100.0, s_max=400.0,
+                            n_space=40, n_time=20)
 
     assert _comparison(solve, pts, exact, tau) < 1e-4
 
@@ -191,11 +205,11 @@ def test_heston_collar_comparison_principle():
     hp = dict(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, rate=R, dividend=Q)
     pts = np.array([[100.0, 0.04], [90.0, 0.04], [110.0, 0.04], [95.0, 0.02], [105.0, 0.08],
                     [85.0, 0.06], [120.0, 0.03]])
-    exact = (an.heston(pts[:, 0], 110.0, 1.0, pts[:, 1], **hp, kind="call")
-             - an.heston(pts[:, 0], 90.0, 1.0, pts[:, 1], **hp, kind="put"))
+    exact = (an.heston(pts[:, 0], strike=110.0, maturity=1.0, variance=pts[:, 1], **hp, kind="call")
+             - an.heston(pts[:, 0], pts[:, 1], strike=90.0, maturity=1.0, kind="put", **hp))
 
     def solve(xva):
-        return fd.heston_2d(110.0, 1.0, **hp, xva=xva, center=100.0, s_max=440.0,
+        return fd.heston_2d(strike=110.0, maturity=1.0, **hp, xva=xva, center=100.0, s_max=440.0,
                             n_space=(160, 80), n_time=80,
                             payoff=lambda s: np.maximum(s - 110.0, 0.0) - np.maximum(90.0 - s, 0.0))
 

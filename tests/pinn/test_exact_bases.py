@@ -24,7 +24,8 @@ def test_torch_basket_matches_numpy_reference(kind):
     s[:3] = [[0.0, 120.0], [90.0, 0.0], [0.0, 0.0]]
     kw = dict(vols=(0.25, 0.35), rho=0.5, weights=(0.4, 0.6), rate=0.03, dividends=(0.01, 0.0))
     for tau in (0.5, 0.01):
-        ref = an.arithmetic_basket_2d(s, 100.0, tau, kind=kind, nodes=128, **kw).price
+        ref = an.arithmetic_basket_2d(s, strike=100.0, maturity=tau, kind=kind, nodes=128,
+                                      **kw).price
         got = basket_by_conditioning(torch.tensor(s), kw["weights"], 100.0,
                                      torch.full((400,), tau, dtype=torch.float64), kw["vols"],
                                      kw["rate"], kw["dividends"], kw["rho"], kind).numpy()
@@ -56,8 +57,9 @@ def test_heston_table_matches_adaptive_reference_including_small_tau_and_v():
     v[:15], tau[:15] = 0.0, 1.0 / 12.0
     v[15:25] = rng.uniform(0.0, 0.01, 10)
     d = heston_derivatives(s, v, tau, kind="put", **HESTON)
-    g = an.heston_greeks(s, HESTON["strike"], tau, v, HESTON["kappa"], HESTON["theta"],
-                         HESTON["xi"], HESTON["rho"], HESTON["rate"], HESTON["dividend"], "put")
+    g = an.heston_greeks(s, v, strike=HESTON["strike"], maturity=tau, kind="put",
+                         kappa=HESTON["kappa"], theta=HESTON["theta"], xi=HESTON["xi"],
+                         rho=HESTON["rho"], rate=HESTON["rate"], dividend=HESTON["dividend"])
     for key, ref in (("price", g.price), ("S", g.delta), ("v", g.vega), ("SS", g.gamma),
                      ("Sv", g.vanna), ("vv", g.volga)):
         np.testing.assert_allclose(d[key], ref, rtol=1e-8, atol=1e-8, err_msg=key)
@@ -152,6 +154,6 @@ def test_best_variant_with_exact_heston_base_small_budget():
                           collocation=UniformGrid(5, 11))
     sol = solve(p, cfg)
     x = np.array([[80.0, 0.04], [100.0, 0.04], [120.0, 0.09]])
-    ref = np.asarray(an.heston(x[:, 0], 100.0, 1.0, x[:, 1], 1.5, 0.04, 0.3, -0.9, rate=0.025,
-                               kind="put")) * np.exp(-p.spread)
+    ref = np.asarray(an.heston(x[:, 0], x[:, 1], strike=100.0, maturity=1.0, kind="put", kappa=1.5,
+                               theta=0.04, xi=0.3, rho=-0.9, rate=0.025)) * np.exp(-p.spread)
     np.testing.assert_allclose(sol.price(x), ref, rtol=1e-3)

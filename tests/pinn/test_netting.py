@@ -167,13 +167,15 @@ def test_two_asset_base_is_sum_of_closed_forms():
     p = two(MIXED)
     x = np.array([[60.0, 140.0], [95.0, 105.0], [100.0, 100.0], [130.0, 80.0], [200.0, 250.0]])
     for tau in (0.05, 0.25, 0.5):
-        ref = (an.arithmetic_basket_2d(x, K, tau, TWO["vols"], TWO["rho"], weights=W,
-                                       rate=TWO["rate"], dividends=TWO["dividends"],
-                                       kind="forward").price
-               - 2.0 * an.stulz_min(x, 95.0, tau, TWO["vols"], TWO["rho"], TWO["rate"],
-                                    TWO["dividends"], "call").price
-               + 1.5 * an.stulz_max(x, 105.0, tau, TWO["vols"], TWO["rho"], TWO["rate"],
-                                    TWO["dividends"], "put").price)
+        ref = (an.arithmetic_basket_2d(x, strike=K, maturity=tau, kind="forward", vols=TWO["vols"],
+                                       rho=TWO["rho"], rate=TWO["rate"], dividends=TWO["dividends"],
+                                       weights=W).price
+               - 2.0 * an.stulz_min(x, strike=95.0, maturity=tau, kind="call", vols=TWO["vols"],
+                                    rho=TWO["rho"], rate=TWO["rate"],
+                                    dividends=TWO["dividends"]).price
+               + 1.5 * an.stulz_max(x, strike=105.0, maturity=tau, kind="put", vols=TWO["vols"],
+                                    rho=TWO["rho"], rate=TWO["rate"],
+                                    dividends=TWO["dividends"]).price)
         got = p.base_value(t64(np.full(len(x), tau)), t64(x)).numpy()
         np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-8)
 
@@ -183,9 +185,10 @@ def test_two_asset_basket_collar_base_equals_arithmetic_basket():
     x = np.array([[60.0, 140.0], [90.0, 95.0], [100.0, 100.0], [150.0, 90.0]])
     tau = 0.3
     kw = dict(weights=W, rate=TWO["rate"], dividends=TWO["dividends"], nodes=128)
-    ref = (an.arithmetic_basket_2d(x, 90.0, tau, TWO["vols"], TWO["rho"], kind="put", **kw).price
-           - an.arithmetic_basket_2d(x, 110.0, tau, TWO["vols"], TWO["rho"], kind="call",
-                                     **kw).price)
+    ref = (an.arithmetic_basket_2d(x, strike=90.0, maturity=tau, kind="put", vols=TWO["vols"],
+                                   rho=TWO["rho"], **kw).price
+           - an.arithmetic_basket_2d(x, strike=110.0, maturity=tau, kind="call", vols=TWO["vols"],
+                                     rho=TWO["rho"], **kw).price)
     got = p.base_value(t64(np.full(len(x), tau)), t64(x)).numpy()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-7)
 
@@ -195,10 +198,12 @@ def test_heston_collar_characteristic_function_base_equals_analytic_heston():
     s = np.array([50.0, 85.0, 100.0, 112.0, 160.0, 300.0])
     for v in (0.01, 0.04, 0.2):
         for tau in (0.1, 1.0):
-            ref = (an.heston(s, 90.0, tau, v, HES["kappa"], HES["theta"], HES["xi"], HES["rho"],
-                             HES["rate"], HES["dividend"], "put")
-                   - an.heston(s, 110.0, tau, v, HES["kappa"], HES["theta"], HES["xi"],
-                               HES["rho"], HES["rate"], HES["dividend"], "call"))
+            ref = (an.heston(s, v, strike=90.0, maturity=tau, kind="put", kappa=HES["kappa"],
+                             theta=HES["theta"], xi=HES["xi"], rho=HES["rho"], rate=HES["rate"],
+                             dividend=HES["dividend"])
+                   - an.heston(s, v, strike=110.0, maturity=tau, kind="call", kappa=HES["kappa"],
+                               theta=HES["theta"], xi=HES["xi"], rho=HES["rho"], rate=HES["rate"],
+                               dividend=HES["dividend"]))
             x = np.column_stack([s, np.full(len(s), v)])
             got = p.base_value(t64(np.full(len(s), tau)), t64(x)).numpy()
             np.testing.assert_allclose(got, ref, rtol=0, atol=2e-7)
@@ -208,8 +213,9 @@ def test_heston_forward_leg_base_is_exact_for_both_bases():
     net = ns(Leg("forward", K, 2.0), Leg("put", 90.0, -1.0))
     x = np.array([[80.0, 0.04], [120.0, 0.3]])
     tau = 0.6
-    ref_put = an.heston(x[:, 0], 90.0, tau, x[:, 1], HES["kappa"], HES["theta"], HES["xi"],
-                        HES["rho"], HES["rate"], HES["dividend"], "put")
+    ref_put = an.heston(x[:, 0], x[:, 1], strike=90.0, maturity=tau, kind="put", kappa=HES["kappa"],
+                        theta=HES["theta"], xi=HES["xi"], rho=HES["rho"], rate=HES["rate"],
+                        dividend=HES["dividend"])
     fwd = x[:, 0] * np.exp(-HES["dividend"] * tau) - K * np.exp(-HES["rate"] * tau)
     got = heston(net).base_value(t64([tau, tau]), t64(x)).numpy()
     np.testing.assert_allclose(got, 2.0 * fwd - ref_put, rtol=0, atol=2e-7)
@@ -258,9 +264,10 @@ def test_heston_tabulated_base_derivatives_equal_finite_differences():
     _fd_checks(p, tau, x, h=[0.05, 2e-4], dt=1e-4, rtol=1e-4, atol=1e-5, hess_rtol=5e-4)
     # and against the analytic Heston Greeks of the legs
     d = p.base_derivatives(t64(np.full(len(x), tau)), t64(x))
-    args = (HES["kappa"], HES["theta"], HES["xi"], HES["rho"], HES["rate"], HES["dividend"])
-    put = an.heston_greeks(x[:, 0], 90.0, tau, x[:, 1], *args, "put")
-    call = an.heston_greeks(x[:, 0], 110.0, tau, x[:, 1], *args, "call")
+    args = {k: HES[k] for k in ("kappa", "theta", "xi", "rho", "rate", "dividend")}
+    put = an.heston_greeks(x[:, 0], x[:, 1], strike=90.0, maturity=tau, kind="put", **args)
+    call = an.heston_greeks(x[:, 0], x[:, 1], strike=110.0, maturity=tau, kind="call",
+                            **args)
     for got, field in ((d.grad[:, 0], "delta"), (d.grad[:, 1], "vega"), (d.hess[:, 0, 0], "gamma"),
                        (d.hess[:, 0, 1], "vanna"), (d.hess[:, 1, 1], "volga")):
         want = getattr(put, field) - getattr(call, field)

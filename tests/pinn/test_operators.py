@@ -71,7 +71,8 @@ def test_stulz_torch_matches_numpy_reference_and_solves_worst_of_pde():
     rng = np.random.default_rng(3)
     spots = rng.uniform(20.0, 300.0, size=(64, 2))
     tau = rng.uniform(0.02, 0.5, size=64)
-    ref = an.stulz_min(spots, 100.0, tau, (0.25, 0.35), 0.5, rate=0.03, kind="put").price
+    ref = an.stulz_min(spots, strike=100.0, maturity=tau, kind="put", vols=(0.25, 0.35), rho=0.5,
+                       rate=0.03).price
     got = stulz_min(torch.tensor(spots), 100.0, torch.tensor(tau), (0.25, 0.35), 0.03, (0.0, 0.0),
                     0.5, "put")
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-9, atol=1e-9)

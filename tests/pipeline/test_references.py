@@ -145,8 +145,8 @@ def test_netting_set_closed_form_two_assets_heston_bachelier():
     got = refs.analytic(bach, ns, x)
     np.testing.assert_allclose(got.price, np.exp(-0.03 * TAU) * (x @ [0.5, 0.5] - 100.0),
                                atol=1e-10)  # parity: the basket forward
-    one = an.bachelier_basket(x, (0.5, 0.5), (10.0, 12.0), [[1, 0.3], [0.3, 1]], 100.0, TAU,
-                              0.03, "call")
+    one = an.bachelier_basket(x, strike=100.0, maturity=TAU, kind="call", vols=(10.0, 12.0),
+                              correlation=[[1, 0.3], [0.3, 1]], rate=0.03, weights=(0.5, 0.5))
     np.testing.assert_allclose(refs.analytic(bach, sim.NettingSet([ns.legs[0]], TAU), x).price,
                                one, atol=1e-12)
 

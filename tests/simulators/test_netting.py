@@ -142,8 +142,8 @@ def test_bachelier_payoff_and_gradient_on_rebuilt_terminal_states():
 def _bs_leg_price(leg: Leg, spot, tau, vol, r, q) -> float:
     if leg.kind == "forward":
         return leg.quantity * (spot * math.exp(-q * tau) - leg.strike * math.exp(-r * tau))
-    return leg.quantity * black_scholes(spot, leg.strike, tau, vol, rate=r, dividend=q,
-                                        kind=leg.kind)
+    return leg.quantity * black_scholes(spot, strike=leg.strike, maturity=tau, kind=leg.kind,
+                                        vol=vol, rate=r, dividend=q)
 
 
 @pytest.mark.parametrize("ns", [
