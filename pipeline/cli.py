@@ -249,13 +249,23 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
                  help="Scenario id (repeatable; default: all).")] = None,
              set_: SetOpt = None, params: ParamsOpt = None) -> None:
     """Generate (or reuse) the datasets of a configuration, without training."""
-    from rich.progress import Progress
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from .steps import simulate_step
 
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
-    with Progress(console=console) as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
         for s in chosen:
             tid = bar.add_task(s.id, total=s.paths)
 
@@ -268,8 +278,10 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
                 log.debug("simulate failed", exc_info=True)
                 _fail(f"simulate failed: scenario {s.id!r}: {_one_line(exc)}")
             bar.update(tid, completed=s.paths)
-            out.print(f"{s.id}: {info['path']} ({'reused' if info['reused'] else 'generated'}, "
-                      f"{info['seconds']:.2f}s)")
+            # printed through the bar's console: above the bars, never inside them
+            bar.console.print(f"{s.id}: {info['path']} ("
+                              f"{'reused' if info['reused'] else 'generated'}, "
+                              f"{info['seconds']:.2f}s)", highlight=False, soft_wrap=True)
 
 
 @app.command()
