@@ -101,7 +101,7 @@ def problems():
             return sol.price([[100.0, 100.0]])[0], sol.stats
 
         def heston(n, xva=xva):
-            sol = fd.heston_2d(**HESTON, xva=xva, n_space=(n, n // 2), n_time=n // 2)
+            sol = fd.heston_2d(kind="put", **HESTON, xva=xva, n_space=(n, n // 2), n_time=n // 2)
             return sol.price([[100.0, V0]])[0], sol.stats
 
         tag = "risky" if risky else "risk-free"

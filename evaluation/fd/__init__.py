@@ -4,6 +4,10 @@
 - :func:`basket_2d`: two-asset arithmetic basket, worst-of or best-of; Hundsdorfer-Verwer ADI.
 - :func:`heston_2d`: Heston (S, v); Hundsdorfer-Verwer ADI.
 
+Arguments are keyword-only, in the order of the other pricers (docs/pricers.md): the product
+(``strike``, ``maturity``, ``kind``, default ``"call"``), then the model's parameters in the order
+of its ``simulators`` class, then the rest (``weights``, ``style``, ``xva``, ``payoff``, grid).
+
 Each returns an :class:`FDSolution` with ``price``, ``delta``, ``gamma`` (and ``vega`` for Heston)
 interpolated at arbitrary points, and :class:`FDStats` (grid, timing, iterations).
 """

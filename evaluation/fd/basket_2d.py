@@ -54,14 +54,15 @@ def _ints(owner: str, field: str, value, minimum: int) -> tuple[int, int]:
 
 
 def basket_2d(
+    *,
     strike: float,
     maturity: float,
+    kind: str = "call",
     vols,
     rho: float,
     rate: float,
     dividends=(0.0, 0.0),
     weights=(0.5, 0.5),
-    kind: str = "put",
     style: str = "arithmetic",
     xva=None,
     payoff: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
@@ -74,15 +75,19 @@ def basket_2d(
 ) -> FDSolution:
     """Solve the two-asset (risky) Black-Scholes PDE; returns an :class:`FDSolution`.
 
+    All arguments are keyword-only: the product, the model as in
+    :class:`simulators.BlackScholesBasket` (``rho`` for its correlation), then the basket weights,
+    the style, the payoff, XVA and grid settings.
+
     Args:
         strike: K > 0.
         maturity: time to maturity T > 0, years.
+        kind: ``"call"`` or ``"put"`` (ignored when ``payoff`` is given).
         vols: (vol_1, vol_2) > 0 (a scalar is used for both).
         rho: correlation in [-1, 1].
         rate: continuously compounded risk-free rate.
         dividends: continuous dividend yields (q_1, q_2).
         weights: basket weights (w_1, w_2) for ``style="arithmetic"``.
-        kind: ``"call"`` or ``"put"``.
         style: ``"arithmetic"`` (payoff on w . S), ``"worst_of"`` (on min S_i) or ``"best_of"``
             (on max S_i); ignored when ``payoff`` is given.
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.

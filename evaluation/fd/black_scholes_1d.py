@@ -57,12 +57,13 @@ def _source(owner: str, xva) -> Callable[[np.ndarray], np.ndarray] | None:
 
 
 def black_scholes_1d(
+    *,
     strike: float,
     maturity: float,
+    kind: str = "call",
     vol: float,
     rate: float,
     dividend: float = 0.0,
-    kind: str = "put",
     xva=None,
     payoff: Callable[[np.ndarray], np.ndarray] | None = None,
     s_max: float | None = None,
@@ -76,14 +77,17 @@ def black_scholes_1d(
 ) -> FDSolution:
     """Solve the (risky) Black-Scholes PDE for a European payoff; returns an :class:`FDSolution`.
 
+    All arguments are keyword-only: the product, the model as in :class:`simulators.BlackScholes`,
+    then the payoff, XVA and grid settings.
+
     Args:
         strike: K > 0; the grid is clustered at K (or ``center``), which is a node, and K sets
             the default domain size. For a payoff with several strikes pass the largest.
         maturity: time to maturity T > 0 in years (the solution is V(tau = T, S)).
+        kind: ``"call"`` or ``"put"`` (ignored when ``payoff`` is given).
         vol: lognormal vol > 0.
         rate: continuously compounded risk-free rate r (discounting; drift r - dividend).
         dividend: continuous dividend yield.
-        kind: ``"call"`` or ``"put"`` (ignored when ``payoff`` is given).
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable S -> payoff (vectorised over a NumPy array), of any sign.
         s_max: upper bound of the grid (> strike); default K max(4, e^{5 vol sqrt(T)}).
@@ -100,7 +104,7 @@ def black_scholes_1d(
         points of shape (n,).
 
     Example:
-        >>> sol = black_scholes_1d(strike=100, maturity=1, vol=0.25, rate=0.03, kind="put")
+        >>> sol = black_scholes_1d(strike=100, maturity=1, kind="put", vol=0.25, rate=0.03)
         >>> round(float(sol.price([100.0])[0]), 3)
         8.393
     """

@@ -30,15 +30,16 @@ _OWNER = "heston_2d"
 
 
 def heston_2d(
+    *,
     strike: float,
     maturity: float,
+    kind: str = "call",
     kappa: float,
     theta: float,
     xi: float,
     rho: float,
     rate: float,
     dividend: float = 0.0,
-    kind: str = "put",
     xva=None,
     payoff: Callable[[np.ndarray], np.ndarray] | None = None,
     s_max: float | None = None,
@@ -52,16 +53,19 @@ def heston_2d(
 ) -> FDSolution:
     """Solve the (risky) Heston PDE for a European payoff of S; returns an :class:`FDSolution`.
 
+    All arguments are keyword-only: the product, the model as in :class:`simulators.Heston`,
+    then the payoff, XVA and grid settings.
+
     Args:
         strike: K > 0.
         maturity: time to maturity T > 0, years.
+        kind: ``"call"`` or ``"put"`` (ignored when ``payoff`` is given).
         kappa: mean-reversion speed > 0.
         theta: long-run variance > 0.
         xi: volatility of variance > 0.
         rho: spot/variance correlation in [-1, 1].
         rate: continuously compounded risk-free rate r.
         dividend: continuous dividend yield q (drift r - q).
-        kind: ``"call"`` or ``"put"`` (ignored when ``payoff`` is given).
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable S -> payoff, any sign.
         s_max: upper spot bound (> center); default 4 K.

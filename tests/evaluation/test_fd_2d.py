@@ -37,7 +37,8 @@ def test_worst_of_converges_under_refinement():
                        rho=0.5, rate=0.03)
     errs = [
         abs(
-            fd.basket_2d(**BASKET, style="worst_of", n_space=n, n_time=n // 2).price([[100, 100]])[
+            fd.basket_2d(kind="put", style="worst_of", n_space=n, n_time=n // 2,
+                         **BASKET).price([[100, 100]])[
                 0
             ]
             - ref.price[0]
@@ -60,8 +61,8 @@ def test_best_of_call_matches_stulz():
 def test_arithmetic_basket_put_matches_choi_engine(xva):
     days = 182
     tau = days / 365.0
-    sol = fd.basket_2d(strike=100.0, maturity=tau, vols=(0.25, 0.35), rho=0.5, rate=0.03,
-                       weights=(0.5, 0.5), xva=xva)
+    sol = fd.basket_2d(strike=100.0, maturity=tau, kind="put", vols=(0.25, 0.35), rho=0.5,
+                       rate=0.03, weights=(0.5, 0.5), xva=xva)
     f = 1.0 if xva is None else an.xva_factor(xva, tau)
     for s1, s2 in NEAR:
         ref = _ql.choi_basket("put", s1, s2, 100.0, days, 0.25, 0.35, 0.5, 0.03, 0, 0, 0.5, 0.5)
@@ -86,12 +87,12 @@ def test_sign_changing_basket_forward():
     """Linear payoff w . S - K: risk-free exact; risky bounded as in the 1-D case."""
     pay = lambda s1, s2: 0.5 * s1 + 0.5 * s2 - 100.0
     tau = 182 / 365.0
-    args = (100.0, tau, (0.25, 0.35), 0.5, 0.03)
-    rf = fd.basket_2d(*args, payoff=pay, n_space=60, n_time=30)
+    args = dict(strike=100.0, maturity=tau, vols=(0.25, 0.35), rho=0.5, rate=0.03)
+    rf = fd.basket_2d(**args, payoff=pay, n_space=60, n_time=30)
     exact = NEAR @ [0.5, 0.5] - 100.0 * math.exp(-0.03 * tau)
     # Space is exact for linear functions; what remains is the damped start's O(dt^2) time error.
     np.testing.assert_allclose(rf.price(NEAR), exact, atol=5e-5)
-    risky = fd.basket_2d(*args, payoff=pay, xva=XVA_CHECK).price(NEAR)
+    risky = fd.basket_2d(**args, payoff=pay, xva=XVA_CHECK).price(NEAR)
     cp, cn = XVA_CHECK.spread(1), XVA_CHECK.spread(-1)
     call = np.array(
         [
@@ -129,7 +130,7 @@ def test_heston_converges_under_refinement():
     ref = an.heston(100.0, strike=100.0, maturity=1.0, variance=0.04, **HESTON, kind="put")
     errs = [
         abs(
-            fd.heston_2d(strike=100.0, maturity=1.0, n_space=(n, n // 2), n_time=n // 2,
+            fd.heston_2d(strike=100.0, maturity=1.0, kind="put", n_space=(n, n // 2), n_time=n // 2,
                          **HESTON).price(
                 [[100.0, 0.04]]
             )[0]
@@ -143,7 +144,7 @@ def test_heston_converges_under_refinement():
 
 
 def test_heston_gamma_matches_central_difference_of_cf_price():
-    sol = fd.heston_2d(strike=100.0, maturity=1.0, **HESTON)
+    sol = fd.heston_2d(strike=100.0, maturity=1.0, kind="put", **HESTON)
     h = 0.5
     p = an.heston(np.array([100.0 - h, 100.0, 100.0 + h]), 0.04, strike=100.0, maturity=1.0,
                   kind="put", **HESTON)
@@ -205,7 +206,7 @@ def test_errors(call, match):
 
 
 def test_solution_point_shapes():
-    sol = fd.basket_2d(**BASKET, n_space=20, n_time=5)
+    sol = fd.basket_2d(kind="put", **BASKET, n_space=20, n_time=5)
     assert sol.price(NEAR).shape == (4,)
     assert sol.delta(NEAR).shape == (4, 2)
     assert sol.gamma(NEAR).shape == (4, 2, 2)

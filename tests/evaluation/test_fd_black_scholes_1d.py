@@ -45,8 +45,8 @@ def test_spatial_convergence_order_is_two():
     ns = np.array([50, 100, 200, 400])
     errs = [
         abs(
-            fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
-                                n_space=n, n_time=800).price([K])[0]
+            fd.black_scholes_1d(strike=K, maturity=T, kind="put", vol=VOL, rate=R, dividend=Q,
+                                xva=XVA_CHECK, n_space=n, n_time=800).price([K])[0]
             - exact
         )
         for n in ns
@@ -112,9 +112,9 @@ def test_sign_changing_payoff_nonlinear_xva(strikes):
 
 
 def test_zero_xva_equals_risk_free():
-    a = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA(),
-                            n_space=100, n_time=50)
-    b = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=None,
+    a = fd.black_scholes_1d(strike=K, maturity=T, kind="put", vol=VOL, rate=R, dividend=Q,
+                            xva=XVA(), n_space=100, n_time=50)
+    b = fd.black_scholes_1d(strike=K, maturity=T, kind="put", vol=VOL, rate=R, dividend=Q, xva=None,
                             n_space=100, n_time=50)
     np.testing.assert_array_equal(a.values, b.values)
 
@@ -153,7 +153,8 @@ def test_errors(kwargs, match):
 
 
 def test_points_outside_grid():
-    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, n_space=50, n_time=10)
+    sol = fd.black_scholes_1d(strike=K, maturity=T, kind="put", vol=VOL, rate=R, n_space=50,
+                              n_time=10)
     with pytest.raises(ValueError, match=r"'points' parameter of FDSolution\.price must be inside"):
         sol.price([1000.0])
     with pytest.raises(ValueError, match=r"vega is only available"):
