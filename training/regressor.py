@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
@@ -41,7 +42,9 @@ from .options import DType, FitStatus, TrainMode
 from .scaling import DifferentialScaler
 from .twin import TwinNetwork
 
-FORMAT_VERSION = 1
+#: Layout of ``config.json``: 2 adds ``input_names`` and ``output_name``; version 1 still loads.
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
 
 
 @dataclass
@@ -202,6 +205,7 @@ class DifferentialRegressor(BaseRegressor):
     Attributes (after fit)
     ----------------------
     network_ : TwinNetwork; scaler_ : DifferentialScaler; n_inputs_ : int;
+    input_names_ : list[str] (d,); output_name_ : str;
     mode_ : TrainMode ("differential" | "standard"); history_ : TrainHistory;
     result_ : TrainResult.
     """
@@ -314,23 +318,77 @@ class DifferentialRegressor(BaseRegressor):
             raise not_fitted(type(self).__name__)
 
     # fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, dydx: Any | None = None) -> DifferentialRegressor:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        dydx: Any | None = None,
+        *,
+        input_names: Sequence[str] | None = None,
+        output_name: str | None = None,
+    ) -> DifferentialRegressor:
         """Fit on ``X`` (n, d), ``y`` (n,) and optionally ``dydx`` (n, d). Returns ``self``.
 
-        NumPy arrays, torch tensors and DLPack producers are accepted. Raises ``ValueError`` for a
-        bad hyperparameter, mismatched shapes or NaN/Inf entries, and ``FloatingPointError`` if the
-        loss becomes non-finite during training.
+        NumPy arrays, torch tensors, DLPack producers and pandas objects are accepted. Raises
+        ``ValueError`` for a bad hyperparameter, mismatched shapes or NaN/Inf entries, and
+        ``FloatingPointError`` if the loss becomes non-finite during training.
+
+        ``input_names`` (d distinct non-empty strings) and ``output_name`` name the columns of
+        ``X`` and the value; they are saved with the model and written into exports. By default
+        they are a DataFrame's string column names and a Series' name, else ``x0..x{d-1}`` and
+        ``"y"``; names given here must agree with a DataFrame's columns.
         """
         self._validate()
         Xa, ya, za = check_xy(X, y, dydx, dtype=np.float64)
+        names = self._input_names(X, input_names, Xa.shape[1])
+        label = self._output_name(y, output_name)
         if self.num_threads is None:
-            return self._fit(Xa, ya, za)
+            return self._fit(Xa, ya, za)._name(names, label)
         previous = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
-            return self._fit(Xa, ya, za)
+            return self._fit(Xa, ya, za)._name(names, label)
         finally:
             torch.set_num_threads(previous)
+
+    @staticmethod
+    def _default_names(d: int) -> list[str]:
+        return [f"x{j}" for j in range(d)]
+
+    @classmethod
+    def _input_names(cls, X: Any, names: Sequence[str] | None, d: int) -> list[str]:
+        """``names`` checked against d and a DataFrame's columns, else the columns, else
+        ``x0..x{d-1}``."""
+        owner = f"{cls.__name__}.fit"
+        columns = _string_columns(X)
+        if names is None:
+            return columns if columns is not None else cls._default_names(d)
+        if isinstance(names, str) or not isinstance(names, Iterable):
+            raise param_error(owner, "input_names", f"a sequence of {d} strings", names)
+        out = [str(n) if isinstance(n, str) else n for n in names]
+        if len(out) != d or not all(isinstance(n, str) and n for n in out):
+            raise param_error(owner, "input_names", f"{d} non-empty strings (one per column "
+                              "of X)", names)
+        if len(set(out)) != d:
+            raise param_error(owner, "input_names", "distinct", names)
+        if columns is not None and columns != out:
+            raise param_error(owner, "input_names", f"the columns of X {columns}", names)
+        return out
+
+    @classmethod
+    def _output_name(cls, y: Any, name: str | None) -> str:
+        """``name``, else a pandas Series' string name, else "y"."""
+        if name is None:
+            series = getattr(y, "name", None) if type(y).__module__.startswith("pandas") else None
+            return series if isinstance(series, str) and series else "y"
+        if not isinstance(name, str) or not name:
+            raise param_error(f"{cls.__name__}.fit", "output_name", "a non-empty string", name)
+        return name
+
+    def _name(self, input_names: list[str], output_name: str) -> DifferentialRegressor:
+        self.input_names_ = input_names
+        self.output_name_ = output_name
+        return self
 
     def _fit(self, Xa: np.ndarray, ya: np.ndarray, za: np.ndarray | None) -> DifferentialRegressor:
         device = self._resolve_device()
@@ -550,6 +608,7 @@ class DifferentialRegressor(BaseRegressor):
 
     def _predict(self, X: Any, gradient: bool) -> tuple[np.ndarray, np.ndarray | None]:
         self._check_fitted()
+        self._check_columns(X)
         Xa = check_X(X, self.n_inputs_, np.float64)
         s = self.scaler_
         xt = torch.as_tensor(s.x(Xa), dtype=self._torch_dtype()).to(self.device_)
@@ -576,6 +635,17 @@ class DifferentialRegressor(BaseRegressor):
                     "deviations from the training mean")
         return y, g
 
+    def _check_columns(self, X: Any) -> None:
+        """A DataFrame must have the columns named in fit, in that order (unless the names are
+        the defaults ``x0..x{d-1}``, i.e. none were given)."""
+        columns = _string_columns(X)
+        names = self.input_names_
+        if columns is None or columns == names or names == self._default_names(self.n_inputs_):
+            return
+        raise ValueError(
+            f"X has columns {columns}; {type(self).__name__} was fitted on {names} (same order)."
+        )
+
     def predict(self, X: Any) -> np.ndarray:
         """Values in original units, shape (n,)."""
         return self._predict(X, gradient=False)[0]
@@ -589,10 +659,28 @@ class DifferentialRegressor(BaseRegressor):
         y, g = self._predict(X, gradient=True)
         return y, g
 
+    # export -----------------------------------------------------------------------------
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write an ONNX model mapping raw ``x`` (n, d) to ``value`` (n,) and ``gradient`` (n, d)
+        in original units, scaling and explicit twin pass inside the graph, batch axis dynamic,
+        in the model's dtype (:mod:`training.export`). Needs the ``onnx`` package. Returns the
+        path."""
+        from . import export
+
+        return export.export_onnx(self, path)
+
+    def export_torchscript(self, path: str | Path) -> Path:
+        """Write the same graph as :meth:`export_onnx` as a TorchScript file for
+        ``torch.jit.load``: ``module(x)`` returns ``(value, gradient)``. Returns the path."""
+        from . import export
+
+        return export.export_torchscript(self, path)
+
     # persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write ``path/config.json`` (hyperparameters, scalers, result) and ``path/weights.pt``
-        (``torch.save`` of the state dict). No pickled Python objects. Returns the directory."""
+        """Write ``path/config.json`` (hyperparameters, input and output names, scaler, result)
+        and ``path/weights.pt`` (``torch.save`` of the state dict). No pickled Python objects.
+        Returns the directory."""
         self._check_fitted()
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
@@ -604,6 +692,8 @@ class DifferentialRegressor(BaseRegressor):
             "class": type(self).__name__,
             "params": params,
             "n_inputs": self.n_inputs_,
+            "input_names": list(self.input_names_),
+            "output_name": self.output_name_,
             "mode": self.mode_,
             "scaler": self.scaler_.to_dict(),
             "result": self.result_.to_dict(),
@@ -615,11 +705,16 @@ class DifferentialRegressor(BaseRegressor):
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> DifferentialRegressor:
-        """Load a model written by :meth:`save` (weights via ``torch.load(weights_only=True)``)."""
+        """Load a model written by :meth:`save` (weights via ``torch.load(weights_only=True)``).
+        Format 1 (before names were saved) loads with names ``x0..x{d-1}`` and ``"y"``."""
         p = Path(path)
         config = json.loads((p / "config.json").read_text())
-        if config.get("format_version") != FORMAT_VERSION or config.get("class") != cls.__name__:
-            raise ValueError(f"{p} does not hold a {cls.__name__} (format {FORMAT_VERSION}).")
+        if (
+            config.get("format_version") not in _READABLE_FORMATS
+            or config.get("class") != cls.__name__
+        ):
+            readable = ", ".join(str(v) for v in _READABLE_FORMATS)
+            raise ValueError(f"{p} does not hold a {cls.__name__} (formats {readable}).")
         params = dict(config["params"])
         if isinstance(params.get("schedule"), dict):
             params["schedule"] = _sched.from_dict(params["schedule"])
@@ -641,6 +736,10 @@ class DifferentialRegressor(BaseRegressor):
         model.network_ = net
         model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
         model.n_inputs_ = int(config["n_inputs"])
+        model.input_names_ = list(
+            config.get("input_names", cls._default_names(model.n_inputs_))
+        )
+        model.output_name_ = str(config.get("output_name", "y"))
         model.mode_ = TrainMode(config["mode"])
         model.device_ = dev
         r = dict(config["result"])
@@ -648,6 +747,15 @@ class DifferentialRegressor(BaseRegressor):
         model.history_ = hist
         model.result_ = TrainResult(history=hist, **r)
         return model
+
+
+def _string_columns(X: Any) -> list[str] | None:
+    """A DataFrame's column names when they are all strings (as scikit-learn), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not type(X).__module__.startswith("pandas"):
+        return None
+    names = list(columns)
+    return names if all(isinstance(c, str) for c in names) else None
 
 
 class _progress_bar:
