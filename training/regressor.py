@@ -174,17 +174,15 @@ class DifferentialRegressor(BaseRegressor):
         ``peak_lr``; interpolated at every step. A ``PiecewiseLinear`` is used as is.
     peak_lr : float > 0, default 0.05
         Peak Adam rate of "one_cycle" (or the rate of "constant"). The source uses 0.1 and reports
-        a divergence to a flat output for d = 50, m = 131,072 (docs/methods.md). Measured on our
-        set-ups (docs/training.md): 0.05 loses little against 0.1 at m = 1k (Black-Scholes value
-        RMSE 0.225 vs 0.212 ×100), is better at d = 7, m = 8k, and trains d = 50, m = 131k.
-        0.01 is clearly worse at m = 1k (too few steps to converge).
+        a divergence to a flat output for d = 50, m = 131,072 (docs/methods.md). The measured
+        comparison of 0.01, 0.05 and 0.1 is in docs/training.md ("Defaults and why").
     clip_norm : float > 0 or None, default 1.0
         Clip the global gradient norm of the parameters: a guard against loss spikes (Adam's
         normalised steps make it a safety net, not a change of the normal path).
     init : {"glorot", "lecun", "he"}, default "glorot"
         Normal weight initialisation (biases zero). Glorot keeps the first layer's weights of
         order 1/sqrt(fan_in + fan_out) for d = 50 inputs as well as d = 1 (the source's
-        variance scaling is LeCun-like, 1/sqrt(fan_in)); both measured alike at d ≤ 7.
+        variance scaling is LeCun-like, 1/sqrt(fan_in)); see docs/training.md.
     validation_fraction : float in (0, 1) or None, default None
         Hold out this share of the examples (the last ones after a seeded shuffle) to monitor
         validation loss; the best epoch's weights are restored.
