@@ -31,23 +31,26 @@ def _pair(owner: str, field: str, value: Any, check) -> tuple[float, float]:
     return tuple(check(owner, field, x) for x in items)  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _TwoAssetPDE(PDEProblem):
     """Two correlated geometric Brownian motions, states (S1, S2) in [0, s_max]^2.
 
     ``L V = sum_i 1/2 vol_i^2 S_i^2 V_ii + rho vol_1 vol_2 S1 S2 V_12 + sum_i b_i S_i V_i``,
     b_i = rate - dividends[i]. Generator term names: "11", "22", "12", "1", "2".
+    Fields (keyword-only, in the order of the other pricers): the product (strike, maturity,
+    kind), the model as in :class:`simulators.BlackScholesBasket` (vols, rho for its correlation,
+    rate, dividends), then s_max, xva and the subclass's fields.
     Boundary-safe residuals: at S_i = 0 the full PDE (it collapses to the 1D problem in the other
     asset); at S_i = s_max the PDE without the "ii" term (linearity in S_i).
     """
 
     strike: float
     maturity: float
+    kind: str = "call"
     vols: tuple[float, float]
+    rho: float = 0.0
     rate: float = 0.0
     dividends: tuple[float, float] = (0.0, 0.0)
-    rho: float = 0.0
-    kind: str = "put"
     s_max: float | None = None
     xva: XVA | None = None
 
@@ -122,7 +125,7 @@ class _TwoAssetPDE(PDEProblem):
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BasketPDE(_TwoAssetPDE):
     """Arithmetic basket option on ``w1 S1 + w2 S2`` (payoff ``max(+-(w.S - K), 0)``).
 
@@ -187,7 +190,7 @@ class BasketPDE(_TwoAssetPDE):
         return {**self._common_dict(), "weights": list(self.weights), "base": self.base}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WorstOfPDE(_TwoAssetPDE):
     """Option on the minimum of two assets (payoff ``max(+-(min(S1, S2) - K), 0)``).
 
@@ -233,7 +236,7 @@ class WorstOfPDE(_TwoAssetPDE):
         return self._common_dict()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TwoAssetPDE(_TwoAssetPDE):
     """A netting set of legs on two correlated assets: basket (``w . S``), worst-of (min) and
     best-of (max) calls and puts, basket forwards; any signs.

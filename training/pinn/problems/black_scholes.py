@@ -19,17 +19,18 @@ from .base import Derivatives, Face, PDEProblem
 _KINDS = ("call", "put", "forward")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BlackScholesPDE(PDEProblem):
     """``dV/dtau = 1/2 vol^2 S^2 V_SS + b S V_S - r V - f(V)`` on [0, s_max], b = rate - dividend.
 
-    Attributes:
+    Attributes (keyword-only, in the order of the other pricers: product, model as in
+    :class:`simulators.BlackScholes`, then the rest):
         strike: K > 0, inside (0, s_max).
         maturity: T in years; tau in [0, T].
+        kind: "call", "put" or "forward" (ignored when ``netting`` is given).
         vol: sigma per sqrt(year), > 0.
         rate: r, continuously compounded (discounting and repo).
         dividend: continuous dividend yield.
-        kind: "call", "put" or "forward" (ignored when ``netting`` is given).
         s_max: upper end of the spot domain (default 4 K).
         xva: default/funding parameters (None: risk-free).
         netting: a :class:`simulators.NettingSet` of single-asset legs with this maturity; the
@@ -46,10 +47,10 @@ class BlackScholesPDE(PDEProblem):
 
     strike: float
     maturity: float
+    kind: str = "call"
     vol: float
     rate: float = 0.0
     dividend: float = 0.0
-    kind: str = "put"
     s_max: float | None = None
     xva: XVA | None = None
     netting: NettingSet | None = None

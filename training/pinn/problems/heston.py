@@ -26,20 +26,22 @@ _VMAX = ("neumann", "linear")
 _BASES = ("characteristic_function", "first_order")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HestonPDE(PDEProblem):
     """Heston PDE on (S, v) in [0, s_max] x [0, v_max]:
 
     ``L V = 1/2 v S^2 V_SS + rho xi v S V_Sv + 1/2 xi^2 v V_vv + b S V_S + kappa (theta - v) V_v``,
     b = rate - dividend. Generator term names: "SS", "Sv", "vv", "S", "v".
 
-    Attributes:
-        strike, maturity, rate, dividend, kind, netting: as in :class:`BlackScholesPDE`
-            (netting: single-asset legs; each leg's base and boundary data as below, summed).
+    Attributes (keyword-only, in the order of the other pricers: product, model as in
+    :class:`simulators.Heston`, then the rest):
+        strike, maturity, kind: as in :class:`BlackScholesPDE`.
         kappa: mean-reversion speed per year, > 0.
         theta: long-run variance, > 0.
         xi: volatility of variance, > 0.
         rho: spot/variance correlation in (-1, 1).
+        rate, dividend, netting: as in :class:`BlackScholesPDE` (netting: single-asset legs;
+            each leg's base and boundary data as below, summed).
         s_max: upper end of the spot domain (default 4 K).
         v_max: upper end of the variance domain (default 1).
         xva: default/funding parameters (None: risk-free).
@@ -69,13 +71,13 @@ class HestonPDE(PDEProblem):
 
     strike: float
     maturity: float
-    rate: float = 0.0
-    dividend: float = 0.0
+    kind: str = "call"
     kappa: float = 1.0
     theta: float = 0.04
     xi: float = 0.3
     rho: float = 0.0
-    kind: str = "put"
+    rate: float = 0.0
+    dividend: float = 0.0
     s_max: float | None = None
     v_max: float = 1.0
     xva: XVA | None = None
