@@ -100,7 +100,7 @@ def _pinn_basket_common(model, product, xva) -> dict:
     if len(model.inputs) != 2:  # sampled vols are inputs the PDE does not have
         _pinn_inputs(model, product, tuple(model.inputs[:2]))
     return dict(strike=product.strike, maturity=product.maturity, vols=tuple(model.vols),
-                rate=model.rate, dividends=tuple(model.dividends), rho=model.correlation[0][1],
+                rho=model.correlation[0][1], rate=model.rate, dividends=tuple(model.dividends),
                 xva=xva)
 
 
@@ -135,9 +135,9 @@ def _pinn_heston(model, product, xva):
     from training import pinn
 
     _pinn_inputs(model, product, ("spot", "variance"))
-    common = dict(strike=product.strike, maturity=product.maturity, rate=model.rate,
-                  dividend=model.dividend, kappa=model.kappa, theta=model.theta, xi=model.xi,
-                  rho=model.rho, xva=xva)
+    common = dict(strike=product.strike, maturity=product.maturity, kappa=model.kappa,
+                  theta=model.theta, xi=model.xi, rho=model.rho, rate=model.rate,
+                  dividend=model.dividend, xva=xva)
     if isinstance(product, sim.NettingSet):
         return pinn.HestonPDE(netting=product, **common)
     return pinn.HestonPDE(kind=product.kind, **common)
