@@ -14,8 +14,10 @@ decodes with valid page CRCs, the right metadata, path ids and finite values) an
 sidecar was written after it, its SHA-256 matches the sidecar; anything else is regenerated.
 
 Before any of this, a complete dataset that verifies is returned without taking the lock (so a
-read-only store serves it). Under the lock, a file where the dataset directory should be is
-moved aside and strays in the dataset directory are quarantined (``data.layout``).
+read-only store serves it); a version-1 one (``manifest.json``) is first migrated to
+``_manifest.json`` under the lock (``data.writer.migrate_in_place``). Under the lock, a file
+where the dataset directory should be is moved aside and strays in the dataset directory are
+quarantined (``data.layout``).
 """
 
 from __future__ import annotations
@@ -34,11 +36,18 @@ from typing import Any
 from .errors import DatasetError
 from .hashing import file_sha256
 from .layout import displace_non_directory, quarantine, stray_entries
-from .manifest import MANIFEST, PartInfo, read_manifest
+from .manifest import PartInfo, find_manifest, read_manifest
 from .reader import Dataset, open_dataset, read_part
 from .schema import METADATA_KEY, PART_PATTERN, part_name
 from .spec import DatasetSpec
-from .writer import dataset_lock, finalize, sidecar_path, work_dir, write_part
+from .writer import (
+    dataset_lock,
+    finalize,
+    migrate_in_place,
+    sidecar_path,
+    work_dir,
+    write_part,
+)
 
 log = logging.getLogger(__name__)
 PLAN = ".plan.json"
@@ -150,9 +159,9 @@ def _quarantine_strays(final: Path, spec: DatasetSpec) -> None:
 
 def _infer_chunk(directory: Path, spec: DatasetSpec) -> int | None:
     """Chunk size used by the parts already in ``directory`` (from a manifest or part 0)."""
-    man = directory / MANIFEST
+    man = find_manifest(directory)
     try:
-        if man.is_file():
+        if man is not None:
             m = json.loads(man.read_text())
             if m.get("hash") == spec.hash and isinstance(m.get("chunk_paths"), int):
                 return m["chunk_paths"]
@@ -238,12 +247,13 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
         fsync: flush files and directories to disk.
 
     If the dataset exists and verifies, it is returned without taking the lock and nothing is
-    simulated. Otherwise, under the lock: anything but a directory at the dataset's path is
-    moved aside (``<name>.displaced-<UTC stamp>``), strays in the dataset directory are moved
-    into its ``_quarantine/``, and a damaged dataset (manifest missing or invalid, part
-    missing, truncated, corrupt, foreign, holding NaN/Inf or wrong path ids) is repaired:
-    verified parts are kept and the others regenerated. An interrupted run is resumed the same
-    way.
+    simulated; a version-1 dataset (``manifest.json``) is migrated to ``_manifest.json`` first,
+    under the lock (left as it is, with a warning, on a read-only store). Otherwise, under the
+    lock: anything but a directory at the dataset's path is moved aside
+    (``<name>.displaced-<UTC stamp>``), strays in the dataset directory are moved into its
+    ``_quarantine/``, and a damaged dataset (manifest missing or invalid, part missing,
+    truncated, corrupt, foreign, holding NaN/Inf or wrong path ids) is repaired: verified parts
+    are kept and the others regenerated. An interrupted run is resumed the same way.
 
     Raises:
         DatasetError: the dataset must be written but the store is read-only.
@@ -261,9 +271,11 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
     if final.is_dir():  # complete and verified: served without the (write) lock
         try:
             _check_complete(final, verify)
-            return final
         except (DatasetError, OSError) as exc:
             why = f"it needs repair ({exc})"
+        else:
+            migrate_in_place(root, spec, final, fsync=fsync)  # a version-1 dataset only
+            return final
     with dataset_lock(root, spec, why=why):
         displace_non_directory(final)
         displace_non_directory(tmp)
@@ -271,10 +283,12 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
             _quarantine_strays(final, spec)
             try:
                 _check_complete(final, verify)
-                return final
             except DatasetError as exc:
                 log.warning("dataset %s is damaged (%s); repairing it", final, exc)
                 _adopt_damaged(final, tmp, spec)
+            else:
+                migrate_in_place(root, spec, final, fsync=fsync, locked=True)
+                return final
         chunk = _prepare_work_dir(tmp, spec, spec.chunk_paths)
         spec = spec.replace(chunk_paths=chunk)
         plan = plan_chunks(spec.n_paths, chunk)

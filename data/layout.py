@@ -1,10 +1,12 @@
 """What a dataset directory may hold, and moving what it may not out of the way.
 
-A complete dataset directory holds ``manifest.json`` and the parts the manifest lists. Names
-starting with ``.`` or ``_`` are skipped by Arrow's dataset discovery (``pyarrow.dataset``'s
-default ``selector_ignore_prefixes``) and by shell-style globs such as ``*.parquet`` (for
-``.``); any other entry is a *stray*: a foreign, stale or misnamed file that a reader pointed
-at the directory would read as data. ``open_dataset`` and ``Dataset.verify`` refuse a
+A complete dataset directory holds ``_manifest.json`` and the parts the manifest lists (a
+version-1 dataset holds ``manifest.json`` instead, which is not a stray; see
+``data.manifest``). Names starting with ``.`` or ``_`` (``_manifest.json`` among them) are
+skipped by Arrow's dataset discovery (``pyarrow.dataset``'s default
+``selector_ignore_prefixes``) and by shell-style globs such as ``*.parquet`` (for ``.``); any
+other entry is a *stray*: a foreign, stale or misnamed file that a reader pointed at the
+directory would read as data. ``open_dataset`` and ``Dataset.verify`` refuse a
 directory holding strays; ``generate`` moves them into ``<dataset>/_quarantine/``, where no
 reader looks.
 
@@ -21,7 +23,7 @@ import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from .manifest import MANIFEST
+from .manifest import LEGACY_MANIFEST
 from .schema import PART_PATTERN
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,8 @@ def stray_entries(directory: Path, listed: Collection[str] | None) -> list[str]:
     """
     out = []
     for name in sorted(os.listdir(directory)):
-        if name == MANIFEST or is_ignored(name):
-            continue
+        if is_ignored(name) or (name == LEGACY_MANIFEST and (Path(directory) / name).is_file()):
+            continue  # the manifest, hidden files and the quarantine
         known = PART_PATTERN.match(name) is not None if listed is None else name in listed
         if known:
             continue

@@ -1,10 +1,19 @@
-"""``manifest.json``: the record of a complete dataset, and the per-part metadata.
+"""``_manifest.json``: the record of a complete dataset, and the per-part metadata.
 
 A manifest holds the schema version, every parameter of the model, product, sampler and XVA,
 the seed, the number of paths, antithetic flag and precision (the *identity*, whose SHA-256 is
 ``hash``), the input and column names, each part's file name, first path, row count, size and
 SHA-256, the backend, the package version and the UTC creation time. It is written last, so a
 directory with a valid manifest is complete.
+
+File name and schema version go together. Version 2 (written now) is ``_manifest.json``:
+Arrow's dataset discovery (pandas, ``pyarrow.dataset``) skips names starting with ``_`` and a
+``*.parquet`` glob (polars, DuckDB) does not match it, so the directory reads as a plain
+Parquet dataset. Version 1 was ``manifest.json``, with the same fields; such a dataset is still
+read, and ``migrate_manifest`` rewrites it as version 2 in place: ``_manifest.json`` is written
+atomically, then ``manifest.json`` removed. A crash in between leaves both, and
+``_manifest.json`` (complete by construction) is the one read. The content hash covers the
+identity only, so migrating does not change it; the parts are not touched.
 """
 
 from __future__ import annotations
@@ -19,9 +28,12 @@ from typing import Any
 
 from .errors import DatasetError
 from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
-from .schema import FORMAT, PART_PATTERN, SCHEMA_VERSION, column_names
+from .schema import FORMAT, PART_PATTERN, PART_SCHEMA_VERSION, SCHEMA_VERSION, column_names
 
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"  # schema version 2 (SCHEMA_VERSION)
+LEGACY_MANIFEST = "manifest.json"  # schema version 1, read and migrated
+LEGACY_SCHEMA_VERSION = 1
+MANIFEST_NAMES = (MANIFEST, LEGACY_MANIFEST)
 
 
 def package_version() -> str:
@@ -79,13 +91,15 @@ def part_metadata(spec_dict: dict, inputs: list[str], index: int, first_path: in
 
     It repeats the manifest's identity (every parameter), the content hash, the schema and the
     part's own position, so a single part file describes itself. It holds no time stamp, so the
-    same part written twice has the same bytes.
+    same part written twice has the same bytes. Its ``schema_version`` is the part layout's
+    (``PART_SCHEMA_VERSION``), unchanged by version 2 of the manifest, so parts written before
+    and after that change are byte-identical.
     """
     identity = {k: spec_dict[k] for k in IDENTITY_KEYS}
     digest = content_hash(identity)
     return {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": PART_SCHEMA_VERSION,
         "name": spec_dict["name"],
         "hash": digest,
         **identity,
@@ -154,7 +168,7 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview, *, fsync: bool = Tr
 
 
 def write_manifest(directory: Path, manifest: dict, *, fsync: bool = True) -> Path:
-    """Write ``manifest.json`` atomically into ``directory``; returns its path."""
+    """Write ``_manifest.json`` atomically into ``directory``; returns its path."""
     path = Path(directory) / MANIFEST
     text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
@@ -169,12 +183,13 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def check_manifest(manifest: Any, where: str) -> dict:
+def check_manifest(manifest: Any, where: str, *, schema_version: int = SCHEMA_VERSION) -> dict:
     """Validate a parsed manifest; raise DatasetError naming the file and field otherwise.
 
-    Checks the format and schema version, the presence and type of every field, that ``hash``
-    is the SHA-256 of the identity fields, the column names, and that the parts are contiguous
-    (``first_path`` of each part follows the previous one) and add up to ``n_paths``.
+    Checks the format and schema version (``schema_version``: the one its file name implies),
+    the presence and type of every field, that ``hash`` is the SHA-256 of the identity fields,
+    the column names, and that the parts are contiguous (``first_path`` of each part follows the
+    previous one) and add up to ``n_paths``.
     """
     if not isinstance(manifest, dict):
         raise DatasetError(f"{where}: a manifest must be a JSON object.", where)
@@ -188,10 +203,11 @@ def check_manifest(manifest: Any, where: str) -> dict:
                                f"({type(manifest[key]).__name__}).", where)
     if manifest["format"] != FORMAT:
         raise DatasetError(f"{where}: format {manifest['format']!r} is not {FORMAT!r}.", where)
-    if manifest["schema_version"] != SCHEMA_VERSION:
+    if manifest["schema_version"] != schema_version:
         raise DatasetError(f"{where}: schema version {manifest['schema_version']} is not "
-                           f"supported (this diffml reads version {SCHEMA_VERSION}); "
-                           "regenerate the dataset.", where)
+                           f"supported in {Path(where).name} (this diffml reads version "
+                           f"{SCHEMA_VERSION} in {MANIFEST} and version {LEGACY_SCHEMA_VERSION} "
+                           f"in {LEGACY_MANIFEST}); regenerate the dataset.", where)
     if "numbers" not in manifest:
         raise DatasetError(f"{where}: written by an older diffml without a record of its "
                            "random-number algorithms; regenerate the dataset.", where)
@@ -234,20 +250,87 @@ def check_manifest(manifest: Any, where: str) -> dict:
     return manifest
 
 
-def read_manifest(directory: Path) -> dict:
-    """Read and validate ``<directory>/manifest.json``; DatasetError if absent or invalid."""
-    path = Path(directory) / MANIFEST
-    if not Path(directory).is_dir():
-        if Path(directory).exists():
+def find_manifest(directory: str | os.PathLike) -> Path | None:
+    """The manifest file of the dataset directory ``directory``: ``_manifest.json`` if present,
+    else the version-1 ``manifest.json`` if present, else None."""
+    for name in MANIFEST_NAMES:
+        path = Path(directory) / name
+        if path.is_file():
+            return path
+    return None
+
+
+def _load(path: Path, schema_version: int, text: str | None = None) -> dict:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8") if text is None else text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot parse the manifest ({exc}).", path) from exc
+    return check_manifest(manifest, str(path), schema_version=schema_version)
+
+
+def read_manifest(directory: str | os.PathLike) -> dict:
+    """Read and validate the manifest of ``directory``: ``_manifest.json`` (schema version 2),
+    or else a version-1 ``manifest.json``, returned as it is on disk (``schema_version`` 1);
+    DatasetError if absent or invalid.
+
+    A migration running meanwhile is no problem: when ``manifest.json`` disappears between the
+    look for ``_manifest.json`` and its own reading, ``_manifest.json`` is there and is read.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        if directory.exists():
             raise DatasetError(f"{directory}: not a directory (a file where the dataset "
                                "directory should be); data.generate moves it aside.", directory)
         raise DatasetError(f"{directory}: no such dataset directory.", directory)
-    if not path.is_file():
-        raise DatasetError(f"{path}: manifest missing; the dataset is incomplete or damaged. "
-                           "Regenerate it with data.find_or_create(spec) (verified parts are "
-                           "reused).", path)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot parse the manifest ({exc}).", path) from exc
-    return check_manifest(manifest, str(path))
+    for name in (MANIFEST, LEGACY_MANIFEST, MANIFEST):
+        path = directory / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{path}: cannot parse the manifest ({exc}).", path) from exc
+        version = SCHEMA_VERSION if name == MANIFEST else LEGACY_SCHEMA_VERSION
+        return _load(path, version, text)
+    path = directory / MANIFEST
+    raise DatasetError(f"{path}: manifest missing; the dataset is incomplete or damaged. "
+                       "Regenerate it with data.find_or_create(spec) (verified parts are "
+                       "reused).", path)
+
+
+def migrate_manifest(directory: str | os.PathLike, *, fsync: bool = True) -> bool:
+    """Rewrite a version-1 dataset's ``manifest.json`` as ``_manifest.json`` (version 2).
+
+    The new manifest holds the same fields (hash, parts, checksums, creation time ...) with
+    ``schema_version`` 2 and a ``migrated`` record (``from_schema_version``, ``utc``,
+    ``package_version``). It is written atomically first, then ``manifest.json`` is removed
+    (and the directory fsynced): a crash in between leaves both files and a readable dataset,
+    and the next call only removes ``manifest.json``. The parts are not touched. The caller
+    holds the dataset's lock.
+
+    Returns:
+        True when something was changed, False when ``directory`` holds no ``manifest.json``.
+
+    Raises:
+        DatasetError: a manifest is invalid (nothing is changed then).
+    """
+    directory = Path(directory)
+    legacy = directory / LEGACY_MANIFEST
+    if not legacy.is_file():
+        return False
+    current = directory / MANIFEST
+    if current.is_file():
+        _load(current, SCHEMA_VERSION)  # an interrupted migration: only the removal is left
+    else:
+        old = _load(legacy, LEGACY_SCHEMA_VERSION)
+        new = {**old, "schema_version": SCHEMA_VERSION,
+               "migrated": {"from_schema_version": LEGACY_SCHEMA_VERSION, "utc": utc_now(),
+                            "package_version": package_version()}}
+        check_manifest(new, str(current))
+        write_manifest(directory, new, fsync=fsync)
+    legacy.unlink()
+    for leftover in directory.glob(f".{MANIFEST}.*.tmp"):  # from a migration killed mid-write
+        leftover.unlink()
+    if fsync:
+        fsync_dir(directory)
+    return True

@@ -2,8 +2,9 @@
 
 Checks, in order:
 
-* at open (always, cheap): the manifest parses and is consistent (schema version, every field,
-  ``hash`` = SHA-256 of the recorded parameters, contiguous parts adding up to ``n_paths``);
+* at open (always, cheap): the manifest (``_manifest.json``, or a version-1 ``manifest.json``)
+  parses and is consistent (schema version, every field, ``hash`` = SHA-256 of the recorded
+  parameters, contiguous parts adding up to ``n_paths``);
   a directory named ``<name>-<hash12>`` carries the manifest's hash; every listed part exists
   with the recorded size (catches truncation) and no stray is present (an entry other than the
   manifest and its parts whose name does not start with ``.`` or ``_``: other readers would
@@ -36,7 +37,7 @@ import pyarrow.parquet as pq
 from .errors import DatasetError
 from .hashing import HASH_HEX_DIGITS
 from .layout import QUARANTINE, stray_entries
-from .manifest import PartInfo, read_manifest
+from .manifest import MANIFEST, PartInfo, find_manifest, read_manifest
 from .schema import METADATA_KEY, check_finite, check_schema
 
 _DIRNAME = re.compile(r"^(?P<name>.+)-(?P<hash>[0-9a-f]{12})$")
@@ -143,7 +144,8 @@ class Dataset:
 
     Attributes:
         path: the dataset directory.
-        manifest: the parsed ``manifest.json``.
+        manifest: the parsed manifest (``schema_version`` 1 for a version-1 dataset opened
+            read-only: see ``data.manifest``).
         verify_checksums: whether reads check SHA-256 checksums.
         read_threads: threads used by ``load`` and ``verify`` (default: cores, at most 4).
     """
@@ -344,7 +346,7 @@ def check_structure(path: Path, manifest: dict) -> None:
     """The open-time checks of a dataset directory against its (valid) manifest."""
     m = _DIRNAME.match(path.name)
     if m and m.group("hash") != manifest["hash"][:HASH_HEX_DIGITS]:
-        raise DatasetError(f"{path / 'manifest.json'}: the manifest's hash "
+        raise DatasetError(f"{find_manifest(path) or path / MANIFEST}: the manifest's hash "
                            f"{manifest['hash'][:HASH_HEX_DIGITS]} does not match the directory "
                            f"name's {m.group('hash')} (a foreign manifest).", path)
     check_strays(path, manifest)

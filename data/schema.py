@@ -15,7 +15,12 @@ import pyarrow as pa
 
 from .errors import DatasetError
 
-SCHEMA_VERSION = 1
+# Version of the dataset format, recorded in the manifest. 2: the manifest is _manifest.json
+# (1: manifest.json, still read and migrated; see data.manifest). The parts did not change.
+SCHEMA_VERSION = 2
+# Version of the part layout, recorded in each part's footer metadata: unchanged since 1, so a
+# part has the same bytes whichever manifest version lists it.
+PART_SCHEMA_VERSION = 1
 FORMAT = "diffml.dataset"
 PRECISIONS = ("float64", "float32")
 METADATA_KEY = b"diffml"  # Parquet key-value metadata key holding the part's JSON description

@@ -9,12 +9,14 @@ Layout while a dataset is being written under ``root``:
 * ``root/.<name>-<hash12>.lock``: an advisory ``flock`` held by the writer, so two processes do
   not write the same dataset at once.
 
-When every part is present the sidecars are removed, ``manifest.json`` is written (atomically,
+When every part is present the sidecars are removed, ``_manifest.json`` is written (atomically,
 last) and the work directory is renamed to ``root/<name>-<hash12>``. A crash at any point leaves
 either the previous state or a hidden work directory, never a directory that looks complete.
 
 The lock is taken only when something must be written, so a complete dataset on a read-only
-store is served; when the lock cannot be created there, ``DatasetError`` says so.
+store is served; when the lock cannot be created there, ``DatasetError`` says so. A complete
+version-1 dataset (``manifest.json``) is migrated under the lock (``migrate_in_place``), or
+served as it is where the store is read-only.
 
 ``private_work_dir`` and ``publish_dir`` are the same pattern without a lock, for caches that
 several processes may fill at once: each assembles its own temporary directory and renames it
@@ -27,6 +29,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -43,17 +46,21 @@ from .errors import DatasetError
 from .hashing import IDENTITY_KEYS
 from .layout import QUARANTINE, displace_non_directory, is_ignored, quarantine
 from .manifest import (
+    LEGACY_MANIFEST,
     MANIFEST,
     PartInfo,
     atomic_write_bytes,
     build_manifest,
+    find_manifest,
     fsync_dir,
+    migrate_manifest,
     part_metadata,
     write_manifest,
 )
 from .schema import METADATA_KEY, PART_PATTERN, check_finite, part_name, table_from_arrays
 from .spec import DatasetSpec
 
+log = logging.getLogger(__name__)
 COMPRESSION = "lz4"  # LZ4_RAW: ~2x faster writes than zstd here, ~30% larger files
 SIDECAR_SUFFIX = ".json"
 
@@ -201,8 +208,9 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
     """Turn a work directory holding every part into the dataset directory ``final``.
 
     Removes sidecars and other hidden leftovers, moves any other entry that is not a listed
-    part into ``_quarantine/`` (kept, as is an existing quarantine), writes ``manifest.json``
-    (last) and renames ``tmp`` to ``final`` atomically. ``final`` must not exist.
+    part into ``_quarantine/`` (kept, as is an existing quarantine), removes a version-1
+    ``manifest.json``, writes ``_manifest.json`` (last) and renames ``tmp`` to ``final``
+    atomically. ``final`` must not exist.
     """
     parts = sorted(parts, key=lambda p: p.index)
     expected = {p.file for p in parts}
@@ -219,7 +227,9 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
     for entry in tmp.iterdir():
         if entry.name in expected or entry.name in (QUARANTINE, MANIFEST):
             continue  # a manifest (of a damaged dataset) is replaced below
-        if not is_ignored(entry.name):
+        if entry.name == LEGACY_MANIFEST and entry.is_file():
+            entry.unlink()  # a version-1 manifest (of a damaged dataset): replaced below
+        elif not is_ignored(entry.name):
             strays.append(entry.name)
         elif entry.is_dir():
             shutil.rmtree(entry)
@@ -269,7 +279,8 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
     Returns:
         ``root/<name>-<hash12>``. If that dataset already exists it is left as it is (its
         numbers are the same by construction) and its path is returned without taking the
-        lock; use ``open_dataset`` to verify it. A file at that path is moved aside first
+        lock (a version-1 one is migrated under the lock first: ``migrate_in_place``); use
+        ``open_dataset`` to verify it. A file at that path is moved aside first
         (``data.layout.displace``).
     """
     sample = sample.to_numpy() if hasattr(sample, "to_numpy") else sample
@@ -280,10 +291,12 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
     _check_sample(sample, spec)
     root = Path(root)
     final = root / spec.dirname
-    if (final / MANIFEST).is_file():  # written already: no lock needed
+    if find_manifest(final) is not None:  # written already: no lock needed
+        migrate_in_place(root, spec, final, fsync=fsync)
         return final
     with dataset_lock(root, spec, why="it does not exist yet"):
-        if (final / MANIFEST).is_file():
+        if find_manifest(final) is not None:
+            migrate_in_place(root, spec, final, fsync=fsync, locked=True)
             return final
         displace_non_directory(final)
         if final.exists():
@@ -306,6 +319,43 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
                                     sidecar=False))
         return finalize(tmp, final, spec, parts, fsync=fsync,
                         generation={"source": "write_dataset", "parts_written": n_parts})
+
+
+def migrate_in_place(root: Path, spec: DatasetSpec, final: Path, *, fsync: bool = True,
+                     locked: bool = False) -> bool:
+    """Migrate the version-1 ``manifest.json`` of the dataset directory ``final`` to
+    ``_manifest.json`` (``data.manifest.migrate_manifest``) under the dataset's lock.
+
+    Args:
+        root, spec: the store and the dataset (whose lock is taken).
+        final: ``root/<spec.dirname>``; callers have checked that it is complete.
+        fsync: flush the new manifest and the directory.
+        locked: the caller holds the lock already.
+
+    Returns:
+        True when the manifest was migrated (or an interrupted migration finished); False when
+        there was nothing to migrate, or when it could not be: a read-only store, or an invalid
+        version-1 manifest. The dataset is then left as it is, with a warning: it is read the
+        same way, only tools other than diffml still see ``manifest.json`` among its parts.
+    """
+    final = Path(final)
+    if not (final / LEGACY_MANIFEST).is_file():
+        return False
+    try:
+        if locked:
+            return migrate_manifest(final, fsync=fsync)
+        with dataset_lock(root, spec, why=f"its version-1 {LEGACY_MANIFEST} must be migrated "
+                          f"to {MANIFEST}"):
+            return migrate_manifest(final, fsync=fsync)
+    except DatasetError as exc:
+        reason = exc
+    except OSError as exc:
+        if exc.errno not in READ_ONLY_ERRNOS:
+            raise
+        reason = exc
+    log.warning("%s: left as a version-1 dataset (its %s, on which readers other than diffml "
+                "fail, is not migrated to %s): %s", final, LEGACY_MANIFEST, MANIFEST, reason)
+    return False
 
 
 def is_part_file(name: str) -> bool:

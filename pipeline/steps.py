@@ -48,7 +48,7 @@ def simulate_step(cfg: RunConfig, scenario: Scenario, client: Any = None,
     spec = dataset_spec(cfg, scenario)
     root = Path(cfg.dataset_root)
     final = root / spec.dirname
-    reused = (final / data.MANIFEST).is_file()
+    reused = data.find_manifest(final) is not None  # _manifest.json, or a version-1 one
     t0 = time.perf_counter()
     ds = data.find_or_create(spec, root=root, client=client, progress=progress)
     return {"path": str(ds.path), "hash": ds.hash, "n_paths": ds.n_paths, "reused": reused,

@@ -93,3 +93,16 @@ def poison_part(path: Path, index: int, column: str, row: int, value) -> None:
     m = json.loads((path / data.MANIFEST).read_text())
     m["parts"][index].update(sha256=file_sha256(f), bytes=f.stat().st_size)
     (path / data.MANIFEST).write_text(json.dumps(m))
+
+
+def to_version_1(path: Path) -> dict:
+    """Turn the dataset directory ``path`` into what diffml wrote with schema version 1: the
+    same parts and manifest fields, with ``schema_version`` 1, in ``manifest.json`` (formatted
+    as that version wrote it); returns that manifest."""
+    manifest = json.loads((path / data.MANIFEST).read_text())
+    manifest.pop("migrated", None)
+    manifest["schema_version"] = 1
+    text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    (path / data.LEGACY_MANIFEST).write_text(text)
+    (path / data.MANIFEST).unlink()
+    return manifest

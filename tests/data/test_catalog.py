@@ -17,7 +17,7 @@ def three(root):
     specs = [bs_spec(n_paths=500, seed=s) for s in (1, 2, 3, 4)]
     for s in specs:
         data.generate(s, root=root)
-    (root / specs[3].dirname / "manifest.json").unlink()
+    (root / specs[3].dirname / data.MANIFEST).unlink()
     (root / "notes.txt").write_text("not a dataset")
     (root / "my-own-dir").mkdir()
     return specs

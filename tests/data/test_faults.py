@@ -68,8 +68,8 @@ def test_missing_part(made, root, spy):
 def test_missing_manifest_reuses_every_part(made, root, spy):
     spec, path = made
     before = inodes(path)
-    (path / "manifest.json").unlink()
-    with pytest.raises(data.DatasetError, match=r"manifest\.json: manifest missing"):
+    (path / data.MANIFEST).unlink()
+    with pytest.raises(data.DatasetError, match=r"/_manifest\.json: manifest missing"):
         data.open_dataset(path)
     assert [i.status for i in data.list_datasets(root)] == ["damaged"]
     assert_repaired(spec, root, spy, [], before)
@@ -103,16 +103,16 @@ def test_extra_part_is_refused(made):
 ])
 def test_edited_manifest_is_refused(made, edit, match):
     _, path = made
-    m = json.loads((path / "manifest.json").read_text())
+    m = json.loads((path / data.MANIFEST).read_text())
     edit(m)
-    (path / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(data.DatasetError, match=r"manifest\.json: " + match):
+    (path / data.MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(data.DatasetError, match=r"/_manifest\.json: " + match):
         data.open_dataset(path)
 
 
 def test_truncated_manifest(made):
     _, path = made
-    f = path / "manifest.json"
+    f = path / data.MANIFEST
     f.write_text(f.read_text()[:100])
     with pytest.raises(data.DatasetError, match="cannot parse the manifest"):
         data.open_dataset(path)
@@ -186,7 +186,7 @@ def test_sigkill_mid_generation_then_resume(root, spy):
     ds = data.open_dataset(path).verify()
     ref = reference(spec)
     assert np.array_equal(ds.x, ref.x) and np.array_equal(ds.dydx, ref.dydx)
-    assert sorted(p.name for p in path.iterdir()) == ["manifest.json"] + [
+    assert sorted(p.name for p in path.iterdir()) == ["_manifest.json"] + [
         f"part-{i:05d}.parquet" for i in range(10)]
 
 

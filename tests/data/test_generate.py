@@ -12,7 +12,7 @@ from tests.data._helpers import basket_spec, bs_spec, reference
 
 
 def _parts(path):
-    return json.loads((path / "manifest.json").read_text())["parts"]
+    return json.loads((path / data.MANIFEST).read_text())["parts"]
 
 
 @pytest.mark.parametrize("chunk", [1, 777, 1500, 5000, 10**6])
@@ -78,7 +78,7 @@ def test_dask_workers_give_the_same_bytes(tmp_path, cluster):
                              progress=events.append)
     assert sorted(e.part.index for e in events) == list(range(6))
     assert [p["sha256"] for p in _parts(dist)] == [p["sha256"] for p in _parts(serial)]
-    m = json.loads((dist / "manifest.json").read_text())
+    m = json.loads((dist / data.MANIFEST).read_text())
     assert m["generation"]["workers"] == 2 and m["generation"]["parts_written"] == 6
     ref = reference(spec)
     ds = data.open_dataset(dist)
@@ -94,7 +94,7 @@ def test_process_pool_and_other_chunking(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
         path = data.generate(spec, chunk_paths=700, root=tmp_path, client=pool)
-    assert json.loads((path / "manifest.json").read_text())["generation"]["workers"] == 2
+    assert json.loads((path / data.MANIFEST).read_text())["generation"]["workers"] == 2
     ref = reference(spec)
     ds = data.open_dataset(path)
     assert len(ds.parts) == 8

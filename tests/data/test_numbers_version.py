@@ -20,8 +20,8 @@ def test_numbers_version_enters_the_hash(monkeypatch):
 def test_manifest_without_numbers_version_is_refused(tmp_path):
     spec = bs_spec(n_paths=100, seed=2)
     path = data.generate(spec, root=tmp_path)
-    manifest = json.loads((path / "manifest.json").read_text())
+    manifest = json.loads((path / data.MANIFEST).read_text())
     del manifest["numbers"]
-    (path / "manifest.json").write_text(json.dumps(manifest))
+    (path / data.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(data.DatasetError, match="older diffml.*regenerate"):
         data.open_dataset(path)

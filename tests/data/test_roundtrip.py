@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -38,7 +39,7 @@ def test_write_then_open_is_bit_identical(root, make):
 def test_manifest_contract(root):
     spec = bs_spec()
     path = data.generate(spec, root=root)
-    m = json.loads((path / "manifest.json").read_text())
+    m = json.loads((path / data.MANIFEST).read_text())
     assert m["schema_version"] == data.SCHEMA_VERSION and m["format"] == "diffml.dataset"
     assert m["hash"] == spec.hash and path.name == f"bs-{spec.hash12}"
     assert m["model"] == spec.model.to_dict() and m["product"] == spec.product.to_dict()
@@ -52,7 +53,7 @@ def test_manifest_contract(root):
     for p in m["parts"]:
         f = path / p["file"]
         assert file_sha256(f) == p["sha256"] and f.stat().st_size == p["bytes"]
-    assert sorted(x.name for x in path.iterdir()) == ["manifest.json"] + [
+    assert sorted(x.name for x in path.iterdir()) == ["_manifest.json"] + [
         f"part-0000{i}.parquet" for i in range(4)]
 
 
@@ -75,8 +76,8 @@ def test_write_dataset_and_generate_write_the_same_bytes(root, tmp_path):
     spec = bs_spec()
     a = data.write_dataset(reference(spec), root=root, spec=spec)
     b = data.generate(spec, root=tmp_path / "other")
-    pa_ = json.loads((a / "manifest.json").read_text())["parts"]
-    pb = json.loads((b / "manifest.json").read_text())["parts"]
+    pa_ = json.loads((a / data.MANIFEST).read_text())["parts"]
+    pb = json.loads((b / data.MANIFEST).read_text())["parts"]
     assert [p["sha256"] for p in pa_] == [p["sha256"] for p in pb]
 
 
@@ -91,9 +92,9 @@ def test_write_dataset_refuses_a_mismatched_sample(root):
 def test_write_dataset_without_spec_and_existing_is_kept(root):
     sample = reference(bs_spec())
     path = data.write_dataset(sample, root=root, name="quick")
-    mtime = (path / "manifest.json").stat().st_mtime_ns
+    mtime = (path / data.MANIFEST).stat().st_mtime_ns
     assert data.write_dataset(sample, root=root, name="quick") == path
-    assert (path / "manifest.json").stat().st_mtime_ns == mtime
+    assert (path / data.MANIFEST).stat().st_mtime_ns == mtime
 
 
 def test_table_pandas_torch_views(root):
@@ -124,15 +125,14 @@ def test_files_open_in_pyarrow_dataset(root):
 
     spec = bs_spec()
     ds = data.find_or_create(spec, root)
-    # the directory also holds manifest.json: skip it, or list the parts (ds.files)
-    t = pads.dataset(str(ds.path), format="parquet", exclude_invalid_files=True).to_table()
-    t = t.sort_by("path_id")
+    t = pads.dataset(ds.files, format="parquet").to_table().sort_by("path_id")
     assert np.array_equal(t.column("x_spot").to_numpy(), ds.x[:, 0])
     assert ds.arrow_dataset().count_rows() == spec.n_paths
 
 
 def test_files_open_in_duckdb(root):
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb
+
     ds = data.find_or_create(bs_spec(), root)
     n, s = duckdb.sql(
         f"select count(*), sum(y) from read_parquet('{ds.path}/part-*.parquet')").fetchall()[0]
@@ -140,7 +140,68 @@ def test_files_open_in_duckdb(root):
 
 
 def test_files_open_in_polars(root):
-    pl = pytest.importorskip("polars")
+    import polars as pl
+
     ds = data.find_or_create(basket_spec(), root)
     df = pl.read_parquet(str(ds.path / "*.parquet")).sort("path_id")
     assert np.array_equal(df["dydx_spot_6"].to_numpy(), ds.dydx[:, 6])
+
+
+def _read_directory(tool: str, path: Path) -> tuple[int, list[str], dict[str, np.ndarray]]:
+    """How ``tool`` sees the dataset directory ``path``, pointed at the directory itself (or,
+    for polars and DuckDB, its ``*.parquet`` glob): the row count it reports, its column names
+    and its columns as NumPy arrays, rows sorted by ``path_id``."""
+    d = str(path)
+    if tool == "pandas":
+        import pandas as pd
+
+        df = pd.read_parquet(d)
+        df = df.sort_values("path_id")
+        return len(df), list(df.columns), {c: df[c].to_numpy() for c in df.columns}
+    if tool == "pyarrow.dataset":
+        import pyarrow.dataset as pads
+
+        dataset = pads.dataset(d)
+        t = dataset.to_table().sort_by("path_id")
+        return (dataset.count_rows(), t.column_names,
+                {c: t.column(c).to_numpy() for c in t.column_names})
+    if tool == "polars":
+        import polars as pl
+
+        n = pl.scan_parquet(f"{d}/*.parquet").select(pl.len()).collect().item()
+        df = pl.read_parquet(f"{d}/*.parquet").sort("path_id")
+        return n, df.columns, {c: df[c].to_numpy() for c in df.columns}
+    import duckdb
+
+    [(n,)] = duckdb.sql(f"select count(*) from '{d}/*.parquet'").fetchall()
+    rel = duckdb.sql(f"select * from read_parquet('{d}/*.parquet') order by path_id")
+    return n, rel.columns, rel.fetchnumpy()
+
+
+@pytest.fixture(scope="module")
+def external_datasets(tmp_path_factory):
+    """Two datasets written by ``generate``: a 7-input basket in 3 parts (float64) and a
+    Black-Scholes one in 4 parts (float32, antithetic), each opened by ``open_dataset``."""
+    root = tmp_path_factory.mktemp("external") / "datasets"
+    specs = {"basket": basket_spec(),
+             "bs-float32": bs_spec(precision="float32", antithetic=True)}
+    return {key: data.open_dataset(data.generate(spec, root=root)).load()
+            for key, spec in specs.items()}
+
+
+@pytest.mark.parametrize("tool", ["pandas", "pyarrow.dataset", "polars", "duckdb"])
+@pytest.mark.parametrize("which", ["basket", "bs-float32"])
+def test_other_tools_read_the_dataset_directory(external_datasets, tool, which):
+    ds = external_datasets[which]
+    n, names, columns = _read_directory(tool, ds.path)
+    assert n == ds.manifest["n_paths"] == sum(p["rows"] for p in ds.manifest["parts"])
+    assert names == data.column_names(ds.inputs)
+    want = {"path_id": ds.path_id, "y": ds.y}
+    for j, name in enumerate(ds.inputs):
+        want[f"x_{name}"], want[f"dydx_{name}"] = ds.x[:, j], ds.dydx[:, j]
+    for name in names:
+        got = np.asarray(columns[name])
+        assert got.dtype == want[name].dtype, name
+        assert np.array_equal(got, want[name]), name
+    assert sorted(p.name for p in ds.path.iterdir()) == ["_manifest.json"] + [
+        p["file"] for p in ds.manifest["parts"]]

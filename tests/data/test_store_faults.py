@@ -15,7 +15,14 @@ import pyarrow.dataset as pads
 import pytest
 
 import data
-from tests.data._helpers import assert_repaired, bs_spec, inodes, poison_part, reference
+from tests.data._helpers import (
+    assert_repaired,
+    bs_spec,
+    inodes,
+    poison_part,
+    reference,
+    to_version_1,
+)
 
 
 @pytest.fixture
@@ -70,6 +77,26 @@ def test_read_only_store_serves_a_complete_dataset(made, tmp_path, read_only, sp
     assert np.array_equal(ds.y, ref.y) and np.array_equal(ds.dydx, ref.dydx)
     assert data.generate(spec, root=store) == copy
     assert data.write_dataset(ref, store, spec) == copy
+    assert sorted(p.name for p in store.iterdir()) == [copy.name]  # no lock file made
+
+
+def test_read_only_store_serves_a_version_1_dataset_as_it_is(made, tmp_path, read_only, spy,
+                                                              caplog):
+    spec, path = made
+    store = tmp_path / "read-only"
+    copy = _copy_store(path, store)
+    old = to_version_1(copy)
+    ref = reference(spec)
+    spy.calls.clear()
+    read_only(store)
+    with caplog.at_level(logging.WARNING, logger="data.writer"):
+        ds = data.find_or_create(spec, store)
+        assert data.write_dataset(ref, store, spec) == copy
+    assert ds.path == copy and ds.manifest == old and spy.calls == []
+    assert np.array_equal(ds.y, ref.y) and np.array_equal(ds.dydx, ref.dydx)
+    assert "left as a version-1 dataset" in caplog.text and "read-only" in caplog.text
+    assert sorted(p.name for p in copy.iterdir()) == ["manifest.json"] + [
+        f"part-0000{i}.parquet" for i in range(4)]
     assert sorted(p.name for p in store.iterdir()) == [copy.name]  # no lock file made
 
 
