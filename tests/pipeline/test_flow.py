@@ -125,7 +125,7 @@ def test_killed_run_restarts_and_completes(tmp_path, small_config):
     root = Path(raw["dataset_root"])
     deadline = time.time() + 240
     while time.time() < deadline:  # kill once some parts of the big dataset exist
-        if len(list(root.glob(".*/part-*.parquet"))) >= 2 or list(root.glob("*-*/manifest.json")):
+        if len(list(root.glob(".*/part-*.parquet"))) >= 2 or list(root.glob("*-*/_manifest.json")):
             break
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)

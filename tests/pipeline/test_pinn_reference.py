@@ -169,7 +169,7 @@ def test_pinn_reference_runs_end_to_end(harness, tmp_path):
     assert [r["tau"] for r in pinn["vs_fd"]["by_tau"]] == [0.25, 0.5, 0.75, 1.0]
     # the surrogate learned the risk-free value: its data were simulated without the XVA
     assert sc["parameters"]["xva"] is not None
-    manifest = json.loads((Path(sc["dataset"]["path"]) / "manifest.json").read_text())
+    manifest = json.loads((Path(sc["dataset"]["path"]) / "_manifest.json").read_text())
     assert manifest["xva"] is None
     assert math.isfinite(sc["summary"]["value_rmse"]["differential"]["mean"])
 
