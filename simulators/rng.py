@@ -173,18 +173,6 @@ def fill_uniforms(seed, stream, path, out):
             out[j + 3] = u3
 
 
-@njit(parallel=True, cache=True)
-def _normals_kernel(seed, stream, first_path, out):
-    for i in prange(out.shape[0]):
-        fill_normals(seed, stream, first_path + i, out[i])
-
-
-@njit(parallel=True, cache=True)
-def _uniforms_kernel(seed, stream, first_path, out):
-    for i in prange(out.shape[0]):
-        fill_uniforms(seed, stream, first_path + i, out[i])
-
-
 def _check(seed: int, first_path: int, n_paths: int, n_draws: int) -> None:
     if not 0 <= int(seed) < 2**64:
         raise ValueError(f"The 'seed' argument must be in [0, 2**64). Got {seed!r} instead.")
@@ -221,25 +209,150 @@ def philox(counter, key) -> tuple[int, int, int, int]:
     return tuple(int(w) for w in philox4x32(c[0], c[1], c[2], c[3], k[0], k[1]))
 
 
+# ------------------------------------------------------------------------------------------------
+# Blocks of draws (CPU kernels). The same numbers as the per-path functions above, computed in
+# passes over a block of paths: straight-line loops that LLVM turns into SIMD code (packed 32x32
+# -> 64-bit multiplies for Philox, packed divides and square roots for the inverse CDF). Only
+# the tails' logarithm stays a scalar libm call, so that every bit matches ``math.log``.
+# Kernels that call these functions compile with ``error_model="numpy"``: Numba's default
+# ("python") guards every division with a zero test, which stops the vectoriser (the guard
+# never fires here; the divisors are positive).
+
+
 @njit(inline="always", cache=True)
-def normal_block(seed, stream, first_path, draw, m, u, z):
-    """Draw ``draw`` of paths ``first_path .. first_path + m - 1`` into ``z[:m]`` (``u`` is
-    scratch of the same length). The same numbers as ``normal_draw``, computed in passes over
-    the block (Philox words, then the central rational function for every lane, then the tails)
-    so that the compiler can vectorise across paths."""
-    block = draw // 4
-    lane = draw % 4
+def philox_uniforms_block(seed, stream, first_path, block, m, ub):
+    """``ub[l, j]`` = uniform of lane ``l`` (draw ``4 * block + l``) of path ``first_path + j``,
+    for ``j < m`` (``ub``: float64 (4, >= m)). Philox4x32-10 on uint64 lanes holding 32-bit
+    words, one path per SIMD lane; the key schedule is the same for every path."""
+    s = np.uint64(seed)
+    fp = np.uint64(first_path)
+    b = np.uint64(block) & _MASK
+    c1 = np.uint64(stream) & _MASK
+    k0 = s & _MASK
+    k1 = s >> _SHIFT
     for j in range(m):
-        w0, w1, w2, w3 = _words(seed, stream, first_path + j, block)
-        w = w0 if lane == 0 else (w1 if lane == 1 else (w2 if lane == 2 else w3))
-        u[j] = (float(w) + 0.5) * _INV32
+        p = fp + np.uint64(j)
+        w0, w1, w2, w3 = philox4x32(b, c1, p & _MASK, p >> _SHIFT, k0, k1)
+        ub[0, j] = (float(w0) + 0.5) * _INV32
+        ub[1, j] = (float(w1) + 0.5) * _INV32
+        ub[2, j] = (float(w2) + 0.5) * _INV32
+        ub[3, j] = (float(w3) + 0.5) * _INV32
+
+
+@njit(inline="always", cache=True)
+def inverse_normal_cdf_block(u, z, m, idx, tr, tz):
+    """``z[j] = inverse_normal_cdf(u[j])`` for ``j < m``, bit for bit, in five passes: the
+    central rational function for every lane (vectorised; the tail lanes are overwritten
+    later), the tail lanes' indices (branch-free compaction into ``idx``), their logarithms
+    (scalar libm ``log``, as in ``inverse_normal_cdf``), their square roots and rational
+    functions (vectorised, over the compacted lanes), and the scatter back with the sign.
+    ``idx`` (int64), ``tr`` and ``tz`` (float64) are scratch of length >= m. The deep tail
+    r > 5 (u < 1.4e-11, never reached by 32-bit uniforms, whose smallest is 2**-33 with
+    r = 4.78) is evaluated in the scatter pass."""
     for j in range(m):
         q = u[j] - 0.5
         r = 0.180625 - q * q
         z[j] = q * _poly7(_A, r) / _poly7(_B, r)
+    nt = 0
     for j in range(m):
-        if abs(u[j] - 0.5) > 0.425:
-            z[j] = inverse_normal_cdf(u[j])
+        idx[nt] = j
+        nt += abs(u[j] - 0.5) > 0.425
+    for t in range(nt):
+        uj = u[idx[t]]
+        tr[t] = math.log(uj if uj - 0.5 < 0.0 else 1.0 - uj)
+    for t in range(nt):
+        r = math.sqrt(-tr[t])
+        tr[t] = r
+        r -= 1.6
+        tz[t] = _poly7(_C, r) / _poly7(_D, r)
+    for t in range(nt):
+        j = idx[t]
+        v = tz[t]
+        if tr[t] > 5.0:
+            r = tr[t] - 5.0
+            v = _poly7(_E, r) / _poly7(_F, r)
+        z[j] = -v if u[j] - 0.5 < 0.0 else v
+
+
+BLOCK_SCRATCH_ROWS = 6
+"""Rows of the float64 scratch of :func:`normals_block` (4 lanes of uniforms, 2 for the tails)."""
+
+
+@njit(inline="always", cache=True)
+def normals_block(seed, stream, first_path, m, draw0, z, work, idx):
+    """``z[k, j]`` = draw ``draw0 + k`` of path ``first_path + j`` (the number of
+    :func:`normal_draw`), for ``k < z.shape[0]`` and ``j < m``: one row per draw, contiguous
+    over paths. ``work``: float64 (BLOCK_SCRATCH_ROWS, >= m) and ``idx``: int64 (>= m) scratch.
+    Each Philox block (four draws of every path) is computed once."""
+    nd = z.shape[0]
+    if nd == 0 or m == 0:
+        return
+    for b in range(draw0 // 4, (draw0 + nd - 1) // 4 + 1):
+        philox_uniforms_block(seed, stream, first_path, b, m, work)
+        for lane in range(4):
+            k = 4 * b + lane - draw0
+            if 0 <= k < nd:
+                inverse_normal_cdf_block(work[lane], z[k], m, idx, work[4], work[5])
+
+
+@njit(inline="always", cache=True)
+def uniforms_block(seed, stream, first_path, m, draw0, out, work):
+    """``out[k, j]`` = uniform draw ``draw0 + k`` of path ``first_path + j`` (as
+    :func:`uniform4`), for ``k < out.shape[0]``, ``j < m``; ``work``: float64 (4, >= m)."""
+    nd = out.shape[0]
+    if nd == 0 or m == 0:
+        return
+    for b in range(draw0 // 4, (draw0 + nd - 1) // 4 + 1):
+        philox_uniforms_block(seed, stream, first_path, b, m, work)
+        for lane in range(4):
+            k = 4 * b + lane - draw0
+            if 0 <= k < nd:
+                for j in range(m):
+                    out[k, j] = work[lane, j]
+
+
+@njit(inline="always", cache=True)
+def normal_block(seed, stream, first_path, draw, m, u, z):
+    """Draw ``draw`` of paths ``first_path .. first_path + m - 1`` into ``z[:m]`` (``u`` is
+    scratch of the same length): :func:`normals_block` for a single draw."""
+    work = np.empty((BLOCK_SCRATCH_ROWS, m))
+    idx = np.empty(m, dtype=np.int64)
+    philox_uniforms_block(seed, stream, first_path, draw // 4, m, work)
+    for j in range(m):
+        u[j] = work[draw % 4, j]
+    inverse_normal_cdf_block(u, z, m, idx, work[4], work[5])
+
+
+KERNEL_BLOCK = 256  # paths per block of draws in the CPU kernels
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _normals_kernel(seed, stream, first_path, out):
+    n, nd = out.shape
+    for b in prange((n + KERNEL_BLOCK - 1) // KERNEL_BLOCK):
+        lo = b * KERNEL_BLOCK
+        m = min(n, lo + KERNEL_BLOCK) - lo
+        z = np.empty((nd, KERNEL_BLOCK))
+        work = np.empty((BLOCK_SCRATCH_ROWS, KERNEL_BLOCK))
+        idx = np.empty(KERNEL_BLOCK, dtype=np.int64)
+        normals_block(seed, stream, first_path + np.uint64(lo), m, 0, z, work, idx)
+        for j in range(m):
+            for k in range(nd):
+                out[lo + j, k] = z[k, j]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _uniforms_kernel(seed, stream, first_path, out):
+    n, nd = out.shape
+    for b in prange((n + KERNEL_BLOCK - 1) // KERNEL_BLOCK):
+        lo = b * KERNEL_BLOCK
+        m = min(n, lo + KERNEL_BLOCK) - lo
+        u = np.empty((nd, KERNEL_BLOCK))
+        work = np.empty((4, KERNEL_BLOCK))
+        uniforms_block(seed, stream, first_path + np.uint64(lo), m, 0, u, work)
+        for j in range(m):
+            for k in range(nd):
+                out[lo + j, k] = u[k, j]
 
 
 @njit(inline="always", cache=True)

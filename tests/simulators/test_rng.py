@@ -1,8 +1,11 @@
 """Philox4x32-10 known answers, normality, and independence from chunking and thread count."""
 
+import platform
+
 import numba
 import numpy as np
 import pytest
+from numba import njit
 from scipy import stats
 
 from simulators import rng
@@ -97,3 +100,74 @@ def test_block_normals_equal_single_draws(draw):
     z = block(1000, 777)
     expected = rng.normals(21, 777, draw + 1, first_path=1000)[:, draw]
     assert np.array_equal(z, expected)
+
+
+@njit(error_model="numpy")
+def _block_draws(seed, stream, first, m, draw0, n_draws):
+    z = np.empty((n_draws, m))
+    work = np.empty((rng.BLOCK_SCRATCH_ROWS, m))
+    idx = np.empty(m, dtype=np.int64)
+    rng.normals_block(seed, stream, first, m, draw0, z, work, idx)
+    return z
+
+
+@njit
+def _single_draws(seed, stream, first, m, draw0, n_draws):
+    z = np.empty((n_draws, m))
+    for k in range(n_draws):
+        for j in range(m):
+            z[k, j] = rng.normal_draw(seed, stream, first + np.uint64(j), draw0 + k)
+    return z
+
+
+@pytest.mark.parametrize("draw0,n_draws", [(0, 1), (0, 4), (1, 2), (3, 6), (5, 13)])
+def test_blocks_of_every_size_equal_single_draws(draw0, n_draws):
+    seed, stream, first = np.uint64(2**63 + 12345), np.uint64(0), np.uint64(2**32 - 30)
+    for m in range(1, 68):
+        block = _block_draws(seed, stream, first, m, draw0, n_draws)
+        single = _single_draws(seed, stream, first, m, draw0, n_draws)
+        assert np.array_equal(block.view(np.uint64), single.view(np.uint64)), m
+
+
+@njit(error_model="numpy")
+def _inverse_cdf_block(u):
+    m = u.shape[0]
+    z = np.empty(m)
+    rng.inverse_normal_cdf_block(u, z, m, np.empty(m, dtype=np.int64), np.empty(m),
+                                 np.empty(m))
+    return z
+
+
+@njit
+def _inverse_cdf_single(u):
+    return np.array([rng.inverse_normal_cdf(v) for v in u])
+
+
+def test_inverse_cdf_block_equals_the_scalar_function_in_every_region():
+    u = np.concatenate([np.linspace(1e-6, 1 - 1e-6, 20_001), np.logspace(-300, -1, 3000),
+                        1 - np.logspace(-16, -1, 3000), [2.0**-33, 1 - 2.0**-33, 0.5]])
+    u = np.random.default_rng(0).permutation(u)
+    assert np.array_equal(_inverse_cdf_block(u).view(np.uint64),
+                          _inverse_cdf_single(u).view(np.uint64))
+
+
+def test_uniform_blocks_equal_the_uniforms():
+    @njit
+    def block(first, m, draw0, n_draws):
+        out = np.empty((n_draws, m))
+        rng.uniforms_block(np.uint64(8), np.uint64(1), first, m, draw0, out, np.empty((4, m)))
+        return out
+
+    expected = rng.uniforms(8, 45, 11, first_path=70, stream=rng.STREAM_SAMPLER)
+    assert np.array_equal(block(np.uint64(70), 45, 0, 11), expected.T)
+    assert np.array_equal(block(np.uint64(70), 45, 3, 6), expected.T[3:9])
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 assembly")
+def test_block_draws_compile_to_simd():
+    """Philox runs on packed 32x32->64-bit multiplies and the inverse CDF on packed divides and
+    square roots (SSE2 or wider): the loops over paths are vectorised."""
+    asm = _block_draws.inspect_asm(_block_draws.signatures[0])
+    assert "pmuludq" in asm   # vpmuludq / pmuludq: packed, one path per lane
+    assert "divpd" in asm     # vdivpd / divpd: packed rational functions
+    assert "sqrtpd" in asm    # the tails' square roots, packed
