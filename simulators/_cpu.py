@@ -15,21 +15,25 @@ import numpy as np
 from numba import njit, prange
 
 from .bachelier import bachelier_path
-from .black_scholes import bs_path, bs_path_one_leg
+from .black_scholes import bs_exponent, bs_terminal, bs_terminal_one_leg
 from .bs_basket import bs_basket_path
 from .heston import heston_path
-from .rng import normal_block
+from .rng import BLOCK_SCRATCH_ROWS, normals_block
 
-BLOCK = 256  # paths per scratch allocation in multi-asset kernels
+BLOCK = 256  # paths per block: normals are drawn for a block of paths at a time
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, kinds, strikes,
                          quantities, weights, seed, first_path, antithetic, y, dydx):
     """x: (n, d) inputs (spot, [vol], [rate]); writes y (n,) and dydx (n, d).
 
-    A product of one leg (every product but a netting set) runs ``bs_path_one_leg`` with the
-    leg's scalars read once: the same numbers as ``bs_path``, without the loop over legs.
+    Per block of paths, in passes over contiguous rows (the same numbers as ``bs_path``, path
+    by path): the normals (``normals_block``); the inputs copied in; the exponents; their
+    exponentials (libm, one per path and sign, and e^{-r tau} when the rate is an input); the
+    payoff and adjoint (``bs_terminal_one_leg`` with the leg's scalars read once for a product
+    of one leg, ``bs_terminal`` over the legs otherwise); the results copied out. Every pass but
+    the exponentials and the copies is vectorised across paths.
     """
     n = x.shape[0]
     sqt = math.sqrt(tau)
@@ -40,39 +44,71 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, k
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(n, lo + BLOCK) - lo
-        u = np.empty(BLOCK)
-        zs = np.empty(BLOCK)
-        normal_block(seed, 0, first_path + lo, 0, m, u, zs)
+        buf = np.empty((BLOCK_SCRATCH_ROWS + 5, BLOCK))
+        idx = np.empty(BLOCK, dtype=np.int64)
+        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, buf[:1], buf[1:], idx)
+        z, s0s, sigs, rs, g_up, g_dn, discs = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6]
+        ys, d_ss, d_sigs, d_rs = buf[7], buf[8], buf[9], buf[10]
         for j in range(m):
-            i = lo + j
-            s0 = x[i, 0]
-            sig = x[i, col_vol] if col_vol >= 0 else vol
-            r = x[i, col_rate] if col_rate >= 0 else rate
-            disc = math.exp(-r * tau) if col_rate >= 0 else disc0
-            z = zs[j]
-            if one_leg:
-                v, d_s, d_sig, d_r = bs_path_one_leg(s0, sig, r, dividend, tau, sqt, disc, z,
-                                                     agg0, kind0, strike0, q0, w0)
-            else:
-                v, d_s, d_sig, d_r = bs_path(s0, sig, r, dividend, tau, sqt, disc, z, aggs,
-                                             kinds, strikes, quantities, weights)
-            if antithetic:
+            s0s[j] = x[lo + j, 0]
+        if col_vol >= 0:
+            for j in range(m):
+                sigs[j] = x[lo + j, col_vol]
+        else:
+            sigs[:m] = vol
+        if col_rate >= 0:
+            for j in range(m):
+                rs[j] = x[lo + j, col_rate]
+        else:
+            rs[:m] = rate
+        for j in range(m):
+            g_up[j] = bs_exponent(sigs[j], rs[j], dividend, tau, sqt, z[j])
+        if antithetic:
+            for j in range(m):
+                g_dn[j] = bs_exponent(sigs[j], rs[j], dividend, tau, sqt, -z[j])
+        for j in range(m):
+            g_up[j] = math.exp(g_up[j])
+        if antithetic:
+            for j in range(m):
+                g_dn[j] = math.exp(g_dn[j])
+        if col_rate >= 0:
+            for j in range(m):
+                discs[j] = math.exp(-rs[j] * tau)
+        else:
+            discs[:m] = disc0
+        if one_leg:
+            for j in range(m):
+                ys[j], d_ss[j], d_sigs[j], d_rs[j] = bs_terminal_one_leg(
+                    s0s[j], sigs[j], tau, sqt, discs[j], z[j], g_up[j], agg0, kind0, strike0,
+                    q0, w0)
+        else:
+            for j in range(m):
+                ys[j], d_ss[j], d_sigs[j], d_rs[j] = bs_terminal(
+                    s0s[j], sigs[j], tau, sqt, discs[j], z[j], g_up[j], aggs, kinds, strikes,
+                    quantities, weights)
+        if antithetic:
+            for j in range(m):
                 if one_leg:
-                    v2, d_s2, d_sig2, d_r2 = bs_path_one_leg(s0, sig, r, dividend, tau, sqt, disc,
-                                                             -z, agg0, kind0, strike0, q0, w0)
+                    v2, d_s2, d_sig2, d_r2 = bs_terminal_one_leg(
+                        s0s[j], sigs[j], tau, sqt, discs[j], -z[j], g_dn[j], agg0, kind0,
+                        strike0, q0, w0)
                 else:
-                    v2, d_s2, d_sig2, d_r2 = bs_path(s0, sig, r, dividend, tau, sqt, disc, -z,
-                                                     aggs, kinds, strikes, quantities, weights)
-                v = 0.5 * (v + v2)
-                d_s = 0.5 * (d_s + d_s2)
-                d_sig = 0.5 * (d_sig + d_sig2)
-                d_r = 0.5 * (d_r + d_r2)
-            y[i] = v
-            dydx[i, 0] = d_s
-            if col_vol >= 0:
-                dydx[i, col_vol] = d_sig
-            if col_rate >= 0:
-                dydx[i, col_rate] = d_r
+                    v2, d_s2, d_sig2, d_r2 = bs_terminal(
+                        s0s[j], sigs[j], tau, sqt, discs[j], -z[j], g_dn[j], aggs, kinds,
+                        strikes, quantities, weights)
+                ys[j] = 0.5 * (ys[j] + v2)
+                d_ss[j] = 0.5 * (d_ss[j] + d_s2)
+                d_sigs[j] = 0.5 * (d_sigs[j] + d_sig2)
+                d_rs[j] = 0.5 * (d_rs[j] + d_r2)
+        y[lo:lo + m] = ys[:m]
+        for j in range(m):
+            dydx[lo + j, 0] = d_ss[j]
+        if col_vol >= 0:
+            for j in range(m):
+                dydx[lo + j, col_vol] = d_sigs[j]
+        if col_rate >= 0:
+            for j in range(m):
+                dydx[lo + j, col_rate] = d_rs[j]
 
 
 @njit(parallel=True, cache=True)

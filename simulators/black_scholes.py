@@ -74,6 +74,12 @@ class BlackScholes:
 
 
 @njit(inline="always", cache=True)
+def bs_exponent(sig, r, q, tau, sqt, z):
+    """ln(S_T / S) = (r - q - sigma^2/2) tau + sigma sqrt(tau) Z."""
+    return (r - q - 0.5 * sig * sig) * tau + sig * sqt * z
+
+
+@njit(inline="always", cache=True)
 def bs_path(s0, sig, r, q, tau, sqt, disc, z, aggs, kinds, strikes, quantities, weights):
     """One path forward and back; ``sqt`` = sqrt(tau) and ``disc`` = e^{-r tau} come from the
     caller (hoisted out of the path loop unless the rate is a sampled input). The payoff h is
@@ -84,16 +90,28 @@ def bs_path(s0, sig, r, q, tau, sqt, disc, z, aggs, kinds, strikes, quantities, 
     from ybar = 1: S_T-bar = e^{-r tau} h'(S_T), then dS_T/dS = S_T/S,
     dS_T/dsigma = S_T (-sigma tau + sqrt(tau) Z), dS_T/dr = S_T tau, d(disc)/dr = -tau disc.
     """
-    s_t = s0 * math.exp((r - q - 0.5 * sig * sig) * tau + sig * sqt * z)
+    growth = math.exp(bs_exponent(sig, r, q, tau, sqt, z))
+    return bs_terminal(s0, sig, tau, sqt, disc, z, growth, aggs, kinds, strikes, quantities,
+                       weights)
+
+
+@njit(inline="always", cache=True)
+def bs_terminal(s0, sig, tau, sqt, disc, z, growth, aggs, kinds, strikes, quantities, weights):
+    """:func:`bs_path` from ``growth`` = exp(:func:`bs_exponent`) = S_T / S: the CPU kernels
+    evaluate the exponentials in a pass of their own, so that the passes before and after
+    (no libm calls) vectorise across paths."""
+    s_t = s0 * growth
     h, dh = payoff_scalar(aggs, kinds, strikes, quantities, weights, s_t)
     return _bs_adjoint(s0, sig, tau, sqt, disc, z, s_t, h, dh)
 
 
 @njit(inline="always", cache=True)
-def bs_path_one_leg(s0, sig, r, q, tau, sqt, disc, z, agg, kind, strike, quantity, weight):
-    """:func:`bs_path` for a product of one leg given as scalars (``weight`` = weights[0, 0]):
-    the same result, bit for bit, with the leg hoisted out of the caller's path loop."""
-    s_t = s0 * math.exp((r - q - 0.5 * sig * sig) * tau + sig * sqt * z)
+def bs_terminal_one_leg(s0, sig, tau, sqt, disc, z, growth, agg, kind, strike, quantity,
+                        weight):
+    """:func:`bs_terminal` for a product of one leg given as scalars (``weight`` =
+    weights[0, 0]): the same result, bit for bit, with the leg hoisted out of the caller's path
+    loop."""
+    s_t = s0 * growth
     h, dh = payoff_one_leg(agg, kind, strike, quantity, weight, s_t)
     return _bs_adjoint(s0, sig, tau, sqt, disc, z, s_t, h, dh)
 

@@ -240,6 +240,24 @@ def philox_uniforms_block(seed, stream, first_path, block, m, ub):
 
 
 @njit(inline="always", cache=True)
+def philox_uniform_lane_block(seed, stream, first_path, draw, m, u):
+    """``u[j]`` = uniform draw ``draw`` of path ``first_path + j``, for ``j < m``: one lane of
+    :func:`philox_uniforms_block` (the other three words are computed, not converted)."""
+    s = np.uint64(seed)
+    fp = np.uint64(first_path)
+    b = np.uint64(draw // 4) & _MASK
+    c1 = np.uint64(stream) & _MASK
+    k0 = s & _MASK
+    k1 = s >> _SHIFT
+    lane = draw % 4
+    for j in range(m):
+        p = fp + np.uint64(j)
+        w0, w1, w2, w3 = philox4x32(b, c1, p & _MASK, p >> _SHIFT, k0, k1)
+        w = w0 if lane == 0 else (w1 if lane == 1 else (w2 if lane == 2 else w3))
+        u[j] = (float(w) + 0.5) * _INV32
+
+
+@njit(inline="always", cache=True)
 def inverse_normal_cdf_block(u, z, m, idx, tr, tz):
     """``z[j] = inverse_normal_cdf(u[j])`` for ``j < m``, bit for bit, in five passes: the
     central rational function for every lane (vectorised; the tail lanes are overwritten
@@ -287,6 +305,10 @@ def normals_block(seed, stream, first_path, m, draw0, z, work, idx):
     nd = z.shape[0]
     if nd == 0 or m == 0:
         return
+    if nd == 1:  # one word of the Philox block
+        philox_uniform_lane_block(seed, stream, first_path, draw0, m, work[0])
+        inverse_normal_cdf_block(work[0], z[0], m, idx, work[4], work[5])
+        return
     for b in range(draw0 // 4, (draw0 + nd - 1) // 4 + 1):
         philox_uniforms_block(seed, stream, first_path, b, m, work)
         for lane in range(4):
@@ -315,12 +337,10 @@ def uniforms_block(seed, stream, first_path, m, draw0, out, work):
 def normal_block(seed, stream, first_path, draw, m, u, z):
     """Draw ``draw`` of paths ``first_path .. first_path + m - 1`` into ``z[:m]`` (``u`` is
     scratch of the same length): :func:`normals_block` for a single draw."""
-    work = np.empty((BLOCK_SCRATCH_ROWS, m))
+    work = np.empty((2, m))
     idx = np.empty(m, dtype=np.int64)
-    philox_uniforms_block(seed, stream, first_path, draw // 4, m, work)
-    for j in range(m):
-        u[j] = work[draw % 4, j]
-    inverse_normal_cdf_block(u, z, m, idx, work[4], work[5])
+    philox_uniform_lane_block(seed, stream, first_path, draw, m, u)
+    inverse_normal_cdf_block(u, z, m, idx, work[0], work[1])
 
 
 KERNEL_BLOCK = 256  # paths per block of draws in the CPU kernels
