@@ -284,6 +284,43 @@ class RegressionGate(_Strict):
         return None if v is None else _root(v)
 
 
+TRACKING_URI = re.compile(r"[a-z][a-z0-9+.-]{0,30}:[^\s]{1,4000}")
+"""An MLflow tracking URI (``sqlite:////srv/mlflow.db``, ``http://host:5000``)."""
+
+
+class MlflowSettings(_Strict):
+    """Log each run to MLflow (:mod:`pipeline.tracking`; needs ``pip install diffml[mlflow]``).
+
+    ``uri``: the tracking URI; ``None`` stores beside the runs (``sqlite:///<runs
+    folder>/mlflow.db``, artifacts in ``<runs folder>/mlartifacts``). ``experiment``: ``None``
+    names it ``diffml-<run name>``. A tracking failure is a warning, never a failed run."""
+
+    enabled: bool = False
+    uri: str | None = Field(None, max_length=MAX_PATH_CHARS)
+    experiment: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        if v is not None and not TRACKING_URI.fullmatch(v):
+            raise ValueError("must be a tracking URI such as sqlite:////srv/mlflow.db or "
+                             f"http://host:5000; got {limits.shown(v)}")
+        return v
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment(cls, v: str | None) -> str | None:
+        if v is not None and any(ord(c) < 32 for c in v):
+            raise ValueError(f"must be printable text; got {limits.shown(v)}")
+        return v
+
+
+class TrackingSettings(_Strict):
+    """Experiment trackers a finished run is logged to (MLflow only, off by default)."""
+
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+
+
 class RunConfig(_Strict):
     name: str
     seed: Seed = 0
@@ -295,6 +332,7 @@ class RunConfig(_Strict):
     regression: RegressionGate = Field(default_factory=lambda: RegressionGate())
     history: int = Field(14, ge=1, le=MAX_HISTORY)
     dask: DaskSettings = Field(default_factory=DaskSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     scenarios: list[Scenario] = Field(min_length=1, max_length=MAX_SCENARIOS)
 
     @field_validator("name")
