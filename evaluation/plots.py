@@ -5,6 +5,16 @@ Every ``*_figure`` function returns a :class:`matplotlib.figure.Figure` that is 
 ``matplotlib.use``), so the functions are safe inside a pipeline worker. Units: prices and deltas
 in label units; RMSE axes ×100 (per cent of a unit spot) as in the source papers.
 
+Sizes: figures are drawn for a page about :data:`PAGE_WIDTH_IN` inches wide at 100 px per inch
+(the report's content column), full width or half width (:data:`HALF_WIDTH_IN`, two figures side
+by side), and rendered at least :data:`MIN_PNG_WIDTH` pixels wide, so text keeps the same size
+on the page in both and stays sharp on high-density screens. Margins come from matplotlib's
+constrained layout: no tick label, axis label or title is cut off.
+
+Multi-input slices are drawn along one meaningful axis (:func:`slice_axis`): the basket level
+for a basket, the worst (best) level for a worst-of (best-of), the spot at the median of the
+other inputs for a model with one spot and further inputs (Heston's variance).
+
 Text that comes from users (scenario labels, input names) is passed through :func:`plain` so that
 ``$`` does not start mathtext.
 """
@@ -15,7 +25,9 @@ import io
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -27,10 +39,15 @@ from .metrics import CurvePoint
 
 __all__ = [
     "COLORS",
+    "HALF_WIDTH_IN",
+    "MIN_PNG_WIDTH",
+    "PAGE_WIDTH_IN",
+    "SliceAxis",
     "learning_curve_figure",
     "loss_history_figure",
     "pinn_error_map_figure",
     "plain",
+    "slice_axis",
     "slices_figure",
     "sparkline_svg",
     "to_png",
@@ -46,6 +63,13 @@ COLORS: dict[str, str] = {
     "noise": "#8c8c8c",
     "xva": "#c44e52",
 }
+
+#: Width in inches of a full-width figure (the report's content column at 100 px per inch).
+PAGE_WIDTH_IN = 11.0
+#: Width in inches of a figure shown beside another one.
+HALF_WIDTH_IN = 5.4
+#: :func:`to_png` raises the resolution until the PNG is at least this many pixels wide.
+MIN_PNG_WIDTH = 1100
 
 _RC = {
     "font.size": 9,
@@ -64,10 +88,15 @@ _RC = {
     "legend.frameon": False,
     "text.usetex": False,
     "svg.fonttype": "none",
+    "figure.constrained_layout.h_pad": 0.06,
+    "figure.constrained_layout.w_pad": 0.06,
 }
 
 #: At most this many inputs get their own column in slice figures.
 MAX_SLICE_INPUTS = 4
+
+#: A slice at fixed other inputs keeps this fraction of the test points (nearest the median).
+SLICE_FRACTION = 0.1
 
 
 def plain(text: object) -> str:
@@ -75,34 +104,31 @@ def plain(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _wrap(text: str, width_in: float, size: float = 10.0) -> tuple[str, int]:
-    """``text`` wrapped to about ``width_in`` inches at ``size`` points; returns (text, lines)."""
+def _wrap(text: str, width_in: float, size: float = 10.0) -> str:
+    """``text`` wrapped to about ``width_in`` inches at ``size`` points."""
     chars = max(20, int(width_in * 72 / (0.65 * size)))  # DejaVu bold: ~0.65 em per char
-    lines = textwrap.wrap(text, chars) or [""]
-    return "\n".join(lines), len(lines)
+    return "\n".join(textwrap.wrap(text, chars) or [""])
 
 
 def _figure(width: float, height: float) -> Figure:
+    """A figure with constrained layout (margins fitted to the labels when drawn)."""
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(width, height))
+        fig = Figure(figsize=(width, height), layout="constrained")
         FigureCanvasAgg(fig)
     return fig
 
 
-def _adjust(fig: Figure, *, nrows: int = 1, ncols: int = 1, left: float = 0.75,
-            right: float = 0.2, bottom: float = 0.5, top: float = 0.35, wgap: float = 0.75,
-            hgap: float = 0.3) -> None:
-    """Fixed margins and gaps in inches (a layout engine costs half the drawing time)."""
-    w, h = fig.get_size_inches()
-    aw = (w - left - right - (ncols - 1) * wgap) / ncols
-    ah = (h - top - bottom - (nrows - 1) * hgap) / nrows
-    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
-                        wspace=wgap / aw if ncols > 1 else 0.2,
-                        hspace=hgap / ah if nrows > 1 else 0.2)
+def _suptitle(fig: Figure, text: str | None) -> None:
+    if text:
+        fig.suptitle(_wrap(text, fig.get_size_inches()[0] - 0.4), fontsize=10,
+                     fontweight="bold")
 
 
-def to_png(fig: Figure, dpi: int = 110) -> bytes:
-    """Render ``fig`` to PNG bytes (white background)."""
+def to_png(fig: Figure, dpi: int = 110, min_width: int = MIN_PNG_WIDTH) -> bytes:
+    """Render ``fig`` to PNG bytes (white background), at ``dpi`` or the resolution that makes
+    the image ``min_width`` pixels wide, whichever is higher."""
+    width_in = float(fig.get_size_inches()[0])
+    dpi = max(float(dpi), math.ceil(min_width / width_in)) if width_in > 0 else float(dpi)
     buf = io.BytesIO()
     with mpl.rc_context(_RC):
         fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
@@ -156,7 +182,7 @@ def learning_curve_figure(
     per_input = 0 < d <= max_delta_panels
     n_panels = 1 + (d if per_input else (1 if d else 0))
     with mpl.rc_context(_RC):
-        fig = _figure(min(3.3 * n_panels + 0.4, 13.0), 3.2)
+        fig = _figure(PAGE_WIDTH_IN, 3.9)
         axes = fig.subplots(1, n_panels, squeeze=False)[0]
         noise = mc_noise or {}
         delta_noise = noise.get("delta_std")
@@ -213,16 +239,142 @@ def learning_curve_figure(
         handles, labels = axes[0].get_legend_handles_labels()
         if handles:
             axes[0].legend(handles, labels, loc="best")
-        top = 0.35
-        if title:
-            text, k = _wrap(plain(title), fig.get_size_inches()[0] - 0.4)
-            fig.suptitle(text, fontsize=10, fontweight="bold")
-            top += 0.2 * k + 0.05
-        _adjust(fig, ncols=n_panels, top=top, bottom=0.55)
+        _suptitle(fig, plain(title) if title else None)
     return fig
 
 
 # ----- slices -------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SliceAxis:
+    """The axis a test set is drawn along (:func:`slice_axis`).
+
+    Attributes:
+        values: (n,) the coordinate of each test point on the axis.
+        label: the x-axis label (matplotlib text: user names already passed through
+            :func:`plain`).
+        keep: (n,) bool, the test points drawn: all of them, or a slice at fixed other inputs.
+        direction: (d,) or ``None``. Given, the gradient panel shows the derivative along the
+            axis, ``grad @ direction`` (one column); ``None``: one column per input.
+        direction_title: the title of that panel.
+        direction_label: its y label.
+        curve: the price is a function of the axis on the kept points (drawn as lines); else
+            the points are a projection of the test set (dots, errors as bands over bins).
+        note: how the axis was chosen, one sentence for captions (plain text).
+    """
+
+    values: np.ndarray
+    label: str
+    keep: np.ndarray
+    direction: np.ndarray | None = None
+    direction_title: str = "derivative along the axis"
+    direction_label: str = ""
+    curve: bool = True
+    note: str = ""
+
+
+def _numbers(v: Any) -> list[float] | None:
+    if isinstance(v, (list, tuple)) and v and all(
+            isinstance(e, (int, float)) and not isinstance(e, bool) for e in v):
+        return [float(e) for e in v]
+    return None
+
+
+def slice_axis(
+    x: np.ndarray,
+    inputs: Sequence[str],
+    parameters: Mapping[str, Any] | None = None,
+    fraction: float = SLICE_FRACTION,
+) -> SliceAxis:
+    """The axis to draw a test set of prices and Greeks along.
+
+    Args:
+        x: test inputs (n, d) (or (n,) for one input).
+        inputs: input names (d,) as ``model.inputs``: ``spot`` or ``spot_0``, ``spot_1``... for
+            the spots, then any other input (``variance``, ``vol_0``...).
+        parameters: the scenario's ``parameters`` in metrics.json (``model`` and ``product``
+            blocks in the simulators' ``to_dict`` form); optional.
+        fraction: the share of the test points kept in a slice at fixed other inputs.
+
+    The first rule that applies:
+
+    * one input: that input, lines;
+    * a product with ``weights`` on the spots (a basket): the basket level
+      B = sum_i w_i S_i, and the gradient panel shows dV/dB = grad V . w / |w|^2 (exact when
+      V depends on B only, as for a Bachelier basket: lines; else a projection: dots);
+    * ``WorstOf`` / ``BestOf``: min_i S_i / max_i S_i, gradient panel sum_i dV/dS_i (a
+      parallel shift), dots;
+    * one spot and other inputs (Heston's variance, sampled vols): the spot, on the
+      ``fraction`` of the test points nearest the median of the other inputs (each scaled by
+      its range), one gradient column per input, lines;
+    * several spots otherwise: their mean, gradient panel sum_i dV/dS_i, dots;
+    * no spot among the names: the first input, one gradient column per input, dots.
+    """
+    xa = np.asarray(x, dtype=float)
+    if xa.ndim == 0 or len(xa) == 0:
+        raise ValueError("The 'x' parameter of slice_axis must hold at least one point. "
+                         f"Got shape {xa.shape} instead.")
+    xa = xa[:, None] if xa.ndim == 1 else xa.reshape(len(xa), -1)
+    n, d = xa.shape
+    names = [str(inputs[j]) if j < len(inputs) else f"x{j}" for j in range(d)]
+    every = np.ones(n, dtype=bool)
+    if d == 1:
+        return SliceAxis(xa[:, 0], plain(names[0]), every)
+    params = parameters if isinstance(parameters, Mapping) else {}
+    product = params.get("product") if isinstance(params.get("product"), Mapping) else {}
+    model = params.get("model") if isinstance(params.get("model"), Mapping) else {}
+    spots = [j for j, s in enumerate(names) if s == "spot" or s.startswith("spot_")]
+    weights = _numbers(product.get("weights"))
+    if len(spots) > 1 and weights is not None and len(weights) == len(spots):
+        w = np.asarray(weights)
+        if float(w @ w) > 0:
+            direction = np.zeros(d)
+            direction[spots] = w / float(w @ w)
+            curve = len(spots) == d and model.get("type") == "BachelierBasket"
+            return SliceAxis(
+                xa[:, spots] @ w, r"basket level $B = \sum_i w_i S_i$", every, direction,
+                "basket delta", r"$\partial V / \partial B = \nabla V \cdot w\, /\, |w|^2$",
+                curve,
+                "along the basket level B = Σ w_i S_i (the product's weights)"
+                + ("" if curve else "; points project the test set on B"))
+    kind = product.get("type")
+    if len(spots) > 1 and kind in ("WorstOf", "BestOf"):
+        worst = kind == "WorstOf"
+        direction = np.zeros(d)
+        direction[spots] = 1.0
+        level = np.min(xa[:, spots], axis=1) if worst else np.max(xa[:, spots], axis=1)
+        return SliceAxis(
+            level, r"worst level $\min_i S_i$" if worst else r"best level $\max_i S_i$", every,
+            direction, "delta to a parallel shift of the spots",
+            r"$\sum_i \partial V / \partial S_i$", False,
+            f"along the {'worst' if worst else 'best'} level {'min' if worst else 'max'}_i S_i; "
+            "points project the test set on it")
+    if len(spots) == 1:
+        j = spots[0]
+        others = [k for k in range(d) if k != j]
+        z = xa[:, others]
+        span = np.ptp(z, axis=0)
+        span[span == 0] = 1.0
+        med = np.median(z, axis=0)
+        dist = np.max(np.abs(z - med) / span, axis=1)
+        k = min(n, max(8, math.ceil(fraction * n)))
+        keep = np.zeros(n, dtype=bool)
+        keep[np.argsort(dist, kind="stable")[:k]] = True
+        at = ", ".join(f"{names[o]} ≈ {float(m):.3g}" for o, m in zip(others, med, strict=True))
+        return SliceAxis(xa[:, j], f"{plain(names[j])} ({plain(at)})", keep,
+                         note=f"along {names[j]} at {at}: the {k} of {n} test points nearest "
+                              "the median of the other inputs")
+    if spots:
+        direction = np.zeros(d)
+        direction[spots] = 1.0
+        return SliceAxis(np.mean(xa[:, spots], axis=1), r"mean spot $\frac{1}{n}\sum_i S_i$",
+                         every, direction, "delta to a parallel shift of the spots",
+                         r"$\sum_i \partial V / \partial S_i$", False,
+                         "along the mean of the spots; points project the test set on it")
+    return SliceAxis(xa[:, 0], plain(names[0]), every, curve=False,
+                     note=f"along {names[0]}; points project the test set on it (the other "
+                          "inputs vary)")
+
+
 def _binned_band(x: np.ndarray, e: np.ndarray, n_bins: int) -> tuple[np.ndarray, ...]:
     """Centre, median, low and high (min/max) of ``e`` in quantile bins of ``x``."""
     order = np.argsort(x, kind="stable")
@@ -239,6 +391,14 @@ def _binned_band(x: np.ndarray, e: np.ndarray, n_bins: int) -> tuple[np.ndarray,
     return np.array(c), np.array(med), np.array(lo), np.array(hi)
 
 
+def _columns(grad: np.ndarray | None, n: int, d: int) -> np.ndarray | None:
+    """A gradient as (n, d), or ``None`` when absent or of another shape."""
+    if grad is None:
+        return None
+    g = np.asarray(grad, dtype=float)
+    return g.reshape(n, -1) if g.size == n * d else None
+
+
 def slices_figure(
     x_test: np.ndarray,
     ref_price: np.ndarray,
@@ -247,8 +407,9 @@ def slices_figure(
     inputs: Sequence[str],
     title: str | None = None,
     max_inputs: int = MAX_SLICE_INPUTS,
+    axis: SliceAxis | None = None,
 ) -> Figure:
-    """Predicted against reference price and delta along each input, with the error as a band.
+    """Predicted against reference price and Greeks along one axis, with the error below.
 
     Args:
         x_test: test inputs (n, d).
@@ -257,83 +418,87 @@ def slices_figure(
         predictions: label (``"standard"``, ``"differential"``, ``"PINN"``) -> (price (n,),
             gradient (n, d) or None).
         inputs: input names (d,).
-        max_inputs: at most this many input columns.
+        max_inputs: at most this many gradient columns when the gradient is shown per input.
+        axis: what to plot against (default :func:`slice_axis` of ``x_test`` and ``inputs``,
+            without the scenario's parameters).
 
-    Rows: price; price error (prediction − reference); and, when gradients exist, delta wrt the
-    column's input; delta error. For d = 1 curves are lines; for d > 1 the points are a projection
-    of the test set on that input (other inputs vary), and the error band is the min–max of the
-    error in quantile bins of the input with its median as a line.
+    Columns: the price, then the derivative along the axis (``axis.direction``) or one
+    column per input. Rows: the value; the error (prediction − reference). Points are sorted
+    along the axis; on a curve (``axis.curve``) they are joined by lines and the error is a
+    filled curve, on a projection they are dots and the error is the min–max band over quantile
+    bins of the axis with its median as a line.
     """
-    x = np.atleast_2d(np.asarray(x_test, dtype=float))
-    if x.shape[0] == 1 and x.shape[1] != 1 and np.ndim(x_test) == 1:
-        x = x.T
+    x = np.asarray(x_test, dtype=float)
+    x = x[:, None] if x.ndim == 1 else x.reshape(len(x), -1)
     n, d = x.shape
-    cols = min(d, max_inputs)
-    has_grad = ref_grad is not None
-    rows = 4 if has_grad else 2
-    ratios = [3, 1.4, 3, 1.4][:rows]
+    names = [str(inputs[j]) if j < len(inputs) else f"x{j}" for j in range(d)]
+    ax_ = axis if axis is not None else slice_axis(x, names)
+    order = np.flatnonzero(ax_.keep)
+    order = order[np.argsort(ax_.values[order], kind="stable")]
+    t = np.asarray(ax_.values, dtype=float)[order]
+    subset = len(order) < n
+    rg = _columns(ref_grad, n, d)
+    preds = {label: (np.asarray(pp, dtype=float).reshape(n), _columns(pg, n, d))
+             for label, (pp, pg) in predictions.items()}
+    # (title, y label, reference, prediction from (price, gradient))
+    panels: list[tuple[str, str, np.ndarray, Any]] = [
+        ("price", "price", np.asarray(ref_price, dtype=float).reshape(n), lambda p, g: p)]
+    note = None
+    if rg is not None and ax_.direction is not None:
+        u = np.asarray(ax_.direction, dtype=float)
+        panels.append((ax_.direction_title, ax_.direction_label, rg @ u,
+                       lambda p, g: None if g is None else g @ u))
+    elif rg is not None:
+        for j in range(min(d, max_inputs)):
+            name = plain(names[j])
+            spot = names[j].startswith("spot")
+            panels.append((f"delta wrt {name}" if spot else f"dV / d{name}",
+                           "delta" if spot else "sensitivity", rg[:, j],
+                           lambda p, g, j=j: None if g is None else g[:, j]))
+        if d > max_inputs:
+            note = f"first {max_inputs} of {d} inputs shown"
+    cols = len(panels)
+    n_bins = max(6, min(25, len(order) // 12))
     with mpl.rc_context(_RC):
-        fig = _figure(min(3.4 * cols + 0.6, 14.0), 1.25 * sum(ratios) + 0.6)
-        axes = fig.subplots(rows, cols, squeeze=False, sharex="col",
-                            gridspec_kw={"height_ratios": ratios})
-        line = d == 1
-        n_bins = max(6, min(25, n // 12))
-        rg = None if ref_grad is None else np.asarray(ref_grad, dtype=float).reshape(n, -1)
-        for j in range(cols):
-            xj = x[:, j]
-            order = np.argsort(xj, kind="stable")
-            name = plain(inputs[j] if j < len(inputs) else f"x{j}")
-            panels = [("price", np.asarray(ref_price, dtype=float), None)]
-            if has_grad and rg is not None:
-                what = f"delta wrt {name}" if name.startswith("spot") else f"dV / d{name}"
-                panels.append((what, rg[:, j], j))
-            for p_i, (what, ref, gi) in enumerate(panels):
-                ax, ax_e = axes[2 * p_i, j], axes[2 * p_i + 1, j]
-                if line:
-                    ax.plot(xj[order], ref[order], color=COLORS["reference"], lw=2.2,
-                            alpha=0.35, label="reference")
+        fig = _figure(PAGE_WIDTH_IN, 4.9)
+        axes = fig.subplots(2, cols, squeeze=False, sharex=True,
+                            gridspec_kw={"height_ratios": [3, 1.4]})
+        for c, (what, ylabel, ref_all, get) in enumerate(panels):
+            ax, ax_e = axes[0, c], axes[1, c]
+            ref = ref_all[order]
+            if ax_.curve:
+                ax.plot(t, ref, "o-" if subset else "-", color=COLORS["reference"], lw=2.2,
+                        ms=2.5, alpha=0.35, label="reference")
+            else:
+                ax.plot(t, ref, ".", color=COLORS["reference"], ms=2.5, alpha=0.35,
+                        label="reference")
+            for label, (pp, pg) in preds.items():
+                pred = get(pp, pg)
+                if pred is None:
+                    continue
+                c_ = _mode_color(label)
+                err = pred[order] - ref
+                if ax_.curve:
+                    ax.plot(t, pred[order], color=c_, lw=1.2, label=plain(label))
+                    ax_e.fill_between(t, 0, err, color=c_, alpha=0.25, lw=0)
+                    ax_e.plot(t, err, color=c_, lw=0.8)
                 else:
-                    ax.plot(xj, ref, ".", color=COLORS["reference"], ms=2.5, alpha=0.35,
-                            label="reference")
-                for label, (pp, pg) in predictions.items():
-                    c = _mode_color(label)
-                    if gi is None:
-                        pred = np.asarray(pp, dtype=float)
-                    elif pg is None:
-                        continue
-                    else:
-                        pred = np.asarray(pg, dtype=float).reshape(n, -1)[:, gi]
-                    err = pred - ref
-                    if line:
-                        ax.plot(xj[order], pred[order], color=c, lw=1.2, label=plain(label))
-                        ax_e.fill_between(xj[order], 0, err[order], color=c, alpha=0.25, lw=0)
-                        ax_e.plot(xj[order], err[order], color=c, lw=0.8)
-                    else:
-                        ax.plot(xj, pred, ".", color=c, ms=2.0, alpha=0.6, label=plain(label))
-                        bc, med, lo, hi = _binned_band(xj, err, n_bins)
-                        ax_e.fill_between(bc, lo, hi, color=c, alpha=0.22, lw=0)
-                        ax_e.plot(bc, med, color=c, lw=1.0)
-                ax_e.axhline(0.0, color="#999999", lw=0.7)
-                ax.set_title(f"price along {name}" if gi is None and d > 1 else what)
-                ax_e.set_ylabel("error")
-                if j == 0:
-                    ax.set_ylabel("price" if gi is None else
-                                  "delta" if name.startswith("spot") else "sensitivity")
-                    ax_e.set_ylabel("pred − ref")
-            axes[-1, j].set_xlabel(name)
+                    ax.plot(t, pred[order], ".", color=c_, ms=2.0, alpha=0.6, label=plain(label))
+                    bc, med, lo, hi = _binned_band(t, err, n_bins)
+                    ax_e.fill_between(bc, lo, hi, color=c_, alpha=0.22, lw=0)
+                    ax_e.plot(bc, med, color=c_, lw=1.0)
+            ax_e.axhline(0.0, color="#999999", lw=0.7)
+            ax.set_title(what)
+            ax.set_ylabel(ylabel)
+            ax_e.set_ylabel("pred − ref")
+            ax_e.set_xlabel(ax_.label)
         handles, labels = axes[0, 0].get_legend_handles_labels()
         if handles:
-            axes[0, 0].legend(handles, labels, loc="best", markerscale=3)
+            axes[0, 0].legend(handles, labels, loc="best", markerscale=1 if ax_.curve else 3)
         sup = plain(title) if title else None
-        if d > cols:
-            note = f"first {cols} of {d} inputs shown"
+        if note:
             sup = f"{sup} ({note})" if sup else note
-        top = 0.35
-        if sup:
-            text, k = _wrap(sup, fig.get_size_inches()[0] - 0.4)
-            fig.suptitle(text, fontsize=10, fontweight="bold")
-            top += 0.2 * k + 0.05
-        _adjust(fig, nrows=rows, ncols=cols, top=top, hgap=0.32, wgap=0.8)
+        _suptitle(fig, sup)
     return fig
 
 
@@ -369,7 +534,7 @@ def pinn_error_map_figure(
     floor = float(np.min(finite)) if finite.size else -16.0
     z = np.where(np.isfinite(z), z, floor)
     with mpl.rc_context(_RC):
-        fig = _figure(5.0, 3.9)
+        fig = _figure(HALF_WIDTH_IN, 4.2)
         ax = fig.subplots()
         mesh = ax.pcolormesh(gx, gy, z, shading="auto", cmap="viridis")
         cb = fig.colorbar(mesh, ax=ax)
@@ -381,9 +546,7 @@ def pinn_error_map_figure(
         ax.set_xlabel(plain(xlabel))
         ax.set_ylabel(plain(ylabel))
         ax.grid(False)
-        text, k = _wrap(plain(title) if title else "PINN error", 4.6)
-        fig.suptitle(text, fontsize=10, fontweight="bold")
-        _adjust(fig, right=0.8, top=0.25 + 0.2 * k)
+        _suptitle(fig, plain(title) if title else "PINN error")
     return fig
 
 
@@ -395,7 +558,7 @@ def loss_history_figure(history: Mapping[str, Sequence[float]], title: str | Non
     step = h.pop("step", np.arange(n, dtype=float))
     h.pop("lr", None)
     with mpl.rc_context(_RC):
-        fig = _figure(5.4, 3.4)
+        fig = _figure(HALF_WIDTH_IN, 3.6)
         ax = fig.subplots()
         terms = sorted(h.items(), key=lambda kv: kv[0] not in ("total", "loss"))
         for i, (k, v) in enumerate(terms):
@@ -413,44 +576,55 @@ def loss_history_figure(history: Mapping[str, Sequence[float]], title: str | Non
         ax.set_title(plain(title) if title else "PINN loss per term")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
-        _adjust(fig, left=0.8)
     return fig
 
 
 def xva_figure(
     x: np.ndarray, risk_free: np.ndarray, risky: np.ndarray, xlabel: str = "spot",
     title: str | None = None, risky_label: str = "risky (with XVA)",
-    others: Mapping[str, np.ndarray] | None = None,
+    others: Mapping[str, np.ndarray] | None = None, axis: SliceAxis | None = None,
 ) -> Figure:
-    """Risk-free against risky (XVA-adjusted) value along one input; lower panel: the XVA,
-    ``risky − risk_free``, as a filled curve. ``others``: further risky values by label (e.g. the
-    FD beside a PINN reference), drawn dotted with their XVA."""
-    xv = np.asarray(x, float)
-    if xv.ndim == 2:
-        xv = xv[:, 0]
-    o = np.argsort(xv, kind="stable")
-    rf, rk = np.asarray(risk_free, float)[o], np.asarray(risky, float)[o]
-    xv = xv[o]
-    extra = [(label, np.asarray(v, float)[o]) for label, v in (others or {}).items()]
+    """Risk-free against risky (XVA-adjusted) value along one axis; lower panel: the XVA,
+    ``risky − risk_free``. ``others``: further risky values by label (e.g. the FD beside a PINN
+    reference), drawn dotted with their XVA.
+
+    ``x`` is (n,) or (n, d); ``axis`` says what to plot against (default: ``x`` for one input,
+    else :func:`slice_axis` with ``xlabel`` naming the first input). Points are sorted along the
+    axis: joined by lines on a curve, dots on a projection (``axis.curve``)."""
+    xv = np.asarray(x, dtype=float)
+    xv = xv[:, None] if xv.ndim == 1 else xv.reshape(len(xv), -1)
+    n, d = xv.shape
+    ax_ = axis if axis is not None else slice_axis(
+        xv, [xlabel, *(f"x{j}" for j in range(1, d))])
+    o = np.flatnonzero(ax_.keep)
+    o = o[np.argsort(ax_.values[o], kind="stable")]
+    t = np.asarray(ax_.values, dtype=float)[o]
+    rf = np.asarray(risk_free, dtype=float).reshape(n)[o]
+    rk = np.asarray(risky, dtype=float).reshape(n)[o]
+    extra = [(label, np.asarray(v, dtype=float).reshape(n)[o])
+             for label, v in (others or {}).items()]
     shades = ("#8172b3", "#937860", "#da8bc3")
+    line = {} if ax_.curve else {"ls": "none", "marker": ".", "ms": 3.0}
     with mpl.rc_context(_RC):
-        fig = _figure(5.4, 4.2)
+        fig = _figure(PAGE_WIDTH_IN, 4.6)
         ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.5]})
-        ax.plot(xv, rf, color=COLORS["reference"], lw=1.5, label="risk-free")
-        ax.plot(xv, rk, color=COLORS["xva"], lw=1.5, ls="--", label=plain(risky_label))
+        ax.plot(t, rf, **{"color": COLORS["reference"], "lw": 1.5, "label": "risk-free",
+                          **line})
+        ax.plot(t, rk, **{"color": COLORS["xva"], "lw": 1.5, "ls": "--",
+                          "label": plain(risky_label), **line})
         for (label, v), c in zip(extra, shades, strict=False):
-            ax.plot(xv, v, color=c, lw=1.2, ls=":", label=plain(label))
+            ax.plot(t, v, **{"color": c, "lw": 1.2, "ls": ":", "label": plain(label), **line})
         ax.set_ylabel("value")
-        ax.legend(loc="best")
+        ax.legend(loc="best", markerscale=1 if ax_.curve else 3)
         ax.set_title(plain(title) if title else "Risky vs risk-free value")
-        ax2.fill_between(xv, 0, rk - rf, color=COLORS["xva"], alpha=0.3, lw=0)
-        ax2.plot(xv, rk - rf, color=COLORS["xva"], lw=1.0)
+        if ax_.curve:
+            ax2.fill_between(t, 0, rk - rf, color=COLORS["xva"], alpha=0.3, lw=0)
+        ax2.plot(t, rk - rf, **{"color": COLORS["xva"], "lw": 1.0, **line})
         for (_, v), c in zip(extra, shades, strict=False):
-            ax2.plot(xv, v - rf, color=c, lw=1.2, ls=":")
+            ax2.plot(t, v - rf, **{"color": c, "lw": 1.2, "ls": ":", **line})
         ax2.axhline(0, color="#999999", lw=0.7)
         ax2.set_ylabel("XVA")
-        ax2.set_xlabel(plain(xlabel))
-        _adjust(fig, nrows=2, left=0.85, hgap=0.12)
+        ax2.set_xlabel(ax_.label)
     return fig
 
 
