@@ -150,3 +150,79 @@ def test_serve_refuses_a_config_outside_its_allow_list(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["serve", str(allowed / "small.yaml"),
                                    "--allow-dir", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "not a directory" in res.output
+
+
+@pytest.mark.slow
+def test_worker_pool_deployment_runs_as_documented(tmp_path, small_config):
+    """The four steps of docs/pipeline.md ("Prefect server, UI and the nightly schedule"): a
+    server, a process work pool, `prefect deploy` of pipeline/schedule.py:scheduled, a worker;
+    a run requested with `prefect deployment run` writes its report. Every process started
+    here leads its own process group, and the groups are killed at the end."""
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false",
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    repo = Path(__file__).parents[2]
+    prefect = str(Path(sys.executable).parent / "prefect")
+    project_files = [repo / "prefect.yaml", repo / ".prefectignore"]
+    before = [p.exists() for p in project_files]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs: list[subprocess.Popen] = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        with open(logs / f"{name}.log", "wb") as f:
+            proc = subprocess.Popen([prefect, *args], env=env, cwd=repo, stdout=f,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    def step(*args: str) -> str:
+        res = subprocess.run([prefect, *args], env=env, cwd=repo, capture_output=True,
+                             text=True, timeout=180)
+        assert res.returncode == 0, (args, res.stdout[-3000:], res.stderr[-3000:])
+        return res.stdout
+
+    try:
+        start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("the Prefect server did not start: "
+                        + (logs / "server.log").read_text(errors="replace")[-2000:])
+        step("work-pool", "create", "default", "--type", "process")
+        step("--no-prompt", "deploy", "pipeline/schedule.py:scheduled", "--name", "nightly",
+             "--cron", "0 2 * * *", "--pool", "default", "--param", f"config={small_config}")
+        info = json.loads(step("deployment", "inspect", "diffml-scheduled/nightly",
+                               "--output", "json"))
+        assert info["work_pool_name"] == "default"
+        assert info["schedules"][0]["schedule"]["cron"] == "0 2 * * *"
+        assert info["parameters"]["config"] == str(small_config)
+        start("worker", "worker", "start", "--pool", "default")
+        step("deployment", "run", "diffml-scheduled/nightly")
+        runs = tmp_path / "runs"
+        deadline = time.time() + 420
+        while time.time() < deadline and not list(runs.glob("small-*/report.html")):
+            time.sleep(3)
+        reports = list(runs.glob("small-*/report.html"))
+        assert reports, ("no report from the worker: "
+                         + (logs / "worker.log").read_text(errors="replace")[-3000:])
+        metrics = json.loads((reports[0].parent / "metrics.json").read_text())
+        assert metrics["run"]["status"] == "ok"
+    finally:
+        for proc in reversed(procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+    assert [p.exists() for p in project_files] == before, "prefect deploy wrote project files"
