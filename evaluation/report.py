@@ -48,7 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import learning_curve_summary, log10_relative_errors, rmse
+from . import _tables as tables
+from .metrics import learning_curve_summary
 from .trend import (
     DEFAULT_TOLERANCE,
     compare,
@@ -67,8 +68,8 @@ log = logging.getLogger(__name__)
 #: Default number of previous runs shown in the trend sparklines.
 DEFAULT_HISTORY = 10
 
-#: Learning-curve tables list per-input delta RMSEs up to this many inputs.
-MAX_TABLE_INPUTS = 4
+#: Tables list per-input Greek RMSEs up to this many inputs, then the worst input.
+MAX_TABLE_INPUTS = tables.MAX_TABLE_INPUTS
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -76,16 +77,6 @@ _TEMPLATES = Path(__file__).parent / "templates"
 # ----- formatting --------------------------------------------------------------------------------
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _x100(v: Any) -> str:
-    return f"{100 * v:.3g}" if _finite(v) else ("nan" if isinstance(v, float) else "—")
-
-
-def _x100_sd(mean: Any, sd: Any) -> str:
-    if not _finite(mean):
-        return "—"
-    return f"{100 * mean:.3g} ± {100 * sd:.2g}" if _finite(sd) and sd > 0 else f"{100 * mean:.3g}"
 
 
 def _log(v: Any) -> str:
@@ -229,17 +220,15 @@ def _grid_error(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str],
-                 per_input: bool = True, pinn_against: str | None = None) -> list[dict[str, Any]]:
-    """Test-set error rows per predictor; delta RMSE per input, or over all inputs at once. The
-    PINN row is scored against ``pinn_ref_price`` / ``pinn_ref_grad`` where present (named
+def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str], inputs: Sequence[str],
+                 sc: Mapping[str, Any], pinn_against: str | None = None) -> dict[str, Any]:
+    """Test-set error rows per predictor (:func:`evaluation._tables.test_errors`). The PINN row
+    is scored against ``pinn_ref_price`` / ``pinn_ref_grad`` where present (named
     ``pinn_against`` in the row), else against ``ref_price`` like the surrogates."""
     ref0 = np.asarray(arrays["ref_price"], dtype=float)
     n = ref0.shape[0]
     rg0 = _as_2d(arrays["ref_grad"], n) if "ref_grad" in arrays else None
-    rows = []
-    preds = [(m, arrays.get(f"pred_price_{m}"), arrays.get(f"pred_grad_{m}"), ref0, rg0)
-             for m in modes]
+    pinn = None
     if "pinn_price" in arrays:
         d = np.asarray(arrays["x_test"]).reshape(n, -1).shape[1]
         if "pinn_ref_price" in arrays:
@@ -250,23 +239,8 @@ def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str],
             name = f"PINN (vs {pinn_against or 'its own reference'})"
         else:
             pref, prg, name = ref0, rg0, "PINN"
-        preds.append((name, arrays["pinn_price"], _pinn_grad(arrays, n, d), pref, prg))
-    for name, pp, pg, ref, rg in preds:
-        if pp is None:
-            continue
-        le = log10_relative_errors(pp, ref)
-        deltas = []
-        if rg is not None:
-            ok = pg is not None and _as_2d(pg, n).shape == rg.shape
-            if not per_input:
-                deltas = [_x100(rmse(_as_2d(pg, n), rg)) if ok else "—"]
-            elif ok:
-                deltas = [_x100(v) for v in rmse(_as_2d(pg, n), rg, axis=0)]
-            else:
-                deltas = ["—"] * rg.shape[1]
-        rows.append({"name": name, "rmse": _x100(rmse(pp, ref)), "deltas": deltas,
-                     "l1": _log(le["l1"]), "l2": _log(le["l2"]), "linf": _log(le["linf"])})
-    return rows
+        pinn = (name, arrays["pinn_price"], _pinn_grad(arrays, n, d), pref, prg)
+    return tables.test_errors(arrays, modes, inputs, sc, pinn)
 
 
 def _scenario_section(
@@ -281,13 +255,17 @@ def _scenario_section(
     s: dict[str, Any] = {"id": sid, "anchor": f"s{idx}", "label": label, "status": status,
                          "error": sc.get("error"), "inputs": inputs, "flagged": sid in flagged}
     pinn = sc.get("pinn") or None
-    s["key"] = {
-        "value_std": _x100(get_metric(sc, "summary.value_rmse.standard.mean")),
-        "value_diff": _x100(get_metric(sc, "summary.value_rmse.differential.mean")),
-        "delta_std": _x100(get_metric(sc, "summary.delta_rmse.standard.mean")),
-        "delta_diff": _x100(get_metric(sc, "summary.delta_rmse.differential.mean")),
-        "pinn_l2": _log(pinn.get("log10_rel_l2")) if pinn else "—",
-    }
+    s["key"] = {**tables.key_cells(sc),
+                "pinn_l2": _log(pinn.get("log10_rel_l2")) if pinn else "—"}
+    s["checks"] = [tables.check_row(c, inputs) for c in
+                   ((sc.get("checks") or {}).get("results") or [])
+                   if isinstance(c, Mapping)] if isinstance(sc.get("checks"), Mapping) else []
+    s["checks_note"] = str((sc.get("checks") or {}).get("note") or "") \
+        if isinstance(sc.get("checks"), Mapping) else ""
+    s["checks_tolerance"] = (sc.get("checks") or {}).get("tolerance") \
+        if isinstance(sc.get("checks"), Mapping) else None
+    s["moneyness"] = tables.moneyness_table(sc, inputs)
+    s["hedging"] = tables.hedging_table(sc)
     ref = sc.get("reference") or {}
     s["reference_method"] = ref.get("method", "—") if ref else "—"
     surrogate = ref.get("surrogate") if isinstance(ref, Mapping) else None
@@ -313,30 +291,13 @@ def _scenario_section(
         pts = learning_curve_summary(lc)
         src = figs.png(f"{sid} learning curves", lambda: plots.learning_curve_figure(
             pts, inputs, sc.get("mc_noise")))
-        d = max((len(p.delta_mean) for p in pts), default=0)
-        shown = d if d <= MAX_TABLE_INPUTS else 0  # wide baskets: the RMS over inputs only
-        names = [inputs[i] if i < len(inputs) else f"x{i}" for i in range(shown)]
-        if d > 1:
-            names.append("RMS over inputs")
-        rows = []
-        for p in sorted(pts, key=lambda p: (p.m, p.mode != "standard")):
-            deltas = [_x100_sd(m, sd) for m, sd in zip(p.delta_mean[:shown], p.delta_sd[:shown],
-                                                       strict=False)]
-            deltas += [""] * (shown - len(deltas))
-            if d > 1:
-                deltas.append(_x100_sd(p.delta_all_mean, p.delta_all_sd))
-            rows.append({"m": p.m, "mode": p.mode, "n_seeds": p.n_seeds,
-                         "value": _x100_sd(p.value_mean, p.value_sd), "deltas": deltas,
-                         "fit": _seconds(p.fit_seconds)})
-        s["learning_curve"] = {"src": src, "rows": rows, "delta_names": names,
-                               "n_seeds": max((p.n_seeds for p in pts), default=0)} if src or rows \
-            else None
+        table = tables.learning_curve_table(sc, inputs)
+        s["learning_curve"] = {"src": src, **table} if table else None
 
     # arrays: slices, test errors, PINN greeks and maps, XVA
     arrays = _load_arrays(run_dir, sid, figs.warnings)
     s["slices"] = None
-    s["test_errors"] = []
-    s["error_inputs"] = []
+    s["test_errors"] = None
     s["n_test"] = None
     has_ref = "x_test" in arrays and "ref_price" in arrays
     modes = sorted({k[len("pred_price_"):] for k in arrays if k.startswith("pred_price_")},
@@ -360,11 +321,8 @@ def _scenario_section(
                         "; points project the test set on the input (the other inputs vary), "
                         "bands: min–max of the error in bins of the input, line: median.")
                 s["slices"] = {"src": src, "caption": cap}
-        per_input = x.shape[1] <= MAX_TABLE_INPUTS
-        s["error_inputs"] = ([] if rg is None else inputs if per_input
-                             else [f"all {x.shape[1]} inputs"])
         try:
-            s["test_errors"] = _test_errors(arrays, modes, per_input,
+            s["test_errors"] = _test_errors(arrays, modes, inputs, sc,
                                             (pinn or {}).get("compared_with"))
         except Exception as exc:
             figs.warnings.append(f"{sid}: test-set errors failed ({type(exc).__name__}: {exc})")
@@ -528,14 +486,9 @@ def _against(run: Mapping[str, Any], prev_name: str | None, used_stored: bool) -
 
 def _fmt_regression(r: Mapping[str, Any], anchors: Mapping[str, str]) -> dict[str, Any]:
     metric = str(r.get("metric"))
-    log_metric = metric.split(".")[-1].startswith("log10")
 
-    def val(v: Any) -> str:  # RMSEs ×100 as everywhere in the report
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            if log_metric:
-                return _log(v)
-            return f"{100 * v:.4g}" if metric.startswith("summary.") else f"{v:.4g}"
-        return "—" if v is None else str(v)
+    def val(v: Any) -> str:  # in the metric's own units (price units for summary RMSEs)
+        return tables.regression_value(metric, v)
 
     ratio = r.get("ratio")
     return {"scenario": "(run)" if r.get("scenario") is None else str(r["scenario"]),
@@ -645,6 +598,11 @@ def build_report(
         for i, (sid, sc) in enumerate(scenarios_in.items())
     ]
     anchors = {s["id"]: s["anchor"] for s in sections}
+    failed = [row for sid, sc in scenarios_in.items() if isinstance(sc, Mapping)
+              for row in tables.failed_rows(str(sid), anchors.get(str(sid)), sc.get("checks"),
+                                            [str(x) for x in (sc.get("inputs") or [])])]
+    checks_ctx = {"failed": failed, "n": sum(len(s["checks"]) for s in sections),
+                  "scenarios": sum(1 for s in sections if s["checks"])}
 
     dask = run.get("dask") or {}
     run_ctx = {
@@ -679,6 +637,7 @@ def build_report(
         s["spark"] = Markup(s["spark"])  # built from numbers; its tooltip text is escaped
     html = env.get_template("report.html.j2").render(
         run=run_ctx, scenarios=sections, regressions=[_fmt_regression(r, anchors) for r in regs],
+        checks=checks_ctx,
         trend=trend_ctx, warnings=figs.warnings, config_text=config_text,
     )
     out = Path(output) if output is not None else run_dir / "report.html"
@@ -725,22 +684,20 @@ def prefect_markdown(
         f"### diffml run {_md(run.get('name', '?'))} {_md(run.get('stamp', ''))}: "
         f"**{_md(run.get('status', '?'))}**",
         "",
-        "| scenario | status | value RMSE ×100 (std / diff) | delta RMSE ×100 (std / diff) "
-        "| PINN log10 rel. L2 | regression |",
-        "|---|---|---:|---:|---:|---|",
+        "| scenario | status | value RMSE, price units (std / diff) "
+        "| relative value error (std / diff) | shape checks | PINN log10 rel. L2 | regression |",
+        "|---|---|---:|---:|---|---:|---|",
     ]
     for sid, sc in (metrics.get("scenarios") or {}).items():
         sc = sc or {}
         pinn = sc.get("pinn") or {}
-        v = (f"{_x100(get_metric(sc, 'summary.value_rmse.standard.mean'))} / "
-             f"{_x100(get_metric(sc, 'summary.value_rmse.differential.mean'))}")
-        d = (f"{_x100(get_metric(sc, 'summary.delta_rmse.standard.mean'))} / "
-             f"{_x100(get_metric(sc, 'summary.delta_rmse.differential.mean'))}")
+        v, rel, checks = tables.markdown_cells(sc)
         status = _md(sc.get("status", "ok"))
         if sc.get("error"):
             status += f": {_md(sc['error'])}"
-        lines.append(f"| {_md(sid)} | {status} | {v} | {d} | {_log(pinn.get('log10_rel_l2'))} "
-                     f"| {'yes' if str(sid) in flagged else ''} |")
+        flag = "yes" if str(sid) in flagged else ""
+        lines.append(f"| {_md(sid)} | {status} | {v} | {rel} | {_md(checks)} "
+                     f"| {_log(pinn.get('log10_rel_l2'))} | {flag} |")
     lines.append("")
     if regs:
         lines.append(f"**{len(regs)} regression(s):**")

@@ -3,10 +3,10 @@ models, shared by the writer (``pipeline.run.write_metrics``) and the readers
 (:func:`evaluation.trend.load_metrics`, the report, the CLI).
 
 The models fix what every reader relies on: the run's name, stamp and status, each scenario's
-status and error, and the shape of a regression. The numeric blocks of a scenario (``summary``,
-``learning_curve``, ``reference``, ``pinn``...) are kept as they are (``extra="allow"``), so a
-new metric does not need a schema change; the readers reach them with
-:func:`evaluation.trend.get_metric`.
+status and error, its shape checks (which the CLI and the report flag), and the shape of a
+regression. The numeric blocks of a scenario (``summary``, ``learning_curve``, ``reference``,
+``pinn``...) are kept as they are (``extra="allow"``), so a new metric does not need a schema
+change; the readers reach them with :func:`evaluation.trend.get_metric`.
 """
 
 from __future__ import annotations
@@ -52,13 +52,36 @@ class RunInfo(_Open):
     regression_tolerance: float | None = Field(None, gt=1.0)
 
 
+class CheckResult(_Open):
+    """One entry of a scenario's ``checks.results`` (:func:`evaluation.diagnostics.check_shape`):
+    a property of the product checked for one predictor at every test point."""
+
+    predictor: str
+    rule: str
+    passed: bool
+    violations: int = Field(ge=0)
+    n: int = Field(ge=0)
+    quantity: Literal["value", "greek", "gamma"] | None = None
+    input: str | None = None
+
+
+class Checks(_Open):
+    """A scenario's ``checks``: the relative tolerance, what was checked, and the results."""
+
+    tolerance: float | None = Field(None, ge=0.0)
+    note: str | None = None
+    results: list[CheckResult] = Field(default_factory=list)
+
+
 class ScenarioMetrics(_Open):
-    """One entry of ``scenarios``: status and error fixed, the metric blocks open."""
+    """One entry of ``scenarios``: status, error and shape checks fixed, the metric blocks
+    open."""
 
     status: ScenarioStatus
     error: str | None = None
     label: str | None = None
     inputs: list[str] | None = None
+    checks: Checks | None = None
 
 
 class Regression(BaseModel):

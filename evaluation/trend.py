@@ -7,7 +7,9 @@ sparklines).
 
 A **regression** is one of:
 
-* an error metric (see :data:`TRACKED_METRICS`) that grew by more than the tolerance, i.e.
+* an error metric (see :data:`TRACKED_METRICS`; a ``*`` stands for every input, so a Greek's
+  regression names its input, e.g. ``summary.greek_rmse.differential.variance.mean``) that grew
+  by more than the tolerance, i.e.
   ``current / previous > tolerance`` (``tolerance = 1.5`` flags a 50 % increase); for the
   ``log10`` PINN errors the ratio is ``10 ** (current - previous)``, the ratio of the relative
   errors themselves; a metric that became non-finite (NaN, inf) also counts;
@@ -34,6 +36,7 @@ __all__ = [
     "STAMP_RE",
     "TRACKED_METRICS",
     "best_of",
+    "expand_metric",
     "compare",
     "find_previous_runs",
     "get_metric",
@@ -49,13 +52,17 @@ DEFAULT_TOLERANCE = 1.5
 #: ``YYYYmmddTHHMMSSZ``.
 STAMP_RE = re.compile(r"^\d{8}T\d{6}Z$")
 
-#: Scenario metrics compared between runs (dotted paths into a scenario's entry). Paths ending in
+#: Scenario metrics compared between runs (dotted paths into a scenario's entry; ``*`` matches
+#: every key there, i.e. every input). Value errors are in price units, Greek errors per input in
+#: price per unit of the input (:func:`evaluation.metrics.surrogate_errors`). Paths ending in
 #: ``log10_*`` are base-10 logarithms of relative errors.
 TRACKED_METRICS: tuple[str, ...] = (
     "summary.value_rmse.differential.mean",
     "summary.value_rmse.standard.mean",
-    "summary.delta_rmse.differential.mean",
-    "summary.delta_rmse.standard.mean",
+    "summary.greek_rmse.differential.*.mean",
+    "summary.greek_rmse.standard.*.mean",
+    "summary.gamma_rmse.differential.*.mean",
+    "summary.gamma_rmse.standard.*.mean",
     "pinn.log10_rel_l1",
     "pinn.log10_rel_l2",
     "pinn.log10_rel_linf",
@@ -161,8 +168,8 @@ def get_metric(scenario: Mapping[str, Any] | None, path: str) -> float | None:
     """The number at a dotted ``path`` in a scenario entry, or ``None`` when absent / not a number.
 
     An explicit JSON ``null`` at the end of the path reads as NaN: the pipeline writes non-finite
-    numbers as null, so a metric that became NaN still counts as a regression. A per-input list
-    (``summary.delta_rmse.*``) is reduced to its RMS over inputs.
+    numbers as null, so a metric that became NaN still counts as a regression. A list (such as
+    a per-input list) is not one metric: ``None``.
     """
     node: Any = scenario
     for key in path.split("."):
@@ -171,16 +178,29 @@ def get_metric(scenario: Mapping[str, Any] | None, path: str) -> float | None:
         node = node[key]
     if node is None:
         return math.nan
-    if isinstance(node, list):
-        from .metrics import rms_over_inputs
-
-        try:
-            return rms_over_inputs([math.nan if x is None else float(x) for x in node])
-        except (TypeError, ValueError):
-            return None
     if isinstance(node, bool) or not isinstance(node, (int, float)):
         return None
     return float(node)
+
+
+def expand_metric(path: str, *scenarios: Mapping[str, Any] | None) -> list[str]:
+    """The concrete paths of a tracked ``path`` in the given scenario entries: each ``*`` is
+    replaced by every key found at that level in any of them (in order of first appearance);
+    a path without ``*`` is returned as it is."""
+    if "*" not in path:
+        return [path]
+    head, _, tail = path.partition("*")
+    keys: list[str] = []
+    for sc in scenarios:
+        node: Any = sc
+        for key in head.rstrip(".").split(".") if head else []:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping):
+            keys += [str(k) for k in node if str(k) not in keys]
+    out: list[str] = []
+    for k in keys:
+        out += expand_metric(f"{head}{k}{tail}", *scenarios)
+    return out
 
 
 def metric_ratio(path: str, previous: float, current: float) -> float:
@@ -232,7 +252,7 @@ def compare(
             continue
         if before is None:
             continue
-        for path in TRACKED_METRICS:
+        for path in (p for t in TRACKED_METRICS for p in expand_metric(t, sc)):
             p, c = get_metric(before, path), get_metric(sc, path)
             if p is None or c is None or not math.isfinite(p):
                 continue
@@ -272,7 +292,8 @@ def best_of(runs: list[Mapping[str, Any]]) -> dict[str, Any] | None:
     for sid, sc in scenarios.items():
         if not isinstance(sc, dict):
             continue
-        for path in TRACKED_METRICS:
+        others = [(run.get("scenarios") or {}).get(sid) for run in runs]
+        for path in (p for t in TRACKED_METRICS for p in expand_metric(t, *others)):
             values = []
             for run in runs:
                 other = (run.get("scenarios") or {}).get(sid)

@@ -206,11 +206,26 @@ def _data_status(scenario: dict) -> str:
 
 
 SUMMARY_COLUMNS = (("scenario", "left"), ("status", "left"), ("m", "right"),
-                   ("value\nstd", "right"), ("value\ndiff", "right"), ("delta\ndiff", "right"),
-                   ("data", "left"), ("s", "right"))
-"""The run summary's columns: value and delta RMSE of the largest training size (mean over
-seeds, in the labels' units; delta: root mean square over the inputs), standard and
-differential; data reused or new; seconds."""
+                   ("value\nstd", "right"), ("value\ndiff", "right"), ("rel.\ndiff", "right"),
+                   ("checks", "left"), ("data", "left"), ("s", "right"))
+"""The run summary's columns: value RMSE of the largest training size (mean over seeds, in
+price units), standard and differential; the relative value error (RMSE / RMS of the reference
+value over the test set) of the differential surrogate (the standard one where only it was
+trained); the shape checks (ok, or how many failed); data reused or new; seconds. Greek errors
+per input and the failed checks are listed under the table."""
+
+
+def _percent(r) -> str:
+    """A relative error as a percentage, 3 significant digits, never wider than 6 characters
+    below 10^6 %."""
+    if not isinstance(r, (int, float)) or r != r:
+        return "-"
+    return f"{100 * r:.3g}%" if abs(100 * r) < 1000 else f"{100 * r:.0f}%"
+
+
+def _headline(summ: dict) -> str | None:
+    modes = summ.get("value_relative") or summ.get("value_rmse") or {}
+    return next((m for m in ("differential", "standard") if m in modes), None)
 
 
 def summary_table(metrics: dict) -> Table:
@@ -218,29 +233,74 @@ def summary_table(metrics: dict) -> Table:
     significant digits), only the scenario id folds."""
     from rich import box
 
+    from evaluation.diagnostics import failed_checks
+
     table = Table(title=f"{metrics['run']['name']} ({metrics['run']['status']})",
-                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
     for col, justify in SUMMARY_COLUMNS:
         table.add_column(col, justify=justify, no_wrap=col != "scenario",
                          overflow="fold" if col == "scenario" else "ellipsis",
-                         min_width=12 if col == "scenario" else None)
+                         min_width=10 if col == "scenario" else None)
     for sid, sc in metrics["scenarios"].items():
         summ = sc.get("summary") or {}
-        vr, dr = summ.get("value_rmse", {}), summ.get("delta_rmse", {})
+        vr, rel = summ.get("value_rmse") or {}, summ.get("value_relative") or {}
 
         def fmt(d, mode):
-            return f"{d[mode]['mean']:.2e}" if mode in d else "-"
+            v = (d.get(mode) or {}).get("mean")
+            return f"{v:.2e}" if isinstance(v, (int, float)) else "-"
 
+        mode = _headline(summ)
+        r = (rel.get(mode) or {}).get("mean") if mode else None
+        checks = (sc.get("checks") or {}).get("results")
+        bad = failed_checks(checks)
+        check = "-" if not checks else "ok" if not bad else f"[red]{len(bad)} fail[/red]"
         status = sc["status"] if sc["status"] == "ok" else f"[red]{sc['status']}[/red]"
         table.add_row(sid, status, str(summ.get("m", "-")), fmt(vr, "standard"),
-                      fmt(vr, "differential"), fmt(dr, "differential"), _data_status(sc),
-                      f"{sum(sc['stage_seconds'].values()):.0f}")
+                      fmt(vr, "differential"),
+                      _percent(r), check,
+                      _data_status(sc), f"{sum(sc['stage_seconds'].values()):.0f}")
     return table
+
+
+def summary_lines(metrics: dict) -> list[str]:
+    """Under the table: per scenario the headline mode's Greek RMSE per input (price per unit
+    of the input, and relative to the RMS of the reference's), then every failed shape check."""
+    from evaluation.diagnostics import failed_checks
+    from evaluation.metrics import greek_name
+
+    lines = []
+    for sid, sc in metrics["scenarios"].items():
+        summ = sc.get("summary") or {}
+        mode = _headline(summ)
+        greeks = ((summ.get("greek_rmse") or {}).get(mode) or {}) if mode else {}
+        rels = ((summ.get("greek_relative") or {}).get(mode) or {}) if mode else {}
+        parts = []
+        for name, stat in greeks.items():
+            v, r = (stat or {}).get("mean"), (rels.get(name) or {}).get("mean")
+            if isinstance(v, (int, float)):
+                rel = f" ({100 * r:.3g}%)" if isinstance(r, (int, float)) else ""
+                parts.append(f"{greek_name(name)} {v:.3g}{rel}")
+        if parts:
+            lines.append(escape(f"{sid} ({mode}) Greek RMSE: " + ", ".join(parts)))
+    for sid, sc in metrics["scenarios"].items():
+        inputs = sc.get("inputs") or []
+        for c in failed_checks((sc.get("checks") or {}).get("results")):
+            at = c.get("at") or []
+            where = ", ".join(f"{n} {v:.4g}" for n, v in zip(inputs, at, strict=False))
+            worst = c.get("worst")
+            text = (f"{sid}, {c.get('predictor')}: {c.get('rule')} at {c.get('violations')} "
+                    f"of {c.get('n')} test points")
+            if isinstance(worst, (int, float)):
+                text += f" (worst {worst:.4g}" + (f" at {where})" if where else ")")
+            lines.append(f"[red]check failed[/red] {escape(text)}")
+    return lines
 
 
 def _print_summary(run_dir: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     out.print(summary_table(metrics))
+    for line in summary_lines(metrics):
+        out.print(line, highlight=False, soft_wrap=True)
     out.print(f"run directory: {run_dir}", soft_wrap=True)
 
 

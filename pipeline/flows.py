@@ -159,6 +159,8 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
             "mc_noise": None if tr is None else tr["mc_noise"],
             "learning_curve": [] if tr is None else tr["learning_curve"],
             "summary": None if tr is None else tr["summary"],
+            "checks": None if tr is None else tr.get("checks"),
+            "hedging": None if tr is None else tr.get("hedging"),
             "pinn": None if pn is None else pn["metrics"],
             "stage_seconds": {"simulate": 0.0 if ds is None else ds["seconds"],
                               "reference": 0.0 if ref is None else ref["seconds"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.metrics import log10_relative_errors, rmse
+from evaluation.metrics import PREDICTOR_KEYS, log10_relative_errors, surrogate_errors
 
 from .config import RunConfig, Scenario
 
@@ -156,10 +156,16 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     metrics.update({"train_seconds": float(sol.stats.get("train_seconds", 0.0)),
                     "status": sol.stats.get("status"),
                     "history": {k: np.asarray(v).tolist() for k, v in sol.history.items()}})
-    if target is not None and target["grad"] is not None:
-        delta = np.asarray(greeks["delta"]).reshape(len(x), -1)
-        n = delta.shape[1]
-        metrics["delta_rmse"] = [float(v) for v in rmse(delta, target["grad"][:, :n], axis=0)]
+    if target is not None:
+        # the surrogates' error definition: value in price units and relative, the spot
+        # deltas per input (the PINN's Greeks with respect to the spots)
+        has_grad = target["grad"] is not None and "delta" in greeks
+        delta = np.asarray(greeks["delta"]).reshape(len(x), -1) if has_grad else None
+        n = 0 if delta is None else delta.shape[1]
+        errs = surrogate_errors(price, target["price"], delta,
+                                None if delta is None else np.asarray(target["grad"])[:, :n],
+                                inputs=list(model.inputs)[:n])
+        metrics.update({k: errs[k] for k in PREDICTOR_KEYS if k in errs})
     arrays = {"pinn_price": price}
     for key in ("delta", "gamma", "vega"):
         if key in greeks:

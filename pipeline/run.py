@@ -85,6 +85,8 @@ def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict 
         arrays["ref_price"] = target["price"]
         if target["grad"] is not None:
             arrays["ref_grad"] = target["grad"]
+        if target.get("gamma") is not None:
+            arrays["ref_gamma"] = target["gamma"]
         arrays.update(ref.get("xva_curves", {}))
     if train is not None:
         arrays.update(train.get("predictions", {}))

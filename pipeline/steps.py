@@ -18,9 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.metrics import rmse
+from evaluation.metrics import (
+    PREDICTOR_KEYS,
+    errors_by_bucket,
+    is_unit_spot,
+    rmse,
+    summarise_errors,
+    surrogate_errors,
+)
 
+from . import diagnostics
 from .config import RunConfig, Scenario, surrogate_learns_risk_free
+
+#: Bumped when the metrics computed from a trained model change, so that cached learning curves
+#: computed under an older definition are recomputed.
+METRICS_VERSION = 2
 
 log = logging.getLogger("diffml.pipeline")
 
@@ -80,15 +92,15 @@ def reference_step(cfg: RunConfig, scenario: Scenario, run_dir: Path | None = No
         ref, pinn_info = pinn_step.reference(scenario, x, Path(run_dir))
     else:
         ref = refs.compute(method, model, product, x, xva, grid)
+    inputs = list(model.inputs)
+    gamma = diagnostics.target_gamma(scenario, {"method": ref.method, "risk_free": False,
+                                                "gamma": ref.gamma}, x)
     checks, values = {}, {}
     for other_method in scenario.reference.cross_checks:
         if other_method == method:
             continue
         other = refs.compute(other_method, model, product, x, xva, grid)
-        entry = {"max_abs_price_diff": float(np.max(np.abs(other.price - ref.price)))}
-        if other.grad is not None and ref.grad is not None:
-            entry["max_abs_delta_diff"] = float(np.max(np.abs(other.grad - ref.grad)))
-        checks[other_method] = entry
+        checks[other_method] = cross_check(other, ref.price, ref.grad, gamma, inputs)
         values[other_method] = {"price": np.asarray(other.price, float),
                                 "grad": None if other.grad is None else np.asarray(other.grad,
                                                                                    float),
@@ -96,7 +108,7 @@ def reference_step(cfg: RunConfig, scenario: Scenario, run_dir: Path | None = No
                                                                                      float)}
     out = {"x": x, "price": np.asarray(ref.price, float),
            "grad": None if ref.grad is None else np.asarray(ref.grad, float),
-           "method": ref.method, "cross_checks": checks, "check_values": values,
+           "gamma": gamma, "method": ref.method, "cross_checks": checks, "check_values": values,
            "seconds": time.perf_counter() - t0}
     if pinn_info is not None:
         out["pinn"] = pinn_info
@@ -112,21 +124,46 @@ def reference_step(cfg: RunConfig, scenario: Scenario, run_dir: Path | None = No
                                 "price": np.asarray(free.price, float),
                                 "grad": None if free.grad is None else np.asarray(free.grad,
                                                                                   float)}
+            out["surrogate"]["gamma"] = diagnostics.target_gamma(
+                scenario, {**out["surrogate"], "gamma": free.gamma}, x)
         out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def cross_check(other, price: np.ndarray, grad: np.ndarray | None, gamma: np.ndarray | None,
+                inputs: list[str]) -> dict:
+    """Another reference method against the scenario's, in the surrogates' terms: the largest
+    price difference, the largest Greek difference per input, and
+    :func:`evaluation.metrics.surrogate_errors` (value, per-input Greeks, gamma; scales left
+    out: they are the reference's)."""
+    has_grad = other.grad is not None and grad is not None
+    other_gamma = None if other.gamma is None or gamma is None else \
+        np.asarray(other.gamma, float).reshape(len(price), -1)
+    if other_gamma is not None and other_gamma.shape != np.shape(gamma):
+        other_gamma = None
+    errs = surrogate_errors(other.price, price, other.grad if has_grad else None,
+                            grad if has_grad else None, inputs=inputs, pred_gamma=other_gamma,
+                            ref_gamma=gamma if other_gamma is not None else None)
+    entry = {"max_abs_price_diff": float(np.max(np.abs(np.asarray(other.price) - price)))}
+    if has_grad:
+        diff = np.max(np.abs(np.asarray(other.grad) - np.asarray(grad)), axis=0)
+        entry["max_abs_greek_diff"] = {k: float(v) for k, v in zip(inputs, diff, strict=True)}
+    entry.update({k: errs[k] for k in PREDICTOR_KEYS if k in errs})
+    return entry
 
 
 def surrogate_target(ref: dict) -> dict:
     """The reference the surrogates are scored against: the risk-free one for a two-signed
     product under XVA (``ref["surrogate"]``), else the scenario's reference."""
     return ref.get("surrogate") or {"method": ref["method"], "risk_free": False,
-                                    "price": ref["price"], "grad": ref["grad"]}
+                                    "price": ref["price"], "grad": ref["grad"],
+                                    "gamma": ref.get("gamma")}
 
 
 def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
     """Models and curves are reused when the data, the training settings and the test set are
     unchanged."""
-    blob = json.dumps({"dataset": dataset_hash,
+    blob = json.dumps({"dataset": dataset_hash, "metrics": METRICS_VERSION,
                        "training": scenario.training.model_dump(mode="json"),
                        "test": scenario.test.model_dump(mode="json"),
                        "reference": hashlib.sha256(np.ascontiguousarray(
@@ -180,20 +217,34 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                     DifferentialRegressor, run_dir: Path | None = None) -> None:
     """Fit every (size, mode, seed), score on the test set, publish the cache entry atomically.
 
+    Every fit is scored by :func:`evaluation.metrics.surrogate_errors` (value in price units and
+    relative, Greeks per input, gamma where the reference has one); at the largest size also by
+    moneyness bucket. The models of the largest size and first seed are checked against the
+    product's shape rules and, for one-asset Black-Scholes scenarios, delta-hedged
+    (:mod:`pipeline.diagnostics`).
+
     The entry is assembled in a folder of this process's own next to ``cache`` and renamed into
     place. When another process training the same key publishes first, its entry is kept and
     this one discarded (same key: same data, settings and seeds)."""
     import data
 
     t = scenario.training
+    objs = scenario.objects()
+    inputs = list(objs["model"].inputs)
     target = surrogate_target(ref)
     x_test, ref_price, ref_grad = ref["x"], target["price"], target["grad"]
+    ref_gamma = target.get("gamma")
+    money = diagnostics.moneyness(scenario, x_test)
     for m in t.sizes:
         if m > len(y_all):
             raise ValueError(f"scenario {scenario.id!r}: training size {m} exceeds the "
                              f"dataset's {len(y_all)} rows (set n_paths)")
     curve = []
     predictions: dict[str, np.ndarray] = {}
+    at_largest: dict[str, list[dict]] = {}
+    buckets: dict[str, list[list[dict]]] = {}
+    saved: dict[str, Any] = {}
+    shown: dict[str, tuple] = {}
     work = data.private_work_dir(cache)
     try:
         tmp_models = work / "models"
@@ -214,21 +265,50 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                         reg.fit(x_all[:m], y_all[:m])
                     fit_s = time.perf_counter() - f0
                     price, grad = reg.predict_value_and_gradient(x_test)
+                    first = m == largest and seed == t.seeds[0]
+                    gamma = (diagnostics.surrogate_gamma(reg, x_test, inputs)
+                             if ref_gamma is not None or first else None)
+                    scored = dict(pred_grad=grad if ref_grad is not None else None,
+                                  ref_grad=ref_grad, inputs=inputs,
+                                  pred_gamma=gamma if ref_gamma is not None else None,
+                                  ref_gamma=ref_gamma)
+                    errs = surrogate_errors(price, ref_price, **scored)
                     rec = {"mode": mode, "m": int(m), "seed": int(seed),
-                           "value_rmse": float(rmse(price, ref_price)),
-                           "delta_rmse": (None if ref_grad is None else
-                                          [float(v) for v in rmse(grad, ref_grad, axis=0)]),
+                           **{k: errs[k] for k in PREDICTOR_KEYS if k in errs},
+                           # the same per-input numbers as a list in input order, for readers
+                           # of older runs
+                           "delta_rmse": (list(errs["greek_rmse"].values())
+                                          if "greek_rmse" in errs else None),
                            "fit_seconds": fit_s,
                            "final_loss": _final_loss(reg)}
                     curve.append(rec)
-                    if m == largest and seed == t.seeds[0]:
+                    if m == largest:
+                        at_largest.setdefault(mode, []).append(errs)
+                        if money is not None:
+                            buckets.setdefault(mode, []).append(
+                                errors_by_bucket(money[0], price, ref_price, **scored))
+                    if first:
                         reg.save(tmp_models / mode)
                         predictions[f"pred_price_{mode}"] = np.asarray(price)
                         predictions[f"pred_grad_{mode}"] = np.asarray(grad)
-        mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000], run_dir)
-        out = {"learning_curve": curve, "summary": summarise(curve, largest),
-               "mc_noise": mc_noise, "models": list(t.modes)}
-        (work / "curve.json").write_text(json.dumps(out, indent=1))
+                        if gamma is not None:
+                            predictions[f"pred_gamma_{mode}"] = np.asarray(gamma)
+                        saved[mode] = reg
+                        shown[mode] = (price, grad, gamma)
+        mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000], run_dir,
+                               sizes=t.sizes)
+        product = objs["product"]
+        summary = summarise(at_largest, largest, buckets=buckets,
+                            moneyness=None if money is None else money[1],
+                            strike=getattr(product, "strike", None),
+                            mc_standard_error=mc_noise["standard_error"].get(str(largest)))
+        checks = diagnostics.shape_checks(
+            scenario, x_test, {"reference": (ref_price, ref_grad, ref_gamma), **shown},
+            summary.get("scale") or {})
+        hedging = diagnostics.hedging(scenario, target, x_test, saved, scenario.test.seed)
+        out = {"learning_curve": curve, "summary": summary, "mc_noise": mc_noise,
+               "checks": checks, "hedging": hedging, "models": list(t.modes)}
+        (work / "curve.json").write_text(json.dumps(_plain(out), indent=1))
         np.savez(work / "predictions.npz", **predictions)
         _drop_incomplete_cache(cache)
         if not data.publish_dir(work, cache):
@@ -237,6 +317,20 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-ready: NumPy scalars and arrays as Python numbers and lists (non-finite numbers
+    stay: ``finite`` must see them)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def _drop_incomplete_cache(cache: Path) -> None:
@@ -259,15 +353,22 @@ def _drop_incomplete_cache(cache: Path) -> None:
 
 
 def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,
-                run_dir: Path | None = None) -> dict:
-    """RMS distance of single Monte-Carlo labels from the reference: the noise the surrogate
-    averages out (value, and per input for the differentials). The reference is the one the
-    labels estimate: risk-free for a two-signed product under XVA, the PINN (read from its
-    cache under ``run_dir``'s parent) for ``reference.method: pinn``."""
+                run_dir: Path | None = None, sizes: list[int] | tuple[int, ...] = ()) -> dict:
+    """Monte-Carlo noise of the labels against the reference they estimate.
+
+    ``value_std`` and ``greek_std`` (per input; ``delta_std`` is the same as a list) are the RMS
+    distance of single-path labels from the reference: the standard deviation of one path's
+    payoff (and pathwise Greek) around the price, RMS over the sampled states. For each training
+    size m, ``standard_error[str(m)]`` is the standard error of a Monte-Carlo price from m paths,
+    the same cost as m training labels: ``value_std / sqrt(m)`` (and per input for the
+    Greeks). The reference is the one the labels estimate: risk-free for a two-signed product
+    under XVA, the PINN (read from its cache under ``run_dir``'s parent) for
+    ``reference.method: pinn``."""
     from . import references as refs
 
     objs = scenario.objects()
     x = np.asarray(x, dtype=float)
+    inputs = list(objs["model"].inputs)
     method = scenario.reference.method
     if surrogate_learns_risk_free(objs):
         ref = refs.risk_free(method, objs["model"], objs["product"], x, scenario.reference.fd)
@@ -278,9 +379,19 @@ def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,
     else:
         ref = refs.compute(method, objs["model"], objs["product"], x, objs["xva"],
                            scenario.reference.fd)
-    out = {"value_std": float(rmse(y, ref.price)), "delta_std": None}
+    value_std = float(rmse(y, ref.price))
+    out: dict[str, Any] = {"n_labels": int(len(y)), "value_std": value_std, "delta_std": None,
+                           "greek_std": None}
+    greek_std = None
     if ref.grad is not None:
-        out["delta_std"] = [float(v) for v in rmse(z, ref.grad, axis=0)]
+        greek_std = {k: float(v) for k, v in zip(inputs, rmse(z, ref.grad, axis=0), strict=True)}
+        out["greek_std"] = greek_std
+        out["delta_std"] = list(greek_std.values())
+    out["standard_error"] = {
+        str(int(m)): {"value": value_std / math.sqrt(m),
+                      "greek": None if greek_std is None else
+                      {k: v / math.sqrt(m) for k, v in greek_std.items()}}
+        for m in sizes}
     return out
 
 
@@ -295,16 +406,32 @@ def _final_loss(reg) -> float | None:
         return None
 
 
-def summarise(curve: list[dict], m: int) -> dict:
-    """Mean and sd over seeds at training size ``m``, per mode (value RMSE and mean delta RMSE)."""
-    out: dict[str, Any] = {"m": int(m), "value_rmse": {}, "delta_rmse": {}}
-    for mode in sorted({r["mode"] for r in curve}):
-        rows = [r for r in curve if r["mode"] == mode and r["m"] == m]
-        v = np.array([r["value_rmse"] for r in rows])
-        out["value_rmse"][mode] = {"mean": float(v.mean()), "sd": float(v.std())}
-        if rows and rows[0]["delta_rmse"] is not None:
-            d = np.array([np.mean(r["delta_rmse"]) for r in rows])
-            out["delta_rmse"][mode] = {"mean": float(d.mean()), "sd": float(d.std())}
+def summarise(errors: dict[str, list[dict]], m: int, *,
+              buckets: dict[str, list[list[dict]]] | None = None, moneyness: str | None = None,
+              strike: float | None = None, mc_standard_error: dict | None = None) -> dict:
+    """The scenario's summary at training size ``m``: mean and sd over seeds, per mode, of the
+    :func:`evaluation.metrics.surrogate_errors` results ``errors[mode]`` (value RMSE and relative
+    error, per-input Greek and gamma RMSEs), the reference's scales (with the strike and
+    whether the set-up is a unit-spot one), the same errors by moneyness bucket, and the
+    standard error of an equal-cost Monte-Carlo price."""
+    out: dict[str, Any] = {"m": int(m), "value_rmse": {}, **summarise_errors(errors)}
+    scale = out.setdefault("scale", {})
+    scale["strike"] = None if strike is None else float(strike)
+    scale["unit_spot"] = is_unit_spot(None if strike is None else float(strike))
+    if buckets and moneyness is not None:
+        keyed: dict[tuple, dict[str, list[dict]]] = {}
+        for mode, per_seed in buckets.items():
+            for seed_buckets in per_seed:
+                for b in seed_buckets:
+                    keyed.setdefault((b["low"], b["high"], b["n"]), {}).setdefault(
+                        mode, []).append(b)
+        rows = []
+        for (low, high, n), by_mode in keyed.items():
+            rows.append({"low": low, "high": high, "n": n, **summarise_errors(by_mode)})
+        rows.sort(key=lambda r: -math.inf if r["low"] is None else r["low"])
+        out["by_moneyness"] = {"definition": moneyness, "buckets": rows}
+    if mc_standard_error is not None:
+        out["mc_standard_error"] = mc_standard_error
     return out
 
 

@@ -39,31 +39,78 @@ def bs_call(spot: np.ndarray, strike: float, vol: float, t: float) -> tuple[np.n
     return s * _ncdf(d1) - strike * _ncdf(d2), _ncdf(d1)
 
 
-def _curve(base: float, factor: float, rng: np.random.Generator, inputs: int) -> list[dict]:
+def _curve(base: float, factor: float, rng: np.random.Generator, inputs: int | list[str],
+           value_scale: float = 0.1) -> list[dict]:
+    """Learning-curve entries as the pipeline writes them: value RMSE in price units and
+    relative to ``value_scale``, Greek RMSE per named input (and the same as a list)."""
+    names = [f"spot_{i + 1}" for i in range(inputs)] if isinstance(inputs, int) else inputs
     out = []
     for mode, k in (("standard", 3.0), ("differential", 1.0)):
         for m in (256, 512, 1024, 2048, 4096):
             for seed in range(3):
                 scale = base * k * math.sqrt(256 / m) * (1 + 0.08 * rng.standard_normal())
                 f = factor if mode == "differential" else 1.0
+                greeks = {n: 6.0 * scale * (1 + 0.3 * i) for i, n in enumerate(names)}
                 out.append({
                     "mode": mode, "m": m, "seed": seed, "value_rmse": scale * f,
-                    "delta_rmse": [6.0 * scale * (1 + 0.3 * i) for i in range(inputs)],
+                    "value_relative": scale * f / value_scale,
+                    "greek_rmse": greeks, "greek_relative": {n: v / 0.5 for n, v in greeks.items()},
+                    "delta_rmse": list(greeks.values()),
                     "fit_seconds": 0.002 * m,
                 })
     return out
 
 
-def _summary(curve: list[dict]) -> dict:
+def _stat(values: list[float]) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1))}
+
+
+def _summary(curve: list[dict], value_scale: float = 0.1, strike: float = 1.0) -> dict:
+    """The summary block of the largest size, as steps.summarise writes it."""
     m = max(e["m"] for e in curve)
-    out: dict[str, Any] = {"m": m, "value_rmse": {}, "delta_rmse": {}}
+    out: dict[str, Any] = {"m": m, "value_rmse": {}, "value_relative": {}, "greek_rmse": {},
+                           "greek_relative": {}}
     for mode in ("standard", "differential"):
         rows = [e for e in curve if e["mode"] == mode and e["m"] == m]
-        v = np.array([e["value_rmse"] for e in rows])
-        d = np.array([np.sqrt(np.mean(np.square(e["delta_rmse"]))) for e in rows])
-        out["value_rmse"][mode] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1))}
-        out["delta_rmse"][mode] = {"mean": float(d.mean()), "sd": float(d.std(ddof=1))}
+        out["value_rmse"][mode] = _stat([e["value_rmse"] for e in rows])
+        out["value_relative"][mode] = _stat([e["value_relative"] for e in rows])
+        names = list(rows[0]["greek_rmse"])
+        out["greek_rmse"][mode] = {n: _stat([e["greek_rmse"][n] for e in rows]) for n in names}
+        out["greek_relative"][mode] = {n: _stat([e["greek_relative"][n] for e in rows])
+                                       for n in names}
+    out["scale"] = {"value": value_scale, "greek": dict.fromkeys(names, 0.5),
+                    "strike": strike, "unit_spot": 0.5 <= strike <= 2.0}
+    out["mc_standard_error"] = {"value": 0.12 / 64, "greek": dict.fromkeys(names, 0.4 / 64)}
+    out["by_moneyness"] = {"definition": f"spot / strike {strike:g}", "buckets": [
+        {"low": low, "high": high, "n": 40,
+         "value_rmse": {md: {"mean": f * out["value_rmse"][md]["mean"], "sd": 0.0}
+                        for md in ("standard", "differential")},
+         "value_relative": {md: {"mean": f * out["value_relative"][md]["mean"], "sd": 0.0}
+                            for md in ("standard", "differential")},
+         "greek_rmse": {md: {n: {"mean": f * s["mean"], "sd": 0.0}
+                             for n, s in out["greek_rmse"][md].items()}
+                        for md in ("standard", "differential")},
+         "scale": {"value": value_scale * f}}
+        for low, high, f in ((None, 0.95, 0.5), (0.95, 1.05, 2.0), (1.05, None, 1.0))]}
     return out
+
+
+def _checks(inputs: list[str], failing: tuple[str, str] | None = None) -> dict:
+    """Shape checks of a long call: every rule passes except ``failing`` = (predictor, rule)."""
+    rules = [("value ≥ 0", "value", None)] + [
+        (f"0 ≤ delta {n} ≤ 1", "greek", n) for n in inputs] + [
+        (f"convex in {n} (gamma ≥ 0)", "gamma", n) for n in inputs]
+    out = []
+    for predictor in ("reference", "standard", "differential"):
+        for rule, quantity, name in rules:
+            entry = {"predictor": predictor, "rule": rule, "quantity": quantity, "input": name,
+                     "passed": True, "violations": 0, "n": 120, "tolerance": 0.01}
+            if (predictor, rule) == failing:
+                entry.update(passed=False, violations=7, worst=-0.3, bound=0.0,
+                             at=[0.55] * len(inputs))
+            out.append(entry)
+    return {"tolerance": 0.02, "note": f"long call: {len(rules)} rules", "results": out}
 
 
 def make_run(
@@ -92,7 +139,7 @@ def make_run(
         pred_price_differential=p1 + 0.002 * value_factor * np.sin(5 * s),
         pred_grad_differential=(d1 + 0.015 * np.cos(5 * s))[:, None],
     )
-    curve1 = _curve(0.004, value_factor, rng, 1)
+    curve1 = _curve(0.004, value_factor, rng, ["spot"])
 
     # --- basket_xva: 2D with PINN -----------------------------------------------------------
     n = 300
@@ -120,7 +167,7 @@ def make_run(
         pinn_grid_x=gx, pinn_grid_y=gy, pinn_grid_ref=gref, pinn_grid_pred=gpred,
         xva_x=xs, xva_risk_free=rf, xva_risky=rf * (1 - 0.025) - 0.002 * np.maximum(xs - 1, 0),
     )
-    curve2 = _curve(0.006, value_factor, rng, 2)
+    curve2 = _curve(0.006, value_factor, rng, ["spot_1", "spot_2"])
     steps = np.arange(0, 2000, 20, dtype=float)
     decay = np.exp(-steps / 500.0)
     history = {
@@ -150,10 +197,22 @@ def make_run(
                         "n_paths": 8192, "reused": True, "backend": "cpu", "seconds": 0.4},
             "reference": {"method": "analytic", "n_test": 120,
                           "cross_checks": {"fd": {"max_abs_price_diff": 1e-5,
-                                                  "max_abs_delta_diff": 1e-4}}},
-            "mc_noise": {"value_std": 0.12, "delta_std": [0.4]},
+                                                  "max_abs_greek_diff": {"spot": 1e-4}}}},
+            "mc_noise": {"value_std": 0.12, "delta_std": [0.4], "greek_std": {"spot": 0.4},
+                         "standard_error": {str(m): {"value": 0.12 / math.sqrt(m),
+                                                     "greek": {"spot": 0.4 / math.sqrt(m)}}
+                                            for m in (256, 512, 1024, 2048, 4096)}},
             "learning_curve": curve1,
-            "summary": _summary(curve1),
+            "summary": _summary(curve1, strike=1.1),
+            "checks": _checks(["spot"]),
+            "hedging": {"horizon": 1 / 12, "steps": 21, "paths": 3840,
+                        "greeks_at": "time to maturity T at the current spot",
+                        "unhedged": {"rms": 0.04, "mean": 0.0, "sd": 0.04, "paths": 3840},
+                        "reference": {"rms": 0.0007, "mean": 0.0, "sd": 0.0007, "paths": 3840},
+                        "standard": {"rms": 0.003, "mean": 0.0, "sd": 0.003, "paths": 3840,
+                                     "vs_reference_rms": 0.0029},
+                        "differential": {"rms": 0.001, "mean": 0.0, "sd": 0.001,
+                                         "paths": 3840, "vs_reference_rms": 0.0008}},
             "pinn": None,
             "stage_seconds": base_stage,
             "models": {"standard": "models/bs_call-standard",
@@ -178,7 +237,9 @@ def make_run(
             "reference": {"method": "pinn", "n_test": n, "cross_checks": {}},
             "mc_noise": {"value_std": 0.09, "delta_std": [0.35, 0.35]},
             "learning_curve": curve2,
-            "summary": _summary(curve2),
+            "summary": _summary(curve2, value_scale=0.12),
+            "checks": _checks(["spot_1", "spot_2"],
+                              failing=("standard", "convex in spot_1 (gamma ≥ 0)")),
             "pinn": {
                 "variant": "boundary_safe", "log10_rel_l1": lr["l1"], "log10_rel_l2": lr["l2"],
                 "log10_rel_linf": lr["linf"],

@@ -74,7 +74,11 @@ def test_every_section_present(report: str) -> None:
     for s in (bs, basket):
         assert "Learning curves" in s and "Slices: prediction vs reference" in s
         assert "log10 rel. L2" in s and "Provenance" in s
-        assert "RMSE ×100" in s
+        # unit-spot set-ups (strike near 1): values and deltas ×100, labelled as such
+        assert "×100, % of unit spot" in s and "per cent of a unit spot" in s
+        assert "Errors by moneyness" in s and "Shape checks" in s
+    assert "MC price s.e." in bs and "Delta hedging" in bs  # where the run recorded them
+    assert "MC price s.e." not in basket and "Delta hedging" not in basket
     assert "PINN results" in basket and "XVA: risky vs risk-free value" in basket
     assert 'alt="PINN error map' in basket and 'alt="PINN loss history' in basket
     assert 'alt="PINN Greeks' in basket and 'alt="XVA curves' in basket
@@ -225,10 +229,11 @@ def test_prefect_markdown(runs: list[Path]) -> None:
     table = [line for line in lines if line.startswith("| ")]
     assert len(table) == 4  # header + 3 scenarios
     assert all(line.count(" | ") == table[0].count(" | ") for line in table)  # no broken cells
-    assert "| bs_call | ok | 0.279 / 0.192 |" in md
+    assert "| bs_call | ok | 0.00279 / 0.00192 | 2.79 % / 1.92 % | 9 pass |" in md
+    assert "| basket_xva | ok |" in md and "| 1 of 15 fail |" in md
     assert "failed: train: &lt;b&gt;NaN&lt;/b&gt; loss at step 12" in md
     assert "**1 regression(s):**" in md and "(×2, tolerance ×1.5)" in md
-    assert ": 0.1 → 0.2 (" in md  # RMSEs ×100, as in the table
+    assert ": 0.001 → 0.002 (" in md  # price units, as in metrics.json
     assert f"Report: `{runs[-1] / 'report.html'}`" in md
     assert "<" not in md.replace("<br>", "")
     assert prefect_markdown(m, None).splitlines()[-1] == "Report: not built."
@@ -293,7 +298,7 @@ def table_shapes_consistent(section: str) -> None:
 
 
 def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
-    """Seven inputs: learning-curve and test-error tables fall back to the RMS over inputs."""
+    """Seven inputs: learning-curve and test-error tables show the worst input, named."""
     from tests.evaluation.report_fixture import _curve
 
     run = make_run(tmp_path)
@@ -312,9 +317,12 @@ def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
     html = build_report(run).read_text(encoding="utf-8")
     sec = sections(html)["basket7"]
     assert "Report warnings" not in html
-    assert "RMS over inputs" in sec and "all 7 inputs" in sec and "spot_5" not in sec.split(
-        "<h3>Provenance</h3>")[0]
-    assert "<td class=\"num\">0.2</td>" in sec  # delta RMSE ×100 over all inputs
+    tables = sec.split("<h3>Provenance</h3>")[0]
+    assert "RMS over inputs" not in tables and "spot_5" not in tables
+    assert tables.count("worst of 7 inputs") == 2  # learning curves and test-set errors
+    assert "(spot_7)</td>" in tables  # the largest learning-curve error, named
+    # test set: every Greek off by 0.002, ×100 in this unit-spot set-up; the first is named
+    assert '<td class="num">0.2 (spot_1)</td>' in tables
     for s in sections(html).values():
         table_shapes_consistent(s)
 
@@ -365,3 +373,38 @@ def test_report_shows_the_regressions_the_pipeline_recorded(tmp_path: Path,
     html = build_report(runs[-1], tolerance=1.2).read_text(encoding="utf-8")
     box = html.split('id="regressions"')[1].split("</div>")[0]
     assert "summary.value_rmse.differential.mean" in box
+
+
+def test_failed_checks_lead_the_report_and_units_follow_the_strike(tmp_path: Path,
+                                                                    no_render: None) -> None:
+    """A Heston put whose standard surrogate has dV/dvariance < 0: the failed check is the first
+    box of the report, and a strike-100 product's errors are in price units, never ×100."""
+    run = make_run(tmp_path, fail_worst_of=False)
+    m = json.loads((run / "metrics.json").read_text())
+    sc = m["scenarios"]["bs_call"]
+    sc["inputs"] = ["spot", "variance"]
+    sc["parameters"]["product"]["strike"] = 100.0
+    sc["summary"]["scale"].update(strike=100.0, unit_spot=False)
+    for block in ("greek_rmse", "greek_relative"):
+        for mode in sc["summary"][block].values():
+            mode["variance"] = {"mean": 12.5, "sd": 0.0}
+    sc["checks"]["results"].append({
+        "predictor": "standard", "rule": "dV/dvariance ≥ 0", "quantity": "greek",
+        "input": "variance", "passed": False, "violations": 17, "n": 200, "tolerance": 0.6,
+        "worst": -60.2, "bound": 0.0, "at": [62.0, 0.071]})
+    (run / "metrics.json").write_text(json.dumps(m))
+    (run / "arrays" / "bs_call.npz").unlink()
+    html = build_report(run).read_text(encoding="utf-8")
+    first = html.split('<section class="scenario"')[0]
+    assert first.index('id="checks"') < first.index('id="regressions"') < first.index(
+        'class="summary"')
+    box = first.split('id="checks"')[1].split("</div>")[0]
+    assert "2 shape checks failed" in box and "dV/dvariance ≥ 0" in box  # and basket_xva's
+    assert "fails at 17 of 200 points" in box and "-60.2" in box
+    assert "spot 62, variance 0.071" in box
+    assert "dV/dvariance <b>12.5</b>" in first  # the Greek named by its input, not pooled
+    assert "1 of 10 fail" in first
+    sec = sections(html)["bs_call"]
+    assert "price units" in sec and "×100" not in sec.split('alt="learning curves')[1].split(
+        "<h3>Provenance</h3>")[0].split("</figure>")[1]
+    assert "fails at 17 of 200 points" in sec

@@ -88,10 +88,11 @@ def test_failures_are_regressions(tmp_path: Path) -> None:
 def test_non_finite_current_is_a_regression(history: list[dict]) -> None:
     base = history[0]
     cur = copy.deepcopy(base)
-    cur["scenarios"]["bs_call"]["summary"]["delta_rmse"]["differential"]["mean"] = math.nan
+    cur["scenarios"]["bs_call"]["summary"]["greek_rmse"]["differential"]["spot"]["mean"] = \
+        math.nan
     cur["scenarios"]["basket_xva"]["pinn"]["log10_rel_l2"] = math.inf
     regs = compare(cur, base)
-    assert flagged(regs) == {("bs_call", "summary.delta_rmse.differential.mean"),
+    assert flagged(regs) == {("bs_call", "summary.greek_rmse.differential.spot.mean"),
                              ("basket_xva", "pinn.log10_rel_l2")}
     assert all(r["ratio"] is None or r["ratio"] == math.inf for r in regs)
 
@@ -119,7 +120,7 @@ def test_get_metric_and_series(history: list[dict]) -> None:
         sc["summary"]["value_rmse"]["differential"]["mean"])
     assert get_metric(sc, "pinn.log10_rel_l2") is None
     assert get_metric(sc, "status") is None
-    assert get_metric({"a": {"b": [3.0, 4.0]}}, "a.b") == pytest.approx(math.sqrt(12.5))
+    assert get_metric({"a": {"b": [3.0, 4.0]}}, "a.b") is None  # a per-input list is no metric
     s = metric_series(history, "bs_call", "summary.value_rmse.differential.mean")
     assert s[1] / s[0] == pytest.approx(1.03) and s[2] / s[0] == pytest.approx(2.0)
     assert metric_series(history, "nope", "pinn.log10_rel_l2") == [None, None, None]
@@ -238,3 +239,29 @@ def test_change_column_and_regressions_share_one_ratio() -> None:
     worse = _change(path, run(1e-3)["scenarios"]["s"], run(0.0)["scenarios"]["s"], 1.5)
     assert worse["css"] == "worse" and [r["metric"] for r in compare(run(1e-3), run(0.0))] == [
         path]
+
+
+def test_regressions_name_the_input() -> None:
+    """Greek errors are compared input by input: a worse dV/dvariance is flagged by name while
+    the delta, in other units, is unchanged; the best-of baseline works per input too."""
+    from evaluation.trend import best_of, expand_metric
+
+    def run(spot: float, variance: float) -> dict:
+        greeks = {"spot": {"mean": spot}, "variance": {"mean": variance}}
+        return {"run": {"status": "ok"}, "scenarios": {"heston_put": {
+            "status": "ok", "summary": {"value_rmse": {"differential": {"mean": 0.3}},
+                                        "greek_rmse": {"differential": greeks}}}}}
+
+    sc = run(0.01, 1.0)["scenarios"]["heston_put"]
+    assert expand_metric("summary.greek_rmse.differential.*.mean", sc) == [
+        "summary.greek_rmse.differential.spot.mean",
+        "summary.greek_rmse.differential.variance.mean"]
+    assert expand_metric("summary.gamma_rmse.differential.*.mean", sc) == []
+    regs = compare(run(0.01, 3.0), run(0.01, 1.0), tolerance=1.5)
+    assert flagged(regs) == {("heston_put", "summary.greek_rmse.differential.variance.mean")}
+    assert regs[0]["ratio"] == pytest.approx(3.0)
+    base = best_of([run(0.02, 1.0), run(0.01, 2.0)])
+    greeks = base["scenarios"]["heston_put"]["summary"]["greek_rmse"]["differential"]
+    assert greeks == {"spot": {"mean": 0.01}, "variance": {"mean": 1.0}}
+    assert flagged(compare(run(0.018, 1.2), base, 1.5)) == {
+        ("heston_put", "summary.greek_rmse.differential.spot.mean")}

@@ -63,27 +63,44 @@ def test_run_summary_fits_80_columns_without_breaking_numbers():
 
     from rich.console import Console
 
-    from pipeline.cli import summary_table
+    from pipeline.cli import summary_lines, summary_table
 
-    def sc(v):
+    def sc(v, checks=None):
         return {"status": "ok", "stage_seconds": {"train": 12.345},
                 "dataset": {"path": "d"}, "reused": {"dataset": True},
+                "inputs": ["spot", "variance"],
                 "summary": {"m": 131072,
                             "value_rmse": {"standard": {"mean": 6.86e-3 * v},
                                            "differential": {"mean": 1.23e-3 * v}},
-                            "delta_rmse": {"differential": {"mean": 4.56e-2 * v}}}}
+                            "value_relative": {"standard": {"mean": 0.0212},
+                                               "differential": {"mean": 0.00531}},
+                            "greek_rmse": {"differential": {"spot": {"mean": 4.56e-2},
+                                                            "variance": {"mean": 12.5}}},
+                            "greek_relative": {"differential": {"spot": {"mean": 0.091},
+                                                                "variance": {"mean": 0.85}}}},
+                "checks": {"results": checks or [{"predictor": "reference",
+                                                  "rule": "value ≥ 0", "passed": True,
+                                                  "violations": 0, "n": 200}]}}
 
+    bad = {"predictor": "standard", "rule": "dV/dvariance ≥ 0", "passed": False,
+           "violations": 17, "n": 200, "worst": -60.2, "at": [62.0, 0.071]}
     metrics = {"run": {"name": "nightly", "status": "partial"},
                "scenarios": {"basket_worst_of_call_netting_xva": sc(1.0),
-                             "heston_put": sc(1e3),
+                             "heston_put": sc(1e3, [bad]),
                              "bs_call": {"status": "failed", "stage_seconds": {},
                                          "summary": None}}}
     console = Console(width=80, record=True, color_system=None)
     console.print(summary_table(metrics))
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80, text
-    for number in ("6.86e-03", "1.23e-03", "4.56e-02", "6.86e+00", "131072", "failed"):
+    for number in ("6.86e-03", "1.23e-03", "6.86e+00", "0.531%", "131072", "failed",
+                   "1 fail", "ok"):
         assert re.search(rf"(?<![\d.e+-]){re.escape(number)}(?![\d])", text), (number, text)
+    lines = summary_lines(metrics)
+    assert "heston_put (differential) Greek RMSE: delta 0.0456 (9.1%), dV/dvariance 12.5 (85%)" \
+        in lines
+    assert ("[red]check failed[/red] heston_put, standard: dV/dvariance ≥ 0 at 17 of 200 test "
+            "points (worst -60.2 at spot 62, variance 0.071)") in lines
 
 
 def test_progress_events_from_other_processes_draw_one_table(tmp_path, monkeypatch):

@@ -159,7 +159,10 @@ def test_pinn_reference_runs_end_to_end(harness, tmp_path):
     assert ref["method"] == "pinn"
     assert ref["surrogate"] == {"method": "analytic", "risk_free": True}
     fd = ref["cross_checks"]["fd"]  # the FD cross-check of the PINN reference
-    assert math.isfinite(fd["max_abs_price_diff"]) and math.isfinite(fd["max_abs_delta_diff"])
+    assert math.isfinite(fd["max_abs_price_diff"])
+    assert set(fd["max_abs_greek_diff"]) == {"spot"}  # per input, named
+    assert math.isfinite(fd["max_abs_greek_diff"]["spot"])
+    assert math.isfinite(fd["greek_rmse"]["spot"])
     pinn = sc["pinn"]
     assert pinn["reference"] is True and pinn["compared_with"] == "fd"
     assert pinn["base"] == "risk_free" and set(pinn["faces"]) == {"spot_min", "spot_max"}
