@@ -14,7 +14,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from . import progress, steps
+from . import progress, steps, tracking
 from . import run as runmod
 from .config import RunConfig, parse_config
 
@@ -203,6 +203,7 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
     runmod.write_metrics(run_dir, metrics)
     report = _report(run_dir, cfg)
     _artifact(metrics, report)
+    tracking.log_run(cfg, run_dir)  # MLflow when configured; a failure is only a warning
     base = metrics["run"]["baseline"]
     return {"run_dir": str(run_dir), "status": status, "failures": failures,
             "baseline": _describe(base),

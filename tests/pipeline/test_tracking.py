@@ -119,3 +119,43 @@ def test_log_run_uses_the_configured_store_and_experiment(run_dir: Path, tmp_pat
     assert tracked is not None and tracked.uri == uri
     exp = MlflowClient(tracking_uri=uri).get_experiment_by_name("nightly-cpu")
     assert exp is not None and exp.experiment_id == tracked.experiment_id
+
+
+def test_the_pipeline_logs_a_run_once_metrics_and_report_are_written(tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """pipeline.flows.evaluate ends by logging the run (here every scenario failed at
+    simulate, so no training is needed); a broken store only warns."""
+    import time
+
+    from pipeline import flows
+    from pipeline import run as runmod
+
+    monkeypatch.setattr(flows, "_artifact", lambda metrics, report: None)  # no Prefect API
+    cfg = _config(enabled=True)
+    runs = tmp_path / "runs"
+    results = {s.id: [(None, "simulate: injected"), (None, None), (None, None), (None, None)]
+               for s in cfg.scenarios}
+    run_dir = runmod.make_run_dir(cfg, runs)
+    out = flows.evaluate(cfg, run_dir, results, time.time())
+    assert out["status"] == "failed" and out["report"] is not None
+    client = MlflowClient(tracking_uri=default_uri(runs))
+    exp = client.get_experiment_by_name("diffml-small")
+    found = client.search_runs([exp.experiment_id])
+    assert {r.info.run_name for r in found} == {run_dir.name, "bs", "basket"}
+    parent = next(r for r in found if r.info.run_name == run_dir.name)
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"report.html",
+                                                                           "metrics.json"}
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    cfg = _config(enabled=True, uri=f"sqlite:///{blocked}/mlflow.db")
+    seen: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())  # Prefect may stop propagation
+    logging.getLogger("diffml.pipeline").addHandler(handler)
+    try:
+        out = flows.evaluate(cfg, runmod.make_run_dir(cfg, runs), results, time.time())
+    finally:
+        logging.getLogger("diffml.pipeline").removeHandler(handler)
+    assert out["status"] == "failed" and out["report"] is not None
+    assert any("MLflow tracking failed, the run itself is unaffected" in m for m in seen)
