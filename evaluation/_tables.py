@@ -134,9 +134,18 @@ def key_cells(sc: Mapping[str, Any]) -> dict[str, Any]:
     greeks = []
     g = _mode_block(_mode_block(summ.get("greek_rmse")).get(mode))
     gr = _mode_block(_mode_block(summ.get("greek_relative")).get(mode))
-    for name, stat in g.items():
-        greeks.append({"name": greek_label(name), "rmse": _mean(stat),
-                       "rel": pct_sd(gr.get(name))})
+    names = list(g)
+    if len(names) > MAX_TABLE_INPUTS:  # the worst input by relative error, named
+
+        def relative(n: str) -> float:
+            v = _mode_block(gr.get(n)).get("mean")
+            return v if finite(v) else -math.inf
+
+        names = [max(names, key=relative)]
+    for name in names:
+        greeks.append({"name": greek_label(name), "rmse": _mean(g[name]),
+                       "rel": pct_sd(gr.get(name)),
+                       "note": f"worst of {len(g)} inputs" if len(g) > MAX_TABLE_INPUTS else ""})
     scale = _mode_block(summ.get("scale"))
     return {
         "value_std": _mean(vr.get("standard")), "value_diff": _mean(vr.get("differential")),
@@ -168,6 +177,7 @@ def failed_rows(sid: str, anchor: str | None, checks: Any,
 
 
 def check_row(c: Mapping[str, Any], inputs: Sequence[str]) -> dict[str, Any]:
+    """A check's cells; ``points``: ``violations / n``."""
     at = c.get("at")
     where = ", ".join(f"{n} {v:.4g}" for n, v in zip(inputs, at, strict=False)) \
         if isinstance(at, list) and all(finite(v) for v in at) else "—"
@@ -175,6 +185,7 @@ def check_row(c: Mapping[str, Any], inputs: Sequence[str]) -> dict[str, Any]:
             "passed": bool(c.get("passed")),
             "result": "pass" if c.get("passed") else
             f"fails at {c.get('violations', '?')} of {c.get('n', '?')} points",
+            "points": f"{c.get('violations', '?')} / {c.get('n', '?')}",
             "worst": num(c.get("worst")), "bound": num(c.get("bound")), "at": where,
             "tolerance": num(c.get("tolerance"))}
 

@@ -299,7 +299,7 @@ def table_shapes_consistent(section: str) -> None:
 
 def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
     """Seven inputs: learning-curve and test-error tables show the worst input, named."""
-    from tests.evaluation.report_fixture import _curve
+    from tests.evaluation.report_fixture import _curve, _summary
 
     run = make_run(tmp_path)
     m = json.loads((run / "metrics.json").read_text())
@@ -307,6 +307,7 @@ def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
     sc["inputs"] = [f"spot_{i}" for i in range(1, 8)]
     sc["learning_curve"] = _curve(0.01, 1.0, np.random.default_rng(0), 7)
     sc["mc_noise"] = {"value_std": 0.1, "delta_std": [0.3] * 7}
+    sc["summary"] = _summary(sc["learning_curve"])
     m["scenarios"]["basket7"] = sc
     (run / "metrics.json").write_text(json.dumps(m))
     rng = np.random.default_rng(1)
@@ -321,6 +322,9 @@ def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
     assert "RMS over inputs" not in tables and "spot_5" not in tables
     assert tables.count("worst of 7 inputs") == 2  # learning curves and test-set errors
     assert "(spot_7)</td>" in tables  # the largest learning-curve error, named
+    summary = html.split('<section class="scenario"')[0]
+    assert "delta (spot_7) <b>" in summary and "worst of 7 inputs" in summary
+    assert "delta (spot_5)" not in summary
     # test set: every Greek off by 0.002, ×100 in this unit-spot set-up; the first is named
     assert '<td class="num">0.2 (spot_1)</td>' in tables
     for s in sections(html).values():
@@ -400,11 +404,10 @@ def test_failed_checks_lead_the_report_and_units_follow_the_strike(tmp_path: Pat
         'class="summary"')
     box = first.split('id="checks"')[1].split("</div>")[0]
     assert "2 shape checks failed" in box and "dV/dvariance ≥ 0" in box  # and basket_xva's
-    assert "fails at 17 of 200 points" in box and "-60.2" in box
-    assert "spot 62, variance 0.071" in box
+    assert '<td class="num fail">17 / 200</td>' in box and "-60.2" in box
     assert "dV/dvariance <b>12.5</b>" in first  # the Greek named by its input, not pooled
     assert "1 of 10 fail" in first
     sec = sections(html)["bs_call"]
     assert "price units" in sec and "×100" not in sec.split('alt="learning curves')[1].split(
         "<h3>Provenance</h3>")[0].split("</figure>")[1]
-    assert "fails at 17 of 200 points" in sec
+    assert "fails at 17 of 200 points" in sec and "spot 62, variance 0.071" in sec
