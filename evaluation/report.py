@@ -101,10 +101,31 @@ def _seconds(v: Any) -> str:
     return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
+def _matrix(v: Any) -> list[list[Any]] | None:
+    """``v`` as the rows of a matrix of numbers (at least 2 × 2, rectangular), else ``None``."""
+    if not (isinstance(v, (list, tuple)) and len(v) > 1):
+        return None
+    rows = [r for r in v if isinstance(r, (list, tuple)) and len(r) == len(v[0]) > 1
+            and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in r)]
+    return [list(r) for r in rows] if len(rows) == len(v) else None
+
+
 def _value(v: Any) -> str:
-    """Parameter values: numbers compact, containers as compact JSON, None as a dash."""
+    """Parameter values: numbers to 4 significant digits, vectors as ``[a, b]``, matrices (a
+    correlation) as a small HTML table (markup), other containers as compact JSON, None as a
+    dash."""
     if v is None:
         return "—"
+    rows = _matrix(v)
+    if rows is not None:
+        from markupsafe import Markup
+
+        body = "".join("<tr>" + "".join(f'<td class="num">{_num(e)}</td>' for e in r) + "</tr>"
+                       for r in rows)
+        return Markup(f'<table class="matrix">{body}</table>')  # numbers only: nothing to escape
+    if (isinstance(v, (list, tuple)) and v
+            and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v)):
+        return "[" + ", ".join(_num(e) for e in v) + "]"
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v, separators=(", ", ": "), default=str)
     return _num(v)
@@ -163,6 +184,16 @@ class _Figures:
         self.dpi = dpi
         self.warnings: list[str] = []
 
+    def axis(self, sid: str, x: np.ndarray, inputs: Sequence[str],
+             parameters: Any) -> Any:
+        """The axis slices and XVA curves are drawn along (``plots.slice_axis``), or ``None``
+        (the figures' default) with a warning."""
+        try:
+            return self.plots.slice_axis(x, inputs, parameters)
+        except Exception as exc:  # the figures fall back to their default axis
+            self.warnings.append(f"{sid}: slice axis failed ({type(exc).__name__}: {exc})")
+            return None
+
     def png(self, what: str, draw: Callable[[], Any]) -> str | None:
         try:
             fig = draw()
@@ -171,6 +202,16 @@ class _Figures:
             log.warning("report figure %s failed: %s", what, exc)
             self.warnings.append(f"{what}: figure failed ({type(exc).__name__}: {exc})")
             return None
+
+
+def _axis_caption(axis: Any) -> str:
+    """How slices are drawn, for their caption."""
+    if axis is None:
+        return "."
+    text = f", {axis.note}" if axis.note else ""
+    if axis.curve:
+        return text + "; the error as a filled curve."
+    return text + "; bands: min–max of the error in bins along the axis, line: median."
 
 
 def _load_arrays(run_dir: Path, sid: str, warnings: list[str]) -> dict[str, np.ndarray]:
@@ -308,18 +349,17 @@ def _scenario_section(
         x = x.reshape(n, -1)
         s["n_test"] = n
         rg = arrays.get("ref_grad")
+        axis = figs.axis(sid, x, inputs, sc.get("parameters"))
         if modes:
             preds = {m: (arrays[f"pred_price_{m}"], arrays.get(f"pred_grad_{m}")) for m in modes}
             src = figs.png(f"{sid} slices", lambda: plots.slices_figure(
-                x, arrays["ref_price"], rg, preds, inputs))
+                x, arrays["ref_price"], rg, preds, inputs, axis=axis))
             if src:
                 cap = ("Prices and deltas of the surrogates (largest training size, seed 0) and "
-                       "the reference along each input; lower panels: prediction − reference")
+                       "the reference; lower panels: prediction − reference")
                 if s["surrogate_note"]:
                     cap = cap.replace("the reference", "the risk-free reference", 1)
-                cap += (", as a band." if x.shape[1] == 1 else
-                        "; points project the test set on the input (the other inputs vary), "
-                        "bands: min–max of the error in bins of the input, line: median.")
+                cap += _axis_caption(axis)
                 s["slices"] = {"src": src, "caption": cap}
         try:
             s["test_errors"] = _test_errors(arrays, modes, inputs, sc,
@@ -370,15 +410,14 @@ def _scenario_section(
                 x, arrays["pinn_ref_price" if own else "ref_price"],
                 arrays.get("pinn_ref_grad" if own else "ref_grad"),
                 {"PINN": (arrays["pinn_price"], _pinn_grad(arrays, x.shape[0], x.shape[1]))},
-                inputs))
+                inputs, axis=axis))
         s["pinn"] = out
 
     s["xva"] = None
     if {"xva_x", "xva_risk_free", "xva_risky"} <= arrays.keys():
         xv = np.asarray(arrays["xva_x"], float)
-        at = ""
-        if xv.ndim == 2 and xv.shape[1] > 1:
-            at = "along " + (inputs[0] if inputs else "the first input")
+        xva_axis = figs.axis(sid, xv, inputs, sc.get("parameters"))
+        at = xva_axis.note if xva_axis is not None else ""
         main = _METHOD_LABELS.get(s["reference_method"], s["reference_method"])
         extra = [(_METHOD_LABELS.get(k[len("xva_risky_"):], k[len("xva_risky_"):]),
                   np.asarray(arrays[k], float)) for k in sorted(arrays)
@@ -386,7 +425,7 @@ def _scenario_section(
         src = figs.png(f"{sid} XVA", lambda: plots.xva_figure(
             xv, arrays["xva_risk_free"], arrays["xva_risky"], inputs[0] if inputs else "x",
             risky_label=f"risky ({main})",
-            others={f"risky ({name})": v for name, v in extra}))
+            others={f"risky ({name})": v for name, v in extra}, axis=xva_axis))
         rows = []
         if extra:  # the XVA by each PDE reference, and how far apart they are
             rf = np.asarray(arrays["xva_risk_free"], float)
