@@ -344,12 +344,108 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
                               f"{info['seconds']:.2f}s)", highlight=False, soft_wrap=True)
 
 
+class _TrainProgress:
+    """What ``diffml train`` shows while it works, on stderr: the dataset's rows, the reference,
+    then the learning curve's fits (sizes × modes × seeds) with the current fit (size, mode,
+    seed, epochs, time so far). Log records of ``diffml`` print above the bars (never inside
+    them) while they show; disabled, nothing is drawn and logging is left alone."""
+
+    def __init__(self, scenario, enabled: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Counted(ProgressColumn):
+            """A column drawn only for tasks with a total (not for the current fit)."""
+
+            def __init__(self, column: ProgressColumn) -> None:
+                super().__init__()
+                self.column = column
+
+            def render(self, task):
+                return self.column.render(task) if task.total is not None else Text("")
+
+        self.s, self.t = scenario, scenario.training
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                            Counted(BarColumn()), Counted(MofNCompleteColumn()),
+                            TimeElapsedColumn(), Counted(TextColumn("ETA")),
+                            Counted(TimeRemainingColumn()), console=console,
+                            disable=not enabled,
+                            redirect_stdout=False)  # stdout is the results', printed after
+        self.enabled = enabled
+        self.handler: logging.Handler | None = None
+        self.n_fits = len(self.t.sizes) * len(self.t.modes) * len(self.t.seeds)
+        self.fits = self.current = self.task = None
+
+    def __enter__(self) -> _TrainProgress:
+        self.bar.start()
+        if self.enabled:
+            from rich.logging import RichHandler
+
+            self.handler = RichHandler(console=self.bar.console, show_time=False,
+                                       show_path=False, markup=False, level=logging.WARNING)
+            logging.getLogger("diffml").addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.handler is not None:
+            logging.getLogger("diffml").removeHandler(self.handler)
+        self.bar.stop()
+
+    def rows(self):
+        """A ``simulate_step`` progress hook drawing the dataset's rows."""
+        tid = self.task = self.bar.add_task(f"{self.s.id}: dataset rows", total=self.s.paths)
+        return lambda p: self.bar.update(tid, completed=getattr(p, "rows_done", 0))
+
+    def rows_done(self, info: dict) -> None:
+        self.bar.update(self.task, completed=self.s.paths, description=(
+            f"{self.s.id}: dataset rows ({'reused' if info['reused'] else 'generated'})"))
+        self.task = self.bar.add_task(f"{self.s.id}: reference ({self.s.reference.method})",
+                                      total=None)
+
+    def reference_done(self) -> None:
+        self.bar.update(self.task, total=1, completed=1)
+
+    def fit(self, m: int, mode: str, seed: int) -> None:
+        """A ``train_step`` progress hook: the previous fit is done, this one starts."""
+        if self.fits is None:
+            self.fits = self.bar.add_task(f"{self.s.id}: fits (sizes × modes × seeds)",
+                                          total=self.n_fits)
+        else:
+            self.bar.update(self.fits, advance=1)
+        if self.current is not None:
+            self.bar.remove_task(self.current)
+        self.current = self.bar.add_task(
+            f"  m={m} {mode} seed {seed}: {self.t.epochs} epochs", total=None)
+
+    def done(self, reused: bool) -> None:
+        if self.current is not None:
+            self.bar.remove_task(self.current)
+        if self.fits is not None:
+            self.bar.update(self.fits, completed=self.n_fits)
+        elif reused and self.enabled:
+            self.bar.console.print(f"{self.s.id}: learning curve reused from the cache",
+                                   highlight=False)
+
+
 @app.command()
 def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario id.")],
           output: Annotated[Path, typer.Option(
               help="Folder for the trained models: OUTPUT/<scenario>-<mode>/ (cache in "
                    "OUTPUT/.cache).")] = Path("models"),
-          set_: SetOpt = None, params: ParamsOpt = None) -> None:
+          set_: SetOpt = None, params: ParamsOpt = None,
+          progress: Annotated[bool | None, typer.Option(
+              "--progress/--no-progress",
+              help="Show the fits' progress on stderr (default: when stderr is a "
+                   "terminal).")] = None) -> None:
     """Train one scenario's surrogates and print its learning curve."""
     import shutil
 
@@ -358,11 +454,16 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
+    show = console.is_terminal if progress is None else progress
     try:
-        ds = simulate_step(cfg, s)
-        (work / "models").mkdir(parents=True, exist_ok=True)
-        ref = reference_step(cfg, s, work)
-        res = train_step(cfg, s, ds, ref, work)
+        with _TrainProgress(s, show) as bar:
+            ds = simulate_step(cfg, s, progress=bar.rows())
+            bar.rows_done(ds)
+            (work / "models").mkdir(parents=True, exist_ok=True)
+            ref = reference_step(cfg, s, work)
+            bar.reference_done()
+            res = train_step(cfg, s, ds, ref, work, progress=bar.fit)
+            bar.done(res.get("reused", False))
         for rel in res["models"].values():
             dst = output / Path(rel).name
             if dst.exists():

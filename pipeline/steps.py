@@ -173,8 +173,9 @@ def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
 
 
 def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
-               run_dir: Path) -> dict:
+               run_dir: Path, progress: Any = None) -> dict:
     """Learning curve: a DifferentialRegressor per (size, mode, seed), scored on the test set.
+    ``progress(m, mode, seed)``, when given, is called before each fit (not when reused).
 
     The models of the largest size (seed of the first entry) are saved under
     ``run_dir/models/<scenario>-<mode>/``; their predictions go to ``arrays/<scenario>.npz``.
@@ -197,7 +198,7 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
         torch.set_num_threads(1)
         try:
             _learning_curve(scenario, ds.x, ds.y, ds.dydx, ref, cache, DifferentialRegressor,
-                            run_dir)
+                            run_dir, progress)
         finally:
             torch.set_num_threads(threads)
     out = json.loads((cache / "curve.json").read_text())
@@ -214,7 +215,8 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
 
 
 def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
-                    DifferentialRegressor, run_dir: Path | None = None) -> None:
+                    DifferentialRegressor, run_dir: Path | None = None,
+                    progress: Any = None) -> None:
     """Fit every (size, mode, seed), score on the test set, publish the cache entry atomically.
 
     Every fit is scored by :func:`evaluation.metrics.surrogate_errors` (value in price units and
@@ -257,6 +259,8 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                                   lam=t.lam, epochs=t.epochs, seed=seed, dtype=t.dtype)
                     if t.peak_lr is not None:
                         kwargs["peak_lr"] = t.peak_lr
+                    if progress is not None:
+                        progress(m, mode, seed)
                     reg = DifferentialRegressor(**kwargs)
                     f0 = time.perf_counter()
                     if mode == "differential":

@@ -139,3 +139,82 @@ def test_progress_events_from_other_processes_draw_one_table(tmp_path, monkeypat
     monkeypatch.delenv(progress.ENV)
     progress.report("x", "train", progress.State.START)  # no variable: nothing written
     assert ("x", "train") not in progress.read(path)
+
+
+def _terminal_lines(raw: str) -> list[str]:
+    """What a terminal shows of ``raw``, line by line: ANSI codes stripped, each line as left by
+    its last carriage return."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    return [line.split("\r")[-1] for line in text.split("\n")]
+
+
+def test_train_progress_shows_the_fits_and_log_lines_stay_whole(small_config, tmp_path,
+                                                                monkeypatch):
+    """`diffml train --progress`: a bar over the learning curve's fits (2 modes x 2 seeds) and
+    one per fit; a warning logged during a fit prints on a line of its own, above the bars.
+    Without --progress and without a terminal nothing is drawn."""
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from pipeline import cli, steps
+
+    cfg = _basket_only(small_config)
+    out = tmp_path / "models"
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=screen, force_terminal=True, width=120,
+                                                color_system=None))
+    real, fits = steps.train_step, []
+
+    def noisy(*args, progress=None, **kwargs):
+        def hook(m, mode, seed):
+            progress(m, mode, seed)
+            fits.append((m, mode, seed))
+            logging.getLogger("diffml.pipeline").warning("fit m=%d %s seed %d started", m,
+                                                         mode, seed)
+        return real(*args, progress=hook, **kwargs)
+
+    monkeypatch.setattr(steps, "train_step", noisy)
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out),
+                              "--progress"])
+    assert res.exit_code == 0, res.output
+    assert fits == [(256, mode, seed) for mode in ("standard", "differential")
+                    for seed in (0, 1)]
+    lines = _terminal_lines(screen.getvalue())
+    for m, mode, seed in fits:
+        warned = [li for li in lines if f"fit m={m} {mode} seed {seed} started" in li]
+        assert warned, lines
+        for li in warned:  # whole: no bar, counter or spinner on the log line
+            assert li.lstrip().startswith("WARNING") and "━" not in li and "fits" not in li, li
+    assert any("basket: fits (sizes × modes × seeds)" in li and "4/4" in li for li in lines)
+    assert any("m=256 standard seed 0: 5 epochs" in li for li in screen.getvalue().split("\r"))
+    assert "fits" not in res.stdout and res.stdout.count("m=    256") == 4  # results on stdout
+
+    screen.seek(0)
+    screen.truncate()
+    monkeypatch.setattr(cli, "console", Console(file=screen, width=120))  # not a terminal
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert screen.getvalue() == "" and res.stdout.count("m=    256") == 4
+
+
+def test_the_progress_hook_leaves_the_learning_curve_unchanged(small_config, tmp_path):
+    from pipeline import steps
+    from pipeline.config import load_config
+
+    cfg = load_config(_basket_only(small_config))
+    s = cfg.scenario("basket")
+    ds = steps.simulate_step(cfg, s)
+    curves, calls = [], []
+    for name, hook in (("plain", None), ("hooked", lambda *fit: calls.append(fit))):
+        run_dir = tmp_path / name / "run"
+        (run_dir / "models").mkdir(parents=True)
+        ref = steps.reference_step(cfg, s, run_dir)
+        res = steps.train_step(cfg, s, ds, ref, run_dir, progress=hook)
+        assert not res["reused"]
+        curves.append([{k: v for k, v in e.items() if k != "fit_seconds"}
+                       for e in res["learning_curve"]])
+    assert len(calls) == 4 and curves[0] == curves[1]
