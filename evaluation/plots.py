@@ -170,14 +170,19 @@ def learning_curve_figure(
     mc_noise: Mapping[str, object] | None = None,
     title: str | None = None,
     max_delta_panels: int = 3,
+    unit_spot: bool = True,
 ) -> Figure:
-    """RMSE ×100 of values and deltas against training size m (log–log), mean ± sd over seeds.
+    """RMSE of values and deltas against training size m (log–log), mean ± sd over seeds.
 
-    One line per mode (standard, differential) with a shaded ±1 sd band over seeds; the
-    Monte-Carlo noise level ``mc_noise`` (``value_std``, ``delta_std``: the standard deviation of
-    the pathwise labels) is drawn as a dashed horizontal line. Up to ``max_delta_panels`` inputs get
-    their own delta panel; beyond, one panel shows the RMS over inputs.
+    One line per mode (standard, differential) with a shaded ±1 sd band over seeds. The dashed
+    line is the standard error of a Monte-Carlo price of the same cost as m labels,
+    ``value_std / sqrt(m)`` (``mc_noise``: ``value_std``, ``delta_std``, the RMS deviation of the
+    pathwise labels from the reference): the surrogate beats plain Monte Carlo of equal cost below
+    it. Up to ``max_delta_panels`` inputs get their own delta panel; beyond, one panel shows the
+    RMS over the inputs. ``unit_spot``: the set-up has a unit spot and strike (Huge–Savine), so
+    errors are shown ×100 as in the source; otherwise in price units.
     """
+    factor, unit = (100.0, "RMSE ×100 (unit spot)") if unit_spot else (1.0, "RMSE (price units)")
     d = max((len(p.delta_mean) for p in points), default=0)
     per_input = 0 < d <= max_delta_panels
     n_panels = 1 + (d if per_input else (1 if d else 0))
@@ -211,7 +216,7 @@ def learning_curve_figure(
                 else:
                     mu = np.array([p.delta_all_mean for p in rows])
                     sd = np.array([p.delta_all_sd for p in rows])
-                mu, sd = 100 * mu, 100 * np.nan_to_num(sd)
+                mu, sd = factor * mu, factor * np.nan_to_num(sd)
                 ok = np.isfinite(mu) & (mu > 0)
                 if not ok.any():
                     continue
@@ -219,9 +224,11 @@ def learning_curve_figure(
                 ax.plot(m[ok], mu[ok], "o-", color=c, lw=1.6, ms=3.5, label=plain(mode))
                 lo = np.maximum(mu - sd, mu * 0.05)
                 ax.fill_between(m[ok], lo[ok], (mu + sd)[ok], color=c, alpha=0.18, lw=0)
-            if level is not None and math.isfinite(float(level)) and float(level) > 0:
-                ax.axhline(100 * float(level), color=COLORS["noise"], ls="--", lw=1.0,
-                           label="MC noise (label sd)")
+            ms_all = np.array(sorted({p.m for p in points}), dtype=float)
+            if (level is not None and math.isfinite(float(level)) and float(level) > 0
+                    and ms_all.size):
+                ax.plot(ms_all, factor * float(level) / np.sqrt(ms_all), color=COLORS["noise"],
+                        ls="--", lw=1.0, label="MC standard error, m paths")
             ax.set_xscale("log")
             ax.set_yscale("log")
             ms = sorted({p.m for p in points})
@@ -233,7 +240,7 @@ def learning_curve_figure(
                     ax.tick_params(axis="x", labelrotation=45)
             _plain_log_y(ax)
             ax.set_xlabel("training size m")
-            ax.set_ylabel("RMSE ×100")
+            ax.set_ylabel(unit)
             ax.set_title(what)
             ax.grid(True, which="minor", axis="y", color="#f2f2f2", lw=0.4)
         handles, labels = axes[0].get_legend_handles_labels()

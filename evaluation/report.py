@@ -330,10 +330,12 @@ def _scenario_section(
     s["learning_curve"] = None
     if lc:
         pts = learning_curve_summary(lc)
+        unit_spot = bool(((sc.get("summary") or {}).get("scale") or {}).get("unit_spot", True))
         src = figs.png(f"{sid} learning curves", lambda: plots.learning_curve_figure(
-            pts, inputs, sc.get("mc_noise")))
+            pts, inputs, sc.get("mc_noise"), unit_spot=unit_spot))
         table = tables.learning_curve_table(sc, inputs)
-        s["learning_curve"] = {"src": src, **table} if table else None
+        s["learning_curve"] = ({"src": src, "unit_spot": unit_spot, **table} if table
+                               else None)
 
     # arrays: slices, test errors, PINN greeks and maps, XVA
     arrays = _load_arrays(run_dir, sid, figs.warnings)

@@ -188,3 +188,22 @@ def test_worst_of_and_fallback_axes() -> None:
     assert one.curve and one.label == "spot"
     with pytest.raises(ValueError, match="'x' parameter of slice_axis"):
         plots.slice_axis(np.empty((0, 2)), ["spot_0", "spot_1"])
+
+
+def test_learning_curve_units_and_equal_cost_mc_standard_error() -> None:
+    """Strike-100 set-ups are drawn in price units (no ×100); the dashed line is the standard
+    error of an m-path Monte-Carlo price, value_std / sqrt(m), at every training size."""
+    rows = [{"mode": "differential", "m": m, "seed": 0, "value_rmse": 1.0 / m ** 0.5,
+             "delta_rmse": [0.1 / m ** 0.5]} for m in (256, 1024, 4096)]
+    pts = learning_curve_summary(rows)
+    fig = plots.learning_curve_figure(pts, ["spot"], {"value_std": 4.0, "delta_std": [0.5]},
+                                      unit_spot=False)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "RMSE (price units)"
+    se = [ln for ln in ax.get_lines() if ln.get_label() == "MC standard error, m paths"]
+    assert len(se) == 1
+    np.testing.assert_allclose(se[0].get_ydata(), 4.0 / np.sqrt([256, 1024, 4096]))
+    unit = plots.learning_curve_figure(pts, ["spot"], {"value_std": 4.0}, unit_spot=True)
+    assert unit.axes[0].get_ylabel() == "RMSE ×100 (unit spot)"
+    line = [ln for ln in unit.axes[0].get_lines() if ln.get_label() == "differential"][0]
+    np.testing.assert_allclose(line.get_ydata(), 100 / np.sqrt([256, 1024, 4096]))
