@@ -475,8 +475,11 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for r in res["learning_curve"]:
-        out.print(f"{r['mode']:12s} m={r['m']:7d} seed={r['seed']} value RMSE {r['value_rmse']:.3e}"
-                  f" delta RMSE {r['delta_rmse']}")
+        greeks = r.get("greek_rmse") or {}
+        named = "  ".join(f"{k} {v:.3g}" for k, v in greeks.items() if v is not None)
+        out.print(f"{r['mode']:12s} m={r['m']:<7d} seed={r['seed']}  value RMSE "
+                  f"{r['value_rmse']:.3g}" + (f"  Greek RMSE: {named}" if named else ""),
+                  highlight=False, soft_wrap=True)
     out.print("models: " + ", ".join(str(output / Path(r).name) for r in res["models"].values()))
 
 

@@ -35,6 +35,8 @@ def test_train_writes_the_models_where_the_docs_say(small_config, tmp_path):
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "basket-differential", "basket-standard"]
     assert (out / "basket-standard" / "config.json").is_file()
+    # every number printed with its name: the Greek errors per input
+    assert "Greek RMSE: spot_0 " in res.output and "spot_2 " in res.output, res.output
     assert not list(out.glob(".train-*")) and not (out / "models").exists()
     # a second call replaces the models in place (the cache under DIR/.cache is reused)
     res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
