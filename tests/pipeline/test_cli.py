@@ -193,14 +193,14 @@ def test_train_progress_shows_the_fits_and_log_lines_stay_whole(small_config, tm
             assert li.lstrip().startswith("WARNING") and "━" not in li and "fits" not in li, li
     assert any("basket: fits (sizes × modes × seeds)" in li and "4/4" in li for li in lines)
     assert any("m=256 standard seed 0: 5 epochs" in li for li in screen.getvalue().split("\r"))
-    assert "fits" not in res.stdout and res.stdout.count("m=    256") == 4  # results on stdout
+    assert "fits" not in res.stdout and res.stdout.count("m=256 ") == 4  # results on stdout
 
     screen.seek(0)
     screen.truncate()
     monkeypatch.setattr(cli, "console", Console(file=screen, width=120))  # not a terminal
     res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
     assert res.exit_code == 0, res.output
-    assert screen.getvalue() == "" and res.stdout.count("m=    256") == 4
+    assert screen.getvalue() == "" and res.stdout.count("m=256 ") == 4
 
 
 def test_the_progress_hook_leaves_the_learning_curve_unchanged(small_config, tmp_path):
