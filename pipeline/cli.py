@@ -567,16 +567,32 @@ def datasets_ls(root: Annotated[Path | None, typer.Option(
     if root is None:
         root = Path(_load(config, set_, params).dataset_root) if config else Path("datasets")
 
-    table = Table()
-    for col in ("dataset", "rows", "model", "product", "complete", "size MB"):
-        table.add_column(col, overflow="fold")
-    for info in data.list_datasets(root):
+    out.print(datasets_table(data.list_datasets(root)))
+
+
+def datasets_table(infos) -> Table:
+    """``datasets ls``: one row per dataset; names are never folded (the dataset column takes
+    the longest name), the other columns are short, so 80 columns hold 30-character names."""
+    from rich import box
+
+    rows = []
+    for info in infos:
         d = info.to_dict() if hasattr(info, "to_dict") else vars(info)
-        table.add_row(str(d.get("dirname", d.get("name"))), str(d.get("n_paths", "")),
-                      str((d.get("model") or {}).get("type", "")),
-                      str((d.get("product") or {}).get("type", "")),
-                      str(d.get("complete", "")), f"{d.get('size_bytes', 0) / 1e6:.1f}")
-    out.print(table)
+        what = " ".join(t for t in ((d.get("model") or {}).get("type", ""),
+                                    (d.get("product") or {}).get("type", "")) if t)
+        rows.append((str(d.get("dirname", d.get("name"))), f"{d.get('n_paths', '')}",
+                     what, str(d.get("status", d.get("complete", ""))),
+                     f"{d.get('size_bytes', 0) / 1e6:.1f}"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    widest = max((len(r[0]) for r in rows), default=7)
+    for col, justify in (("dataset", "left"), ("rows", "right"), ("model, product", "left"),
+                         ("status", "left"), ("MB", "right")):
+        table.add_column(col, justify=justify, no_wrap=col != "model, product",
+                         overflow="fold" if col == "model, product" else "ellipsis",
+                         min_width=widest if col == "dataset" else None)
+    for r in rows:
+        table.add_row(*r)
+    return table
 
 
 @datasets_app.command("show")

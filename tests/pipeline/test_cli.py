@@ -220,3 +220,21 @@ def test_the_progress_hook_leaves_the_learning_curve_unchanged(small_config, tmp
         curves.append([{k: v for k, v in e.items() if k != "fit_seconds"}
                        for e in res["learning_curve"]])
     assert len(calls) == 4 and curves[0] == curves[1]
+
+
+def test_datasets_table_fits_80_columns_without_folding_names():
+    from rich.console import Console
+
+    from pipeline.cli import datasets_table
+
+    infos = [{"dirname": f"basket7_bachelier_xva-{h}", "n_paths": 1_048_576,
+              "model": {"type": "BachelierBasket"}, "product": {"type": "BasketOption"},
+              "status": "complete", "size_bytes": 123_456_789} for h in ("1a2b3c4d5e6f",
+                                                                         "0f9e8d7c6b5a")]
+    console = Console(width=80, record=True, color_system=None)
+    console.print(datasets_table([type("I", (), {"to_dict": lambda self, d=d: d})()
+                                  for d in infos]))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    for d in infos:
+        assert d["dirname"] in text and "1048576" in text and "123.5" in text, text
