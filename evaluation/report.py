@@ -297,7 +297,9 @@ def _scenario_section(
                          "error": sc.get("error"), "inputs": inputs, "flagged": sid in flagged}
     pinn = sc.get("pinn") or None
     s["key"] = {**tables.key_cells(sc),
-                "pinn_l2": _log(pinn.get("log10_rel_l2")) if pinn else "—"}
+                "pinn_l2": _log(pinn.get("log10_rel_l2")) if pinn else "—",
+                # not a headline: the base function already is (nearly) the exact answer
+                "pinn_note": "exact base" if pinn and _base_caveat(pinn) else ""}
     s["checks"] = [tables.check_row(c, inputs) for c in
                    ((sc.get("checks") or {}).get("results") or [])
                    if isinstance(c, Mapping)] if isinstance(sc.get("checks"), Mapping) else []

@@ -411,3 +411,20 @@ def test_failed_checks_lead_the_report_and_units_follow_the_strike(tmp_path: Pat
     assert "price units" in sec and "×100" not in sec.split('alt="learning curves')[1].split(
         "<h3>Provenance</h3>")[0].split("</figure>")[1]
     assert "fails at 17 of 200 points" in sec and "spot 62, variance 0.071" in sec
+
+
+def test_pinn_with_an_exact_base_is_not_a_headline(tmp_path: Path, no_render: None) -> None:
+    """A one-signed PINN whose base is (e^(−cτ) times) the exact answer carries 'exact base'
+    next to its error in the summary; a two-signed one does not."""
+    run = make_run(tmp_path)
+    path = run / "metrics.json"
+    m = json.loads(path.read_text())
+    pinn = m["scenarios"]["basket_xva"]["pinn"]
+    pinn.update(base="risk_free", payoff_sign=-1, xva={"type": "XVA"})
+    path.write_text(json.dumps(m))
+    summary = build_report(run).read_text(encoding="utf-8").split('<section class="scenario"')[0]
+    assert "exact base" in summary
+    pinn["payoff_sign"] = 0
+    path.write_text(json.dumps(m))
+    summary = build_report(run).read_text(encoding="utf-8").split('<section class="scenario"')[0]
+    assert "exact base" not in summary
