@@ -14,13 +14,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .bachelier import bachelier_path
+from .bachelier import bachelier_block
 from .black_scholes import bs_exponent, bs_terminal, bs_terminal_one_leg
-from .bs_basket import bs_basket_path
-from .heston import heston_path
+from .bs_basket import bs_basket_block
+from .heston import HESTON_BLOCK_ROWS, heston_block
 from .rng import BLOCK_SCRATCH_ROWS, normals_block
 
 BLOCK = 256  # paths per block: normals are drawn for a block of paths at a time
+BASKET_BLOCK = 64  # multi-asset kernels: (assets, paths) rows of scratch stay in L1
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -111,71 +112,71 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, k
                 dydx[lo + j, col_rate] = d_rs[j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def bachelier_kernel(x, chol, tau, rate, aggs, kinds, strikes, quantities, weights, seed,
                      first_path, antithetic, with_gradient, y, dydx):
-    """S_T = S + sqrt(tau) L Z per path (``bachelier_path``); writes y (n,) and dydx (n, d)."""
+    """S_T = S + sqrt(tau) L Z (``bachelier_block``, the numbers of ``bachelier_path``);
+    writes y (n,) and dydx (n, d). Per block of paths: the normals, one row per asset
+    (``normals_block``), then the Cholesky product, payoff and adjoint in loops over paths."""
     n, d = x.shape
     sqt = math.sqrt(tau)
     disc = math.exp(-rate * tau)
-    n_blocks = (n + BLOCK - 1) // BLOCK
+    n_blocks = (n + BASKET_BLOCK - 1) // BASKET_BLOCK
     for b in prange(n_blocks):
-        z = np.empty(d)
-        s = np.empty(d)
-        g = np.empty(d)
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            y[i] = bachelier_path(x[i], chol, sqt, disc, aggs, kinds, strikes, quantities,
-                                  weights, seed, first_path + i, antithetic, with_gradient, z, s,
-                                  g, dydx[i])
+        lo = b * BASKET_BLOCK
+        m = min(n, lo + BASKET_BLOCK) - lo
+        zs = np.empty((d, BASKET_BLOCK))
+        buf = np.empty((max(4 * d + 5, BLOCK_SCRATCH_ROWS), BASKET_BLOCK))
+        idx = np.empty(BASKET_BLOCK, dtype=np.int64)
+        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        bachelier_block(x, lo, m, chol, sqt, disc, aggs, kinds, strikes, quantities, weights,
+                        antithetic, with_gradient, zs, buf, idx, y, dydx)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, aggs, kinds, strikes,
                      quantities, weights, seed, first_path, antithetic, y, dydx):
-    """x: (n, d) spots then optionally (n, d) vols (``bs_basket_path``); writes y, dydx."""
+    """x: (n, d) spots then optionally (n, d) vols (``bs_basket_block``, the numbers of
+    ``bs_basket_path``); writes y, dydx. Per block of paths: the normals, one row per asset
+    (``normals_block``), then the scheme, payoff and adjoint in loops over paths."""
     n = x.shape[0]
     d = chol.shape[0]
     sqt = math.sqrt(tau)
     disc = math.exp(-rate * tau)
-    n_blocks = (n + BLOCK - 1) // BLOCK
+    n_blocks = (n + BASKET_BLOCK - 1) // BASKET_BLOCK
     for b in prange(n_blocks):
-        z = np.empty(d)
-        w = np.empty(d)
-        sig = np.empty(d)
-        s = np.empty(d)
-        g = np.empty(d)
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            y[i] = bs_basket_path(x[i], chol, vols, dividends, vol_inputs, rate, tau, sqt, disc,
-                                  aggs, kinds, strikes, quantities, weights, seed,
-                                  first_path + i, antithetic, z, w, sig, s, g, dydx[i])
+        lo = b * BASKET_BLOCK
+        m = min(n, lo + BASKET_BLOCK) - lo
+        zs = np.empty((d, BASKET_BLOCK))
+        buf = np.empty((max(8 * d + 5, BLOCK_SCRATCH_ROWS), BASKET_BLOCK))
+        idx = np.empty(BASKET_BLOCK, dtype=np.int64)
+        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        bs_basket_block(x, lo, m, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs,
+                        kinds, strikes, quantities, weights, antithetic, zs, buf, idx, y, dydx)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps, aggs, kinds,
-                  strikes, quantities, weights, seed, first_path, antithetic, with_gradient, y,
-                  dydx):
-    """Heston log-Euler (full truncation) forward sweep, then the reverse sweep (``heston_path``).
+                  strikes, quantities, weights, seed, first_path, antithetic, with_gradient, width,
+                  y, dydx):
+    """Heston log-Euler (full truncation) forward sweep, then the reverse sweep
+    (``heston_block``, the numbers of ``heston_path``), a block of paths at a time.
 
     x: (n, d) with spot, variance, then declared parameters; ``cols`` gives the column of
-    (kappa, theta, xi, rho, rate) or -1 when fixed. Writes y (n,) and dydx (n, d).
+    (kappa, theta, xi, rho, rate) or -1 when fixed; ``width`` paths per block
+    (``heston.heston_block_width``). Writes y (n,) and dydx (n, d). Memory per thread: the
+    variance path of the block, steps x width doubles (at most 4 MiB), and no normals.
     """
     n = x.shape[0]
-    n_blocks = (n + BLOCK - 1) // BLOCK
+    n_blocks = (n + width - 1) // width
     for b in prange(n_blocks):
-        vs = np.empty(steps)
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            kappa = x[i, cols[0]] if cols[0] >= 0 else kappa0
-            theta = x[i, cols[1]] if cols[1] >= 0 else theta0
-            xi = x[i, cols[2]] if cols[2] >= 0 else xi0
-            rho = x[i, cols[3]] if cols[3] >= 0 else rho0
-            r = x[i, cols[4]] if cols[4] >= 0 else rate0
-            out = heston_path(x[i, 0], x[i, 1], kappa, theta, xi, rho, r, dividend, tau, steps,
-                              aggs, kinds, strikes, quantities, weights, seed, first_path + i,
-                              antithetic, with_gradient, vs)
-            y[i] = out[0]
-            if with_gradient:
-                dydx[i, 0] = out[1]
-                dydx[i, 1] = out[2]
-                for c in range(5):
-                    if cols[c] >= 0:
-                        dydx[i, cols[c]] = out[3 + c]
+        lo = b * width
+        m = min(n, lo + width) - lo
+        buf = np.empty((HESTON_BLOCK_ROWS, width))
+        vs = np.empty((steps, width))
+        zs = np.empty((4, width))
+        work = np.empty((BLOCK_SCRATCH_ROWS, width))
+        idx = np.empty(width, dtype=np.int64)
+        heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, steps,
+                     aggs, kinds, strikes, quantities, weights, seed, first_path, antithetic,
+                     with_gradient, buf, vs, zs, work, idx, y, dydx)

@@ -14,7 +14,7 @@ from ._kernel_args import heston_columns, kernel_legs
 from .bachelier import BachelierBasket
 from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket
-from .heston import Heston
+from .heston import Heston, heston_block_width
 
 
 def _black_scholes_cpu(model, product, encoded, x, seed, first_path, antithetic):
@@ -63,10 +63,11 @@ def _heston_cpu(model, product, encoded, x, seed, first_path, antithetic, with_g
     n, d = x.shape
     y = np.empty(n)
     dydx = np.zeros((n, d))
+    steps = model.steps(product.maturity)
     _cpu.heston_kernel(x, heston_columns(model), model.kappa, model.theta, model.xi, model.rho,
                        model.rate, model.dividend, product.maturity,
-                       model.steps(product.maturity), *kernel_legs(encoded), np.uint64(seed),
-                       np.uint64(first_path), antithetic, with_gradient, y, dydx)
+                       steps, *kernel_legs(encoded), np.uint64(seed), np.uint64(first_path),
+                       antithetic, with_gradient, heston_block_width(steps), y, dydx)
     return y, dydx
 
 

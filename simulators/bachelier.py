@@ -15,7 +15,7 @@ from numba import njit
 
 from . import _validation as v
 from . import rng
-from .products._payoff import payoff_vector
+from .products._payoff import payoff_block, payoff_vector
 from .products.basket import BasketOption
 from .rng import fill_normals
 
@@ -123,9 +123,19 @@ def bachelier_path(x, chol, sqt, disc, aggs, kinds, strikes, quantities, weights
     gradient; any 1-D views); writes dy/dx into ``dydx`` (d,) and returns y. ``sqt`` =
     sqrt(tau), ``disc`` = e^{-r tau}. The payoff h is the product's legs
     ``(aggs, kinds, strikes, quantities, weights)`` (see :mod:`simulators.products._payoff`).
+    Draws the path's normals (``fill_normals``), then runs :func:`bachelier_path_z`.
     """
-    d = x.shape[0]
     fill_normals(seed, 0, path, z)
+    return bachelier_path_z(x, chol, sqt, disc, aggs, kinds, strikes, quantities, weights,
+                            antithetic, with_gradient, z, s, g, dydx)
+
+
+@njit(inline="always", cache=True)
+def bachelier_path_z(x, chol, sqt, disc, aggs, kinds, strikes, quantities, weights, antithetic,
+                     with_gradient, z, s, g, dydx):
+    """:func:`bachelier_path` given the path's normals ``z`` (d,) (the CPU kernels draw them for
+    a block of paths at a time, ``rng.normals_block``)."""
+    d = x.shape[0]
     acc_y = 0.0
     for j in range(d):
         dydx[j] = 0.0
@@ -145,3 +155,52 @@ def bachelier_path(x, chol, sqt, disc, aggs, kinds, strikes, quantities, weights
     for j in range(d):
         dydx[j] *= scale
     return scale * acc_y
+
+
+@njit(inline="always", cache=True)
+def bachelier_block(x, lo, m, chol, sqt, disc, aggs, kinds, strikes, quantities, weights,
+                    antithetic, with_gradient, z, buf, arg, y, dydx):
+    """:func:`bachelier_path_z` for paths ``lo .. lo + m - 1`` of ``x``, the same numbers path
+    by path, in loops over the paths that vectorise (the CPU kernel).
+
+    z: (d, >= m) normals, one row per asset (``rng.normals_block``); buf: float64
+    (4 d + 5, >= m) and arg: int64 (>= m,) scratch. Writes y[lo:lo+m] and dydx[lo:lo+m].
+    """
+    d = x.shape[1]
+    xs = buf[0:d]
+    s = buf[d:2 * d]
+    g = buf[2 * d:3 * d]
+    dacc = buf[3 * d:4 * d]
+    e = 4 * d
+    acc, acc_y, h, u, du = buf[e], buf[e + 1], buf[e + 2], buf[e + 3], buf[e + 4]
+    for a in range(d):
+        for j in range(m):
+            xs[a, j] = x[lo + j, a]
+            dacc[a, j] = 0.0
+    for j in range(m):
+        acc_y[j] = 0.0
+    passes = 2 if antithetic else 1
+    for p in range(passes):
+        sgn = 1.0 if p == 0 else -1.0
+        for a in range(d):
+            for j in range(m):
+                acc[j] = 0.0
+            for k in range(a + 1):
+                c = chol[a, k]
+                for j in range(m):
+                    acc[j] += c * z[k, j]
+            for j in range(m):
+                s[a, j] = xs[a, j] + sgn * sqt * acc[j]
+        payoff_block(aggs, kinds, strikes, quantities, weights, s, m, h, g, u, du, arg)
+        for j in range(m):
+            acc_y[j] += h[j]
+        if with_gradient:
+            for a in range(d):
+                for j in range(m):
+                    dacc[a, j] += g[a, j]
+    scale = disc / passes
+    for j in range(m):
+        y[lo + j] = scale * acc_y[j]
+    for a in range(d):
+        for j in range(m):
+            dydx[lo + j, a] = dacc[a, j] * scale

@@ -16,7 +16,7 @@ from numba import njit
 
 from . import _validation as v
 from . import rng
-from .products._payoff import payoff_vector
+from .products._payoff import payoff_block, payoff_vector
 from .rng import fill_normals
 
 
@@ -96,9 +96,19 @@ def bs_basket_path(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, a
     The payoff h is the product's legs ``(aggs, kinds, strikes, quantities, weights)`` (see
     :mod:`simulators.products._payoff`).
     """
+    fill_normals(seed, 0, path, z)
+    return bs_basket_path_z(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs,
+                            kinds, strikes, quantities, weights, antithetic, z, w, sig, s, g,
+                            dydx)
+
+
+@njit(inline="always", cache=True)
+def bs_basket_path_z(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs, kinds,
+                     strikes, quantities, weights, antithetic, z, w, sig, s, g, dydx):
+    """:func:`bs_basket_path` given the path's normals ``z`` (d,) (the CPU kernels draw them
+    for a block of paths at a time, ``rng.normals_block``)."""
     d = chol.shape[0]
     m = dydx.shape[0]
-    fill_normals(seed, 0, path, z)
     for j in range(m):
         dydx[j] = 0.0
     for j in range(d):
@@ -123,3 +133,75 @@ def bs_basket_path(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, a
     for j in range(m):
         dydx[j] *= scale
     return scale * acc_y
+
+
+@njit(inline="always", cache=True)
+def bs_basket_block(x, lo, m, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs,
+                    kinds, strikes, quantities, weights, antithetic, z, buf, arg, y, dydx):
+    """:func:`bs_basket_path_z` for paths ``lo .. lo + m - 1`` of ``x``, the same numbers path
+    by path, in loops over the paths: the exponentials in a pass of their own (libm), every
+    other pass vectorised (the CPU kernel).
+
+    z: (d, >= m) normals, one row per asset (``rng.normals_block``); buf: float64
+    (8 d + 5, >= m) and arg: int64 (>= m,) scratch. Writes y[lo:lo+m] and dydx[lo:lo+m].
+    """
+    d = chol.shape[0]
+    xs = buf[0:d]
+    sig = buf[d:2 * d]
+    w = buf[2 * d:3 * d]
+    s = buf[3 * d:4 * d]
+    g = buf[4 * d:5 * d]
+    dacc = buf[5 * d:7 * d]
+    e = 7 * d
+    acc, acc_y, h, u, du = buf[e], buf[e + 1], buf[e + 2], buf[e + 3], buf[e + 4]
+    n_out = 2 * d if vol_inputs else d
+    for a in range(d):
+        for j in range(m):
+            xs[a, j] = x[lo + j, a]
+    for a in range(d):
+        if vol_inputs:
+            for j in range(m):
+                sig[a, j] = x[lo + j, d + a]
+        else:
+            for j in range(m):
+                sig[a, j] = vols[a]
+    for a in range(n_out):
+        for j in range(m):
+            dacc[a, j] = 0.0
+    for j in range(m):
+        acc_y[j] = 0.0
+    passes = 2 if antithetic else 1
+    for p in range(passes):
+        sgn = 1.0 if p == 0 else -1.0
+        for a in range(d):
+            for j in range(m):
+                acc[j] = 0.0
+            for k in range(a + 1):
+                c = chol[a, k]
+                for j in range(m):
+                    acc[j] += c * z[k, j]
+            mu = rate - dividends[a]
+            for j in range(m):
+                w[a, j] = sgn * acc[j]
+                s[a, j] = (mu - 0.5 * sig[a, j] * sig[a, j]) * tau + sig[a, j] * sqt * w[a, j]
+        for a in range(d):
+            for j in range(m):
+                s[a, j] = math.exp(s[a, j])
+        for a in range(d):
+            for j in range(m):
+                s[a, j] = xs[a, j] * s[a, j]
+        payoff_block(aggs, kinds, strikes, quantities, weights, s, m, h, g, u, du, arg)
+        for j in range(m):
+            acc_y[j] += h[j]
+        for a in range(d):
+            for j in range(m):
+                dacc[a, j] += g[a, j] * s[a, j] / xs[a, j]
+            if vol_inputs:
+                for j in range(m):
+                    dacc[d + a, j] += g[a, j] * s[a, j] * (sqt * w[a, j] - sig[a, j] * tau)
+    scale = disc / passes
+    for j in range(m):
+        y[lo + j] = scale * acc_y[j]
+    for a in range(n_out):
+        for j in range(m):
+            dydx[lo + j, a] = dacc[a, j] * scale

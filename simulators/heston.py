@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from . import _validation as v
 from .products._payoff import payoff_scalar
-from .rng import normal4
+from .rng import BLOCK_SCRATCH_ROWS, draw_normals_block, normal4
 
 PARAM_INPUTS = ("kappa", "theta", "xi", "rho", "rate")
 
@@ -116,26 +116,90 @@ class Heston:
                 "steps_per_year": self.steps_per_year, "inputs": list(self.inputs)}
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def _forward_kernel(seed, stream, first_path, s0, v0, horizon, steps, kappa, theta, xi, rho,
                     mult, out):
+    """The sampler's scheme to T1 (``forward_state``), a block of 256 paths at a time: per two
+    steps the block's four normals (``rng.draw_normals_block``), then the steps, vectorised
+    across paths (``_sampler_steps``). The numbers of the per-path loop, path by path."""
     dt = horizon / steps
     srho = math.sqrt(max(1.0 - rho * rho, 0.0))
-    for i in prange(out.shape[0]):
-        x = math.log(s0)
-        var = v0
-        z = (0.0, 0.0, 0.0, 0.0)
-        for k in range(steps):
-            if k % 2 == 0:
-                z = normal4(seed, stream, first_path + i, k // 2)
-            z1 = z[2 * (k % 2)]
-            z2 = z[2 * (k % 2) + 1]
-            vp = max(var, 0.0)
-            sv = math.sqrt(vp * dt)
-            x += -0.5 * mult * mult * vp * dt + mult * sv * z1
-            var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
-        out[i, 0] = math.exp(x)
-        out[i, 1] = max(var, 1e-8)
+    n = out.shape[0]
+    width = 256
+    for b in prange((n + width - 1) // width):
+        lo = b * width
+        m = min(n, lo + width) - lo
+        xs = np.empty(width)
+        var = np.empty(width)
+        zs = np.empty((4, width))
+        work = np.empty((BLOCK_SCRATCH_ROWS, width))
+        idx = np.empty(width, dtype=np.int64)
+        x0 = math.log(s0)
+        for j in range(m):
+            xs[j] = x0
+            var[j] = v0
+        for bk in range((steps + 1) // 2):
+            nd = min(4, 2 * steps - 4 * bk)
+            draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 4 * bk, zs[:nd],
+                               work, idx)
+            for kk in range(2):
+                if 2 * bk + kk < steps:
+                    _sampler_steps(zs[2 * kk], zs[2 * kk + 1], xs, var, kappa, theta, xi, rho,
+                                   srho, mult, dt, m)
+        for j in range(m):
+            out[lo + j, 0] = math.exp(xs[j])
+            out[lo + j, 1] = max(var[j], 1e-8)
+
+
+@njit(cache=True, error_model="numpy")
+def _sampler_steps(z1s, z2s, xs, var, kappa, theta, xi, rho, srho, mult, dt, m):
+    """One step of the sampler's scheme (the spot's diffusion scaled by ``mult``, driftless in
+    ln S) for the paths j < m of a block."""
+    for j in range(m):
+        z1 = z1s[j]
+        vp = max(var[j], 0.0)
+        sv = math.sqrt(vp * dt)
+        xs[j] += -0.5 * mult * mult * vp * dt + mult * sv * z1
+        var[j] += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2s[j])
+
+
+@njit(inline="always", cache=True)
+def heston_step(xl, var, z1, z2, r, q, kappa, theta, xi, rho, srho, dt):
+    """One log-Euler full-truncation step from (ln S_k, v_k) with normals (z1, z2); returns
+    (ln S_{k+1}, v_{k+1}, sqrt(v_k+ dt)). ``srho`` = sqrt(max(1 - rho^2, 0))."""
+    vp = max(var, 0.0)
+    sv = math.sqrt(vp * dt)
+    xl += (r - q - 0.5 * vp) * dt + sv * z1
+    var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
+    return xl, var, sv
+
+
+@njit(inline="always", cache=True)
+def heston_step_adjoint(sv, z1, z2, xbar, vbar, kb, tb, xib, rhob, rb, kappa, theta, xi, rho,
+                        srho, dt):
+    """The reverse of :func:`heston_step` given its stored sqrt(v_k+ dt) ``sv`` and its normals:
+    from the adjoints of step k + 1 (``xbar`` of ln S, which the scheme leaves constant,
+    ``vbar`` of v) accumulates those of kappa, theta, xi, rho and r and returns
+    (vbar_k, kb, tb, xib, rhob, rb). Written without loops or calls, so that a loop over
+    paths vectorises (the branches become selects)."""
+    vp = sv * sv / dt
+    wv = rho * z1 + srho * z2
+    # ln S_{k+1} = ln S_k + (r - q - vp/2) dt + sv z1
+    rb += xbar * dt
+    vpb = -0.5 * dt * xbar
+    svb = xbar * z1
+    # v_{k+1} = v_k + kappa (theta - vp) dt + xi sv (rho z1 + srho z2)
+    kb += vbar * (theta - vp) * dt
+    tb += vbar * kappa * dt
+    vpb -= vbar * kappa * dt
+    xib += vbar * sv * wv
+    svb += vbar * xi * wv
+    if srho > 0.0:
+        rhob += vbar * xi * sv * (z1 - rho / srho * z2)
+    if sv > 0.0:  # v_k > 0: the untruncated branch
+        vpb += svb * 0.5 * dt / sv
+        vbar += vpb
+    return vbar, kb, tb, xib, rhob, rb
 
 
 @njit(inline="always", cache=True)
@@ -178,11 +242,8 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, aggs, kinds, st
                 z = normal4(seed, 0, path, k // 2)
             z1 = sgn * z[2 * (k % 2)]
             z2 = sgn * z[2 * (k % 2) + 1]
-            vp = max(var, 0.0)
-            sv = math.sqrt(vp * dt)
+            xl, var, sv = heston_step(xl, var, z1, z2, r, q, kappa, theta, xi, rho, srho, dt)
             vs[k] = sv
-            xl += (r - q - 0.5 * vp) * dt + sv * z1
-            var += kappa * (theta - vp) * dt + xi * sv * (rho * z1 + srho * z2)
         s_t = math.exp(xl)
         h, dh = payoff_scalar(aggs, kinds, strikes, quantities, weights, s_t)
         yv = disc * h
@@ -201,24 +262,8 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, aggs, kinds, st
                 z = normal4(seed, 0, path, k // 2)
             z1 = sgn * z[2 * (k % 2)]
             z2 = sgn * z[2 * (k % 2) + 1]
-            sv = vs[k]
-            vp = sv * sv / dt
-            wv = rho * z1 + srho * z2
-            # ln S_{k+1} = ln S_k + (r - q - vp/2) dt + sv z1
-            rb += xbar * dt
-            vpb = -0.5 * dt * xbar
-            svb = xbar * z1
-            # v_{k+1} = v_k + kappa (theta - vp) dt + xi sv (rho z1 + srho z2)
-            kb += vbar * (theta - vp) * dt
-            tb += vbar * kappa * dt
-            vpb -= vbar * kappa * dt
-            xib += vbar * sv * wv
-            svb += vbar * xi * wv
-            if srho > 0.0:
-                rhob += vbar * xi * sv * (z1 - rho / srho * z2)
-            if sv > 0.0:  # v_k > 0: the untruncated branch
-                vpb += svb * 0.5 * dt / sv
-                vbar += vpb
+            vbar, kb, tb, xib, rhob, rb = heston_step_adjoint(
+                vs[k], z1, z2, xbar, vbar, kb, tb, xib, rhob, rb, kappa, theta, xi, rho, srho, dt)
         a_s += xbar / s0
         a_v += vbar
         a_k += kb
@@ -228,3 +273,140 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, aggs, kinds, st
         a_r += rb
     return (a_y / passes, a_s / passes, a_v / passes, a_k / passes, a_t / passes,
             a_xi / passes, a_rho / passes, a_r / passes)
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_steps(z1s, z2s, sgn, xl, var, vk, rs, q, kap, the, xis, rhos, srho, dt, m):
+    """:func:`heston_step` for the paths j < m of a block (one step; vectorised); stores
+    sqrt(v_k+ dt) into ``vk``. Compiled on its own (see ``rng.draw_normals_block``)."""
+    for j in range(m):
+        xl[j], var[j], vk[j] = heston_step(xl[j], var[j], sgn * z1s[j], sgn * z2s[j], rs[j], q,
+                                           kap[j], the[j], xis[j], rhos[j], srho[j], dt)
+
+
+@njit(cache=True, error_model="numpy")
+def _adjoint_steps(z1s, z2s, sgn, vk, xbar, vbar, kb, tb, xib, rhob, rb, kap, the, xis, rhos,
+                   srho, dt, m):
+    """:func:`heston_step_adjoint` for the paths j < m of a block (one step; vectorised)."""
+    for j in range(m):
+        vbar[j], kb[j], tb[j], xib[j], rhob[j], rb[j] = heston_step_adjoint(
+            vk[j], sgn * z1s[j], sgn * z2s[j], xbar[j], vbar[j], kb[j], tb[j], xib[j], rhob[j],
+            rb[j], kap[j], the[j], xis[j], rhos[j], srho[j], dt)
+
+
+def heston_block_width(steps: int) -> int:
+    """Paths per block of the CPU kernel: 256, fewer for long paths, so that the block's
+    variance path (steps x width doubles) stays within 4 MiB; a multiple of 8, at least 8."""
+    return int(max(8, min(256, (4 << 20) // (8 * steps) // 8 * 8)))
+
+
+HESTON_BLOCK_ROWS = 26
+"""Rows of the float64 scratch of :func:`heston_block` (per-path parameters, state, adjoints)."""
+
+
+@njit(inline="always", cache=True)
+def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps, aggs, kinds,
+                 strikes, quantities, weights, seed, first_path, antithetic, with_gradient, buf,
+                 vs, zs, work, idx, y, dydx):
+    """:func:`heston_path` for paths ``lo .. lo + m - 1`` of ``x``, the same numbers path by
+    path, with the loops swapped: steps outside, paths inside (vectorised; the CPU kernel).
+
+    Every two steps the four normals of the block's paths are drawn together
+    (``rng.normals_block``, rows z1, z2 of step 2b and of step 2b + 1); the reverse sweep
+    regenerates them the same way, block by block backwards, so no normal is stored. Scratch:
+    buf float64 (HESTON_BLOCK_ROWS, >= m); vs float64 (steps, >= m), the variance path as
+    sqrt(v_k+ dt) (as in ``heston_path``); zs float64 (4, >= m); work float64
+    (rng.BLOCK_SCRATCH_ROWS, >= m) and idx int64 (>= m,), the scratch of
+    ``rng.normals_block``. Writes y[lo:lo+m] and, with
+    ``with_gradient``, the derivatives into dydx[lo:lo+m] (spot, variance, declared parameters).
+    """
+    dt = tau / steps
+    kap, the, xis, rhos, rs, srho, disc = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6]
+    s0, xl, var, xbar, vbar = buf[7], buf[8], buf[9], buf[10], buf[11]
+    kb, tb, xib, rhob, rb = buf[12], buf[13], buf[14], buf[15], buf[16]
+    a_y, a_s, a_v, a_k, a_t = buf[17], buf[18], buf[19], buf[20], buf[21]
+    a_xi, a_rho, a_r, v0 = buf[22], buf[23], buf[24], buf[25]
+    for j in range(m):
+        i = lo + j
+        s0[j] = x[i, 0]
+        v0[j] = x[i, 1]
+        kap[j] = x[i, cols[0]] if cols[0] >= 0 else kappa0
+        the[j] = x[i, cols[1]] if cols[1] >= 0 else theta0
+        xis[j] = x[i, cols[2]] if cols[2] >= 0 else xi0
+        rhos[j] = x[i, cols[3]] if cols[3] >= 0 else rho0
+        rs[j] = x[i, cols[4]] if cols[4] >= 0 else rate0
+    for j in range(m):
+        srho[j] = math.sqrt(max(1.0 - rhos[j] * rhos[j], 0.0))
+        a_y[j] = 0.0
+        a_s[j] = 0.0
+        a_v[j] = 0.0
+        a_k[j] = 0.0
+        a_t[j] = 0.0
+        a_xi[j] = 0.0
+        a_rho[j] = 0.0
+        a_r[j] = 0.0
+    for j in range(m):
+        disc[j] = math.exp(-rs[j] * tau)
+    n_blocks = (steps + 1) // 2
+    fp = first_path + np.uint64(lo)
+    passes = 2 if antithetic else 1
+    for p in range(passes):
+        sgn = 1.0 if p == 0 else -1.0
+        for j in range(m):
+            xl[j] = math.log(s0[j])
+            var[j] = v0[j]
+        for bk in range(n_blocks):
+            nd = min(4, 2 * steps - 4 * bk)
+            draw_normals_block(seed, 0, fp, m, 4 * bk, zs[:nd], work, idx)
+            for kk in range(2):
+                k = 2 * bk + kk
+                if k < steps:
+                    _forward_steps(zs[2 * kk], zs[2 * kk + 1], sgn, xl, var, vs[k], rs, q, kap,
+                                   the, xis, rhos, srho, dt, m)
+        for j in range(m):
+            s_t = math.exp(xl[j])
+            h, dh = payoff_scalar(aggs, kinds, strikes, quantities, weights, s_t)
+            yv = disc[j] * h
+            a_y[j] += yv
+            xbar[j] = disc[j] * dh * s_t
+            rb[j] = -tau * yv
+        if not with_gradient:
+            continue
+        for j in range(m):
+            vbar[j] = 0.0
+            kb[j] = 0.0
+            tb[j] = 0.0
+            xib[j] = 0.0
+            rhob[j] = 0.0
+        for bk in range(n_blocks - 1, -1, -1):
+            nd = min(4, 2 * steps - 4 * bk)
+            draw_normals_block(seed, 0, fp, m, 4 * bk, zs[:nd], work, idx)
+            for kk in range(1, -1, -1):
+                k = 2 * bk + kk
+                if k < steps:
+                    _adjoint_steps(zs[2 * kk], zs[2 * kk + 1], sgn, vs[k], xbar, vbar, kb, tb, xib,
+                                   rhob, rb, kap, the, xis, rhos, srho, dt, m)
+        for j in range(m):
+            a_s[j] += xbar[j] / s0[j]
+            a_v[j] += vbar[j]
+            a_k[j] += kb[j]
+            a_t[j] += tb[j]
+            a_xi[j] += xib[j]
+            a_rho[j] += rhob[j]
+            a_r[j] += rb[j]
+    for j in range(m):
+        i = lo + j
+        y[i] = a_y[j] / passes
+        if with_gradient:
+            dydx[i, 0] = a_s[j] / passes
+            dydx[i, 1] = a_v[j] / passes
+            if cols[0] >= 0:
+                dydx[i, cols[0]] = a_k[j] / passes
+            if cols[1] >= 0:
+                dydx[i, cols[1]] = a_t[j] / passes
+            if cols[2] >= 0:
+                dydx[i, cols[2]] = a_xi[j] / passes
+            if cols[3] >= 0:
+                dydx[i, cols[3]] = a_rho[j] / passes
+            if cols[4] >= 0:
+                dydx[i, cols[4]] = a_r[j] / passes

@@ -317,6 +317,13 @@ def normals_block(seed, stream, first_path, m, draw0, z, work, idx):
                 inverse_normal_cdf_block(work[lane], z[k], m, idx, work[4], work[5])
 
 
+@njit(cache=True, error_model="numpy")
+def draw_normals_block(seed, stream, first_path, m, draw0, z, work, idx):
+    """:func:`normals_block` compiled on its own, for kernels whose loops are large: called
+    rather than inlined, it is optimised (and vectorised) on its own, whatever surrounds it."""
+    normals_block(seed, stream, first_path, m, draw0, z, work, idx)
+
+
 @njit(inline="always", cache=True)
 def uniforms_block(seed, stream, first_path, m, draw0, out, work):
     """``out[k, j]`` = uniform draw ``draw0 + k`` of path ``first_path + j`` (as

@@ -117,3 +117,53 @@ def payoff_vector(aggs, kinds, strikes, quantities, weights, s, grad):
         else:
             grad[arg] += du
     return h
+
+
+@njit(inline="always", cache=True)
+def payoff_block(aggs, kinds, strikes, quantities, weights, s, m, h, grad, u, du, arg):
+    """:func:`payoff_vector` for the paths ``j < m`` of a block, the same numbers path by path:
+    ``s`` (d, >= m) terminal states, one row per asset; writes h (>= m,) and grad (d, >= m).
+    ``u``, ``du`` (float64) and ``arg`` (int64) are (>= m,) scratch. Every loop runs over the
+    paths, with selects instead of branches, so that it vectorises. The gradient of an
+    extremum adds ``du`` to the arg-min (arg-max) row and +0.0 to the others, which leaves
+    them unchanged: they are sums that start from +0.0, hence never -0.0."""
+    d = s.shape[0]
+    for a in range(d):
+        for j in range(m):
+            grad[a, j] = 0.0
+    for j in range(m):
+        h[j] = 0.0
+    for leg in range(kinds.shape[0]):
+        agg = aggs[leg]
+        kind = kinds[leg]
+        strike = strikes[leg]
+        q = quantities[leg]
+        if agg == 0:
+            for j in range(m):
+                u[j] = 0.0
+            for a in range(d):
+                wa = weights[leg, a]
+                for j in range(m):
+                    u[j] += wa * s[a, j]
+        else:
+            for j in range(m):
+                u[j] = s[0, j]
+                arg[j] = 0
+            for a in range(1, d):
+                for j in range(m):
+                    better = s[a, j] < u[j] if agg == 1 else s[a, j] > u[j]
+                    u[j] = s[a, j] if better else u[j]
+                    arg[j] = a if better else arg[j]
+        for j in range(m):
+            hl, dl = leg_payoff(kind, strike, u[j])
+            h[j] += q * hl
+            du[j] = q * dl
+        if agg == 0:
+            for a in range(d):
+                wa = weights[leg, a]
+                for j in range(m):
+                    grad[a, j] += du[j] * wa
+        else:
+            for a in range(d):
+                for j in range(m):
+                    grad[a, j] += du[j] if arg[j] == a else 0.0
