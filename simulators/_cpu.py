@@ -18,10 +18,10 @@ from .bachelier import bachelier_block
 from .black_scholes import bs_exponent, bs_terminal, bs_terminal_one_leg
 from .bs_basket import bs_basket_block
 from .heston import HESTON_BLOCK_ROWS, heston_block
-from .rng import BLOCK_SCRATCH_ROWS, normals_block
+from .rng import BLOCK_SCRATCH_ROWS, draw_normals_block, normals_block
 
 BLOCK = 256  # paths per block: normals are drawn for a block of paths at a time
-BASKET_BLOCK = 64  # multi-asset kernels: (assets, paths) rows of scratch stay in L1
+BASKET_BLOCK = 256  # multi-asset kernels: paths per block (the (assets, paths) rows stay in L2)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -128,7 +128,7 @@ def bachelier_kernel(x, chol, tau, rate, aggs, kinds, strikes, quantities, weigh
         zs = np.empty((d, BASKET_BLOCK))
         buf = np.empty((max(4 * d + 5, BLOCK_SCRATCH_ROWS), BASKET_BLOCK))
         idx = np.empty(BASKET_BLOCK, dtype=np.int64)
-        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        draw_normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
         bachelier_block(x, lo, m, chol, sqt, disc, aggs, kinds, strikes, quantities, weights,
                         antithetic, with_gradient, zs, buf, idx, y, dydx)
 
@@ -150,7 +150,7 @@ def bs_basket_kernel(x, chol, vols, dividends, vol_inputs, rate, tau, aggs, kind
         zs = np.empty((d, BASKET_BLOCK))
         buf = np.empty((max(8 * d + 5, BLOCK_SCRATCH_ROWS), BASKET_BLOCK))
         idx = np.empty(BASKET_BLOCK, dtype=np.int64)
-        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        draw_normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
         bs_basket_block(x, lo, m, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs,
                         kinds, strikes, quantities, weights, antithetic, zs, buf, idx, y, dydx)
 

@@ -4,12 +4,16 @@ One source of truth
     The per-path code is written once, in plain ``@njit`` functions: ``rng.normal_draw``,
     ``black_scholes.bs_path``, ``bachelier.bachelier_path``, ``bs_basket.bs_basket_path`` and
     ``heston.heston_path`` (which call ``rng.fill_normals`` / ``rng.normal4`` and
-    ``products._payoff``). The CPU kernels (``_cpu.py``) call them inside
-    ``prange`` loops; the kernels below compile the very same Python source for the CUDA
+    ``products._payoff``). The kernels below compile the very same Python source for the CUDA
     target (``cuda.jit(device=True, inline="always")`` of each function's ``py_func``, callees
-    included). Same Philox counters (seed, path, draw), same
-    normals, same scheme: a GPU path equals its CPU path up to rounding. Under Numba's CUDA
-    simulator the two agree to the last bit; on a device NVVM contracts ``a * b + c`` into
+    included), one path per thread with per-thread draws. The CPU kernels (``_cpu.py``) run the
+    same operations in passes over blocks of paths, so that they vectorise: normals from
+    ``rng.normals_block`` (the numbers of ``rng.normal_draw``), then the pieces of the per-path
+    functions (``bs_exponent`` / ``bs_terminal``, ``heston_step`` / ``heston_step_adjoint``)
+    or their block forms (``bachelier_block``, ``bs_basket_block``, ``payoff_block``) in loops
+    over paths. Same Philox counters (seed, path, draw), same normals, same scheme: a GPU path
+    equals its CPU path up to rounding. Under Numba's CUDA simulator the two agree to the last
+    bit (``tests/simulators/test_gpu.py``); on a device NVVM contracts ``a * b + c`` into
     fused multiply-adds (one rounding instead of two), so expect agreement to about 1e-14
     relative, with rare larger differences on paths sitting on a payoff kink.
 

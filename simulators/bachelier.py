@@ -15,7 +15,8 @@ from numba import njit
 
 from . import _validation as v
 from . import rng
-from .products._payoff import payoff_block, payoff_vector
+from ._passes import add_rows, fill_rows, gather_columns, lower_matvec, payoff_pass, scatter_columns
+from .products._payoff import payoff_vector
 from .products.basket import BasketOption
 from .rng import fill_normals
 
@@ -157,11 +158,11 @@ def bachelier_path_z(x, chol, sqt, disc, aggs, kinds, strikes, quantities, weigh
     return scale * acc_y
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, error_model="numpy")
 def bachelier_block(x, lo, m, chol, sqt, disc, aggs, kinds, strikes, quantities, weights,
                     antithetic, with_gradient, z, buf, arg, y, dydx):
     """:func:`bachelier_path_z` for paths ``lo .. lo + m - 1`` of ``x``, the same numbers path
-    by path, in loops over the paths that vectorise (the CPU kernel).
+    by path, as passes over the paths that vectorise (``simulators._passes``; the CPU kernel).
 
     z: (d, >= m) normals, one row per asset (``rng.normals_block``); buf: float64
     (4 d + 5, >= m) and arg: int64 (>= m,) scratch. Writes y[lo:lo+m] and dydx[lo:lo+m].
@@ -172,35 +173,29 @@ def bachelier_block(x, lo, m, chol, sqt, disc, aggs, kinds, strikes, quantities,
     g = buf[2 * d:3 * d]
     dacc = buf[3 * d:4 * d]
     e = 4 * d
-    acc, acc_y, h, u, du = buf[e], buf[e + 1], buf[e + 2], buf[e + 3], buf[e + 4]
-    for a in range(d):
-        for j in range(m):
-            xs[a, j] = x[lo + j, a]
-            dacc[a, j] = 0.0
-    for j in range(m):
-        acc_y[j] = 0.0
+    acc_y, h, u, du = buf[e:e + 1], buf[e + 1], buf[e + 2], buf[e + 3]
+    gather_columns(x, lo, m, 0, xs)
+    fill_rows(dacc, m, 0.0)
+    fill_rows(acc_y, m, 0.0)
     passes = 2 if antithetic else 1
     for p in range(passes):
         sgn = 1.0 if p == 0 else -1.0
-        for a in range(d):
-            for j in range(m):
-                acc[j] = 0.0
-            for k in range(a + 1):
-                c = chol[a, k]
-                for j in range(m):
-                    acc[j] += c * z[k, j]
-            for j in range(m):
-                s[a, j] = xs[a, j] + sgn * sqt * acc[j]
-        payoff_block(aggs, kinds, strikes, quantities, weights, s, m, h, g, u, du, arg)
-        for j in range(m):
-            acc_y[j] += h[j]
+        lower_matvec(chol, z, m, s)
+        _terminal(xs, sgn * sqt, m, s)
+        payoff_pass(aggs, kinds, strikes, quantities, weights, s, m, h, g, u, du, arg)
+        add_rows(buf[e + 1:e + 2], m, acc_y)
         if with_gradient:
-            for a in range(d):
-                for j in range(m):
-                    dacc[a, j] += g[a, j]
+            add_rows(g, m, dacc)
     scale = disc / passes
     for j in range(m):
-        y[lo + j] = scale * acc_y[j]
-    for a in range(d):
+        y[lo + j] = scale * acc_y[0, j]
+    scatter_columns(dacc, scale, lo, m, 0, dydx)
+
+
+@njit(cache=True, error_model="numpy")
+def _terminal(xs, alpha, m, s):
+    """``s = xs + alpha s`` row by row: S_T = S + (sgn sqrt(tau)) (L Z), as the per-path code
+    ``x[j] + sgn * sqt * acc``."""
+    for a in range(s.shape[0]):
         for j in range(m):
-            dydx[lo + j, a] = dacc[a, j] * scale
+            s[a, j] = xs[a, j] + alpha * s[a, j]

@@ -16,7 +16,16 @@ from numba import njit
 
 from . import _validation as v
 from . import rng
-from .products._payoff import payoff_block, payoff_vector
+from ._passes import (
+    add_rows,
+    exp_rows,
+    fill_rows,
+    gather_columns,
+    lower_matvec,
+    payoff_pass,
+    scatter_columns,
+)
+from .products._payoff import payoff_vector
 from .rng import fill_normals
 
 
@@ -135,12 +144,12 @@ def bs_basket_path_z(x, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc,
     return scale * acc_y
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, error_model="numpy")
 def bs_basket_block(x, lo, m, chol, vols, dividends, vol_inputs, rate, tau, sqt, disc, aggs,
                     kinds, strikes, quantities, weights, antithetic, z, buf, arg, y, dydx):
     """:func:`bs_basket_path_z` for paths ``lo .. lo + m - 1`` of ``x``, the same numbers path
-    by path, in loops over the paths: the exponentials in a pass of their own (libm), every
-    other pass vectorised (the CPU kernel).
+    by path, as passes over the paths (``simulators._passes``; the CPU kernel): the
+    exponentials in a pass of their own (libm), every other pass vectorised.
 
     z: (d, >= m) normals, one row per asset (``rng.normals_block``); buf: float64
     (8 d + 5, >= m) and arg: int64 (>= m,) scratch. Writes y[lo:lo+m] and dydx[lo:lo+m].
@@ -151,57 +160,62 @@ def bs_basket_block(x, lo, m, chol, vols, dividends, vol_inputs, rate, tau, sqt,
     w = buf[2 * d:3 * d]
     s = buf[3 * d:4 * d]
     g = buf[4 * d:5 * d]
-    dacc = buf[5 * d:7 * d]
-    e = 7 * d
-    acc, acc_y, h, u, du = buf[e], buf[e + 1], buf[e + 2], buf[e + 3], buf[e + 4]
     n_out = 2 * d if vol_inputs else d
-    for a in range(d):
-        for j in range(m):
-            xs[a, j] = x[lo + j, a]
-    for a in range(d):
-        if vol_inputs:
-            for j in range(m):
-                sig[a, j] = x[lo + j, d + a]
-        else:
-            for j in range(m):
-                sig[a, j] = vols[a]
-    for a in range(n_out):
-        for j in range(m):
-            dacc[a, j] = 0.0
-    for j in range(m):
-        acc_y[j] = 0.0
+    dacc = buf[5 * d:5 * d + n_out]
+    e = 7 * d
+    acc_y, h, u, du = buf[e:e + 1], buf[e + 1], buf[e + 2], buf[e + 3]
+    gather_columns(x, lo, m, 0, xs)
+    if vol_inputs:
+        gather_columns(x, lo, m, d, sig)
+    else:
+        for a in range(d):
+            sig[a, :m] = vols[a]
+    fill_rows(dacc, m, 0.0)
+    fill_rows(acc_y, m, 0.0)
     passes = 2 if antithetic else 1
     for p in range(passes):
         sgn = 1.0 if p == 0 else -1.0
-        for a in range(d):
-            for j in range(m):
-                acc[j] = 0.0
-            for k in range(a + 1):
-                c = chol[a, k]
-                for j in range(m):
-                    acc[j] += c * z[k, j]
-            mu = rate - dividends[a]
-            for j in range(m):
-                w[a, j] = sgn * acc[j]
-                s[a, j] = (mu - 0.5 * sig[a, j] * sig[a, j]) * tau + sig[a, j] * sqt * w[a, j]
-        for a in range(d):
-            for j in range(m):
-                s[a, j] = math.exp(s[a, j])
-        for a in range(d):
-            for j in range(m):
-                s[a, j] = xs[a, j] * s[a, j]
-        payoff_block(aggs, kinds, strikes, quantities, weights, s, m, h, g, u, du, arg)
-        for j in range(m):
-            acc_y[j] += h[j]
-        for a in range(d):
-            for j in range(m):
-                dacc[a, j] += g[a, j] * s[a, j] / xs[a, j]
-            if vol_inputs:
-                for j in range(m):
-                    dacc[d + a, j] += g[a, j] * s[a, j] * (sqt * w[a, j] - sig[a, j] * tau)
+        lower_matvec(chol, z, m, w)
+        _exponents(w, sig, sgn, rate, dividends, tau, sqt, m, s)
+        exp_rows(s, m)
+        _terminal(xs, m, s)
+        payoff_pass(aggs, kinds, strikes, quantities, weights, s, m, h, g, u, du, arg)
+        add_rows(buf[e + 1:e + 2], m, acc_y)
+        _gradient(g, s, xs, w, sig, sqt, tau, vol_inputs, m, dacc)
     scale = disc / passes
     for j in range(m):
-        y[lo + j] = scale * acc_y[j]
-    for a in range(n_out):
+        y[lo + j] = scale * acc_y[0, j]
+    scatter_columns(dacc, scale, lo, m, 0, dydx)
+
+
+@njit(cache=True, error_model="numpy")
+def _exponents(w, sig, sgn, rate, dividends, tau, sqt, m, s):
+    """W = sgn (L Z) in place, then ln(S_T / S) = (r - q - sigma^2/2) tau + sigma sqrt(tau) W
+    into ``s``, row by row (the per-path expressions)."""
+    for a in range(w.shape[0]):
+        mu = rate - dividends[a]
         for j in range(m):
-            dydx[lo + j, a] = dacc[a, j] * scale
+            w[a, j] = sgn * w[a, j]
+            s[a, j] = (mu - 0.5 * sig[a, j] * sig[a, j]) * tau + sig[a, j] * sqt * w[a, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _terminal(xs, m, s):
+    """S_T = S exp(...): ``s = xs * s`` row by row."""
+    for a in range(s.shape[0]):
+        for j in range(m):
+            s[a, j] = xs[a, j] * s[a, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _gradient(g, s, xs, w, sig, sqt, tau, vol_inputs, m, dacc):
+    """Adds the pass's dy/dS_i = h_i S_T,i / S_i (and dy/dsigma_i = h_i S_T,i (sqrt(tau) W_i -
+    sigma_i tau) when the vols are inputs) to ``dacc``, row by row."""
+    d = g.shape[0]
+    for a in range(d):
+        for j in range(m):
+            dacc[a, j] += g[a, j] * s[a, j] / xs[a, j]
+    if vol_inputs:
+        for a in range(d):
+            for j in range(m):
+                dacc[d + a, j] += g[a, j] * s[a, j] * (sqt * w[a, j] - sig[a, j] * tau)

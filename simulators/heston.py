@@ -176,12 +176,13 @@ def heston_step(xl, var, z1, z2, r, q, kappa, theta, xi, rho, srho, dt):
 
 @njit(inline="always", cache=True)
 def heston_step_adjoint(sv, z1, z2, xbar, vbar, kb, tb, xib, rhob, rb, kappa, theta, xi, rho,
-                        srho, dt):
+                        srho, rho_srho, dt):
     """The reverse of :func:`heston_step` given its stored sqrt(v_k+ dt) ``sv`` and its normals:
     from the adjoints of step k + 1 (``xbar`` of ln S, which the scheme leaves constant,
     ``vbar`` of v) accumulates those of kappa, theta, xi, rho and r and returns
-    (vbar_k, kb, tb, xib, rhob, rb). Written without loops or calls, so that a loop over
-    paths vectorises (the branches become selects)."""
+    (vbar_k, kb, tb, xib, rhob, rb). ``rho_srho`` = rho / srho (when srho > 0), hoisted out of
+    the step loop by the caller. Written without loops or calls, so that a loop over paths
+    vectorises (the branches become selects)."""
     vp = sv * sv / dt
     wv = rho * z1 + srho * z2
     # ln S_{k+1} = ln S_k + (r - q - vp/2) dt + sv z1
@@ -195,7 +196,7 @@ def heston_step_adjoint(sv, z1, z2, xbar, vbar, kb, tb, xib, rhob, rb, kappa, th
     xib += vbar * sv * wv
     svb += vbar * xi * wv
     if srho > 0.0:
-        rhob += vbar * xi * sv * (z1 - rho / srho * z2)
+        rhob += vbar * xi * sv * (z1 - rho_srho * z2)
     if sv > 0.0:  # v_k > 0: the untruncated branch
         vpb += svb * 0.5 * dt / sv
         vbar += vpb
@@ -222,6 +223,7 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, aggs, kinds, st
     """
     dt = tau / steps
     srho = math.sqrt(max(1.0 - rho * rho, 0.0))
+    rho_srho = rho / srho if srho > 0.0 else 0.0
     disc = math.exp(-r * tau)
     a_y = 0.0
     a_s = 0.0
@@ -263,7 +265,8 @@ def heston_path(s0, v0, kappa, theta, xi, rho, r, q, tau, steps, aggs, kinds, st
             z1 = sgn * z[2 * (k % 2)]
             z2 = sgn * z[2 * (k % 2) + 1]
             vbar, kb, tb, xib, rhob, rb = heston_step_adjoint(
-                vs[k], z1, z2, xbar, vbar, kb, tb, xib, rhob, rb, kappa, theta, xi, rho, srho, dt)
+                vs[k], z1, z2, xbar, vbar, kb, tb, xib, rhob, rb, kappa, theta, xi, rho, srho,
+                rho_srho, dt)
         a_s += xbar / s0
         a_v += vbar
         a_k += kb
@@ -286,12 +289,12 @@ def _forward_steps(z1s, z2s, sgn, xl, var, vk, rs, q, kap, the, xis, rhos, srho,
 
 @njit(cache=True, error_model="numpy")
 def _adjoint_steps(z1s, z2s, sgn, vk, xbar, vbar, kb, tb, xib, rhob, rb, kap, the, xis, rhos,
-                   srho, dt, m):
+                   srho, rho_srho, dt, m):
     """:func:`heston_step_adjoint` for the paths j < m of a block (one step; vectorised)."""
     for j in range(m):
         vbar[j], kb[j], tb[j], xib[j], rhob[j], rb[j] = heston_step_adjoint(
             vk[j], sgn * z1s[j], sgn * z2s[j], xbar[j], vbar[j], kb[j], tb[j], xib[j], rhob[j],
-            rb[j], kap[j], the[j], xis[j], rhos[j], srho[j], dt)
+            rb[j], kap[j], the[j], xis[j], rhos[j], srho[j], rho_srho[j], dt)
 
 
 def heston_block_width(steps: int) -> int:
@@ -300,7 +303,7 @@ def heston_block_width(steps: int) -> int:
     return int(max(8, min(256, (4 << 20) // (8 * steps) // 8 * 8)))
 
 
-HESTON_BLOCK_ROWS = 26
+HESTON_BLOCK_ROWS = 27
 """Rows of the float64 scratch of :func:`heston_block` (per-path parameters, state, adjoints)."""
 
 
@@ -325,7 +328,7 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
     s0, xl, var, xbar, vbar = buf[7], buf[8], buf[9], buf[10], buf[11]
     kb, tb, xib, rhob, rb = buf[12], buf[13], buf[14], buf[15], buf[16]
     a_y, a_s, a_v, a_k, a_t = buf[17], buf[18], buf[19], buf[20], buf[21]
-    a_xi, a_rho, a_r, v0 = buf[22], buf[23], buf[24], buf[25]
+    a_xi, a_rho, a_r, v0, rho_srho = buf[22], buf[23], buf[24], buf[25], buf[26]
     for j in range(m):
         i = lo + j
         s0[j] = x[i, 0]
@@ -337,6 +340,7 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
         rs[j] = x[i, cols[4]] if cols[4] >= 0 else rate0
     for j in range(m):
         srho[j] = math.sqrt(max(1.0 - rhos[j] * rhos[j], 0.0))
+        rho_srho[j] = rhos[j] / srho[j] if srho[j] > 0.0 else 0.0
         a_y[j] = 0.0
         a_s[j] = 0.0
         a_v[j] = 0.0
@@ -385,7 +389,7 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
                 k = 2 * bk + kk
                 if k < steps:
                     _adjoint_steps(zs[2 * kk], zs[2 * kk + 1], sgn, vs[k], xbar, vbar, kb, tb, xib,
-                                   rhob, rb, kap, the, xis, rhos, srho, dt, m)
+                                   rhob, rb, kap, the, xis, rhos, srho, rho_srho, dt, m)
         for j in range(m):
             a_s[j] += xbar[j] / s0[j]
             a_v[j] += vbar[j]

@@ -261,20 +261,23 @@ def philox_uniform_lane_block(seed, stream, first_path, draw, m, u):
 def inverse_normal_cdf_block(u, z, m, idx, tr, tz):
     """``z[j] = inverse_normal_cdf(u[j])`` for ``j < m``, bit for bit, in five passes: the
     central rational function for every lane (vectorised; the tail lanes are overwritten
-    later), the tail lanes' indices (branch-free compaction into ``idx``), their logarithms
-    (scalar libm ``log``, as in ``inverse_normal_cdf``), their square roots and rational
-    functions (vectorised, over the compacted lanes), and the scatter back with the sign.
-    ``idx`` (int64), ``tr`` and ``tz`` (float64) are scratch of length >= m. The deep tail
-    r > 5 (u < 1.4e-11, never reached by 32-bit uniforms, whose smallest is 2**-33 with
-    r = 4.78) is evaluated in the scatter pass."""
+    later) with the tail flags (bytes over ``tz``), the tail lanes' indices (branch-free
+    compaction into ``idx``), their logarithms (scalar libm ``log``, as in
+    ``inverse_normal_cdf``), their square roots and rational functions (vectorised, over the
+    compacted lanes), and the scatter back with the sign. ``idx`` (int64), ``tr`` and ``tz``
+    (float64, contiguous) are scratch of length >= m. The deep tail r > 5 (u < 1.4e-11, never
+    reached by 32-bit uniforms, whose smallest is 2**-33 with r = 4.78) is evaluated in the
+    scatter pass."""
+    tail = tz.view(np.uint8)  # tail flags, computed with the central pass
     for j in range(m):
         q = u[j] - 0.5
         r = 0.180625 - q * q
         z[j] = q * _poly7(_A, r) / _poly7(_B, r)
+        tail[j] = abs(q) > 0.425
     nt = 0
     for j in range(m):
         idx[nt] = j
-        nt += abs(u[j] - 0.5) > 0.425
+        nt += tail[j]
     for t in range(nt):
         uj = u[idx[t]]
         tr[t] = math.log(uj if uj - 0.5 < 0.0 else 1.0 - uj)
