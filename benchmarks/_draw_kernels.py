@@ -19,13 +19,13 @@ def draw_only_kernel(seed, first_path, n, width, n_draws, group, repeat, out):
         lo = b * width
         m = min(n, lo + width) - lo
         z = np.empty((min(group, n_draws), width))
+        last = np.empty((n_draws - (n_draws - 1) // group * group, width))
         work = np.empty((BLOCK_SCRATCH_ROWS, width))
         idx = np.empty(width, dtype=np.int64)
         acc = 0.0
         for _ in range(repeat):
             for g0 in range(0, n_draws, group):
-                nd = min(group, n_draws - g0)
-                draw_normals_block(seed, 0, first_path + np.uint64(lo), m, g0, z[:nd], work,
-                                   idx)
-                acc += z[0, 0]
+                zb = z if n_draws - g0 >= group else last
+                draw_normals_block(seed, 0, first_path + np.uint64(lo), m, g0, zb, work, idx)
+                acc += zb[0, 0]
         out[b] = acc

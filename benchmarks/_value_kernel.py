@@ -25,10 +25,11 @@ def black_scholes_value_kernel(x, vol, rate, dividend, tau, kind, strike, seed, 
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(n, lo + BLOCK) - lo
-        buf = np.empty((BLOCK_SCRATCH_ROWS + 2, BLOCK))
+        zs = np.empty((1, BLOCK))
+        buf = np.empty((BLOCK_SCRATCH_ROWS, BLOCK))  # the normals' scratch, then rows
         idx = np.empty(BLOCK, dtype=np.int64)
-        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, buf[:1], buf[1:], idx)
-        z, s0s, g = buf[0], buf[1], buf[2]
+        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        z, s0s, g = zs[0], buf[0], buf[1]
         for j in range(m):
             s0s[j] = x[lo + j, 0]
         for j in range(m):

@@ -45,11 +45,12 @@ def black_scholes_kernel(x, col_vol, col_rate, vol, rate, dividend, tau, aggs, k
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(n, lo + BLOCK) - lo
-        buf = np.empty((BLOCK_SCRATCH_ROWS + 5, BLOCK))
+        zs = np.empty((1, BLOCK))
+        buf = np.empty((BLOCK_SCRATCH_ROWS + 4, BLOCK))  # the normals' scratch, then rows
         idx = np.empty(BLOCK, dtype=np.int64)
-        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, buf[:1], buf[1:], idx)
-        z, s0s, sigs, rs, g_up, g_dn, discs = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6]
-        ys, d_ss, d_sigs, d_rs = buf[7], buf[8], buf[9], buf[10]
+        normals_block(seed, 0, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        z, s0s, sigs, rs, g_up, g_dn, discs = zs[0], buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]
+        ys, d_ss, d_sigs, d_rs = buf[6], buf[7], buf[8], buf[9]
         for j in range(m):
             s0s[j] = x[lo + j, 0]
         if col_vol >= 0:

@@ -131,7 +131,8 @@ def _forward_kernel(seed, stream, first_path, s0, v0, horizon, steps, kappa, the
         m = min(n, lo + width) - lo
         xs = np.empty(width)
         var = np.empty(width)
-        zs = np.empty((4, width))
+        z4 = np.empty((4, width))
+        z2 = np.empty((2, width))  # the last block of an odd number of steps
         work = np.empty((BLOCK_SCRATCH_ROWS, width))
         idx = np.empty(width, dtype=np.int64)
         x0 = math.log(s0)
@@ -139,9 +140,9 @@ def _forward_kernel(seed, stream, first_path, s0, v0, horizon, steps, kappa, the
             xs[j] = x0
             var[j] = v0
         for bk in range((steps + 1) // 2):
-            nd = min(4, 2 * steps - 4 * bk)
-            draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 4 * bk, zs[:nd],
-                               work, idx)
+            zs = z4 if 2 * steps - 4 * bk >= 4 else z2
+            draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 4 * bk, zs, work,
+                               idx)
             for kk in range(2):
                 if 2 * bk + kk < steps:
                     _sampler_steps(zs[2 * kk], zs[2 * kk + 1], xs, var, kappa, theta, xi, rho,
@@ -352,6 +353,7 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
     for j in range(m):
         disc[j] = math.exp(-rs[j] * tau)
     n_blocks = (steps + 1) // 2
+    z2 = np.empty((2, zs.shape[1]))  # the last block of an odd number of steps
     fp = first_path + np.uint64(lo)
     passes = 2 if antithetic else 1
     for p in range(passes):
@@ -360,12 +362,12 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
             xl[j] = math.log(s0[j])
             var[j] = v0[j]
         for bk in range(n_blocks):
-            nd = min(4, 2 * steps - 4 * bk)
-            draw_normals_block(seed, 0, fp, m, 4 * bk, zs[:nd], work, idx)
+            zb = zs if 2 * steps - 4 * bk >= 4 else z2
+            draw_normals_block(seed, 0, fp, m, 4 * bk, zb, work, idx)
             for kk in range(2):
                 k = 2 * bk + kk
                 if k < steps:
-                    _forward_steps(zs[2 * kk], zs[2 * kk + 1], sgn, xl, var, vs[k], rs, q, kap,
+                    _forward_steps(zb[2 * kk], zb[2 * kk + 1], sgn, xl, var, vs[k], rs, q, kap,
                                    the, xis, rhos, srho, dt, m)
         for j in range(m):
             s_t = math.exp(xl[j])
@@ -383,12 +385,12 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
             xib[j] = 0.0
             rhob[j] = 0.0
         for bk in range(n_blocks - 1, -1, -1):
-            nd = min(4, 2 * steps - 4 * bk)
-            draw_normals_block(seed, 0, fp, m, 4 * bk, zs[:nd], work, idx)
+            zb = zs if 2 * steps - 4 * bk >= 4 else z2
+            draw_normals_block(seed, 0, fp, m, 4 * bk, zb, work, idx)
             for kk in range(1, -1, -1):
                 k = 2 * bk + kk
                 if k < steps:
-                    _adjoint_steps(zs[2 * kk], zs[2 * kk + 1], sgn, vs[k], xbar, vbar, kb, tb, xib,
+                    _adjoint_steps(zb[2 * kk], zb[2 * kk + 1], sgn, vs[k], xbar, vbar, kb, tb, xib,
                                    rhob, rb, kap, the, xis, rhos, srho, rho_srho, dt, m)
         for j in range(m):
             a_s[j] += xbar[j] / s0[j]

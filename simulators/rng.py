@@ -240,21 +240,37 @@ def philox_uniforms_block(seed, stream, first_path, block, m, ub):
 
 
 @njit(inline="always", cache=True)
-def philox_uniform_lane_block(seed, stream, first_path, draw, m, u):
-    """``u[j]`` = uniform draw ``draw`` of path ``first_path + j``, for ``j < m``: one lane of
-    :func:`philox_uniforms_block` (the other three words are computed, not converted)."""
+def _lane_words(seed, stream, first_path, block, lane, m, u):
+    """``u[j]`` = uniform of lane ``lane`` of Philox block ``block`` of path ``first_path + j``.
+    Called with a literal ``lane``, so that the word's selection folds away and the loop
+    vectorises (a selection on a run-time lane compiles to a switch, which does not)."""
     s = np.uint64(seed)
     fp = np.uint64(first_path)
-    b = np.uint64(draw // 4) & _MASK
+    b = np.uint64(block) & _MASK
     c1 = np.uint64(stream) & _MASK
     k0 = s & _MASK
     k1 = s >> _SHIFT
-    lane = draw % 4
     for j in range(m):
         p = fp + np.uint64(j)
         w0, w1, w2, w3 = philox4x32(b, c1, p & _MASK, p >> _SHIFT, k0, k1)
         w = w0 if lane == 0 else (w1 if lane == 1 else (w2 if lane == 2 else w3))
         u[j] = (float(w) + 0.5) * _INV32
+
+
+@njit(inline="always", cache=True)
+def philox_uniform_lane_block(seed, stream, first_path, draw, m, u):
+    """``u[j]`` = uniform draw ``draw`` of path ``first_path + j``, for ``j < m``: one lane of
+    :func:`philox_uniforms_block` (the other three words are computed, not converted)."""
+    block = draw // 4
+    lane = draw % 4
+    if lane == 0:
+        _lane_words(seed, stream, first_path, block, 0, m, u)
+    elif lane == 1:
+        _lane_words(seed, stream, first_path, block, 1, m, u)
+    elif lane == 2:
+        _lane_words(seed, stream, first_path, block, 2, m, u)
+    else:
+        _lane_words(seed, stream, first_path, block, 3, m, u)
 
 
 @njit(inline="always", cache=True)

@@ -120,7 +120,7 @@ def _single_draws(seed, stream, first, m, draw0, n_draws):
     return z
 
 
-@pytest.mark.parametrize("draw0,n_draws", [(0, 1), (2, 1), (7, 1), (0, 4), (1, 2), (3, 6),
+@pytest.mark.parametrize("draw0,n_draws", [(0, 1), (5, 1), (2, 1), (7, 1), (0, 4), (1, 2), (3, 6),
                                           (5, 13)])
 def test_blocks_of_every_size_equal_single_draws(draw0, n_draws):
     seed, stream, first = np.uint64(2**63 + 12345), np.uint64(0), np.uint64(2**32 - 30)
