@@ -300,8 +300,10 @@ def _adjoint_steps(z1s, z2s, sgn, vk, xbar, vbar, kb, tb, xib, rhob, rb, kap, th
 
 def heston_block_width(steps: int) -> int:
     """Paths per block of the CPU kernel: 256, fewer for long paths, so that the block's
-    variance path (steps x width doubles) stays within 4 MiB; a multiple of 8, at least 8."""
-    return int(max(8, min(256, (4 << 20) // (8 * steps) // 8 * 8)))
+    variance path (steps x width doubles) stays within 4 MiB (a multiple of 8 down to 8 paths,
+    then down to a single path, the memory of the per-path function)."""
+    w = (4 << 20) // (8 * steps)
+    return int(min(256, w // 8 * 8) if w >= 8 else max(1, w))
 
 
 HESTON_BLOCK_ROWS = 27
