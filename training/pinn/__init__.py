@@ -4,9 +4,11 @@ Layout (following the mathematics): :mod:`.problems` (PDE, domain, generator, bo
 treatments), :mod:`.collocation` (points and quadrature weights), :mod:`.network` (tanh MLP and
 trial functions), :mod:`.losses` (boundary-safe and classical loss terms), :mod:`.solver`
 (Adam then L-BFGS), :mod:`.lstsq` (output-layer least squares), :mod:`.solution` (prices,
-autograd Greeks, save/load); base functions in :mod:`.closed_form` (torch closed forms and the
-conditional basket quadrature) and :mod:`.heston_cf` (Heston characteristic function), tabulated
-per point set by :mod:`.tabulated`.
+autograd Greeks, save/load), :mod:`.reuse` (reusing and warm-starting saved solutions when the
+parameters move; parametric problems, with model and XVA parameters as network inputs, are
+:class:`~.problems.parametric.ParametricPDE`); base functions in :mod:`.closed_form` (torch
+closed forms and the conditional basket quadrature) and :mod:`.heston_cf` (Heston
+characteristic function), tabulated per point set by :mod:`.tabulated`.
 
 Methods: Villarino, Leitao and Garcia-Rodriguez's boundary-safe PINN for the Burgard-Kjaer XVA
 PDE (see docs/pinn.md and docs/nonlinear-xva.md). Time is tau = time to maturity.
@@ -31,11 +33,14 @@ from .problems import (
     Derivatives,
     Face,
     HestonPDE,
+    ParameterRange,
+    ParametricPDE,
     PDEProblem,
     TwoAssetPDE,
     WorstOfPDE,
     problem_from_dict,
 )
+from .reuse import Reuse, slice_residual
 from .solution import PINNSolution
 from .solver import PINNConfig, PINNSolver, solve
 
@@ -52,11 +57,14 @@ __all__ = [
     "InitialCondition",
     "LossType",
     "PDEProblem",
+    "ParameterRange",
+    "ParametricPDE",
     "PINNConfig",
     "PINNModel",
     "PINNSolution",
     "PINNSolver",
     "PINNStatus",
+    "Reuse",
     "TwoAssetPDE",
     "PointSet",
     "RandomSampler",
@@ -71,6 +79,7 @@ __all__ = [
     "loss_terms",
     "problem_from_dict",
     "residual",
+    "slice_residual",
     "solve",
     "stulz_min",
     "trapezoid_weights",

@@ -12,11 +12,15 @@ so every loss term is a weighted mean square (an approximation of the normalised
   bends (``problem.cluster_hints()``) and non-uniform trapezoidal weights.
 * :class:`SobolSampler`, :class:`RandomSampler` - scrambled Sobol or uniform random points with
   equal weights, ``n_interior`` inside, ``n_initial`` on tau = 0, ``n_boundary`` on each face.
-Columns of every point array: ``(tau, x_1, ..., x_d)``.
+Columns of every point array: ``(tau, x_1, ..., x_d)``; for a parametric problem
+(:class:`~training.pinn.problems.ParametricPDE`) :func:`add_parameter_samples` appends the m
+declared parameters, ``(tau, x_1, ..., x_d, p_1, ..., p_m)``.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,6 +265,62 @@ class RandomSampler(_Sampler):
             "n_initial": self.n_initial,
             "n_boundary": self.n_boundary,
         }
+
+
+def add_parameter_samples(problem: PDEProblem, sets: dict[str, PointSet], copies: int = 1,
+                          seed: int = 0) -> dict[str, PointSet]:
+    """Append sampled parameter values to every point set of a parametric problem.
+
+    Each set is repeated ``copies`` times and every point gets its own parameter vector: a
+    scrambled Sobol sequence over the declared box ``problem.parameter_ranges`` (one stream per
+    set, seeded by ``[seed, set index]``), randomly permuted so that neighbouring states see
+    spread-out parameters. A face set, which has one state dimension less than the interior
+    and far fewer points, is repeated ``copies`` times ``round(sqrt(n_interior / n_face))``
+    more (at least once): otherwise a 1D face (tau only) would see a few dozen parameter
+    vectors, and the residual there would be small at them but not between them. Weights are
+    divided by the number of copies (they still sum to 1), so each term approximates the
+    residual's mean square over states, time and the parameter box. Sets are returned unchanged
+    for a problem without declared parameters.
+    """
+    ranges = problem.parameter_ranges
+    if not ranges:
+        return sets
+    v.positive_int("add_parameter_samples", "copies", copies)
+    lo = np.array([r.low for r in ranges])
+    hi = np.array([r.high for r in ranges])
+    import os
+    m = float(os.environ.get("PMARGIN", "0"))
+    lo, hi = lo - m * (hi - lo), hi + m * (hi - lo)
+    lo = np.maximum(lo, [1e-3 if r.name == "vol" else 0.0 for r in ranges])
+    n_interior = len(sets["interior"]) if "interior" in sets else 0
+    out: dict[str, PointSet] = {}
+    for j, (name, ps) in enumerate(sets.items()):
+        reps = copies
+        if ps.face is not None and len(ps) > 0:
+            reps *= max(1, round(math.sqrt(n_interior / len(ps))))
+        n = len(ps) * reps
+        if n == 0:
+            out[name] = PointSet(name, np.zeros((0, ps.points.shape[1] + len(ranges))),
+                                 ps.weights, ps.face)
+            continue
+        rng = np.random.default_rng([seed, j])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # n need not be a power of 2
+            u = qmc.Sobol(d=len(ranges), scramble=True, rng=rng).random(n)
+        u = u[rng.permutation(n)]
+        pts = np.concatenate([np.tile(ps.points, (reps, 1)), lo + u * (hi - lo)], axis=1)
+        out[name] = PointSet(name, pts, np.tile(ps.weights, reps) / reps, ps.face)
+    return out
+
+
+def with_parameter_values(sets: dict[str, PointSet], values: list[float] | tuple[float, ...]
+                          ) -> dict[str, PointSet]:
+    """Append the same parameter values (length m) to every point: one slice of a parametric
+    problem's input box, e.g. today's parameters."""
+    vals = np.asarray(values, dtype=np.float64)
+    return {name: PointSet(name, np.concatenate(
+        [ps.points, np.broadcast_to(vals, (len(ps), len(vals)))], axis=1), ps.weights, ps.face)
+        for name, ps in sets.items()}
 
 
 @dataclass(frozen=True)

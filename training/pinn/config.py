@@ -55,6 +55,10 @@ class PINNConfig:
         lstsq_rounds: least-squares solves of the output layer after L-BFGS (hidden layers
             fixed; see :mod:`training.pinn.lstsq`); 0 switches them off. They run even when the
             time limit stopped the gradient steps, and their time counts in ``train_seconds``.
+        lstsq_every: during L-BFGS, one least-squares round of the output layer after about
+            every this many iterations (at the end of an L-BFGS round; the L-BFGS memory is then
+            cleared), so the hidden layers keep adapting to an exactly solved output layer; 0
+            (default) switches it off. Counted in ``stats["lstsq_interleaved"]``, not in steps.
         bc_weight, ic_weight: lambda weights of the classical loss's data terms.
         face_residuals: "reduced" (the source's: each face's residual is the PDE with its
             boundary condition substituted), "full" (the whole PDE on those faces: no far-field
@@ -66,6 +70,10 @@ class PINNConfig:
             the payoff's one-signed parts P - N; equals ``e^{-c tau} V_rf`` for a one-signed
             payoff, and is the linear approximation a PINN must beat for two-signed ones).
         adaptive: residual-based adaptive resampling during Adam, or None.
+        parameter_copies: for a parametric problem (:class:`~training.pinn.problems
+            .ParametricPDE`), copies of the collocation set, every point with its own sampled
+            parameter values (:func:`~training.pinn.collocation.add_parameter_samples`); ignored
+            otherwise.
         dtype: "float64" (default) or "float32".
         device: torch device string ("cpu", "cuda"); TF32 is disabled on CUDA.
         seed: seeds the network initialisation and the collocation samplers (no global seeding).
@@ -89,11 +97,13 @@ class PINNConfig:
     lbfgs_iterations: int = 3000
     lbfgs_history: int = 50
     lstsq_rounds: int = 0
+    lstsq_every: int = 0
     bc_weight: float = 1.0
     ic_weight: float = 1.0
     face_residuals: FaceResiduals = FaceResiduals.REDUCED
     base_function: BaseFunction = BaseFunction.RISK_FREE
     adaptive: AdaptiveResampling | None = None
+    parameter_copies: int = 1
     dtype: DType = DType.FLOAT64
     device: str = "cpu"
     seed: int = 0
@@ -107,10 +117,10 @@ class PINNConfig:
         o = "PINNConfig"
         for name, kind in _OPTIONS.items():
             object.__setattr__(self, name, v.option(o, name, getattr(self, name), kind))
-        for name in ("width", "depth", "decay_steps", "lbfgs_history"):
+        for name in ("width", "depth", "decay_steps", "lbfgs_history", "parameter_copies"):
             v.positive_int(o, name, getattr(self, name))
-        for name in ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "checkpoint_every",
-                     "seed"):
+        for name in ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "lstsq_every",
+                     "checkpoint_every", "seed"):
             v.non_negative_int(o, name, getattr(self, name))
         v.positive(o, "learning_rate", self.learning_rate)
         v.non_negative(o, "decay_rate", self.decay_rate)

@@ -45,33 +45,38 @@ Faces = FaceResiduals | str | Mapping[str, FaceResiduals | str]
 Model = Callable[[Tensor], Tensor]
 
 
-def derivatives(model: Model, z: Tensor, second: bool = True) -> Derivatives:
-    """Value, dV/dtau, gradient and Hessian in x of ``model`` at z (n, 1 + d), by autograd.
+def derivatives(model: Model, z: Tensor, second: bool = True, n_states: int | None = None
+                ) -> Derivatives:
+    """Value, dV/dtau, gradient and Hessian in x of ``model`` at z (n, 1 + d + m), by autograd.
 
-    ``z`` must require grad. The graph is kept (create_graph) so losses can be backpropagated.
+    ``n_states`` is d, the state columns after tau (default: every column after tau); columns
+    beyond them (declared parameters of a :class:`~training.pinn.problems.ParametricPDE`) get no
+    derivatives here, since the PDE has none in them. ``z`` must require grad. The graph is kept
+    (create_graph) so losses can be backpropagated.
     """
     value = model(z)
     g = torch.autograd.grad(value.sum(), z, create_graph=True)[0]
-    d = z.shape[1] - 1
+    d = z.shape[1] - 1 if n_states is None else n_states
     if second:
-        rows = [torch.autograd.grad(g[:, 1 + i].sum(), z, create_graph=True)[0][:, 1:]
+        rows = [torch.autograd.grad(g[:, 1 + i].sum(), z, create_graph=True)[0][:, 1:1 + d]
                 for i in range(d)]
         hess = torch.stack(rows, dim=1)
     else:
         hess = torch.zeros(z.shape[0], d, d, dtype=z.dtype, device=z.device)
-    return Derivatives(value=value, tau=g[:, 0], grad=g[:, 1:], hess=hess)
+    return Derivatives(value=value, tau=g[:, 0], grad=g[:, 1:1 + d], hess=hess)
 
 
 def residual(
     problem: PDEProblem, model: Model, z: Tensor, drop: frozenset[str] = frozenset()
 ) -> Tensor:
-    """Normalised PDE residual at z (n, 1 + d): ``(V_tau - L V + r V + f(V)) / K``, shape (n,).
+    """Normalised PDE residual at z (n, 1 + d + m): ``(V_tau - L V + r V + f(V)) / K``, shape
+    (n,); the m parameter columns (if any) set the point's parameters.
 
     The model returns ``u = V / K``; since L is linear and f positively homogeneous, the residual
     of u equals the residual of V divided by K.
     """
     z = z if z.requires_grad else z.clone().requires_grad_(True)
-    d = derivatives(model, z)
+    d = derivatives(model, z, n_states=problem.dim)
     return problem.residual(z[:, 1:], d, drop)
 
 

@@ -88,7 +88,9 @@ class MLP(nn.Module):
 
 
 class PINNModel(nn.Module):
-    """Trial value ``u(z) = V(tau, x) / value_scale``; z = (tau, x) of shape (n, 1 + d)."""
+    """Trial value ``u(z) = V(tau, x) / value_scale``; z = (tau, x) of shape (n, 1 + d), or
+    (tau, x, p) of shape (n, 1 + d + m) for a parametric problem (the base function is then
+    evaluated at each point's parameters)."""
 
     def __init__(
         self,
@@ -105,7 +107,7 @@ class PINNModel(nn.Module):
         initial_condition = v.option("PINNModel", "initial_condition", initial_condition,
                                      InitialCondition)
         if initial_condition is InitialCondition.BASE:
-            probe = torch.zeros((1, problem.dim), dtype=torch.float64)
+            probe = torch.zeros((1, len(problem.input_lower)), dtype=torch.float64)
             if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
                 raise ValueError(
                     f"The 'initial_condition' parameter of PINNModel must not be 'base' for "
@@ -114,14 +116,14 @@ class PINNModel(nn.Module):
         self.problem = problem
         self.initial_condition = initial_condition
         self.scale = problem.value_scale
-        lower = [0.0, *problem.lower]
-        upper = [problem.maturity, *problem.upper]
+        lower = [0.0, *problem.input_lower]  # tau, states, declared parameters (if any)
+        upper = [problem.maturity, *problem.input_upper]
         n_out = 2 if initial_condition is InitialCondition.BASE else 1
         self.mlp = MLP(lower, upper, n_out, width, depth,
                        zero_last=initial_condition is not InitialCondition.SOFT)
 
     def forward(self, z: Tensor) -> Tensor:
-        """z (n, 1 + d) -> u (n,) = V / value_scale."""
+        """z (n, 1 + d [+ m]) -> u (n,) = V / value_scale."""
         out = self.mlp(z)
         if self.initial_condition is InitialCondition.SOFT:
             return out[:, 0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from .config import PINNConfig
 
 FORMAT_VERSION = 1
+
+
+#: Names of parameter Greeks that differ from ``d_<parameter>``.
+PARAMETER_GREEKS = {"vol": "vega", "rate": "rho"}
+
+
+def parameter_greek(name: str, state_names: tuple[str, ...] = ("spot",)) -> str:
+    """Key of dV/d(name) in :meth:`PINNSolution.greeks`: ``vega`` (vol), ``rho`` (rate) or
+    ``d_<name>`` (``d_lambda_b``, ...; also for vol when a state is the Heston variance, whose
+    ``vega`` is dV/dv)."""
+    key = PARAMETER_GREEKS.get(name, f"d_{name}")
+    return f"d_{name}" if key == "vega" and "variance" in state_names else key
 
 
 @dataclass
@@ -48,7 +61,8 @@ class PINNSolution:
     stats: dict[str, Any] = field(default_factory=dict)
 
     # ----- evaluation -------------------------------------------------------------------------
-    def _inputs(self, points: Any, tau: Any) -> torch.Tensor:
+    def _inputs(self, points: Any, tau: Any, params: Mapping[str, Any] | None = None
+                ) -> torch.Tensor:
         p = self.problem
         param = next(self.model.parameters())
         x = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=param.dtype)
@@ -59,19 +73,40 @@ class PINNSolution:
                 f"The 'points' parameter of PINNSolution must have shape (n, {p.dim}) with columns "
                 f"{p.state_names}. Got shape {tuple(x.shape)} instead."
             )
-        t = p.maturity if tau is None else tau
-        t = torch.as_tensor(np.broadcast_to(np.asarray(t, dtype=np.float64), (x.shape[0],)).copy(),
-                            dtype=param.dtype)
-        return torch.cat([t[:, None], x], dim=1).to(param.device)
+        n = x.shape[0]
 
-    def price(self, points: Any, tau: Any = None) -> np.ndarray:
-        """Value V at ``points`` (n, d) and time to maturity ``tau``; returns (n,)."""
-        z = self._inputs(points, tau)
+        def column(value: Any) -> torch.Tensor:
+            a = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
+            return torch.as_tensor(a, dtype=param.dtype)
+
+        t = column(p.maturity if tau is None else tau)
+        cols = [t[:, None], x]
+        ranges = p.parameter_ranges
+        given = dict(params or {})
+        unknown = sorted(set(given) - {r.name for r in ranges})
+        if unknown:
+            raise ValueError(
+                f"The 'params' parameter of PINNSolution must name declared parameters "
+                f"{[r.name for r in ranges]}. Got {unknown} instead."
+            )
+        for r in ranges:
+            value = given.get(r.name, p.problem.parameter_value(r.name))  # type: ignore[attr-defined]
+            cols.append(column(value)[:, None])
+        return torch.cat(cols, dim=1).to(param.device)
+
+    def price(self, points: Any, tau: Any = None, params: Mapping[str, Any] | None = None
+              ) -> np.ndarray:
+        """Value V at ``points`` (n, d) and time to maturity ``tau``; returns (n,).
+
+        ``params`` (parametric problems only): declared parameter -> value (scalar or (n,));
+        parameters not given take the nominal problem's values."""
+        z = self._inputs(points, tau, params)
         with torch.no_grad():
             u = self.model(z)
         return (u * self.problem.value_scale).cpu().numpy().astype(np.float64)
 
-    def greeks(self, points: Any, tau: Any = None) -> dict[str, np.ndarray]:
+    def greeks(self, points: Any, tau: Any = None, params: Mapping[str, Any] | None = None
+               ) -> dict[str, np.ndarray]:
         """Price and sensitivities by automatic differentiation of the network.
 
         Returns a dict with ``price`` (n,), ``theta`` = dV/dt = -dV/dtau per year (n,) and:
@@ -80,15 +115,19 @@ class PINNSolution:
         * baskets (spot_1, spot_2): ``delta`` (n, 2), ``gamma`` (n, 2) (d2V/dS_i^2),
           ``cross_gamma`` (n,) (d2V/dS1 dS2);
         * Heston (spot, variance): ``delta`` (n,), ``gamma`` (n,), ``vega`` = dV/dv (n,)
-          (per unit of variance), ``vanna`` = d2V/dS dv (n,).
+          (per unit of variance), ``vanna`` = d2V/dS dv (n,);
+        * parametric problems, per declared parameter: dV/d(parameter) (n,) under the key of
+          :func:`parameter_greek` (``vega`` = dV/dvol, ``rho`` = dV/drate, ``d_lambda_b``, ...),
+          per unit of the parameter (vega per 1.00 of vol, not per vol point).
         """
         p = self.problem
-        z = self._inputs(points, tau).requires_grad_(True)
+        z = self._inputs(points, tau, params).requires_grad_(True)
         u = self.model(z)
         g = torch.autograd.grad(u.sum(), z, create_graph=True)[0]
+        d = p.dim
         hess = torch.stack(
-            [torch.autograd.grad(g[:, 1 + i].sum(), z, retain_graph=True)[0][:, 1:]
-             for i in range(p.dim)],
+            [torch.autograd.grad(g[:, 1 + i].sum(), z, retain_graph=True)[0][:, 1:1 + d]
+             for i in range(d)],
             dim=1,
         )
         k = p.value_scale
@@ -104,8 +143,10 @@ class PINNSolution:
             out.update(delta=arr(g[:, 1]), gamma=arr(hess[:, 0, 0]), vega=arr(g[:, 2]),
                        vanna=arr(hess[:, 0, 1]))
         else:
-            out.update(delta=arr(g[:, 1:]), gamma=arr(torch.diagonal(hess, dim1=1, dim2=2)),
+            out.update(delta=arr(g[:, 1:1 + d]), gamma=arr(torch.diagonal(hess, dim1=1, dim2=2)),
                        cross_gamma=arr(hess[:, 0, 1]))
+        for j, r in enumerate(p.parameter_ranges):
+            out[parameter_greek(r.name, names)] = arr(g[:, 1 + d + j])
         return out
 
     def delta(self, points: Any, tau: Any = None) -> np.ndarray:
@@ -115,6 +156,25 @@ class PINNSolution:
     def gamma(self, points: Any, tau: Any = None) -> np.ndarray:
         """d2V/dS2 (1D and Heston: (n,); baskets: (n, 2))."""
         return self.greeks(points, tau)["gamma"]
+
+    def at(self, problem: PDEProblem) -> PINNSolution:
+        """The same trained network with another nominal problem of its parametric family
+        (``problem`` differs from the nominal one in declared parameters only and lies inside the
+        ranges): prices and Greeks then default to ``problem``'s parameters."""
+        from .problems.parametric import ParametricPDE
+
+        if not isinstance(self.problem, ParametricPDE):
+            raise ValueError("The 'problem' of PINNSolution.at needs a parametric solution "
+                             f"(ParametricPDE). Got {type(self.problem).__name__} instead.")
+        family = self.problem.at(problem)
+        model = PINNModel(family, self.config.width, self.config.depth,
+                          self.config.initial_condition, self.config.base_function)
+        param = next(self.model.parameters())
+        model = model.to(device=param.device, dtype=param.dtype)
+        model.load_state_dict(self.model.state_dict())
+        model.eval()
+        return PINNSolution(problem=family, model=model, config=self.config,
+                            history=self.history, stats=dict(self.stats))
 
     # ----- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -18,6 +18,7 @@ import torch
 
 from .collocation import (
     PointSet,
+    add_parameter_samples,
 )
 from .config import _DTYPES, PINNConfig  # noqa: F401  (PINNConfig re-exported)
 from .losses import (
@@ -78,6 +79,7 @@ class _Run:
         default_factory=lambda: {"step": [], "loss": [], "lr": []}
     )
     step: int = 0
+    lstsq_interleaved: int = 0
     elapsed: float = 0.0
     t0: float = 0.0
 
@@ -108,14 +110,24 @@ class PINNSolver:
     an L-BFGS phase (``lbfgs_iterations`` in rounds of :data:`LBFGS_ROUND`) and optional
     least-squares rounds of the output layer; its ``stats["status"]`` is a :class:`PINNStatus`.
 
+    A parametric problem (:class:`~training.pinn.problems.ParametricPDE`) trains on its
+    collocation set repeated ``config.parameter_copies`` times with sampled parameter values.
+
     Args:
         problem: a :class:`~training.pinn.problems.PDEProblem`.
         config: a :class:`PINNConfig`.
+        initial: a warm start: the state dict of a saved :class:`PINNModel` with the same
+            architecture (e.g. ``solution.model.state_dict()`` of a solution of a neighbouring
+            problem or parameter range), loaded before the first step. Its input box comes with
+            it, so the initial network is the saved solution's function. None: a fresh network
+            seeded by ``config.seed``. ``stats["warm_start"]`` records which.
     """
 
-    def __init__(self, problem: PDEProblem, config: PINNConfig | None = None) -> None:
+    def __init__(self, problem: PDEProblem, config: PINNConfig | None = None, *,
+                 initial: dict[str, torch.Tensor] | None = None) -> None:
         self.problem = problem
         self.config = config or PINNConfig()
+        self.initial = initial
 
     # ----- set-up -----------------------------------------------------------------------------
     def _tensor_sets(self, sets: dict[str, PointSet]) -> dict[str, tuple]:
@@ -136,13 +148,16 @@ class PINNSolver:
             torch.manual_seed(cfg.seed)
             model = PINNModel(self.problem, cfg.width, cfg.depth, cfg.initial_condition,
                               cfg.base_function)
-        return model.to(device=self.device, dtype=self.dtype)
+        model = model.to(device=self.device, dtype=self.dtype)
+        if self.initial is not None:
+            model.load_state_dict(self.initial)
+        return model
 
     def _adaptive_points(self, model: PINNModel, rng: np.random.Generator) -> torch.Tensor:
         a, p = self.config.adaptive, self.problem
-        lo = np.array([0.0, *p.lower])
-        hi = np.array([p.maturity, *p.upper])
-        cand = lo + rng.random((a.n_candidates, p.dim + 1)) * (hi - lo)
+        lo = np.array([0.0, *p.input_lower])
+        hi = np.array([p.maturity, *p.input_upper])
+        cand = lo + rng.random((a.n_candidates, len(lo))) * (hi - lo)
         z = torch.as_tensor(cand, dtype=self.dtype, device=self.device)
         r = residual(p, model, z).detach().abs()
         top = torch.topk(r, min(a.n_add, len(r))).indices
@@ -151,7 +166,8 @@ class PINNSolver:
     def _start(self) -> _Run:
         """Collocation tensors, face choice, seeded model and optimisers of a fresh run."""
         cfg, p = self.config, self.problem
-        sets = self._tensor_sets(cfg.collocation.build(p, seed=cfg.seed))
+        sets = self._tensor_sets(add_parameter_samples(
+            p, cfg.collocation.build(p, seed=cfg.seed), cfg.parameter_copies, cfg.seed))
         faces = resolve_faces(p, sets, cfg.face_residuals if cfg.loss is LossType.BOUNDARY_SAFE
                               else FaceResiduals.REDUCED)
         model = self._build_model()
@@ -167,7 +183,8 @@ class PINNSolver:
         return _Run(
             sets=sets, faces=faces, model=model, params=params, adam=adam, sched=sched,
             lbfgs=lbfgs,
-            adaptive=torch.zeros((0, p.dim + 1), dtype=self.dtype, device=self.device),
+            adaptive=torch.zeros((0, 1 + len(p.input_lower)), dtype=self.dtype,
+                                 device=self.device),
             rng=np.random.default_rng(cfg.seed + ADAPTIVE_SEED_OFFSET),
         )
 
@@ -310,7 +327,8 @@ class PINNSolver:
         """L-BFGS rounds up to ``adam_steps + lbfgs_iterations`` steps; a round that ends early
         clears the memory, and :data:`LBFGS_STALLS` such rounds in a row end the phase."""
         total_steps = self.config.adam_steps + self.config.lbfgs_iterations
-        stalled = 0
+        every = self.config.lstsq_every
+        stalled, next_lstsq = 0, run.step + every
         while run.step < total_steps:
             if self._out_of_time(run):
                 return PINNStatus.TIME_LIMIT
@@ -323,6 +341,12 @@ class PINNSolver:
             if bar:
                 bar.update(run.step, float(total))
             stalled = stalled + 1 if done < chunk else 0
+            if every and run.step >= next_lstsq and run.step < total_steps:
+                next_lstsq = run.step + every
+                if self._lstsq_rounds(run, 1):
+                    run.lstsq_interleaved += 1
+                    stalled = 0
+                    run.lbfgs.state.clear()  # the output layer moved: start a fresh memory
             if stalled:
                 run.lbfgs.state.clear()  # restart from a steepest-descent step, empty memory
             if stalled >= LBFGS_STALLS:
@@ -363,18 +387,23 @@ class PINNSolver:
     def _lstsq_phase(self, run: _Run) -> list[float]:
         """``lstsq_rounds`` least-squares solves of the output layer; the accepted rounds count
         as steps and add one history row (rate 0). Returns the loss after each accepted round."""
+        accepted = self._lstsq_rounds(run, self.config.lstsq_rounds)
+        if accepted:
+            run.step += len(accepted)
+            total, terms = self._evaluate(run)
+            _record(run.history, run.step, total, terms, 0.0)
+        return accepted
+
+    def _lstsq_rounds(self, run: _Run, rounds: int) -> list[float]:
+        """Up to ``rounds`` least-squares solves of the output layer (:mod:`.lstsq`); returns the
+        loss after each accepted one."""
         cfg, p = self.config, self.problem
 
         def vector() -> torch.Tensor:
             return residual_vector(p, run.model, self._current_sets(run), cfg.loss, cfg.bc_weight,
                                    cfg.ic_weight, run.faces)
 
-        accepted = solve_output_layer(output_layer(run.model), vector, cfg.lstsq_rounds)
-        if accepted:
-            run.step += len(accepted)
-            total, terms = self._evaluate(run)
-            _record(run.history, run.step, total, terms, 0.0)
-        return accepted
+        return solve_output_layer(output_layer(run.model), vector, rounds)
 
     def _solution(self, run: _Run, status: PINNStatus, accepted: list[float]) -> PINNSolution:
         cfg = self.config
@@ -385,7 +414,9 @@ class PINNSolver:
             config=cfg,
             history=hist,
             stats={"train_seconds": run.elapsed, "steps": run.step, "status": status,
-                   "lstsq_rounds": len(accepted), "faces": run.faces, "base": cfg.base},
+                   "lstsq_rounds": len(accepted), "lstsq_interleaved": run.lstsq_interleaved,
+                   "faces": run.faces, "base": cfg.base,
+                   "warm_start": self.initial is not None},
         )
 
 
@@ -406,11 +437,12 @@ class _Progress:
         self._p.stop()
 
 
-def solve(problem: PDEProblem, config: PINNConfig | None = None, *, resume: bool = False
-          ) -> PINNSolution:
+def solve(problem: PDEProblem, config: PINNConfig | None = None, *, resume: bool = False,
+          initial: dict[str, torch.Tensor] | None = None) -> PINNSolution:
     """Train a PINN for ``problem`` with ``config`` (default :class:`PINNConfig`) and return a
-    :class:`PINNSolution`; ``resume`` continues from the configured checkpoint."""
-    return PINNSolver(problem, config).solve(resume=resume)
+    :class:`PINNSolution`; ``resume`` continues from the configured checkpoint, ``initial``
+    warm-starts from a saved model's state dict (:class:`PINNSolver`)."""
+    return PINNSolver(problem, config, initial=initial).solve(resume=resume)
 
 
 __all__ = ["ADAPTIVE_SEED_OFFSET", "PINNConfig", "PINNSolver", "PINNStatus", "solve"]

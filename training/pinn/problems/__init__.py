@@ -4,6 +4,7 @@ from .base import Derivatives, Face, PDEProblem, problem_from_dict
 from .basket import BasketPDE, TwoAssetPDE, WorstOfPDE
 from .black_scholes import BlackScholesPDE
 from .heston import HestonPDE
+from .parametric import ParameterRange, ParametricPDE
 
 __all__ = [
     "BasketPDE",
@@ -12,6 +13,8 @@ __all__ = [
     "Face",
     "HestonPDE",
     "PDEProblem",
+    "ParameterRange",
+    "ParametricPDE",
     "TwoAssetPDE",
     "WorstOfPDE",
     "problem_from_dict",

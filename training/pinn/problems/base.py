@@ -14,16 +14,26 @@ with ``L`` the model's generator (written once per problem in :meth:`PDEProblem.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from simulators.xva import XVA
 
+from ... import _validation
 from ..derivatives import Derivatives
+
+if TYPE_CHECKING:
+    from .parametric import ParameterRange
+
+#: Declarable parameters that live on the problem's ``xva`` (an :class:`simulators.XVA`).
+XVA_PARAMETERS = ("lambda_b", "lambda_c", "recovery_b", "recovery_c")
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,10 @@ class PDEProblem(ABC):
     state_names: ClassVar[tuple[str, ...]]
     #: Registry of problem classes by name, for JSON round trips.
     registry: ClassVar[dict[str, type[PDEProblem]]] = {}
+    #: Model and XVA parameters a :class:`~training.pinn.problems.parametric.ParametricPDE` may
+    #: declare as network inputs (fields of the problem, ``vol_i`` for the i-th of ``vols``, or
+    #: fields of its ``xva``).
+    parameter_names: ClassVar[tuple[str, ...]] = ()
 
     maturity: float
     rate: float
@@ -90,6 +104,84 @@ class PDEProblem(ABC):
     def value_scale(self) -> float:
         """Typical size of V (the strike): the network and the losses work on V / value_scale."""
         return float(getattr(self, "strike", 1.0))
+
+    @property
+    def parameter_ranges(self) -> tuple[ParameterRange, ...]:
+        """Parameters that are network inputs (columns after the states); none for a problem at
+        one parameter set (see :class:`~training.pinn.problems.parametric.ParametricPDE`)."""
+        return ()
+
+    @property
+    def input_lower(self) -> tuple[float, ...]:
+        """Lower corner of the network's (state, parameter) input box, length d + m."""
+        return (*self.lower, *(r.low for r in self.parameter_ranges))
+
+    @property
+    def input_upper(self) -> tuple[float, ...]:
+        """Upper corner of the network's (state, parameter) input box, length d + m."""
+        return (*self.upper, *(r.high for r in self.parameter_ranges))
+
+    # ----- declared parameters ----------------------------------------------------------------
+    def parameter_value(self, name: str) -> float:
+        """The value of the declarable parameter ``name`` (one of ``parameter_names``): a field
+        of the problem, ``vol_i`` (the i-th of ``vols``) or an XVA field (``lambda_b``, ...)."""
+        self._check_parameter(name)
+        if name in XVA_PARAMETERS:
+            return float(getattr(self.xva, name))
+        if name.startswith("vol_"):
+            return float(self.vols[int(name[4:]) - 1])  # type: ignore[attr-defined]
+        return float(getattr(self, name))
+
+    def with_parameters(self, values: Mapping[str, Any]) -> PDEProblem:
+        """An unvalidated copy with the named parameters replaced by ``values`` (floats or
+        tensors of shape (n,), one value per point), for evaluating the generator, source, base
+        function and boundary data at per-point parameters. Not for constructing problems: use
+        the class (or :func:`dataclasses.replace`) for that, which validates."""
+        new = copy.copy(self)
+        xva_values = {k: val for k, val in values.items() if k in XVA_PARAMETERS}
+        for name in values:
+            self._check_parameter(name)
+        if xva_values:
+            xva = copy.copy(self.xva)
+            for k, val in xva_values.items():
+                object.__setattr__(xva, k, val)
+            object.__setattr__(new, "xva", xva)
+        vols = {int(k[4:]) - 1: val for k, val in values.items() if k.startswith("vol_")}
+        if vols:
+            items = list(self.vols)  # type: ignore[attr-defined]
+            for i, val in vols.items():
+                items[i] = val
+            object.__setattr__(new, "vols", tuple(items))
+        for k, val in values.items():
+            if k not in XVA_PARAMETERS and not k.startswith("vol_"):
+                object.__setattr__(new, k, val)
+        return new
+
+    def replace_parameters(self, values: Mapping[str, float]) -> PDEProblem:
+        """A validated copy with the named parameters set to the floats ``values`` (the class's
+        own checks apply, e.g. a vol must be > 0)."""
+        for name in values:
+            self._check_parameter(name)
+        changes: dict[str, Any] = {}
+        xva_values = {k: float(val) for k, val in values.items() if k in XVA_PARAMETERS}
+        if xva_values:
+            changes["xva"] = dataclasses.replace(self.xva, **xva_values)
+        vols = {int(k[4:]) - 1: float(val) for k, val in values.items() if k.startswith("vol_")}
+        if vols:
+            items = list(self.vols)  # type: ignore[attr-defined]
+            for i, val in vols.items():
+                items[i] = val
+            changes["vols"] = tuple(items)
+        changes.update({k: float(val) for k, val in values.items()
+                        if k not in XVA_PARAMETERS and not k.startswith("vol_")})
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def _check_parameter(self, name: str) -> None:
+        owner = type(self).__name__
+        if name not in self.parameter_names:
+            _validation.fail(owner, "parameters", f"be among {list(self.parameter_names)}", name)
+        if name in XVA_PARAMETERS and self.xva is None:
+            _validation.fail(owner, "xva", f"be set to declare the parameter {name!r}", None)
 
     def cluster_hints(self) -> tuple[tuple[float, float | None], ...]:
         """(centre, width) per state variable for :class:`~training.pinn.ClusteredGrid`: nodes
@@ -216,6 +308,9 @@ def problem_from_dict(d: dict[str, Any]) -> PDEProblem:
             f"The 'type' parameter of problem_from_dict must be one of "
             f"{sorted(PDEProblem.registry)}. Got {name!r} instead."
         )
+    cls = PDEProblem.registry[name]
+    if callable(getattr(cls, "from_dict", None)):  # wrappers rebuild their nested problem
+        return cls.from_dict(d)  # type: ignore[attr-defined]
     d["xva"] = xva_from_dict(d.get("xva"))
     if d.get("netting") is not None:
         from simulators import NettingSet

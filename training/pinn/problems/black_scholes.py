@@ -56,6 +56,8 @@ class BlackScholesPDE(PDEProblem):
     netting: NettingSet | None = None
 
     state_names: ClassVar[tuple[str, ...]] = ("spot",)
+    parameter_names: ClassVar[tuple[str, ...]] = (
+        "vol", "rate", "dividend", "lambda_b", "lambda_c", "recovery_b", "recovery_c")
 
     def __post_init__(self) -> None:
         o = type(self).__name__
