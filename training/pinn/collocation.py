@@ -288,10 +288,6 @@ def add_parameter_samples(problem: PDEProblem, sets: dict[str, PointSet], copies
     v.positive_int("add_parameter_samples", "copies", copies)
     lo = np.array([r.low for r in ranges])
     hi = np.array([r.high for r in ranges])
-    import os
-    m = float(os.environ.get("PMARGIN", "0"))
-    lo, hi = lo - m * (hi - lo), hi + m * (hi - lo)
-    lo = np.maximum(lo, [1e-3 if r.name == "vol" else 0.0 for r in ranges])
     n_interior = len(sets["interior"]) if "interior" in sets else 0
     out: dict[str, PointSet] = {}
     for j, (name, ps) in enumerate(sets.items()):
