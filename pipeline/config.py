@@ -162,13 +162,58 @@ class ReferenceSettings(_Strict):
     fd: dict[str, Any] = Field(default_factory=dict)
 
 
+#: ``pinn.parametric.warm_start`` keys: the PINNConfig fields a warm start may override.
+WARM_START_OPTIONS = ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "learning_rate",
+                      "time_limit")
+
+
+class PinnParametric(_Strict):
+    """One PINN for a family of parameters (``training.pinn.ParametricPDE``): the parameters in
+    ``ranges`` (names of the PDE problem's declarable parameters, e.g. vol, rate, lambda_b,
+    lambda_c for Black-Scholes) become network inputs over ``[low, high]``; ``copies`` sampled
+    parameter vectors per collocation point. A saved PINN whose ranges hold today's parameters
+    is reused without training when its RMS residual on today's slice is at most
+    ``residual_threshold`` (per year, in units of the value scale); otherwise training starts
+    from the nearest saved PINN of the family with the ``warm_start`` overrides of
+    ``pinn.options`` (default: no Adam steps), over the ranges moved to hold today's values."""
+
+    ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        min_length=1, max_length=8)
+    copies: int = Field(2, ge=1, le=32)
+    residual_threshold: float = Field(1e-4, gt=0.0, le=1.0)
+    warm_start: dict[str, Any] = Field(default_factory=lambda: {"adam_steps": 0})
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, (low, high) in v.items():
+            limits.real(f"ranges.{name}[0]", low, -MAX_PARAMETER, MAX_PARAMETER)
+            limits.real(f"ranges.{name}[1]", high, -MAX_PARAMETER, MAX_PARAMETER)
+            if not low < high:
+                raise ValueError(f"ranges.{name} must be [low, high] with low < high; got "
+                                 f"[{low}, {high}]")
+        return v
+
+    @field_validator("warm_start")
+    @classmethod
+    def _warm_start(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if key not in WARM_START_OPTIONS:
+                raise ValueError(f"warm_start keys must be among {list(WARM_START_OPTIONS)}; "
+                                 f"got {limits.shown(key)}")
+            limits.PINN_OPTIONS[key](f"warm_start.{key}", value)
+        return v
+
+
 class PinnSettings(_Strict):
     """Boundary-safe PINN reference for the scenario's PDE (training.pinn); ``options`` are
-    fields of ``training.pinn.PINNConfig`` (:data:`pipeline.limits.PINN_OPTIONS`)."""
+    fields of ``training.pinn.PINNConfig`` (:data:`pipeline.limits.PINN_OPTIONS`);
+    ``parametric`` trains one PINN for a family of parameters and reuses it across runs."""
 
     enabled: bool = True
     variant: Literal["boundary_safe", "classical", "best"] = "boundary_safe"
     options: dict[str, Any] = Field(default_factory=dict)
+    parametric: PinnParametric | None = None
 
 
 def _identifier(v: str) -> str:
@@ -717,6 +762,15 @@ def _check_options(s: Scenario, objs: dict[str, Any]) -> None:
         limits.check_pinn(s.pinn.options, s.pinn.variant, problem.dim)
     except Refused as exc:
         raise ConfigError(f"scenario {s.id!r}, {exc}") from None
+    if s.pinn.parametric is not None:
+        from training.pinn.problems import ParametricPDE
+        from training.pinn.reuse import training_ranges
+
+        try:  # the names are the problem's declarable parameters, the ranges valid values
+            ParametricPDE(problem=problem,
+                          parameters=training_ranges(s.pinn.parametric.ranges, problem))
+        except ValueError as exc:
+            raise ConfigError(f"scenario {s.id!r}, field 'pinn.parametric': {exc}") from None
 
 
 def _check_fd_inputs(s: Scenario, model: Any, product: Any, solver: str) -> None:

@@ -46,32 +46,38 @@ def _config(settings, dim: int):
 
 
 def trained(scenario: Scenario, run_dir: Path):
-    """``(solution, reused)``: the scenario's PINN, trained or read from the cache."""
+    """``(solution, info)``: the scenario's PINN, trained or read from the cache, and how it
+    was obtained (:func:`_trained`)."""
     objs = scenario.objects()
     return _trained(problem_for(objs["model"], objs["product"], objs["xva"]), scenario, objs,
                     run_dir)
 
 
+def _is_heston(sol) -> bool:
+    return "variance" in sol.problem.state_names
+
+
 def evaluate(sol, x: np.ndarray, tau: float | None = None):
     """The PINN at test inputs x (n, d) as a :class:`pipeline.references.Reference`: price,
     gradient in the order of the model's inputs (spot; spot_1, spot_2; spot, variance) and
-    gamma (d2V/dspot2: (n,), or (n, 2) for two spots)."""
+    gamma (d2V/dspot2: (n,), or (n, 2) for two spots). A parametric PINN is evaluated at its
+    nominal (today's) parameters."""
     from .references import Reference
 
     g = sol.greeks(x if x.shape[1] > 1 else x[:, 0], tau)
     n = len(x)
     delta = np.asarray(g["delta"]).reshape(n, -1)
-    grad = np.column_stack([delta, np.asarray(g["vega"]).reshape(n, 1)]) if "vega" in g \
+    grad = np.column_stack([delta, np.asarray(g["vega"]).reshape(n, 1)]) if _is_heston(sol) \
         else delta
     return Reference("pinn", np.asarray(g["price"]).ravel(), grad, np.asarray(g["gamma"]))
 
 
 def reference(scenario: Scenario, x: np.ndarray, run_dir: Path):
     """``reference.method: pinn``: the trained PINN's prices and Greeks at x, and how it was
-    obtained (``{"reused": bool, "train_seconds": float}``)."""
-    sol, reused = trained(scenario, run_dir)
-    return evaluate(sol, x), {"reused": reused,
-                              "train_seconds": float(sol.stats.get("train_seconds", 0.0))}
+    obtained (``{"reused": bool, "train_seconds": float, "reuse": ..., "slice_residual": ...}``,
+    see :func:`_trained`)."""
+    sol, info = trained(scenario, run_dir)
+    return evaluate(sol, x), {**info, "train_seconds": float(sol.stats.get("train_seconds", 0.0))}
 
 
 #: Fractions of the maturity at which the PINN is compared with the FD solved to that tau.
@@ -132,9 +138,9 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     t0 = time.perf_counter()
     objs = scenario.objects()
     model, product, xva = objs["model"], objs["product"], objs["xva"]
-    sol, reused = _trained(problem_for(model, product, xva), scenario, objs, run_dir)
+    sol, info = _trained(problem_for(model, product, xva), scenario, objs, run_dir)
     if "pinn" in ref:  # trained by the reference step of this run
-        reused = ref["pinn"]["reused"]
+        info = {k: ref["pinn"].get(k, val) for k, val in info.items()}
     x = ref["x"]
     greeks = sol.greeks(x if x.shape[1] > 1 else x[:, 0])
     price = np.asarray(greeks["price"]).ravel()
@@ -167,9 +173,13 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
                                 inputs=list(model.inputs)[:n])
         metrics.update({k: errs[k] for k in PREDICTOR_KEYS if k in errs})
     arrays = {"pinn_price": price}
-    for key in ("delta", "gamma", "vega"):
-        if key in greeks:
-            arrays[f"pinn_{key}"] = np.asarray(greeks[key])
+    for key in ("delta", "gamma", *(("vega",) if _is_heston(sol) else ())):
+        arrays[f"pinn_{key}"] = np.asarray(greeks[key])
+    for r in sol.problem.parameter_ranges:  # dV/d(parameter) of a parametric PINN, today
+        from training.pinn.solution import parameter_greek
+
+        arrays[f"pinn_sens_{r.name}"] = np.asarray(
+            greeks[parameter_greek(r.name, sol.problem.state_names)])
     if target is not None and (is_reference or "surrogate" in ref):
         # ref_price holds what the surrogates are scored against; the PINN's own comparison
         # (the FD cross-check, or the risky reference when the surrogate learns risk-free)
@@ -188,30 +198,63 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
         pred = np.asarray(sol.price(pts)).ravel().reshape(g0.shape)
         arrays.update(pinn_grid_x=g0[0], pinn_grid_y=g1[:, 0], pinn_grid_pred=pred,
                       pinn_grid_ref=np.asarray(grid_ref.price).reshape(g0.shape))
-    metrics["reused"] = reused
+    metrics.update(info)
     sol.save(run_dir / "models" / f"{scenario.id}-pinn")
     return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
             "path": f"models/{scenario.id}-pinn"}
 
 
+def parametric_problem(problem, settings):
+    """The ``ParametricPDE`` to train for today's ``problem``: the declared ranges of
+    ``settings`` (a :class:`pipeline.config.PinnParametric`), each moved to hold today's value
+    when it lies outside (:func:`training.pinn.reuse.training_ranges`). ValueError when a name
+    is not a declarable parameter of the problem or a range end is not a valid value."""
+    from training.pinn.problems import ParametricPDE
+    from training.pinn.reuse import training_ranges
+
+    for name in settings.ranges:
+        problem.parameter_value(name)  # the problem's message for an unknown name
+    return ParametricPDE(problem=problem, parameters=training_ranges(settings.ranges, problem))
+
+
 def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
-    """The trained PINN of this problem and settings: from ``<runs>/.cache/pinn/<key>/`` when
-    the same problem was solved with the same settings before, else trained and cached."""
+    """The trained PINN of this problem and settings, and how it was obtained.
+
+    Returns ``(solution, info)`` with info ``{"reused": bool, "reuse": "inside" | "warm_start"
+    | "cold", "slice_residual": float}`` (the RMS residual on today's slice,
+    :func:`training.pinn.reuse.slice_residual`). Without ``pinn.parametric`` the PINN is read
+    from ``<runs>/.cache/pinn/<key>/`` when the same problem was solved with the same settings
+    before ("inside": today's parameters are the saved point), else trained ("cold") and
+    cached. With it, see :func:`_trained_parametric`."""
     from training.pinn import PINNSolution, solve
+    from training.pinn.reuse import Reuse, slice_residual
 
     config = _config(scenario.pinn, problem.dim)
+    if scenario.pinn.parametric is not None:
+        return _trained_parametric(problem, scenario.pinn.parametric, config,
+                                   run_dir.parent / ".cache" / "pinn")
     blob = json.dumps({"model": objs["model"].to_dict(), "product": objs["product"].to_dict(),
                        "xva": None if objs["xva"] is None else objs["xva"].to_dict(),
                        "config": config.to_dict()}, sort_keys=True, default=str)
     cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
     if (cache / "done").is_file():
-        return PINNSolution.load(cache), True
+        sol = PINNSolution.load(cache)
+        return sol, {"reused": True, "reuse": str(Reuse.INSIDE),
+                     "slice_residual": slice_residual(sol)}
     sol = solve(problem, config)
+    _publish(sol, cache, {})
+    return sol, {"reused": False, "reuse": str(Reuse.COLD), "slice_residual": slice_residual(sol)}
+
+
+def _publish(sol, cache: Path, family: dict) -> None:
+    """Save ``sol`` to ``cache`` atomically (with ``family.json`` when ``family`` is given)."""
     import data
 
     work = data.private_work_dir(cache)
     try:
         sol.save(work / "solution")
+        if family:
+            (work / "solution" / "family.json").write_text(json.dumps(family, indent=2))
         (work / "solution" / "done").write_text("")
         if cache.exists() and not (cache / "done").is_file():  # an incomplete older entry
             shutil.rmtree(cache, ignore_errors=True)
@@ -219,4 +262,97 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
             log.info("PINN cache %s was published by another process first", cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return sol, False
+
+
+def _family_entries(root: Path, family: str) -> list[tuple[Path, tuple]]:
+    """Saved parametric PINNs of one family: ``(directory, ranges)`` of every complete cache
+    entry whose ``family.json`` names ``family``."""
+    from training.pinn.problems import ParameterRange
+
+    out = []
+    for meta in sorted(root.glob("*/family.json")) if root.is_dir() else ():
+        if not (meta.parent / "done").is_file():
+            continue
+        try:
+            d = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        if d.get("family") == family:
+            out.append((meta.parent, tuple(ParameterRange(**r) for r in d["ranges"])))
+    return out
+
+
+def _trained_parametric(problem, settings, config, root: Path):
+    """A parametric PINN for today's ``problem`` (see :class:`pipeline.config.PinnParametric`).
+
+    The family is keyed by the problem without the declared parameters' values, their names and
+    the PINN config; an entry of ``root`` records its ranges and nominal values in
+    ``family.json``. In order:
+
+    * a saved entry of the family whose ranges hold today's parameters, retargeted to today
+      (:meth:`PINNSolution.at`), is used without training when its RMS residual on today's slice
+      is at most ``settings.residual_threshold`` (the most central entry is checked first); an
+      entry trained for exactly today's parameters and ranges is used whatever its residual
+      (training again would give the same), with ``"threshold_met": False``;
+    * otherwise a new PINN is trained over the ranges moved to hold today's values
+      (:func:`parametric_problem`), starting from the nearest saved entry's weights with the
+      ``settings.warm_start`` overrides ("warm_start"), or from a fresh network ("cold").
+    """
+    from training.pinn import PINNSolution, solve
+    from training.pinn.problems.parametric import family_dict
+    from training.pinn.reuse import Reuse, distance, nearest, slice_residual
+
+    config = config.replace(parameter_copies=settings.copies)
+    names = tuple(settings.ranges)
+    family = _digest({"family": family_dict(problem, names), "names": list(names),
+                      "config": config.to_dict()})
+    target = parametric_problem(problem, settings)
+    today = {n: problem.parameter_value(n) for n in names}
+    key = _digest({"family": family, "ranges": [r.to_dict() for r in target.parameters],
+                   "nominal": today})
+    entries = _family_entries(root, family)
+    threshold = settings.residual_threshold
+
+    def centre(ranges) -> float:  # distance of today's values from the range centre
+        return max(abs(problem.parameter_value(r.name) - 0.5 * (r.low + r.high)) / r.width
+                   for r in ranges)
+
+    inside = sorted((e for e in entries if distance(e[1], problem) == 0.0),
+                    key=lambda e: (e[0].name != key, centre(e[1])))
+    for path, _ranges in inside:
+        sol = PINNSolution.load(path).at(problem)
+        res = slice_residual(sol)
+        if res <= threshold or path.name == key:
+            if res > threshold:
+                log.warning("PINN %s: residual %.3g on today's slice is above the threshold "
+                            "%.3g; it was trained for today's parameters, so it is used", path,
+                            res, threshold)
+            return sol, {"reused": True, "reuse": str(Reuse.INSIDE), "slice_residual": res,
+                         "threshold_met": res <= threshold, "residual_threshold": threshold,
+                         "parameter_ranges": _ranges_dict(sol.problem)}
+        log.info("PINN %s: residual %.3g on today's slice is above the threshold %.3g", path,
+                 res, threshold)
+    source = nearest([(path, ranges) for path, ranges in entries], problem)
+    initial, cfg = None, config
+    if source is not None:
+        initial = PINNSolution.load(source).model.state_dict()
+        cfg = config.replace(**settings.warm_start)
+    sol = solve(target, cfg, initial=initial)
+    res = slice_residual(sol)
+    _publish(sol, root / key, {"family": family, "ranges": [r.to_dict() for r in
+                                                            target.parameters],
+                               "nominal": today, "warm_start_from": None if source is None
+                               else source.name})
+    how = Reuse.COLD if source is None else Reuse.WARM_START
+    return sol, {"reused": False, "reuse": str(how), "slice_residual": res,
+                 "threshold_met": res <= threshold, "residual_threshold": threshold,
+                 "parameter_ranges": _ranges_dict(target),
+                 "warm_start_from": None if source is None else source.name}
+
+
+def _ranges_dict(problem) -> dict:
+    return {r.name: [r.low, r.high] for r in problem.parameter_ranges}
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
