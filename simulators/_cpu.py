@@ -1,10 +1,19 @@
-"""CPU drivers: Numba ``parallel=True`` loops over paths around each model's per-path functions.
+"""CPU drivers: Numba ``parallel=True`` loops over blocks of paths.
 
 Kernels take validated, preallocated arrays and write into them; the Python wrappers in
 ``simulate.py`` validate and allocate. Path ``i`` of a call uses path index ``first_path + i`` of
 the counter-based RNG, so the result does not depend on how paths are split across calls or threads.
 Every kernel takes the product as its legs ``aggs, kinds, strikes, quantities, weights`` (shapes
 (L,) and (L, d), see :mod:`simulators.products._payoff`).
+
+Each thread takes a block of paths, draws the block's normals together
+(``rng.normals_block``: Philox and the inverse CDF as loops over paths that LLVM vectorises) and
+runs the model as passes over the block, with the per-path functions' operations in the same
+order: the numbers are those of the per-path functions (which the GPU kernels run), bit for bit.
+Kernels compile with ``error_model="numpy"``, without the zero-division guards that keep LLVM
+from vectorising divisions: every divisor is positive for validated inputs (spots > 0, dt > 0,
+the inverse CDF's denominators), except in the lanes of a select whose quotient is discarded
+(Heston's truncated branch).
 """
 
 from __future__ import annotations
