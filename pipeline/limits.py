@@ -441,6 +441,9 @@ def _collocation(field: str, value: Any, dim: int) -> int:
     return total
 
 
+MAX_PARAMETER_COPIES = 64
+"""Most copies of each collocation point at sampled parameter values (parametric PINNs)."""
+
 _STEPS = _int_check(0, MAX_PINN_STEPS)
 PINN_OPTIONS: dict[str, Check] = {
     "loss": _choice_check("boundary_safe", "classical"),
@@ -455,6 +458,8 @@ PINN_OPTIONS: dict[str, Check] = {
     "lbfgs_iterations": _STEPS,
     "lbfgs_history": _int_check(1, MAX_LBFGS_HISTORY),
     "lstsq_rounds": _int_check(0, MAX_LSTSQ_ROUNDS),
+    "lstsq_every": _STEPS,
+    "parameter_copies": _int_check(1, MAX_PARAMETER_COPIES),
     "bc_weight": _real_check(0.0, MAX_PARAMETER),
     "ic_weight": _real_check(0.0, MAX_PARAMETER),
     "face_residuals": _choice_check("reduced", "full", "auto"),
