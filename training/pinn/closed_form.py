@@ -132,6 +132,8 @@ def basket_by_conditioning(
     Args:
         spots: (n, 2) asset prices >= 0.
         tau: (n,) time to maturity in years.
+        vols, rate, dividends, rho: numbers, or per-point tensors of shape (n,) (a parametric
+            problem's parameters).
         nodes: Gauss-Hermite nodes.
     Returns:
         (n,) prices discounted at ``rate``.
@@ -142,22 +144,29 @@ def basket_by_conditioning(
     tiny = _tiny(spots)
     t = torch.clamp(tau, min=tiny)[:, None]
     sq = torch.sqrt(t)
-    first = (weights[0] * vols[0] * spots[:, 0] <= weights[1] * vols[1] * spots[:, 1])[:, None]
+
+    def col(x: Tensor | float) -> Tensor:
+        """A number, or a per-point parameter (n,) as a column against the nodes (n, 1)."""
+        out = torch.as_tensor(x, dtype=spots.dtype, device=spots.device)
+        return out[:, None] if out.ndim == 1 else out
+
+    first = weights[0] * col(vols[0]) * spots[:, :1] <= weights[1] * col(vols[1]) * spots[:, 1:]
 
     def pair(x0: Tensor | float, x1: Tensor | float) -> tuple[Tensor, Tensor]:
-        x0 = torch.as_tensor(x0, dtype=spots.dtype, device=spots.device)
-        x1 = torch.as_tensor(x1, dtype=spots.dtype, device=spots.device)
+        x0, x1 = col(x0), col(x1)
         return torch.where(first, x0, x1), torch.where(first, x1, x0)
 
-    s_a, s_b = pair(spots[:, :1], spots[:, 1:])
+    r_c, rho_c = col(rate), col(rho)
+    s_a, s_b = pair(spots[:, 0], spots[:, 1])
     v_a, v_b = pair(vols[0], vols[1])
     q_a, q_b = pair(dividends[0], dividends[1])
     w_a, w_b = pair(weights[0], weights[1])
-    residual_strike = strike - w_a * s_a * torch.exp((rate - q_a - 0.5 * v_a**2) * t + v_a * sq * z)
-    fwd_b = w_b * s_b * torch.exp((rate - q_b - 0.5 * (v_b * rho) ** 2) * t + v_b * rho * sq * z)
+    residual_strike = strike - w_a * s_a * torch.exp((r_c - q_a - 0.5 * v_a**2) * t + v_a * sq * z)
+    fwd_b = w_b * s_b * torch.exp((r_c - q_b - 0.5 * (v_b * rho_c) ** 2) * t
+                                  + v_b * rho_c * sq * z)
     live = residual_strike > 0.0
     put = black_scholes(fwd_b, torch.clamp(residual_strike, min=tiny), t, 0.0, 0.0, 0.0, "put",
-                        total_variance=v_b**2 * (1.0 - rho**2) * t)
+                        total_variance=v_b**2 * (1.0 - rho_c**2) * t)
     put = torch.exp(-rate * tau) * torch.sum(torch.where(live, put, 0.0) * wq, dim=-1)
     if kind == "put":
         return put
@@ -179,16 +188,22 @@ def bivariate_normal_cdf(a: Tensor, b: Tensor, rho: float) -> Tensor:
     """M(a, b; rho) = P(X <= a, Y <= b), corr(X, Y) = rho, by Plackett's identity.
 
     ``M = Phi(a) Phi(b) + int_0^rho phi2(a, b; r) dr`` with 40-point Gauss-Legendre; differentiable;
-    accurate to ~1e-13 for |rho| <= 0.9.
+    accurate to ~1e-13 for |rho| <= 0.9. ``rho`` is a number or a tensor of a's shape (one
+    correlation per point).
     """
     base = norm_cdf(a) * norm_cdf(b)
-    if rho == 0.0:
+    if not torch.is_tensor(rho) and rho == 0.0:
         return base
     a = torch.clamp(a, -40.0, 40.0)[..., None]
     b = torch.clamp(b, -40.0, 40.0)[..., None]
-    r = torch.as_tensor(rho * _GL_X, dtype=a.dtype, device=a.device)
-    wgt = torch.as_tensor(_GL_W / np.sqrt(1.0 - (rho * _GL_X) ** 2), dtype=a.dtype,
-                          device=a.device)
+    if torch.is_tensor(rho):
+        x = torch.as_tensor(_GL_X, dtype=a.dtype, device=a.device)
+        r = rho[..., None] * x
+        wgt = torch.as_tensor(_GL_W, dtype=a.dtype, device=a.device) / torch.sqrt(1.0 - r * r)
+    else:
+        r = torch.as_tensor(rho * _GL_X, dtype=a.dtype, device=a.device)
+        wgt = torch.as_tensor(_GL_W / np.sqrt(1.0 - (rho * _GL_X) ** 2), dtype=a.dtype,
+                              device=a.device)
     one = 2.0 * (1.0 - r * r)
     total = torch.sum(wgt * torch.exp(-(a * a - 2.0 * r * a * b + b * b) / one), dim=-1)
     return base + rho * total / (2.0 * math.pi)
@@ -207,14 +222,17 @@ def stulz_min(
     """Stulz (1982) price of a call or put on the minimum of two assets (risk-free).
 
     Args:
-        spots: (n, 2); tau: (n,). Returns (n,). Exact at tau = 0 up to round-off.
+        spots: (n, 2); tau: (n,). Returns (n,). Exact at tau = 0 up to round-off. vols, rate,
+        dividends, rho: numbers, or per-point tensors of shape (n,).
     """
     tiny = _tiny(spots)
     s1 = torch.clamp(spots[:, 0], min=tiny)
     s2 = torch.clamp(spots[:, 1], min=tiny)
     b1, b2 = rate - dividends[0], rate - dividends[1]
     sig1, sig2 = vols
-    sbar = math.sqrt(max(sig1**2 + sig2**2 - 2.0 * rho * sig1 * sig2, 1e-16))
+    var = sig1**2 + sig2**2 - 2.0 * rho * sig1 * sig2
+    sbar = (torch.sqrt(torch.clamp(var, min=1e-16)) if torch.is_tensor(var)
+            else math.sqrt(max(var, 1e-16)))
     sq = torch.sqrt(torch.clamp(tau, min=tiny))
     d = (torch.log(s1 / s2) + (b1 - b2 + 0.5 * sbar**2) * tau) / (sbar * sq)
     y1 = (torch.log(s1 / strike) + (b1 + 0.5 * sig1**2) * tau) / (sig1 * sq)

@@ -55,6 +55,8 @@ class _TwoAssetPDE(PDEProblem):
     xva: XVA | None = None
 
     state_names: ClassVar[tuple[str, ...]] = ("spot_1", "spot_2")
+    parameter_names: ClassVar[tuple[str, ...]] = (
+        "vol_1", "vol_2", "rho", "rate", "lambda_b", "lambda_c", "recovery_b", "recovery_c")
 
     def _validate_common(self) -> None:
         o = type(self).__name__
