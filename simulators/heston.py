@@ -319,11 +319,12 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
 
     Every two steps the four normals of the block's paths are drawn together
     (``rng.normals_block``, rows z1, z2 of step 2b and of step 2b + 1); the reverse sweep
-    regenerates them the same way, block by block backwards, so no normal is stored. Scratch:
-    buf float64 (HESTON_BLOCK_ROWS, >= m); vs float64 (steps, >= m), the variance path as
-    sqrt(v_k+ dt) (as in ``heston_path``); zs float64 (4, >= m); work float64
-    (rng.BLOCK_SCRATCH_ROWS, >= m) and idx int64 (>= m,), the scratch of
-    ``rng.normals_block``. Writes y[lo:lo+m] and, with
+    regenerates them the same way, block by block backwards, so no normal is stored. Each pass
+    over the block's paths is a function compiled on its own (``_forward_steps``,
+    ``_adjoint_steps``, ``rng.draw_normals_block``), so that it vectorises. Scratch: buf float64
+    (HESTON_BLOCK_ROWS, w); vs float64 (steps, w), the variance path as sqrt(v_k+ dt) (as in
+    ``heston_path``); zs float64 (4, w); work float64 (rng.BLOCK_SCRATCH_ROWS, w) and idx int64
+    (w,), the scratch of ``rng.normals_block``; w >= m. Writes y[lo:lo+m] and, with
     ``with_gradient``, the derivatives into dydx[lo:lo+m] (spot, variance, declared parameters).
     """
     dt = tau / steps
