@@ -206,6 +206,8 @@ def main() -> None:
     threads = numba.get_num_threads()
     torch.set_num_threads(1)
     machine = _machine.describe()
+    machine["versions"] = {"numba": numba.__version__, "numpy": np.__version__,
+                           "torch": torch.__version__}
     machine["load_average_at_start"] = list(os.getloadavg())
     res: dict = {"machine": machine, "numba_threads": threads,
                  "comparison": "per core: our kernels on one Numba thread against NumPy and "
