@@ -185,6 +185,48 @@ def test_a_two_asset_family_of_both_signs_trains_and_reports_every_parameter_gre
     assert g["delta"].shape == (1, 2)
 
 
+# ------------------------------------------------------------ Heston
+HESTON = dict(strike=100.0, maturity=1.0, kind="put", rate=0.025, dividend=0.0, kappa=1.5,
+              theta=0.04, xi=0.3, rho=-0.7, base="first_order")
+HESTON_RANGES = {"kappa": (1.4, 2.0), "theta": (0.04, 0.05), "xi": (0.2, 0.3),
+                 "rho": (-0.9, -0.3)}
+
+
+def test_heston_families_need_a_closed_form_base_and_feller_at_every_corner():
+    from training.pinn import HestonPDE
+
+    with pytest.raises(ValueError, match="The 'base' parameter of HestonPDE must be "
+                                         "'first_order' to declare parameters"):
+        ParametricPDE(problem=HestonPDE(**{**HESTON, "base": "characteristic_function"}),
+                      parameters={"kappa": (1.2, 2.0)})
+    # each end alone keeps 2 kappa theta > xi^2, the corner (1.2, 0.34) does not
+    with pytest.raises(ValueError, match="Feller condition"):
+        ParametricPDE(problem=HestonPDE(**HESTON),
+                      parameters={"kappa": (1.2, 2.0), "xi": (0.2, 0.34)})
+
+
+def test_heston_parameter_greeks_of_the_base_equal_differences_of_the_problem_at_each_set():
+    from training.pinn import HestonPDE
+
+    p = ParametricPDE(problem=HestonPDE(**{**HESTON, "xva": None}), parameters=HESTON_RANGES)
+    sol = _untrained(p, "risk_free")  # the first-order base, evaluated per point
+    x = np.array([[80.0, 0.03], [100.0, 0.04], [125.0, 0.09]])
+    at = {"kappa": 1.7, "theta": 0.045, "xi": 0.25, "rho": -0.5}
+
+    def base(a):  # the validated problem at one parameter set (floats, no per-point tensors)
+        q = HestonPDE(**{**HESTON, "xva": None, **a})
+        return q.base_value(torch.full((3,), 0.8, dtype=torch.float64),
+                            torch.as_tensor(x)).numpy()
+
+    g = sol.greeks(x, tau=0.8, params=at)
+    np.testing.assert_allclose(g["price"], base(at), rtol=1e-12)
+    for name in at:
+        h = 1e-5
+        fd = (base({**at, name: at[name] + h}) - base({**at, name: at[name] - h})) / (2 * h)
+        np.testing.assert_allclose(g[f"d_{name}"], fd, rtol=1e-6, atol=1e-8, err_msg=name)
+    assert "vega" in g  # dV/dv, the state Greek, keeps its name
+
+
 # ------------------------------------------------------------ parameter Greeks
 def _untrained(p, base):
     """A solution whose network output layer is zero: its value is the base function B."""

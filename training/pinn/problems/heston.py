@@ -87,6 +87,9 @@ class HestonPDE(PDEProblem):
     netting: NettingSet | None = None
 
     state_names: ClassVar[tuple[str, ...]] = ("spot", "variance")
+    parameter_names: ClassVar[tuple[str, ...]] = (
+        "kappa", "theta", "xi", "rho", "rate", "dividend", "lambda_b", "lambda_c", "recovery_b",
+        "recovery_c")
 
     def __post_init__(self) -> None:
         o = type(self).__name__
@@ -122,6 +125,14 @@ class HestonPDE(PDEProblem):
                 f"xi^2 = {self.xi**2:g})",
                 self.v0_dirichlet,
             )
+
+    def _check_parameter(self, name: str) -> None:
+        """Declared parameters need a base in closed form: the characteristic-function table is
+        computed per parameter set (NumPy), not per point."""
+        super()._check_parameter(name)
+        if self.base == "characteristic_function":
+            v.fail(type(self).__name__, "base", "be 'first_order' to declare parameters (the "
+                   "characteristic-function table is computed for one parameter set)", self.base)
 
     @property
     def netting_set(self) -> NettingSet:

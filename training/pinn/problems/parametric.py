@@ -24,6 +24,7 @@ recoveries unless declared, the netting set, s_max) are the nominal problem's an
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,8 +93,9 @@ class ParametricPDE(PDEProblem):
             the defaults when the solution is evaluated (today's parameters in the pipeline) and
             must lie inside the ranges; every other field is fixed.
         parameters: the declared ranges, a tuple of :class:`ParameterRange` (or a mapping
-            ``{name: (low, high)}``), names among ``problem.parameter_names``. Each end must be
-            a valid value for the problem (e.g. vol > 0, lambda >= 0).
+            ``{name: (low, high)}``), names among ``problem.parameter_names``. Each end, and each
+            corner of the box, must be a valid value for the problem (e.g. vol > 0,
+            lambda >= 0, Heston's Feller condition unless ``v0_dirichlet`` is set).
 
     Input columns: ``(tau, *problem.state_names, *names)`` with ``names`` in declaration order.
     """
@@ -113,6 +115,9 @@ class ParametricPDE(PDEProblem):
             value = self.problem.parameter_value(r.name)
             if not r.contains(value):
                 v.fail(o, "problem", f"have {r.name} inside [{r.low:g}, {r.high:g}]", value)
+        if len(ranges) > 1:  # joint conditions (Heston's Feller condition) at every corner
+            for corner in itertools.product(*((r.low, r.high) for r in ranges)):
+                self.problem.replace_parameters(dict(zip(self.names, corner, strict=True)))
 
     # ----- the nominal problem's geometry --------------------------------------------------
     @property
