@@ -477,22 +477,27 @@ def performance_table(results: Path = RESULTS) -> str:
          "≥ 20 M" + ok("bs_paths_per_s_per_core>=20M") + " (anchor 27.5 M)"],
         ["Black-Scholes adjoint overhead (value + gradient / value only)",
          f"{_x(bs['adjoint_overhead'])} (value-only kernel: "
-         f"{_m(bs['value_only_paths_per_s'] / s['machine']['cores'])}/core)",
+         f"{_m(bs.get('value_only_paths_per_s_per_core', bs['value_only_paths_per_s']))}"
+         "/core)",
          "≤ 1.5×" + ok("bs_adjoint_overhead<=1.5")],
-        ["Black-Scholes vs vectorised NumPy / torch autograd",
+        ["Black-Scholes vs vectorised NumPy / torch autograd, one thread each",
          f"{_x(bs['speedup_vs_numpy'])} / {_x(bs['speedup_vs_torch_autograd'])}",
-         "≥ 3× / ≥ 10×" + ok("bs_speedup_vs_numpy>=3", "bs_speedup_vs_torch>=10")],
+         "≥ 2× / ≥ 5×" + ok("bs_speedup_vs_numpy_per_core>=2",
+                             "torch_autograd_slower_per_core>=5_every_kernel")],
         ["7-asset Bachelier basket: paths/s, vs NumPy / torch autograd",
          f"{_m(b7['paths_per_s'])}, {_x(b7['speedup_vs_numpy'])} / "
          f"{_x(b7['speedup_vs_torch_autograd'])}",
-         "≥ 3× / ≥ 10×" + ok("basket7_speedup_vs_numpy>=3", "basket7_speedup_vs_torch>=10")],
+         "≥ 2× / ≥ 5× (one thread each)"
+         + ok("basket7_speedup_vs_numpy_per_core>=2",
+              "torch_autograd_slower_per_core>=5_every_kernel")],
         ["Heston 252 steps, forward + 6 adjoints, path-steps/s per core",
          _m(h["forward_adjoint_path_steps_per_s_per_core"]), "anchor 13.7 M"],
         ["Heston adjoint / forward", _x(h["adjoint_over_forward"]),
          "≤ 2×" + ok("heston_adjoint_over_forward<=2")],
         ["Heston forward + adjoint vs NumPy forward only",
          f"{_x(h['speedup_vs_numpy_forward_only'])} (forward alone "
-         f"{_x(h['forward_speedup_vs_numpy'])})", "≥ 5×" + ok("heston_speedup_vs_numpy>=5")],
+         f"{_x(h['forward_speedup_vs_numpy'])})",
+         "≥ 3×" + ok("heston_speedup_vs_numpy_forward_only_per_core>=3")],
         ["Worst-of / arithmetic basket, 2 assets, paths/s",
          f"{_m(r['worst_of_2']['paths_per_s'])} / {_m(r['arithmetic_2']['paths_per_s'])}", ""],
         ["Worst-of / arithmetic basket, 10 assets, paths/s",
