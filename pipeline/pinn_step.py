@@ -140,7 +140,7 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     model, product, xva = objs["model"], objs["product"], objs["xva"]
     sol, info = _trained(problem_for(model, product, xva), scenario, objs, run_dir)
     if "pinn" in ref:  # trained by the reference step of this run
-        info = {k: ref["pinn"].get(k, val) for k, val in info.items()}
+        info = {**info, **{k: val for k, val in ref["pinn"].items() if k != "train_seconds"}}
     x = ref["x"]
     greeks = sol.greeks(x if x.shape[1] > 1 else x[:, 0])
     price = np.asarray(greeks["price"]).ravel()

@@ -117,6 +117,31 @@ def test_a_residual_above_the_threshold_trains_again(run_dir):
     assert again["reuse"] == "inside" and again["threshold_met"] is False
 
 
+def test_the_scenarios_pinn_metrics_state_how_the_pinn_was_obtained(run_dir):
+    import numpy as np
+
+    from pipeline import references as refs
+
+    def step(scenario):
+        objs = scenario.objects()
+        x = np.linspace(70.0, 130.0, 7)[:, None]
+        ref = refs.analytic(objs["model"], objs["product"], x, objs["xva"])
+        return pinn_step.run(None, scenario, {"method": "analytic", "x": x, "price": ref.price,
+                                              "grad": ref.grad}, run_dir)
+
+    first = step(_scenario())["metrics"]
+    assert first["reuse"] == "cold" and first["reused"] is False
+    again = step(_scenario(vol=0.21, lambda_b=0.02))
+    m = again["metrics"]
+    assert m["reuse"] == "inside" and m["reused"] is True and m["threshold_met"] is True
+    assert math.isfinite(m["slice_residual"]) and m["slice_residual"] <= m["residual_threshold"]
+    assert m["parameter_ranges"] == {"vol": [0.2, 0.3], "lambda_b": [0.0, 0.1]}
+    assert math.isfinite(m["log10_rel_l2"])  # scored at today's parameters
+    assert set(again["arrays"]) >= {"pinn_price", "pinn_delta", "pinn_sens_vol",
+                                    "pinn_sens_lambda_b"}
+    json.dumps(m)  # report-ready
+
+
 def test_families_do_not_mix(run_dir):
     pinn_step.trained(_scenario(), run_dir)
     _, info = pinn_step.trained(_scenario(ranges={"vol": [0.2, 0.3]}), run_dir)
