@@ -178,8 +178,7 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     for r in sol.problem.parameter_ranges:  # dV/d(parameter) of a parametric PINN, today
         from training.pinn.solution import parameter_greek
 
-        arrays[f"pinn_sens_{r.name}"] = np.asarray(
-            greeks[parameter_greek(r.name, sol.problem.state_names)])
+        arrays[f"pinn_sens_{r.name}"] = np.asarray(greeks[parameter_greek(r.name, sol.problem)])
     if target is not None and (is_reference or "surrogate" in ref):
         # ref_price holds what the surrogates are scored against; the PINN's own comparison
         # (the FD cross-check, or the risky reference when the surrogate learns risk-free)

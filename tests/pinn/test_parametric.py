@@ -185,6 +185,17 @@ def test_a_two_asset_family_of_both_signs_trains_and_reports_every_parameter_gre
     assert g["delta"].shape == (1, 2)
 
 
+def test_parameter_greeks_are_named_without_clashing_with_a_correlation():
+    from training.pinn import BasketPDE
+
+    two = ParametricPDE(problem=BasketPDE(kind="put", **TWO),
+                        parameters={"rate": (0.0, 0.05), "rho": (0.0, 0.8)})
+    g = _untrained(two, "risk_free").greeks([[100.0, 100.0]])
+    assert {"d_rate", "d_rho"} <= set(g) and "rho" not in g
+    one = _untrained(family(), "split").greeks([100.0])
+    assert {"vega", "rho", "d_lambda_b", "d_lambda_c"} <= set(one)
+
+
 # ------------------------------------------------------------ Heston
 HESTON = dict(strike=100.0, maturity=1.0, kind="put", rate=0.025, dividend=0.0, kappa=1.5,
               theta=0.04, xi=0.3, rho=-0.7, base="first_order")

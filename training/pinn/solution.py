@@ -25,12 +25,13 @@ FORMAT_VERSION = 1
 PARAMETER_GREEKS = {"vol": "vega", "rate": "rho"}
 
 
-def parameter_greek(name: str, state_names: tuple[str, ...] = ("spot",)) -> str:
-    """Key of dV/d(name) in :meth:`PINNSolution.greeks`: ``vega`` (vol), ``rho`` (rate) or
-    ``d_<name>`` (``d_lambda_b``, ...; also for vol when a state is the Heston variance, whose
-    ``vega`` is dV/dv)."""
+def parameter_greek(name: str, problem: PDEProblem) -> str:
+    """Key of dV/d(name) in :meth:`PINNSolution.greeks`: ``vega`` (vol) and ``rho`` (rate) for
+    Black-Scholes, ``d_<name>`` otherwise (``d_lambda_b``, ``d_vol_1``, ``d_kappa``; ``d_rate``
+    where ``rho`` is a correlation, as for the two-asset and Heston problems)."""
+    nominal = getattr(problem, "problem", problem)
     key = PARAMETER_GREEKS.get(name, f"d_{name}")
-    return f"d_{name}" if key == "vega" and "variance" in state_names else key
+    return f"d_{name}" if key == "rho" and "rho" in nominal.parameter_names else key
 
 
 @dataclass
@@ -117,8 +118,9 @@ class PINNSolution:
         * Heston (spot, variance): ``delta`` (n,), ``gamma`` (n,), ``vega`` = dV/dv (n,)
           (per unit of variance), ``vanna`` = d2V/dS dv (n,);
         * parametric problems, per declared parameter: dV/d(parameter) (n,) under the key of
-          :func:`parameter_greek` (``vega`` = dV/dvol, ``rho`` = dV/drate, ``d_lambda_b``, ...),
-          per unit of the parameter (vega per 1.00 of vol, not per vol point).
+          :func:`parameter_greek` (``vega`` = dV/dvol, ``rho`` = dV/drate for Black-Scholes,
+          ``d_lambda_b``, ``d_vol_1``, ...), per unit of the parameter (vega per 1.00 of vol,
+          not per vol point).
         """
         p = self.problem
         z = self._inputs(points, tau, params).requires_grad_(True)
@@ -146,7 +148,7 @@ class PINNSolution:
             out.update(delta=arr(g[:, 1:1 + d]), gamma=arr(torch.diagonal(hess, dim1=1, dim2=2)),
                        cross_gamma=arr(hess[:, 0, 1]))
         for j, r in enumerate(p.parameter_ranges):
-            out[parameter_greek(r.name, names)] = arr(g[:, 1 + d + j])
+            out[parameter_greek(r.name, p)] = arr(g[:, 1 + d + j])
         return out
 
     def delta(self, points: Any, tau: Any = None) -> np.ndarray:
