@@ -24,6 +24,18 @@ def test_serve_refuses_without_a_server(small_config, monkeypatch):
     assert res.exit_code == 2 and "prefect server start" in res.output
 
 
+def _wait_healthy(port: int, timeout: float = 120.0) -> bool:
+    """True once the Prefect API on ``port`` answers its health check (False after timeout)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+            return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,13 +54,7 @@ def test_served_deployment_has_the_cron_schedule_and_runs(tmp_path, small_config
                               stderr=subprocess.DEVNULL, start_new_session=True)
     serve = None
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
+        _wait_healthy(port)
         runs = tmp_path / "served-runs"
         serve = subprocess.Popen([str(bin_dir / "diffml"), "serve", str(small_config), "--cron",
                                   "0 2 * * *", "--name", "test-nightly", "--output", str(runs)],
@@ -185,14 +191,7 @@ def test_worker_pool_deployment_runs_as_documented(tmp_path, small_config):
 
     try:
         start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
-        else:
+        if not _wait_healthy(port):
             pytest.fail("the Prefect server did not start: "
                         + (logs / "server.log").read_text(errors="replace")[-2000:])
         step("work-pool", "create", "default", "--type", "process")
