@@ -1,6 +1,7 @@
 """Monte-Carlo path simulators with hand-written adjoints.
 
 Every path yields its input state x, its discounted payoff y and the pathwise gradient dy/dx.
+``transition`` / ``transition_vjp`` move model states one step and pull cotangents back.
 Importing this package is cheap: Numba kernels compile (or load from cache) on first use.
 """
 
@@ -13,6 +14,7 @@ from .rng import NUMBERS_VERSION
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
 from .simulate import simulate
+from .transition import transition, transition_vjp
 from .xva import XVA
 
 __all__ = [
@@ -34,4 +36,6 @@ __all__ = [
     "WorstOf",
     "random_bachelier_basket",
     "simulate",
+    "transition",
+    "transition_vjp",
 ]

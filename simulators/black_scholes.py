@@ -118,10 +118,22 @@ def bs_terminal_one_leg(s0, sig, tau, sqt, disc, z, growth, agg, kind, strike, q
 
 @njit(inline="always", cache=True)
 def _bs_adjoint(s0, sig, tau, sqt, disc, z, s_t, h, dh):
-    """(y, dy/dS, dy/dsigma, dy/dr) from the terminal spot s_t and (h, h') at s_t."""
+    """(y, dy/dS, dy/dsigma, dy/dr) from the terminal spot s_t and (h, h') at s_t: the reverse
+    sweep of :func:`bs_terminal_adjoint` from S_T-bar = e^{-r tau} h'(S_T), plus the discount
+    factor's own d(disc)/dr = -tau disc."""
     y = disc * h
-    st_bar = disc * dh
+    d_s0, d_sig, d_r_st = bs_terminal_adjoint(s0, sig, tau, sqt, z, s_t, disc * dh)
+    return y, d_s0, d_sig, d_r_st - tau * y
+
+
+@njit(inline="always", cache=True)
+def bs_terminal_adjoint(s0, sig, tau, sqt, z, s_t, st_bar):
+    """The reverse sweep of S_T = S exp(:func:`bs_exponent`) from a given cotangent ``st_bar``
+    of S_T: returns (S-bar, sigma-bar, r-bar) = st_bar (S_T / S, S_T (sqrt(tau) Z - sigma tau),
+    S_T tau), the last through S_T only (no discounting). The payoff's adjoint calls it with
+    st_bar = e^{-r tau} h'(S_T); the one-step transition's vector-Jacobian product
+    (:mod:`simulators.transition`) with an arbitrary cotangent."""
     d_s0 = st_bar * s_t / s0
     d_sig = st_bar * s_t * (sqt * z - sig * tau)
-    d_r = st_bar * s_t * tau - tau * y
-    return y, d_s0, d_sig, d_r
+    d_r = st_bar * s_t * tau
+    return d_s0, d_sig, d_r

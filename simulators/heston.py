@@ -298,6 +298,46 @@ def _adjoint_steps(z1s, z2s, sgn, vk, xbar, vbar, kb, tb, xib, rhob, rb, kap, th
             rb[j], kap[j], the[j], xis[j], rhos[j], srho[j], rho_srho[j], dt)
 
 
+@njit(inline="always", cache=True)
+def heston_forward_sweep(seed, stream, fp, m, steps, sgn, xl, var, vs, rs, q, kap, the, xis, rhos,
+                         srho, dt, zs, z2, work, idx):
+    """The forward sweep of paths ``fp .. fp + m - 1`` (normals of ``stream``, multiplied by
+    ``sgn``): ``steps`` steps of :func:`heston_step` from (ln S_0, v_0) in ``xl``, ``var`` (rows
+    of length >= m, updated in place to step N), storing sqrt(v_k+ dt) into ``vs[k]``. Every
+    two steps the block's four normals (draws 4b .. 4b + 3: z1, z2 of step 2b, then of step
+    2b + 1) are drawn together into ``zs`` (4, w), or ``z2`` (2, w) for the last step of an odd
+    number; ``work``, ``idx``: the scratch of ``rng.normals_block``. Per-path parameters are
+    rows (``rs``, ``kap``, ``the``, ``xis``, ``rhos``, ``srho``); ``q`` and ``dt`` scalars."""
+    for bk in range((steps + 1) // 2):
+        zb = zs if 2 * steps - 4 * bk >= 4 else z2
+        draw_normals_block(seed, stream, fp, m, 4 * bk, zb, work, idx)
+        for kk in range(2):
+            k = 2 * bk + kk
+            if k < steps:
+                _forward_steps(zb[2 * kk], zb[2 * kk + 1], sgn, xl, var, vs[k], rs, q, kap, the,
+                               xis, rhos, srho, dt, m)
+
+
+@njit(inline="always", cache=True)
+def heston_reverse_sweep(seed, stream, fp, m, steps, sgn, vs, xbar, vbar, kb, tb, xib, rhob, rb,
+                         kap, the, xis, rhos, srho, rho_srho, dt, zs, z2, work, idx):
+    """The reverse of :func:`heston_forward_sweep` from given cotangents of step N: ``xbar`` (of
+    ln S_N, constant through the steps) and ``vbar`` (of v_N), rows updated in place to those
+    of (ln S_0, v_0); the parameters' adjoints accumulate into ``kb``, ``tb``, ``xib``,
+    ``rhob``, ``rb``. Reads the stored ``vs`` and regenerates the normals, block by block
+    backwards (:func:`heston_step_adjoint` per step). The payoff's adjoint starts it from
+    xbar = e^{-r tau} h'(S_N) S_N, vbar = 0; the one-step transition's vector-Jacobian product
+    (:mod:`simulators.transition`) from an arbitrary cotangent of (S_N, v_N)."""
+    for bk in range((steps + 1) // 2 - 1, -1, -1):
+        zb = zs if 2 * steps - 4 * bk >= 4 else z2
+        draw_normals_block(seed, stream, fp, m, 4 * bk, zb, work, idx)
+        for kk in range(1, -1, -1):
+            k = 2 * bk + kk
+            if k < steps:
+                _adjoint_steps(zb[2 * kk], zb[2 * kk + 1], sgn, vs[k], xbar, vbar, kb, tb, xib,
+                               rhob, rb, kap, the, xis, rhos, srho, rho_srho, dt, m)
+
+
 def heston_block_width(steps: int) -> int:
     """Paths per block of the CPU kernel: 256, fewer for long paths, so that the block's
     variance path (steps x width doubles) stays within 4 MiB (a multiple of 8 down to 8 paths,
@@ -355,7 +395,6 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
         a_r[j] = 0.0
     for j in range(m):
         disc[j] = math.exp(-rs[j] * tau)
-    n_blocks = (steps + 1) // 2
     z2 = np.empty((2, zs.shape[1]))  # the last block of an odd number of steps
     fp = first_path + np.uint64(lo)
     passes = 2 if antithetic else 1
@@ -364,14 +403,8 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
         for j in range(m):
             xl[j] = math.log(s0[j])
             var[j] = v0[j]
-        for bk in range(n_blocks):
-            zb = zs if 2 * steps - 4 * bk >= 4 else z2
-            draw_normals_block(seed, 0, fp, m, 4 * bk, zb, work, idx)
-            for kk in range(2):
-                k = 2 * bk + kk
-                if k < steps:
-                    _forward_steps(zb[2 * kk], zb[2 * kk + 1], sgn, xl, var, vs[k], rs, q, kap,
-                                   the, xis, rhos, srho, dt, m)
+        heston_forward_sweep(seed, 0, fp, m, steps, sgn, xl, var, vs, rs, q, kap, the, xis, rhos,
+                             srho, dt, zs, z2, work, idx)
         for j in range(m):
             s_t = math.exp(xl[j])
             h, dh = payoff_scalar(aggs, kinds, strikes, quantities, weights, s_t)
@@ -387,14 +420,8 @@ def heston_block(x, lo, m, cols, kappa0, theta0, xi0, rho0, rate0, q, tau, steps
             tb[j] = 0.0
             xib[j] = 0.0
             rhob[j] = 0.0
-        for bk in range(n_blocks - 1, -1, -1):
-            zb = zs if 2 * steps - 4 * bk >= 4 else z2
-            draw_normals_block(seed, 0, fp, m, 4 * bk, zb, work, idx)
-            for kk in range(1, -1, -1):
-                k = 2 * bk + kk
-                if k < steps:
-                    _adjoint_steps(zb[2 * kk], zb[2 * kk + 1], sgn, vs[k], xbar, vbar, kb, tb, xib,
-                                   rhob, rb, kap, the, xis, rhos, srho, rho_srho, dt, m)
+        heston_reverse_sweep(seed, 0, fp, m, steps, sgn, vs, xbar, vbar, kb, tb, xib, rhob, rb,
+                             kap, the, xis, rhos, srho, rho_srho, dt, zs, z2, work, idx)
         for j in range(m):
             a_s[j] += xbar[j] / s0[j]
             a_v[j] += vbar[j]

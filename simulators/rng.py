@@ -38,6 +38,10 @@ NUMBERS_VERSION = "philox4x32-10/as241/1"
 
 STREAM_MODEL = 0
 STREAM_SAMPLER = 1
+# Stream 2 is the samplers' uniforms (``samplers.STREAM_UNIFORM``). The one-step transitions
+# (``simulators.transition``) of date ``t`` draw on stream STREAM_TRANSITION + t, t in
+# [0, 2**31 - STREAM_TRANSITION), so their streams never meet the model's or the samplers'.
+STREAM_TRANSITION = 3
 
 
 @njit(inline="always", cache=True)
