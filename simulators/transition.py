@@ -67,7 +67,7 @@ from .bs_basket import _terminal as _bs_basket_terminal
 from .heston import Heston, heston_block_width, heston_forward_sweep, heston_reverse_sweep
 from .rng import BLOCK_SCRATCH_ROWS, STREAM_TRANSITION, draw_normals_block, normals_block
 
-__all__ = ["DATES", "n_draws", "transition", "transition_vjp"]
+__all__ = ["DATES", "n_draws", "spot_mean", "transition", "transition_vjp"]
 
 BLOCK = 256  # paths per block of draws
 DATES = 2**31 - STREAM_TRANSITION
@@ -115,6 +115,30 @@ def transition_vjp(model, x, dt: float, seed: int, cotangent, *, date: int = 0,
     return _run("transition_vjp", model, x, dt, seed, cotangent, date, first_path)
 
 
+def spot_mean(model, spots, dt: float) -> np.ndarray:
+    """E[S' | S]: the conditional mean of the spots after :func:`transition` by ``dt`` years.
+
+    S e^{(r - q) dt} for BlackScholes and Heston (exact for Heston's log-Euler scheme too: each
+    step's e^{(r - q - v+/2) h + sqrt(v+ h) Z1} has mean e^{(r - q) h}), S_a e^{(r - q_a) dt} for
+    BlackScholesBasket, S for BachelierBasket (driftless). ``spots``: shape (n, model.dim), the
+    spot columns of x (finite); returns float64 (n, model.dim).
+    """
+    owner = "spot_mean"
+    if not isinstance(model, MODELS):
+        v.fail(owner, "model", "one of " + ", ".join(m.__name__ for m in MODELS),
+               type(model).__name__)
+    dt = v.positive(owner, "dt", dt)
+    dim = int(model.dim)
+    s = _array(owner, "spots", spots, f"(n, {dim})")
+    if s.shape[1] != dim:
+        v.fail(owner, "spots", f"a 2-D array of shape (n, {dim})", f"shape {s.shape}")
+    if isinstance(model, BachelierBasket):
+        return s.copy()
+    if isinstance(model, BlackScholesBasket):
+        return s * np.exp((model.rate - np.asarray(model.dividends)) * dt)
+    return s * math.exp((model.rate - model.dividend) * dt)
+
+
 def n_draws(model, dt: float) -> int:
     """Normals drawn per path by a step of ``dt`` years: 1 (Black-Scholes), the number of
     assets (baskets), 2 ``model.steps(dt)`` (Heston)."""
@@ -135,9 +159,10 @@ def _run(owner: str, model, x, dt, seed, cotangent, date, first_path):
     xs = _state(owner, model, x)
     n, d = xs.shape
     dt = v.positive(owner, "dt", dt)
-    seed = _integer(owner, "seed", seed, 0, 2**64)
-    date = _integer(owner, "date", date, 0, DATES)
-    first_path = _integer(owner, "first_path", first_path, 0, 2**64 - max(n, 1) + 1)
+    seed = _integer(owner, "seed", seed, 0, 2**64, "[0, 2**64)")
+    date = _integer(owner, "date", date, 0, DATES, f"[0, 2**31 - {STREAM_TRANSITION})")
+    first_path = _integer(owner, "first_path", first_path, 0, 2**64 - max(n, 1) + 1,
+                          f"[0, 2**64 - n] (n = {n})")
     with_vjp = cotangent is not None
     cot = _cotangent(owner, cotangent, xs.shape) if with_vjp else np.empty((0, d))
     x_next = np.empty((n, d))
@@ -160,12 +185,12 @@ def _run(owner: str, model, x, dt, seed, cotangent, date, first_path):
     return x_next, x_bar
 
 
-def _integer(owner: str, field: str, value, low: int, high: int) -> int:
-    """An integer in [low, high) (bools refused)."""
+def _integer(owner: str, field: str, value, low: int, high: int, allowed: str) -> int:
+    """An integer in [low, high) (bools refused); ``allowed`` spells the range for the error."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
         low <= int(value) < high
     ):
-        v.fail(owner, field, f"an integer in [{low}, {high})", value)
+        v.fail(owner, field, f"an integer in {allowed}", value)
     return int(value)
 
 

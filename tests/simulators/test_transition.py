@@ -17,7 +17,7 @@ import simulators as sim
 from simulators import rng, samplers
 from simulators._kernel_args import kernel_legs
 from simulators.black_scholes import bs_path
-from simulators.transition import DATES, n_draws
+from simulators.transition import DATES, n_draws, spot_mean
 
 
 def _corr3() -> np.ndarray:
@@ -162,6 +162,8 @@ def test_mean_matches_the_conditional_mean(name):
         want = np.array([x0[0] * math.exp((model.rate - model.dividend) * DT),
                          model.theta + (x0[1] - model.theta) * (1 - model.kappa * h) ** steps])
     assert np.all(np.abs(mean - want) < 4 * se), (mean, want, se)
+    dim = model.dim
+    np.testing.assert_allclose(spot_mean(model, x0[None, :dim], DT)[0], want[:dim], rtol=1e-15)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -237,6 +239,12 @@ BAD = [
     ("cotangent", lambda: sim.transition_vjp(_model("bs"), X1, DT, 1, np.ones((3, 1)))),
     ("cotangent", lambda: sim.transition_vjp(_model("bs"), X1, DT, 1, np.full((4, 1), np.inf))),
 ]
+BAD_MEAN = [
+    ("model", lambda: spot_mean(None, X1, DT)),
+    ("spots", lambda: spot_mean(_model("bs_basket"), X1, DT)),
+    ("spots", lambda: spot_mean(_model("bs"), [[np.nan]], DT)),
+    ("dt", lambda: spot_mean(_model("bs"), X1, -1.0)),
+]
 
 
 @pytest.mark.parametrize("field,call", BAD, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD)])
@@ -247,3 +255,9 @@ def test_bad_arguments_raise_one_line_value_errors_naming_the_field(field, call)
     assert "\n" not in msg
     assert f"The '{field}' parameter of transition" in msg, msg
     assert "Got " in msg and msg.endswith("instead."), msg
+
+
+@pytest.mark.parametrize("field,call", BAD_MEAN, ids=[f for f, _ in BAD_MEAN])
+def test_spot_mean_refuses_bad_arguments(field, call):
+    with pytest.raises(ValueError, match=rf"^The '{field}' parameter of spot_mean must be "):
+        call()
