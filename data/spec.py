@@ -9,39 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from simulators.params import from_dict
+
 from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
 from .schema import PRECISIONS
 
 DEFAULT_CHUNK_PATHS = 1_000_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*(?:-[A-Za-z0-9_.]+)*$")
-
-
-def from_dict(d: dict | None) -> Any:
-    """Rebuild a ``simulators`` parameter object from its ``to_dict()`` (``None`` stays ``None``).
-
-    The class is looked up by the dict's ``"type"`` in the ``simulators`` namespace, so new
-    models and products that follow the ``to_dict`` convention need no registration; the other
-    keys are passed as keyword arguments.
-    """
-    if d is None:
-        return None
-    if not isinstance(d, dict) or not isinstance(d.get("type"), str):
-        raise ValueError(f"Expected a parameter dict with a 'type' key. Got {d!r}.")
-    import simulators
-
-    kwargs = {k: v for k, v in d.items() if k != "type"}
-    cls = getattr(simulators, d["type"], None)
-    if not isinstance(cls, type) or not hasattr(cls, "to_dict"):
-        raise ValueError(f"Unknown parameter type {d['type']!r}: simulators has no such class.")
-    if cls.__name__ == "ForwardSampler" and isinstance(kwargs.get("params"), dict):
-        kwargs["params"] = {k: tuple(v) for k, v in kwargs["params"].items()}
-    for key in ("inputs",):
-        if isinstance(kwargs.get(key), list):
-            kwargs[key] = tuple(kwargs[key])
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"Cannot rebuild {d['type']} from {d!r}: {exc}") from exc
 
 
 def _to_dict(obj: Any, field: str) -> dict | None:

@@ -23,6 +23,7 @@ value received.
 - :func:`arithmetic_basket_2d` -> :class:`BasketGreeks`: two-asset lognormal arithmetic basket.
 - :func:`heston`, :func:`heston_greeks` -> :class:`HestonGreeks` (price, delta, vega = d/dv0, gamma,
   vanna, volga); :func:`heston_cf_terms`: its characteristic-function terms.
+- :func:`forward_exposure`: EPE and ENE of a Black-Scholes forward (closed form).
 - :func:`xva_factor`: e^{-c tau}, risky / risk-free value of a one-signed payoff.
 - :func:`bivariate_normal_cdf`: M(a, b; rho) (Genz / Drezner-Wesolowsky).
 """
@@ -32,6 +33,7 @@ from ._results import BasketGreeks
 from .bachelier import bachelier_basket, bachelier_basket_greeks
 from .basket import arithmetic_basket_2d
 from .black_scholes import BlackScholesGreeks, black_scholes, black_scholes_greeks
+from .exposure import forward_exposure
 from .heston import HestonGreeks, heston, heston_cf_terms, heston_greeks
 from .stulz import stulz_max, stulz_min
 from .xva import xva_factor
@@ -46,6 +48,7 @@ __all__ = [
     "bivariate_normal_cdf",
     "black_scholes",
     "black_scholes_greeks",
+    "forward_exposure",
     "heston",
     "heston_cf_terms",
     "heston_greeks",

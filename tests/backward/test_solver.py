@@ -1,0 +1,120 @@
+"""Backward differential regression against independent references: the exact e^{-c tau} V_rf of
+a one-signed payoff, the FD solution of the non-linear XVA PDE for a forward, closed-form
+exposures of a forward, and the surrogate's persistence and argument checks."""
+
+import numpy as np
+import pytest
+
+from evaluation.analytic import black_scholes, forward_exposure
+from evaluation.fd import black_scholes_1d
+from simulators import XVA, BlackScholes, Leg, NettingSet, UniformSampler
+from training import DifferentialRegressor
+from training.backward import RiskySurrogate, exposure_profile, solve
+
+MODEL = BlackScholes(vol=0.25, rate=0.03)
+SAMPLER = UniformSampler(low=(50.0,), high=(160.0,))
+XVA_ = XVA(lambda_b=0.2, lambda_c=0.05)
+FORWARD = NettingSet(legs=[Leg("forward", 100.0)], maturity=1.0)
+PUT = NettingSet(legs=[Leg("put", 100.0)], maturity=1.0)
+SPOTS = np.linspace(70.0, 130.0, 31)
+
+
+def small(**kw):
+    reg = DifferentialRegressor(hidden_layers=2, hidden_units=16, epochs=20, num_threads=1)
+    opts = dict(sampler=SAMPLER, dates=3, paths_per_date=16384, regressor=reg, seed=1)
+    opts.update(kw)
+    return opts
+
+
+def rel_rms(err, ref):
+    return float(np.sqrt(np.mean(err ** 2)) / np.sqrt(np.mean(ref ** 2)))
+
+
+@pytest.fixture(scope="module")
+def forward_risky():
+    return solve(MODEL, FORWARD, xva=XVA_, **small())
+
+
+@pytest.fixture(scope="module")
+def forward_risk_free():
+    return solve(MODEL, FORWARD, xva=None, **small())
+
+
+def test_one_signed_put_is_the_discounted_risk_free_value():
+    sur = solve(MODEL, PUT, xva=XVA_, **small())
+    exact = np.exp(-XVA_.spread_positive) * black_scholes(
+        SPOTS, strike=100.0, maturity=1.0, kind="put", vol=0.25, rate=0.03)
+    v = sur.predict(SPOTS[:, None])
+    assert rel_rms(v - exact, exact) < 6e-3
+
+
+def test_forward_beats_the_better_linear_approximation(forward_risky):
+    fd = black_scholes_1d(strike=100.0, maturity=1.0, vol=0.25, rate=0.03, xva=XVA_,
+                          payoff=FORWARD.payoff, n_space=800, n_time=400)
+    ref = fd.price(SPOTS)
+    v_rf = SPOTS - 100.0 * np.exp(-0.03)
+    linear = min(rel_rms(np.exp(-c) * v_rf - ref, ref)
+                 for c in (XVA_.spread_positive, XVA_.spread_negative))
+    err = rel_rms(forward_risky.predict(SPOTS[:, None]) - ref, ref)
+    assert err < linear / 3, (err, linear)
+    delta = forward_risky.predict_gradient(SPOTS[:, None])[:, 0]
+    assert rel_rms(delta - fd.delta(SPOTS), fd.delta(SPOTS)) < 2e-2
+
+
+def test_risk_free_forward_against_its_closed_form(forward_risk_free):
+    exact = SPOTS - 100.0 * np.exp(-0.03)
+    v, g = forward_risk_free.predict_value_and_gradient(SPOTS[:, None])
+    assert rel_rms(v - exact, exact) < 3e-3
+    np.testing.assert_allclose(g[:, 0], 1.0, atol=2e-2)
+
+
+def test_forward_exposure_against_the_closed_form(forward_risk_free):
+    prof = exposure_profile(forward_risk_free, [100.0], paths=20_000, seed=5)
+    epe, ene = forward_exposure(100.0, strike=100.0, maturity=1.0, times=prof.times, vol=0.25,
+                                rate=0.03)
+    # the MC error of the outer paths plus the surrogate's own error (a few cents)
+    tol = 4 * prof.epe_se + 0.05
+    assert np.all(np.abs(prof.epe - epe) < tol), (prof.epe, epe, prof.epe_se)
+    assert np.all(np.abs(prof.ene - ene) < 4 * prof.ene_se + 0.05)
+    assert np.all(prof.pfe[1:] > prof.epe[1:])
+    assert prof.cva(XVA_) > 0 and prof.dva(XVA_) > 0
+
+
+def test_last_date_is_the_payoff_and_save_load_round_trip(forward_risky, tmp_path):
+    x = SPOTS[:, None]
+    np.testing.assert_array_equal(forward_risky.predict(x, forward_risky.n_dates),
+                                  FORWARD.payoff(x))
+    path = forward_risky.save(tmp_path / "sur")
+    back = RiskySurrogate.load(path)
+    for k in range(back.n_dates + 1):
+        np.testing.assert_array_equal(back.predict_gradient(x, k),
+                                      forward_risky.predict_gradient(x, k))
+    assert back.xva == XVA_ and back.product == FORWARD and back.history == forward_risky.history
+    assert [h.date for h in back.history] == [2, 1, 0]
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    (dict(dates=0), "dates"),
+    (dict(dates=[0.0, 0.7]), "dates"),
+    (dict(paths_per_date=3), "paths_per_date"),
+    (dict(scheme="euler"), "scheme"),
+    (dict(seed=-1), "seed"),
+    (dict(regressor="net"), "regressor"),
+])
+def test_bad_arguments_name_the_field(kwargs, field):
+    opts = small()
+    opts.update(kwargs)
+    with pytest.raises(ValueError, match=f"'{field}' parameter"):
+        solve(MODEL, FORWARD, xva=XVA_, **opts)
+
+
+def test_models_with_parameter_inputs_are_refused():
+    with pytest.raises(ValueError, match="'model' parameter"):
+        solve(BlackScholes(vol=0.2, inputs=("spot", "vol")), FORWARD, **small())
+
+
+def test_bad_date_and_shape_in_predict(forward_risky):
+    with pytest.raises(ValueError, match="'date' parameter"):
+        forward_risky.predict(SPOTS[:, None], 9)
+    with pytest.raises(ValueError, match="'x' parameter"):
+        forward_risky.predict(np.ones((3, 2)))

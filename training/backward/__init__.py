@@ -1,0 +1,14 @@
+"""Risky (XVA) values of netting sets by backward differential regression (docs/backward.md).
+
+:func:`solve` fits one twin network per date of a backward recursion whose steps are
+conditional expectations over one date interval, with the XVA source solved in closed form;
+:class:`RiskySurrogate` holds the result; :mod:`.exposure` turns it into exposure profiles.
+"""
+
+from .exposure import ExposureProfile, exposure_profile
+from .solver import date_grid, default_regressor, solve
+from .source import Scheme, Source
+from .surrogate import DateFit, RiskySurrogate
+
+__all__ = ["DateFit", "ExposureProfile", "RiskySurrogate", "Scheme", "Source", "date_grid",
+           "default_regressor", "exposure_profile", "solve"]

@@ -1,0 +1,134 @@
+"""Exposure profiles along outer paths from today's state, and CVA/DVA by integration.
+
+Along ``n`` outer paths simulated from one state x_0 by the model's own dynamics
+(:func:`simulators.transition`), the value at date k is the surrogate's V_k(X_k). Per date:
+
+    EPE_k = E[max(V_k, 0)],   ENE_k = E[min(V_k, 0)],   PFE_k = quantile_q(V_k)
+
+(undiscounted risk-neutral expectations, units of the payoff). With the risk-free value as V
+(a surrogate solved with ``xva=None``), the adjustments under risk-free close-out are, with
+survival ``e^{-(lambda_B + lambda_C) t}`` and discount ``e^{-r t}`` (trapezoidal rule over the
+dates):
+
+    CVA = (1 - R_C) int lambda_C e^{-(lambda_B + lambda_C) t} e^{-r t} EPE(t) dt
+    DVA = -(1 - R_B) int lambda_B e^{-(lambda_B + lambda_C) t} e^{-r t} ENE(t) dt
+
+and the first-order expansion of the non-linear XVA PDE around the risk-free value (no survival
+weights, the funding spread included) is
+
+    V ~ V_rf - int e^{-r t} (b EPE(t) + a ENE(t)) dt,  a = (1 - R_B) lambda_B,
+    b = (1 - R_C) lambda_C + s_F.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _validation as tv
+
+_OWNER = "training.backward.exposure_profile"
+
+
+@dataclass(frozen=True)
+class ExposureProfile:
+    """Per-date exposure statistics of a surrogate along outer paths.
+
+    Attributes:
+        times: t_k, years, shape (N + 1,).
+        epe, ene: expected positive and negative exposure, shape (N + 1,).
+        epe_se, ene_se: their Monte-Carlo standard errors.
+        pfe: the ``quantile`` of the value per date (potential future exposure).
+        mean: E[V_k] (the discounted mean is today's value for a risk-free surrogate).
+        quantile: the PFE level, e.g. 0.975.
+        paths: number of outer paths.
+        rate: r, the discount rate of the model.
+    """
+
+    times: np.ndarray
+    epe: np.ndarray
+    ene: np.ndarray
+    epe_se: np.ndarray
+    ene_se: np.ndarray
+    pfe: np.ndarray
+    mean: np.ndarray
+    quantile: float
+    paths: int
+    rate: float
+
+    def _integral(self, weights: np.ndarray, values: np.ndarray) -> float:
+        f = weights * values
+        return float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(self.times)))
+
+    def cva(self, xva) -> float:
+        """(1 - R_C) int lambda_C S(t) D(t) EPE(t) dt (risk-free close-out), >= 0."""
+        lam = xva.lambda_b + xva.lambda_c
+        w = np.exp(-(lam + self.rate) * self.times)
+        return (1.0 - xva.recovery_c) * xva.lambda_c * self._integral(w, self.epe)
+
+    def dva(self, xva) -> float:
+        """-(1 - R_B) int lambda_B S(t) D(t) ENE(t) dt (risk-free close-out), >= 0."""
+        lam = xva.lambda_b + xva.lambda_c
+        w = np.exp(-(lam + self.rate) * self.times)
+        return -(1.0 - xva.recovery_b) * xva.lambda_b * self._integral(w, self.ene)
+
+    def first_order_adjustment(self, xva) -> float:
+        """int D(t) (b EPE(t) + a ENE(t)) dt: V ~ V_rf minus this, to first order in the
+        spreads (the funding spread s_F included in b)."""
+        w = np.exp(-self.rate * self.times)
+        return self._integral(w, xva.spread_positive * self.epe + xva.spread_negative * self.ene)
+
+    def to_dict(self) -> dict:
+        return {"times": self.times.tolist(), "epe": self.epe.tolist(), "ene": self.ene.tolist(),
+                "epe_se": self.epe_se.tolist(), "ene_se": self.ene_se.tolist(),
+                "pfe": self.pfe.tolist(), "mean": self.mean.tolist(),
+                "quantile": self.quantile, "paths": self.paths, "rate": self.rate}
+
+
+def exposure_profile(surrogate, state, *, paths: int = 65_536, seed: int = 1,
+                     quantile: float = 0.975) -> ExposureProfile:
+    """EPE, ENE and PFE at every date of ``surrogate`` along ``paths`` outer paths from ``state``.
+
+    Args:
+        surrogate: a :class:`~training.backward.RiskySurrogate` (risk-free with ``xva=None``).
+        state: today's state, shape (d,) in the columns of ``surrogate.inputs``.
+        paths: number of outer paths, >= 2.
+        seed: RNG key in [0, 2**32); date k's step uses stream ``date = 2 N + k`` of
+            :func:`simulators.transition`, apart from the solve's streams.
+        quantile: PFE level in (0, 1).
+
+    Returns:
+        :class:`ExposureProfile`.
+    """
+    from simulators.transition import transition
+
+    n = tv.positive_int(_OWNER, "paths", paths, 2)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+            0 <= seed < 2**32):
+        tv.fail(_OWNER, "seed", "an integer in [0, 2**32)", seed)
+    q = tv.real(_OWNER, "quantile", quantile)
+    if not 0.0 < q < 1.0:
+        tv.fail(_OWNER, "quantile", "in (0, 1)", quantile)
+    d = len(surrogate.inputs)
+    x0 = np.asarray(state, dtype=np.float64).reshape(-1)
+    if x0.shape != (d,) or not np.all(np.isfinite(x0)):
+        tv.fail(_OWNER, "state", f"{d} finite numbers ({', '.join(surrogate.inputs)})", state)
+    times = surrogate.times
+    n_dates = len(times) - 1
+    x = np.tile(x0, (n, 1))
+    stats = {k: np.empty(n_dates + 1) for k in ("epe", "ene", "epe_se", "ene_se", "pfe", "mean")}
+    for k in range(n_dates + 1):
+        if k > 0:
+            x = transition(surrogate.model, x, float(times[k] - times[k - 1]), int(seed),
+                           date=2 * n_dates + k - 1)
+        v = surrogate.predict(x, k)
+        pos, neg = np.maximum(v, 0.0), np.minimum(v, 0.0)
+        stats["epe"][k], stats["ene"][k] = pos.mean(), neg.mean()
+        stats["epe_se"][k] = pos.std(ddof=1) / math.sqrt(n)
+        stats["ene_se"][k] = neg.std(ddof=1) / math.sqrt(n)
+        stats["pfe"][k] = np.quantile(v, q)
+        stats["mean"][k] = v.mean()
+    return ExposureProfile(times=np.array(times), quantile=q, paths=n,
+                           rate=float(surrogate.model.rate), **stats)

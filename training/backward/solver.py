@@ -1,0 +1,220 @@
+"""Backward differential regression of the risky value: one twin-network fit per date.
+
+Dates ``0 = t_0 < ... < t_N = T``. From the payoff V_N, for k = N - 1 down to 0: simulate one step
+from states x_k spread over the date's state distribution, label each path with the discounted
+next value (and its source share, :mod:`training.backward.source`), pull the label's gradient
+back to x_k through the simulator's vector-Jacobian product (:func:`simulators.transition_vjp`),
+fit a twin network C_k to both, and set V_k = g^{-1}(C_k). The states of date k are today's
+sampled states moved forward k steps by the model's own dynamics, on a stream of their own, so
+every date is fitted where the next step from the previous date lands.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _validation as tv
+from . import source as src
+from .output_layer import solve_output_layer
+from .surrogate import DateFit, RiskySurrogate
+
+_OWNER = "training.backward.solve"
+MAX_DATES = 10_000
+
+
+def default_regressor():
+    """The twin network each date starts from (cloned with the date's seed): 3 x 24 softplus,
+    differential weight 1, 40 epochs of the one-cycle schedule, one torch thread."""
+    from ..regressor import DifferentialRegressor
+
+    return DifferentialRegressor(hidden_layers=3, hidden_units=24, epochs=40, lam=1.0,
+                                 num_threads=1)
+
+
+def date_grid(dates: int | Sequence[float], maturity: float) -> np.ndarray:
+    """t_0 = 0 < ... < t_N = maturity: ``dates`` equal intervals, or the given times (which
+    must start at 0, increase strictly and end at the maturity)."""
+    if isinstance(dates, (int, np.integer)) and not isinstance(dates, bool):
+        n = tv.positive_int(_OWNER, "dates", dates)
+        if n > MAX_DATES:
+            tv.fail(_OWNER, "dates", f"an int in [1, {MAX_DATES}]", dates)
+        return np.linspace(0.0, maturity, n + 1)
+    try:
+        times = np.asarray(dates, dtype=np.float64)
+    except (TypeError, ValueError):
+        tv.fail(_OWNER, "dates", "an int >= 1 or a sequence of times", dates)
+    if (times.ndim != 1 or len(times) < 2 or len(times) > MAX_DATES + 1
+            or not np.all(np.isfinite(times)) or times[0] != 0.0
+            or not np.all(np.diff(times) > 0) or not math.isclose(times[-1], maturity,
+                                                                   rel_tol=1e-12)):
+        tv.fail(_OWNER, "dates", f"increasing times from 0 to the maturity {maturity:g}",
+                dates)
+    times[-1] = maturity
+    return times
+
+
+def _check(model, product, sampler, paths_per_date, seed, regressor):
+    state = tuple(getattr(model, "state_inputs", ()))
+    if not state or tuple(model.inputs) != state:
+        tv.fail(_OWNER, "model", f"a model whose inputs are its state {state} (parameters "
+                "such as vol or rate as inputs are not supported)", tuple(model.inputs))
+    if getattr(product, "sign", None) is None or not hasattr(product, "encode"):
+        tv.fail(_OWNER, "product", "a simulators product (e.g. a NettingSet)", product)
+    product.encode(model.dim)  # refuses a product of another number of assets
+    sampler.validate(model)
+    n = tv.positive_int(_OWNER, "paths_per_date", paths_per_date, 16)
+    if n > 50_000_000:
+        tv.fail(_OWNER, "paths_per_date", "an int in [16, 50000000]", paths_per_date)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+            0 <= seed < 2**32):
+        tv.fail(_OWNER, "seed", "an integer in [0, 2**32)", seed)
+    if regressor is not None and not all(hasattr(regressor, a) for a in (
+            "clone", "fit", "predict_value_and_gradient", "save")):
+        tv.fail(_OWNER, "regressor", "a DifferentialRegressor (hyperparameters to clone per "
+                "date) or None", type(regressor).__name__)
+    return n
+
+
+def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 12,
+          paths_per_date: int = 16_384, regressor: Any = None,
+          scheme: src.Scheme | str = src.Scheme.CRANK_NICOLSON, seed: int = 0,
+          progress: bool = False, control: bool = True,
+          output_lstsq: bool = True) -> RiskySurrogate:
+    """Learn the risky value of ``product`` at every date by backward differential regression.
+
+    Args:
+        model: a ``simulators`` model whose inputs are its state (BlackScholes with
+            inputs ("spot",), BachelierBasket, BlackScholesBasket without vol inputs, Heston
+            with ("spot", "variance")).
+        product: a product of either sign (a ``NettingSet``, a forward, an option).
+        sampler: today's states (``UniformSampler`` over the range where the value is wanted,
+            or ``ForwardSampler``); later dates' states are these moved forward.
+        xva: a ``simulators.XVA`` (``None``: the risk-free value, by the same recursion).
+        dates: N equal date intervals over [0, maturity], or the times t_0 = 0 .. t_N = T.
+        paths_per_date: regression examples per date (>= 16).
+        regressor: a ``DifferentialRegressor`` whose hyperparameters each date clones (seed
+            ``regressor.seed + k``); default :func:`default_regressor`.
+        scheme: "crank_nicolson" (default, O(dt^2) in the source) or "implicit" (O(dt)).
+        seed: RNG key of the simulation, in [0, 2**32). Date k's step uses stream ``date=k`` of
+            :func:`simulators.transition`, the states' forward moves ``date=N + k``.
+        progress: show a rich progress bar over the dates.
+
+    Returns:
+        A :class:`RiskySurrogate` with one fitted regressor per date and the history of fits.
+    """
+    from simulators.products.gradient import payoff_and_gradient
+    from simulators.transition import transition, transition_vjp
+
+    n = _check(model, product, sampler, paths_per_date, seed, regressor)
+    sch = tv.option(_OWNER, "scheme", scheme, src.Scheme)
+    times = date_grid(dates, float(product.maturity))
+    n_dates = len(times) - 1
+    template = default_regressor() if regressor is None else regressor
+    source = src.Source.of(xva)
+    theta = sch.theta
+    rate = float(model.rate)
+    assets = int(model.dim)
+    t_start = time.perf_counter()
+
+    states = [np.ascontiguousarray(sampler.sample(model, int(seed), 0, n), dtype=np.float64)]
+    for k in range(n_dates - 1):
+        dt = float(times[k + 1] - times[k])
+        states.append(transition(model, states[k], dt, int(seed), date=n_dates + k))
+
+    regs: list[Any] = [None] * n_dates
+    history: list[DateFit] = []
+    surrogate = RiskySurrogate(model=model, product=product, xva=xva, times=times, scheme=sch,
+                               regressors=regs, history=history)
+    bar = _Progress(progress, n_dates)
+    try:
+        for k in range(n_dates - 1, -1, -1):
+            t0 = time.perf_counter()
+            dt = float(times[k + 1] - times[k])
+            x = states[k]
+            x_next = transition(model, x, dt, int(seed), date=k)
+            if k == n_dates - 1:
+                h, dh = payoff_and_gradient(product, x_next[:, :assets])
+                v_next = h
+                g_next = np.zeros_like(x_next)
+                g_next[:, :assets] = dh
+            else:
+                v_next, g_next = surrogate.predict_value_and_gradient(x_next, k + 1)
+            disc = math.exp(-rate * dt)
+            y, w = src.label(source, theta, dt, disc, v_next, g_next)
+            if control:
+                y = y - _control(surrogate, product, k, n_dates, assets, source, theta, dt,
+                                 disc, x, x_next)
+            _, dydx = transition_vjp(model, x, dt, int(seed), w, date=k)
+            reg = template.clone(seed=int(template.seed) + k)
+            t_fit = time.perf_counter()
+            reg.fit(x, y, dydx, input_names=list(model.state_inputs), output_name=f"C_{k}")
+            if output_lstsq:
+                solve_output_layer(reg, x, y, dydx)
+            fit_seconds = time.perf_counter() - t_fit
+            regs[k] = reg
+            c, gc = reg.predict_value_and_gradient(x)
+            v, _ = src.inverse(source, theta, dt, c, gc)
+            history.append(DateFit(
+                date=k, time=float(times[k]), paths=n, seconds=time.perf_counter() - t0,
+                fit_seconds=fit_seconds, label_std=float(np.std(y)),
+                r2_value=_r2(y, c), r2_gradient=_r2(dydx.ravel(), gc.ravel()),
+                mean_value=float(np.mean(v)), negative_share=float(np.mean(v < 0.0))))
+            bar.advance(k, history[-1])
+    finally:
+        bar.close()
+    surrogate.seconds = time.perf_counter() - t_start
+    return surrogate
+
+
+def _control(surrogate, product, k, n_dates, assets, source, theta, dt, disc, x, x_next):
+    """beta(x) . (S_{k+1} - E[S_{k+1} | x]) over the spot columns, beta the label's gradient at
+    the conditional mean: a control variate of zero conditional mean (beta depends on x only),
+    which removes the label noise that is linear in the step's spot move."""
+    from simulators.transition import spot_mean
+
+    m = x.copy()
+    m[:, :assets] = spot_mean(surrogate.model, x[:, :assets], dt)
+    if k == n_dates - 1:
+        from simulators.products.gradient import payoff_and_gradient
+
+        v_m, dh = payoff_and_gradient(product, m[:, :assets])
+        g_m = np.zeros_like(m)
+        g_m[:, :assets] = dh
+    else:
+        v_m, g_m = surrogate.predict_value_and_gradient(m, k + 1)
+    _, beta = src.label(source, theta, dt, disc, v_m, g_m)
+    return np.sum(beta[:, :assets] * (x_next[:, :assets] - m[:, :assets]), axis=1)
+
+
+def _r2(y: np.ndarray, p: np.ndarray) -> float:
+    var = float(np.var(y))
+    return float(1.0 - np.mean((y - p) ** 2) / var) if var > 0 else float("nan")
+
+
+class _Progress:
+    """A rich progress bar over the dates (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._bar = None
+        if not enabled:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("backward"), BarColumn(), TextColumn("{task.fields[info]}"),
+                             TimeRemainingColumn(), transient=True)
+        self._task = self._bar.add_task("dates", total=total, info="")
+        self._bar.start()
+
+    def advance(self, k: int, fit: DateFit) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1,
+                             info=f"date {k}: t={fit.time:.3f}, R2(grad)={fit.r2_gradient:.3f}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
