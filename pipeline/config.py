@@ -28,10 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import limits
 from .limits import (
+    MAX_BACKWARD_DATES,
+    MAX_BACKWARD_PATHS,
     MAX_CHUNK_PATHS,
     MAX_CURVE_ENTRIES,
     MAX_DASK_WORKERS,
     MAX_EPOCHS,
+    MAX_EXPOSURE_PATHS,
     MAX_HIDDEN_LAYERS,
     MAX_HIDDEN_UNITS,
     MAX_HISTORY,
@@ -47,6 +50,8 @@ from .limits import (
     MAX_TEXT,
     MAX_THREADS_PER_WORKER,
     MAX_TRAINING_SIZE,
+    MIN_BACKWARD_PATHS,
+    MIN_EXPOSURE_PATHS,
     Refused,
 )
 
@@ -216,6 +221,40 @@ class PinnSettings(_Strict):
     parametric: PinnParametric | None = None
 
 
+class BackwardExposure(_Strict):
+    """Exposure profile of the netting set from today's state (``training.backward.
+    exposure_profile``): EPE, ENE and PFE at every date along ``paths`` outer paths of the
+    risk-free surrogate (risk-free close-out), and CVA and DVA from them. ``quantile``: the PFE
+    level; ``state``: today's state, one number per model input (default: the centre of the
+    scenario's test box)."""
+
+    enabled: bool = True
+    paths: int = Field(65_536, ge=MIN_EXPOSURE_PATHS, le=MAX_EXPOSURE_PATHS)
+    quantile: float = Field(0.975, gt=0.5, lt=1.0)
+    state: list[float] | None = Field(None, min_length=1, max_length=2 * limits.MAX_ASSETS)
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _finite_state(cls, v: Any) -> Any:
+        return None if v is None else _bound(v if isinstance(v, list) else [v])
+
+
+class BackwardSettings(_Strict):
+    """Risky (XVA) value of the scenario's product by backward differential regression
+    (``training.backward.solve``): ``dates`` equal date intervals over [0, maturity], each
+    fitted on ``paths_per_date`` simulated examples by a twin network (``regressor``: keys of
+    :data:`pipeline.limits.BACKWARD_REGRESSOR_OPTIONS` over
+    ``training.backward.default_regressor``), the XVA source integrated by ``scheme``. Without
+    an ``xva`` block it is the risk-free value by the same recursion."""
+
+    enabled: bool = True
+    dates: int = Field(12, ge=1, le=MAX_BACKWARD_DATES)
+    paths_per_date: int = Field(16_384, ge=MIN_BACKWARD_PATHS, le=MAX_BACKWARD_PATHS)
+    scheme: Literal["crank_nicolson", "implicit"] = "crank_nicolson"
+    regressor: dict[str, Any] = Field(default_factory=dict)
+    exposure: BackwardExposure = Field(default_factory=BackwardExposure)
+
+
 def _identifier(v: str) -> str:
     if not _ID.fullmatch(v):
         raise ValueError("must be 1-60 letters, digits, '_' or '.', starting with a letter or "
@@ -237,6 +276,7 @@ class Scenario(_Strict):
     test: EvaluationSet
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     pinn: PinnSettings | None = None
+    backward: BackwardSettings | None = None
 
     @field_validator("id")
     @classmethod
@@ -633,6 +673,7 @@ def parse_config(raw: dict) -> RunConfig:
             _check_test_box(s, objs)
             checked = _check_reference(s, objs)
             _check_options(checked, objs)
+            _check_backward(checked, objs, cfg.seed if s.seed is None else s.seed)
             resolved.append(checked)
         except ConfigError as exc:
             errors.append(str(exc))
@@ -771,6 +812,56 @@ def _check_options(s: Scenario, objs: dict[str, Any]) -> None:
                           parameters=training_ranges(s.pinn.parametric.ranges, problem))
         except ValueError as exc:
             raise ConfigError(f"scenario {s.id!r}, field 'pinn.parametric': {exc}") from None
+
+
+def _check_backward(s: Scenario, objs: dict[str, Any], seed: int) -> None:
+    """An enabled ``backward`` block: a model whose inputs are its state, the regressor's keys,
+    the states in memory, a seed the solve takes, and today's state of the exposure inside the
+    model's admissible inputs."""
+    b = s.backward
+    if b is None or not b.enabled:
+        return
+    from .limits import MAX_BACKWARD_SEED
+
+    model = objs["model"]
+    state = tuple(getattr(model, "state_inputs", ()))
+
+    def fail(field: str, why: str) -> None:
+        raise ConfigError(f"scenario {s.id!r}, field {field!r}: {why}")
+
+    if not state or tuple(model.inputs) != state:
+        fail("backward", f"must be on a model whose inputs are its state {state} (the backward "
+             "solve takes no parameter inputs such as vol or rate). Got inputs "
+             f"{tuple(model.inputs)} instead.")
+    try:
+        limits.check_backward(b.regressor, b.dates, b.paths_per_date, len(state))
+    except Refused as exc:
+        raise ConfigError(f"scenario {s.id!r}, {exc}") from None
+    if seed >= MAX_BACKWARD_SEED:
+        fail("seed", f"must be an integer in [0, {MAX_BACKWARD_SEED - 1}] with a backward block "
+             f"(the solve's RNG key; the scenario's seed, else the run's). Got {seed} instead.")
+    x0 = b.exposure.state
+    if b.exposure.enabled and x0 is not None:
+        if len(x0) != len(state):
+            fail("backward.exposure.state", f"must be one number per input {list(state)} "
+                 f"({len(state)}). Got {len(x0)} values instead.")
+        bounds = model.input_bounds()
+        for name, v in zip(state, x0, strict=True):
+            lo, hi = bounds[name]
+            if v < lo or v > hi or (lo == 0.0 and v == 0.0):
+                rule = f"> {lo:g}" if lo == 0.0 else f"in [{lo:g}, {hi:g}]"
+                fail("backward.exposure.state", f"({name}) must be {rule} for "
+                     f"{type(model).__name__}. Got {v:g} instead.")
+
+
+def exposure_state(s: Scenario, d: int) -> list[float]:
+    """Today's state of the exposure profile: ``backward.exposure.state``, else the centre of
+    the test box (one number per input)."""
+    given = None if s.backward is None else s.backward.exposure.state
+    if given is not None:
+        return [float(v) for v in given]
+    lows, highs = _box(s.test.low, d), _box(s.test.high, d)
+    return [0.5 * (lo + hi) for lo, hi in zip(lows, highs, strict=True)]
 
 
 def _check_fd_inputs(s: Scenario, model: Any, product: Any, solver: str) -> None:

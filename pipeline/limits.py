@@ -90,6 +90,20 @@ MAX_LSTSQ_ROUNDS = 100
 MAX_TORCH_THREADS = 1024
 MAX_TIME_LIMIT = 7 * 86_400.0
 """PINN ``time_limit``, seconds."""
+MAX_BACKWARD_DATES = 500
+"""Date intervals of a backward solve (``backward.dates``)."""
+MIN_BACKWARD_PATHS = 256
+MAX_BACKWARD_PATHS = 2_000_000
+"""Regression examples per date (``backward.paths_per_date``)."""
+MAX_BACKWARD_STATE_BYTES = 4 * 2**30
+"""The states a backward solve holds at once: dates x paths_per_date x state columns x 8
+bytes (every date's states are simulated before the first fit)."""
+MIN_EXPOSURE_PATHS = 1000
+MAX_EXPOSURE_PATHS = 2_000_000
+"""Outer paths of an exposure profile (``backward.exposure.paths``)."""
+MAX_BACKWARD_SEED = 2**32
+"""RNG keys of the backward solve and its regressors lie in [0, 2**32): a backward block needs
+the scenario's seed (or the run's) below it."""
 
 
 class Refused(ValueError):
@@ -496,3 +510,29 @@ def check_pinn(options: Mapping[str, Any], variant: str, dim: int) -> None:
     if options.get("checkpoint_every") and not options.get("checkpoint_dir"):
         fail("pinn.options.checkpoint_dir", "set when checkpoint_every > 0",
              options.get("checkpoint_dir"))
+
+
+BACKWARD_REGRESSOR_OPTIONS: dict[str, Check] = {
+    "hidden_layers": _int_check(1, MAX_HIDDEN_LAYERS),
+    "hidden_units": _int_check(1, MAX_HIDDEN_UNITS),
+    "epochs": _int_check(1, MAX_EPOCHS),
+    "lam": _real_check(0.0, MAX_LAMBDA),
+    "peak_lr": _real_check(0.0, MAX_LEARNING_RATE, open_low=True),
+    "seed": _int_check(0, 2**31 - 1),
+    "num_threads": _int_check(1, MAX_TORCH_THREADS),
+}
+"""Hyperparameters of the ``DifferentialRegressor`` each date of a backward solve clones
+(``backward.regressor``), and their checks; the others keep
+``training.backward.default_regressor``'s values. Date k fits with seed ``seed + k``."""
+
+
+def check_backward(regressor: Mapping[str, Any], dates: int, paths_per_date: int,
+                   state_columns: int) -> None:
+    """``backward.regressor`` keys and values, and the states the solve holds in memory
+    (:data:`MAX_BACKWARD_STATE_BYTES`)."""
+    _known(regressor, BACKWARD_REGRESSOR_OPTIONS, "backward.regressor")
+    size = dates * paths_per_date * state_columns * 8
+    if size > MAX_BACKWARD_STATE_BYTES:
+        fail("backward.paths_per_date", f"such that dates x paths_per_date x state columns x "
+             f"8 bytes <= {MAX_BACKWARD_STATE_BYTES // 2**30} GiB",
+             f"{dates} x {paths_per_date} x {state_columns} x 8 = {size} bytes")
