@@ -73,6 +73,62 @@ class Checks(_Open):
     results: list[CheckResult] = Field(default_factory=list)
 
 
+class BackwardRow(_Open):
+    """One row of a scenario's ``backward.rows`` (``pipeline.backward_step``): a value of the
+    netting set (the backward surrogate, a PDE reference, the risk-free value, an
+    approximation), its seconds, and ``vs``: its errors against each risky reference by method
+    (``fd``, ``pinn``): ``value_relative`` (RMS error / RMS of the reference),
+    ``greek_relative`` per state input, the RMSEs and ``log10_rel_l2``."""
+
+    key: Literal["backward", "pinn", "fd", "risk_free", "linear_positive", "linear_negative",
+                 "cva_dva"]
+    label: str
+    seconds: float | None = None
+    vs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    exact: bool | None = None
+    today_only: bool = False
+
+
+class DateFitRecord(_Open):
+    """One entry of ``backward.history``: how the regression of date k went
+    (``training.backward.DateFit``)."""
+
+    date: int = Field(ge=0)
+    time: float
+    paths: int = Field(ge=1)
+    seconds: float
+    fit_seconds: float
+    r2_value: float | None = None
+    r2_gradient: float | None = None
+
+
+class ExposureRecord(_Open):
+    """``backward.exposure``: today's state, the outer paths and PFE level, CVA and DVA (risk-free
+    close-out; absent without an XVA), and ``today``: the values at today's state. The profile's
+    arrays are in ``arrays/<scenario>.npz`` as ``backward_exposure_<name>``."""
+
+    state: list[float]
+    paths: int = Field(ge=1)
+    quantile: float = Field(gt=0.0, lt=1.0)
+    cva: float | None = None
+    dva: float | None = None
+    seconds: float | None = None
+
+
+class BackwardMetrics(_Open):
+    """A scenario's ``backward`` block: the risky value by backward differential regression,
+    compared with the references and approximations (``rows``), with the per-date history and
+    the exposure profile."""
+
+    xva: bool
+    reused: bool
+    train_seconds: float
+    compared_with: str | None = None
+    rows: list[BackwardRow] = Field(default_factory=list)
+    history: list[DateFitRecord] = Field(default_factory=list)
+    exposure: ExposureRecord | None = None
+
+
 class ScenarioMetrics(_Open):
     """One entry of ``scenarios``: status, error and shape checks fixed, the metric blocks
     open."""
@@ -82,6 +138,7 @@ class ScenarioMetrics(_Open):
     label: str | None = None
     inputs: list[str] | None = None
     checks: Checks | None = None
+    backward: BackwardMetrics | None = None
 
 
 class Regression(BaseModel):

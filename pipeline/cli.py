@@ -147,8 +147,10 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     logging.basicConfig(level=logging.WARNING)
     ids = [s.id for s in cfg.scenarios]
     stages = [st for st in progress.STAGES
-              if st != "pinn" or any(s.pinn is not None and s.pinn.enabled
-                                     for s in cfg.scenarios)]
+              if (st != "pinn" or any(s.pinn is not None and s.pinn.enabled
+                                      for s in cfg.scenarios))
+              and (st != "backward" or any(s.backward is not None and s.backward.enabled
+                                           for s in cfg.scenarios))]
     fd, events = tempfile.mkstemp(prefix="diffml-progress-", suffix=".jsonl")
     os.close(fd)
     previous = os.environ.get(progress.ENV)

@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import allow_failure, flow, task
 
 from . import progress, steps, tracking
 from . import run as runmod
@@ -69,6 +69,17 @@ def pinn_task(raw: dict, scenario_id: str, ref: dict, run_dir: str) -> dict:
         return pinn_step.run(cfg, cfg.scenario(scenario_id), ref, Path(run_dir))
 
 
+@task(name="backward")
+def backward_task(raw: dict, scenario_id: str, ref: dict, pinn: Any, run_dir: str) -> dict:
+    from . import backward_step
+
+    cfg = parse_config(raw)
+    with progress.stage(scenario_id, "backward"):
+        # a failed PINN step arrives as its exception: the comparison goes on without it
+        return backward_step.run(cfg, cfg.scenario(scenario_id), ref,
+                                 pinn if isinstance(pinn, dict) else None, Path(run_dir))
+
+
 def _one_line(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {msg[0] if msg else ''}"
@@ -89,7 +100,8 @@ def _result(state) -> tuple[Any, str | None]:
 
 @flow(name="diffml-nightly", log_prints=False)
 def nightly(raw: dict, output: str | None = None) -> dict:
-    """Simulate -> reference -> train (-> PINN) per scenario, then evaluate and report."""
+    """Simulate -> reference -> train (-> PINN) (-> backward) per scenario, then evaluate and
+    report."""
     started = time.time()
     cfg: RunConfig = parse_config(raw)
     run_dir = runmod.make_run_dir(cfg, output)
@@ -108,14 +120,21 @@ def nightly(raw: dict, output: str | None = None) -> dict:
             train_f = train_task.submit(raw, s.id, sim_f, ref_f, str(run_dir))
             pinn_f = (pinn_task.submit(raw, s.id, ref_f, str(run_dir))
                       if s.pinn is not None and s.pinn.enabled else None)
-            futures[s.id] = (sim_f, ref_f, train_f, pinn_f)
+            # the backward step compares with the PINN: the reference's when the PINN is the
+            # reference, else the PINN step's (waited for; its failure is not the backward's)
+            back_f = None
+            if s.backward is not None and s.backward.enabled:
+                wait_pinn = pinn_f is not None and s.reference.method != "pinn"
+                back_f = backward_task.submit(raw, s.id, ref_f,
+                                              allow_failure(pinn_f) if wait_pinn else None,
+                                              str(run_dir))
+            futures[s.id] = (sim_f, ref_f, train_f, pinn_f, back_f)
         results = {}
-        for sid, (sim_f, ref_f, train_f, pinn_f) in futures.items():
-            for f in (sim_f, ref_f, train_f, pinn_f):
+        for sid, fs in futures.items():
+            for f in fs:
                 if f is not None:
                     f.wait()
-            states = [f.state if f is not None else None for f in (sim_f, ref_f, train_f, pinn_f)]
-            results[sid] = [_result(st) for st in states]
+            results[sid] = [_result(f.state if f is not None else None) for f in fs]
         return evaluate_task(cfg, run_dir, results, started)
     finally:
         logging.getLogger("diffml").removeHandler(handler)
@@ -134,11 +153,14 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
 
     t0 = time.perf_counter()
     scenarios = {}
-    stage_totals = {"simulate": 0.0, "reference": 0.0, "train": 0.0, "pinn": 0.0}
+    stage_totals = {"simulate": 0.0, "reference": 0.0, "train": 0.0, "pinn": 0.0,
+                    "backward": 0.0}
     failures = []
     for s in cfg.scenarios:
-        (ds, e1), (ref, e2), (tr, e3), (pn, e4) = results[s.id]
-        errors = [e for e in (e1, e2, e3, e4) if e]
+        per_step = list(results[s.id])
+        per_step += [(None, None)] * (5 - len(per_step))  # simulate, reference, train, pinn,
+        (ds, e1), (ref, e2), (tr, e3), (pn, e4), (bw, e5) = per_step  # backward
+        errors = [e for e in (e1, e2, e3, e4, e5) if e]
         objs = s.objects()
         entry: dict[str, Any] = {
             "status": "failed" if errors else "ok",
@@ -162,11 +184,14 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
             "checks": None if tr is None else tr.get("checks"),
             "hedging": None if tr is None else tr.get("hedging"),
             "pinn": None if pn is None else pn["metrics"],
+            "backward": None if bw is None else bw["metrics"],
             "stage_seconds": {"simulate": 0.0 if ds is None else ds["seconds"],
                               "reference": 0.0 if ref is None else ref["seconds"],
                               "train": 0.0 if tr is None else tr["seconds"],
-                              "pinn": 0.0 if pn is None else pn["seconds"]},
-            "models": {} if tr is None else tr["models"],
+                              "pinn": 0.0 if pn is None else pn["seconds"],
+                              "backward": 0.0 if bw is None else bw["seconds"]},
+            "models": {**({} if tr is None else tr["models"]),
+                       **({} if bw is None else {"backward": bw["path"]})},
             "reused": {"dataset": None if ds is None else ds["reused"],
                        "training": None if tr is None else tr["reused"]},
         }
@@ -176,7 +201,7 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
             stage_totals[k] += v
         if entry["status"] != "ok":
             failures.append(f"scenario {s.id!r} failed: {entry['error']}")
-        runmod.write_arrays(run_dir, s.id, ref, tr, pn)
+        runmod.write_arrays(run_dir, s.id, ref, tr, pn, bw)
         scenarios[s.id] = entry
     root = run_dir.parent
     previous = runmod.previous_run(root, cfg.name, run_dir)

@@ -22,7 +22,7 @@ from rich.table import Table
 ENV = "DIFFML_PROGRESS"
 """Environment variable naming the progress file."""
 
-STAGES = ("simulate", "reference", "train", "pinn")
+STAGES = ("simulate", "reference", "train", "pinn", "backward")
 
 
 class State(StrEnum):

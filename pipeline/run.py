@@ -72,10 +72,11 @@ def _jsonable(obj: Any) -> Any:
 
 
 def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict | None,
-                 pinn: dict | None) -> None:
+                 pinn: dict | None, backward: dict | None = None) -> None:
     """``arrays/<scenario>.npz``: ``ref_price`` / ``ref_grad`` are what the surrogates are scored
     against (the risk-free reference when they learn the risk-free value, see
-    ``steps.surrogate_target``); the scenario's (risky) reference is then in ``xva_risky``."""
+    ``steps.surrogate_target``); the scenario's (risky) reference is then in ``xva_risky``.
+    The backward step's arrays are prefixed ``backward_`` (``pipeline.backward_step.run``)."""
     from .steps import surrogate_target
 
     arrays: dict[str, np.ndarray] = {}
@@ -92,6 +93,8 @@ def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict 
         arrays.update(train.get("predictions", {}))
     if pinn is not None:
         arrays.update(pinn.get("arrays", {}))
+    if backward is not None:
+        arrays.update(backward.get("arrays", {}))
     if arrays:
         np.savez_compressed(run_dir / "arrays" / f"{scenario_id}.npz", **arrays)
 

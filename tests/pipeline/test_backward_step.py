@@ -1,0 +1,145 @@
+"""The backward step: a tiny Black-Scholes forward netting set under XVA through the flow
+(metrics, arrays, report section), its cache on a second run, and config refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import load_config
+from pipeline.flows import run_config
+
+runner = CliRunner()
+
+
+def _forward_scenario(**overrides) -> dict:
+    """A long forward (K = 100, T = 0.5) under XVA: two-signed, so the FD is the reference."""
+    sc = {"id": "fwd", "label": "forward netting set under XVA",
+          "model": {"type": "BlackScholes", "vol": 0.2, "rate": 0.03},
+          "product": {"type": "NettingSet", "maturity": 0.5,
+                      "legs": [{"kind": "forward", "strike": 100.0, "quantity": 1.0}]},
+          "sampler": {"type": "UniformSampler", "low": 60.0, "high": 150.0},
+          "xva": {"type": "XVA", "lambda_b": 0.03, "lambda_c": 0.06, "recovery_b": 0.4,
+                  "recovery_c": 0.4},
+          "training": {"sizes": [256], "modes": ["differential"], "seeds": [0], "epochs": 2},
+          "test": {"n": 30, "low": 70.0, "high": 140.0},
+          "reference": {"method": "fd", "fd": {"n_space": 200, "n_time": 50}},
+          "backward": {"dates": 4, "paths_per_date": 1024,
+                       "regressor": {"epochs": 5, "hidden_units": 12},
+                       "exposure": {"paths": 4096}}}
+    sc.update(overrides)
+    return sc
+
+
+def _write(tmp_path: Path, *scenarios: dict) -> Path:
+    raw = {"name": "backward", "seed": 5, "output_root": str(tmp_path / "runs"),
+           "dataset_root": str(tmp_path / "datasets"),
+           "dask": {"n_workers": 1, "threads_per_worker": 1}, "scenarios": list(scenarios)}
+    path = tmp_path / "backward.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _run(path: Path) -> tuple[Path, dict]:
+    cfg = load_config(path)
+    result = run_config(cfg, json.loads(cfg.model_dump_json()))
+    assert result["status"] == "ok", result["failures"]
+    run_dir = Path(result["run_dir"])
+    return run_dir, json.loads((run_dir / "metrics.json").read_text())["scenarios"]["fwd"]
+
+
+def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, monkeypatch):
+    path = _write(tmp_path, _forward_scenario())
+    run_dir, sc = _run(path)
+    bw = sc["backward"]
+    assert bw["xva"] is True and bw["reused"] is False and bw["compared_with"] == "fd"
+    rows = {r["key"]: r for r in bw["rows"]}
+    assert list(rows) == ["backward", "fd", "risk_free", "linear_positive", "linear_negative",
+                          "cva_dva"]
+    for key in ("backward", "risk_free", "linear_positive", "linear_negative"):
+        e = rows[key]["vs"]["fd"]
+        assert math.isfinite(e["value_relative"]) and math.isfinite(e["log10_rel_l2"])
+        assert set(e["greek_relative"]) == {"spot"}
+    assert rows["fd"]["vs"] == {}  # the reference is not scored against itself
+    assert rows["cva_dva"]["today_only"] is True
+    assert math.isfinite(rows["cva_dva"]["vs"]["fd"]["value_relative"])
+    # a forward takes both signs: neither linear approximation is exact
+    assert rows["linear_positive"]["exact"] is False and rows["linear_negative"]["exact"] is False
+    assert [h["date"] for h in bw["history"]] == [0, 1, 2, 3]
+    ex = bw["exposure"]
+    assert ex["state"] == [105.0] and ex["paths"] == 4096 and ex["quantile"] == 0.975
+    assert ex["cva"] > 0 and ex["dva"] > 0
+    assert ex["today"]["reference_method"] == "fd"
+    assert sc["stage_seconds"]["backward"] > 0
+    assert (run_dir / "models" / "fwd-backward" / "surrogate.json").is_file()
+    assert (run_dir / "models" / "fwd-backward-risk-free" / "surrogate.json").is_file()
+
+    arrays = np.load(run_dir / "arrays" / "fwd.npz")
+    n = len(arrays["x_test"])
+    assert arrays["backward_price"].shape == (n,) and arrays["backward_grad"].shape == (n, 1)
+    np.testing.assert_allclose(arrays["backward_ref_price"], arrays["ref_price"] if "xva_risky"
+                               not in arrays else arrays["xva_risky"])
+    times = arrays["backward_exposure_times"]
+    np.testing.assert_allclose(times, np.linspace(0.0, 0.5, 5))
+    for k in ("epe", "ene", "epe_se", "ene_se", "pfe", "mean"):
+        assert arrays[f"backward_exposure_{k}"].shape == times.shape
+    assert np.all(arrays["backward_exposure_epe"] >= 0)
+    assert np.all(arrays["backward_exposure_ene"] <= 0)
+
+    html = (run_dir / "report.html").read_text()
+    assert 'id="s0-backward"' in html and "Backward regression: risky (XVA) value" in html
+    assert "backward regression (risky)" in html and "FD (risky, reference)" in html
+    assert "V_rf − CVA + DVA (risk-free close-out, today&#39;s state only)" in html
+    assert 'alt="exposure profile for fwd" src="data:image/png;base64,' in html
+    assert 'alt="backward risky value for fwd" src="data:image/png;base64,' in html
+    assert "Report warnings" not in html
+
+    # second run: both surrogates come from the cache, nothing is trained
+    from training import backward
+
+    def boom(*args, **kwargs):
+        raise AssertionError("training.backward.solve called on a cached surrogate")
+
+    monkeypatch.setattr(backward, "solve", boom)
+    _, again = _run(path)
+    assert again["backward"]["reused"] is True
+    assert again["backward"]["exposure"]["risk_free_reused"] is True
+    assert again["backward"]["rows"][0]["vs"] == bw["rows"][0]["vs"]
+    assert again["backward"]["exposure"]["cva"] == ex["cva"]
+
+
+def test_a_risk_free_backward_block_is_allowed(tmp_path):
+    sc = _forward_scenario(xva=None, product={"type": "European", "strike": 100.0,
+                                              "maturity": 0.5, "kind": "call"},
+                           reference={"method": "analytic"})
+    cfg = load_config(_write(tmp_path, sc))
+    assert cfg.scenario("fwd").backward.dates == 4
+
+
+@pytest.mark.parametrize("block, fragment", [
+    ({"dates": 0}, "scenarios.<fwd>.backward.dates: Input should be greater than or equal to 1"),
+    ({"paths_per_date": 3_000_000},
+     "scenarios.<fwd>.backward.paths_per_date: Input should be less than or equal to 2000000"),
+    ({"scheme": "euler"}, "scenarios.<fwd>.backward.scheme"),
+    ({"regressor": {"activation": "relu"}},
+     "scenario 'fwd', field 'backward.regressor.activation': must be a known key"),
+    ({"regressor": {"hidden_layers": 0}},
+     "scenario 'fwd', field 'backward.regressor.hidden_layers': must be an integer in [1, 32]"),
+    ({"exposure": {"quantile": 1.0}}, "scenarios.<fwd>.backward.exposure.quantile"),
+    ({"exposure": {"state": [0.0]}},
+     "scenario 'fwd', field 'backward.exposure.state': (spot) must be > 0"),
+])
+def test_bad_backward_blocks_are_refused_with_one_line(tmp_path, block, fragment):
+    path = _write(tmp_path, _forward_scenario(backward=block))
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert fragment in lines[0], lines[0]
