@@ -43,6 +43,7 @@ __all__ = [
     "MIN_PNG_WIDTH",
     "PAGE_WIDTH_IN",
     "SliceAxis",
+    "exposure_figure",
     "learning_curve_figure",
     "loss_history_figure",
     "pinn_error_map_figure",
@@ -62,6 +63,10 @@ COLORS: dict[str, str] = {
     "reference": "#222222",
     "noise": "#8c8c8c",
     "xva": "#c44e52",
+    "backward": "#8172b3",
+    "epe": "#4c72b0",
+    "ene": "#c44e52",
+    "pfe": "#222222",
 }
 
 #: Width in inches of a full-width figure (the report's content column at 100 px per inch).
@@ -415,6 +420,8 @@ def slices_figure(
     title: str | None = None,
     max_inputs: int = MAX_SLICE_INPUTS,
     axis: SliceAxis | None = None,
+    colors: Mapping[str, str] | None = None,
+    reference_label: str = "reference",
 ) -> Figure:
     """Predicted against reference price and Greeks along one axis, with the error below.
 
@@ -428,6 +435,8 @@ def slices_figure(
         max_inputs: at most this many gradient columns when the gradient is shown per input.
         axis: what to plot against (default :func:`slice_axis` of ``x_test`` and ``inputs``,
             without the scenario's parameters).
+        colors: colour by prediction label (default: :data:`COLORS` by mode, else grey).
+        reference_label: the reference's name in the legend.
 
     Columns: the price, then the derivative along the axis (``axis.direction``) or one
     column per input. Rows: the value; the error (prediction − reference). Points are sorted
@@ -475,15 +484,15 @@ def slices_figure(
             ref = ref_all[order]
             if ax_.curve:
                 ax.plot(t, ref, "o-" if subset else "-", color=COLORS["reference"], lw=2.2,
-                        ms=2.5, alpha=0.35, label="reference")
+                        ms=2.5, alpha=0.35, label=plain(reference_label))
             else:
                 ax.plot(t, ref, ".", color=COLORS["reference"], ms=2.5, alpha=0.35,
-                        label="reference")
+                        label=plain(reference_label))
             for label, (pp, pg) in preds.items():
                 pred = get(pp, pg)
                 if pred is None:
                     continue
-                c_ = _mode_color(label)
+                c_ = (colors or {}).get(label) or _mode_color(label)
                 err = pred[order] - ref
                 if ax_.curve:
                     ax.plot(t, pred[order], color=c_, lw=1.2, label=plain(label))
@@ -632,6 +641,49 @@ def xva_figure(
         ax2.axhline(0, color="#999999", lw=0.7)
         ax2.set_ylabel("XVA")
         ax2.set_xlabel(ax_.label)
+    return fig
+
+
+# ----- exposure profiles --------------------------------------------------------------------------
+def exposure_figure(
+    times: np.ndarray, epe: np.ndarray, ene: np.ndarray, epe_se: np.ndarray,
+    ene_se: np.ndarray, pfe: np.ndarray, quantile: float, title: str | None = None,
+    n_se: float = 2.0,
+) -> Figure:
+    """Exposure profile against time: EPE and ENE with bands of ±``n_se`` Monte-Carlo standard
+    errors, and the PFE at ``quantile`` (no band: its error is not estimated).
+
+    Args:
+        times: dates t_k in years, (N + 1,).
+        epe, ene: expected positive and negative exposure per date (value units), (N + 1,).
+        epe_se, ene_se: their Monte-Carlo standard errors, (N + 1,).
+        pfe: the ``quantile`` of the value per date, (N + 1,).
+        quantile: the PFE level in (0, 1), for the legend.
+    """
+    t = np.asarray(times, dtype=float).ravel()
+    series = {k: np.asarray(v, dtype=float).ravel() for k, v in
+              (("epe", epe), ("ene", ene), ("epe_se", epe_se), ("ene_se", ene_se),
+               ("pfe", pfe))}
+    for k, v in series.items():
+        if v.shape != t.shape:
+            raise ValueError(f"The '{k}' parameter of exposure_figure must have the shape of "
+                             f"'times' {t.shape}. Got {v.shape} instead.")
+    with mpl.rc_context(_RC):
+        fig = _figure(HALF_WIDTH_IN, 3.6)
+        ax = fig.subplots()
+        band = f" (±{n_se:g} s.e.)"
+        for key, label in (("epe", "EPE"), ("ene", "ENE")):
+            v, se = series[key], series[f"{key}_se"]
+            ax.fill_between(t, v - n_se * se, v + n_se * se, color=COLORS[key], alpha=0.25,
+                            lw=0)
+            ax.plot(t, v, "o-", color=COLORS[key], lw=1.4, ms=3.0, label=label + band)
+        ax.plot(t, series["pfe"], "s--", color=COLORS["pfe"], lw=1.2, ms=3.0,
+                label=f"PFE ({100 * quantile:g} % quantile)")
+        ax.axhline(0.0, color="#999999", lw=0.7)
+        ax.set_xlabel("t (years)")
+        ax.set_ylabel("exposure (value units)")
+        ax.set_title(plain(title) if title else "Exposure profile")
+        ax.legend(loc="best")
     return fig
 
 

@@ -22,7 +22,12 @@ Optional arrays read from ``arrays/<scenario>.npz`` besides the required ``x_tes
   (ny, nx) or ``pinn_grid_error`` (ny, nx): the 2D error heatmap (axes: the first two inputs);
 * ``xva_x`` (n,) or (n, d), ``xva_risk_free`` (n,), ``xva_risky`` (n,): risky vs risk-free curves
   (risky by the reference method); ``xva_risky_<method>`` (n,): the risky value by a PDE
-  cross-check (e.g. ``xva_risky_fd`` beside a PINN reference), drawn beside it.
+  cross-check (e.g. ``xva_risky_fd`` beside a PINN reference), drawn beside it;
+* ``backward_price`` (n,), ``backward_grad`` (n, d): the backward regression's risky value at
+  ``x_test`` (t = 0), ``backward_ref_price`` / ``backward_ref_grad``: the risky reference of its
+  table (the FD, else the PINN), ``backward_exposure_<name>`` (N + 1,) for ``times``, ``epe``,
+  ``ene``, ``epe_se``, ``ene_se``, ``pfe``, ``mean``: the exposure profile (the section's figures;
+  its table comes from the scenario's ``backward`` block in metrics.json).
 
 Command line: ``python -m evaluation.report RUN_DIR [--history N] [--tolerance T] [--output F]``
 (``diffml report RUN_DIR`` calls :func:`build_report`).
@@ -441,6 +446,16 @@ def _scenario_section(
         s["xva"] = {"src": src, "at": at, "rows": rows, "risky": main,
                     "surrogate_note": s["surrogate_note"]} if src else None
 
+    s["backward"] = None
+    bw = sc.get("backward")
+    if isinstance(bw, Mapping):
+        try:
+            s["backward"] = _backward_section(sid, bw, arrays, inputs, sc.get("parameters"),
+                                              figs)
+        except Exception as exc:  # a malformed block must not lose the whole report
+            figs.warnings.append(f"{sid}: backward section failed ({type(exc).__name__}: "
+                                 f"{exc})")
+
     # provenance
     params = sc.get("parameters") or {}
     s["parameters"] = _flatten(params) if params else []
@@ -455,6 +470,153 @@ def _scenario_section(
 
 
 _METHOD_LABELS = {"pinn": "PINN", "fd": "FD", "analytic": "closed form"}
+
+#: The backward table's row names (``backward.rows[].key``), as the report shows them.
+_BACKWARD_ROWS = {
+    "backward": "backward regression (risky)",
+    "pinn": "PINN (risky)",
+    "fd": "FD (risky, reference)",
+    "risk_free": "risk-free",
+    "linear_positive": "e^(−c₊T) V_rf",
+    "linear_negative": "e^(−c₋T) V_rf",
+    "cva_dva": "V_rf − CVA + DVA (risk-free close-out, today's state only)",
+}
+
+
+def _backward_note(row: Mapping[str, Any], bw: Mapping[str, Any]) -> str:
+    """What a row of the backward table is, in words (the exactness of e^(−cT) V_rf stated
+    where the payoff's sign makes it exact)."""
+    key = row.get("key")
+    settings = bw.get("settings") if isinstance(bw.get("settings"), Mapping) else {}
+    if key == "backward":
+        how = "read from the cache" if bw.get("reused") else "trained in this run"
+        return (f"{settings.get('dates', '?')} dates × {settings.get('paths_per_date', '?')} "
+                f"paths per date, {settings.get('scheme', '?')}; {how}")
+    if key == "fd":
+        return "finite differences of the XVA PDE: the table's reference" \
+            if bw.get("compared_with") == "fd" else "finite differences of the XVA PDE"
+    if key == "pinn":
+        return "the table's reference (no FD for this pair)" \
+            if bw.get("compared_with") == "pinn" else "physics-informed network, XVA PDE"
+    if key == "risk_free":
+        method = _METHOD_LABELS.get(str(bw.get("risk_free_method")), bw.get("risk_free_method"))
+        return f"no XVA ({method})"
+    if key in ("linear_positive", "linear_negative"):
+        c = row.get("spread")
+        sign = "≥ 0" if key == "linear_positive" else "≤ 0"
+        spread = f"c = {c:.4g}" if _finite(c) else "c"
+        if row.get("exact"):
+            return (f"exact: this payoff stays {sign}, so its risky value is e^(−cτ)·V_rf "
+                    f"({spread})")
+        return f"the risky value if the value stayed {sign} ({spread}); not exact here"
+    if key == "cva_dva":
+        ex = bw.get("exposure") if isinstance(bw.get("exposure"), Mapping) else {}
+        return (f"at today's state {_value(ex.get('state'))}: CVA {_num(ex.get('cva'))}, "
+                f"DVA {_num(ex.get('dva'))} from the exposure profile of the risk-free "
+                "surrogate")
+    return ""
+
+
+def _backward_section(sid: str, bw: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                      inputs: Sequence[str], parameters: Any, figs: _Figures
+                      ) -> dict[str, Any]:
+    """The backward regression's table (every row against the table's reference: relative RMS
+    of the value and of each state Greek, log10 relative L2, seconds), today's values, the
+    exposure profile and the risky value along the slice axis."""
+    from .metrics import greek_name
+
+    against = bw.get("compared_with")
+    names = [str(n) for n in (bw.get("inputs") or inputs)]
+    other = next((m for m in (bw.get("references") or []) if m != against), None)
+    rows = []
+    for row in bw.get("rows") or []:
+        if not isinstance(row, Mapping):
+            continue
+        key = str(row.get("key"))
+        vs = row.get("vs") if isinstance(row.get("vs"), Mapping) else {}
+        e = vs.get(against) if isinstance(vs.get(against), Mapping) else None
+        is_ref = key == against
+        gr = (e or {}).get("greek_relative") if isinstance((e or {}).get("greek_relative"),
+                                                           Mapping) else {}
+        o = vs.get(other) if other and isinstance(vs.get(other), Mapping) else None
+        rows.append({
+            "name": _BACKWARD_ROWS.get(key, str(row.get("label", key))),
+            "key": key, "reference": is_ref,
+            "value": "reference" if is_ref else tables.pct((e or {}).get("value_relative")),
+            "greeks": ["reference" if is_ref else "—" if row.get("today_only")
+                       else tables.pct(gr.get(n)) for n in names],
+            "l2": "—" if is_ref else _log((e or {}).get("log10_rel_l2")),
+            "other": "—" if o is None else tables.pct(o.get("value_relative")),
+            "seconds": _seconds(row.get("seconds")),
+            "note": _backward_note(row, bw),
+            "exact": bool(row.get("exact")),
+        })
+    out: dict[str, Any] = {
+        "against": _METHOD_LABELS.get(str(against), against) if against else None,
+        "other": _METHOD_LABELS.get(str(other), other) if other else None,
+        "greek_names": [greek_name(n) for n in names], "rows": rows,
+        "train_seconds": _seconds(bw.get("train_seconds")),
+        "reused": bool(bw.get("reused")), "xva": bool(bw.get("xva")),
+        "today": [], "exposure": None, "value": None, "history": [],
+    }
+    ex = bw.get("exposure") if isinstance(bw.get("exposure"), Mapping) else None
+    if ex is not None:
+        today = ex.get("today") if isinstance(ex.get("today"), Mapping) else {}
+        vals = today.get("values") if isinstance(today.get("values"), Mapping) else {}
+        errs = today.get("errors") if isinstance(today.get("errors"), Mapping) else {}
+        rf_method = _METHOD_LABELS.get(str(bw.get("risk_free_method")),
+                                       bw.get("risk_free_method"))
+        labels = {"backward": "backward regression (risky)",
+                  "risk_free": f"risk-free ({rf_method})",
+                  "risk_free_surrogate": "risk-free, backward regression without XVA",
+                  "linear_positive": "e^(−c₊T) V_rf", "linear_negative": "e^(−c₋T) V_rf",
+                  "cva_dva": "V_rf − CVA + DVA", "first_order": "first order: V_rf − ∫D (b EPE "
+                  "+ a ENE) dt (funding included)"}
+        ref_method = today.get("reference_method")
+        if _finite(today.get("reference")):
+            out["today"].append({"name": f"{_METHOD_LABELS.get(ref_method, ref_method)} "
+                                 "(risky, reference)", "value": _num(today["reference"]),
+                                 "rel": "reference"})
+        for k, label in labels.items():
+            if k in vals:
+                err = errs.get(k) if isinstance(errs.get(k), Mapping) else {}
+                out["today"].append({"name": label, "value": _num(vals[k]),
+                                     "rel": tables.pct(err.get("value_relative"))})
+        out["state"] = _value(ex.get("state"))
+        out["cva"], out["dva"] = _num(ex.get("cva")), _num(ex.get("dva"))
+        out["paths"], out["quantile"] = _num(ex.get("paths")), _num(ex.get("quantile"))
+        keys = [f"backward_exposure_{k}" for k in ("times", "epe", "ene", "epe_se", "ene_se",
+                                                   "pfe")]
+        if all(k in arrays for k in keys):
+            q = ex.get("quantile")
+            out["exposure"] = figs.png(f"{sid} exposure profile", lambda: figs.plots.
+                                       exposure_figure(*(arrays[k] for k in keys),
+                                                       quantile=float(q) if _finite(q)
+                                                       else 0.975))
+    if {"x_test", "backward_price", "backward_ref_price"} <= arrays.keys():
+        x = np.asarray(arrays["x_test"], dtype=float)
+        x = x.reshape(len(x), -1)
+        axis = figs.axis(sid, x, list(inputs), parameters)
+        preds: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
+            "backward (risky)": (arrays["backward_price"], arrays.get("backward_grad"))}
+        colors = {"backward (risky)": figs.plots.COLORS["backward"],
+                  "PINN (risky)": figs.plots.COLORS["pinn"]}
+        if "pinn_price" in arrays and against != "pinn":
+            preds["PINN (risky)"] = (arrays["pinn_price"], None)
+        ref_label = f"{out['against'] or 'reference'} (risky)"
+        out["value"] = figs.png(f"{sid} backward value", lambda: figs.plots.slices_figure(
+            x, arrays["backward_ref_price"], arrays.get("backward_ref_grad"), preds,
+            list(inputs), axis=axis, colors=colors, reference_label=ref_label))
+        out["value_caption"] = _axis_caption(axis)
+    for h in bw.get("history") or []:
+        if isinstance(h, Mapping):
+            out["history"].append({
+                "date": _num(h.get("date")), "time": _num(h.get("time")),
+                "paths": _num(h.get("paths")), "seconds": _seconds(h.get("seconds")),
+                "r2_value": _num(h.get("r2_value")), "r2_gradient": _num(h.get("r2_gradient")),
+                "mean": _num(h.get("mean_value")),
+                "negative": tables.pct(h.get("negative_share"))})
+    return out
 
 
 def _base_caveat(p: Mapping[str, Any]) -> str:
