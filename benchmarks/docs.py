@@ -447,6 +447,77 @@ def pipeline_page(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# backward.json
+
+_BACKWARD_LABELS = {"bs_forward": "BS forward K=100", "bs_collar": "BS collar C(110) - P(90)",
+                    "basket_forward": "2-asset basket forward", "heston_collar": "Heston collar"}
+
+
+def _e(x: float) -> str:
+    return f"{x:.1e}"
+
+
+def _greeks(errors: dict) -> str:
+    return ", ".join(f"{_e(v)}" for k, v in errors.items() if k != "value")
+
+
+def backward_table(d: dict) -> str:
+    order = list(_BACKWARD_LABELS)
+    runs = sorted(d["runs"], key=lambda r: (order.index(r["problem"]), r["lambda_b"]))
+    rows = []
+    for r in runs:
+        rows.append([
+            _BACKWARD_LABELS[r["problem"]], f"{r['lambda_b']:g}",
+            f"{r['dates']} × {r['paths_per_date'] // 1024}k, {r['network']}",
+            _e(r["errors"]["value"]), _greeks(r["errors"]),
+            f"{_e(r['linear_plus']['value'])} / {_e(r['linear_minus']['value'])}",
+            f"{r['gain_over_linear']:.1f}×", f"{r['seconds']:.0f}",
+            _e(r["fd_refinement"]),
+            f"{_e(r['target_value'])} in {r['target_seconds']:.0f} s: "
+            + ("met" if r["meets_targets"] else "**missed**")])
+    return table(["problem", "λ_B", "dates × paths, network", "value", "Greeks (state order)",
+                  "linear + / −", "gain", "seconds", "FD refinement", "target"], rows)
+
+
+def backward_convergence_table(d: dict) -> str:
+    rows = [[r["vary"], r["dates"], f"{r['paths_per_date']:,}", _e(r["errors"]["value"]),
+             _greeks(r["errors"]), f"{r['gain_over_linear']:.1f}×", f"{r['seconds']:.0f}"]
+            for r in d.get("convergence", [])]
+    return table(["varied", "dates", "paths per date", "value", "delta", "gain", "seconds"], rows)
+
+
+def backward_exposure_text(d: dict) -> str:
+    e = d.get("exposure")
+    if not e:
+        return "Not measured in this file."
+    rows = [[f"{t:.3f}", f"{a:.4f}", f"{b:.4f}", f"{se:.4f}", f"{z:.2f}"]
+            for t, a, b, se, z in zip(e["times"][1:], e["epe"][1:], e["epe_exact"][1:],
+                                       e["epe_se"][1:], e["epe_error_in_se"], strict=True)]
+    verdict = "within" if e["within_3_se"] else "**not** within"
+    return (f"Risk-free surrogate of the forward ({e['dates']} dates × {e['paths_per_date']:,} "
+            f"paths, {e['solve_seconds']:.0f} s), {e['outer_paths']:,} outer paths from S = 100: "
+            f"the EPE is {verdict} 3 standard errors of the closed form at every date (largest "
+            f"{e['max_error_in_se']:.2f}). CVA {e['cva']:.4f}, DVA {e['dva']:.4f}, first-order "
+            f"adjustment {e['first_order_adjustment']:.4f} (λ_B = 0.02).\n\n"
+            + table(["t", "EPE", "closed form", "standard error", "error / SE"], rows))
+
+
+def backward_page(d: dict) -> str:
+    return "\n\n".join([
+        "# Benchmark: backward differential regression",
+        NOTICE.format(name="backward"),
+        machine_line(d["machine"], "python -m benchmarks.backward"),
+        "Method, columns and reading: [Risky values by backward differential regression]"
+        "(../backward.md#measured-accuracy).",
+        backward_table(d),
+        "## Error against dates and paths per date (BS collar, λ_B = 0.02)",
+        backward_convergence_table(d),
+        "## Exposure profile of a forward against its closed form",
+        backward_exposure_text(d),
+    ]) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
 # the summary of docs/performance.md
 
 
@@ -576,6 +647,7 @@ PAGES: dict[str, Callable[[dict], str]] = {
     "references": references_page,
     "pinn": pinn_page,
     "pipeline": pipeline_page,
+    "backward": backward_page,
 }
 
 #: (page, region name, results file, function): the generated tables inside narrative pages
@@ -587,6 +659,7 @@ REGIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("pinn.md", "pinn-results", "pinn", pinn_table),
     ("nonlinear-xva.md", "nonlinear-results", "pinn", pinn_nonlinear_table),
     ("nonlinear-xva.md", "source-results", "pinn", pinn_source_table),
+    ("backward.md", "backward-results", "backward", backward_table),
 ]
 
 

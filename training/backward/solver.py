@@ -80,8 +80,8 @@ def _check(model, product, sampler, paths_per_date, seed, regressor):
     return n
 
 
-def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 12,
-          paths_per_date: int = 16_384, regressor: Any = None,
+def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4,
+          paths_per_date: int = 65_536, regressor: Any = None,
           scheme: src.Scheme | str = src.Scheme.CRANK_NICOLSON, seed: int = 0,
           progress: bool = False, control: bool = True,
           output_lstsq: bool = True) -> RiskySurrogate:
@@ -96,6 +96,9 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 1
             or ``ForwardSampler``); later dates' states are these moved forward.
         xva: a ``simulators.XVA`` (``None``: the risk-free value, by the same recursion).
         dates: N equal date intervals over [0, maturity], or the times t_0 = 0 .. t_N = T.
+            Every date adds one regression's error while the Crank-Nicolson source step is
+            already accurate with a few dates: few dates and many paths give today's value
+            best (docs/backward.md); exposure profiles want more dates.
         paths_per_date: regression examples per date (>= 16).
         regressor: a ``DifferentialRegressor`` whose hyperparameters each date clones (seed
             ``regressor.seed + k``); default :func:`default_regressor`.
@@ -103,6 +106,8 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 1
         seed: RNG key of the simulation, in [0, 2**32). Date k's step uses stream ``date=k`` of
             :func:`simulators.transition`, the states' forward moves ``date=N + k``.
         progress: show a rich progress bar over the dates.
+        control: subtract the spot-martingale control variate from the value labels.
+        output_lstsq: solve each network's output layer by least squares after Adam.
 
     Returns:
         A :class:`RiskySurrogate` with one fitted regressor per date and the history of fits.
