@@ -602,7 +602,8 @@ def _backward_section(sid: str, bw: Mapping[str, Any], arrays: Mapping[str, np.n
         colors = {"backward (risky)": figs.plots.COLORS["backward"],
                   "PINN (risky)": figs.plots.COLORS["pinn"]}
         if "pinn_price" in arrays and against != "pinn":
-            preds["PINN (risky)"] = (arrays["pinn_price"], None)
+            preds["PINN (risky)"] = (arrays["pinn_price"], _pinn_grad(arrays, x.shape[0],
+                                                                       x.shape[1]))
         ref_label = f"{out['against'] or 'reference'} (risky)"
         out["value"] = figs.png(f"{sid} backward value", lambda: figs.plots.slices_figure(
             x, arrays["backward_ref_price"], arrays.get("backward_ref_grad"), preds,

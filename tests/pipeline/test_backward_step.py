@@ -143,3 +143,27 @@ def test_bad_backward_blocks_are_refused_with_one_line(tmp_path, block, fragment
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert fragment in lines[0], lines[0]
+
+
+def test_the_pinn_row_reads_the_pinn_steps_arrays_in_state_order():
+    """Beside another reference the PINN comes from the PINN step's arrays: delta per spot,
+    Heston's dV/dvariance from pinn_vega; a failed PINN step gives no row."""
+    import simulators as sim
+    from pipeline.backward_step import _pinn_values
+
+    n = 5
+    ref = {"method": "analytic", "price": np.zeros(n), "grad": np.zeros((n, 1))}
+    bs = sim.BlackScholes(vol=0.2)
+    pinn = {"arrays": {"pinn_price": np.arange(n, dtype=float), "pinn_delta": np.ones(n)},
+            "metrics": {"train_seconds": 3.5}}
+    price, grad, seconds = _pinn_values(ref, pinn, bs, n)
+    np.testing.assert_array_equal(price, np.arange(n))
+    assert grad.shape == (n, 1) and seconds == 3.5
+    heston = sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7)
+    pinn["arrays"]["pinn_vega"] = np.full(n, 2.0)
+    _, grad, _ = _pinn_values(ref, pinn, heston, n)
+    np.testing.assert_array_equal(grad, np.column_stack([np.ones(n), np.full(n, 2.0)]))
+    assert _pinn_values(ref, None, bs, n) is None
+    as_reference = {"method": "pinn", "price": np.ones(n), "grad": np.ones((n, 1)),
+                    "pinn": {"train_seconds": 7.0}}
+    assert _pinn_values(as_reference, None, bs, n)[2] == 7.0
