@@ -39,6 +39,9 @@ stream=rng.STREAM_TRANSITION + date)[i, k]`` (``STREAM_TRANSITION`` = 3; date in
 * ``Heston``: n_draws = 2 N, k = 2 j is Z1 (spot) and k = 2 j + 1 is Z2 (the independent part of
   the variance shock, rho Z1 + sqrt(1 - rho^2) Z2) of step j = 0 .. N - 1.
 
+With ``antithetic=True`` every normal is negated: the mirror path of the same draws (averaging a
+function over both halves its odd part, a variance reduction of conditional expectations).
+
 :func:`n_draws` gives n_draws. Path p's numbers depend on (seed, date, p) only: calls on rows
 [0, k) with first_path = f and on rows [k, n) with first_path = f + k concatenate, bit for bit,
 to the call on [0, n) with first_path = f, whatever the thread count.
@@ -80,8 +83,8 @@ MODELS = (BlackScholes, BlackScholesBasket, BachelierBasket, Heston)
 # Public API
 
 
-def transition(model, x, dt: float, seed: int, *, date: int = 0,
-               first_path: int = 0) -> np.ndarray:
+def transition(model, x, dt: float, seed: int, *, date: int = 0, first_path: int = 0,
+               antithetic: bool = False) -> np.ndarray:
     """The states ``x`` after ``dt`` years under the model's risk-neutral dynamics.
 
     Args:
@@ -93,26 +96,29 @@ def transition(model, x, dt: float, seed: int, *, date: int = 0,
         date: index of the step's date in [0, DATES): its normals come from stream
             ``rng.STREAM_TRANSITION + date`` (see the module's draw layout).
         first_path: path index of row 0 (row i uses path first_path + i), >= 0.
+        antithetic: use the negated normals of each path (the mirror of the same draws).
 
     Returns:
         x_next, float64 of shape (n, d), not discounted.
     """
-    return _run("transition", model, x, dt, seed, None, date, first_path)[0]
+    return _run("transition", model, x, dt, seed, None, date, first_path, antithetic)[0]
 
 
 def transition_vjp(model, x, dt: float, seed: int, cotangent, *, date: int = 0,
-                   first_path: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                   first_path: int = 0, antithetic: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`transition` and its vector-Jacobian product on the same normals.
 
     Args:
-        model, x, dt, seed, date, first_path: as :func:`transition`.
+        model, x, dt, seed, date, first_path, antithetic: as :func:`transition`.
         cotangent: c, shape (n, d) (that of x), finite: a cotangent of x_next per row.
 
     Returns:
         (x_next, x_bar): x_next as :func:`transition` (bit for bit) and
         ``x_bar[i, :] = c[i, :] @ d x_next[i, :] / d x[i, :]``, both float64 of shape (n, d).
     """
-    return _run("transition_vjp", model, x, dt, seed, cotangent, date, first_path)
+    return _run("transition_vjp", model, x, dt, seed, cotangent, date, first_path,
+                antithetic)
 
 
 def spot_mean(model, spots, dt: float) -> np.ndarray:
@@ -151,7 +157,7 @@ def n_draws(model, dt: float) -> int:
 # Validation and dispatch
 
 
-def _run(owner: str, model, x, dt, seed, cotangent, date, first_path):
+def _run(owner: str, model, x, dt, seed, cotangent, date, first_path, antithetic):
     """Validates the arguments, allocates the outputs and runs the model's kernel."""
     if not isinstance(model, MODELS):
         v.fail(owner, "model", "one of " + ", ".join(m.__name__ for m in MODELS),
@@ -163,19 +169,22 @@ def _run(owner: str, model, x, dt, seed, cotangent, date, first_path):
     date = _integer(owner, "date", date, 0, DATES, f"[0, 2**31 - {STREAM_TRANSITION})")
     first_path = _integer(owner, "first_path", first_path, 0, 2**64 - max(n, 1) + 1,
                           f"[0, 2**64 - n] (n = {n})")
+    if not isinstance(antithetic, (bool, np.bool_)):
+        v.fail(owner, "antithetic", "a bool", antithetic)
+    sign = -1.0 if antithetic else 1.0
     with_vjp = cotangent is not None
     cot = _cotangent(owner, cotangent, xs.shape) if with_vjp else np.empty((0, d))
     x_next = np.empty((n, d))
     x_bar = np.empty((n, d)) if with_vjp else np.empty((0, d))
-    args = (np.uint64(seed), np.uint64(STREAM_TRANSITION + date), np.uint64(first_path), cot,
-            with_vjp, x_next, x_bar)
+    args = (np.uint64(seed), np.uint64(STREAM_TRANSITION + date), np.uint64(first_path), sign,
+            cot, with_vjp, x_next, x_bar)
     if isinstance(model, BlackScholes):
         _black_scholes_kernel(xs, model.vol, model.rate, model.dividend, dt, *args)
     elif isinstance(model, BlackScholesBasket):
         _bs_basket_kernel(xs, model.cholesky(), np.asarray(model.vols, dtype=np.float64),
                           np.asarray(model.dividends, dtype=np.float64), model.rate, dt, *args)
     elif isinstance(model, BachelierBasket):
-        _bachelier_kernel(xs, model.cholesky(), dt, *args[:3], x_next)
+        _bachelier_kernel(xs, model.cholesky(), dt, *args[:4], x_next)
         if with_vjp:
             x_bar[:] = cot  # dS'/dS = I
     else:
@@ -246,8 +255,8 @@ def _cotangent(owner: str, cotangent, shape: tuple[int, int]) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _black_scholes_kernel(x, vol, rate, dividend, dt, seed, stream, first_path, cot, with_vjp,
-                          x_next, x_bar):
+def _black_scholes_kernel(x, vol, rate, dividend, dt, seed, stream, first_path, sign, cot,
+                          with_vjp, x_next, x_bar):
     """Per block of paths, as ``_cpu.black_scholes_kernel``: the normals
     (``rng.normals_block``), the exponents (``bs_exponent``), their exponentials (libm), S' = S
     growth, then S-bar = ``bs_terminal_adjoint`` from S'-bar = c."""
@@ -262,6 +271,8 @@ def _black_scholes_kernel(x, vol, rate, dividend, dt, seed, stream, first_path, 
         normals_block(seed, stream, first_path + np.uint64(lo), m, 0, zs, buf, idx)
         z, growth = zs[0], buf[0]
         for j in range(m):
+            z[j] *= sign
+        for j in range(m):
             growth[j] = bs_exponent(vol, rate, dividend, dt, sqt, z[j])
         for j in range(m):
             growth[j] = math.exp(growth[j])
@@ -275,7 +286,7 @@ def _black_scholes_kernel(x, vol, rate, dividend, dt, seed, stream, first_path, 
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _bs_basket_kernel(x, chol, vols, dividends, rate, dt, seed, stream, first_path, cot,
+def _bs_basket_kernel(x, chol, vols, dividends, rate, dt, seed, stream, first_path, sign, cot,
                       with_vjp, x_next, x_bar):
     """Per block of paths, the passes of ``bs_basket.bs_basket_block``: the normals, one row per
     asset; W = L Z; the exponents; their exponentials; S' = S exp(...); then the gradient pass
@@ -290,6 +301,9 @@ def _bs_basket_kernel(x, chol, vols, dividends, rate, dt, seed, stream, first_pa
         buf = np.empty((max(6 * d, BLOCK_SCRATCH_ROWS), BLOCK))
         idx = np.empty(BLOCK, dtype=np.int64)
         draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        for a in range(d):
+            for j in range(m):
+                zs[a, j] *= sign
         xs, sig, w = buf[0:d], buf[d:2 * d], buf[2 * d:3 * d]
         s, g, acc = buf[3 * d:4 * d], buf[4 * d:5 * d], buf[5 * d:6 * d]
         gather_columns(x, lo, m, 0, xs)
@@ -308,7 +322,7 @@ def _bs_basket_kernel(x, chol, vols, dividends, rate, dt, seed, stream, first_pa
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _bachelier_kernel(x, chol, dt, seed, stream, first_path, x_next):
+def _bachelier_kernel(x, chol, dt, seed, stream, first_path, sign, x_next):
     """Per block of paths, the passes of ``bachelier.bachelier_block``: the normals, one row per
     asset, then S' = S + sqrt(dt) (L Z). (The vector-Jacobian product is the cotangent.)"""
     n, d = x.shape
@@ -320,6 +334,9 @@ def _bachelier_kernel(x, chol, dt, seed, stream, first_path, x_next):
         buf = np.empty((max(2 * d, BLOCK_SCRATCH_ROWS), BLOCK))
         idx = np.empty(BLOCK, dtype=np.int64)
         draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 0, zs, buf, idx)
+        for a in range(d):
+            for j in range(m):
+                zs[a, j] *= sign
         xs, s = buf[0:d], buf[d:2 * d]
         gather_columns(x, lo, m, 0, xs)
         lower_matvec(chol, zs, m, s)
@@ -332,7 +349,7 @@ _HESTON_ROWS = 17  # rows of the Heston kernel's float64 scratch
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def _heston_kernel(x, kappa, theta, xi, rho, rate, dividend, dt, steps, width, seed, stream,
-                   first_path, cot, with_vjp, x_next, x_bar):
+                   first_path, sign, cot, with_vjp, x_next, x_bar):
     """Per block of ``width`` paths (``heston.heston_block_width(steps)``), as
     ``heston.heston_block``: the forward sweep (``heston_forward_sweep``, storing the block's
     sqrt(v_k+ h), h = dt / steps: steps x width doubles, at most 4 MiB), then (S_N, max(v_N, 0)),
@@ -364,7 +381,7 @@ def _heston_kernel(x, kappa, theta, xi, rho, rate, dividend, dt, steps, width, s
             xl[j] = math.log(s0[j])
             var[j] = x[lo + j, 1]
         fp = first_path + np.uint64(lo)
-        heston_forward_sweep(seed, stream, fp, m, steps, 1.0, xl, var, vs, rs, dividend, kap,
+        heston_forward_sweep(seed, stream, fp, m, steps, sign, xl, var, vs, rs, dividend, kap,
                              the, xis, rhos, srho, h, zs, z2, work, idx)
         for j in range(m):
             x_next[lo + j, 0] = math.exp(xl[j])
@@ -380,7 +397,7 @@ def _heston_kernel(x, kappa, theta, xi, rho, rate, dividend, dt, steps, width, s
             xib[j] = 0.0
             rhob[j] = 0.0
             rb[j] = 0.0
-        heston_reverse_sweep(seed, stream, fp, m, steps, 1.0, vs, xbar, vbar, kb, tb, xib, rhob,
+        heston_reverse_sweep(seed, stream, fp, m, steps, sign, vs, xbar, vbar, kb, tb, xib, rhob,
                              rb, kap, the, xis, rhos, srho, rho_srho, h, zs, z2, work, idx)
         for j in range(m):
             x_bar[lo + j, 0] = xbar[j] / s0[j]

@@ -4,7 +4,10 @@ Dates ``0 = t_0 < ... < t_N = T``. From the payoff V_N, for k = N - 1 down to 0:
 from states x_k spread over the date's state distribution, label each path with the discounted
 next value (and its source share, :mod:`training.backward.source`), pull the label's gradient
 back to x_k through the simulator's vector-Jacobian product (:func:`simulators.transition_vjp`),
-fit a twin network C_k to both, and set V_k = g^{-1}(C_k). The states of date k are today's
+fit a twin network C_k to both, and set V_k = g^{-1}(C_k). Each state's labels are averaged
+over the step and its mirror (antithetic normals), and the value labels carry a control variate
+of zero conditional mean; after Adam the network's output layer is solved by least squares
+(:mod:`training.backward.output_layer`). The states of date k are today's
 sampled states moved forward k steps by the model's own dynamics, on a stream of their own, so
 every date is fitted where the next step from the previous date lands.
 """
@@ -83,7 +86,7 @@ def _check(model, product, sampler, paths_per_date, seed, regressor):
 def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4,
           paths_per_date: int = 65_536, regressor: Any = None,
           scheme: src.Scheme | str = src.Scheme.CRANK_NICOLSON, seed: int = 0,
-          progress: bool = False, control: bool = True,
+          progress: bool = False, antithetic: bool = True, control: bool = True,
           output_lstsq: bool = True) -> RiskySurrogate:
     """Learn the risky value of ``product`` at every date by backward differential regression.
 
@@ -106,14 +109,15 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
         seed: RNG key of the simulation, in [0, 2**32). Date k's step uses stream ``date=k`` of
             :func:`simulators.transition`, the states' forward moves ``date=N + k``.
         progress: show a rich progress bar over the dates.
+        antithetic: average each state's labels over the step and its mirror (negated
+            normals): removes the part of the label noise that is odd in the normals.
         control: subtract the spot-martingale control variate from the value labels.
         output_lstsq: solve each network's output layer by least squares after Adam.
 
     Returns:
         A :class:`RiskySurrogate` with one fitted regressor per date and the history of fits.
     """
-    from simulators.products.gradient import payoff_and_gradient
-    from simulators.transition import transition, transition_vjp
+    from simulators.transition import transition
 
     n = _check(model, product, sampler, paths_per_date, seed, regressor)
     sch = tv.option(_OWNER, "scheme", scheme, src.Scheme)
@@ -123,7 +127,6 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
     source = src.Source.of(xva)
     theta = sch.theta
     rate = float(model.rate)
-    assets = int(model.dim)
     t_start = time.perf_counter()
 
     states = [np.ascontiguousarray(sampler.sample(model, int(seed), 0, n), dtype=np.float64)]
@@ -141,20 +144,11 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
             t0 = time.perf_counter()
             dt = float(times[k + 1] - times[k])
             x = states[k]
-            x_next = transition(model, x, dt, int(seed), date=k)
-            if k == n_dates - 1:
-                h, dh = payoff_and_gradient(product, x_next[:, :assets])
-                v_next = h
-                g_next = np.zeros_like(x_next)
-                g_next[:, :assets] = dh
-            else:
-                v_next, g_next = surrogate.predict_value_and_gradient(x_next, k + 1)
             disc = math.exp(-rate * dt)
-            y, w = src.label(source, theta, dt, disc, v_next, g_next)
-            if control:
-                y = y - _control(surrogate, product, k, n_dates, assets, source, theta, dt,
-                                 disc, x, x_next)
-            _, dydx = transition_vjp(model, x, dt, int(seed), w, date=k)
+            labels = [_labels(surrogate, k, dt, disc, x, int(seed), mirror, control)
+                      for mirror in ((False, True) if antithetic else (False,))]
+            y = np.mean([lab[0] for lab in labels], axis=0)
+            dydx = np.mean([lab[1] for lab in labels], axis=0)
             reg = template.clone(seed=int(template.seed) + k)
             t_fit = time.perf_counter()
             reg.fit(x, y, dydx, input_names=list(model.state_inputs), output_name=f"C_{k}")
@@ -176,23 +170,39 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
     return surrogate
 
 
-def _control(surrogate, product, k, n_dates, assets, source, theta, dt, disc, x, x_next):
+def _next_value(surrogate, k: int, x_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """V_{k+1} and its state gradient at x_next: the payoff at the last date."""
+    return surrogate.predict_value_and_gradient(x_next, k + 1)
+
+
+def _labels(surrogate, k: int, dt: float, disc: float, x: np.ndarray, seed: int, mirror: bool,
+            control: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Value labels (n,) and differential labels (n, d) of date k from one step of x (the
+    mirrored normals when ``mirror``), the control variate subtracted from the values."""
+    from simulators.transition import transition, transition_vjp
+
+    model = surrogate.model
+    x_next = transition(model, x, dt, seed, date=k, antithetic=mirror)
+    v_next, g_next = _next_value(surrogate, k, x_next)
+    y, w = src.label(surrogate.source, surrogate.scheme.theta, dt, disc, v_next, g_next)
+    if control:
+        y = y - _control(surrogate, k, dt, disc, x, x_next)
+    _, dydx = transition_vjp(model, x, dt, seed, w, date=k, antithetic=mirror)
+    return y, dydx
+
+
+def _control(surrogate, k: int, dt: float, disc: float, x: np.ndarray, x_next: np.ndarray
+             ) -> np.ndarray:
     """beta(x) . (S_{k+1} - E[S_{k+1} | x]) over the spot columns, beta the label's gradient at
     the conditional mean: a control variate of zero conditional mean (beta depends on x only),
     which removes the label noise that is linear in the step's spot move."""
     from simulators.transition import spot_mean
 
+    assets = int(surrogate.model.dim)
     m = x.copy()
     m[:, :assets] = spot_mean(surrogate.model, x[:, :assets], dt)
-    if k == n_dates - 1:
-        from simulators.products.gradient import payoff_and_gradient
-
-        v_m, dh = payoff_and_gradient(product, m[:, :assets])
-        g_m = np.zeros_like(m)
-        g_m[:, :assets] = dh
-    else:
-        v_m, g_m = surrogate.predict_value_and_gradient(m, k + 1)
-    _, beta = src.label(source, theta, dt, disc, v_m, g_m)
+    v_m, g_m = _next_value(surrogate, k, m)
+    _, beta = src.label(surrogate.source, surrogate.scheme.theta, dt, disc, v_m, g_m)
     return np.sum(beta[:, :assets] * (x_next[:, :assets] - m[:, :assets]), axis=1)
 
 
