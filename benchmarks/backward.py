@@ -48,7 +48,7 @@ LAMBDA_C, RECOVERY = 0.05, 0.4
 
 BS = BlackScholes(vol=0.25, rate=0.03)
 BASKET = BlackScholesBasket(vols=(0.25, 0.35), correlation=((1.0, 0.5), (0.5, 1.0)), rate=0.03)
-HESTON = Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025, steps_per_year=64)
+HESTON = Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.025, steps_per_year=256)
 COLLAR_LEGS = [Leg("call", 110.0, 1.0), Leg("put", 90.0, -1.0)]
 
 PROBLEMS = {

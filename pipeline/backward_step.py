@@ -37,8 +37,8 @@ from .config import BackwardSettings, RunConfig, Scenario, exposure_state
 
 log = logging.getLogger("diffml.pipeline")
 
-#: Bumped when a cached surrogate of the same key would differ (a change of the solve's
-#: defaults), so that older entries are not reused.
+#: Bumped when a cached surrogate of the same key would differ because of this step (the key
+#: also holds ``training.backward.SOLVER_VERSION`` for changes of the solver itself).
 CACHE_VERSION = 1
 
 #: The rows of the comparison: key and label (the report's wording).
@@ -79,7 +79,10 @@ def settings_dict(settings: BackwardSettings) -> dict[str, Any]:
 def cache_key(objs: dict[str, Any], xva: Any, settings: BackwardSettings, seed: int) -> str:
     """16 hex digits of the SHA-256 of the model, product, sampler and XVA dicts, the settings
     (:func:`settings_dict`) and the seed."""
-    blob = json.dumps({"version": CACHE_VERSION, "model": objs["model"].to_dict(),
+    from training.backward import SOLVER_VERSION
+
+    blob = json.dumps({"version": CACHE_VERSION, "solver": SOLVER_VERSION,
+                       "model": objs["model"].to_dict(),
                        "product": objs["product"].to_dict(),
                        "sampler": objs["sampler"].to_dict(),
                        "xva": None if xva is None else xva.to_dict(),

@@ -10,5 +10,9 @@ from .solver import date_grid, default_regressor, solve
 from .source import Scheme, Source
 from .surrogate import DateFit, RiskySurrogate
 
-__all__ = ["DateFit", "ExposureProfile", "RiskySurrogate", "Scheme", "Source", "date_grid",
-           "default_regressor", "exposure_profile", "solve"]
+#: Changes whenever the numbers a solve returns for the same arguments change (the labels'
+#: variance reduction, the output-layer solve, a default): caches key on it.
+SOLVER_VERSION = 2
+
+__all__ = ["SOLVER_VERSION", "DateFit", "ExposureProfile", "RiskySurrogate", "Scheme", "Source",
+           "date_grid", "default_regressor", "exposure_profile", "solve"]
