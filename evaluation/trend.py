@@ -66,6 +66,8 @@ TRACKED_METRICS: tuple[str, ...] = (
     "pinn.log10_rel_l1",
     "pinn.log10_rel_l2",
     "pinn.log10_rel_linf",
+    "backward.errors.value_rmse",
+    "backward.errors.greek_rmse.*",
 )
 
 

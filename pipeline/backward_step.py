@@ -316,6 +316,12 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
         "risk_free_method": rf_method, "inputs": inputs, "rows": rows,
         "history": _history(surrogate),
     }
+    # the surrogate's errors against the first reference, flat for the regression gate
+    # (evaluation.trend.TRACKED_METRICS: backward.errors.value_rmse, backward.errors.greek_rmse.*)
+    mine = next((r for r in rows if r["key"] == "backward"), None)
+    if mine is not None and against:
+        metrics["errors"] = {k: mine["vs"][against[0]][k] for k in ("value_rmse", "greek_rmse")
+                             if k in mine["vs"][against[0]]}
     arrays: dict[str, np.ndarray] = {"backward_price": np.asarray(price, float),
                                      "backward_grad": np.asarray(grad, float).reshape(n, -1),
                                      "backward_rf_price": rf_price}

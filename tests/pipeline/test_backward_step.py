@@ -68,6 +68,14 @@ def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, 
         assert math.isfinite(e["value_relative"]) and math.isfinite(e["log10_rel_l2"])
         assert set(e["greek_relative"]) == {"spot"}
     assert rows["fd"]["vs"] == {}  # the reference is not scored against itself
+    # the flat errors the regression gate tracks are the backward row's against the FD
+    from evaluation.trend import expand_metric, get_metric
+
+    assert bw["errors"]["value_rmse"] == rows["backward"]["vs"]["fd"]["value_rmse"]
+    assert expand_metric("backward.errors.greek_rmse.*", sc) == [
+        "backward.errors.greek_rmse.spot"]
+    assert get_metric(sc, "backward.errors.greek_rmse.spot") == \
+        rows["backward"]["vs"]["fd"]["greek_rmse"]["spot"]
     assert rows["cva_dva"]["today_only"] is True
     assert math.isfinite(rows["cva_dva"]["vs"]["fd"]["value_relative"])
     # a forward takes both signs: neither linear approximation is exact
