@@ -477,9 +477,10 @@ _BACKWARD_ROWS = {
     "pinn": "PINN (risky)",
     "fd": "FD (risky, reference)",
     "risk_free": "risk-free",
+    "surrogate": "risk-free differential surrogate",
     "linear_positive": "e^(−c₊T) V_rf",
     "linear_negative": "e^(−c₋T) V_rf",
-    "cva_dva": "V_rf − CVA + DVA (risk-free close-out, today's state only)",
+    "cva_dva": "V_rf − CVA + DVA − FVA (risk-free close-out, today's state only)",
 }
 
 
@@ -501,6 +502,11 @@ def _backward_note(row: Mapping[str, Any], bw: Mapping[str, Any]) -> str:
     if key == "risk_free":
         method = _METHOD_LABELS.get(str(bw.get("risk_free_method")), bw.get("risk_free_method"))
         return f"no XVA ({method})"
+    if key == "surrogate":
+        m = row.get("paths")
+        size = f", {m:,} paths" if isinstance(m, int) else ""
+        return (f"the scenario's twin network{size}: it learns V_rf (no path label has the "
+                "risky value as its mean)")
     if key in ("linear_positive", "linear_negative"):
         c = row.get("spread")
         sign = "≥ 0" if key == "linear_positive" else "≤ 0"
@@ -512,8 +518,8 @@ def _backward_note(row: Mapping[str, Any], bw: Mapping[str, Any]) -> str:
     if key == "cva_dva":
         ex = bw.get("exposure") if isinstance(bw.get("exposure"), Mapping) else {}
         return (f"at today's state {_value(ex.get('state'))}: CVA {_num(ex.get('cva'))}, "
-                f"DVA {_num(ex.get('dva'))} from the exposure profile of the risk-free "
-                "surrogate")
+                f"DVA {_num(ex.get('dva'))}, FVA {_num(ex.get('fva'))} from the exposure profile "
+                "of the risk-free surrogate")
     return ""
 
 
@@ -570,8 +576,8 @@ def _backward_section(sid: str, bw: Mapping[str, Any], arrays: Mapping[str, np.n
                   "risk_free": f"risk-free ({rf_method})",
                   "risk_free_surrogate": "risk-free, backward regression without XVA",
                   "linear_positive": "e^(−c₊T) V_rf", "linear_negative": "e^(−c₋T) V_rf",
-                  "cva_dva": "V_rf − CVA + DVA", "first_order": "first order: V_rf − ∫D (b EPE "
-                  "+ a ENE) dt (funding included)"}
+                  "cva_dva": "V_rf − CVA + DVA − FVA",
+                  "first_order": "first order: V_rf − ∫D (b EPE + a ENE) dt (funding included)"}
         ref_method = today.get("reference_method")
         if _finite(today.get("reference")):
             out["today"].append({"name": f"{_METHOD_LABELS.get(ref_method, ref_method)} "

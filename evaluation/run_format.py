@@ -80,8 +80,8 @@ class BackwardRow(_Open):
     (``fd``, ``pinn``): ``value_relative`` (RMS error / RMS of the reference),
     ``greek_relative`` per state input, the RMSEs and ``log10_rel_l2``."""
 
-    key: Literal["backward", "pinn", "fd", "risk_free", "linear_positive", "linear_negative",
-                 "cva_dva"]
+    key: Literal["backward", "pinn", "fd", "risk_free", "surrogate", "linear_positive",
+                 "linear_negative", "cva_dva"]
     label: str
     seconds: float | None = None
     vs: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -112,6 +112,7 @@ class ExposureRecord(_Open):
     quantile: float = Field(gt=0.0, lt=1.0)
     cva: float | None = None
     dva: float | None = None
+    fva: float | None = None
     seconds: float | None = None
 
 

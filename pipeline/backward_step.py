@@ -4,10 +4,11 @@ approximations, with the exposure profile of today's state.
 
 Rows of the comparison (``metrics["rows"]``, in this order, each present where it can be
 computed): the backward surrogate (risky), the PINN (risky), the FD (risky), the risk-free value,
+the scenario's risk-free differential surrogate (added by the flow, which has its predictions),
 ``e^{-c+ T} V_rf`` and ``e^{-c- T} V_rf`` (exact for a payoff that stays >= 0, respectively
-<= 0), and ``V_rf - CVA + DVA`` at today's state only (risk-free close-out, CVA and DVA
-integrated over the exposure profile of the risk-free surrogate). Each row holds its errors
-against every risky reference that exists (``vs.fd``, ``vs.pinn``): relative RMS of the value
+<= 0), and ``V_rf - CVA + DVA - FVA`` at today's state only (risk-free close-out, the
+adjustments integrated over the exposure profile of the risk-free surrogate). Each row holds its
+errors against every risky reference that exists (``vs.fd``, ``vs.pinn``): relative RMS of the value
 (RMS error / RMS of the reference) and of each state Greek, RMSEs and the log10 relative L2
 error of the value (:mod:`evaluation.metrics`).
 
@@ -47,9 +48,10 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("pinn", "PINN (risky)"),
     ("fd", "FD (risky, reference)"),
     ("risk_free", "risk-free"),
+    ("surrogate", "risk-free differential surrogate"),
     ("linear_positive", "e^{-c+T} V_rf"),
     ("linear_negative", "e^{-c-T} V_rf"),
-    ("cva_dva", "V_rf - CVA + DVA (risk-free close-out, today's state only)"),
+    ("cva_dva", "V_rf - CVA + DVA - FVA (risk-free close-out, today's state only)"),
 )
 
 #: Exposure arrays of ``training.backward.ExposureProfile`` written to ``arrays/<id>.npz`` as
@@ -353,10 +355,10 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
                       "risk_free": v_rf0,
                       "risk_free_surrogate": float(free.predict(today, 0)[0])}
         if xva is not None:
-            cva, dva = profile.cva(xva), profile.dva(xva)
+            cva, dva, fva = profile.cva(xva), profile.dva(xva), profile.fva(xva)
             first = profile.first_order_adjustment(xva)
-            ex.update(cva=cva, dva=dva, first_order_adjustment=first)
-            today_vals.update({"cva_dva": v_rf0 - cva + dva, "first_order": v_rf0 - first,
+            ex.update(cva=cva, dva=dva, fva=fva, first_order_adjustment=first)
+            today_vals.update({"cva_dva": v_rf0 - cva + dva - fva, "first_order": v_rf0 - first,
                                **{name: math.exp(-c * maturity) * v_rf0
                                   for name, (c, _) in factors.items()}})
         ref0 = _today_reference(scenario, objs, today, run_dir, set(against))
@@ -384,3 +386,28 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
         free.save(rf_dst)
     return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
             "path": f"models/{scenario.id}-backward"}
+
+
+def add_surrogate_row(bw: dict, predictions: dict[str, np.ndarray], m: int | None) -> None:
+    """Add the scenario's risk-free differential surrogate (the twin network trained on the
+    simulated data, largest size, first seed) to the backward table, scored against the same
+    risky reference as the other rows: what a desk would use without an XVA method. In place;
+    nothing when the run has no differential surrogate or the table no reference."""
+    metrics, arrays = bw["metrics"], bw["arrays"]
+    against = metrics.get("compared_with")
+    price = predictions.get("pred_price_differential")
+    if against is None or price is None or "backward_ref_price" not in arrays:
+        return
+    grad = predictions.get("pred_grad_differential")
+    inputs = list(metrics.get("inputs") or [])
+    if grad is not None:
+        grad = np.asarray(grad, float).reshape(len(price), -1)[:, :len(inputs)]
+    row = {"key": "surrogate", "label": dict(ROWS)["surrogate"], "seconds": None,
+           "vs": {against: _errors(np.asarray(price, float), grad, arrays["backward_ref_price"],
+                                   arrays.get("backward_ref_grad"), inputs)},
+           "paths": m}
+    rows = metrics["rows"]
+    order = [k for k, _ in ROWS]
+    at = next((i for i, r in enumerate(rows) if order.index(r["key"]) > order.index("surrogate")),
+              len(rows))
+    rows.insert(at, row)

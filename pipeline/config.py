@@ -840,6 +840,14 @@ def _check_backward(s: Scenario, objs: dict[str, Any], seed: int) -> None:
     if seed >= MAX_BACKWARD_SEED:
         fail("seed", f"must be an integer in [0, {MAX_BACKWARD_SEED - 1}] with a backward block "
              f"(the solve's RNG key; the scenario's seed, else the run's). Got {seed} instead.")
+    from training.backward import Source, date_grid
+    from training.backward.solver import check_steps
+
+    try:  # the Crank-Nicolson step's limit on dt x spread
+        check_steps(date_grid(b.dates, float(objs["product"].maturity)),
+                    Source.of(objs["xva"]), 0.5 if b.scheme == "crank_nicolson" else 1.0)
+    except ValueError as exc:
+        fail("backward.dates", str(exc).split(" must ", 1)[-1].replace("be ", "must be ", 1))
     x0 = b.exposure.state
     if b.exposure.enabled and x0 is not None:
         if len(x0) != len(state):

@@ -161,6 +161,11 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
         per_step += [(None, None)] * (5 - len(per_step))  # simulate, reference, train, pinn,
         (ds, e1), (ref, e2), (tr, e3), (pn, e4), (bw, e5) = per_step  # backward
         errors = [e for e in (e1, e2, e3, e4, e5) if e]
+        if bw is not None and tr is not None:
+            from . import backward_step
+
+            backward_step.add_surrogate_row(bw, tr.get("predictions", {}),
+                                            (tr.get("summary") or {}).get("m"))
         objs = s.objects()
         entry: dict[str, Any] = {
             "status": "failed" if errors else "ok",

@@ -90,7 +90,7 @@ def test_last_date_is_the_payoff_and_save_load_round_trip(forward_risky, tmp_pat
         np.testing.assert_array_equal(back.predict_gradient(x, k),
                                       forward_risky.predict_gradient(x, k))
     assert back.xva == XVA_ and back.product == FORWARD and back.history == forward_risky.history
-    assert [h.date for h in back.history] == [2, 1, 0]
+    assert [h.date for h in back.history] == [0, 1, 2]  # date order, today first
 
 
 @pytest.mark.parametrize("kwargs,field", [
@@ -155,3 +155,44 @@ def test_collar_exposure_against_the_linear_pde():
     exact = collar_epe_oracle(prof.times)
     # the outer paths' MC error plus the surrogate's own (a few cents on a value of about 3)
     assert np.all(np.abs(prof.epe - exact) < 4 * prof.epe_se + 0.05), (prof.epe, exact)
+
+
+def test_long_crank_nicolson_steps_are_refused_with_the_dates_needed():
+    call = NettingSet(legs=[Leg("call", 100.0)], maturity=10.0)
+    with pytest.raises(ValueError, match=r"'dates' parameter .* at least 6 equal dates"):
+        solve(MODEL, call, xva=XVA(lambda_c=0.5), **small(dates=1))
+    from training.backward import Source, date_grid
+    from training.backward.solver import check_steps
+
+    check_steps(date_grid(1, 10.0), Source.of(XVA(lambda_c=0.5)), 1.0)  # implicit: any step
+
+
+def test_wrong_types_and_states_give_one_line_errors(forward_risky):
+    with pytest.raises(ValueError, match="'xva' parameter .* must be a simulators.XVA"):
+        solve(MODEL, FORWARD, xva={"lambda_b": 0.1}, **small())
+    with pytest.raises(ValueError, match="'antithetic' parameter .* must be a bool"):
+        solve(MODEL, FORWARD, antithetic="no", **small())
+    with pytest.raises(ValueError, match=r"'x' parameter of RiskySurrogate must have finite spot"):
+        forward_risky.predict([[-5.0]])
+    with pytest.raises(ValueError, match="'state' parameter"):
+        exposure_profile(forward_risky, "abc")
+    prof = exposure_profile(forward_risky, [100.0], paths=100)
+    with pytest.raises(ValueError, match="'xva' parameter of ExposureProfile.cva"):
+        prof.cva(None)
+    times = np.array([0.0, 0.5, 0.999999999999999])
+    from training.backward import date_grid
+
+    date_grid(times, 1.0)
+    assert times[-1] == 0.999999999999999  # the caller's array is not changed
+
+
+def test_fva_is_the_funding_share_of_the_positive_exposure(forward_risk_free):
+    prof = exposure_profile(forward_risk_free, [100.0], paths=2000, seed=3)
+    x = XVA_
+    assert prof.risk_free and prof.epe_se[0] == 0.0
+    w = np.exp(-(x.lambda_b + x.lambda_c + 0.03) * prof.times)
+    f = w * prof.epe
+    expected = x.s_f * float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(prof.times)))
+    assert prof.fva(x) == pytest.approx(expected, rel=1e-12) and prof.fva(x) > 0
+    assert prof.cva(x) / prof.fva(x) == pytest.approx(
+        (1 - x.recovery_c) * x.lambda_c / x.s_f, rel=1e-12)

@@ -92,7 +92,7 @@ def test_the_backward_section_shows_the_table_today_and_the_figures(tmp_path):
     assert "Backward regression: risky (XVA) value" in section
     for name in ("backward regression (risky)", "FD (risky, reference)", "risk-free",
                  "e^(−c₊T) V_rf", "e^(−c₋T) V_rf",
-                 "V_rf − CVA + DVA (risk-free close-out, today&#39;s state only)"):
+                 "V_rf − CVA + DVA − FVA (risk-free close-out, today&#39;s state only)"):
         assert name in section, name
     assert "0.4 %" in section and "1 %" in section  # backward value and delta, relative RMS
     # one-signed payoff: the exact formula is said to be exact, the other shortcut is not

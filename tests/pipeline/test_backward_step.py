@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import load_config
+from pipeline.config import ConfigError, load_config
 from pipeline.flows import run_config
 
 runner = CliRunner()
@@ -61,8 +61,11 @@ def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, 
     bw = sc["backward"]
     assert bw["xva"] is True and bw["reused"] is False and bw["compared_with"] == "fd"
     rows = {r["key"]: r for r in bw["rows"]}
-    assert list(rows) == ["backward", "fd", "risk_free", "linear_positive", "linear_negative",
-                          "cva_dva"]
+    assert list(rows) == ["backward", "fd", "risk_free", "surrogate", "linear_positive",
+                          "linear_negative", "cva_dva"]
+    # the scenario's own differential surrogate (risk-free), against the same risky FD
+    assert set(rows["surrogate"]["vs"]) == {"fd"}
+    assert math.isfinite(rows["surrogate"]["vs"]["fd"]["value_relative"])
     for key in ("backward", "risk_free", "linear_positive", "linear_negative"):
         e = rows[key]["vs"]["fd"]
         assert math.isfinite(e["value_relative"]) and math.isfinite(e["log10_rel_l2"])
@@ -104,7 +107,7 @@ def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, 
     html = (run_dir / "report.html").read_text()
     assert 'id="s0-backward"' in html and "Backward regression: risky (XVA) value" in html
     assert "backward regression (risky)" in html and "FD (risky, reference)" in html
-    assert "V_rf − CVA + DVA (risk-free close-out, today&#39;s state only)" in html
+    assert "V_rf − CVA + DVA − FVA (risk-free close-out, today&#39;s state only)" in html
     assert 'alt="exposure profile for fwd" src="data:image/png;base64,' in html
     assert 'alt="backward risky value for fwd" src="data:image/png;base64,' in html
     assert "Report warnings" not in html
@@ -175,3 +178,16 @@ def test_the_pinn_row_reads_the_pinn_steps_arrays_in_state_order():
     as_reference = {"method": "pinn", "price": np.ones(n), "grad": np.ones((n, 1)),
                     "pinn": {"train_seconds": 7.0}}
     assert _pinn_values(as_reference, None, bs, n)[2] == 7.0
+
+
+def test_a_crank_nicolson_step_too_long_for_the_spreads_is_refused_at_validation(tmp_path):
+    """dates 1 over T = 0.5 with b = (1 - R_C) lambda_C + (1 - R_B) lambda_B = 2:
+    (1 - theta) dt b = 0.5 > 0.25."""
+    sc = _forward_scenario()
+    sc["xva"] = {"type": "XVA", "lambda_b": 1.0, "lambda_c": 1.0, "recovery_b": 0.0,
+                 "recovery_c": 0.0}
+    sc["backward"]["dates"] = 1
+    path = _write(tmp_path, sc)
+    with pytest.raises(ConfigError, match=r"field 'backward.dates': must be at least 2 equal "
+                                          r"dates for the crank_nicolson scheme"):
+        load_config(path)

@@ -43,44 +43,86 @@ def date_grid(dates: int | Sequence[float], maturity: float) -> np.ndarray:
     """t_0 = 0 < ... < t_N = maturity: ``dates`` equal intervals, or the given times (which
     must start at 0, increase strictly and end at the maturity)."""
     if isinstance(dates, (int, np.integer)) and not isinstance(dates, bool):
-        n = tv.positive_int(_OWNER, "dates", dates)
+        n = tv.positive_int(_OWNER, "dates", int(dates))
         if n > MAX_DATES:
-            tv.fail(_OWNER, "dates", f"an int in [1, {MAX_DATES}]", dates)
+            tv.fail(_OWNER, "dates", f"be an int in [1, {MAX_DATES}]", dates)
         return np.linspace(0.0, maturity, n + 1)
     try:
-        times = np.asarray(dates, dtype=np.float64)
+        times = np.array(dates, dtype=np.float64)  # a copy: the caller's array is not changed
     except (TypeError, ValueError):
-        tv.fail(_OWNER, "dates", "an int >= 1 or a sequence of times", dates)
+        tv.fail(_OWNER, "dates", "be an int >= 1 or a sequence of times", dates)
     if (times.ndim != 1 or len(times) < 2 or len(times) > MAX_DATES + 1
             or not np.all(np.isfinite(times)) or times[0] != 0.0
             or not np.all(np.diff(times) > 0) or not math.isclose(times[-1], maturity,
                                                                    rel_tol=1e-12)):
-        tv.fail(_OWNER, "dates", f"increasing times from 0 to the maturity {maturity:g}",
+        tv.fail(_OWNER, "dates", f"be increasing times from 0 to the maturity {maturity:g}",
                 dates)
     times[-1] = maturity
     return times
 
 
-def _check(model, product, sampler, paths_per_date, seed, regressor):
-    state = tuple(getattr(model, "state_inputs", ()))
-    if not state or tuple(model.inputs) != state:
-        tv.fail(_OWNER, "model", f"a model whose inputs are its state {state} (parameters "
+def _check(model, product, sampler, xva, paths_per_date, seed, regressor, flags):
+    import simulators
+    from simulators.transition import MODELS
+
+    if not isinstance(model, MODELS):
+        tv.fail(_OWNER, "model", "be one of " + ", ".join(m.__name__ for m in MODELS),
+                type(model).__name__)
+    state = tuple(model.state_inputs)
+    if tuple(model.inputs) != state:
+        tv.fail(_OWNER, "model", f"be a model whose inputs are its state {state} (parameters "
                 "such as vol or rate as inputs are not supported)", tuple(model.inputs))
-    if getattr(product, "sign", None) is None or not hasattr(product, "encode"):
-        tv.fail(_OWNER, "product", "a simulators product (e.g. a NettingSet)", product)
-    product.encode(model.dim)  # refuses a product of another number of assets
+    products = (simulators.European, simulators.BasketOption, simulators.WorstOf,
+                simulators.BestOf, simulators.NettingSet)
+    if not isinstance(product, products):
+        tv.fail(_OWNER, "product", "be a simulators product (e.g. a NettingSet)",
+                type(product).__name__)
+    try:
+        product.encode(model.dim)
+    except ValueError as exc:  # a product on another number of assets
+        tv.fail(_OWNER, "product", f"fit the model's {model.dim} asset(s) ({exc})",
+                type(product).__name__)
+    if xva is not None and not isinstance(xva, simulators.XVA):
+        tv.fail(_OWNER, "xva", "be a simulators.XVA or None", type(xva).__name__)
+    samplers = (simulators.UniformSampler, simulators.ForwardSampler, simulators.FixedSampler)
+    if not isinstance(sampler, samplers):
+        tv.fail(_OWNER, "sampler", "be a UniformSampler, ForwardSampler or FixedSampler",
+                type(sampler).__name__)
     sampler.validate(model)
-    n = tv.positive_int(_OWNER, "paths_per_date", paths_per_date, 16)
+    n = tv.positive_int(_OWNER, "paths_per_date",
+                        int(paths_per_date) if isinstance(paths_per_date, np.integer)
+                        else paths_per_date, 16)
     if n > 50_000_000:
-        tv.fail(_OWNER, "paths_per_date", "an int in [16, 50000000]", paths_per_date)
+        tv.fail(_OWNER, "paths_per_date", "be an int in [16, 50000000]", paths_per_date)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
             0 <= seed < 2**32):
-        tv.fail(_OWNER, "seed", "an integer in [0, 2**32)", seed)
+        tv.fail(_OWNER, "seed", "be an integer in [0, 2**32)", seed)
     if regressor is not None and not all(hasattr(regressor, a) for a in (
             "clone", "fit", "predict_value_and_gradient", "save")):
-        tv.fail(_OWNER, "regressor", "a DifferentialRegressor (hyperparameters to clone per "
+        tv.fail(_OWNER, "regressor", "be a DifferentialRegressor (hyperparameters to clone per "
                 "date) or None", type(regressor).__name__)
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            tv.fail(_OWNER, name, "be a bool", value)
     return n
+
+
+#: Largest (1 - theta) dt max(a, b) of a step: the explicit half of the Crank-Nicolson step
+#: multiplies a value by (1 - h b) / (1 + h b) per date (h = dt / 2), which is 1/3 at h b = 0.5
+#: against e^{-1} = 0.37 exact, and changes sign at h b = 1.
+MAX_EXPLICIT_SOURCE_STEP = 0.25
+
+
+def check_steps(times: np.ndarray, source: src.Source, theta: float) -> None:
+    """Refuse date intervals too long for the explicit half of the theta scheme (one
+    ``ValueError`` line saying how many dates are needed)."""
+    h = (1.0 - theta) * float(np.max(np.diff(times))) * max(source.neg, source.pos)
+    if h > MAX_EXPLICIT_SOURCE_STEP:
+        need = math.ceil((1.0 - theta) * float(times[-1]) * max(source.neg, source.pos)
+                         / MAX_EXPLICIT_SOURCE_STEP)
+        tv.fail(_OWNER, "dates", f"be at least {need} equal dates for the crank_nicolson "
+                f"scheme with these spreads ((1 - theta) dt max(a, b) <= "
+                f"{MAX_EXPLICIT_SOURCE_STEP}; or use scheme='implicit')", len(times) - 1)
 
 
 def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4,
@@ -119,9 +161,12 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
     """
     from simulators.transition import transition
 
-    n = _check(model, product, sampler, paths_per_date, seed, regressor)
+    n = _check(model, product, sampler, xva, paths_per_date, seed, regressor,
+               {"progress": progress, "antithetic": antithetic, "control": control,
+                "output_lstsq": output_lstsq})
     sch = tv.option(_OWNER, "scheme", scheme, src.Scheme)
     times = date_grid(dates, float(product.maturity))
+    check_steps(times, src.Source.of(xva), sch.theta)
     n_dates = len(times) - 1
     template = default_regressor() if regressor is None else regressor
     source = src.Source.of(xva)
@@ -137,7 +182,10 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
     regs: list[Any] = [None] * n_dates
     history: list[DateFit] = []
     surrogate = RiskySurrogate(model=model, product=product, xva=xva, times=times, scheme=sch,
-                               regressors=regs, history=history)
+                               regressors=regs, history=history, settings={
+                                   "seed": int(seed), "paths_per_date": n,
+                                   "antithetic": bool(antithetic), "control": bool(control),
+                                   "output_lstsq": bool(output_lstsq)})
     bar = _Progress(progress, n_dates)
     try:
         for k in range(n_dates - 1, -1, -1):
@@ -166,6 +214,7 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
             bar.advance(k, history[-1])
     finally:
         bar.close()
+    history.sort(key=lambda h: h.date)
     surrogate.seconds = time.perf_counter() - t_start
     return surrogate
 

@@ -9,9 +9,44 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validation as tv
 from . import source as src
 
 FORMAT_VERSION = 1
+
+
+def check_states(owner: str, field: str, model, x: Any, single: bool = False) -> np.ndarray:
+    """States as float64 (n, d) in the model's state columns, finite and inside the model's
+    input bounds (spots > 0 for the lognormal models, variance >= 0): one ``ValueError`` line
+    naming ``field`` otherwise. ``single``: one state of shape (d,), returned as (1, d)."""
+    names = tuple(model.state_inputs)
+    d = len(names)
+    want = f"({d},)" if single else f"(n, {d})"
+    try:
+        xa = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        tv.fail(owner, field, f"be numbers of shape {want} ({', '.join(names)})",
+                type(x).__name__)
+    if single:
+        xa = xa.reshape(1, -1) if xa.ndim <= 1 else xa
+        if xa.shape != (1, d):
+            tv.fail(owner, field, f"be {d} numbers ({', '.join(names)})", x)
+    elif xa.ndim == 1 and d == 1:
+        xa = xa[:, None]
+    if xa.ndim != 2 or xa.shape[1] != d:
+        tv.fail(owner, field, f"have shape {want} (columns {', '.join(names)})",
+                f"shape {xa.shape}")
+    bounds = model.input_bounds()
+    for j, name in enumerate(names):
+        col = xa[:, j]
+        lo, hi = bounds[name]
+        strict = name.startswith("spot") and lo == 0.0
+        bad = ~np.isfinite(col) | (col <= lo if strict else col < lo) | (col > hi)
+        if np.any(bad):
+            rule = f"> {lo:g}" if strict else f">= {lo:g}" if np.isfinite(lo) else "finite"
+            tv.fail(owner, field, f"have finite {name} values {rule}",
+                    float(col[np.argmax(bad)]))
+    return xa
 
 
 @dataclass(frozen=True)
@@ -57,8 +92,11 @@ class RiskySurrogate:
         times: t_0 = 0 < ... < t_N = maturity, years, shape (N + 1,).
         scheme: the source scheme.
         regressors: the fitted C_k, k = 0 .. N - 1.
-        history: one :class:`DateFit` per date, in the order solved (k = N - 1 first).
+        history: one :class:`DateFit` per date, in date order (``history[0]`` is today's
+            fit; the dates were solved from the last to the first).
         seconds: total wall time of the solve.
+        settings: how it was solved (seed, dates, paths per date, scheme and the variance
+            reduction flags), saved with it.
     """
 
     model: Any
@@ -69,6 +107,7 @@ class RiskySurrogate:
     regressors: list
     history: list[DateFit] = field(default_factory=list)
     seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
 
     @property
     def source(self) -> src.Source:
@@ -92,14 +131,7 @@ class RiskySurrogate:
         return int(date)
 
     def _check_x(self, x: Any) -> np.ndarray:
-        xa = np.asarray(x, dtype=np.float64)
-        if xa.ndim == 1 and len(self.inputs) == 1:
-            xa = xa[:, None]
-        if xa.ndim != 2 or xa.shape[1] != len(self.inputs):
-            raise ValueError(f"The 'x' parameter of RiskySurrogate must have shape (n, "
-                             f"{len(self.inputs)}) (columns {', '.join(self.inputs)}). Got shape "
-                             f"{xa.shape} instead.")
-        return xa
+        return check_states("RiskySurrogate", "x", self.model, x)
 
     def predict_value_and_gradient(self, x: Any, date: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """V(t_date, x) (n,) and its state gradient (n, d); x (n, d) in the columns of
@@ -146,6 +178,7 @@ class RiskySurrogate:
             "scheme": str(self.scheme),
             "history": [asdict(h) for h in self.history],
             "seconds": self.seconds,
+            "settings": self.settings,
         }
         (p / "surrogate.json").write_text(json.dumps(meta, indent=2))
         return p
@@ -169,5 +202,5 @@ class RiskySurrogate:
         return cls(model=from_dict(meta["model"]), product=from_dict(meta["product"]),
                    xva=from_dict(meta["xva"]), times=times, scheme=src.Scheme(meta["scheme"]),
                    regressors=regs, history=[DateFit(**h) for h in meta["history"]],
-                   seconds=float(meta["seconds"]))
+                   seconds=float(meta["seconds"]), settings=dict(meta.get("settings") or {}))
 
