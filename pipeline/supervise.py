@@ -83,8 +83,10 @@ def _start_watchdog(group: int) -> subprocess.Popen:
 
 
 def cli_command(argv: Sequence[str]) -> list[str]:
-    """The command line that runs ``diffml ARGV`` in this interpreter."""
-    return [sys.executable, "-m", "pipeline.cli", *argv]
+    """The command line that runs ``diffml ARGV`` in this interpreter. ``-P``: the working
+    directory is not put on ``sys.path``, so a folder there named like one of our packages
+    (``data/``, ``training/``...) cannot shadow it."""
+    return [sys.executable, "-P", "-m", "pipeline.cli", *argv]
 
 
 def supervise(command: Sequence[str]) -> int:

@@ -158,3 +158,16 @@ def test_diffml_run_killed_mid_run_leaves_no_process(tmp_path, sig):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_folder_named_like_a_package_in_the_working_directory_does_not_shadow_it(tmp_path):
+    """``diffml`` runs its command as ``python -P -m pipeline.cli``: a ``data/`` or
+    ``training/`` folder where the user runs it (a dataset root, say) is not imported."""
+    for name in ("data", "training", "evaluation", "simulators"):
+        (tmp_path / name).mkdir()
+    diffml = Path(sys.executable).parent / "diffml"
+    env = {k: v for k, v in os.environ.items() if k != supervise.ENV_FLAG}
+    res = subprocess.run([str(diffml), "validate", str(CONFIGS.parent.parent.parent / "configs"
+                                                       / "nightly.yaml")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
