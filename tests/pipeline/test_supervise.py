@@ -161,13 +161,23 @@ def test_diffml_run_killed_mid_run_leaves_no_process(tmp_path, sig):
 
 
 def test_a_folder_named_like_a_package_in_the_working_directory_does_not_shadow_it(tmp_path):
-    """``diffml`` runs its command as ``python -P -m pipeline.cli``: a ``data/`` or
-    ``training/`` folder where the user runs it (a dataset root, say) is not imported."""
+    """The supervised command runs as ``python -P -m pipeline.cli``: a ``data/`` or
+    ``training/`` folder where the user runs ``diffml`` (a dataset root, say) is not imported in
+    place of the package (``-m`` alone puts the working directory first on ``sys.path``, and the
+    editable install's finder comes after it)."""
     for name in ("data", "training", "evaluation", "simulators"):
         (tmp_path / name).mkdir()
+    cfg = {"name": "shadow", "seed": 1, "output_root": str(tmp_path / "runs"),
+           "dataset_root": str(tmp_path / "data"),
+           "scenarios": [{"id": "bs", "model": {"type": "BlackScholes", "vol": 0.2},
+                          "product": {"type": "European", "strike": 1.0, "maturity": 1.0},
+                          "sampler": {"type": "UniformSampler", "low": 0.5, "high": 1.5},
+                          "training": {"sizes": [64], "seeds": [0], "epochs": 1},
+                          "test": {"n": 10, "low": 0.6, "high": 1.4}}]}
+    path = tmp_path / "shadow.yaml"
+    path.write_text(yaml.safe_dump(cfg))
     diffml = Path(sys.executable).parent / "diffml"
     env = {k: v for k, v in os.environ.items() if k != supervise.ENV_FLAG}
-    res = subprocess.run([str(diffml), "validate", str(CONFIGS.parent.parent.parent / "configs"
-                                                       / "nightly.yaml")],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run([str(diffml), "simulate", str(path)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
