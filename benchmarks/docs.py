@@ -447,6 +447,35 @@ def pipeline_page(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# parametric.json: the twin network on the PINN's family
+
+
+def parametric_twin_table(d: dict) -> str:
+    t = d.get("twin")
+    if not t:
+        return "Not measured in this file."
+    s = t["summary"]
+    head = ["method", "seconds", "log10 rel L2 today: worst", "median",
+            "delta rel. err. at K: worst", "median", "vega rel. err. at K: worst", "median"]
+    rows = [
+        ["parametric PINN (risk-free base, learns the XVA factor)",
+         f"{t['pinn_train_seconds']:.0f}", f"{s['today_l2']['pinn_worst']:.2f}",
+         f"{s['today_l2']['pinn_median']:.2f}", _e(s["delta"]["pinn_worst"]),
+         _e(s["delta"]["pinn_median"]), _e(s["vega"]["pinn_worst"]),
+         _e(s["vega"]["pinn_median"])],
+        [f"twin network {t['network']}, {t['paths']:,} paths, {t['epochs']} epochs "
+         "(learns V_rf(S, vol); e^(-cT) exact)",
+         f"{t['wall_seconds']:.0f}", f"{s['today_l2']['twin_worst']:.2f}",
+         f"{s['today_l2']['twin_median']:.2f}", _e(s["delta"]["twin_worst"]),
+         _e(s["delta"]["twin_median"]), _e(s["vega"]["twin_worst"]),
+         _e(s["vega"]["twin_median"])],
+    ]
+    return (f"{len(t['held_out'])} held-out sets; "
+            + machine_line(t["machine"], "python benchmarks/parametric_twin.py") + "\n\n"
+            + table(head, rows))
+
+
+# ------------------------------------------------------------------------------------------------
 # backward.json
 
 _BACKWARD_LABELS = {"bs_forward": "BS forward K=100", "bs_collar": "BS collar C(110) - P(90)",
@@ -506,7 +535,7 @@ def backward_page(d: dict) -> str:
     return "\n\n".join([
         "# Benchmark: backward differential regression",
         NOTICE.format(name="backward"),
-        machine_line(d["machine"], "python -m benchmarks.backward"),
+        machine_line(d["machine"], "python benchmarks/backward.py"),
         "Method, columns and reading: [Risky values by backward differential regression]"
         "(../backward.md#measured-accuracy).",
         backward_table(d),
@@ -660,6 +689,7 @@ REGIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("nonlinear-xva.md", "nonlinear-results", "pinn", pinn_nonlinear_table),
     ("nonlinear-xva.md", "source-results", "pinn", pinn_source_table),
     ("backward.md", "backward-results", "backward", backward_table),
+    ("pinn.md", "parametric-twin", "parametric", parametric_twin_table),
 ]
 
 
@@ -680,7 +710,8 @@ def replace_region(text: str, name: str, body: str) -> str:
 
 def render(results: Path = RESULTS, docs: Path = DOCS) -> dict[Path, str]:
     """Every generated file with its content, and every narrative page with fresh tables."""
-    data = {name: load(name, results) for name in PAGES}
+    data = {name: load(name, results)
+            for name in dict.fromkeys([*PAGES, *(source for _, _, source, _ in REGIONS)])}
     out = {docs / "benchmarks" / f"{name}.md": page(data[name]) for name, page in PAGES.items()}
     texts: dict[Path, str] = {}
     for page, name, source, fn in REGIONS:
