@@ -476,6 +476,24 @@ def parametric_twin_table(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# nightly_reuse.json
+
+
+def nightly_reuse_table(d: dict) -> str:
+    rows = []
+    for day, r in d["days"].items():
+        params = ", ".join(f"{k} {v:g}" for k, v in r["params"].items())
+        rows.append([day, params, r["reuse"], f"{r['pinn_stage_seconds']:.1f}",
+                     f"{r['log10_rel_l2_vs_fd']:.2f}", _e(r["slice_residual"]),
+                     f"{r['run_wall_seconds']:.0f}"])
+    return (machine_line(d["machine"], "python benchmarks/nightly_reuse.py") + "\n\n"
+            + table(["run", "parameters", "PINN", "PINN stages s", "log10 rel L2 vs FD",
+                     "slice residual", "whole run s"], rows)
+            + f"\n\nInside the ranges: {d['inside_speedup']:.0f}× faster; warm start outside "
+            f"them: {d['warm_vs_cold_seconds_saved']:.0f} s saved against the cold start.")
+
+
+# ------------------------------------------------------------------------------------------------
 # backward.json
 
 _BACKWARD_LABELS = {"bs_forward": "BS forward K=100", "bs_collar": "BS collar C(110) - P(90)",
@@ -690,6 +708,7 @@ REGIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("nonlinear-xva.md", "source-results", "pinn", pinn_source_table),
     ("backward.md", "backward-results", "backward", backward_table),
     ("pinn.md", "parametric-twin", "parametric", parametric_twin_table),
+    ("pinn.md", "nightly-reuse", "nightly_reuse", nightly_reuse_table),
 ]
 
 
