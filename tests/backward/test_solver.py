@@ -72,10 +72,11 @@ def test_forward_exposure_against_the_closed_form(forward_risk_free):
     prof = exposure_profile(forward_risk_free, [100.0], paths=20_000, seed=5)
     epe, ene = forward_exposure(100.0, strike=100.0, maturity=1.0, times=prof.times, vol=0.25,
                                 rate=0.03)
-    # the MC error of the outer paths plus the surrogate's own error (a few cents)
-    tol = 4 * prof.epe_se + 0.05
-    assert np.all(np.abs(prof.epe - epe) < tol), (prof.epe, epe, prof.epe_se)
-    assert np.all(np.abs(prof.ene - ene) < 4 * prof.ene_se + 0.05)
+    # after today: within 4 standard errors of the outer simulation; today (one state, no MC
+    # error): the surrogate's own error at S = 100, a few cents
+    assert np.all(np.abs(prof.epe[1:] - epe[1:]) < 4 * prof.epe_se[1:]), (prof.epe, epe)
+    assert np.all(np.abs(prof.ene[1:] - ene[1:]) < 4 * prof.ene_se[1:]), (prof.ene, ene)
+    assert abs(prof.epe[0] - epe[0]) < 0.05 and abs(prof.ene[0] - ene[0]) < 0.05
     assert np.all(prof.pfe[1:] > prof.epe[1:])
     assert prof.cva(XVA_) > 0 and prof.dva(XVA_) > 0
 
