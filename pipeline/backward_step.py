@@ -34,6 +34,7 @@ import numpy as np
 
 from evaluation.metrics import log10_relative_errors, surrogate_errors
 
+from .cache import publish_cache_entry
 from .config import BackwardSettings, RunConfig, Scenario, exposure_state
 
 log = logging.getLogger("diffml.pipeline")
@@ -119,11 +120,7 @@ def _publish(surrogate, cache: Path) -> None:
     work = data.private_work_dir(cache)
     try:
         surrogate.save(work / "surrogate")
-        (work / "surrogate" / "done").write_text("")
-        if cache.exists() and not (cache / "done").is_file():  # an incomplete older entry
-            shutil.rmtree(cache, ignore_errors=True)
-        if not data.publish_dir(work / "surrogate", cache):
-            log.info("backward cache %s was published by another process first", cache)
+        publish_cache_entry(work / "surrogate", cache, "backward")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from evaluation.metrics import PREDICTOR_KEYS, log10_relative_errors, surrogate_errors
 
+from .cache import publish_cache_entry
 from .config import RunConfig, Scenario
 
 log = logging.getLogger("diffml.pipeline")
@@ -254,11 +255,7 @@ def _publish(sol, cache: Path, family: dict) -> None:
         sol.save(work / "solution")
         if family:
             (work / "solution" / "family.json").write_text(json.dumps(family, indent=2))
-        (work / "solution" / "done").write_text("")
-        if cache.exists() and not (cache / "done").is_file():  # an incomplete older entry
-            shutil.rmtree(cache, ignore_errors=True)
-        if not data.publish_dir(work / "solution", cache):
-            log.info("PINN cache %s was published by another process first", cache)
+        publish_cache_entry(work / "solution", cache, "PINN")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

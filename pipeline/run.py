@@ -140,3 +140,4 @@ def write_metrics(run_dir: Path, metrics: dict) -> Path:
     doc = check_metrics(_jsonable(metrics), str(path))
     atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
     return path
+

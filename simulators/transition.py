@@ -285,6 +285,15 @@ def _black_scholes_kernel(x, vol, rate, dividend, dt, seed, stream, first_path, 
                                                   cot[i, 0])[0]
 
 
+@njit(inline="always", cache=True)
+def _signed_normals(seed, stream, first, m, sign, zs, buf, idx):
+    """The block's normals (``rng.draw_normals_block``, one row per asset) times ``sign``."""
+    draw_normals_block(seed, stream, first, m, 0, zs, buf, idx)
+    for a in range(zs.shape[0]):
+        for j in range(m):
+            zs[a, j] *= sign
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _bs_basket_kernel(x, chol, vols, dividends, rate, dt, seed, stream, first_path, sign, cot,
                       with_vjp, x_next, x_bar):
@@ -300,10 +309,7 @@ def _bs_basket_kernel(x, chol, vols, dividends, rate, dt, seed, stream, first_pa
         zs = np.empty((d, BLOCK))
         buf = np.empty((max(6 * d, BLOCK_SCRATCH_ROWS), BLOCK))
         idx = np.empty(BLOCK, dtype=np.int64)
-        draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 0, zs, buf, idx)
-        for a in range(d):
-            for j in range(m):
-                zs[a, j] *= sign
+        _signed_normals(seed, stream, first_path + np.uint64(lo), m, sign, zs, buf, idx)
         xs, sig, w = buf[0:d], buf[d:2 * d], buf[2 * d:3 * d]
         s, g, acc = buf[3 * d:4 * d], buf[4 * d:5 * d], buf[5 * d:6 * d]
         gather_columns(x, lo, m, 0, xs)
@@ -333,10 +339,7 @@ def _bachelier_kernel(x, chol, dt, seed, stream, first_path, sign, x_next):
         zs = np.empty((d, BLOCK))
         buf = np.empty((max(2 * d, BLOCK_SCRATCH_ROWS), BLOCK))
         idx = np.empty(BLOCK, dtype=np.int64)
-        draw_normals_block(seed, stream, first_path + np.uint64(lo), m, 0, zs, buf, idx)
-        for a in range(d):
-            for j in range(m):
-                zs[a, j] *= sign
+        _signed_normals(seed, stream, first_path + np.uint64(lo), m, sign, zs, buf, idx)
         xs, s = buf[0:d], buf[d:2 * d]
         gather_columns(x, lo, m, 0, xs)
         lower_matvec(chol, zs, m, s)
