@@ -114,15 +114,14 @@ def _fd(name: str, x: np.ndarray, xv, scale: float = 1.0):
     return sol.price(x), grad, time.perf_counter() - t0
 
 
-def rel_rms(err: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(err ** 2)) / np.sqrt(np.mean(ref ** 2)))
-
-
 def _errors(v, g, ref_v, ref_g, names) -> dict:
-    out = {"value": rel_rms(v - ref_v, ref_v)}
-    for j, n in enumerate(names):
-        out[f"d_{n}"] = rel_rms(g[:, j] - ref_g[:, j], ref_g[:, j])
-    return out
+    """Relative RMS of the value and of each state Greek (``evaluation.metrics.
+    surrogate_errors``, the pipeline's definition), keyed ``value`` and ``d_<input>``."""
+    from evaluation.metrics import surrogate_errors
+
+    e = surrogate_errors(v, ref_v, g, ref_g, inputs=names)
+    return {"value": e["value_relative"],
+            **{f"d_{n}": e["greek_relative"][n] for n in names}}
 
 
 def reference(name: str, lambda_b: float) -> dict:
@@ -133,7 +132,7 @@ def reference(name: str, lambda_b: float) -> dict:
     v2, _, _ = _fd(name, x, xv, scale=0.5)
     rf_v, rf_g, _ = _fd(name, x, None)
     return {"x": x, "v": v, "g": g, "rf_v": rf_v, "rf_g": rf_g, "seconds": sec,
-            "refinement": rel_rms(v2 - v, v)}
+            "refinement": _errors(v2, None, v, None, [])["value"]}
 
 
 def run(name: str, lambda_b: float, ref: dict | None = None, *, dates: int | None = None,

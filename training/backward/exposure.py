@@ -75,26 +75,26 @@ class ExposureProfile:
         f = weights * values
         return float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(self.times)))
 
+    def _with_survival(self, values: np.ndarray, xva, method: str) -> float:
+        """int S(t) D(t) values(t) dt, S(t) = e^{-(lambda_B + lambda_C) t}, D(t) = e^{-r t}."""
+        xva = _xva(xva, method)
+        w = np.exp(-(xva.lambda_b + xva.lambda_c + self.rate) * self.times)
+        return self._integral(w, values)
+
     def cva(self, xva) -> float:
         """(1 - R_C) int lambda_C S(t) D(t) EPE(t) dt (risk-free close-out), >= 0."""
-        xva = _xva(xva, "cva")
-        lam = xva.lambda_b + xva.lambda_c
-        w = np.exp(-(lam + self.rate) * self.times)
-        return (1.0 - xva.recovery_c) * xva.lambda_c * self._integral(w, self.epe)
+        integral = self._with_survival(self.epe, xva, "cva")
+        return (1.0 - xva.recovery_c) * xva.lambda_c * integral
 
     def dva(self, xva) -> float:
         """-(1 - R_B) int lambda_B S(t) D(t) ENE(t) dt (risk-free close-out), >= 0."""
-        xva = _xva(xva, "dva")
-        lam = xva.lambda_b + xva.lambda_c
-        w = np.exp(-(lam + self.rate) * self.times)
-        return -(1.0 - xva.recovery_b) * xva.lambda_b * self._integral(w, self.ene)
+        integral = self._with_survival(self.ene, xva, "dva")
+        return -(1.0 - xva.recovery_b) * xva.lambda_b * integral
 
     def fva(self, xva) -> float:
         """s_F int S(t) D(t) EPE(t) dt: the funding cost of a positive value, >= 0."""
-        xva = _xva(xva, "fva")
-        lam = xva.lambda_b + xva.lambda_c
-        w = np.exp(-(lam + self.rate) * self.times)
-        return xva.s_f * self._integral(w, self.epe)
+        integral = self._with_survival(self.epe, xva, "fva")
+        return xva.s_f * integral
 
     def first_order_adjustment(self, xva) -> float:
         """int D(t) (b EPE(t) + a ENE(t)) dt: V ~ V_rf minus this, to first order in the
