@@ -390,6 +390,12 @@ def pinn_source_table(d: dict) -> str:
     return source_table(d.get("source_reproduction", {}).get("runs", []))
 
 
+def pinn_table5_table(d: dict) -> str:
+    from benchmarks.pinn_source import table5_table
+
+    return table5_table(d.get("source_reproduction", {}).get("table5", []))
+
+
 def pinn_page(d: dict) -> str:
     inv = d.get("invocations") or []
     dates = sorted(i["date_utc"] for i in inv) or [d["date_utc"]]
@@ -414,6 +420,8 @@ def pinn_page(d: dict) -> str:
         "Set-up and reading: [Non-linear XVA](../nonlinear-xva.md#the-sources-own-recipe-"
         "benchmarkspinn_sourcepy).",
         pinn_source_table(d),
+        "Table 5 basket, error against training time:",
+        pinn_table5_table(d),
     ]) + "\n"
 
 
@@ -569,10 +577,15 @@ def backward_page(d: dict) -> str:
 
 
 def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str = "split") -> dict:
-    """The full-budget run on the benchmark's default collocation (the coarsest grid)."""
+    """The latest full-budget run on the benchmark's default collocation (the coarsest grid)."""
     runs = [r for r in d["nonlinear"]["runs"] if r["problem"] == problem and
             r["lambda_b"] == lam and r["base"] == base and r["budget"] == "full"]
-    return min(runs, key=lambda r: r["config"]["collocation"]["n_tau"])
+    return min(runs, key=lambda r: (r["config"]["collocation"]["n_tau"], _neg_date(r)))
+
+
+def _neg_date(run: dict) -> tuple[int, ...]:
+    """Sort key putting the latest run first."""
+    return tuple(-ord(ch) for ch in run["date_utc"])
 
 
 def _best(d: dict, problem: str, scenario: str, variant: str = "best") -> dict:
@@ -632,7 +645,8 @@ def performance_table(results: Path = RESULTS) -> str:
          f"{min(warm):.0f}–{max(warm):.0f} s", ""],
     ]
     fwd, col = _nonlinear(pinn, "bs_forward"), _nonlinear(pinn, "bs_collar")
-    bf, hc = _nonlinear(pinn, "basket_forward"), _nonlinear(pinn, "heston_collar")
+    two_d = [_nonlinear(pinn, k) for k in ("basket_forward", "worst_call_basket_put",
+                                           "heston_collar")]
 
     def box(run: dict, key: str | None = None) -> str:
         return f"{(run['free'][key] if key else run)['box']['l2']:.2f}"
@@ -646,11 +660,21 @@ def performance_table(results: Path = RESULTS) -> str:
          f"{box(fwd)} / {box(col)} (the free split approximation alone: {box(fwd, 'split')} / "
          f"{box(col, 'split')}; e^{{−c₊τ}}V_rf: {box(fwd, 'linear_c_plus')} / "
          f"{box(col, 'linear_c_plus')})",
-         "≤ −4.5, ≥ 100× below the better linear approximation"
-         + met([x["box"]["l2"] for x in (fwd, col)], -4.5)],
-        ["PINN, two-signed netting sets, 2-asset basket forward / Heston collar, λ_B = 0.02, "
-         "split base", f"{box(bf)} / {box(hc)} (free split: {box(bf, 'split')} / "
-         f"{box(hc, 'split')})", "≤ −4" + met([x["box"]["l2"] for x in (bf, hc)], -4.0)],
+         "≤ −4.5" + met([x["box"]["l2"] for x in (fwd, col)], -4.5)
+         + ", ≥ 100× below the better linear approximation"
+         + met([x["box"]["l2"] - min(x["free"][k]["box"]["l2"]
+                                     for k in ("linear_c_plus", "linear_c_minus"))
+                for x in (fwd, col)], -2.0)],
+        ["PINN, two-signed netting sets, 2-asset basket forward / worst-of call − basket put / "
+         "Heston collar, λ_B = 0.02, split base",
+         " / ".join(box(x) for x in two_d) + " (free split: "
+         + " / ".join(box(x, "split") for x in two_d) + "; e^{−c₊τ}V_rf: "
+         + " / ".join(box(x, "linear_c_plus") for x in two_d) + ")",
+         "≤ −4" + met([x["box"]["l2"] for x in two_d], -4.0)
+         + ", ≥ 100× below the better linear approximation"
+         + met([x["box"]["l2"] - min(x["free"][k]["box"]["l2"]
+                                     for k in ("linear_c_plus", "linear_c_minus"))
+                for x in two_d], -2.0)],
     ]
     bs_best = [x for x in pinn["runs"] if x["problem"] == "bs1d" and x["variant"] == "best"
                and x["scenario"] != "risk_free" and x["budget"] == "full"]
@@ -706,6 +730,7 @@ REGIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("pinn.md", "pinn-results", "pinn", pinn_table),
     ("nonlinear-xva.md", "nonlinear-results", "pinn", pinn_nonlinear_table),
     ("nonlinear-xva.md", "source-results", "pinn", pinn_source_table),
+    ("nonlinear-xva.md", "table5-results", "pinn", pinn_table5_table),
     ("backward.md", "backward-results", "backward", backward_table),
     ("pinn.md", "parametric-twin", "parametric", parametric_twin_table),
     ("pinn.md", "nightly-reuse", "nightly_reuse", nightly_reuse_table),

@@ -1,0 +1,28 @@
+"""benchmarks/pinn_source.py --table5: the recipe cut into time segments, scored after each."""
+
+import numpy as np
+
+from benchmarks import pinn_source
+
+
+def test_table5_reference_is_the_put_closed_form_at_the_corners():
+    p = pinn_source.basket_problem()
+    taus, xs, ref = pinn_source.basket_reference(p, n_space=5)
+    assert ref.shape == taus.shape == (4 * 25,)
+    origin = (xs[:, 0] == 0.0) & (xs[:, 1] == 0.0)
+    # both assets at 0: the put pays K at maturity, worth K e^{-r tau}
+    np.testing.assert_allclose(ref[origin], p.strike * np.exp(-p.rate * taus[origin]), rtol=1e-12)
+    far = (xs[:, 0] == p.s_max) & (xs[:, 1] == p.s_max)
+    assert np.all(np.abs(ref[far]) < 1e-8)
+
+
+def test_table5_segments_resume_and_record_a_curve(tmp_path):
+    row = pinn_source.table5(width=4, depth=1, seed=0, cap=3.0, segment=1.0, workdir=tmp_path)
+    steps = [c["steps"] for c in row["curve"]]
+    assert len(steps) >= 2 and steps == sorted(steps) and steps[0] < steps[-1]
+    seconds = [c["train_seconds"] for c in row["curve"]]
+    assert seconds == sorted(seconds) and seconds[-1] <= 3.0 + 1.0
+    assert row["status"] == "time_limit"
+    assert row["recipe_seconds_at_this_rate"] == row["seconds_per_step"] * 6000
+    table = pinn_source.table5_table([row])
+    assert table.count("\n") == 2 + 1 + len(steps) - 1  # header, rule, published, one per point
