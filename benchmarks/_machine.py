@@ -32,3 +32,23 @@ def describe() -> dict:
         "python": platform.python_version(),
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def update_results(path, change) -> dict:
+    """Read the JSON results file ``path`` (``{}`` if absent), apply ``change(data)`` in place
+    and write it back atomically, holding an exclusive lock on ``path + ".lock"`` throughout,
+    so that benchmark processes sharing one results file do not overwrite each other's rows.
+    Returns the data written."""
+    import fcntl
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        change(data)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, default=float))
+        os.replace(tmp, path)
+    return data

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._machine import update_results  # noqa: E402
 from benchmarks.pinn import machine, run_bs  # noqa: E402
 from training.pinn import (  # noqa: E402
     BasketPDE,
@@ -205,16 +205,16 @@ def main(argv: list[str] | None = None) -> int:
             row = {**table5(width, depth, seed, args.cap, args.segment, Path(args.workdir)),
                    "machine": machine(),
                    "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-            data = json.loads(path.read_text()) if path.exists() else {}
-            sec = data.setdefault("source_reproduction", {"published_table2": PUBLISHED,
-                                                          "runs": []})
-            sec["published_table5"] = PUBLISHED_TABLE5
-            key = (depth, width, seed)
-            sec["table5"] = [r for r in sec.get("table5", [])
-                             if (r["depth"], r["width"], r["seed"]) != key] + [row]
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, default=float))
-            os.replace(tmp, path)
+
+            def merge_table5(data: dict, row: dict = row) -> None:
+                sec = data.setdefault("source_reproduction", {"published_table2": PUBLISHED,
+                                                              "runs": []})
+                sec["published_table5"] = PUBLISHED_TABLE5
+                key = (row["depth"], row["width"], row["seed"])
+                sec["table5"] = [r for r in sec.get("table5", [])
+                                 if (r["depth"], r["width"], r["seed"]) != key] + [row]
+
+            update_results(path, merge_table5)
         return 0
     runs = ([(loss, w, s) for loss in ("boundary_safe", "classical") for w in (0.01, 1.0, 100.0)
              for s in seeds] if args.sweep else [("boundary_safe", 1.0, s) for s in seeds])
@@ -226,14 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         row = {"study": "sweep" if args.sweep else "table2", "loss": loss, "bc_weight": w,
                "seed": seed, "cap_seconds": args.cap, **res, "machine": machine(),
                "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        data = json.loads(path.read_text()) if path.exists() else {}
-        sec = data.setdefault("source_reproduction", {"published_table2": PUBLISHED, "runs": []})
-        key = (row["study"], loss, w, seed)
-        sec["runs"] = [r for r in sec["runs"]
-                       if (r["study"], r["loss"], r["bc_weight"], r["seed"]) != key] + [row]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, default=float))
-        os.replace(tmp, path)
+
+        def merge(data: dict, row: dict = row) -> None:
+            sec = data.setdefault("source_reproduction", {"published_table2": PUBLISHED,
+                                                          "runs": []})
+            key = (row["study"], row["loss"], row["bc_weight"], row["seed"])
+            sec["runs"] = [r for r in sec["runs"]
+                           if (r["study"], r["loss"], r["bc_weight"], r["seed"]) != key] + [row]
+
+        update_results(path, merge)
         e = res["space_time_grid"]
         print(f"{row['study']} {loss} bc_weight={w} seed={seed}: L1/L2/Linf "
               f"{e['log10_rel_L1']:.2f}/{e['log10_rel_L2']:.2f}/{e['log10_rel_Linf']:.2f} "

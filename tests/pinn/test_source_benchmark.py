@@ -26,3 +26,26 @@ def test_table5_segments_resume_and_record_a_curve(tmp_path):
     assert row["recipe_seconds_at_this_rate"] == row["seconds_per_step"] * 6000
     table = pinn_source.table5_table([row])
     assert table.count("\n") == 2 + 1 + len(steps) - 1  # header, rule, published, one per point
+
+
+def test_update_results_keeps_rows_written_by_another_process(tmp_path):
+    import multiprocessing as mp
+
+    from benchmarks._machine import update_results
+
+    path = tmp_path / "r.json"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_append_rows, args=(str(path), i)) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    data = update_results(path, lambda d: None)
+    assert sorted(data["rows"]) == sorted(f"{i}-{j}" for i in range(3) for j in range(20))
+
+
+def _append_rows(path: str, worker: int) -> None:
+    from benchmarks._machine import update_results
+
+    for j in range(20):
+        update_results(path, lambda d, j=j: d.setdefault("rows", []).append(f"{worker}-{j}"))
