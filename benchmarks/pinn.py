@@ -43,6 +43,9 @@ Usage::
     python benchmarks/pinn.py                    # full budgets (CPU <= 15 min per problem-variant)
     python benchmarks/pinn.py --problems bs --variants best
     python benchmarks/pinn.py --section nonlinear --problems bs_forward,bs_collar --bases split
+    python benchmarks/pinn.py --section nonlinear --problems heston_collar --width 128
+
+Rows are merged into the results file under a lock, so several invocations may run at once.
 
 Writes benchmarks/results/pinn.json (use --output to change) with the machine, the date and the
 budget that was run.
@@ -335,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--section", choices=("one_signed", "nonlinear"), default="one_signed",
                     help="one_signed: the calls and puts above; nonlinear: netting sets")
     ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
+    ap.add_argument("--width", type=int, default=None,
+                    help="nonlinear: units per hidden layer instead of the problem's default")
     ap.add_argument("--bases", default="risk_free,split",
                     help="nonlinear: comma list of risk_free, split, none")
     ap.add_argument("--write-docs", action="store_true",

@@ -29,6 +29,7 @@ PINN used ("risk_free", "split" or None) is in every row.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -286,6 +287,12 @@ def write_docs(results: str, doc: str = DOC) -> None:
     path.write_text(text[:i] + table(runs) + "\n" + text[j:])
 
 
+def _with_width(config: Callable[[str, str | None], PINNConfig], width: int
+                ) -> Callable[[str, str | None], PINNConfig]:
+    """``config`` with ``width`` units per hidden layer."""
+    return lambda budget, base: config(budget, base).replace(width=width)
+
+
 def _key(run: dict) -> tuple:
     """Runs with the same key replace each other: problem, lambda_B, base, budget, network
     size and collocation."""
@@ -311,7 +318,10 @@ def main(args, machine: dict, output: str) -> int:
     for name in names:
         for lam in lams:
             for base in bases:
-                row = {**run(case(name, lam), budget, base), "budget": budget,
+                c = case(name, lam)
+                if getattr(args, "width", None):
+                    c = dataclasses.replace(c, config=_with_width(c.config, args.width))
+                row = {**run(c, budget, base), "budget": budget,
                        "machine": machine,
                        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
