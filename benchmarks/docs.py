@@ -580,12 +580,9 @@ def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str = "split") ->
     """The latest full-budget run on the benchmark's default collocation (the coarsest grid)."""
     runs = [r for r in d["nonlinear"]["runs"] if r["problem"] == problem and
             r["lambda_b"] == lam and r["base"] == base and r["budget"] == "full"]
-    return min(runs, key=lambda r: (r["config"]["collocation"]["n_tau"], _neg_date(r)))
-
-
-def _neg_date(run: dict) -> tuple[int, ...]:
-    """Sort key putting the latest run first."""
-    return tuple(-ord(ch) for ch in run["date_utc"])
+    coarsest = min(r["config"]["collocation"]["n_tau"] for r in runs)
+    return max((r for r in runs if r["config"]["collocation"]["n_tau"] == coarsest),
+               key=lambda r: r["date_utc"])
 
 
 def _best(d: dict, problem: str, scenario: str, variant: str = "best") -> dict:

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks._machine import update_results  # noqa: E402
-from benchmarks.pinn import machine, run_bs  # noqa: E402
+from benchmarks.pinn import log_errors, machine, run_bs  # noqa: E402
 from training.pinn import (  # noqa: E402
     BasketPDE,
     BlackScholesPDE,
@@ -94,13 +94,6 @@ def basket_reference(p: BasketPDE, n_space: int = 41) -> tuple[np.ndarray, np.nd
     return np.concatenate(taus), np.concatenate(xs), np.concatenate(vals)
 
 
-def log_errors(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    e = np.abs(np.asarray(pred, float).ravel() - ref)
-    return {"log10_rel_L1": float(np.log10(e.sum() / np.abs(ref).sum())),
-            "log10_rel_L2": float(np.log10(np.linalg.norm(e) / np.linalg.norm(ref))),
-            "log10_rel_Linf": float(np.log10(e.max() / np.abs(ref).max()))}
-
-
 def table5(width: int, depth: int, seed: int, cap: float, segment: float,
            workdir: Path) -> dict:
     """Error against training time of the recipe on the Table 5 basket (see the module doc)."""
@@ -118,7 +111,7 @@ def table5(width: int, depth: int, seed: int, cap: float, segment: float,
         sol = solve(p, cfg, resume=True)
         point = {"train_seconds": sol.stats["train_seconds"], "steps": sol.stats["steps"],
                  "loss": float(sol.history["loss"][-1]),
-                 **log_errors(sol.price(xs, taus), ref)}
+                 **log_errors(np.ravel(sol.price(xs, taus)), ref)}
         curve.append(point)
         print(f"table5 {depth}x{width} seed {seed}: {point['steps']} steps, "
               f"{point['train_seconds']:.0f} s, L2 {point['log10_rel_L2']:.2f}", flush=True)
