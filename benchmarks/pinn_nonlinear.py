@@ -121,15 +121,15 @@ def _two_asset(name: str, netting: NettingSet, lam: float, n_fd: int = 320,
 def _config_2d(budget: str, base: str | None) -> PINNConfig:
     """Two-asset and Heston budgets: ``best`` with 96 units per layer (the error falls from 32 to
     64 to 96 units; L-BFGS stalls after a few hundred iterations whatever the width), 900
-    L-BFGS iterations; the 500 s cap on the gradient steps leaves about a minute for the
-    least-squares rounds in a 10-minute budget."""
+    L-BFGS iterations; the 430 s cap on the gradient steps leaves two minutes for the
+    least-squares rounds (291 output parameters with the sign feature) in a 10-minute budget."""
     if budget == "quick":
         return PINNConfig.best(base=base, width=96, adam_steps=200, lbfgs_iterations=300,
                                collocation=ClusteredGrid(n_tau=9, n_space=21, stretch=2.0),
                                num_threads=2, time_limit=300)
     return PINNConfig.best(base=base, width=96, adam_steps=300, lbfgs_iterations=900,
                            collocation=ClusteredGrid(n_tau=13, n_space=31, stretch=2.0),
-                           num_threads=1, time_limit=500)
+                           num_threads=1, time_limit=430)
 
 
 def _heston(name: str, netting: NettingSet, lam: float) -> Case:
@@ -229,6 +229,7 @@ def run(c: Case, budget: str, base: str | None) -> dict:
                "reference_price": float(r_price[i])} for i in range(len(pts))]
     return {
         "problem": c.name, "lambda_b": p.xva.lambda_b, "base": sol.stats.get("base"),
+        "sign_feature": bool(getattr(sol.model, "sign_feature", False)),
         "faces": sol.stats.get("faces"), "payoff_sign": p.payoff_sign,
         "box": log_errors(pred, ref), "today": log_errors(pred[today], ref[today]),
         "fd_reference": "richardson" if c.richardson else "grid",
@@ -262,11 +263,13 @@ def table(runs: list[dict]) -> str:
             "train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for r in sorted(runs, key=lambda r: (PROBLEMS.index(r["problem"]), r["lambda_b"],
-                                         str(r["base"]), r["budget"], r["config"]["width"])):
+                                         str(r["base"]), r["budget"], r["config"]["width"],
+                                         r.get("sign_feature", False))):
         f = r["free"]
         rows.append(
             f"| {r['problem']} | {r['lambda_b']:g} | {r['base'] or 'none'} | {r['budget']} | "
-            f"{r['config']['depth']} × {r['config']['width']} | {grid(r)} | "
+            f"{r['config']['depth']} × {r['config']['width']}"
+            f"{' + h' if r.get('sign_feature') else ''} | {grid(r)} | "
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
             f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
@@ -295,10 +298,10 @@ def _with_width(config: Callable[[str, str | None], PINNConfig], width: int
 
 def _key(run: dict) -> tuple:
     """Runs with the same key replace each other: problem, lambda_B, base, budget, network
-    size and collocation."""
+    size, sign feature and collocation."""
     c = run["config"]
     return (run["problem"], run["lambda_b"], run["base"], run["budget"], c["depth"], c["width"],
-            json.dumps(c["collocation"], sort_keys=True))
+            run.get("sign_feature", False), json.dumps(c["collocation"], sort_keys=True))
 
 
 def main(args, machine: dict, output: str) -> int:

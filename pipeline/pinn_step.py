@@ -228,6 +228,7 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
     cached. With it, see :func:`_trained_parametric`."""
     from training.pinn import PINNSolution, solve
     from training.pinn.reuse import Reuse, slice_residual
+    from training.pinn.solution import FORMAT_VERSION
 
     config = _config(scenario.pinn, problem.dim)
     if scenario.pinn.parametric is not None:
@@ -235,7 +236,8 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
                                    run_dir.parent / ".cache" / "pinn")
     blob = json.dumps({"model": objs["model"].to_dict(), "product": objs["product"].to_dict(),
                        "xva": None if objs["xva"] is None else objs["xva"].to_dict(),
-                       "config": config.to_dict()}, sort_keys=True, default=str)
+                       "config": config.to_dict(), "format": FORMAT_VERSION},
+                      sort_keys=True, default=str)
     cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
     if (cache / "done").is_file():
         sol = PINNSolution.load(cache)
@@ -297,11 +299,12 @@ def _trained_parametric(problem, settings, config, root: Path):
     from training.pinn import PINNSolution, solve
     from training.pinn.problems.parametric import family_dict
     from training.pinn.reuse import Reuse, distance, nearest, slice_residual
+    from training.pinn.solution import FORMAT_VERSION
 
     config = config.replace(parameter_copies=settings.copies)
     names = tuple(settings.ranges)
     family = _digest({"family": family_dict(problem, names), "names": list(names),
-                      "config": config.to_dict()})
+                      "config": config.to_dict(), "format": FORMAT_VERSION})
     target = parametric_problem(problem, settings)
     today = {n: problem.parameter_value(n) for n in names}
     key = _digest({"family": family, "ranges": [r.to_dict() for r in target.parameters],

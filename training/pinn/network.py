@@ -12,10 +12,20 @@
   V_rf(N)`` of the payoff's one-signed parts (:meth:`PDEProblem.split_derivatives`). The payoff
   kink and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B
   and its derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
+
+  For a payoff of both signs (``problem.payoff_sign == 0``) the trial value has a third term,
+  ``+ s h(B, s) N_c(z)``, with ``h`` the smoothed positive part of B
+  (:func:`smooth_positive_part`, width ``SIGN_WIDTH sqrt(s)`` in units of K). The XVA source
+  ``f(V) = a min(V, 0) + b max(V, 0)`` has a kink where V changes sign. With the risk-free base,
+  for small tau the correction ``V - B`` is about ``-tau f(B)``, kinked along B = 0, which the
+  smooth ``B N_a + N_b`` cannot follow, while ``-tau (a B + (b - a) h)`` is the constants
+  ``N_a = -a T``, ``N_c = -(b - a) T``. The split base carries the kink at tau = 0 itself; the
+  feature still helps it where the legs' exercise regions overlap.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +39,22 @@ from .tabulated import tabulated_base
 #: The strings of :class:`InitialCondition` and :class:`BaseFunction`.
 INITIAL_CONDITIONS = tuple(m.value for m in InitialCondition)
 BASE_FUNCTIONS = tuple(m.value for m in BaseFunction)
+
+#: Width of the sign feature's smoothing at tau = T, in units of value_scale (K): about the
+#: value's normal volatility over the maturity (sigma sqrt(T) K with sigma sqrt(T) near 0.25 for
+#: the benchmark problems); the network's N_c adapts the shape around it.
+SIGN_WIDTH = 0.25
+#: Added to s = tau / T under the square root of the width, so that h stays differentiable at 0.
+_S_FLOOR = 1e-8
+
+
+def smooth_positive_part(b: Tensor, width: Tensor) -> Tensor:
+    """``E[(b + width Z)^+]`` for standard normal Z (the Bachelier call on b), elementwise:
+    ``b Phi(b / width) + width phi(b / width)``; tends to ``max(b, 0)`` as width -> 0 and is
+    smooth for width > 0. Shapes broadcast; width > 0."""
+    q = b / width
+    return (b * 0.5 * torch.erfc(-q / math.sqrt(2.0))
+            + width * torch.exp(-0.5 * q * q) / math.sqrt(2.0 * math.pi))
 
 
 @dataclass(frozen=True)
@@ -118,7 +144,12 @@ class PINNModel(nn.Module):
         self.scale = problem.value_scale
         lower = [0.0, *problem.input_lower]  # tau, states, declared parameters (if any)
         upper = [problem.maturity, *problem.input_upper]
-        n_out = 2 if initial_condition is InitialCondition.BASE else 1
+        #: the trial value has the sign feature term s h(B) N_c (see the module docstring)
+        self.sign_feature = (initial_condition is InitialCondition.BASE
+                             and problem.payoff_sign == 0)
+        n_out = 1
+        if initial_condition is InitialCondition.BASE:
+            n_out = 3 if self.sign_feature else 2
         self.mlp = MLP(lower, upper, n_out, width, depth,
                        zero_last=initial_condition is not InitialCondition.SOFT)
 
@@ -132,4 +163,8 @@ class PINNModel(nn.Module):
         if self.initial_condition is InitialCondition.HARD:
             return self.problem.payoff(x) / self.scale + s * out[:, 0]
         base = tabulated_base(self.base_source, tau, x) / self.scale
-        return base * (1.0 + s * out[:, 0]) + s * out[:, 1]
+        u = base * (1.0 + s * out[:, 0]) + s * out[:, 1]
+        if self.sign_feature:
+            h = smooth_positive_part(base, SIGN_WIDTH * torch.sqrt(s + _S_FLOOR))
+            u = u + s * h * out[:, 2]
+        return u
