@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=None,
                     help="nonlinear: units per hidden layer instead of the problem's default")
     ap.add_argument("--bases", default="risk_free,split",
-                    help="nonlinear: comma list of risk_free, split, none")
+                    help="nonlinear: comma list of risk_free, split, smoothed_payoff, none")
     ap.add_argument("--write-docs", action="store_true",
                     help="nonlinear: regenerate the results table of docs/nonlinear-xva.md from "
                          "--output, run nothing")

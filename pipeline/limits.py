@@ -477,7 +477,7 @@ PINN_OPTIONS: dict[str, Check] = {
     "bc_weight": _real_check(0.0, MAX_PARAMETER),
     "ic_weight": _real_check(0.0, MAX_PARAMETER),
     "face_residuals": _choice_check("reduced", "full", "auto"),
-    "base_function": _choice_check("risk_free", "split"),
+    "base_function": _choice_check("risk_free", "split", "smoothed_payoff"),
     "dtype": _choice_check("float64", "float32"),
     "device": _device,
     "seed": _int_check(0, MAX_SEED - 1),
@@ -493,10 +493,10 @@ resampling is not configurable from YAML)."""
 
 def check_pinn(options: Mapping[str, Any], variant: str, dim: int) -> None:
     """``pinn.options`` for a problem with ``dim`` state variables; the ``best`` variant also
-    takes ``base`` ('risk_free', 'split' or null)."""
+    takes ``base`` ('risk_free', 'split', 'smoothed_payoff' or null)."""
     table = dict(PINN_OPTIONS)
     if variant == "best":
-        table["base"] = _choice_check("risk_free", "split", None)
+        table["base"] = _choice_check("risk_free", "split", "smoothed_payoff", None)
     _known(options, table, "pinn.options")
     default = ({"type": "UniformGrid"} if dim == 1 else
                {"type": "UniformGrid", "n_tau": 21, "n_space": 41})

@@ -98,8 +98,8 @@ def test_model_and_loss_functions_refuse_unknown_options():
             "'base'. Got 'exact' instead.")):
         PINNModel(p, 4, 1, initial_condition="exact")
     with pytest.raises(ValueError, match=re.escape(
-            "The 'base_function' parameter of PINNModel must be one of 'risk_free', 'split'. "
-            "Got 'rf' instead.")):
+            "The 'base_function' parameter of PINNModel must be one of 'risk_free', 'split', "
+            "'smoothed_payoff'. Got 'rf' instead.")):
         PINNModel(p, 4, 1, base_function="rf")
     with pytest.raises(ValueError, match=re.escape(
             "The 'faces' parameter of resolve_faces must be one of 'reduced', 'full', 'auto'. "

@@ -1,8 +1,8 @@
 """The sign feature of the risk-free-base trial value (payoffs of both signs).
 
-Oracles: numerical integration for the smoothed positive part, central finite differences of the
-model for its autograd derivatives, and the PDE residual of the small-tau limit the feature is
-there to represent."""
+Oracles: central finite differences of the model for its autograd derivatives, and the PDE
+residual of the small-tau limit the feature is there to represent (the smoothed positive part
+itself is checked in test_smoothed_payoff.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, stats
 
 from simulators import Leg, NettingSet
 from simulators.xva import XVA
 from training.pinn import BlackScholesPDE
 from training.pinn.losses import derivatives, residual
-from training.pinn.network import PINNModel, smooth_positive_part
+from training.pinn.network import PINNModel
 
 XVA_ = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
 
@@ -29,18 +28,6 @@ def _problem(legs: tuple[Leg, ...]) -> BlackScholesPDE:
 
 FORWARD = (Leg("forward", 100.0),)
 PUT = (Leg("put", 100.0),)
-
-
-def test_smooth_positive_part_is_the_gaussian_expectation():
-    for b, w in ((0.3, 0.2), (-0.1, 0.05), (0.0, 1.0), (2.0, 0.5), (-1.0, 0.7)):
-        want, _ = integrate.quad(lambda z, b=b, w=w: max(b + w * z, 0.0) * stats.norm.pdf(z),
-                                 -12, 12, points=[-b / w], epsabs=1e-13)
-        got = float(smooth_positive_part(torch.tensor(b, dtype=torch.float64),
-                                         torch.tensor(w, dtype=torch.float64)))
-        assert got == pytest.approx(want, rel=1e-10, abs=1e-13)
-    b = torch.linspace(-1, 1, 9, dtype=torch.float64)
-    tiny = smooth_positive_part(b, torch.tensor(1e-9, dtype=torch.float64))
-    assert torch.allclose(tiny, b.clamp(min=0.0), atol=1e-9)
 
 
 @pytest.mark.parametrize(("legs", "base", "n_out"), [

@@ -68,7 +68,9 @@ class PINNConfig:
         base_function: the base of the "base" trial value: "risk_free" (the problem's risk-free
             value of the payoff) or "split" (``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` over
             the payoff's one-signed parts P - N; equals ``e^{-c tau} V_rf`` for a one-signed
-            payoff, and is the linear approximation a PINN must beat for two-signed ones).
+            payoff, and is the linear approximation a PINN must beat for two-signed ones) or
+            "smoothed_payoff" (the payoff smoothed by each leg's local variance, no pricing
+            formula: :mod:`training.pinn.smoothed`).
         adaptive: residual-based adaptive resampling during Adam, or None.
         parameter_copies: for a parametric problem (:class:`~training.pinn.problems
             .ParametricPDE`), copies of the collocation set, every point with its own sampled
@@ -162,13 +164,16 @@ class PINNConfig:
             base: "risk_free": trial value ``B (1 + tau N_a) + tau N_b`` with B the exact
                 risk-free value of the same payoff (exact at tau = 0; for a one-signed payoff
                 the risky value is exactly ``e^{-c tau} B``, so the network only learns that
-                factor); "split": B the sign-split value (see ``base_function``); None: the
-                hard initial condition ``payoff / K + tau N`` (no closed form used).
+                factor); "split": B the sign-split value (see ``base_function``);
+                "smoothed_payoff": B the payoff smoothed by each leg's local variance (no
+                pricing formula); None: the hard initial condition ``payoff / K + tau N``
+                (nothing but the payoff).
 
         A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
         least squares then lowers the loss further in seconds (see the PINN documentation)."""
         if base not in (*BaseFunction, None):
-            v.fail("PINNConfig.best", "base", "be 'risk_free', 'split' or None", base)
+            v.fail("PINNConfig.best", "base",
+                   "be 'risk_free', 'split', 'smoothed_payoff' or None", base)
         recipe = {
             "initial_condition": InitialCondition.HARD if base is None else InitialCondition.BASE,
             "base_function": base or BaseFunction.RISK_FREE,

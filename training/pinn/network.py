@@ -9,7 +9,9 @@
 * ``"base"``: ``u = B(z) / K (1 + s N_a(z)) + s N_b(z)`` with ``B`` a base function exact at
   tau = 0: ``base_function="risk_free"``, the problem's risk-free closed form (or approximation)
   of the same payoff; ``"split"``, the sign-split value ``e^{-c+ tau} V_rf(P) - e^{-c- tau}
-  V_rf(N)`` of the payoff's one-signed parts (:meth:`PDEProblem.split_derivatives`). The payoff
+  V_rf(N)`` of the payoff's one-signed parts (:meth:`PDEProblem.split_derivatives`);
+  ``"smoothed_payoff"``, the payoff smoothed by each leg's local variance, without a pricing
+  formula (:mod:`training.pinn.smoothed`). The payoff
   kink and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B
   and its derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
 
@@ -25,7 +27,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 from .. import _validation as v
 from .options import BaseFunction, InitialCondition
 from .problems.base import Derivatives, PDEProblem
+from .smoothed import SmoothedPayoff, smooth_positive_part
 from .tabulated import tabulated_base
 
 #: The strings of :class:`InitialCondition` and :class:`BaseFunction`.
@@ -46,15 +48,6 @@ BASE_FUNCTIONS = tuple(m.value for m in BaseFunction)
 SIGN_WIDTH = 0.25
 #: Added to s = tau / T under the square root of the width, so that h stays differentiable at 0.
 _S_FLOOR = 1e-8
-
-
-def smooth_positive_part(b: Tensor, width: Tensor) -> Tensor:
-    """``E[(b + width Z)^+]`` for standard normal Z (the Bachelier call on b), elementwise:
-    ``b Phi(b / width) + width phi(b / width)``; tends to ``max(b, 0)`` as width -> 0 and is
-    smooth for width > 0. Shapes broadcast; width > 0."""
-    q = b / width
-    return (b * 0.5 * torch.erfc(-q / math.sqrt(2.0))
-            + width * torch.exp(-0.5 * q * q) / math.sqrt(2.0 * math.pi))
 
 
 @dataclass(frozen=True)
@@ -128,11 +121,13 @@ class PINNModel(nn.Module):
     ) -> None:
         super().__init__()
         base_function = v.option("PINNModel", "base_function", base_function, BaseFunction)
-        self.base_source = (problem if base_function is BaseFunction.RISK_FREE
-                            else SplitBase(problem))
+        self.base_source = {BaseFunction.RISK_FREE: problem,
+                            BaseFunction.SPLIT: SplitBase(problem),
+                            BaseFunction.SMOOTHED_PAYOFF: SmoothedPayoff(problem)}[base_function]
         initial_condition = v.option("PINNModel", "initial_condition", initial_condition,
                                      InitialCondition)
-        if initial_condition is InitialCondition.BASE:
+        if (initial_condition is InitialCondition.BASE
+                and base_function is not BaseFunction.SMOOTHED_PAYOFF):
             probe = torch.zeros((1, len(problem.input_lower)), dtype=torch.float64)
             if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
                 raise ValueError(

@@ -38,6 +38,9 @@ class BaseFunction(StrEnum):
     RISK_FREE = "risk_free"
     #: the sign-split value ``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)``.
     SPLIT = "split"
+    #: the payoff smoothed by each leg's local variance (no pricing formula;
+    #: :mod:`training.pinn.smoothed`).
+    SMOOTHED_PAYOFF = "smoothed_payoff"
 
 
 class FaceResiduals(StrEnum):
