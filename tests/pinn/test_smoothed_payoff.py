@@ -106,3 +106,17 @@ def test_the_base_option_builds_the_trial_value_and_trains():
     cfg = PINNConfig.best(base="smoothed_payoff")
     assert cfg.to_dict()["base_function"] == "smoothed_payoff"
     assert PINNConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_base_that_does_not_depend_on_tau_is_tabulated():
+    """A forward has no kink to smooth: B = S - K for every tau, and its table has dB/dtau = 0."""
+    from training.pinn.smoothed import SmoothedPayoff
+
+    p = _bs((Leg("forward", 100.0),))
+    tau = torch.tensor([0.0, 0.5, 1.0], dtype=F64)
+    x = torch.tensor([[80.0], [100.0], [130.0]], dtype=F64)
+    d = SmoothedPayoff(p).base_derivatives(tau, x)
+    assert torch.equal(d.value, x[:, 0] - 100.0)
+    assert torch.equal(d.tau, torch.zeros(3, dtype=F64))
+    assert torch.equal(d.grad[:, 0], torch.ones(3, dtype=F64))
+    assert torch.equal(d.hess, torch.zeros(3, 1, 1, dtype=F64))

@@ -41,7 +41,8 @@ def autograd_table(fn: Any, tau: Tensor, x: Tensor) -> Derivatives:
         t = tau.detach().clone().requires_grad_(True)
         y = x.detach().clone().requires_grad_(True)
         value = fn(t, y)
-        g_t, g_x = torch.autograd.grad(value.sum(), (t, y), create_graph=True)
+        g_t, g_x = torch.autograd.grad(value.sum(), (t, y), create_graph=True,
+                                       allow_unused=True, materialize_grads=True)
         rows = [torch.autograd.grad(g_x[:, i].sum(), y, retain_graph=True,
                                     allow_unused=True, materialize_grads=True)[0]
                 if g_x.requires_grad else torch.zeros_like(y) for i in range(y.shape[1])]
