@@ -342,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="nonlinear: units per hidden layer instead of the problem's default")
     ap.add_argument("--bases", default="risk_free,split",
                     help="nonlinear: comma list of risk_free, split, smoothed_payoff, none")
+    ap.add_argument("--fd-order", action="store_true",
+                    help="nonlinear: measure the FD references' order of convergence on three "
+                         "grids (results under nonlinear.fd_order) instead of training")
     ap.add_argument("--write-docs", action="store_true",
                     help="nonlinear: regenerate the results table of docs/nonlinear-xva.md from "
                          "--output, run nothing")

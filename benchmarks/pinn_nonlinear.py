@@ -245,6 +245,24 @@ def run(c: Case, budget: str, base: str | None) -> dict:
     }
 
 
+def fd_order(c: Case, fractions: tuple[float, ...] = (0.5, 1.0)) -> dict:
+    """Order of convergence of the FD reference of ``c`` from three grids (scales 4, 2 and 1 of
+    ``c.fd_solve``), on the box points at each tau fraction: log10 relative L2 differences of
+    successive grids, the observed order p = log2(d_coarse / d_fine) and the fine grid's error
+    estimate ``d_fine / (2^p - 1)`` (log10)."""
+    out = {}
+    for f in fractions:
+        tau = f * c.problem.maturity
+        q = c.points[:, 0] if c.points.shape[1] == 1 else c.points
+        v4, v2, v1 = (np.asarray(c.fd_solve(tau, k).price(q)).ravel() for k in (4, 2, 1))
+        norm = np.linalg.norm(v1)
+        coarse, fine = np.linalg.norm(v2 - v4) / norm, np.linalg.norm(v1 - v2) / norm
+        p = float(np.log2(coarse / fine))
+        out[f"{f:g}"] = {"d_coarse": float(np.log10(coarse)), "d_fine": float(np.log10(fine)),
+                         "order": p, "fine_error": float(np.log10(fine / (2.0**p - 1.0)))}
+    return out
+
+
 DOC = "docs/nonlinear-xva.md"
 _START, _END = "<!-- nonlinear-results:start", "<!-- nonlinear-results:end -->"
 
@@ -317,6 +335,17 @@ def main(args, machine: dict, output: str) -> int:
     budget = "quick" if args.quick else "full"
     names = [n for n in args.problems.split(",") if n] if args.problems else list(PROBLEMS)
     lams = [float(v) for v in args.lambda_b.split(",")] if args.lambda_b else list(LAMBDA_B)
+    if getattr(args, "fd_order", False):
+        for name in names:
+            order = {**fd_order(case(name, lams[0])), "lambda_b": lams[0], "machine": machine,
+                     "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+            def put(data: dict, name: str = name, order: dict = order) -> None:
+                data.setdefault("nonlinear", {"runs": []}).setdefault("fd_order", {})[name] = order
+
+            update_results(output, put)
+            print(name, {k: v for k, v in order.items() if k != "machine"}, flush=True)
+        return 0
     bases = [None if b == "none" else b for b in args.bases.split(",")]
     for name in names:
         for lam in lams:
@@ -344,4 +373,4 @@ def main(args, machine: dict, output: str) -> int:
     return 0
 
 
-__all__ = ["LAMBDA_B", "PROBLEMS", "case", "main", "run"]
+__all__ = ["LAMBDA_B", "PROBLEMS", "case", "fd_order", "main", "run"]

@@ -1,0 +1,35 @@
+"""The non-linear benchmark's FD convergence check, on a synthetic reference of known order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.pinn_nonlinear import Case, fd_order
+
+
+class _Grid:
+    """A 'solution' with error ``c h^p`` on a grid of spacing h = scale / 100."""
+
+    def __init__(self, tau: float, scale: int, order: float) -> None:
+        self.tau, self.h, self.order = tau, scale / 100.0, order
+
+    def price(self, x: np.ndarray) -> np.ndarray:
+        exact = 100.0 + np.asarray(x, float) * self.tau
+        return exact + 3.0 * self.h**self.order * np.sin(np.asarray(x, float))
+
+
+class _Problem:
+    maturity = 1.0
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_fd_order_recovers_the_order_and_the_fine_grids_error(order):
+    c = Case("synthetic", _Problem(), np.linspace(1.0, 3.0, 7)[:, None], np.zeros((1, 1)),
+             lambda tau, scale: _Grid(tau, scale, order), config=None)
+    out = fd_order(c, fractions=(1.0,))["1"]
+    assert out["order"] == pytest.approx(order, abs=1e-9)
+    x = np.linspace(1.0, 3.0, 7)
+    fine_error = np.linalg.norm(3.0 * 0.01**order * np.sin(x))
+    fine = np.linalg.norm(_Grid(1.0, 1, order).price(x[:, None]))
+    assert out["fine_error"] == pytest.approx(np.log10(fine_error / fine), abs=1e-6)
