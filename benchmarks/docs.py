@@ -591,7 +591,7 @@ def backward_page(d: dict) -> str:
 # the summary of docs/performance.md
 
 
-def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str = "split") -> dict:
+def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str | None = "split") -> dict:
     """The latest full-budget run on the benchmark's default collocation (the coarsest grid)."""
     runs = [r for r in d["nonlinear"]["runs"] if r["problem"] == problem and
             r["lambda_b"] == lam and r["base"] == base and r["budget"] == "full"]

@@ -14,6 +14,7 @@ from simulators import Leg, NettingSet
 from simulators.xva import XVA
 from training.pinn import BlackScholesPDE, HestonPDE, PINNConfig, TwoAssetPDE
 from training.pinn.network import PINNModel
+from training.pinn.problems import ParametricPDE
 from training.pinn.smoothed import local_variance_rate, smooth_positive_part, smoothed_payoff
 from training.pinn.tabulated import autograd_table
 
@@ -99,10 +100,41 @@ def test_legs_on_the_minimum_enter_unsmoothed():
     assert torch.equal(b, p.payoff(x))
 
 
-def test_the_base_option_builds_the_trial_value_and_trains():
-    p = _bs(COLLAR)
-    model = PINNModel(p, 8, 2, "base", "smoothed_payoff")
+MIXED = (Leg("put", 100.0, 1.0, "worst_of"), Leg("call", 100.0, -1.0, "basket", (0.5, 0.5)))
+
+
+@pytest.mark.parametrize("problem", [
+    _bs(COLLAR), _heston(COLLAR), _two(MIXED),
+    ParametricPDE(problem=_two(MIXED), parameters={"vol_1": (0.2, 0.3), "rho": (0.3, 0.6)}),
+], ids=["bs", "heston", "two_asset", "parametric_two_asset"])
+def test_the_trial_value_is_the_payoff_at_maturity_and_finite(problem):
+    """The model with the smoothed-payoff base: exactly the (smoothed) payoff at tau = 0, with
+    the parameter columns of a parametric problem left out of the legs' aggregates."""
+    torch.manual_seed(0)
+    model = PINNModel(problem, 8, 2, "base", "smoothed_payoff")
     assert model.mlp.net[-1].out_features == 3  # two signs: the sign feature is on
+    lo = torch.tensor(problem.input_lower, dtype=F64)
+    hi = torch.tensor(problem.input_upper, dtype=F64)
+    x = lo + torch.rand(64, len(lo), dtype=F64) * (hi - lo)
+    for tau in (0.0, 0.5 * problem.maturity):
+        z = torch.column_stack([torch.full((64,), tau, dtype=F64), x])
+        u = model(z).detach()
+        assert bool(torch.isfinite(u).all())
+        if tau == 0.0:
+            want = problem.payoff(x) / problem.value_scale
+            assert torch.allclose(u, want, atol=1e-6, rtol=0.0)
+
+
+def test_problems_without_a_netting_set_refuse_the_smoothed_payoff():
+    from training.pinn import BasketPDE
+
+    p = BasketPDE(strike=100.0, maturity=0.5, vols=(0.25, 0.35), rate=0.03, rho=0.5,
+                  kind="put")
+    with pytest.raises(ValueError, match="must not be 'smoothed_payoff' for BasketPDE"):
+        PINNModel(p, 8, 2, "base", "smoothed_payoff")
+
+
+def test_the_option_round_trips_through_the_config():
     cfg = PINNConfig.best(base="smoothed_payoff")
     assert cfg.to_dict()["base_function"] == "smoothed_payoff"
     assert PINNConfig.from_dict(cfg.to_dict()) == cfg

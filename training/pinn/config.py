@@ -150,8 +150,8 @@ class PINNConfig:
 
     @property
     def base(self) -> BaseFunction | None:
-        """The base function of the trial value: "risk_free", "split" (both with
-        ``initial_condition="base"``) or None (no closed form in the trial value)."""
+        """The base function of the trial value: "risk_free", "split", "smoothed_payoff" (all
+        with ``initial_condition="base"``) or None (no base function in the trial value)."""
         return self.base_function if self.initial_condition is InitialCondition.BASE else None
 
     @classmethod
@@ -161,7 +161,9 @@ class PINNConfig:
         solves of the output layer.
 
         Args:
-            base: "risk_free": trial value ``B (1 + tau N_a) + tau N_b`` with B the exact
+            base: "risk_free": trial value ``B (1 + tau N_a) + tau N_b`` (plus the sign
+                feature ``tau h(B) N_c`` for a payoff of both signs, see
+                :mod:`training.pinn.network`) with B the exact
                 risk-free value of the same payoff (exact at tau = 0; for a one-signed payoff
                 the risky value is exactly ``e^{-c tau} B``, so the network only learns that
                 factor); "split": B the sign-split value (see ``base_function``);

@@ -127,6 +127,14 @@ class PINNModel(nn.Module):
         initial_condition = v.option("PINNModel", "initial_condition", initial_condition,
                                      InitialCondition)
         if (initial_condition is InitialCondition.BASE
+                and base_function is BaseFunction.SMOOTHED_PAYOFF
+                and getattr(problem, "netting_set", None) is None):
+            raise ValueError(
+                f"The 'base_function' parameter of PINNModel must not be 'smoothed_payoff' for "
+                f"{type(problem).__name__}, which has no netting set (use TwoAssetPDE or "
+                f"BlackScholesPDE/HestonPDE with netting=...). Got 'smoothed_payoff' instead."
+            )
+        if (initial_condition is InitialCondition.BASE
                 and base_function is not BaseFunction.SMOOTHED_PAYOFF):
             probe = torch.zeros((1, len(problem.input_lower)), dtype=torch.float64)
             if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:

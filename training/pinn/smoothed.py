@@ -29,6 +29,8 @@ from .derivatives import Derivatives
 from .problems import legs as legs_mod
 
 if TYPE_CHECKING:
+    from simulators import Leg
+
     from .problems.base import PDEProblem
 
 #: Relative floor of the smoothing width (units of the strike), so the table stays finite at
@@ -45,7 +47,7 @@ def smooth_positive_part(b: Tensor, width: Tensor) -> Tensor:
             + width * torch.exp(-0.5 * q * q) / math.sqrt(2.0 * math.pi))
 
 
-def aggregate_gradient(leg, dim: int, like: Tensor) -> Tensor | None:
+def aggregate_gradient(leg: Leg, dim: int, like: Tensor) -> Tensor | None:
     """grad(u) of a leg's aggregate (constant), shape (dim,); None for worst-of/best-of legs."""
     g = torch.zeros(dim, dtype=like.dtype, device=like.device)
     if leg.underlying == "asset":
@@ -70,12 +72,15 @@ def local_variance_rate(problem: PDEProblem, g: Tensor, x: Tensor) -> Tensor:
 
 
 def smoothed_payoff(problem: PDEProblem, tau: Tensor, x: Tensor) -> Tensor:
-    """The smoothed payoff B(tau, x) (see the module docstring); tau (n,), x (n, d + m) -> (n,).
-    Differentiable in tau and x by autograd; equals the payoff at tau = 0 up to 0.4e-7 K."""
+    """The smoothed payoff B(tau, x) (see the module docstring): tau (n,) time to maturity in
+    years, x (n, d + m) the d states and, for a parametric problem, its m parameter columns ->
+    (n,), in the payoff's units. Differentiable in tau and x by autograd; equals the payoff at
+    tau = 0 up to 0.4e-7 K per unit leg."""
     netting = problem.netting_set
+    states = x[:, :problem.dim]
     out = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for leg in netting.legs:
-        u = legs_mod.aggregate(leg, x)
+        u = legs_mod.aggregate(leg, states)
         g = aggregate_gradient(leg, problem.dim, x)
         if leg.kind == "forward" or g is None:
             out = out + leg.quantity * legs_mod.leg_payoff(leg, u)
@@ -96,6 +101,8 @@ class SmoothedPayoff:
     problem: PDEProblem
 
     def base_derivatives(self, tau: Tensor, x: Tensor) -> Derivatives:
+        """Value, dB/dtau, gradient and Hessian in x of :func:`smoothed_payoff` at (tau (n,),
+        x (n, d + m)), by autograd."""
         from .tabulated import autograd_table
 
         return autograd_table(lambda t, y: smoothed_payoff(self.problem, t, y), tau, x)

@@ -18,7 +18,7 @@ from .problems.base import PDEProblem, problem_from_dict
 if TYPE_CHECKING:
     from .config import PINNConfig
 
-#: Version of the saved layout; 2: the risk-free-base network of a two-signed payoff has a
+#: Version of the saved layout; 2: the base-trial-value network of a two-signed payoff has a
 #: third output (the sign feature of :mod:`training.pinn.network`).
 FORMAT_VERSION = 2
 
