@@ -60,6 +60,35 @@ class SplitBase:
         return self.problem.split_derivatives(tau, x)
 
 
+def _base_source(problem: PDEProblem, base_function: BaseFunction
+                 ) -> PDEProblem | SplitBase | SmoothedPayoff:
+    """The table source of the base function (see :func:`tabulated_base`)."""
+    if base_function is BaseFunction.SPLIT:
+        return SplitBase(problem)
+    if base_function is BaseFunction.SMOOTHED_PAYOFF:
+        return SmoothedPayoff(problem)
+    return problem
+
+
+def _check_base(problem: PDEProblem, base_function: BaseFunction) -> None:
+    """One-line errors for a "base" trial value the problem cannot supply."""
+    name = type(problem).__name__
+    if base_function is BaseFunction.SMOOTHED_PAYOFF:
+        if getattr(problem, "netting_set", None) is None:
+            raise ValueError(
+                f"The 'base_function' parameter of PINNModel must not be 'smoothed_payoff' for "
+                f"{name}, which has no netting set (use TwoAssetPDE or "
+                f"BlackScholesPDE/HestonPDE with netting=...). Got 'smoothed_payoff' instead."
+            )
+        return
+    probe = torch.zeros((1, len(problem.input_lower)), dtype=torch.float64)
+    if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
+        raise ValueError(
+            f"The 'initial_condition' parameter of PINNModel must not be 'base' for "
+            f"{name}, which has no base function. Got 'base' instead."
+        )
+
+
 class MLP(nn.Module):
     """tanh MLP ``R^{n_in} -> R^{n_out}`` with inputs scaled from [lower, upper] to [-1, 1].
 
@@ -121,27 +150,11 @@ class PINNModel(nn.Module):
     ) -> None:
         super().__init__()
         base_function = v.option("PINNModel", "base_function", base_function, BaseFunction)
-        self.base_source = {BaseFunction.RISK_FREE: problem,
-                            BaseFunction.SPLIT: SplitBase(problem),
-                            BaseFunction.SMOOTHED_PAYOFF: SmoothedPayoff(problem)}[base_function]
         initial_condition = v.option("PINNModel", "initial_condition", initial_condition,
                                      InitialCondition)
-        if (initial_condition is InitialCondition.BASE
-                and base_function is BaseFunction.SMOOTHED_PAYOFF
-                and getattr(problem, "netting_set", None) is None):
-            raise ValueError(
-                f"The 'base_function' parameter of PINNModel must not be 'smoothed_payoff' for "
-                f"{type(problem).__name__}, which has no netting set (use TwoAssetPDE or "
-                f"BlackScholesPDE/HestonPDE with netting=...). Got 'smoothed_payoff' instead."
-            )
-        if (initial_condition is InitialCondition.BASE
-                and base_function is not BaseFunction.SMOOTHED_PAYOFF):
-            probe = torch.zeros((1, len(problem.input_lower)), dtype=torch.float64)
-            if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
-                raise ValueError(
-                    f"The 'initial_condition' parameter of PINNModel must not be 'base' for "
-                    f"{type(problem).__name__}, which has no base function. Got 'base' instead."
-                )
+        if initial_condition is InitialCondition.BASE:
+            _check_base(problem, base_function)
+        self.base_source = _base_source(problem, base_function)
         self.problem = problem
         self.initial_condition = initial_condition
         self.scale = problem.value_scale

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from .closed_form import norm_cdf
 from .derivatives import Derivatives
 from .problems import legs as legs_mod
 
@@ -43,8 +44,7 @@ def smooth_positive_part(b: Tensor, width: Tensor) -> Tensor:
     ``b Phi(b / width) + width phi(b / width)``; tends to ``max(b, 0)`` as width -> 0 and is
     smooth for width > 0. Shapes broadcast; width > 0."""
     q = b / width
-    return (b * 0.5 * torch.erfc(-q / math.sqrt(2.0))
-            + width * torch.exp(-0.5 * q * q) / math.sqrt(2.0 * math.pi))
+    return b * norm_cdf(q) + width * torch.exp(-0.5 * q * q) / math.sqrt(2.0 * math.pi)
 
 
 def aggregate_gradient(leg: Leg, dim: int, like: Tensor) -> Tensor | None:
