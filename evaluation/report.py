@@ -765,7 +765,8 @@ def build_report(
     run = dict(metrics.get("run") or {})
     parsed = split_run_dir(run_dir)
     name = str(run.get("name") or (parsed[0] if parsed else run_dir.name))
-    stamp = str(run.get("stamp") or (parsed[1] if parsed else ""))
+    # a same-second run's directory stamp carries a suffix ("...Z-2"); history needs the stamp
+    stamp = str(run.get("stamp") or (parsed[1] if parsed else "")).split("-")[0]
 
     prev_dirs = find_previous_runs(runs_root if runs_root is not None else run_dir.parent, name,
                                    before=stamp if stamp else None, limit=history) \

@@ -428,3 +428,14 @@ def test_pinn_with_an_exact_base_is_not_a_headline(tmp_path: Path, no_render: No
     path.write_text(json.dumps(m))
     summary = build_report(run).read_text(encoding="utf-8").split('<section class="scenario"')[0]
     assert "exact base" not in summary
+
+
+def test_a_same_second_run_finds_its_history(tmp_path: Path, no_render: None) -> None:
+    """A second run started in the same second gets a suffixed stamp ("...Z-2"): the report
+    still reads the earlier runs instead of refusing the stamp."""
+    runs = make_history(tmp_path, (1.0, 1.04), fail_worst_of=False)
+    m = json.loads((runs[-1] / "metrics.json").read_text())
+    m.setdefault("run", {})["stamp"] = m["run"].get("stamp", "20260101T000000Z") + "-2"
+    (runs[-1] / "metrics.json").write_text(json.dumps(m))
+    html = build_report(runs[-1]).read_text(encoding="utf-8")
+    assert "No regression" in html
