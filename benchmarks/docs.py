@@ -592,9 +592,11 @@ def backward_page(d: dict) -> str:
 
 
 def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str | None = "split") -> dict:
-    """The latest full-budget run on the benchmark's default collocation (the coarsest grid)."""
+    """The latest full-budget run on the benchmark's default collocation (the coarsest grid) and
+    face residuals ("auto")."""
     runs = [r for r in d["nonlinear"]["runs"] if r["problem"] == problem and
-            r["lambda_b"] == lam and r["base"] == base and r["budget"] == "full"]
+            r["lambda_b"] == lam and r["base"] == base and r["budget"] == "full"
+            and r["config"].get("face_residuals", "auto") == "auto"]
     coarsest = min(r["config"]["collocation"]["n_tau"] for r in runs)
     return max((r for r in runs if r["config"]["collocation"]["n_tau"] == coarsest),
                key=lambda r: r["date_utc"])

@@ -340,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
     ap.add_argument("--width", type=int, default=None,
                     help="nonlinear: units per hidden layer instead of the problem's default")
+    ap.add_argument("--faces", choices=("reduced", "full", "auto", "pointwise"), default=None,
+                    help="nonlinear: face residuals instead of the problem's default (auto)")
     ap.add_argument("--bases", default="risk_free,split",
                     help="nonlinear: comma list of risk_free, split, smoothed_payoff, none")
     ap.add_argument("--fd-order", action="store_true",

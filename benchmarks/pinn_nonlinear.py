@@ -121,16 +121,15 @@ def _two_asset(name: str, netting: NettingSet, lam: float, n_fd: int = 320,
 def _config_2d(budget: str, base: str | None) -> PINNConfig:
     """Two-asset and Heston budgets: ``best`` with 96 units per layer (the error falls from 32 to
     64 to 96 units; L-BFGS stalls after a few hundred iterations whatever the width), 900
-    L-BFGS iterations; the 430 s cap on the gradient steps leaves two to three minutes for the
-    least-squares rounds (291 output parameters with the sign feature): runs end at 550 to 630
-    s, the Heston ones just over 10 minutes."""
+    L-BFGS iterations, the gradient steps capped at 540 s like 1D's; the least-squares rounds
+    of the output layer (291 parameters with the sign feature) then take seconds."""
     if budget == "quick":
         return PINNConfig.best(base=base, width=96, adam_steps=200, lbfgs_iterations=300,
                                collocation=ClusteredGrid(n_tau=9, n_space=21, stretch=2.0),
                                num_threads=2, time_limit=300)
     return PINNConfig.best(base=base, width=96, adam_steps=300, lbfgs_iterations=900,
                            collocation=ClusteredGrid(n_tau=13, n_space=31, stretch=2.0),
-                           num_threads=1, time_limit=430)
+                           num_threads=1, time_limit=540)
 
 
 def _heston(name: str, netting: NettingSet, lam: float) -> Case:
@@ -231,7 +230,8 @@ def run(c: Case, budget: str, base: str | None) -> dict:
     return {
         "problem": c.name, "lambda_b": p.xva.lambda_b, "base": sol.stats.get("base"),
         "sign_feature": bool(getattr(sol.model, "sign_feature", False)),
-        "faces": sol.stats.get("faces"), "payoff_sign": p.payoff_sign,
+        "faces": sol.stats.get("faces"),
+        "face_reduced_share": sol.stats.get("face_reduced_share"), "payoff_sign": p.payoff_sign,
         "box": log_errors(pred, ref), "today": log_errors(pred[today], ref[today]),
         "fd_reference": "richardson" if c.richardson else "grid",
         "fd_error_estimate": {"box": log_errors(ref_c, ref),
@@ -287,10 +287,12 @@ def table(runs: list[dict]) -> str:
     rows = []
     for r in sorted(runs, key=lambda r: (PROBLEMS.index(r["problem"]), r["lambda_b"],
                                          str(r["base"]), r["budget"], r["config"]["width"],
-                                         r.get("sign_feature", False))):
+                                         r.get("sign_feature", False),
+                                         r["config"].get("face_residuals", "auto"))):
         f = r["free"]
         rows.append(
-            f"| {r['problem']} | {r['lambda_b']:g} | {r['base'] or 'none'} | {r['budget']} | "
+            f"| {r['problem']} | {r['lambda_b']:g} | {r['base'] or 'none'}{_faces(r)} | "
+            f"{r['budget']} | "
             f"{r['config']['depth']} × {r['config']['width']}"
             f"{' + h' if r.get('sign_feature') else ''} | {grid(r)} | "
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
@@ -298,6 +300,12 @@ def table(runs: list[dict]) -> str:
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
             f"{r['points'][0]['delta']:.1e} | {r['train_seconds']:.0f} |")
     return "\n".join([head, *rows])
+
+
+def _faces(run: dict) -> str:
+    """" (pointwise faces)" for a run whose face residuals were not the default per-face choice."""
+    faces = run["config"].get("face_residuals", "auto")
+    return "" if faces == "auto" else f" ({faces} faces)"
 
 
 def write_docs(results: str, doc: str = DOC) -> None:
@@ -313,18 +321,19 @@ def write_docs(results: str, doc: str = DOC) -> None:
     path.write_text(text[:i] + table(runs) + "\n" + text[j:])
 
 
-def _with_width(config: Callable[[str, str | None], PINNConfig], width: int
-                ) -> Callable[[str, str | None], PINNConfig]:
-    """``config`` with ``width`` units per hidden layer."""
-    return lambda budget, base: config(budget, base).replace(width=width)
+def _with(config: Callable[[str, str | None], PINNConfig], **changes
+          ) -> Callable[[str, str | None], PINNConfig]:
+    """``config`` with ``changes`` (e.g. ``width``, ``face_residuals``)."""
+    return lambda budget, base: config(budget, base).replace(**changes)
 
 
 def _key(run: dict) -> tuple:
     """Runs with the same key replace each other: problem, lambda_B, base, budget, network
-    size, sign feature and collocation."""
+    size, sign feature, collocation and face residuals."""
     c = run["config"]
     return (run["problem"], run["lambda_b"], run["base"], run["budget"], c["depth"], c["width"],
-            run.get("sign_feature", False), json.dumps(c["collocation"], sort_keys=True))
+            run.get("sign_feature", False), json.dumps(c["collocation"], sort_keys=True),
+            c.get("face_residuals", "auto"))
 
 
 def main(args, machine: dict, output: str) -> int:
@@ -357,7 +366,9 @@ def main(args, machine: dict, output: str) -> int:
             for base in bases:
                 c = case(name, lam)
                 if getattr(args, "width", None):
-                    c = dataclasses.replace(c, config=_with_width(c.config, args.width))
+                    c = dataclasses.replace(c, config=_with(c.config, width=args.width))
+                if getattr(args, "faces", None):
+                    c = dataclasses.replace(c, config=_with(c.config, face_residuals=args.faces))
                 row = {**run(c, budget, base), "budget": budget,
                        "machine": machine,
                        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -476,7 +476,7 @@ PINN_OPTIONS: dict[str, Check] = {
     "parameter_copies": _int_check(1, MAX_PARAMETER_COPIES),
     "bc_weight": _real_check(0.0, MAX_PARAMETER),
     "ic_weight": _real_check(0.0, MAX_PARAMETER),
-    "face_residuals": _choice_check("reduced", "full", "auto"),
+    "face_residuals": _choice_check("reduced", "full", "auto", "pointwise"),
     "base_function": _choice_check("risk_free", "split", "smoothed_payoff"),
     "dtype": _choice_check("float64", "float32"),
     "device": _device,

@@ -27,6 +27,7 @@ from training.pinn import (
     solve,
 )
 from training.pinn.losses import residual, resolve_faces
+from training.pinn.network import PINNModel
 from training.pinn.problems import problem_from_dict
 from training.pinn.problems.legs import one_signed_parts, split_value
 from training.pinn.solver import PINNSolver
@@ -556,6 +557,61 @@ def test_auto_faces_heston():
         assert set(resolve_faces(p, sets, choice).values()) == {choice}
     with pytest.raises(ValueError, match="faces"):
         resolve_faces(p, sets, "neumann")
+
+
+def _worst_of_call():
+    return TwoAssetPDE(strike=K, maturity=0.5, vols=(0.25, 0.35), rate=0.03, rho=0.5,
+                       xva=XVA_CASE, netting=NettingSet((Leg("call", K, 1.0, "worst_of"),), 0.5))
+
+
+def test_pointwise_faces_keep_the_far_field_condition_away_from_the_corner():
+    """A worst-of call at s1 = s_max is the call on s2 (linear in s1) while s2 is well below
+    s_max, and not near the corner s1 = s2 = s_max: "auto" gives the whole face the full PDE,
+    "pointwise" the reduced PDE on the first part and the full PDE at the corner (tau > 0)."""
+    p = _worst_of_call()
+    sets = _tensor_sets(p, UniformGrid(n_tau=6, n_space=11))
+    assert resolve_faces(p, sets, "auto")["spot_1_max"] == "full"
+    faces = resolve_faces(p, sets, "pointwise")
+    assert faces["spot_1_min"] == "reduced" and faces["spot_2_min"] == "reduced"
+    z = sets["spot_1_max"][0]
+    mask = faces["spot_1_max"]
+    assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool
+    assert bool(mask[z[:, 2] <= 1.2 * K].all())
+    assert not bool(mask[(z[:, 2] == p.upper[1]) & (z[:, 0] > 0)].any())
+
+
+def test_a_pointwise_face_term_is_the_sum_of_its_reduced_and_full_parts():
+    from training.pinn.losses import loss_terms
+
+    p = _worst_of_call()
+    sets = _tensor_sets(p, UniformGrid(n_tau=6, n_space=11))
+    faces = resolve_faces(p, sets, "pointwise")
+    model = PINNModel(p, 6, 2, "base", "risk_free")
+    with torch.no_grad():
+        model.mlp.net[-1].weight.normal_(0.0, 0.5)
+    z, w, face = sets["spot_1_max"]
+    m = faces["spot_1_max"]
+    mixed = loss_terms(p, model, {"spot_1_max": (z, w, face)}, faces=faces)["spot_1_max"]
+    red = loss_terms(p, model, {"spot_1_max": (z[m], w[m], face)}, faces="reduced")
+    full = loss_terms(p, model, {"spot_1_max": (z[~m], w[~m], face)}, faces="full")
+    torch.testing.assert_close(mixed, red["spot_1_max"] + full["spot_1_max"])
+
+
+def test_pointwise_choice_is_recorded_and_replayed_by_the_slice_residual():
+    from training.pinn.losses import loss_terms
+    from training.pinn.reuse import slice_residual
+
+    p = _worst_of_call()
+    sol = solve(p, PINNConfig.best(**TINY, face_residuals="pointwise",
+                                   collocation=UniformGrid(n_tau=3, n_space=7)))
+    assert sol.stats["faces"]["spot_1_max"] == "pointwise"
+    share = sol.stats["face_reduced_share"]["spot_1_max"]
+    assert 0.0 < share < 1.0 and sol.stats["face_reduced_share"]["spot_1_min"] == 1.0
+    assert json.loads(json.dumps(sol.stats))["faces"]["spot_1_max"] == "pointwise"
+    sets = _tensor_sets(p, UniformGrid(n_tau=3, n_space=7))
+    terms = loss_terms(p, sol.model, sets, faces=resolve_faces(p, sets, "pointwise"))
+    expected = float(sum(t.detach() for t in terms.values())) ** 0.5
+    assert slice_residual(sol) == pytest.approx(expected, rel=1e-10)
 
 
 # ================================================================ 6. training

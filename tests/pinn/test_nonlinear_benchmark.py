@@ -33,3 +33,17 @@ def test_fd_order_recovers_the_order_and_the_fine_grids_error(order):
     fine_error = np.linalg.norm(3.0 * 0.01**order * np.sin(x))
     fine = np.linalg.norm(_Grid(1.0, 1, order).price(x[:, None]))
     assert out["fine_error"] == pytest.approx(np.log10(fine_error / fine), abs=1e-6)
+
+
+def test_a_run_with_other_face_residuals_is_its_own_row_and_says_so():
+    import json
+    from pathlib import Path
+
+    from benchmarks.pinn_nonlinear import _key, table
+
+    runs = json.loads(Path("benchmarks/results/pinn.json").read_text())["nonlinear"]["runs"]
+    run = next(r for r in runs if r["config"].get("face_residuals", "auto") == "auto")
+    other = {**run, "config": {**run["config"], "face_residuals": "pointwise"}}
+    assert _key(run) != _key(other)
+    rows = table([run, other]).splitlines()[2:]
+    assert "(pointwise faces)" in rows[1] and "faces)" not in rows[0]

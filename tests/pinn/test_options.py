@@ -102,8 +102,8 @@ def test_model_and_loss_functions_refuse_unknown_options():
             "'smoothed_payoff'. Got 'rf' instead.")):
         PINNModel(p, 4, 1, base_function="rf")
     with pytest.raises(ValueError, match=re.escape(
-            "The 'faces' parameter of resolve_faces must be one of 'reduced', 'full', 'auto'. "
-            "Got 'half' instead.")):
+            "The 'faces' parameter of resolve_faces must be one of 'reduced', 'full', 'auto', "
+            "'pointwise'. Got 'half' instead.")):
         resolve_faces(p, {}, "half")
     with pytest.raises(ValueError, match=re.escape(
             "The 'loss' parameter of loss_terms must be one of 'boundary_safe', 'classical'. "

@@ -62,9 +62,11 @@ class PINNConfig:
         bc_weight, ic_weight: lambda weights of the classical loss's data terms.
         face_residuals: "reduced" (the source's: each face's residual is the PDE with its
             boundary condition substituted), "full" (the whole PDE on those faces: no far-field
-            condition) or "auto" (per face, reduced where the exact risk-free solution satisfies
+            condition), "auto" (per face, reduced where the exact risk-free solution satisfies
             the substituted condition, see :func:`~training.pinn.losses.resolve_faces`; the
-            choice is recorded in ``stats["faces"]``).
+            choice is recorded in ``stats["faces"]``) or "pointwise" (the same choice per
+            point; a face with both is recorded as "pointwise", and the share of its points
+            with the reduced PDE in ``stats["face_reduced_share"]``).
         base_function: the base of the "base" trial value: "risk_free" (the problem's risk-free
             value of the payoff) or "split" (``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` over
             the payoff's one-signed parts P - N; equals ``e^{-c tau} V_rf`` for a one-signed

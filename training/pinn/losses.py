@@ -13,7 +13,8 @@ residual of u). Terms (keys of the returned dict):
   face: the reduced PDE where the exact risk-free solution satisfies the dropped condition (e.g.
   V_SS = 0 at s_max for Black-Scholes), the full PDE where it does not (e.g. at s_max for Heston
   at high variance, or dV/dv = 0 at v_max). The reduced PDE is a far-field condition; the full
-  PDE is none, which a payoff of both signs needs.
+  PDE is none, which a payoff of both signs needs. ``faces="pointwise"`` makes the same choice
+  per point of a face.
 * classical: ``"<face>"``: ``bc_weight`` times the Dirichlet misfit or Neumann misfit (the
   normal derivative scaled by the domain length), or the PDE residual (weight 1) on "pde" faces.
 * ``"adaptive"``: PDE residual on the residual-based adaptive points, if any.
@@ -24,6 +25,7 @@ residual of u). Terms (keys of the returned dict):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 
 import torch
 from torch import Tensor
@@ -39,8 +41,9 @@ FACE_RESIDUALS = tuple(m.value for m in FaceResiduals)
 #: the maturity, stay below this fraction of the value scale on every point of the face.
 FACE_TOLERANCE = 1e-5
 
-#: One choice for every residual face, or face name -> choice ("reduced" or "full").
-Faces = FaceResiduals | str | Mapping[str, FaceResiduals | str]
+#: One choice for every residual face, or face name -> choice ("reduced", "full" or a
+#: per-point mask, True where reduced; see :func:`resolve_faces`).
+Faces = FaceResiduals | str | Mapping[str, FaceResiduals | str | Tensor]
 
 Model = Callable[[Tensor], Tensor]
 
@@ -80,45 +83,153 @@ def residual(
     return problem.residual(z[:, 1:], d, drop)
 
 
+def _point_gaps(problem: PDEProblem, z: Tensor, face: Face) -> Tensor:
+    """``T |L B - L_reduced B| / value_scale`` at each point (n,) of ``face``, with B the exact
+    risk-free value (``problem.base_derivatives``)."""
+    tau, x = z[:, 0].detach(), z[:, 1:].detach()
+    d = problem.base_derivatives(tau, x)
+    gap = problem.generator(x, d) - problem.generator(x, d, face.drop)
+    return problem.maturity * gap.abs() / problem.value_scale
+
+
+def _gap_faces(sets: dict[str, tuple[Tensor, Tensor, Face | None]]):
+    for name, (z, _w, face) in sets.items():
+        if face is None or not face.drop or face.safe != "residual" or len(z) == 0:
+            continue
+        yield name, z, face
+
+
 def face_gaps(problem: PDEProblem, sets: dict[str, tuple[Tensor, Tensor, Face | None]]
               ) -> dict[str, float]:
     """Per residual face with dropped terms: ``T max |L B - L_reduced B| / value_scale`` over the
     face's points, with B the exact risk-free value (``problem.base_derivatives``): how far the
     reduced PDE is from what the risk-free solution satisfies there, in units of the value scale.
     """
-    out: dict[str, float] = {}
-    for name, (z, _w, face) in sets.items():
-        if face is None or not face.drop or face.safe != "residual" or len(z) == 0:
-            continue
-        tau, x = z[:, 0].detach(), z[:, 1:].detach()
-        d = problem.base_derivatives(tau, x)
-        gap = problem.generator(x, d) - problem.generator(x, d, face.drop)
-        out[name] = float(problem.maturity * gap.abs().max() / problem.value_scale)
-    return out
+    return {name: float(_point_gaps(problem, z, face).max())
+            for name, z, face in _gap_faces(sets)}
 
 
 def resolve_faces(problem: PDEProblem, sets: dict[str, tuple[Tensor, Tensor, Face | None]],
-                  faces: FaceResiduals | str) -> dict[str, FaceResiduals]:
-    """Face name -> "reduced" or "full" for every residual face; ``faces="auto"`` decides by
-    :func:`face_gaps` against :data:`FACE_TOLERANCE`, otherwise every face gets ``faces``."""
+                  faces: FaceResiduals | str) -> dict[str, FaceResiduals | Tensor]:
+    """Face name -> "reduced", "full" or a per-point mask for every residual face.
+
+    ``faces="auto"`` decides per face by :func:`face_gaps` against :data:`FACE_TOLERANCE`;
+    ``faces="pointwise"`` decides per point by the same gap: a face whose points all agree gets
+    "reduced" or "full", a mixed face a boolean tensor (n,) that is True where the point's
+    residual is the reduced PDE. Any other choice applies to every face.
+    """
     faces = v.option("resolve_faces", "faces", faces, FaceResiduals)
     names = [n for n, (_z, _w, f) in sets.items() if f is not None and f.safe == "residual"]
-    if faces is not FaceResiduals.AUTO:
-        return dict.fromkeys(names, faces)
-    gaps = face_gaps(problem, sets)
-    return {n: (FaceResiduals.REDUCED if gaps.get(n, 0.0) <= FACE_TOLERANCE
-                else FaceResiduals.FULL) for n in names}
+    if faces is FaceResiduals.AUTO:
+        gaps = face_gaps(problem, sets)
+        return {n: (FaceResiduals.REDUCED if gaps.get(n, 0.0) <= FACE_TOLERANCE
+                    else FaceResiduals.FULL) for n in names}
+    if faces is FaceResiduals.POINTWISE:
+        out: dict[str, FaceResiduals | Tensor] = dict.fromkeys(names, FaceResiduals.REDUCED)
+        for name, z, face in _gap_faces(sets):
+            reduced = _point_gaps(problem, z, face) <= FACE_TOLERANCE
+            out[name] = (FaceResiduals.REDUCED if bool(reduced.all()) else
+                         FaceResiduals.FULL if not bool(reduced.any()) else reduced)
+        return out
+    return dict.fromkeys(names, faces)
 
 
-def _face_choice(faces: Faces, name: str) -> FaceResiduals | str:
+def face_summary(faces: Mapping[str, FaceResiduals | Tensor]) -> dict[str, FaceResiduals]:
+    """The choices of :func:`resolve_faces` as plain options (a mask becomes "pointwise")."""
+    return {n: (c if isinstance(c, FaceResiduals) else FaceResiduals.POINTWISE)
+            for n, c in faces.items()}
+
+
+def reduced_shares(faces: Mapping[str, FaceResiduals | Tensor]) -> dict[str, float]:
+    """Fraction of each residual face's points whose residual is the reduced PDE."""
+    return {n: (float(c.double().mean()) if isinstance(c, Tensor)
+                else float(c is FaceResiduals.REDUCED)) for n, c in faces.items()}
+
+
+def _face_choice(faces: Faces, name: str) -> FaceResiduals | Tensor | str:
     if isinstance(faces, str):
         if faces not in (FaceResiduals.REDUCED, FaceResiduals.FULL):
             raise ValueError(
                 f"The 'faces' parameter of loss_terms must be 'reduced', 'full' or a mapping "
-                f"from face names (resolve 'auto' with resolve_faces). Got {faces!r} instead."
+                f"from face names (resolve 'auto' and 'pointwise' with resolve_faces). "
+                f"Got {faces!r} instead."
             )
         return faces
     return faces.get(name, FaceResiduals.REDUCED)
+
+
+class TermKind(StrEnum):
+    """What a loss term compares (see :func:`term_kind`)."""
+
+    INITIAL = "initial"
+    PDE = "pde"
+    RESIDUAL = "residual"
+    DIRICHLET = "dirichlet"
+    NEUMANN = "neumann"
+
+
+def term_kind(name: str, face: Face | None, loss: LossType) -> TermKind:
+    """The kind of the loss term of point set ``name``: the initial condition, the full PDE
+    (interior, adaptive points or "pde" faces), a face residual, or a Dirichlet or Neumann
+    misfit."""
+    if name == "initial":
+        return TermKind.INITIAL
+    if face is None:
+        return TermKind.PDE
+    kind = face.classical if loss is LossType.CLASSICAL else face.safe
+    if kind not in ("residual", "pde", "dirichlet", "neumann"):  # pragma: no cover
+        raise ValueError(f"Unknown boundary treatment {kind!r} on face {name!r}.")
+    return TermKind(kind)
+
+
+def term_from_derivatives(problem: PDEProblem, kind: TermKind, face: Face | None, z: Tensor,
+                          d: Derivatives, choice: FaceResiduals | Tensor | str
+                          = FaceResiduals.REDUCED) -> Tensor:
+    """Unweighted residual (n,) of one term from the trial value's derivatives ``d`` at z.
+
+    ``choice`` applies to :attr:`TermKind.RESIDUAL` terms: "reduced", "full" or a boolean
+    mask (n,) that is True where the reduced PDE applies.
+    """
+    x, scale = z[:, 1:], problem.value_scale
+    if kind is TermKind.INITIAL:
+        return d.value - problem.payoff(x) / scale
+    if kind is TermKind.PDE:
+        return problem.residual(x, d)
+    if kind is TermKind.RESIDUAL:
+        if isinstance(choice, Tensor):
+            return torch.where(choice, problem.residual(x, d, face.drop),
+                               problem.residual(x, d))
+        return problem.residual(x, d, face.drop if choice == FaceResiduals.REDUCED
+                                else frozenset())
+    g = problem.boundary_value(face, z[:, 0], x) / scale
+    if kind is TermKind.DIRICHLET:
+        return d.value - g
+    length = problem.upper[face.axis] - problem.lower[face.axis]
+    return length * (d.grad[:, face.axis] - g)
+
+
+def _model_derivatives(problem: PDEProblem, model: Model, kind: TermKind, z: Tensor
+                       ) -> Derivatives:
+    """What ``kind`` needs of the model at z: the value alone, or derivatives by autograd."""
+    if kind in (TermKind.INITIAL, TermKind.DIRICHLET):
+        return Derivatives(value=model(z), tau=None, grad=None, hess=None)
+    z = z if z.requires_grad else z.clone().requires_grad_(True)
+    return derivatives(model, z, second=kind is not TermKind.NEUMANN, n_states=problem.dim)
+
+
+def term_weight(kind: TermKind, loss: LossType, bc_weight: float, ic_weight: float) -> float:
+    """Loss weight of a term: 1 for residuals and for every term of the boundary-safe loss;
+    the classical loss's data terms carry ``bc_weight`` and ``ic_weight``."""
+    if loss is not LossType.CLASSICAL:
+        return 1.0
+    if kind is TermKind.INITIAL:
+        return ic_weight
+    return bc_weight if kind in (TermKind.DIRICHLET, TermKind.NEUMANN) else 1.0
+
+
+def term_name(name: str, kind: TermKind) -> str:
+    """Key of a term in the loss dict: "ic", "pde" for the interior, else the set's name."""
+    return {"initial": "ic", "interior": "pde"}.get(name, name)
 
 
 def term_residuals(
@@ -137,37 +248,12 @@ def term_residuals(
     loss = v.option("loss_terms", "loss", loss, LossType)
     if isinstance(faces, str):
         _face_choice(faces, "")
-    scale = problem.value_scale
-    classical = loss is LossType.CLASSICAL
     out: dict[str, tuple[Tensor, Tensor]] = {}
     for name, (z, w, face) in sets.items():
-        if name == "initial":
-            u = model(z)
-            r = u - problem.payoff(z[:, 1:]) / scale
-            out["ic"] = (r, (ic_weight if classical else 1.0) * w)
-        elif face is None:  # interior or adaptive points
-            out["pde" if name == "interior" else name] = (residual(problem, model, z), w)
-        else:
-            kind = face.classical if classical else face.safe
-            weight = bc_weight if classical else 1.0
-            if kind == "residual":
-                reduced = _face_choice(faces, name) == FaceResiduals.REDUCED
-                drop = face.drop if reduced else frozenset()
-                out[name] = (residual(problem, model, z, drop), w)
-            elif kind == "pde":
-                out[name] = (residual(problem, model, z), w)
-            elif kind == "dirichlet":
-                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
-                out[name] = (model(z) - g, weight * w)
-            elif kind == "neumann":
-                zz = z.clone().requires_grad_(True)
-                u = model(zz)
-                du = torch.autograd.grad(u.sum(), zz, create_graph=True)[0][:, 1 + face.axis]
-                length = problem.upper[face.axis] - problem.lower[face.axis]
-                g = problem.boundary_value(face, z[:, 0], z[:, 1:]) / scale
-                out[name] = (length * (du - g), weight * w)
-            else:  # pragma: no cover - faces are built by the problems
-                raise ValueError(f"Unknown boundary treatment {kind!r} on face {name!r}.")
+        kind = term_kind(name, face, loss)
+        d = _model_derivatives(problem, model, kind, z)
+        r = term_from_derivatives(problem, kind, face, z, d, _face_choice(faces, name))
+        out[term_name(name, kind)] = (r, term_weight(kind, loss, bc_weight, ic_weight) * w)
     return out
 
 

@@ -169,18 +169,24 @@ class PINNModel(nn.Module):
         self.mlp = MLP(lower, upper, n_out, width, depth,
                        zero_last=initial_condition is not InitialCondition.SOFT)
 
-    def forward(self, z: Tensor) -> Tensor:
-        """z (n, 1 + d [+ m]) -> u (n,) = V / value_scale."""
-        out = self.mlp(z)
+    def factors(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The trial value as ``u = u0(z) + sum_o g_o(z) out_o(z)``, out = ``self.mlp(z)``:
+        returns u0 (n,) and the factors g (n, n_out). u is affine in the output layer's
+        parameters with these factors (the least-squares solves use it, :mod:`.lstsq`)."""
+        n = z.shape[0]
         if self.initial_condition is InitialCondition.SOFT:
-            return out[:, 0]
+            return z.new_zeros(n), z.new_ones(n, 1)
         tau, x = z[:, 0], z[:, 1:]
         s = tau / self.problem.maturity
         if self.initial_condition is InitialCondition.HARD:
-            return self.problem.payoff(x) / self.scale + s * out[:, 0]
+            return self.problem.payoff(x) / self.scale, s[:, None]
         base = tabulated_base(self.base_source, tau, x) / self.scale
-        u = base * (1.0 + s * out[:, 0]) + s * out[:, 1]
+        cols = [base * s, s]
         if self.sign_feature:
-            h = smooth_positive_part(base, SIGN_WIDTH * torch.sqrt(s + _S_FLOOR))
-            u = u + s * h * out[:, 2]
-        return u
+            cols.append(s * smooth_positive_part(base, SIGN_WIDTH * torch.sqrt(s + _S_FLOOR)))
+        return base, torch.stack(cols, dim=1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z (n, 1 + d [+ m]) -> u (n,) = V / value_scale."""
+        u0, g = self.factors(z)
+        return u0 + (g * self.mlp(z)).sum(dim=1)

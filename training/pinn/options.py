@@ -52,6 +52,9 @@ class FaceResiduals(StrEnum):
     FULL = "full"
     #: per face, reduced where the risk-free solution satisfies the substituted condition.
     AUTO = "auto"
+    #: the same choice per point of a face: reduced where the risk-free solution satisfies the
+    #: substituted condition at that point, the whole PDE elsewhere.
+    POINTWISE = "pointwise"
 
 
 class PINNStatus(StrEnum):

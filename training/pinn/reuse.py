@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from .collocation import with_parameter_values
-from .losses import loss_terms
+from .losses import loss_terms, resolve_faces
 from .options import FaceResiduals, InitialCondition
 from .problems.base import PDEProblem
 from .problems.parametric import ParameterRange, ParametricPDE
@@ -78,6 +78,8 @@ def slice_residual(sol: PINNSolution, problem: PDEProblem | None = None) -> floa
                          torch.as_tensor(ps.weights, dtype=param.dtype, device=param.device),
                          ps.face)
     faces = {k: FaceResiduals(val) for k, val in (sol.stats.get("faces") or {}).items()}
+    if FaceResiduals.POINTWISE in faces.values():  # the per-point masks are not saved
+        faces = resolve_faces(family, tensors, FaceResiduals.POINTWISE)
     # the network's base function and payoff depend on the inputs only, so the saved model
     # evaluates any member of its family
     terms = loss_terms(family, sol.model, tensors, cfg.loss, cfg.bc_weight, cfg.ic_weight,

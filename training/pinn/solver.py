@@ -22,12 +22,14 @@ from .collocation import (
 )
 from .config import _DTYPES, PINNConfig  # noqa: F401  (PINNConfig re-exported)
 from .losses import (
+    face_summary,
     loss_terms,
+    reduced_shares,
     residual,
     residual_vector,
     resolve_faces,
 )
-from .lstsq import output_layer, solve_output_layer
+from .lstsq import output_jacobian, output_layer, solve_output_layer
 from .network import PINNModel
 from .options import FaceResiduals, InitialCondition, LossType, PINNStatus
 from .problems.base import PDEProblem
@@ -67,7 +69,7 @@ class _Run:
     """
 
     sets: dict[str, tuple]
-    faces: dict[str, FaceResiduals]
+    faces: dict[str, FaceResiduals | torch.Tensor]
     model: PINNModel
     params: list[torch.nn.Parameter]
     adam: torch.optim.Adam
@@ -403,7 +405,11 @@ class PINNSolver:
             return residual_vector(p, run.model, self._current_sets(run), cfg.loss, cfg.bc_weight,
                                    cfg.ic_weight, run.faces)
 
-        return solve_output_layer(output_layer(run.model), vector, rounds)
+        def jacobian() -> torch.Tensor:
+            return output_jacobian(p, run.model, self._current_sets(run), cfg.loss, cfg.bc_weight,
+                                   cfg.ic_weight, run.faces)
+
+        return solve_output_layer(output_layer(run.model), vector, rounds, jacobian=jacobian)
 
     def _solution(self, run: _Run, status: PINNStatus, accepted: list[float]) -> PINNSolution:
         cfg = self.config
@@ -415,7 +421,8 @@ class PINNSolver:
             history=hist,
             stats={"train_seconds": run.elapsed, "steps": run.step, "status": status,
                    "lstsq_rounds": len(accepted), "lstsq_interleaved": run.lstsq_interleaved,
-                   "faces": run.faces, "base": cfg.base,
+                   "faces": face_summary(run.faces),
+                   "face_reduced_share": reduced_shares(run.faces), "base": cfg.base,
                    "warm_start": self.initial is not None},
         )
 
