@@ -303,7 +303,8 @@ def table(runs: list[dict]) -> str:
 
 
 def _faces(run: dict) -> str:
-    """" (pointwise faces)" for a run whose face residuals were not the default per-face choice."""
+    """" (<choice> faces)", e.g. " (pointwise faces)", for a run whose face residuals were not
+    the default per-face choice ("auto"); "" otherwise."""
     faces = run["config"].get("face_residuals", "auto")
     return "" if faces == "auto" else f" ({faces} faces)"
 

@@ -151,3 +151,25 @@ def test_hidden_features_and_their_derivatives_equal_autograd():
     torch.testing.assert_close(h_t[0], jac[:, 0])
     torch.testing.assert_close(h_x[0], jac[:, 1:3])
     torch.testing.assert_close(h_xx[0], hes[:, 1:3, 1:3])
+
+
+def test_the_jacobian_is_the_same_in_small_blocks(monkeypatch):
+    import training.pinn.lstsq as lstsq
+    from training.pinn.losses import resolve_faces
+
+    problem, cfg, faces = _jacobian_cases()["base with the sign feature, per-point faces"]
+    model, sets = _model_and_sets(problem, cfg)
+    args = (problem, model, sets, cfg.loss, cfg.bc_weight, cfg.ic_weight,
+            resolve_faces(problem, sets, faces))
+    whole = lstsq.output_jacobian(*args)
+    monkeypatch.setattr(lstsq, "BLOCK_ROWS", 50)  # a few points per block
+    torch.testing.assert_close(lstsq.output_jacobian(*args), whole, rtol=1e-10, atol=1e-13)
+
+
+def test_a_saved_pointwise_label_is_not_taken_for_a_face_residual():
+    from training.pinn.losses import loss_terms
+
+    problem, cfg, _ = _jacobian_cases()["base with the sign feature, per-point faces"]
+    model, sets = _model_and_sets(problem, cfg)
+    with pytest.raises(ValueError, match="'spot_1_max' must be 'reduced', 'full' or a per-point"):
+        loss_terms(problem, model, sets, faces={"spot_1_max": "pointwise"})

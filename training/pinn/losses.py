@@ -199,6 +199,12 @@ def term_from_derivatives(problem: PDEProblem, kind: TermKind, face: Face | None
         if isinstance(choice, Tensor):
             return torch.where(choice, problem.residual(x, d, face.drop),
                                problem.residual(x, d))
+        if choice not in (FaceResiduals.REDUCED, FaceResiduals.FULL):
+            raise ValueError(
+                f"The face residual of {face.name!r} must be 'reduced', 'full' or a per-point "
+                f"mask (resolve 'auto' and 'pointwise' with resolve_faces). Got {choice!r} "
+                f"instead."
+            )
         return problem.residual(x, d, face.drop if choice == FaceResiduals.REDUCED
                                 else frozenset())
     g = problem.boundary_value(face, z[:, 0], x) / scale
@@ -275,7 +281,8 @@ def loss_terms(
         bc_weight, ic_weight: lambda weights of the classical data terms (the boundary-safe loss
             uses weight 1 everywhere, including the initial condition).
         faces: "reduced" (boundary conditions substituted) or "full" (the whole PDE) on the
-            faces whose boundary-safe term is a residual, or a mapping face name -> choice
+            faces whose boundary-safe term is a residual, or a mapping face name -> "reduced",
+            "full" or a boolean mask over the face's points, True where reduced
             (:func:`resolve_faces`; faces not in it are reduced).
     """
     terms = term_residuals(problem, model, sets, loss, bc_weight, ic_weight, faces)

@@ -153,38 +153,35 @@ def output_jacobian(
 ) -> Tensor:
     """Jacobian (m, P) of :func:`~training.pinn.losses.residual_vector` in the output layer's
     parameters, rows in its order. Each term's residual is differenced along each basis
-    function: ``(r(D + step D_j) - r(D)) / step`` with D the model's derivatives, exact for
-    every term that is affine in the value and the linearisation of the XVA source at the
-    current sign of V (the same quotient as a parameter step of ``step``)."""
+    function: ``(r(D + step D_j) - r(D)) / step`` with D the model's derivatives, the same
+    quotient as a parameter step of ``step``: exact up to rounding for the terms that are affine
+    in the value, and for the XVA source wherever the step does not change the sign of V (a
+    secant of the source's kink where it does). Points are processed in blocks of about
+    :data:`BLOCK_ROWS` rows of points times parameters."""
     loss = LossType(loss)
     d = problem.dim
+    n_out = model.mlp.net[-1].out_features
+    p = n_out * (model.mlp.net[-1].in_features + 1)
     rows = []
     for name, (z, w, face) in sets.items():
         kind = term_kind(name, face, loss)
         choice = _face_choice(faces, name)
         sw = torch.sqrt(term_weight(kind, loss, bc_weight, ic_weight) * w)
-        zz = z.detach().clone().requires_grad_(True)
-        d0 = derivatives(model, zz, second=True, n_states=d)
-        d0 = Derivatives(value=d0.value.detach(), tau=d0.tau.detach(), grad=d0.grad.detach(),
-                         hess=d0.hess.detach())
-        basis = basis_derivatives(model, z.detach(), d)
-        p = basis.value.shape[1]
         out = []
-        for b in _blocks(len(z), p):
+        for b in _blocks(len(z), p):  # the basis and the moved rows exist for one block at once
             zb = z[b].detach()
             cb = choice[b] if isinstance(choice, Tensor) else choice
-            r0 = term_from_derivatives(problem, kind, face, zb, _slice(d0, b), cb)
+            d0 = derivatives(model, zb.clone().requires_grad_(True), second=True, n_states=d)
+            d0 = Derivatives(value=d0.value.detach(), tau=d0.tau.detach(),
+                             grad=d0.grad.detach(), hess=d0.hess.detach())
+            basis = basis_derivatives(model, zb, d)
+            r0 = term_from_derivatives(problem, kind, face, zb, d0, cb)
             zr = zb.repeat_interleave(p, dim=0)
             cr = cb.repeat_interleave(p) if isinstance(cb, Tensor) else cb
-            moved = _moved(_slice(d0, b), _slice(basis, b), step)
-            r1 = term_from_derivatives(problem, kind, face, zr, moved, cr)
+            r1 = term_from_derivatives(problem, kind, face, zr, _moved(d0, basis, step), cr)
             out.append((r1.reshape(-1, p) - r0[:, None]) / step)
         rows.append(sw[:, None] * torch.cat(out, dim=0))
     return torch.cat(rows, dim=0).detach()
-
-
-def _slice(dv: Derivatives, b: slice) -> Derivatives:
-    return Derivatives(value=dv.value[b], tau=dv.tau[b], grad=dv.grad[b], hess=dv.hess[b])
 
 
 def _moved(d0: Derivatives, basis: Derivatives, step: float) -> Derivatives:
@@ -209,8 +206,9 @@ def solve_output_layer(
         vector: returns the stacked weighted residuals ``sqrt(w) r`` (shape (m,)) for the current
             parameters (see :func:`training.pinn.losses.residual_vector`).
         rounds: maximum number of solves.
-        step: parameter step of the Jacobian columns. The residual is affine in the output
-            parameters, so the difference quotient is exact up to rounding and sign changes of V.
+        step: parameter step of the Jacobian columns (unused with ``jacobian``). The residual is
+            affine in the output parameters, so the difference quotient is exact up to rounding
+            and sign changes of V.
         jacobian: returns the Jacobian (m, n_params) of ``vector()`` at the current parameters
             (e.g. :func:`output_jacobian`); None: one ``vector()`` call per parameter.
 

@@ -27,7 +27,7 @@ import torch
 
 from .collocation import with_parameter_values
 from .losses import loss_terms, resolve_faces
-from .options import FaceResiduals, InitialCondition
+from .options import FaceResiduals, InitialCondition, LossType
 from .problems.base import PDEProblem
 from .problems.parametric import ParameterRange, ParametricPDE
 from .solution import PINNSolution
@@ -56,7 +56,9 @@ def slice_residual(sol: PINNSolution, problem: PDEProblem | None = None) -> floa
     values (default: the nominal problem's). The value is ``sqrt(sum of the loss terms)``, the
     quadrature-weighted RMS of ``(V_tau - L V + r V + f(V)) / K`` over interior and faces, in
     units of the value scale per year (``sqrt(history["loss"])`` of the training, on one slice).
-    The faces use the residuals chosen in training (``stats["faces"]``).
+    The faces use the residuals chosen in training (``stats["faces"]``); with
+    ``face_residuals="pointwise"`` the per-point choice is made again on the slice (the masks
+    are not saved).
     """
     cfg = sol.config
     family = sol.problem
@@ -78,7 +80,8 @@ def slice_residual(sol: PINNSolution, problem: PDEProblem | None = None) -> floa
                          torch.as_tensor(ps.weights, dtype=param.dtype, device=param.device),
                          ps.face)
     faces = {k: FaceResiduals(val) for k, val in (sol.stats.get("faces") or {}).items()}
-    if FaceResiduals.POINTWISE in faces.values():  # the per-point masks are not saved
+    if (cfg.face_residuals == FaceResiduals.POINTWISE and cfg.loss == LossType.BOUNDARY_SAFE
+            or FaceResiduals.POINTWISE in faces.values()):  # the masks are not saved
         faces = resolve_faces(family, tensors, FaceResiduals.POINTWISE)
     # the network's base function and payoff depend on the inputs only, so the saved model
     # evaluates any member of its family

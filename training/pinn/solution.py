@@ -54,7 +54,8 @@ class PINNSolution:
             entry per loss term).
         stats: ``train_seconds``, ``steps``, ``status`` (a :class:`PINNStatus`: "completed",
             "converged", "time_limit" or "diverged"; saved as that string), ``lstsq_rounds``,
-            ``faces`` and ``base``.
+            ``faces`` (face name -> "reduced", "full" or "pointwise"), ``face_reduced_share``
+            (face name -> share of its points with the reduced PDE) and ``base``.
     """
 
     problem: PDEProblem

@@ -61,7 +61,8 @@ LBFGS_STALLS = 3
 class _Run:
     """The mutable state of one training run.
 
-    ``sets`` and ``faces`` are the collocation tensors and the per-face residual choice; ``params``
+    ``sets`` and ``faces`` are the collocation tensors and the residual choice per face ("reduced",
+    "full" or a per-point mask, see :func:`resolve_faces`); ``params``
     is the parameter list given to both optimisers; ``history`` maps "step", "loss", "lr" and
     each loss term to its recorded values; ``adaptive`` holds the adaptive points (n, 1 + d)
     drawn with ``rng``; ``elapsed`` is the training time of earlier sessions (a resumed run) and
