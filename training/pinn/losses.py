@@ -233,7 +233,7 @@ def term_weight(kind: TermKind, loss: LossType, bc_weight: float, ic_weight: flo
     return bc_weight if kind in (TermKind.DIRICHLET, TermKind.NEUMANN) else 1.0
 
 
-def term_name(name: str, kind: TermKind) -> str:
+def term_name(name: str) -> str:
     """Key of a term in the loss dict: "ic", "pde" for the interior, else the set's name."""
     return {"initial": "ic", "interior": "pde"}.get(name, name)
 
@@ -259,7 +259,7 @@ def term_residuals(
         kind = term_kind(name, face, loss)
         d = _model_derivatives(problem, model, kind, z)
         r = term_from_derivatives(problem, kind, face, z, d, _face_choice(faces, name))
-        out[term_name(name, kind)] = (r, term_weight(kind, loss, bc_weight, ic_weight) * w)
+        out[term_name(name)] = (r, term_weight(kind, loss, bc_weight, ic_weight) * w)
     return out
 
 

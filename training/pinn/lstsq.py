@@ -36,6 +36,7 @@ from .losses import (
 )
 from .options import LossType
 from .problems.base import Face, PDEProblem
+from .tabulated import autograd_table
 
 #: Rows (points x parameters) per block of the Jacobian assembly: bounds its memory.
 BLOCK_ROWS = 1 << 19
@@ -78,24 +79,13 @@ def hidden_features(mlp: nn.Module, z: Tensor, n_states: int
     return h, dh[..., 0], dh[..., 1:], ddh
 
 
-def _factor_derivatives(fn: Callable[[Tensor], Tensor], z: Tensor, d: int) -> Derivatives:
-    """Autograd derivatives of a factor of the trial value (constant factors included)."""
-    z = z.detach().clone().requires_grad_(True)
-    value = fn(z)
-    n = z.shape[0]
-    zeros = z.new_zeros(n, 1 + d)
-    g = (torch.autograd.grad(value.sum(), z, create_graph=True, allow_unused=True)[0]
-         if value.requires_grad else None)
-    g = zeros if g is None else g[:, :1 + d]
-    rows = []
-    for i in range(d):
-        gi = g[:, 1 + i]
-        r = (torch.autograd.grad(gi.sum(), z, retain_graph=True, allow_unused=True)[0]
-             if gi.requires_grad else None)
-        rows.append(z.new_zeros(n, d) if r is None else r[:, 1:1 + d])
-    hess = torch.stack(rows, dim=1) if d else z.new_zeros(n, 0, 0)
-    return Derivatives(value=value.detach().expand(n), tau=g[:, 0].detach(),
-                       grad=g[:, 1:].detach(), hess=hess.detach())
+def _factor_derivatives(model: nn.Module, o: int, z: Tensor, d: int) -> Derivatives:
+    """Autograd derivatives of the trial value's factor g_o (:meth:`PINNModel.factors`) at z,
+    in tau and the d state columns (``0 * tau`` keeps a constant factor in the graph)."""
+    t = autograd_table(
+        lambda tau, x: model.factors(torch.cat([tau[:, None], x], dim=1))[1][:, o] + 0.0 * tau,
+        z[:, 0], z[:, 1:])
+    return Derivatives(value=t.value, tau=t.tau, grad=t.grad[:, :d], hess=t.hess[:, :d, :d])
 
 
 def basis_derivatives(model: nn.Module, z: Tensor, n_states: int) -> Derivatives:
@@ -115,7 +105,7 @@ def basis_derivatives(model: nn.Module, z: Tensor, n_states: int) -> Derivatives
     n_out = model.mlp.net[-1].out_features
     parts = []
     for o in range(n_out):
-        g = _factor_derivatives(lambda zz, o=o: model.factors(zz)[1][:, o], z, d)
+        g = _factor_derivatives(model, o, z, d)
         gv, gt, gx, gxx = g.value[:, None], g.tau[:, None], g.grad[:, None, :], g.hess[:, None]
         parts.append(Derivatives(
             value=gv * h,
