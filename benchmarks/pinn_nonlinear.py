@@ -89,8 +89,11 @@ def _bs(name: str, netting: NettingSet, lam: float) -> Case:
         if budget == "quick":
             return PINNConfig.best(base=base, adam_steps=300, lbfgs_iterations=600,
                                    num_threads=1, time_limit=600)
-        # 64 units per layer: the 3 x 32 default plateaus at a loss about 4x higher here
-        return PINNConfig.best(base=base, width=64, adam_steps=300, lbfgs_iterations=1200,
+        # 64 units per layer: the 3 x 32 default plateaus at a loss about 4x higher here. Without
+        # a base (soft initial condition) 1200 L-BFGS iterations end in about 6 minutes: allow
+        # more, so that every variant has the same 540 s.
+        return PINNConfig.best(base=base, width=64, adam_steps=300,
+                               lbfgs_iterations=1200 if base else 3000,
                                num_threads=1, time_limit=540)
 
     return Case(name, p, np.linspace(0.0, 390.0, 196)[:, None],
@@ -230,6 +233,7 @@ def run(c: Case, budget: str, base: str | None) -> dict:
     return {
         "problem": c.name, "lambda_b": p.xva.lambda_b, "base": sol.stats.get("base"),
         "sign_feature": bool(getattr(sol.model, "sign_feature", False)),
+        "leg_factors": bool(getattr(sol.model, "leg_sources", ())),
         "faces": sol.stats.get("faces"),
         "face_reduced_share": sol.stats.get("face_reduced_share"), "payoff_sign": p.payoff_sign,
         "box": log_errors(pred, ref), "today": log_errors(pred[today], ref[today]),
@@ -291,15 +295,28 @@ def table(runs: list[dict]) -> str:
                                          r["config"].get("face_residuals", "auto"))):
         f = r["free"]
         rows.append(
-            f"| {r['problem']} | {r['lambda_b']:g} | {r['base'] or 'none'}{_faces(r)} | "
+            f"| {r['problem']} | {r['lambda_b']:g} | {_base(r)}{_faces(r)} | "
             f"{r['budget']} | "
             f"{r['config']['depth']} × {r['config']['width']}"
-            f"{' + h' if r.get('sign_feature') else ''} | {grid(r)} | "
+            f"{' + h' if r.get('sign_feature') else ''}{_legs(r)} | {grid(r)} | "
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
             f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
             f"{r['points'][0]['delta']:.1e} | {r['train_seconds']:.0f} |")
     return "\n".join([head, *rows])
+
+
+def _legs(run: dict) -> str:
+    """" + legs" for a run with one base factor per leg (``leg_factors``) on a netting set of
+    several legs."""
+    return " + legs" if run.get("leg_factors") else ""
+
+
+def _base(run: dict) -> str:
+    """The base, or for none the initial condition: "none (soft IC)", "none (hard IC)"."""
+    if run["base"]:
+        return run["base"]
+    return f"none ({run['config'].get('initial_condition', 'hard')} IC)"
 
 
 def _faces(run: dict) -> str:
@@ -330,11 +347,12 @@ def _with(config: Callable[[str, str | None], PINNConfig], **changes
 
 def _key(run: dict) -> tuple:
     """Runs with the same key replace each other: problem, lambda_B, base, budget, network
-    size, sign feature, collocation and face residuals."""
+    size, sign feature, collocation, face residuals, initial condition and leg factors."""
     c = run["config"]
     return (run["problem"], run["lambda_b"], run["base"], run["budget"], c["depth"], c["width"],
             run.get("sign_feature", False), json.dumps(c["collocation"], sort_keys=True),
-            c.get("face_residuals", "auto"))
+            c.get("face_residuals", "auto"), c.get("initial_condition", "base"),
+            run.get("leg_factors", False))
 
 
 def main(args, machine: dict, output: str) -> int:

@@ -478,6 +478,7 @@ PINN_OPTIONS: dict[str, Check] = {
     "ic_weight": _real_check(0.0, MAX_PARAMETER),
     "face_residuals": _choice_check("reduced", "full", "auto", "pointwise"),
     "base_function": _choice_check("risk_free", "split", "smoothed_payoff"),
+    "leg_factors": _flag,
     "dtype": _choice_check("float64", "float32"),
     "device": _device,
     "seed": _int_check(0, MAX_SEED - 1),

@@ -208,6 +208,25 @@ class NettingSet:
             return -1
         return 0
 
+    @property
+    def kinks(self) -> tuple[tuple[str, tuple[float, ...] | None, float], ...]:
+        """Where the payoff is not differentiable, as ``(underlying, weights, strike)``: each
+        strike at which the call and put legs on one aggregate leave a slope jump (a call and a
+        put of equal quantity and strike make a forward: no kink), and each leg on a worst-of or
+        best-of (the extremum bends along S_i = S_j whatever the strike). Empty when the payoff
+        is affine in the terminal state (forwards only, or options that cancel)."""
+        out: list[tuple[str, tuple[float, ...] | None, float]] = []
+        jumps: dict[tuple[str, tuple[float, ...] | None, float], float] = {}
+        for leg in self.legs:
+            if leg.underlying in ("worst_of", "best_of"):
+                out.append((leg.underlying, leg.weights, leg.strike))
+            elif leg.kind != "forward":  # (u - K)+ and (K - u)+ both gain slope +1 at K
+                key = (leg.underlying, leg.weights, leg.strike)
+                jumps[key] = jumps.get(key, 0.0) + leg.quantity
+        scale = max(abs(leg.quantity) for leg in self.legs)
+        out += [key for key, jump in jumps.items() if abs(jump) > 1e-12 * scale]
+        return tuple(out)
+
     def _payoff_u(self, u: np.ndarray) -> np.ndarray:
         return sum(leg.payoff_of_aggregate(u) for leg in self.legs)
 

@@ -51,7 +51,8 @@ def _model_and_sets(problem, cfg, seed=0):
     from training.pinn.network import PINNModel
 
     torch.manual_seed(seed)
-    model = PINNModel(problem, cfg.width, cfg.depth, cfg.initial_condition, cfg.base_function)
+    model = PINNModel(problem, cfg.width, cfg.depth, cfg.initial_condition, cfg.base_function,
+                      cfg.leg_factors)
     with torch.no_grad():
         for t in model.mlp.net[-1].parameters():
             t.normal_(0.0, 0.3)
@@ -95,13 +96,17 @@ def _jacobian_cases():
     return {
         "soft, classical, Dirichlet data": (bs_put(), PINNConfig(loss="classical", **small),
                                             "reduced"),
-        "hard, collar of both signs": (_collar_bs(collar), PINNConfig.best(base=None, **small),
+        "soft, collar of both signs": (_collar_bs(collar), PINNConfig.best(base=None, **small),
                                        "auto"),
-        "base with the sign feature, per-point faces": (
+        "hard, forward": (_collar_bs(NettingSet((Leg("forward", 100.0),), 1.0)),
+                          PINNConfig(initial_condition="hard", **small), "auto"),
+        "base with the sign feature and leg factors, per-point faces": (
             two, PINNConfig.best(base="risk_free", **small), "pointwise"),
+        "base with the sign feature, one factor": (
+            two, PINNConfig.best(base="risk_free", leg_factors=False, **small), "auto"),
         "Heston, classical Neumann at v_max": (heston_put(), PINNConfig(loss="classical",
                                                                         **small), "reduced"),
-        "parametric collar, split base": (
+        "parametric collar, split base, leg factors": (
             ParametricPDE(problem=_collar_bs(collar),
                           parameters={"vol": (0.2, 0.3), "lambda_b": (0.0, 0.2)}),
             PINNConfig.best(base="split", **small), "auto"),

@@ -80,6 +80,19 @@ def test_classical_and_best_recipes_hold_enums():
     assert best.initial_condition is InitialCondition.BASE and best.base is BaseFunction.SPLIT
     assert best.face_residuals is FaceResiduals.AUTO
     assert PINNConfig.best(base=None).base is None
+    assert PINNConfig.best(base=None).initial_condition is InitialCondition.SOFT
+    assert best.leg_factors is True and PINNConfig().leg_factors is False
+
+
+def test_leg_factors_is_a_flag_and_absent_means_one_factor():
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'leg_factors' parameter of PINNConfig must be true or false. Got 'yes' "
+            "instead.")):
+        PINNConfig(leg_factors="yes")
+    d = PINNConfig.best().to_dict()
+    assert d["leg_factors"] is True
+    del d["leg_factors"]  # a configuration saved before the option existed
+    assert PINNConfig.from_dict(d).leg_factors is False
 
 
 @pytest.mark.parametrize("field", list(OPTIONS))
@@ -109,7 +122,7 @@ def test_model_and_loss_functions_refuse_unknown_options():
             "The 'loss' parameter of loss_terms must be one of 'boundary_safe', 'classical'. "
             "Got 'l2' instead.")):
         loss_terms(p, PINNModel(p, 4, 1), {}, loss="l2")
-    assert PINNModel(p, 4, 1, initial_condition="hard").initial_condition is InitialCondition.HARD
+    assert PINNModel(p, 4, 1, initial_condition="soft").initial_condition is InitialCondition.SOFT
 
 
 def test_solution_stats_hold_enums():

@@ -36,7 +36,7 @@ def test_the_feature_is_used_for_a_two_signed_payoff_with_a_base(legs, base, n_o
     model = PINNModel(_problem(legs), 8, 2, "base", base)
     assert model.sign_feature is (n_out == 3)
     assert model.mlp.net[-1].out_features == n_out
-    assert PINNModel(_problem(legs), 8, 2, "hard").mlp.net[-1].out_features == 1
+    assert PINNModel(_problem(legs), 8, 2, "soft").mlp.net[-1].out_features == 1
 
 
 def _model_with_random_outputs() -> PINNModel:

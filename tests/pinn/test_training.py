@@ -12,6 +12,7 @@ from training.pinn import (
     PINNConfig,
     PINNSolution,
     SobolSampler,
+    TwoAssetPDE,
     UniformGrid,
     solve,
 )
@@ -133,10 +134,22 @@ def test_end_to_end_each_problem_and_loss(name, loss, risk_free):
     assert np.isfinite(sol.price(pts)).all()
 
 
-@pytest.mark.parametrize("name", list(PROBLEMS))
-@pytest.mark.parametrize("ic", ["hard", "base"])
+def _forwards():
+    """The conftest problems with a forward instead of the put (no kink: "hard" applies)."""
+    from simulators import Leg, NettingSet
+
+    one = NettingSet((Leg("forward", 100.0),), 1.0)
+    two = NettingSet((Leg("forward", 100.0, 1.0, "basket", (0.5, 0.5)),), 0.5)
+    return {"bs": lambda: bs_put(netting=one),
+            "basket": lambda: TwoAssetPDE(strike=100.0, maturity=0.5, vols=(0.25, 0.35),
+                                          rate=0.03, rho=0.5, netting=two, xva=XVA_CASE),
+            "heston": lambda: PROBLEMS["heston"](netting=one)}
+
+
+@pytest.mark.parametrize(("name", "ic"), [
+    *((n, "base") for n in PROBLEMS), ("bs", "hard"), ("basket", "hard"), ("heston", "hard")])
 def test_exact_initial_condition_variants(name, ic):
-    problem = PROBLEMS[name]()
+    problem = PROBLEMS[name]() if ic == "base" else _forwards()[name]()
     sol = solve(problem, PINNConfig(initial_condition=ic, collocation=TINY_GRID[problem.dim],
                                     **TINY))
     assert "ic" not in sol.history
@@ -146,6 +159,16 @@ def test_exact_initial_condition_variants(name, ic):
         pts = rng.uniform(20.0, 300.0, size=(16, 2))
     payoff = problem.payoff(torch.tensor(pts)).numpy()
     np.testing.assert_allclose(sol.price(pts, 0.0), payoff, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_hard_initial_condition_is_refused_for_a_payoff_with_a_kink(name):
+    """payoff + tau N keeps the put's kink at every tau > 0, invisible to the residual."""
+    with pytest.raises(ValueError, match=r"^The 'initial_condition' parameter of PINNModel must "
+                       r"be 'soft' or 'base' for a payoff with kinks \(.*\): 'hard' .* Got "
+                       r"'hard' instead\.$"):
+        solve(PROBLEMS[name](), PINNConfig(initial_condition="hard",
+                                           collocation=TINY_GRID[PROBLEMS[name]().dim], **TINY))
 
 
 def test_save_load_round_trip(tmp_path, trained_best):

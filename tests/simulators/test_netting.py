@@ -190,6 +190,37 @@ def test_sign_is_derived_from_the_legs(legs, sign):
         assert np.all(sign * ns.payoff(s_t) >= -1e-12)
 
 
+@pytest.mark.parametrize("legs", [
+    [Leg("forward", 100.0)],
+    [Leg("call", 110.0), Leg("put", 90.0, -1.0)],
+    [Leg("call", 100.0, 2.0), Leg("put", 100.0, -2.0)],  # 2 forwards: no kink
+    [Leg("call", 100.0, 2.0), Leg("put", 100.0, -1.0)],
+    [Leg("forward", 100.0, -1.0), Leg("call", 100.0, 1.0)],  # a put
+    [Leg("call", 100.0), Leg("call", 100.0, -1.0), Leg("forward", 90.0)],
+], ids=["forward", "collar", "two_forwards", "uneven", "synthetic_put", "cancelling_calls"])
+def test_kinks_are_where_the_payoff_bends(legs):
+    """The strikes listed by ``kinks`` are those where the payoff's second difference on a
+    fine grid of terminal spots is non-zero, and no others."""
+    ns = NettingSet(legs, maturity=1.0)
+    h, u = 0.5, np.arange(1.0, 200.0, 0.5)
+    pay = ns.payoff(u[:, None])
+    bend = np.abs(pay[2:] - 2.0 * pay[1:-1] + pay[:-2]) / h > 1e-9
+    assert sorted(u[1:-1][bend].tolist()) == sorted(k for _, _, k in ns.kinks)
+
+
+def test_extremum_legs_always_have_a_kink():
+    """A worst-of or best-of leg bends along S_1 = S_2 even far from its strike; a basket forward
+    is affine."""
+    wo = NettingSet([Leg("call", 1.0, 1.0, "worst_of")], maturity=1.0)
+    s1 = np.linspace(2.0, 4.0, 201)
+    pay = wo.payoff(np.column_stack([s1, np.full_like(s1, 3.0)]))
+    assert np.abs(np.diff(pay, 2)).max() > 1e-3  # the slope jumps from 1 to 0 at S_1 = 3
+    assert wo.kinks == (("worst_of", None, 1.0),)
+    assert NettingSet([Leg("forward", 1.0, 1.0, "basket", (0.5, 0.5))], 1.0).kinks == ()
+    bc = NettingSet([Leg("call", 1.0, 1.0, "basket", (0.5, 0.5))], maturity=1.0)
+    assert bc.kinks == (("basket", (0.5, 0.5), 1.0),)
+
+
 @pytest.mark.parametrize("build,match", [
     (lambda: Leg("straddle", 100.0), r"'kind' parameter of Leg must be one of 'call', 'put', "
                                      r"'forward'\. Got 'straddle' instead\."),

@@ -73,6 +73,9 @@ class PINNConfig:
             payoff, and is the linear approximation a PINN must beat for two-signed ones) or
             "smoothed_payoff" (the payoff smoothed by each leg's local variance, no pricing
             formula: :mod:`training.pinn.smoothed`).
+        leg_factors: with the "base" trial value and a netting set of two or more legs, one
+            factor ``B_l (1 + s N_l)`` per leg instead of one for their sum (see
+            :mod:`training.pinn.network`); ignored otherwise.
         adaptive: residual-based adaptive resampling during Adam, or None.
         parameter_copies: for a parametric problem (:class:`~training.pinn.problems
             .ParametricPDE`), copies of the collocation set, every point with its own sampled
@@ -106,6 +109,7 @@ class PINNConfig:
     ic_weight: float = 1.0
     face_residuals: FaceResiduals = FaceResiduals.REDUCED
     base_function: BaseFunction = BaseFunction.RISK_FREE
+    leg_factors: bool = False
     adaptive: AdaptiveResampling | None = None
     parameter_copies: int = 1
     dtype: DType = DType.FLOAT64
@@ -130,6 +134,8 @@ class PINNConfig:
         v.non_negative(o, "decay_rate", self.decay_rate)
         v.non_negative(o, "bc_weight", self.bc_weight)
         v.non_negative(o, "ic_weight", self.ic_weight)
+        if not isinstance(self.leg_factors, bool):
+            v.fail(o, "leg_factors", "be true or false", self.leg_factors)
         if self.checkpoint_every and self.checkpoint_dir is None:
             v.fail(o, "checkpoint_dir", "be set when checkpoint_every > 0", None)
         if self.time_limit is not None:
@@ -170,16 +176,19 @@ class PINNConfig:
                 the risky value is exactly ``e^{-c tau} B``, so the network only learns that
                 factor); "split": B the sign-split value (see ``base_function``);
                 "smoothed_payoff": B the payoff smoothed by each leg's local variance (no
-                pricing formula); None: the hard initial condition ``payoff / K + tau N``
-                (nothing but the payoff).
+                pricing formula); None: no base, the network alone, the payoff a data term at
+                tau = 0 (``initial_condition="soft"``, as in the boundary-safe PINN's source;
+                the hard ``payoff / K + tau N`` keeps a payoff's kinks and is refused for
+                them, see :mod:`training.pinn.network`).
 
-        A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
+        With a base, a netting set of several legs gets one factor per leg
+        (``leg_factors``). A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
         least squares then lowers the loss further in seconds (see the PINN documentation)."""
         if base not in (*BaseFunction, None):
             v.fail("PINNConfig.best", "base",
                    "be 'risk_free', 'split', 'smoothed_payoff' or None", base)
         recipe = {
-            "initial_condition": InitialCondition.HARD if base is None else InitialCondition.BASE,
+            "initial_condition": InitialCondition.SOFT if base is None else InitialCondition.BASE,
             "base_function": base or BaseFunction.RISK_FREE,
             "width": 32,
             "depth": 3,
@@ -188,6 +197,7 @@ class PINNConfig:
             "lbfgs_iterations": 1200,
             "lstsq_rounds": 3,
             "face_residuals": FaceResiduals.AUTO,
+            "leg_factors": True,
         }
         return cls(**{**recipe, **overrides})
 

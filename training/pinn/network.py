@@ -5,7 +5,10 @@
 ``u = V / value_scale`` with one of three initial-condition treatments (s = tau / T):
 
 * ``"soft"``: ``u = N(z)``; the payoff enters through a data term at tau = 0.
-* ``"hard"``: ``u = payoff(x) / K + s N(z)``; the initial condition holds exactly.
+* ``"hard"``: ``u = payoff(x) / K + s N(z)``; the initial condition holds exactly. Only for a
+  payoff without kinks (forwards): a kink of the payoff stays in u at every tau > 0, and the
+  PDE residual, evaluated at points on either side of it, cannot see it, so training converges
+  to a wrong value with a small loss; :class:`PINNModel` refuses it.
 * ``"base"``: ``u = B(z) / K (1 + s N_a(z)) + s N_b(z)`` with ``B`` a base function exact at
   tau = 0: ``base_function="risk_free"``, the problem's risk-free closed form (or approximation)
   of the same payoff; ``"split"``, the sign-split value ``e^{-c+ tau} V_rf(P) - e^{-c- tau}
@@ -14,6 +17,14 @@
   formula (:mod:`training.pinn.smoothed`). The payoff
   kink and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B
   and its derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
+
+  With ``leg_factors`` (a netting set of two or more legs), ``B N_a`` becomes one term per
+  leg, ``u = B / K + s sum_l B_l / K N_l(z) + s N_b(z)``, B_l the same base function of the leg
+  alone (:func:`leg_problems`; the risk-free B_l sum to B). The XVA correction of a leg is
+  roughly proportional to its own value, with a spread set by the leg's sign, so ``V - B`` is
+  about ``-s T sum_l c_l B_l``: constants ``N_l``. One factor for the sum cannot tell the
+  legs' shapes apart where they overlap (the worst-of leg's ridge along S_1 = S_2 under a
+  basket put).
 
   For a payoff of both signs (``problem.payoff_sign == 0``) the trial value has a third term,
   ``+ s h(B, s) N_c(z)``, with ``h`` the smoothed positive part of B
@@ -27,14 +38,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from simulators import NettingSet
+
 from .. import _validation as v
 from .options import BaseFunction, InitialCondition
 from .problems.base import Derivatives, PDEProblem
+from .problems.parametric import ParametricPDE
 from .smoothed import SmoothedPayoff, smooth_positive_part
 from .tabulated import tabulated_base
 
@@ -60,6 +75,24 @@ class SplitBase:
         return self.problem.split_derivatives(tau, x)
 
 
+def leg_problems(problem: PDEProblem) -> tuple[PDEProblem, ...]:
+    """The problem once per leg of its netting set: same model, XVA and domain, the netting set
+    reduced to that one leg (a parametric problem keeps its ranges). Empty for a problem without
+    a netting set or with a single leg. The legs' risk-free values sum to the problem's."""
+    netting = getattr(problem, "netting_set", None)
+    if netting is None or len(netting.legs) < 2:
+        return ()
+
+    def one(leg: object) -> PDEProblem:
+        alone = NettingSet((leg,), netting.maturity)
+        if isinstance(problem, ParametricPDE):
+            return dataclasses.replace(
+                problem, problem=dataclasses.replace(problem.problem, netting=alone))
+        return dataclasses.replace(problem, netting=alone)
+
+    return tuple(one(leg) for leg in netting.legs)
+
+
 def _base_source(problem: PDEProblem, base_function: BaseFunction
                  ) -> PDEProblem | SplitBase | SmoothedPayoff:
     """The table source of the base function (see :func:`tabulated_base`)."""
@@ -68,6 +101,26 @@ def _base_source(problem: PDEProblem, base_function: BaseFunction
     if base_function is BaseFunction.SMOOTHED_PAYOFF:
         return SmoothedPayoff(problem)
     return problem
+
+
+def _check_hard(problem: PDEProblem) -> None:
+    """Refuse the hard initial condition for a payoff with a kink: ``payoff / K + s N`` keeps
+    the kink at every tau > 0, and the PDE residual, zero on either side of it, never sees it.
+    A problem without a netting set (a plain call or put) always has one."""
+    netting = getattr(problem, "netting_set", None)
+    kinks = netting.kinks if netting is not None else ("the problem's payoff",)
+    if kinks:
+        raise ValueError(
+            "The 'initial_condition' parameter of PINNModel must be 'soft' or 'base' for a "
+            f"payoff with kinks ({type(problem).__name__}: {_describe(kinks)}): 'hard' "
+            "(payoff + tau N) keeps each kink at every tau > 0, where the PDE residual cannot "
+            "see it. Got 'hard' instead.")
+
+
+def _describe(kinks: tuple) -> str:
+    if isinstance(kinks[0], str):
+        return kinks[0]
+    return ", ".join(f"{u} at {k:g}" for u, _, k in kinks)
 
 
 def _check_base(problem: PDEProblem, base_function: BaseFunction) -> None:
@@ -147,6 +200,7 @@ class PINNModel(nn.Module):
         depth: int,
         initial_condition: InitialCondition | str = InitialCondition.SOFT,
         base_function: BaseFunction | str = BaseFunction.RISK_FREE,
+        leg_factors: bool = False,
     ) -> None:
         super().__init__()
         base_function = v.option("PINNModel", "base_function", base_function, BaseFunction)
@@ -154,6 +208,8 @@ class PINNModel(nn.Module):
                                      InitialCondition)
         if initial_condition is InitialCondition.BASE:
             _check_base(problem, base_function)
+        if initial_condition is InitialCondition.HARD:
+            _check_hard(problem)
         self.base_source = _base_source(problem, base_function)
         self.problem = problem
         self.initial_condition = initial_condition
@@ -163,9 +219,14 @@ class PINNModel(nn.Module):
         #: the trial value has the sign feature term s h(B) N_c (see the module docstring)
         self.sign_feature = (initial_condition is InitialCondition.BASE
                              and problem.payoff_sign == 0)
+        #: one base per leg (the leg's factor ``B_l (1 + s N_l)``), or () for one factor
+        self.leg_sources: tuple = ()
+        if initial_condition is InitialCondition.BASE and leg_factors:
+            self.leg_sources = tuple(_base_source(q, base_function)
+                                     for q in leg_problems(problem))
         n_out = 1
         if initial_condition is InitialCondition.BASE:
-            n_out = 3 if self.sign_feature else 2
+            n_out = max(1, len(self.leg_sources)) + (2 if self.sign_feature else 1)
         self.mlp = MLP(lower, upper, n_out, width, depth,
                        zero_last=initial_condition is not InitialCondition.SOFT)
 
@@ -181,7 +242,9 @@ class PINNModel(nn.Module):
         if self.initial_condition is InitialCondition.HARD:
             return self.problem.payoff(x) / self.scale, s[:, None]
         base = tabulated_base(self.base_source, tau, x) / self.scale
-        cols = [base * s, s]
+        cols = [tabulated_base(q, tau, x) / self.scale * s for q in self.leg_sources] or \
+            [base * s]
+        cols.append(s)
         if self.sign_feature:
             cols.append(s * smooth_positive_part(base, SIGN_WIDTH * torch.sqrt(s + _S_FLOOR)))
         return base, torch.stack(cols, dim=1)

@@ -173,7 +173,8 @@ class PINNSolution:
                              f"(ParametricPDE). Got {type(self.problem).__name__} instead.")
         family = self.problem.at(problem)
         model = PINNModel(family, self.config.width, self.config.depth,
-                          self.config.initial_condition, self.config.base_function)
+                          self.config.initial_condition, self.config.base_function,
+                          self.config.leg_factors)
         param = next(self.model.parameters())
         model = model.to(device=param.device, dtype=param.dtype)
         model.load_state_dict(self.model.state_dict())
@@ -216,7 +217,7 @@ class PINNSolution:
         problem = problem_from_dict(meta["problem"])
         config = PINNConfig.from_dict(meta["config"])
         model = PINNModel(problem, config.width, config.depth, config.initial_condition,
-                          config.base_function)
+                          config.base_function, config.leg_factors)
         dtype = getattr(torch, meta.get("dtype", "float64"))
         model = model.to(device=device, dtype=dtype)
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True,

@@ -150,7 +150,7 @@ class PINNSolver:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             model = PINNModel(self.problem, cfg.width, cfg.depth, cfg.initial_condition,
-                              cfg.base_function)
+                              cfg.base_function, cfg.leg_factors)
         model = model.to(device=self.device, dtype=self.dtype)
         if self.initial is not None:
             model.load_state_dict(self.initial)
