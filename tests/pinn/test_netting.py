@@ -164,37 +164,48 @@ def test_black_scholes_base_is_sum_of_closed_forms(name):
                                     rel=1e-14)
 
 
-@pytest.mark.parametrize("name", ["collar", "strangle_fwd"])
+#: one-signed legs written out by hand: a forward is its call minus its put
+ONE_SIGNED = {
+    "collar": COLLAR.legs,
+    "strangle_fwd": (*STRANGLE_FWD.legs[:2], Leg("call", K, 1.0), Leg("put", K, -1.0)),
+    "forward": (Leg("call", K, 1.0), Leg("put", K, -1.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_SIGNED))
 def test_leg_factors_are_each_legs_closed_form(name):
-    """With ``leg_factors`` the trial value's factors are ``s B_l / scale``, B_l each leg's
-    Black-Scholes price (evaluation.analytic), then s and the sign feature; with a zero output
-    layer the value is the netting set's closed form."""
-    net = ONE_ASSET[name]
+    """With ``leg_factors`` the trial value's factors are ``s B_l / scale``, B_l the
+    Black-Scholes price (evaluation.analytic) of each one-signed leg, then s and the sign
+    feature; with a zero output layer the value is the netting set's closed form."""
+    net, legs = ONE_ASSET[name], ONE_SIGNED[name]
     p = bs(net)
     model = PINNModel(p, 8, 2, "base", "risk_free", leg_factors=True)
-    assert len(model.leg_sources) == len(net.legs)
-    assert model.mlp.net[-1].out_features == len(net.legs) + 2
+    assert len(model.leg_sources) == len(legs)
+    assert model.mlp.net[-1].out_features == len(legs) + 2
     s = np.array([20.0, 80.0, 95.0, 100.0, 115.0, 130.0, 250.0, 390.0])
     tau = 0.4
     z = t64(np.column_stack([np.full(len(s), tau), s]))
     _, g = model.factors(z)
-    for i, leg in enumerate(net.legs):
+    for i, leg in enumerate(legs):
         ref = _bs_legs_reference(NettingSet((leg,), T1), tau, s)
         np.testing.assert_allclose(g[:, i].detach().numpy() * p.value_scale, tau / T1 * ref,
                                    rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(g[:, len(net.legs)].detach().numpy(), tau / T1, rtol=1e-14)
+    np.testing.assert_allclose(g[:, len(legs)].detach().numpy(), tau / T1, rtol=1e-14)
     np.testing.assert_allclose(model(z).detach().numpy() * p.value_scale,
                                _bs_legs_reference(net, tau, s), rtol=1e-10, atol=1e-10)
     assert len(PINNModel(p, 8, 2, "base", "risk_free").leg_sources) == 0  # one factor
-    assert len(PINNModel(bs(FORWARD), 8, 2, "base", "risk_free", True).leg_sources) == 0
+    put = bs(ns(Leg("put", K)))  # a single one-signed leg: one factor
+    assert len(PINNModel(put, 8, 2, "base", "risk_free", True).leg_sources) == 0
 
 
 def test_leg_problems_of_two_assets_and_heston_sum_to_the_base():
-    from training.pinn.network import leg_problems
+    from training.pinn.network import leg_problems, one_signed_legs
 
     for p in (two(MIXED), heston(STRANGLE_FWD)):
         legs = leg_problems(p)
-        assert [q.netting_set.legs for q in legs] == [(leg,) for leg in p.netting_set.legs]
+        assert [q.netting_set.legs for q in legs] == [(leg,) for leg in
+                                                       one_signed_legs(p.netting_set)]
+        assert len(legs) == len(p.netting_set.legs) + 1  # one forward: its call and its put
         x = _points(p, 20, np.random.default_rng(2))
         tau = t64(np.full(len(x), 0.3 * p.maturity))
         total = sum(q.base_value(tau, t64(x)) for q in legs)

@@ -73,9 +73,9 @@ class PINNConfig:
             payoff, and is the linear approximation a PINN must beat for two-signed ones) or
             "smoothed_payoff" (the payoff smoothed by each leg's local variance, no pricing
             formula: :mod:`training.pinn.smoothed`).
-        leg_factors: with the "base" trial value and a netting set of two or more legs, one
-            factor ``B_l (1 + s N_l)`` per leg instead of one for their sum (see
-            :mod:`training.pinn.network`); ignored otherwise.
+        leg_factors: with the "base" trial value, one factor ``B_l s N_l`` per one-signed leg
+            of the netting set (a forward counts as its call minus its put) instead of one for
+            their sum (see :mod:`training.pinn.network`); ignored otherwise.
         adaptive: residual-based adaptive resampling during Adam, or None.
         parameter_copies: for a parametric problem (:class:`~training.pinn.problems
             .ParametricPDE`), copies of the collocation set, every point with its own sampled
@@ -181,8 +181,8 @@ class PINNConfig:
                 the hard ``payoff / K + tau N`` keeps a payoff's kinks and is refused for
                 them, see :mod:`training.pinn.network`).
 
-        With a base, a netting set of several legs gets one factor per leg
-        (``leg_factors``). A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
+        With a base, a netting set gets one factor per one-signed leg (``leg_factors``).
+        A short Adam phase matters: L-BFGS barely moves after a long one. The output-layer
         least squares then lowers the loss further in seconds (see the PINN documentation)."""
         if base not in (*BaseFunction, None):
             v.fail("PINNConfig.best", "base",

@@ -18,9 +18,9 @@
   kink and its 1/sqrt(tau) singularity sit in ``B``; the network learns a smooth correction. B
   and its derivatives are tabulated once per point set (:mod:`training.pinn.tabulated`).
 
-  With ``leg_factors`` (a netting set of two or more legs), ``B N_a`` becomes one term per
-  leg, ``u = B / K + s sum_l B_l / K N_l(z) + s N_b(z)``, B_l the same base function of the leg
-  alone (:func:`leg_problems`; the risk-free B_l sum to B). The XVA correction of a leg is
+  With ``leg_factors``, ``B N_a`` becomes one term per one-signed leg (a forward counts as its
+  call minus its put), ``u = B / K + s sum_l B_l / K N_l(z) + s N_b(z)``, B_l the same base
+  function of the leg alone (:func:`leg_problems`; the risk-free B_l sum to B). The XVA correction of a leg is
   roughly proportional to its own value, with a spread set by the leg's sign, so ``V - B`` is
   about ``-s T sum_l c_l B_l``: constants ``N_l``. One factor for the sum cannot tell the
   legs' shapes apart where they overlap (the worst-of leg's ridge along S_1 = S_2 under a
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from simulators import NettingSet
+from simulators import Leg, NettingSet
 
 from .. import _validation as v
 from .options import BaseFunction, InitialCondition
@@ -75,12 +75,27 @@ class SplitBase:
         return self.problem.split_derivatives(tau, x)
 
 
+def one_signed_legs(netting: NettingSet) -> tuple[Leg, ...]:
+    """The netting set's legs with each forward written as its call minus its put (same
+    strike, aggregate and quantity): every leg of the result has one sign."""
+    out: list[Leg] = []
+    for leg in netting.legs:
+        if leg.kind == "forward":
+            out += [dataclasses.replace(leg, kind="call"),
+                    dataclasses.replace(leg, kind="put", quantity=-leg.quantity)]
+        else:
+            out.append(leg)
+    return tuple(out)
+
+
 def leg_problems(problem: PDEProblem) -> tuple[PDEProblem, ...]:
-    """The problem once per leg of its netting set: same model, XVA and domain, the netting set
-    reduced to that one leg (a parametric problem keeps its ranges). Empty for a problem without
-    a netting set or with a single leg. The legs' risk-free values sum to the problem's."""
+    """The problem once per one-signed leg of its netting set (:func:`one_signed_legs`): same
+    model, XVA and domain, the netting set reduced to that one leg (a parametric problem keeps
+    its ranges). Empty for a problem without a netting set or with a single one-signed leg.
+    The legs' risk-free values sum to the problem's."""
     netting = getattr(problem, "netting_set", None)
-    if netting is None or len(netting.legs) < 2:
+    legs = one_signed_legs(netting) if netting is not None else ()
+    if len(legs) < 2:
         return ()
 
     def one(leg: object) -> PDEProblem:
@@ -90,7 +105,7 @@ def leg_problems(problem: PDEProblem) -> tuple[PDEProblem, ...]:
                 problem, problem=dataclasses.replace(problem.problem, netting=alone))
         return dataclasses.replace(problem, netting=alone)
 
-    return tuple(one(leg) for leg in netting.legs)
+    return tuple(one(leg) for leg in legs)
 
 
 def _base_source(problem: PDEProblem, base_function: BaseFunction
