@@ -162,7 +162,7 @@ def test_the_jacobian_is_the_same_in_small_blocks(monkeypatch):
     import training.pinn.lstsq as lstsq
     from training.pinn.losses import resolve_faces
 
-    problem, cfg, faces = _jacobian_cases()["base with the sign feature, per-point faces"]
+    problem, cfg, faces = _jacobian_cases()["base with the sign feature and leg factors, per-point faces"]
     model, sets = _model_and_sets(problem, cfg)
     args = (problem, model, sets, cfg.loss, cfg.bc_weight, cfg.ic_weight,
             resolve_faces(problem, sets, faces))
@@ -174,7 +174,7 @@ def test_the_jacobian_is_the_same_in_small_blocks(monkeypatch):
 def test_a_saved_pointwise_label_is_not_taken_for_a_face_residual():
     from training.pinn.losses import loss_terms
 
-    problem, cfg, _ = _jacobian_cases()["base with the sign feature, per-point faces"]
+    problem, cfg, _ = _jacobian_cases()["base with the sign feature and leg factors, per-point faces"]
     model, sets = _model_and_sets(problem, cfg)
     with pytest.raises(ValueError, match="'spot_1_max' must be 'reduced', 'full' or a per-point"):
         loss_terms(problem, model, sets, faces={"spot_1_max": "pointwise"})
