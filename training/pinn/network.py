@@ -20,11 +20,11 @@
 
   With ``leg_factors``, ``B N_a`` becomes one term per one-signed leg (a forward counts as its
   call minus its put), ``u = B / K + s sum_l B_l / K N_l(z) + s N_b(z)``, B_l the same base
-  function of the leg alone (:func:`leg_problems`; the risk-free B_l sum to B). The XVA correction of a leg is
-  roughly proportional to its own value, with a spread set by the leg's sign, so ``V - B`` is
-  about ``-s T sum_l c_l B_l``: constants ``N_l``. One factor for the sum cannot tell the
-  legs' shapes apart where they overlap (the worst-of leg's ridge along S_1 = S_2 under a
-  basket put).
+  function of the leg alone (:func:`leg_problems`; the risk-free B_l sum to B). The XVA
+  correction of a leg is roughly proportional to its own value, with a spread set by the leg's
+  sign, so ``V - B`` is about ``-s T sum_l c_l B_l``: constants ``N_l``. One factor for the
+  sum cannot tell the legs' shapes apart where they overlap (the worst-of leg's ridge along
+  S_1 = S_2 under a basket put; a forward's call and put, charged different spreads).
 
   For a payoff of both signs (``problem.payoff_sign == 0``) the trial value has a third term,
   ``+ s h(B, s) N_c(z)``, with ``h`` the smoothed positive part of B
