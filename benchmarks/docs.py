@@ -597,7 +597,7 @@ def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str | None = "spl
     runs = [r for r in d["nonlinear"]["runs"] if r["problem"] == problem and
             r["lambda_b"] == lam and r["base"] == base and r["budget"] == "full"
             and r["config"].get("face_residuals", "auto") == "auto"
-            and r["config"].get("initial_condition") != "hard"]  # refused for kinks since
+            and r["config"].get("initial_condition") != "hard"]  # now refused for kinks
     coarsest = min(r["config"]["collocation"]["n_tau"] for r in runs)
     return max((r for r in runs if r["config"]["collocation"]["n_tau"] == coarsest),
                key=lambda r: r["date_utc"])

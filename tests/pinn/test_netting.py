@@ -199,7 +199,8 @@ def test_leg_factors_are_each_legs_closed_form(name):
 
 
 def test_leg_problems_of_two_assets_and_heston_sum_to_the_base():
-    from training.pinn.network import leg_problems, one_signed_legs
+    from training.pinn.network import leg_problems
+    from training.pinn.problems.legs import one_signed_legs
 
     for p in (two(MIXED), heston(STRANGLE_FWD)):
         legs = leg_problems(p)

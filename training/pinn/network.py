@@ -44,11 +44,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from simulators import Leg, NettingSet
+from simulators import NettingSet
 
 from .. import _validation as v
 from .options import BaseFunction, InitialCondition
 from .problems.base import Derivatives, PDEProblem
+from .problems.legs import one_signed_legs
 from .problems.parametric import ParametricPDE
 from .smoothed import SmoothedPayoff, smooth_positive_part
 from .tabulated import tabulated_base
@@ -75,21 +76,9 @@ class SplitBase:
         return self.problem.split_derivatives(tau, x)
 
 
-def one_signed_legs(netting: NettingSet) -> tuple[Leg, ...]:
-    """The netting set's legs with each forward written as its call minus its put (same
-    strike, aggregate and quantity): every leg of the result has one sign."""
-    out: list[Leg] = []
-    for leg in netting.legs:
-        if leg.kind == "forward":
-            out += [dataclasses.replace(leg, kind="call"),
-                    dataclasses.replace(leg, kind="put", quantity=-leg.quantity)]
-        else:
-            out.append(leg)
-    return tuple(out)
-
-
 def leg_problems(problem: PDEProblem) -> tuple[PDEProblem, ...]:
-    """The problem once per one-signed leg of its netting set (:func:`one_signed_legs`): same
+    """The problem once per one-signed leg of its netting set
+    (:func:`~training.pinn.problems.legs.one_signed_legs`): same
     model, XVA and domain, the netting set reduced to that one leg (a parametric problem keeps
     its ranges). Empty for a problem without a netting set or with a single one-signed leg.
     The legs' risk-free values sum to the problem's."""
@@ -123,19 +112,16 @@ def _check_hard(problem: PDEProblem) -> None:
     the kink at every tau > 0, and the PDE residual, zero on either side of it, never sees it.
     A problem without a netting set (a plain call or put) always has one."""
     netting = getattr(problem, "netting_set", None)
-    kinks = netting.kinks if netting is not None else ("the problem's payoff",)
-    if kinks:
-        raise ValueError(
-            "The 'initial_condition' parameter of PINNModel must be 'soft' or 'base' for a "
-            f"payoff with kinks ({type(problem).__name__}: {_describe(kinks)}): 'hard' "
-            "(payoff + tau N) keeps each kink at every tau > 0, where the PDE residual cannot "
-            "see it. Got 'hard' instead.")
-
-
-def _describe(kinks: tuple) -> str:
-    if isinstance(kinks[0], str):
-        return kinks[0]
-    return ", ".join(f"{u} at {k:g}" for u, _, k in kinks)
+    if netting is None:
+        where = "its payoff"
+    elif netting.kinks:
+        where = ", ".join(f"{u} at {k:g}" for u, _, k in netting.kinks)
+    else:
+        return
+    raise ValueError(
+        "The 'initial_condition' parameter of PINNModel must be 'soft' or 'base' for a payoff "
+        f"with kinks ({type(problem).__name__}: {where}): 'hard' (payoff + tau N) keeps each "
+        "kink at every tau > 0, where the PDE residual cannot see it. Got 'hard' instead.")
 
 
 def _check_base(problem: PDEProblem, base_function: BaseFunction) -> None:

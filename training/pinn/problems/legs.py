@@ -7,6 +7,7 @@ a sum over legs of closed forms) and classical boundary data are written once pe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -117,6 +118,19 @@ def sign_discount(xva: XVA | None, value: Tensor, tau: Tensor) -> Tensor:
 Part = list[tuple[float, Leg | None]]
 
 
+def one_signed_legs(netting: NettingSet) -> tuple[Leg, ...]:
+    """The netting set's legs with each forward written as its call minus its put (same
+    strike, aggregate and quantity): every leg of the result has one sign."""
+    out: list[Leg] = []
+    for leg in netting.legs:
+        if leg.kind == "forward":
+            out += [dataclasses.replace(leg, kind="call"),
+                    dataclasses.replace(leg, kind="put", quantity=-leg.quantity)]
+        else:
+            out.append(leg)
+    return tuple(out)
+
+
 def one_signed_parts(netting: NettingSet) -> tuple[Part, Part]:
     """``(P, N)`` with payoff = P - N, both >= 0 everywhere, as terms of unit legs and bonds.
 
@@ -134,13 +148,9 @@ def one_signed_parts(netting: NettingSet) -> tuple[Part, Part]:
     pos: Part = []
     neg: Part = []
     if not same:
-        for leg in netting.legs:
-            parts = (("call", 1.0), ("put", -1.0)) if leg.kind == "forward" else ((leg.kind, 1.0),)
-            for kind, sign in parts:
-                q = leg.quantity * sign
-                unit = Leg(kind=kind, strike=leg.strike, underlying=leg.underlying,
-                           weights=leg.weights)
-                (pos if q > 0 else neg).append((abs(q), unit))
+        for leg in one_signed_legs(netting):
+            unit = dataclasses.replace(leg, quantity=1.0)
+            (pos if leg.quantity > 0 else neg).append((abs(leg.quantity), unit))
         return pos, neg
 
     def g(u: float) -> float:
