@@ -396,18 +396,24 @@ def pinn_table5_table(d: dict) -> str:
     return table5_table(d.get("source_reproduction", {}).get("table5", []))
 
 
+def _opt(x: float | None) -> str:
+    """A log10 error to two decimals; "" when not measured."""
+    return "" if x is None else f"{x:.2f}"
+
+
 def pinn_fd_order_table(d: dict) -> str:
     """The FD references' convergence checks (``benchmarks/pinn.py --fd-order``)."""
     checks = d.get("nonlinear", {}).get("fd_order", {})
     rows = ["| problem | λ_B | τ / T | log10 rel L2 difference, scales 4 → 2 | 2 → 1 | "
-            "observed order | fine grid's error (estimate) | date |",
-            "|---|---|---|---|---|---|---|---|"]
+            "observed order | fine grid's error (estimate) | Richardson value's error "
+            "(upper estimate) | date |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name, c in sorted(checks.items()):
         for f in sorted(k for k in c if k not in ("lambda_b", "machine", "date_utc")):
             r = c[f]
             rows.append(f"| {name} | {c['lambda_b']:g} | {f} | {r['d_coarse']:.2f} | "
                         f"{r['d_fine']:.2f} | {r['order']:.2f} | {r['fine_error']:.2f} | "
-                        f"{c['date_utc'][:10]} |")
+                        f"{_opt(r.get('richardson_error'))} | {c['date_utc'][:10]} |")
     return "\n".join(rows)
 
 
@@ -603,6 +609,12 @@ def _nonlinear(d: dict, problem: str, lam: float = 0.02, base: str | None = "spl
                key=lambda r: r["date_utc"])
 
 
+def _on_threads(runs: list[dict]) -> str:
+    """", N torch threads alone on the machine" when the runs trained on N > 1 threads."""
+    n = max(r["config"].get("num_threads") or 1 for r in runs)
+    return f", {n} torch threads alone on the machine" if n > 1 else ""
+
+
 def _best(d: dict, problem: str, scenario: str, variant: str = "best") -> dict:
     runs = [r for r in d["runs"] if r["problem"] == problem and r["scenario"] == scenario
             and r["variant"] == variant and r["budget"] == "full"]
@@ -692,7 +704,7 @@ def performance_table(results: Path = RESULTS) -> str:
          + ", ≥ 100× below the better linear approximation" + gain([fwd_rf, col_rf])],
         ["PINN, the same without a pricing formula: the payoff smoothed by the local variance "
          "(base smoothed_payoff); no base, the network alone (base None, soft initial "
-         "condition)",
+         "condition" + _on_threads(no_formula[:2]) + ")",
          " / ".join(f"{box(x)}" for x in no_formula[2:]) + "; "
          + " / ".join(f"{box(x)}" for x in no_formula[:2]),
          "≤ −3.5" + met([x["box"]["l2"] for x in no_formula[2:]], -3.5)
@@ -737,8 +749,11 @@ def performance_table(results: Path = RESULTS) -> str:
     ]
     head = table(["what", "measured", "target"], rows)
     dates = ", ".join(f"{n} {_date(load(n, results)['machine']['date'])[:10]}"
-                      for n in ("simulators", "pipeline", "pinn"))
-    return head + f"\n\nDates of the results files: {dates}."
+                      for n in ("simulators", "pipeline"))
+    nl = sorted(r["date_utc"][:10] for r in pinn["nonlinear"]["runs"])
+    return head + (f"\n\nDates of the results files: {dates}; pinn "
+                   f"{_date(pinn['machine']['date'])[:10]} (one-signed rows), {nl[0]} to "
+                   f"{nl[-1]} (netting-set rows).")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ Usage::
     python benchmarks/pinn.py --problems bs --variants best
     python benchmarks/pinn.py --section nonlinear --problems bs_forward,bs_collar --bases split
     python benchmarks/pinn.py --section nonlinear --problems heston_collar --width 128
+    python benchmarks/pinn.py --section nonlinear --problems bs_collar --bases none --threads 2
 
 Rows are merged into the results file under a lock, so several invocations may run at once.
 
@@ -340,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
     ap.add_argument("--width", type=int, default=None,
                     help="nonlinear: units per hidden layer instead of the problem's default")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="nonlinear: torch threads per run instead of 1 (run nothing beside it)")
     ap.add_argument("--faces", choices=("reduced", "full", "auto", "pointwise"), default=None,
                     help="nonlinear: face residuals instead of the problem's default (auto)")
     ap.add_argument("--bases", default="risk_free,split",

@@ -149,8 +149,9 @@ def _heston(name: str, netting: NettingSet, lam: float) -> Case:
     s = np.linspace(40.0, 200.0, 33)
     v = np.linspace(0.01, 0.25, 13)
     pts = np.array(np.meshgrid(s, v, indexing="ij")).reshape(2, -1).T
+    # Second order observed under refinement (--fd-order): extrapolate.
     return Case(name, p, pts, np.array([[100.0, 0.04], [80.0, 0.04], [120.0, 0.04]]),
-                fd_solve, _config_2d)
+                fd_solve, _config_2d, richardson=True)
 
 
 def case(name: str, lam: float) -> Case:
@@ -254,7 +255,10 @@ def fd_order(c: Case, fractions: tuple[float, ...] = (0.5, 1.0)) -> dict:
     """Order of convergence of the FD reference of ``c`` from three grids (scales 4, 2 and 1 of
     ``c.fd_solve``), on the box points at each tau fraction: log10 relative L2 differences of
     successive grids, the observed order p = log2(d_coarse / d_fine) and the fine grid's error
-    estimate ``d_fine / (2^p - 1)`` (log10)."""
+    estimate ``d_fine / (2^p - 1)`` (log10). ``richardson_error`` is the log10 relative L2
+    difference of the Richardson extrapolations ``R = V_h + (V_h - V_2h) / 3`` of the two finer
+    and the two coarser grids: the error of the coarser one, an upper estimate of the finer
+    one's (the benchmark's reference when ``c.richardson``); None when they agree exactly."""
     out = {}
     for f in fractions:
         tau = f * c.problem.maturity
@@ -262,13 +266,15 @@ def fd_order(c: Case, fractions: tuple[float, ...] = (0.5, 1.0)) -> dict:
         v4, v2, v1 = (np.asarray(c.fd_solve(tau, k).price(q)).ravel() for k in (4, 2, 1))
         norm = np.linalg.norm(v1)
         coarse, fine = np.linalg.norm(v2 - v4) / norm, np.linalg.norm(v1 - v2) / norm
+        rich = np.linalg.norm((v1 + (v1 - v2) / 3.0) - (v2 + (v2 - v4) / 3.0)) / norm
         p = float(np.log2(coarse / fine)) if coarse > 0.0 and fine > 0.0 else float("nan")
         converging = p > 0.0  # else no error estimate (stored as None)
         out[f"{f:g}"] = {"d_coarse": float(np.log10(coarse)) if coarse > 0.0 else None,
                          "d_fine": float(np.log10(fine)) if fine > 0.0 else None,
                          "order": p if converging else None,
                          "fine_error": (float(np.log10(fine / (2.0**p - 1.0))) if converging
-                                        else None)}
+                                        else None),
+                         "richardson_error": float(np.log10(rich)) if rich > 0.0 else None}
     return out
 
 
@@ -292,7 +298,8 @@ def table(runs: list[dict]) -> str:
     for r in sorted(runs, key=lambda r: (PROBLEMS.index(r["problem"]), r["lambda_b"],
                                          str(r["base"]), r["budget"], r["config"]["width"],
                                          r.get("sign_feature", False),
-                                         r["config"].get("face_residuals", "auto"))):
+                                         r["config"].get("face_residuals", "auto"),
+                                         r["config"].get("num_threads") or 1)):
         f = r["free"]
         rows.append(
             f"| {r['problem']} | {r['lambda_b']:g} | {_base(r)}{_faces(r)} | "
@@ -302,7 +309,7 @@ def table(runs: list[dict]) -> str:
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
             f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
-            f"{r['points'][0]['delta']:.1e} | {r['train_seconds']:.0f} |")
+            f"{r['points'][0]['delta']:.1e} | {r['train_seconds']:.0f}{_threads(r)} |")
     return "\n".join([head, *rows])
 
 
@@ -310,6 +317,13 @@ def _legs(run: dict) -> str:
     """" + legs" for a run with one base factor per leg (``leg_factors``) on a netting set of
     several legs."""
     return " + legs" if run.get("leg_factors") else ""
+
+
+def _threads(run: dict) -> str:
+    """" (N threads)" for a run trained on N > 1 torch threads (``--threads``; alone on the
+    machine), "" for the default single thread."""
+    n = run["config"].get("num_threads") or 1
+    return f" ({n} threads)" if n > 1 else ""
 
 
 def _base(run: dict) -> str:
@@ -347,12 +361,13 @@ def _with(config: Callable[[str, str | None], PINNConfig], **changes
 
 def _key(run: dict) -> tuple:
     """Runs with the same key replace each other: problem, lambda_B, base, budget, network
-    size, sign feature, collocation, face residuals, initial condition and leg factors."""
+    size, sign feature, collocation, face residuals, initial condition, leg factors and torch
+    threads."""
     c = run["config"]
     return (run["problem"], run["lambda_b"], run["base"], run["budget"], c["depth"], c["width"],
             run.get("sign_feature", False), json.dumps(c["collocation"], sort_keys=True),
             c.get("face_residuals", "auto"), c.get("initial_condition", "base"),
-            run.get("leg_factors", False))
+            run.get("leg_factors", False), c.get("num_threads") or 1)
 
 
 def main(args, machine: dict, output: str) -> int:
@@ -386,6 +401,8 @@ def main(args, machine: dict, output: str) -> int:
                 c = case(name, lam)
                 if getattr(args, "width", None):
                     c = dataclasses.replace(c, config=_with(c.config, width=args.width))
+                if getattr(args, "threads", None):
+                    c = dataclasses.replace(c, config=_with(c.config, num_threads=args.threads))
                 if getattr(args, "faces", None):
                     c = dataclasses.replace(c, config=_with(c.config, face_residuals=args.faces))
                 row = {**run(c, budget, base), "budget": budget,

@@ -33,6 +33,11 @@ def test_fd_order_recovers_the_order_and_the_fine_grids_error(order):
     fine_error = np.linalg.norm(3.0 * 0.01**order * np.sin(x))
     fine = np.linalg.norm(_Grid(1.0, 1, order).price(x[:, None]))
     assert out["fine_error"] == pytest.approx(np.log10(fine_error / fine), abs=1e-6)
+    if order == 2.0:  # R = V_h + (V_h - V_2h) / 3 removes an h^2 error exactly
+        assert out["richardson_error"] is None or out["richardson_error"] < -12.0
+    else:  # R_h = exact + 2 h sin(x): R_h - R_2h = -2 (0.01) sin(x)
+        rich = np.linalg.norm(0.02 * np.sin(x))
+        assert out["richardson_error"] == pytest.approx(np.log10(rich / fine), abs=1e-6)
 
 
 def test_a_run_with_other_face_residuals_is_its_own_row_and_says_so():
@@ -47,3 +52,19 @@ def test_a_run_with_other_face_residuals_is_its_own_row_and_says_so():
     assert _key(run) != _key(other)
     rows = table([run, other]).splitlines()[2:]
     assert "(pointwise faces)" in rows[1] and "faces)" not in rows[0]
+
+
+def test_a_run_on_more_threads_is_its_own_row_and_says_so():
+    import json
+    from pathlib import Path
+
+    from benchmarks.pinn_nonlinear import _key, table
+
+    runs = json.loads(Path("benchmarks/results/pinn.json").read_text())["nonlinear"]["runs"]
+    run = next(r for r in runs if (r["config"].get("num_threads") or 1) == 1)
+    other = {**run, "config": {**run["config"], "num_threads": 2}}
+    unset = {**run, "config": {**run["config"], "num_threads": None}}
+    assert _key(run) != _key(other)
+    assert _key(run) == _key(unset)  # no thread count: the default single thread
+    rows = table([other, run]).splitlines()[2:]
+    assert rows[1].endswith("(2 threads) |") and "threads" not in rows[0]
