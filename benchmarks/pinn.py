@@ -322,6 +322,17 @@ def machine() -> dict:
             "load_average_at_start": list(os.getloadavg())}
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1, else one line naming the allowed range and the value."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="reduced budgets")
@@ -341,8 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
     ap.add_argument("--width", type=int, default=None,
                     help="nonlinear: units per hidden layer instead of the problem's default")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="nonlinear: torch threads per run instead of 1 (run nothing beside it)")
+    ap.add_argument("--threads", type=_positive_int, default=None,
+                    help="nonlinear: torch threads per run instead of the budget's (1; 2 for "
+                         "the quick 2D budget); give a run with N > 1 the machine to itself")
     ap.add_argument("--faces", choices=("reduced", "full", "auto", "pointwise"), default=None,
                     help="nonlinear: face residuals instead of the problem's default (auto)")
     ap.add_argument("--bases", default="risk_free,split",

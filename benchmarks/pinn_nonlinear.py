@@ -320,8 +320,7 @@ def _legs(run: dict) -> str:
 
 
 def _threads(run: dict) -> str:
-    """" (N threads)" for a run trained on N > 1 torch threads (``--threads``; alone on the
-    machine), "" for the default single thread."""
+    """" (N threads)" for a run trained on N > 1 torch threads, "" for a single thread."""
     n = run["config"].get("num_threads") or 1
     return f" ({n} threads)" if n > 1 else ""
 
@@ -401,7 +400,7 @@ def main(args, machine: dict, output: str) -> int:
                 c = case(name, lam)
                 if getattr(args, "width", None):
                     c = dataclasses.replace(c, config=_with(c.config, width=args.width))
-                if getattr(args, "threads", None):
+                if getattr(args, "threads", None) is not None:
                     c = dataclasses.replace(c, config=_with(c.config, num_threads=args.threads))
                 if getattr(args, "faces", None):
                     c = dataclasses.replace(c, config=_with(c.config, face_residuals=args.faces))

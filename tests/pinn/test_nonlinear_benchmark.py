@@ -46,7 +46,8 @@ def test_a_run_with_other_face_residuals_is_its_own_row_and_says_so():
 
     from benchmarks.pinn_nonlinear import _key, table
 
-    runs = json.loads(Path("benchmarks/results/pinn.json").read_text())["nonlinear"]["runs"]
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pinn.json"
+    runs = json.loads(results.read_text())["nonlinear"]["runs"]
     run = next(r for r in runs if r["config"].get("face_residuals", "auto") == "auto")
     other = {**run, "config": {**run["config"], "face_residuals": "pointwise"}}
     assert _key(run) != _key(other)
@@ -60,7 +61,8 @@ def test_a_run_on_more_threads_is_its_own_row_and_says_so():
 
     from benchmarks.pinn_nonlinear import _key, table
 
-    runs = json.loads(Path("benchmarks/results/pinn.json").read_text())["nonlinear"]["runs"]
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pinn.json"
+    runs = json.loads(results.read_text())["nonlinear"]["runs"]
     run = next(r for r in runs if (r["config"].get("num_threads") or 1) == 1)
     other = {**run, "config": {**run["config"], "num_threads": 2}}
     unset = {**run, "config": {**run["config"], "num_threads": None}}
@@ -68,3 +70,36 @@ def test_a_run_on_more_threads_is_its_own_row_and_says_so():
     assert _key(run) == _key(unset)  # no thread count: the default single thread
     rows = table([other, run]).splitlines()[2:]
     assert rows[1].endswith("(2 threads) |") and "threads" not in rows[0]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_threads_option_refuses_anything_but_a_positive_integer(value, capsys):
+    from benchmarks.pinn import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--section", "nonlinear", "--threads", value, "--write-docs"])
+    assert e.value.code == 2
+    assert f"--threads: must be an integer >= 1, got '{value}'" in capsys.readouterr().err
+
+
+def test_threads_option_reaches_every_runs_config(monkeypatch):
+    import argparse
+
+    import benchmarks.pinn_nonlinear as nl
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_run(c, budget, base):
+        seen.append(c.config(budget, base).num_threads)
+        raise Stop  # no training: only the configuration is checked
+
+    monkeypatch.setattr(nl, "run", fake_run)
+    args = argparse.Namespace(write_docs=False, quick=False, problems="bs_collar",
+                              lambda_b="0.02", fd_order=False, bases="none", width=None,
+                              faces=None, threads=3)
+    with pytest.raises(Stop):
+        nl.main(args, machine={}, output="unused.json")
+    assert seen == [3]
