@@ -49,3 +49,24 @@ def _append_rows(path: str, worker: int) -> None:
 
     for j in range(20):
         update_results(path, lambda d, j=j: d.setdefault("rows", []).append(f"{worker}-{j}"))
+
+
+def test_table2_least_squares_study_is_its_own_row(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run_bs(p, cfg):
+        seen.append(cfg)
+        e = {"log10_rel_L1": -3.0, "log10_rel_L2": -3.0, "log10_rel_Linf": -2.0}
+        return {"space_time_grid": e, "train_seconds": 1.0, "status": "completed", "steps": 6}
+
+    monkeypatch.setattr(pinn_source, "run_bs", fake_run_bs)
+    out = tmp_path / "r.json"
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--output", str(out)])
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--lstsq-rounds", "3", "--output", str(out)])
+    assert [c.lstsq_rounds for c in seen] == [0, 3]
+    assert (seen[1].adam_steps, seen[1].lbfgs_iterations, seen[1].width, seen[1].depth) == \
+        (3000, 3000, 40, 4)  # the recipe itself is unchanged
+    import json
+
+    runs = json.loads(out.read_text())["source_reproduction"]["runs"]
+    assert sorted(r["study"] for r in runs) == ["table2", "table2 + least squares"]
