@@ -60,6 +60,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -322,15 +323,17 @@ def machine() -> dict:
             "load_average_at_start": list(os.getloadavg())}
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1, else one line naming the allowed range and the value."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return n
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``minimum``, else one line naming the range and the value."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return n
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lambda-b", default=None, help="nonlinear: comma list (default 0.02,0.2)")
     ap.add_argument("--width", type=int, default=None,
                     help="nonlinear: units per hidden layer instead of the problem's default")
-    ap.add_argument("--threads", type=_positive_int, default=None,
+    ap.add_argument("--threads", type=int_at_least(1), default=None,
                     help="nonlinear: torch threads per run instead of the budget's (1; 2 for "
                          "the quick 2D budget); give a run with N > 1 the machine to itself")
     ap.add_argument("--faces", choices=("reduced", "full", "auto", "pointwise"), default=None,

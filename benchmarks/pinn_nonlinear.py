@@ -194,6 +194,12 @@ def _rel(a: float, b: float) -> float:
     return float(abs(a - b) / max(abs(b), 1e-12))
 
 
+def richardson(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """Richardson extrapolation of a second-order scheme, ``V_h + (V_h - V_2h) / 3``, from its
+    values on a grid (``fine``) and on one twice as coarse in every direction (``coarse``)."""
+    return fine + (fine - coarse) / 3.0
+
+
 def run(c: Case, budget: str, base: str | None) -> dict:
     """Train the PINN of ``c`` and compare it with FD on the (tau, state) box."""
     p = c.problem
@@ -212,8 +218,8 @@ def run(c: Case, budget: str, base: str | None) -> dict:
     q = c.points[:, 0] if c.points.shape[1] == 1 else c.points
     ref = np.concatenate([np.asarray(refs[f].price(q)).ravel() for f in TAU_FRACTIONS])
     ref_c = np.concatenate([np.asarray(coarse[f].price(q)).ravel() for f in TAU_FRACTIONS])
-    if c.richardson:  # second order: V_h - V = (V_2h - V_h) / 3 to leading order
-        ref, ref_c = ref + (ref - ref_c) / 3.0, ref  # estimate: |V_h - R| = |V_h - V_2h| / 3
+    if c.richardson:  # estimate: |V_h - R| = |V_h - V_2h| / 3
+        ref, ref_c = richardson(ref, ref_c), ref
     pred = np.asarray(sol.price(xs, taus)).ravel()
     today = taus == p.maturity
     free = _free_answers(p, taus, xs)
@@ -256,7 +262,7 @@ def fd_order(c: Case, fractions: tuple[float, ...] = (0.5, 1.0)) -> dict:
     ``c.fd_solve``), on the box points at each tau fraction: log10 relative L2 differences of
     successive grids, the observed order p = log2(d_coarse / d_fine) and the fine grid's error
     estimate ``d_fine / (2^p - 1)`` (log10). ``richardson_error`` is the log10 relative L2
-    difference of the Richardson extrapolations ``R = V_h + (V_h - V_2h) / 3`` of the two finer
+    difference of the :func:`richardson` extrapolations of the two finer
     and the two coarser grids: the error of the coarser one, an upper estimate of the finer
     one's (the benchmark's reference when ``c.richardson``); None when they agree exactly."""
     out = {}
@@ -266,7 +272,7 @@ def fd_order(c: Case, fractions: tuple[float, ...] = (0.5, 1.0)) -> dict:
         v4, v2, v1 = (np.asarray(c.fd_solve(tau, k).price(q)).ravel() for k in (4, 2, 1))
         norm = np.linalg.norm(v1)
         coarse, fine = np.linalg.norm(v2 - v4) / norm, np.linalg.norm(v1 - v2) / norm
-        rich = np.linalg.norm((v1 + (v1 - v2) / 3.0) - (v2 + (v2 - v4) / 3.0)) / norm
+        rich = np.linalg.norm(richardson(v1, v2) - richardson(v2, v4)) / norm
         p = float(np.log2(coarse / fine)) if coarse > 0.0 and fine > 0.0 else float("nan")
         converging = p > 0.0  # else no error estimate (stored as None)
         out[f"{f:g}"] = {"d_coarse": float(np.log10(coarse)) if coarse > 0.0 else None,

@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks._machine import update_results  # noqa: E402
-from benchmarks.pinn import log_errors, machine, run_bs  # noqa: E402
+from benchmarks.pinn import int_at_least, log_errors, machine, run_bs  # noqa: E402
 from training.pinn import (  # noqa: E402
     BasketPDE,
     BlackScholesPDE,
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="--table5: seconds between two scorings")
     ap.add_argument("--workdir", default=str(ROOT / "runs" / "benchmark-checkpoints"),
                     help="--table5 checkpoints (resumed if present)")
-    ap.add_argument("--lstsq-rounds", type=int, default=0,
+    ap.add_argument("--lstsq-rounds", type=int_at_least(0), default=0,
                     help="Table 2 study: least-squares solves of the output layer after the "
                          "recipe (study 'table2 + least squares'; not the source's recipe)")
     ap.add_argument("--write-docs", action="store_true",
