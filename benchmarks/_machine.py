@@ -22,7 +22,8 @@ def describe() -> dict:
         from numba import cuda
 
         if cuda.is_available():
-            gpu = cuda.get_current_device().name.decode()
+            name = cuda.get_current_device().name
+            gpu = name.decode() if isinstance(name, bytes) else str(name)
     except Exception:  # noqa: BLE001
         pass
     return {

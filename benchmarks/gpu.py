@@ -6,14 +6,17 @@ Measures, with CUDA events, in one run:
   stored in float64 and in float32 (computed in float64 either way: the project's dtype
   contract; float32 halves the output and the copy to the host);
 * a 10-asset Black-Scholes basket call, 1e7 paths, spot deltas;
-and prints path-steps/s, the ratio of the time to the floors of reference/docs/methods.md section 3
+and prints path-steps/s, the ratio of the time to the floors of docs/methods.md section 3
 (H200: ~1 ms for 1e8 one-step paths written in float64; ~0.5 s for 1e8 Heston paths x 252 steps
 with adjoints, i.e. ~0.05 s for 1e7), the GPU/CPU speedup against the CPU kernels measured in the
 same run (on fewer paths, compared per path), the share of time spent copying results to the
-host, and the largest GPU/CPU difference on the first paths. Writes benchmarks/results/gpu.json.
+host, and the largest GPU/CPU difference on the first paths. The floors are H200 figures; on
+another card they are scaled by the ratio of the device-to-device copy bandwidth measured in the
+same run to an H200's (about 4.3 TB/s, bytes read plus written), and the unscaled ratio is kept
+beside. Writes benchmarks/results/gpu.json (or --out).
 
 Without a usable CUDA device it prints why and exits with status 2, writing nothing.
-Usage: python benchmarks/gpu.py [--quick]
+Usage: python benchmarks/gpu.py [--quick] [--out PATH]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from simulators import _dispatch  # noqa: E402
 
 FLOOR_BS_1E8 = 1e-3  # s, H200, 1e8 one-step paths written in float64 (docs/methods.md section 3)
 FLOOR_HESTON_1E8 = 0.5  # s, H200, 1e8 Heston paths x 252 steps with adjoints, float64
+H200_COPY_BANDWIDTH = 4.3e12  # B/s, an H200's device-to-device copy, bytes read plus written
 
 
 def _device_or_exit():
@@ -84,6 +88,17 @@ def _events_time(cuda, fn, repeats: int) -> float:
     return best
 
 
+def copy_bandwidth(cuda, nbytes: int = 2 << 30, repeats: int = 5) -> float:
+    """Device-to-device copy bandwidth in B/s (bytes read plus written), best of ``repeats``."""
+    n = nbytes // 8
+    src = cuda.to_device(np.arange(n, dtype=np.float64))
+    dst = cuda.device_array(n, dtype=np.float64)
+    t = _events_time(cuda, lambda: dst.copy_to_device(src), repeats)
+    if not np.array_equal(dst[-4:].copy_to_host(), np.arange(n - 4, n, dtype=np.float64)):
+        raise RuntimeError("device-to-device copy check failed")
+    return 2 * nbytes / t
+
+
 def _cpu_time(fn, repeats: int = 2) -> float:
     fn()
     best = float("inf")
@@ -94,8 +109,25 @@ def _cpu_time(fn, repeats: int = 2) -> float:
     return best
 
 
-def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtypes, repeats):
-    """Time one model on the GPU (kernel, copies) and on the CPU; returns result dicts."""
+def _versions() -> dict:
+    """Versions of the packages the GPU path runs on."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("numba", "numba-cuda", "llvmlite", "cupy-cuda13x", "cupy-cuda12x", "torch",
+                 "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtypes, repeats,
+             floor_scale=1.0):
+    """Time one model on the GPU (kernel, copies) and on the CPU; returns result dicts.
+    ``floor_s`` is the H200 floor; ``floor_scale`` (H200 bandwidth over this card's) scales
+    it to this card."""
     from simulators import _gpu
 
     encoded = product.encode(model.dim)
@@ -132,7 +164,9 @@ def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtyp
             "n_inputs": x.shape[1], "kernel_s": t_kernel, "copy_to_host_s": t_copy,
             "copy_x_to_device_s": h2d, "copy_share": t_copy / total,
             "path_steps_per_s": n * steps / t_kernel,
-            "floor_s": floor_s, "ratio_to_floor": t_kernel / floor_s,
+            "floor_h200_s": floor_s, "ratio_to_h200_floor": t_kernel / floor_s,
+            "floor_s": floor_s * floor_scale,
+            "ratio_to_floor": t_kernel / (floor_s * floor_scale),
             "cpu_paths": n_cpu, "cpu_s": t_cpu, "cpu_path_steps_per_s": n_cpu * steps / t_cpu,
             "gpu_over_cpu": gpu_rate / cpu_rate, "max_rel_diff_vs_cpu": max_rel,
             "launch": {"blocks": blocks, "threads_per_block": tpb},
@@ -148,17 +182,23 @@ def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtyp
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1/10 of the sizes")
+    parser.add_argument("--out", type=pathlib.Path, default=_HERE / "results" / "gpu.json",
+                        help="results file (default benchmarks/results/gpu.json)")
     args = parser.parse_args()
     cuda = _device_or_exit()
     q = 10 if args.quick else 1
     repeats = 3
     results = []
+    bandwidth = copy_bandwidth(cuda)
+    scale = H200_COPY_BANDWIDTH / bandwidth
+    print(f"device-to-device copy: {bandwidth / 1e12:.2f} TB/s (read + write); floors scaled "
+          f"by {scale:.2f} from the H200's", flush=True)
 
     bs = sim.BlackScholes(vol=0.2, rate=0.0, inputs=("spot", "vol"))
     n = 100_000_000 // q
     results += run_case(cuda, "black_scholes_call_delta_vega", bs, sim.European(1.1, 1.0, "call"),
                         sim.UniformSampler(low=[0.5, 0.1], high=[1.5, 0.4]), n, 2_000_000, 1,
-                        FLOOR_BS_1E8 * n / 1e8, ("float64",), repeats)
+                        FLOOR_BS_1E8 * n / 1e8, ("float64",), repeats, scale)
 
     heston = sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.0, steps_per_year=252,
                         inputs=("spot", "variance", "kappa", "theta", "xi", "rho"))
@@ -167,7 +207,7 @@ def main() -> None:
     n = 10_000_000 // q
     results += run_case(cuda, "heston_252_six_adjoints", heston, sim.European(100.0, 1.0, "put"),
                         h_s, n, 20_000, 252, FLOOR_HESTON_1E8 * n / 1e8,
-                        ("float64", "float32"), repeats)
+                        ("float64", "float32"), repeats, scale)
 
     d = 10
     rng = np.random.default_rng(0)
@@ -181,22 +221,27 @@ def main() -> None:
     results += run_case(cuda, "bs_basket_10_assets_call", basket,
                         sim.BasketOption((1.0 / d,) * d, 1.0, 1.0, "call"),
                         sim.UniformSampler(low=[0.8] * d, high=[1.2] * d), n, 500_000, 1,
-                        FLOOR_BS_1E8 * n / 1e8 * d, ("float64",), repeats)
+                        FLOOR_BS_1E8 * n / 1e8 * d, ("float64",), repeats, scale)
 
     machine = _machine.describe()
     machine["gpu"] = _gpu_name(cuda)
+    machine["versions"] = _versions()
     report = {
         "machine": machine,
+        "copy_bandwidth_bytes_per_s": bandwidth,
+        "floor_scale": scale,
         "notes": "kernel_s: best of 3 by CUDA events, inputs already on the device; "
                  "float32 = float64 arithmetic, float32 storage; floors from docs/methods.md "
-                 "section 3 scaled linearly in paths (basket: x number of assets); "
+                 "section 3 scaled linearly in paths (basket: x number of assets); floor_s is "
+                 "the H200 floor (floor_h200_s) times floor_scale, the H200's copy bandwidth "
+                 "(4.3 TB/s) over this card's measured one; "
                  "gpu_over_cpu compares paths/s with the CPU kernels on all cores of this "
                  "machine.",
         "quick": bool(args.quick),
         "results": results,
     }
-    path = _HERE / "results" / "gpu.json"
-    path.parent.mkdir(exist_ok=True)
+    path = args.out
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")
 

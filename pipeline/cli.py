@@ -90,6 +90,18 @@ def _check_address(address: str) -> None:
               f"{address[:100]!r}", 2)
 
 
+def _check_gpu_workers(cfg, dask_address: str | None) -> None:
+    """``dask.gpu_workers`` on a machine without a visible GPU: exit 2 before anything runs."""
+    if not (cfg.dask.gpu_workers and cfg.dask.enabled) or dask_address is not None:
+        return
+    from .cluster import visible_gpus
+
+    if not visible_gpus():
+        _fail("dask.gpu_workers: true, but no CUDA device is visible here "
+              "(CUDA_VISIBLE_DEVICES, or numba-cuda and a driver); set it to false or run "
+              "where a GPU is", 2)
+
+
 def _chosen(cfg, ids: list[str]):
     """The scenarios named by ``--scenario`` (exit 2 naming the known ids otherwise)."""
     from .config import ConfigError
@@ -136,6 +148,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     cfg = _load(config, set_, params)
     if dask_address is not None:
         _check_address(dask_address)
+    _check_gpu_workers(cfg, dask_address)
     import tempfile
     import time
 

@@ -1,8 +1,10 @@
 """Dask set-up and the Prefect API that process workers share.
 
-The Dask task runner either starts a LocalCluster or connects to an address, never both. Process
-workers started without ``PREFECT_API_URL`` would each start their own temporary Prefect server;
-``shared_api`` starts one and exports its URL so that the flow and all workers report to it.
+The Dask task runner either starts a local cluster or connects to an address, never both. The
+local cluster is a ``LocalCluster`` or, with ``dask.gpu_workers``, :func:`gpu_cluster`: one
+process worker per visible GPU, each seeing only its own device. Process workers started without
+``PREFECT_API_URL`` would each start their own temporary Prefect server; ``shared_api`` starts one
+and exports its URL so that the flow and all workers report to it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .config import DaskSettings
 
@@ -26,6 +28,9 @@ def task_runner(settings: DaskSettings, address: str | None = None):
         return DaskTaskRunner(address=address)
     if not settings.enabled:
         return None
+    if settings.gpu_workers:
+        return DaskTaskRunner(cluster_class=gpu_cluster,
+                              cluster_kwargs={"threads_per_worker": settings.threads_per_worker})
     # Loopback only: the scheduler, the workers and their dashboards have no authentication.
     # (Threads share an in-process scheduler; processes get tcp://127.0.0.1.)
     loopback = {"dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
@@ -37,6 +42,60 @@ def task_runner(settings: DaskSettings, address: str | None = None):
                         "threads_per_worker": settings.threads_per_worker,
                         "processes": settings.processes, **loopback},
     )
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries: that variable's own
+    entries when it is set (up to the first negative one, where CUDA stops reading), else
+    ``0 .. n-1`` for the n devices the CUDA driver reports (none without numba-cuda or a
+    driver)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        out = []
+        for entry in (e.strip() for e in listed.split(",")):
+            if not entry or entry.startswith("-"):
+                break
+            out.append(entry)
+        return out
+    try:
+        from numba import cuda
+
+        return [str(i) for i in range(len(cuda.gpus))]
+    except Exception:  # noqa: BLE001 - no numba-cuda, no driver or no device: no GPU
+        return []
+
+
+def gpu_worker_specs(gpus: Sequence[str], threads_per_worker: int = 1) -> dict[str, dict]:
+    """``SpecCluster`` worker specs: one ``Nanny`` process per GPU id, on loopback, whose worker
+    sees that GPU alone (``CUDA_VISIBLE_DEVICES``, so it is device 0 there) and offers one
+    ``GPU`` resource."""
+    from distributed import Nanny
+
+    return {
+        f"gpu-{g}": {"cls": Nanny, "options": {
+            "name": f"gpu-{g}", "nthreads": threads_per_worker, "host": "127.0.0.1",
+            "dashboard_address": "127.0.0.1:0", "dashboard": True,
+            "env": {"CUDA_VISIBLE_DEVICES": g}, "resources": {"GPU": 1}}}
+        for g in gpus
+    }
+
+
+def gpu_cluster(threads_per_worker: int = 1, gpus: Sequence[str] | None = None):
+    """A local Dask cluster of one process worker per GPU (``gpus``, default
+    :func:`visible_gpus`), scheduler and dashboards on loopback. Raises ``RuntimeError`` when no
+    GPU is visible. Like ``LocalCluster(processes=True)``, its processes end with the process
+    that started them."""
+    from distributed import Scheduler, SpecCluster
+
+    gpus = visible_gpus() if gpus is None else [str(g) for g in gpus]
+    if not gpus:
+        raise RuntimeError(
+            "dask.gpu_workers: no CUDA device is visible (CUDA_VISIBLE_DEVICES, or numba-cuda "
+            "and a driver); set gpu_workers: false, or run where a GPU is")
+    scheduler = {"cls": Scheduler, "options": {
+        "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "dashboard": True}}
+    return SpecCluster(workers=gpu_worker_specs(gpus, threads_per_worker),
+                       scheduler=scheduler, name="diffml-gpu")
 
 
 def _current_api_url() -> str | None:

@@ -88,13 +88,30 @@ class _Strict(BaseModel):
 class DaskSettings(_Strict):
     """Where tasks run. ``address`` connects to an existing cluster; otherwise a LocalCluster
     with ``n_workers`` workers is started (threads by default: one process shares one Prefect
-    API; ``processes: true`` gives process workers and exports one API URL to them)."""
+    API; ``processes: true`` gives process workers and exports one API URL to them).
+    ``gpu_workers: true`` starts one process worker per visible GPU instead, each seeing only its
+    own device (``n_workers`` and ``processes`` then do not apply); it needs ``backend: gpu`` or
+    ``auto``."""
 
     address: str | None = None
     n_workers: int = Field(2, ge=1, le=MAX_DASK_WORKERS)
     threads_per_worker: int = Field(1, ge=1, le=MAX_THREADS_PER_WORKER)
     processes: bool = False
     enabled: bool = True
+    gpu_workers: bool = False
+
+    @model_validator(mode="after")
+    def _gpu_workers_start_a_local_cluster(self) -> DaskSettings:
+        if self.gpu_workers and self.address is not None:
+            raise ValueError(
+                "gpu_workers starts a local cluster and address connects to an existing one; "
+                "give one of them (an existing cluster places its own workers on the GPUs)")
+        return self
+
+    @property
+    def worker_processes(self) -> bool:
+        """True when the local cluster's workers are processes (``processes`` or GPU workers)."""
+        return self.processes or self.gpu_workers
 
     @field_validator("address")
     @classmethod
@@ -429,6 +446,13 @@ class RunConfig(_Strict):
     @classmethod
     def _roots(cls, v: str) -> str:
         return _root(v)
+
+    @model_validator(mode="after")
+    def _gpu_workers_need_a_gpu_backend(self) -> RunConfig:
+        if self.dask.gpu_workers and self.dask.enabled and self.backend == "cpu":
+            raise ValueError("dask.gpu_workers needs backend 'gpu' or 'auto' (the workers would "
+                             "simulate on their CPUs); got backend 'cpu'")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RunConfig:

@@ -277,6 +277,6 @@ def run_config(cfg: RunConfig, raw: dict, output: str | None = None,
 
     runner = task_runner(cfg.dask, dask_address)
     flow_fn = nightly if runner is None else nightly.with_options(task_runner=runner)
-    needs_api = (dask_address or cfg.dask.address) is not None or cfg.dask.processes
+    needs_api = (dask_address or cfg.dask.address) is not None or cfg.dask.worker_processes
     with shared_api(needs_api and runner is not None):
         return flow_fn(raw, output)

@@ -59,6 +59,32 @@ from .bs_basket import BlackScholesBasket, bs_basket_path
 from .heston import Heston, heston_path
 from .rng import normal_draw
 
+
+def numpy_overloads_error(load: Callable[[], Any] | None = None) -> str | None:
+    """Why numba-cuda cannot compile under this NumPy, or None. numba-cuda 0.30 registers an
+    overload of ``np.row_stack``, which NumPy 2.5 removed, so its first kernel compilation fails
+    deep inside numba-cuda; ``load`` (default: import those overloads) shows it up front."""
+    if hasattr(np, "row_stack") or config.ENABLE_CUDASIM:
+        return None
+    if load is None:
+        import importlib
+
+        def load() -> Any:
+            return importlib.import_module("numba.cuda.np.arrayobj")
+    try:
+        load()
+    except ModuleNotFoundError:  # a numba.cuda without these overloads
+        return None
+    except AttributeError as exc:
+        return (f"numba-cuda cannot load its NumPy overloads under numpy {np.__version__} "
+                f"({exc}); install numpy<2.5 (the 'gpu' extra pins it) or a numba-cuda that "
+                "supports this NumPy")
+    return None
+
+
+if (_why := numpy_overloads_error()) is not None:
+    raise ImportError(_why)
+
 THREADS_PER_BLOCK = 128
 MAX_THREADS = 1 << 20  # grid-stride threads; scratch is (rows, MAX_THREADS) at most
 

@@ -283,7 +283,57 @@ def as_numpy(a: Any, name: str, dtype: np.dtype | type = np.float64) -> np.ndarr
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def check_finite(arr: np.ndarray, name: str) -> None:
+#: DLPack device types of CUDA memory: kDLCUDA and kDLCUDAManaged.
+_DLPACK_CUDA = (2, 13)
+
+
+def on_cuda(a: Any) -> bool:
+    """True for a CUDA torch tensor or an array in CUDA memory (a DLPack producer such as CuPy or
+    JAX, or a ``__cuda_array_interface__`` holder such as a Numba device array)."""
+    if a is None or isinstance(a, np.ndarray):
+        return False
+    if is_tensor(a):
+        return bool(a.is_cuda)
+    if hasattr(a, "__cuda_array_interface__"):
+        return True
+    device = getattr(a, "__dlpack_device__", None)
+    try:
+        return device is not None and int(device()[0]) in _DLPACK_CUDA
+    except (TypeError, ValueError, BufferError, RuntimeError):
+        return False
+
+
+def as_tensor(a: Any, name: str, device: Any) -> Any:
+    """A float64 torch tensor on ``device`` (a ``torch.device``) from a tensor or a CUDA array,
+    sharing its memory when it is already a contiguous float64 array there (DLPack or the CUDA
+    array interface: no copy, no trip through the host); otherwise cast or moved by torch."""
+    import torch
+
+    if is_tensor(a):
+        t = a.detach()
+    elif hasattr(a, "__dlpack__"):
+        t = torch.from_dlpack(a)
+    else:
+        try:
+            t = torch.as_tensor(a, device=device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{name} must be array-like; got {type(a).__name__}.") from exc
+    if t.is_complex():
+        raise TypeError(f"{name} must hold real numbers; got dtype {t.dtype}.")
+    return t.to(device=device, dtype=torch.float64).contiguous()
+
+
+def check_finite(arr: Any, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` and the count of NaN or infinite entries of a NumPy
+    array or a torch tensor (reduced where the tensor lives)."""
+    if is_tensor(arr):
+        import torch
+
+        finite = torch.isfinite(arr)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(f"{name} contains NaN or infinite values ({bad} entries).")
+        return
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains NaN or infinite values ({bad} entries).")
@@ -295,53 +345,62 @@ def check_xy(
     dydx: Any | None,
     dtype: np.dtype | type = np.float64,
     require_y: bool = True,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    *,
+    device: Any = None,
+) -> tuple[Any, Any, Any]:
     """Validate training arrays: ``X`` (n, d), ``y`` (n,) or (n, 1), ``dydx`` (n, d).
 
-    Returns NumPy arrays in ``dtype`` with ``y`` flattened to (n,). Raises ``ValueError`` with the
-    offending shapes on any mismatch, and on NaN or infinite entries.
+    Returns NumPy arrays in ``dtype`` with ``y`` flattened to (n,); with ``device`` (a
+    ``torch.device``), float64 torch tensors there instead (see :func:`as_tensor`), checked where
+    they live. Raises ``ValueError`` with the offending shapes on any mismatch, and on NaN or
+    infinite entries.
     """
-    Xa = as_numpy(X, "X", dtype)
+    if device is None:
+        def convert(a: Any, name: str) -> Any:
+            return as_numpy(a, name, dtype)
+    else:
+        def convert(a: Any, name: str) -> Any:
+            return as_tensor(a, name, device)
+    Xa = convert(X, "X")
+    shape = tuple(Xa.shape)
     if Xa.ndim == 1:
         raise ValueError(
-            f"X must be 2-D with shape (n_samples, n_inputs); got shape {Xa.shape}. "
+            f"X must be 2-D with shape (n_samples, n_inputs); got shape {shape}. "
             "Reshape with X.reshape(-1, 1) for a single input."
         )
     if Xa.ndim != 2:
-        raise ValueError(f"X must be 2-D with shape (n_samples, n_inputs); got shape {Xa.shape}.")
-    n, d = Xa.shape
+        raise ValueError(f"X must be 2-D with shape (n_samples, n_inputs); got shape {shape}.")
+    n, d = shape
     if n == 0 or d == 0:
-        raise ValueError(f"X must have at least one sample and one input; got shape {Xa.shape}.")
+        raise ValueError(f"X must have at least one sample and one input; got shape {shape}.")
     check_finite(Xa, "X")
     if y is None and require_y:
         raise ValueError("y is required.")
-    ya = None if y is None else _check_y(y, Xa.shape, dtype)
-    za = None if dydx is None else _check_dydx(dydx, Xa.shape, dtype)
+    ya = None if y is None else _check_y(convert(y, "y"), shape)
+    za = None if dydx is None else _check_dydx(convert(dydx, "dydx"), shape)
     return Xa, ya, za
 
 
-def _check_y(y: Any, shape: tuple[int, int], dtype: np.dtype | type) -> np.ndarray:
+def _check_y(ya: Any, shape: tuple[int, int]) -> Any:
     """Labels (n,) or (n, 1) for X of ``shape`` (n, d), flattened to (n,)."""
     n = shape[0]
-    ya = as_numpy(y, "y", dtype)
     if ya.ndim == 2 and ya.shape[1] == 1:
         ya = ya[:, 0]
     if ya.ndim != 1 or ya.shape[0] != n:
         raise ValueError(
-            f"y must have shape ({n},) to match X of shape {shape}; got shape {ya.shape}."
+            f"y must have shape ({n},) to match X of shape {shape}; got shape {tuple(ya.shape)}."
         )
     check_finite(ya, "y")
     return ya
 
 
-def _check_dydx(dydx: Any, shape: tuple[int, int], dtype: np.dtype | type) -> np.ndarray:
+def _check_dydx(za: Any, shape: tuple[int, int]) -> Any:
     """Differentials of X's ``shape`` (n, d); (n,) is accepted for d = 1."""
     n, d = shape
-    za = as_numpy(dydx, "dydx", dtype)
     if za.ndim == 1 and d == 1 and za.shape[0] == n:
         za = za[:, None]
-    if za.shape != (n, d):
-        raise ValueError(f"dydx must have the shape of X {shape}; got shape {za.shape}.")
+    if tuple(za.shape) != (n, d):
+        raise ValueError(f"dydx must have the shape of X {shape}; got shape {tuple(za.shape)}.")
     check_finite(za, "dydx")
     return za
 

@@ -35,6 +35,7 @@ from ._validation import (
     check_X,
     check_xy,
     not_fitted,
+    on_cuda,
     param_error,
     validate_params,
 )
@@ -327,7 +328,11 @@ class DifferentialRegressor(BaseRegressor):
     ) -> DifferentialRegressor:
         """Fit on ``X`` (n, d), ``y`` (n,) and optionally ``dydx`` (n, d). Returns ``self``.
 
-        NumPy arrays, torch tensors, DLPack producers and pandas objects are accepted. Raises
+        NumPy arrays, torch tensors, DLPack producers and pandas objects are accepted. With
+        ``device`` "cuda" (or "auto" on a machine with a GPU), arrays already in CUDA memory
+        (CuPy, CUDA torch tensors, any DLPack or CUDA-array-interface producer, such as
+        ``simulate(..., backend="gpu", device_output=True)``'s sample) are validated, scaled and
+        trained on where they are, without a copy to the host. Raises
         ``ValueError`` for a bad hyperparameter, mismatched shapes or NaN/Inf entries, and
         ``FloatingPointError`` if the loss becomes non-finite during training.
 
@@ -337,15 +342,18 @@ class DifferentialRegressor(BaseRegressor):
         ``"y"``; names given here must agree with a DataFrame's columns.
         """
         self._validate()
-        Xa, ya, za = check_xy(X, y, dydx, dtype=np.float64)
+        device = self._resolve_device()
+        in_place = device.type == "cuda" and all(on_cuda(a) for a in (X, y, dydx)
+                                                 if a is not None)
+        Xa, ya, za = check_xy(X, y, dydx, dtype=np.float64, device=device if in_place else None)
         names = self._input_names(X, input_names, Xa.shape[1])
         label = self._output_name(y, output_name)
         if self.num_threads is None:
-            return self._fit(Xa, ya, za)._name(names, label)
+            return self._fit(Xa, ya, za, device)._name(names, label)
         previous = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
-            return self._fit(Xa, ya, za)._name(names, label)
+            return self._fit(Xa, ya, za, device)._name(names, label)
         finally:
             torch.set_num_threads(previous)
 
@@ -388,8 +396,9 @@ class DifferentialRegressor(BaseRegressor):
         self.output_name_ = output_name
         return self
 
-    def _fit(self, Xa: np.ndarray, ya: np.ndarray, za: np.ndarray | None) -> DifferentialRegressor:
-        device = self._resolve_device()
+    def _fit(self, Xa: Any, ya: Any, za: Any | None, device: torch.device
+             ) -> DifferentialRegressor:
+        """Train on NumPy arrays, or on float64 tensors already on ``device``."""
         gen = torch.Generator().manual_seed(int(self.seed))
         train, val = self._split(len(Xa), gen)
         scaler, data = self._scale(Xa, ya, za, train, val, device)
@@ -440,9 +449,9 @@ class DifferentialRegressor(BaseRegressor):
 
     def _scale(
         self,
-        Xa: np.ndarray,
-        ya: np.ndarray,
-        za: np.ndarray | None,
+        Xa: Any,
+        ya: Any,
+        za: Any | None,
         train: np.ndarray,
         val: np.ndarray | None,
         device: torch.device,
@@ -451,7 +460,8 @@ class DifferentialRegressor(BaseRegressor):
 
         Differentials are used when given and ``lam > 0``; then α = 1/(1 + λd), β = 1 − α."""
         differential = za is not None and self.lam > 0
-        scaler = DifferentialScaler.fit(Xa[train], ya[train], za[train] if differential else None)
+        rows = slice(None) if val is None else train  # every row trains: no gathered copy
+        scaler = DifferentialScaler.fit(Xa[rows], ya[rows], za[rows] if differential else None)
         tdtype = self._torch_dtype()
 
         def to_t(a: np.ndarray) -> torch.Tensor:

@@ -5,13 +5,19 @@
 and back: y = μy + σy ŷ, dy/dx = (σy/σx) dŷ/dx̃. A constant input (σx_j = 0) or constant label
 (σy = 0) uses scale 1; an all-zero differential column (RMS(z̃_j) = 0) gets λ_j = 1, so the model is
 still asked for a zero derivative there without an infinite weight.
+
+The constants are fitted on NumPy arrays or on torch tensors; tensors (on a GPU, say) are reduced
+where they live and only the (d,) constants come to the host, and the maps apply them to either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ._validation import is_tensor
 
 
 def _mean(a: np.ndarray) -> np.ndarray:
@@ -35,6 +41,21 @@ def _rms(a: np.ndarray) -> np.ndarray:
     return s * np.sqrt(np.mean((a / s) ** 2, axis=0))
 
 
+def _scales(x_std: np.ndarray, y_std: float) -> tuple[np.ndarray, float]:
+    """Standard deviations used as scales: 1 where a column or the label is constant."""
+    return np.where(x_std > 0, x_std, 1.0), (y_std if y_std > 0 else 1.0)
+
+
+def _like(v: np.ndarray, a: Any) -> Any:
+    """The constant ``v`` as ``a``'s kind of array: itself for NumPy, a tensor on ``a``'s device
+    and in its dtype for torch."""
+    if not is_tensor(a):
+        return v
+    import torch
+
+    return torch.as_tensor(v, dtype=a.dtype, device=a.device)
+
+
 @dataclass(frozen=True)
 class DifferentialScaler:
     """Fitted scaling constants, all float64. Shapes: ``x_mean``, ``x_std``, ``lambda_j`` (d,)."""
@@ -46,7 +67,11 @@ class DifferentialScaler:
     lambda_j: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, dydx: np.ndarray | None) -> DifferentialScaler:
+    def fit(cls, X: Any, y: Any, dydx: Any | None) -> DifferentialScaler:
+        """Constants of ``X`` (n, d), ``y`` (n,) and ``dydx`` (n, d) or None: NumPy arrays, or
+        float64 torch tensors on one device."""
+        if is_tensor(X):
+            return cls._fit_tensors(X, y, dydx)
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow triggers the rescaled path
@@ -58,17 +83,43 @@ class DifferentialScaler:
         x_std = X.std(axis=0)
         if not np.all(np.isfinite(x_std)):
             x_std = _rms(X - x_mean)
-        x_std = np.where(x_std > 0, x_std, 1.0)
         y_mean = float(_mean(y))
         y_std = float(y.std())
         if not np.isfinite(y_std):
             y_std = float(_rms(y - y_mean))
-        if not y_std > 0:
-            y_std = 1.0
-        if dydx is None:
-            lam = np.ones(X.shape[1])
+        x_std, y_std = _scales(x_std, y_std)
+        rms = None if dydx is None else _rms(np.asarray(dydx, dtype=np.float64) * (x_std / y_std))
+        return cls._checked(x_mean, x_std, y_mean, y_std, rms)
+
+    @classmethod
+    def _fit_tensors(cls, X: Any, y: Any, dydx: Any | None) -> DifferentialScaler:
+        """The constants reduced on the tensors' device; one copy of 2d + 2 numbers (and d more
+        with differentials) to the host. Moments beyond float64's range take the host's
+        rescaled path."""
+        import torch
+
+        with torch.no_grad():
+            moments = torch.cat([X.mean(0), X.std(0, correction=0),
+                                 y.mean().reshape(1), y.std(correction=0).reshape(1)])
+            m = moments.cpu().numpy()
+            d = X.shape[1]
+            if np.all(np.isfinite(m)):
+                x_std, y_std = _scales(m[d:2 * d], float(m[2 * d + 1]))
+                rms = None if dydx is None else torch.sqrt(torch.mean(
+                    (dydx * torch.as_tensor(x_std / y_std, device=dydx.device)) ** 2,
+                    dim=0)).cpu().numpy()
+                if rms is None or np.all(np.isfinite(rms)):
+                    return cls._checked(m[:d], x_std, float(m[2 * d]), y_std, rms)
+        return cls.fit(*(None if a is None else a.cpu().numpy() for a in (X, y, dydx)))
+
+    @classmethod
+    def _checked(cls, x_mean: np.ndarray, x_std: np.ndarray, y_mean: float, y_std: float,
+                 rms: np.ndarray | None) -> DifferentialScaler:
+        """The scaler from its moments (``rms``: the RMS of the scaled differentials, or None),
+        refused when a constant is outside float64's range."""
+        if rms is None:
+            lam = np.ones(len(x_std))
         else:
-            rms = _rms(np.asarray(dydx, dtype=np.float64) * (x_std / y_std))
             lam = np.where(rms > 0, 1.0 / np.where(rms > 0, rms, 1.0), 1.0)
         scaler = cls(x_mean, x_std, y_mean, y_std, lam)
         for name, value in (("X mean", x_mean), ("X std", x_std), ("y mean", y_mean),
@@ -80,14 +131,14 @@ class DifferentialScaler:
         return scaler
 
     # forward maps -----------------------------------------------------------------------------
-    def x(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.x_mean) / self.x_std
+    def x(self, X: Any) -> Any:
+        return (X - _like(self.x_mean, X)) / _like(self.x_std, X)
 
-    def y(self, y: np.ndarray) -> np.ndarray:
+    def y(self, y: Any) -> Any:
         return (y - self.y_mean) / self.y_std
 
-    def z(self, dydx: np.ndarray) -> np.ndarray:
-        return dydx * (self.x_std / self.y_std)
+    def z(self, dydx: Any) -> Any:
+        return dydx * _like(self.x_std / self.y_std, dydx)
 
     # inverse maps -----------------------------------------------------------------------------
     def y_inverse(self, yt: np.ndarray) -> np.ndarray:

@@ -87,6 +87,11 @@ CASES: list[tuple[str, Callable, str]] = [
     ("threads-huge", _edit("dask.threads_per_worker", 10**6), "dask.threads_per_worker"),
     ("address-garbage", _edit("dask.address", "not an address"), "dask.address"),
     ("dask-unknown-key", _edit("dask.nworkers", 3), "dask.nworkers: unknown key"),
+    ("gpu-workers-with-address", lambda raw: raw.update(
+        backend="gpu", dask={"gpu_workers": True, "address": "tcp://127.0.0.1:8786"}),
+     "dask: gpu_workers starts a local cluster and address connects to an existing one"),
+    ("gpu-workers-cpu-backend", _edit("dask.gpu_workers", True),
+     "dask.gpu_workers needs backend 'gpu' or 'auto'"),
     ("root-empty", _edit("output_root", ""), "output_root"),
     ("top-unknown-key", _edit("sead", 3), "sead: unknown key"),
     ("no-scenarios", _edit("scenarios", []), "scenarios"),

@@ -14,7 +14,7 @@ runner = CliRunner()
 
 
 def test_shipped_configs_validate():
-    for name in ("nightly.yaml", "paper.yaml"):
+    for name in ("nightly.yaml", "paper.yaml", "gpu.yaml"):
         cfg = load_config(ROOT / "configs" / name)
         assert cfg.scenarios
         for s in cfg.scenarios:

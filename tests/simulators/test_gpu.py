@@ -92,6 +92,26 @@ def test_device_output_with_cpu_backend_is_refused():
                      sim.FixedSampler([1.0]), 4, seed=1, backend="cpu", device_output=True)
 
 
+def test_numba_cuda_under_a_numpy_it_cannot_load_is_one_clear_line(monkeypatch):
+    """numba-cuda 0.30 under numpy 2.5 (np.row_stack removed): the reason, not a deep trace."""
+    pytest.importorskip("numba.cuda")
+    from simulators import _gpu
+
+    monkeypatch.delattr(np, "row_stack", raising=False)
+    monkeypatch.setattr(_gpu.config, "ENABLE_CUDASIM", False)
+
+    def broken():
+        raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+
+    def absent():
+        raise ModuleNotFoundError("numba.cuda.np")
+
+    why = _gpu.numpy_overloads_error(broken)
+    assert why is not None and "install numpy<2.5" in why and np.__version__ in why
+    assert _gpu.numpy_overloads_error(absent) is None
+    assert _gpu.numpy_overloads_error(lambda: None) is None
+
+
 def test_cudasim_run_used_the_simulator(cudasim_results):
     assert cudasim_results["cudasim"] is True
 
@@ -159,8 +179,11 @@ def test_kernels_compile_to_ptx_for_sm90_without_local_memory(tmp_path):
         x = np.ascontiguousarray(sampler.sample(model, 1, 0, 8))
         kernel, args, *_ = _gpu.plan(model, product, product.encode(model.dim), x, 1, 0, True,
                                      alloc=np.empty)
-        ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args),
-                                  cc=(9, 0))
+        try:
+            ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args),
+                                      cc=(9, 0))
+        except cuda.CudaSupportError as exc:  # numba's own, older CUDA target needs a driver
+            pytest.skip(f"this numba.cuda cannot compile without a driver: {exc}")
         assert ".visible .entry" in ptx, name
         assert ".local" not in ptx, name  # no per-thread local arrays
         ptxas = _ptxas()
@@ -197,25 +220,67 @@ def _real_device() -> bool:
         return False
 
 
+#: Heston with the Feller condition far from holding (2κθ = 0.04 against ξ² = 0.64): √v⁺ is not
+#: Lipschitz at the variance floor, so a one-ulp difference (a fused multiply-add) on a path that
+#: lingers at v = 0 grows step by step: on an H100, 40 % of the payoffs differ by more than 1e-12
+#: (at most 1.5e-2) and the pathwise derivatives diverge on some paths. Path-by-path agreement
+#: is not defined there: the two samples are two rounding-perturbed draws of one estimator, and
+#: their means must agree within 3 standard errors, as Monte-Carlo means do in this project's
+#: tests (measured: 0.003 SE for the payoff, 0.96 SE for the heavy-tailed dV/dv0).
+FLOOR_AMPLIFIED = {"heston_feller_violated"}
+
+#: Paths per case in the device comparison (``DIFFML_GPU_TEST_PATHS`` overrides).
+GPU_TEST_PATHS = int(os.environ.get("DIFFML_GPU_TEST_PATHS", "1000000"))
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, tol: float) -> dict:
+    """GPU ``a`` against CPU ``b``, column by column: relative difference |a − b| / (|b| + the
+    column's largest |b|), i.e. ``np.isclose`` with rtol = atol / max|b| = ``tol``; the share of
+    entries beyond ``tol``, the largest difference among the others and the largest overall."""
+    a2, b2 = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    scale = np.abs(b2) + np.abs(b2).max(axis=0, keepdims=True)
+    rel = np.abs(a2 - b2) / np.where(scale > 0, scale, 1.0)
+    off = rel > tol
+    return {"share_off": float(off.mean()), "entries": int(rel.size), "off": int(off.sum()),
+            "max_rel_within": float(rel[~off].max(initial=0.0)),
+            "max_rel": float(rel.max(initial=0.0))}
+
+
 @pytest.mark.gpu
-def test_gpu_matches_cpu_on_a_device():
+@pytest.mark.parametrize("name", _case_names())
+def test_gpu_matches_cpu_on_a_device(name, record_property):
+    """Every model and product on GPU_TEST_PATHS paths (Heston at 252 steps a year, its adjoints
+    included): inputs equal, payoffs and pathwise gradients within 1e-12 relative in float64
+    (float32 storage: within 1e-6), except for at most 0.1 % of the entries (a path on a payoff
+    kink or the variance floor may take the other branch); FLOOR_AMPLIFIED names the one case
+    compared by its means instead."""
     if not _real_device():
         pytest.skip("no CUDA device")
     from tests.simulators._gpu_sim_cases import cases
 
-    for name, model, product, sampler, kw in cases():
-        kw = {k: v for k, v in kw.items() if k != "device_output"}
-        if isinstance(model, sim.Heston):
-            model = dataclasses.replace(model, steps_per_year=252)
-        n = 20_000
-        c = sim.simulate(model, product, sampler, n, seed=3, first_path=5, **kw)
-        g = sim.simulate(model, product, sampler, n, seed=3, first_path=5, backend="gpu", **kw)
-        np.testing.assert_array_equal(g.x, c.x)
-        tol = 1e-12 if kw.get("dtype", "float64") == "float64" else 1e-6
-        for a, b in ((g.y, c.y), (g.dydx, c.dydx)):
-            close = np.isclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
-            # a path sitting on a payoff kink (or on the variance floor) may flip branch
-            assert close.mean() > 1 - 1e-3, (name, np.abs(a - b).max())
+    _, model, product, sampler, kw = next(c for c in cases() if c[0] == name)
+    kw = {k: v for k, v in kw.items() if k != "device_output"}
+    if isinstance(model, sim.Heston):
+        model = dataclasses.replace(model, steps_per_year=252)
+    n = GPU_TEST_PATHS
+    c = sim.simulate(model, product, sampler, n, seed=3, first_path=5, **kw)
+    g = sim.simulate(model, product, sampler, n, seed=3, first_path=5, backend="gpu", **kw)
+    assert g.backend == "gpu" and g.y.dtype == c.y.dtype
+    np.testing.assert_array_equal(g.x, c.x)
+    tol = 1e-12 if kw.get("dtype", "float64") == "float64" else 1e-6
+    for what, a, b in (("y", g.y, c.y), ("dydx", g.dydx, c.dydx)):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        stats = _agreement(a, b, tol)
+        b2 = b.reshape(n, -1)
+        se = b2.std(axis=0) / np.sqrt(n)
+        stats["max_mean_diff_in_se"] = float(np.max(np.abs(a.reshape(n, -1).mean(axis=0)
+                                                          - b2.mean(axis=0)) / se))
+        record_property(f"{what}_agreement", json.dumps({"paths": n, **stats}))
+        assert np.count_nonzero(b) > 0, (name, what)  # the comparison is not vacuous
+        if name in FLOOR_AMPLIFIED:
+            assert stats["max_mean_diff_in_se"] < 3.0, (name, what, stats)
+        else:
+            assert stats["share_off"] <= 1e-3, (name, what, stats)
 
 
 @pytest.mark.gpu

@@ -1,0 +1,55 @@
+"""The GPU check's tooling that runs without a device: the JUnit summary, and the committed
+device results it produced."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from benchmarks import gpu_tests_summary
+
+RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+XML = """<?xml version="1.0"?>
+<testsuites><testsuite name="pytest">
+<testcase classname="t.m" name="test_a[x]" time="1.5"><properties>
+<property name="y_agreement" value="{&quot;share_off&quot;: 0.0}"/></properties></testcase>
+<testcase classname="t.m" name="test_b" time="0.1"><failure message="boom">x</failure></testcase>
+<testcase classname="t.m" name="test_c" time="0.0"><skipped message="no device"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_summary_reads_outcomes_and_recorded_properties(tmp_path):
+    first = tmp_path / "a.xml"
+    first.write_text(XML)
+    tests = gpu_tests_summary.read(first)
+    assert tests["t.m::test_a[x]"] == {"outcome": "passed", "seconds": 1.5,
+                                       "y_agreement": {"share_off": 0.0}}
+    assert tests["t.m::test_b"]["outcome"] == "failed"
+    assert tests["t.m::test_c"]["outcome"] == "skipped"
+
+
+def test_a_rerun_replaces_the_earlier_result(tmp_path, monkeypatch):
+    first, rerun, out = tmp_path / "a.xml", tmp_path / "b.xml", tmp_path / "s.json"
+    first.write_text(XML)
+    rerun.write_text(XML.replace('<failure message="boom">x</failure>', ""))
+    monkeypatch.setattr("sys.argv", ["s", str(first), str(rerun), "--out", str(out)])
+    gpu_tests_summary.main()
+    summary = json.loads(out.read_text())
+    assert summary["counts"] == {"passed": 2, "failed": 0, "error": 0, "skipped": 1}
+
+
+def test_committed_device_results_are_complete_and_passing():
+    """The device run recorded in benchmarks/results: every model/product case passed on at
+    least 1e6 paths, and the training hand-off moved no data to the host."""
+    summary = json.loads((RESULTS / "gpu_tests.json").read_text())
+    assert summary["machine"]["gpu"].startswith("NVIDIA")
+    assert summary["counts"]["failed"] == summary["counts"]["error"] == 0
+    from tests.simulators._gpu_sim_cases import cases
+
+    for name, *_ in cases():
+        t = summary["tests"][f"tests.simulators.test_gpu::test_gpu_matches_cpu_on_a_device[{name}]"]
+        assert t["outcome"] == "passed" and t["y_agreement"]["paths"] >= 1_000_000, name
+    d2h = summary["tests"]["tests.training.test_regressor_gpu::"
+                           "test_fit_on_device_data_moves_no_data_to_the_host"]["device_to_host"]
+    assert d2h["bytes"] < d2h["data_bytes"] / 100

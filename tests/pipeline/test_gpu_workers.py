@@ -1,0 +1,85 @@
+"""``dask.gpu_workers``: one process worker per GPU, each seeing only its own device.
+
+The cluster itself needs no GPU to start: with ``CUDA_VISIBLE_DEVICES=0,1`` set, two workers come
+up here and each must see exactly its own id. On a device, ``benchmarks/gpu_dask.py`` runs a
+dataset through such a cluster (docs/gpu.md)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipeline import cluster
+from pipeline.config import DaskSettings
+
+
+@pytest.mark.parametrize("listed, expected", [
+    ("0,1", ["0", "1"]), (" 2 , 3", ["2", "3"]), ("1,-1,2", ["1"]), ("", []),
+    ("GPU-8a1b", ["GPU-8a1b"]),
+])
+def test_visible_gpus_reads_cuda_visible_devices(monkeypatch, listed, expected):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", listed)
+    assert cluster.visible_gpus() == expected
+
+
+def test_worker_specs_pin_one_gpu_each_on_loopback():
+    specs = cluster.gpu_worker_specs(["0", "3"], threads_per_worker=2)
+    assert list(specs) == ["gpu-0", "gpu-3"]
+    for gpu, spec in zip(("0", "3"), specs.values(), strict=True):
+        opts = spec["options"]
+        assert opts["env"] == {"CUDA_VISIBLE_DEVICES": gpu}
+        assert opts["resources"] == {"GPU": 1} and opts["nthreads"] == 2
+        assert opts["host"] == "127.0.0.1" and opts["dashboard_address"].startswith("127.0.0.1:")
+
+
+def test_no_visible_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(RuntimeError, match="dask.gpu_workers: no CUDA device is visible"):
+        cluster.gpu_cluster()
+
+
+def test_task_runner_builds_the_gpu_cluster():
+    runner = cluster.task_runner(DaskSettings(gpu_workers=True, threads_per_worker=1))
+    assert runner.cluster_class is cluster.gpu_cluster
+    assert runner.cluster_kwargs == {"threads_per_worker": 1}
+    assert DaskSettings(gpu_workers=True).worker_processes
+
+
+def test_each_worker_sees_only_its_gpu(monkeypatch):
+    """Two workers for ids 0 and 1 (no device needed to start them): each process sees its own
+    id, offers one GPU resource, and everything listens on loopback."""
+    import psutil
+    from distributed import Client
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    with cluster.gpu_cluster() as c, Client(c) as client:
+        seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+        info = client.scheduler_info()["workers"]
+        me = psutil.Process()
+        listening = [k.laddr for p in (me, *me.children(recursive=True))
+                     for k in p.net_connections(kind="inet") if k.status == psutil.CONN_LISTEN]
+    assert sorted(seen.values()) == ["0", "1"]
+    assert {w["name"]: w["resources"] for w in info.values()} == {
+        "gpu-0": {"GPU": 1}, "gpu-1": {"GPU": 1}}
+    assert listening and all(a.ip == "127.0.0.1" for a in listening), listening
+
+
+def test_run_without_a_visible_gpu_is_refused_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    from .conftest import CONFIGS
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    raw = (CONFIGS / "small.yaml").read_text().replace("backend: cpu", "backend: gpu").replace(
+        "dask: {n_workers: 2, threads_per_worker: 1, processes: false}",
+        "dask: {gpu_workers: true}")
+    path = tmp_path / "gpu.yaml"
+    path.write_text(raw)
+    result = CliRunner().invoke(app, ["run", str(path), "--output", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "dask.gpu_workers: true, but no CUDA device is visible" in lines[0]
+    assert not (tmp_path / "runs").exists()
