@@ -594,6 +594,40 @@ def backward_page(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# GPU
+
+
+_GPU_CASES = {
+    "black_scholes_call_delta_vega": "Black-Scholes, {n} paths, payoff + delta + vega",
+    "heston_252_six_adjoints": "Heston, {n} × 252 steps, six adjoints",
+    "bs_basket_10_assets_call": "10-asset basket call, {n} paths, ten deltas",
+}
+
+
+def gpu_table(d: dict) -> str:
+    """benchmarks/gpu.py: kernel time, ratio to the floors, GPU/CPU, host copies."""
+    m = d["machine"]
+    rows = []
+    for r in d["results"]:
+        name = _GPU_CASES[r["case"]].format(n=f"{r['n_paths']:.0e}".replace("e+0", "e"))
+        within = r["ratio_to_floor"] <= 3.0
+        rows.append([
+            f"{name}, stored as {r['dtype']}", f"{r['kernel_s'] * 1e3:.2f} ms",
+            f"{r['path_steps_per_s']:.1e}",
+            f"**{r['ratio_to_floor']:.2f}**" + ("" if within else " (missed)"),
+            f"{r['ratio_to_h200_floor']:.2f}", f"{r['gpu_over_cpu']:.0f}×",
+            f"{r['copy_share'] * 100:.0f} % ({r['copy_to_host_s'] * 1e3:.0f} ms)",
+            f"{r['max_rel_diff_vs_cpu']:.1e}"])
+    return (f"On one {m['gpu']} ({m['cores']}-core host; copy bandwidth measured at "
+            f"{d['copy_bandwidth_bytes_per_s'] / 1e12:.2f} TB/s, so the floors are scaled by "
+            f"{d['floor_scale']:.2f}; CPU: the same kernels on the host's cores; best of 3; "
+            f"{_date(m['date'])[:10]}):\n\n"
+            + table(["case", "kernel", "path-steps/s", "× scaled floor (target ≤ 3)",
+                     "× H200 floor", "GPU/CPU", "host copy share", "max rel. diff vs CPU"],
+                    rows))
+
+
+# ------------------------------------------------------------------------------------------------
 # the summary of docs/performance.md
 
 
@@ -745,9 +779,23 @@ def performance_table(results: Path = RESULTS) -> str:
          "λ_B = 0.02)", ", ".join(f"{v:.1e}" for v in delta),
          "≤ 1e-3" + ("" if max(delta) <= 1e-3 else " (missed)")],
     ]
+    gpu = load("gpu", results)
+    g = {(r["case"], r["dtype"]): r for r in gpu["results"]}
+    cases = [g[("black_scholes_call_delta_vega", "float64")],
+             g[("heston_252_six_adjoints", "float64")],
+             g[("bs_basket_10_assets_call", "float64")]]
+    rows += [
+        [f"GPU ({gpu['machine']['gpu']}): Black-Scholes 1e8 paths / Heston "
+         "1e7 × 252 steps with six adjoints / 10-asset basket 1e7 paths, kernel time and ratio "
+         "to the floor scaled by the measured bandwidth ([GPU](gpu.md#benchmark))",
+         " / ".join(f"{r['kernel_s'] * 1e3:.1f} ms ({r['ratio_to_floor']:.2f}×)"
+                    for r in cases) + f"; GPU/CPU ({gpu['machine']['cores']} cores) "
+         + " / ".join(f"{r['gpu_over_cpu']:.0f}×" for r in cases),
+         "within 3× of the floor" + met([r["ratio_to_floor"] for r in cases], 3.0)],
+    ]
     head = table(["what", "measured", "target"], rows)
     dates = ", ".join(f"{n} {_date(load(n, results)['machine']['date'])[:10]}"
-                      for n in ("simulators", "pipeline"))
+                      for n in ("simulators", "pipeline", "gpu"))
     nl = sorted(r["date_utc"][:10] for r in pinn["nonlinear"]["runs"])
     return head + (f"\n\nDates of the results files: {dates}; pinn "
                    f"{_date(pinn['machine']['date'])[:10]} (one-signed rows), {nl[0]} to "
@@ -781,6 +829,7 @@ REGIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("backward.md", "backward-results", "backward", backward_table),
     ("pinn.md", "parametric-twin", "parametric", parametric_twin_table),
     ("pinn.md", "nightly-reuse", "nightly_reuse", nightly_reuse_table),
+    ("gpu.md", "gpu-results", "gpu", gpu_table),
 ]
 
 
