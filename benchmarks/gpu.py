@@ -13,7 +13,8 @@ same run (on fewer paths, compared per path), the share of time spent copying re
 host, and the largest GPU/CPU difference on the first paths. The floors are H200 figures; on
 another card they are scaled by the ratio of the device-to-device copy bandwidth measured in the
 same run to an H200's (about 4.3 TB/s, bytes read plus written), and the unscaled ratio is kept
-beside. Writes benchmarks/results/gpu.json (or --out).
+beside. The Heston floor is an arithmetic bound (float64 operations per path-step), which the
+H100 and the H200 share, so it is not scaled. Writes benchmarks/results/gpu.json (or --out).
 
 Without a usable CUDA device it prints why and exits with status 2, writing nothing.
 Usage: python benchmarks/gpu.py [--quick] [--out PATH]
@@ -123,11 +124,25 @@ def _versions() -> dict:
     return out
 
 
+def floor_fields(kernel_s: float, floor_h200_s: float, kind: str, scale: float) -> dict:
+    """The floor on this card and the kernel's ratio to it. A ``"bandwidth"`` floor (bytes
+    over memory bandwidth) scales by ``scale``, the H200's copy bandwidth over this card's; an
+    ``"arithmetic"`` one (float64 operations) does not: the H100 and the H200 share one float64
+    rate. The unscaled H200 ratio is kept beside."""
+    floor_s = floor_h200_s * (scale if kind == "bandwidth" else 1.0)
+    return {"floor_kind": kind, "floor_h200_s": floor_h200_s,
+            "ratio_to_h200_floor": kernel_s / floor_h200_s,
+            "floor_s": floor_s, "ratio_to_floor": kernel_s / floor_s}
+
+
+def _max_rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
 def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtypes, repeats,
-             floor_scale=1.0):
+             floor_scale=1.0, floor_kind="bandwidth"):
     """Time one model on the GPU (kernel, copies) and on the CPU; returns result dicts.
-    ``floor_s`` is the H200 floor; ``floor_scale`` (H200 bandwidth over this card's) scales
-    it to this card."""
+    ``floor_s`` is the H200 floor, of ``floor_kind`` (see :func:`floor_fields`)."""
     from simulators import _gpu
 
     encoded = product.encode(model.dim)
@@ -147,9 +162,6 @@ def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtyp
     t_cpu = _cpu_time(lambda: drv(model, product, encoded, xc, 1, 0, False))
     yc, gc = drv(model, product, encoded, xc, 1, 0, False)
     m = min(n_cpu, 100_000)
-    yg, gg = y[:m].copy_to_host(), dydx[:m].copy_to_host()
-    max_rel = max(float(np.abs(yg - yc[:m]).max() / max(np.abs(yc[:m]).max(), 1e-300)),
-                  float(np.abs(gg - gc[:m]).max() / max(np.abs(gc[:m]).max(), 1e-300)))
     gpu_rate, cpu_rate = n / t_kernel, n_cpu / t_cpu
     out = []
     for dtype in dtypes:
@@ -158,15 +170,15 @@ def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtyp
             return yy.copy_to_host(), gg2.copy_to_host()
 
         t_copy = _events_time(cuda, to_host, repeats)
+        yg, gg = (a[:m] for a in to_host())  # as stored, against the CPU's cast alike
+        max_rel = max(_max_rel(yg, yc[:m].astype(dtype)), _max_rel(gg, gc[:m].astype(dtype)))
         total = t_kernel + t_copy
         r = {
             "case": name, "dtype": dtype, "n_paths": n, "steps": steps,
             "n_inputs": x.shape[1], "kernel_s": t_kernel, "copy_to_host_s": t_copy,
             "copy_x_to_device_s": h2d, "copy_share": t_copy / total,
             "path_steps_per_s": n * steps / t_kernel,
-            "floor_h200_s": floor_s, "ratio_to_h200_floor": t_kernel / floor_s,
-            "floor_s": floor_s * floor_scale,
-            "ratio_to_floor": t_kernel / (floor_s * floor_scale),
+            **floor_fields(t_kernel, floor_s, floor_kind, floor_scale),
             "cpu_paths": n_cpu, "cpu_s": t_cpu, "cpu_path_steps_per_s": n_cpu * steps / t_cpu,
             "gpu_over_cpu": gpu_rate / cpu_rate, "max_rel_diff_vs_cpu": max_rel,
             "launch": {"blocks": blocks, "threads_per_block": tpb},
@@ -207,7 +219,7 @@ def main() -> None:
     n = 10_000_000 // q
     results += run_case(cuda, "heston_252_six_adjoints", heston, sim.European(100.0, 1.0, "put"),
                         h_s, n, 20_000, 252, FLOOR_HESTON_1E8 * n / 1e8,
-                        ("float64", "float32"), repeats, scale)
+                        ("float64", "float32"), repeats, scale, "arithmetic")
 
     d = 10
     rng = np.random.default_rng(0)
@@ -233,8 +245,10 @@ def main() -> None:
         "notes": "kernel_s: best of 3 by CUDA events, inputs already on the device; "
                  "float32 = float64 arithmetic, float32 storage; floors from docs/methods.md "
                  "section 3 scaled linearly in paths (basket: x number of assets); floor_s is "
-                 "the H200 floor (floor_h200_s) times floor_scale, the H200's copy bandwidth "
-                 "(4.3 TB/s) over this card's measured one; "
+                 "the H200 floor (floor_h200_s), times floor_scale (the H200's copy bandwidth, "
+                 "4.3 TB/s, over this card's measured one) for a bandwidth floor and unscaled "
+                 "for an arithmetic one (floor_kind); max_rel_diff_vs_cpu compares the first "
+                 "100k paths as stored (float32: against the CPU's values cast alike); "
                  "gpu_over_cpu compares paths/s with the CPU kernels on all cores of this "
                  "machine.",
         "quick": bool(args.quick),

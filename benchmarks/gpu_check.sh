@@ -9,7 +9,8 @@
 #   5. diffml run configs/gpu.yaml on GPU workers (when Prefect is installed).
 # Each step has a time limit; a failed step does not stop the others; the exit status is 0 only
 # when every step passed. The log is $OUT/check.log (OUT defaults to gpu-check/), the tests'
-# outcomes and recorded figures $OUT/gpu_tests.json (benchmarks/gpu_tests_summary.py).
+# outcomes and recorded figures $OUT/gpu_tests.json (benchmarks/gpu_tests_summary.py; a skipped
+# PTX check shows there as skipped, not passed).
 # Usage: benchmarks/gpu_check.sh [--quick]   (PY: the Python, default python3; XDIST: test
 # processes, default 8; RUN_OUT: where step 5 writes its run, default $OUT/run)
 set -u
@@ -49,13 +50,18 @@ step gpu-tests 240 "$PY" -m pytest -q -m gpu -p no:cacheprovider "${parallel[@]}
     tests/simulators/test_gpu.py tests/training/test_regressor_gpu.py
 step gpu-benchmark 150 "$PY" benchmarks/gpu.py $QUICK --out "$OUT/gpu.json"
 step gpu-dask 90 "$PY" benchmarks/gpu_dask.py
-step ptx 90 "$PY" -m pytest -q -m slow -p no:cacheprovider -k ptx tests/simulators/test_gpu.py
+step ptx 90 "$PY" -m pytest -q -m slow -p no:cacheprovider -k ptx -rs \
+    -o junit_family=xunit1 --junitxml="$OUT/ptx.xml" tests/simulators/test_gpu.py
 cp benchmarks/results/gpu_dask.json "$OUT/" 2>/dev/null
 if "$PY" -c "import prefect, prefect_dask" 2>/dev/null; then
     step pipeline 150 "$PY" -P -m pipeline.cli run configs/gpu.yaml --output "$RUN_OUT"
     for f in metrics.json report.html; do cp "$RUN_OUT"/*/"$f" "$OUT/" 2>/dev/null; done
 fi
-"$PY" benchmarks/gpu_tests_summary.py "$OUT/gpu-tests.xml" --machine "$OUT/gpu.json" \
-    --out "$OUT/gpu_tests.json" >>"$LOG" 2>&1
+pipeline_metrics=()
+[ -f "$OUT/metrics.json" ] && pipeline_metrics=(--pipeline-metrics "$OUT/metrics.json" \
+    --pipeline-out "$OUT/gpu_pipeline.json")
+"$PY" benchmarks/gpu_tests_summary.py "$OUT/gpu-tests.xml" "$OUT/ptx.xml" \
+    --machine "$OUT/gpu.json" --out "$OUT/gpu_tests.json" "${pipeline_metrics[@]}" \
+    >>"$LOG" 2>&1
 echo "gpu_check: exit $status" | tee -a "$LOG"
 exit $status

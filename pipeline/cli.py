@@ -552,6 +552,7 @@ def serve(config: ConfigArg,
     allowed directory and write under the config's roots; other requests fail with one line."""
     _quiet_env()
     cfg = _load(config, set_, params)
+    _check_gpu_workers(cfg, None)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)

@@ -44,25 +44,34 @@ def task_runner(settings: DaskSettings, address: str | None = None):
     )
 
 
-def visible_gpus() -> list[str]:
-    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries: that variable's own
-    entries when it is set (up to the first negative one, where CUDA stops reading), else
-    ``0 .. n-1`` for the n devices the CUDA driver reports (none without numba-cuda or a
-    driver)."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        out = []
-        for entry in (e.strip() for e in listed.split(",")):
-            if not entry or entry.startswith("-"):
-                break
-            out.append(entry)
-        return out
+def _driver_device_count() -> int | None:
+    """Devices the CUDA driver shows this process (after ``CUDA_VISIBLE_DEVICES``), or None
+    without numba-cuda or a driver."""
     try:
         from numba import cuda
 
-        return [str(i) for i in range(len(cuda.gpus))]
-    except Exception:  # noqa: BLE001 - no numba-cuda, no driver or no device: no GPU
-        return []
+        return len(cuda.gpus)
+    except Exception:  # noqa: BLE001 - no numba-cuda, no driver or no device
+        return None
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries. When that variable is
+    set: its entries read as CUDA reads them (ordinals or ``GPU-``/``MIG-`` UUIDs, up to the
+    first entry that is neither, repeats dropped), and no more of them than the driver shows
+    where a driver answers. Otherwise ``0 .. n-1`` for the n devices the driver reports (none
+    without numba-cuda or a driver)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    count = _driver_device_count()
+    if listed is None:
+        return [str(i) for i in range(count or 0)]
+    out: list[str] = []
+    for entry in (e.strip() for e in listed.split(",")):
+        if not (entry.isdigit() or entry.startswith(("GPU-", "MIG-"))):
+            break
+        if entry not in out:
+            out.append(entry)
+    return out if count is None else out[:count]
 
 
 def gpu_worker_specs(gpus: Sequence[str], threads_per_worker: int = 1) -> dict[str, dict]:

@@ -102,10 +102,19 @@ class DaskSettings(_Strict):
 
     @model_validator(mode="after")
     def _gpu_workers_start_a_local_cluster(self) -> DaskSettings:
-        if self.gpu_workers and self.address is not None:
+        if not self.gpu_workers:
+            return self
+        if self.address is not None:
             raise ValueError(
-                "gpu_workers starts a local cluster and address connects to an existing one; "
-                "give one of them (an existing cluster places its own workers on the GPUs)")
+                "gpu_workers starts a local cluster and address connects to an existing one "
+                f"(address {limits.shown(self.address)}); give one of them (an existing "
+                "cluster places its own workers on the GPUs)")
+        given = sorted(self.model_fields_set & {"n_workers", "processes"})
+        if given:
+            raise ValueError(
+                f"gpu_workers starts one worker process per visible GPU; {' and '.join(given)} "
+                "do not apply with it (got "
+                + ", ".join(f"{k} {getattr(self, k)!r}" for k in given) + "); remove them")
         return self
 
     @property

@@ -16,13 +16,25 @@ BACKENDS = ("cpu", "gpu", "auto")
 DTYPES = ("float64", "float32")
 
 
-def _gpu_usable() -> bool:
+def _gpu_problem() -> str | None:
+    """Why the GPU backend cannot run here (no numba-cuda, no device, or a numba-cuda that
+    cannot compile under this NumPy), or None."""
     try:
         from numba import cuda
 
-        return bool(cuda.is_available())
-    except Exception:  # noqa: BLE001 - any failure means no usable GPU
-        return False
+        if not cuda.is_available():
+            return "no CUDA device is usable"
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable GPU
+        return f"numba.cuda is not usable ({type(exc).__name__}: {exc})"
+    try:
+        from . import _gpu  # noqa: F401 - its import checks numba-cuda against NumPy
+    except ImportError as exc:
+        return str(exc)
+    return None
+
+
+def _gpu_usable() -> bool:
+    return _gpu_problem() is None
 
 
 def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
@@ -57,12 +69,14 @@ def resolve_backend(backend: str) -> str:
     if backend == "auto":
         if _gpu_usable():
             return "gpu"
-        log.info("backend='auto': no usable CUDA device, running on the CPU")
+        log.info("backend='auto': running on the CPU (%s)",
+                 _gpu_problem() or "no usable CUDA device")
         return "cpu"
     if backend == "gpu" and not _gpu_usable():
         raise RuntimeError(
             "backend='gpu' needs a CUDA device and the 'gpu' extra (pip install 'diffml[gpu]'); "
-            "none is usable here. Use backend='cpu' or 'auto'."
+            f"here: {_gpu_problem() or 'no CUDA device is usable'}. Use backend='cpu' or "
+            "'auto'."
         )
     return backend
 

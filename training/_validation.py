@@ -309,6 +309,8 @@ def as_tensor(a: Any, name: str, device: Any) -> Any:
     array interface: no copy, no trip through the host); otherwise cast or moved by torch."""
     import torch
 
+    if not is_tensor(a) and any(st < 0 for st in getattr(a, "strides", None) or ()):
+        a = a.copy()  # a reversed view: torch's DLPack import aborts on negative strides
     if is_tensor(a):
         t = a.detach()
     elif hasattr(a, "__dlpack__"):

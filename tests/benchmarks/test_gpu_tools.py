@@ -23,13 +23,13 @@ def test_summary_reads_outcomes_and_recorded_properties(tmp_path):
     first = tmp_path / "a.xml"
     first.write_text(XML)
     tests = gpu_tests_summary.read(first)
-    assert tests["t.m::test_a[x]"] == {"outcome": "passed", "seconds": 1.5,
+    assert tests["t.m::test_a[x]"] == {"outcome": "passed", "seconds": 1.5, "run_started": None,
                                        "y_agreement": {"share_off": 0.0}}
     assert tests["t.m::test_b"]["outcome"] == "failed"
     assert tests["t.m::test_c"]["outcome"] == "skipped"
 
 
-def test_a_rerun_replaces_the_earlier_result(tmp_path, monkeypatch):
+def test_a_rerun_replaces_the_earlier_result_and_keeps_it(tmp_path, monkeypatch):
     first, rerun, out = tmp_path / "a.xml", tmp_path / "b.xml", tmp_path / "s.json"
     first.write_text(XML)
     rerun.write_text(XML.replace('<failure message="boom">x</failure>', ""))
@@ -37,6 +37,7 @@ def test_a_rerun_replaces_the_earlier_result(tmp_path, monkeypatch):
     gpu_tests_summary.main()
     summary = json.loads(out.read_text())
     assert summary["counts"] == {"passed": 2, "failed": 0, "error": 0, "skipped": 1}
+    assert [e["outcome"] for e in summary["tests"]["t.m::test_b"]["earlier"]] == ["failed"]
 
 
 def test_committed_device_results_are_complete_and_passing():

@@ -89,8 +89,13 @@ CASES: list[tuple[str, Callable, str]] = [
     ("dask-unknown-key", _edit("dask.nworkers", 3), "dask.nworkers: unknown key"),
     ("gpu-workers-with-address", lambda raw: raw.update(
         backend="gpu", dask={"gpu_workers": True, "address": "tcp://127.0.0.1:8786"}),
-     "dask: gpu_workers starts a local cluster and address connects to an existing one"),
-    ("gpu-workers-cpu-backend", _edit("dask.gpu_workers", True),
+     "dask: gpu_workers starts a local cluster and address connects to an existing one "
+     "(address 'tcp://127.0.0.1:8786')"),
+    ("gpu-workers-with-n-workers", lambda raw: raw.update(
+        backend="gpu", dask={"gpu_workers": True, "n_workers": 3}),
+     "dask: gpu_workers starts one worker process per visible GPU; n_workers do not apply with "
+     "it (got n_workers 3)"),
+    ("gpu-workers-cpu-backend", lambda raw: raw.update(dask={"gpu_workers": True}),
      "dask.gpu_workers needs backend 'gpu' or 'auto'"),
     ("root-empty", _edit("output_root", ""), "output_root"),
     ("top-unknown-key", _edit("sead", 3), "sead: unknown key"),

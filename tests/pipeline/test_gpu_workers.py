@@ -16,11 +16,23 @@ from pipeline.config import DaskSettings
 
 @pytest.mark.parametrize("listed, expected", [
     ("0,1", ["0", "1"]), (" 2 , 3", ["2", "3"]), ("1,-1,2", ["1"]), ("", []),
-    ("GPU-8a1b", ["GPU-8a1b"]),
+    ("GPU-8a1b", ["GPU-8a1b"]), ("0, 1 ,abc,2", ["0", "1"]), ("0,0,1", ["0", "1"]),
 ])
 def test_visible_gpus_reads_cuda_visible_devices(monkeypatch, listed, expected):
+    monkeypatch.setattr(cluster, "_driver_device_count", lambda: None)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", listed)
     assert cluster.visible_gpus() == expected
+
+
+def test_visible_gpus_never_exceed_what_the_driver_shows(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7,3")
+    monkeypatch.setattr(cluster, "_driver_device_count", lambda: 1)
+    assert cluster.visible_gpus() == ["7"]
+    monkeypatch.setattr(cluster, "_driver_device_count", lambda: 0)
+    assert cluster.visible_gpus() == []
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    monkeypatch.setattr(cluster, "_driver_device_count", lambda: 2)
+    assert cluster.visible_gpus() == ["0", "1"]
 
 
 def test_worker_specs_pin_one_gpu_each_on_loopback():
@@ -34,6 +46,7 @@ def test_worker_specs_pin_one_gpu_each_on_loopback():
 
 
 def test_no_visible_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(cluster, "_driver_device_count", lambda: None)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     with pytest.raises(RuntimeError, match="dask.gpu_workers: no CUDA device is visible"):
         cluster.gpu_cluster()
@@ -52,6 +65,7 @@ def test_each_worker_sees_only_its_gpu(monkeypatch):
     import psutil
     from distributed import Client
 
+    monkeypatch.setattr(cluster, "_driver_device_count", lambda: None)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with cluster.gpu_cluster() as c, Client(c) as client:
         seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))

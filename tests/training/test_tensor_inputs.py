@@ -92,6 +92,15 @@ def test_tensor_inputs_share_memory_and_come_back_float64():
         check_xy(torch.ones(3, 1, dtype=torch.complex128), torch.ones(3), None, device=CPU)
 
 
+def test_reversed_views_are_copied_not_fatal():
+    """A view with negative strides (X[:, ::-1]) is copied first: torch's DLPack import would
+    abort the process on it."""
+    X, y, _ = _data(n=16)
+    Xa, ya, _ = check_xy(X[:, ::-1], y[::-1], None, device=CPU)
+    np.testing.assert_array_equal(Xa.numpy(), X[:, ::-1])
+    np.testing.assert_array_equal(ya.numpy(), y[::-1])
+
+
 class _Fake:
     def __init__(self, device_type: int | None = None, cai: bool = False):
         if device_type is not None:
