@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: install run test test-all bench lint docs clean
+.PHONY: install run test test-all bench gpu-check lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ test-all: install
 
 bench: install
 	$(BIN)/python benchmarks/simulators.py
+
+# Every device check on a machine with an NVIDIA GPU (docs/gpu.md), logs under gpu-check/;
+# GPU_EXTRA=gpu-cu13 for a CUDA 13 driver.
+GPU_EXTRA ?= gpu
+gpu-check: install
+	$(BIN)/pip install -q -c constraints.txt -e '.[$(GPU_EXTRA)]'
+	PY=$(CURDIR)/$(BIN)/python benchmarks/gpu_check.sh
 
 # ruff, then the import rules of .importlinter (layering, no cycles, Prefect/Dask only in pipeline)
 lint: install
