@@ -28,6 +28,7 @@ import os
 import pathlib
 import sys
 import time
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -124,11 +125,16 @@ def _versions() -> dict:
     return out
 
 
-def floor_fields(kernel_s: float, floor_h200_s: float, kind: str, scale: float) -> dict:
+FloorKind = Literal["bandwidth", "arithmetic"]
+
+
+def floor_fields(kernel_s: float, floor_h200_s: float, kind: FloorKind, scale: float) -> dict:
     """The floor on this card and the kernel's ratio to it. A ``"bandwidth"`` floor (bytes
     over memory bandwidth) scales by ``scale``, the H200's copy bandwidth over this card's; an
     ``"arithmetic"`` one (float64 operations) does not: the H100 and the H200 share one float64
     rate. The unscaled H200 ratio is kept beside."""
+    if kind not in get_args(FloorKind):
+        raise ValueError(f"floor kind must be one of {get_args(FloorKind)}; got {kind!r}")
     floor_s = floor_h200_s * (scale if kind == "bandwidth" else 1.0)
     return {"floor_kind": kind, "floor_h200_s": floor_h200_s,
             "ratio_to_h200_floor": kernel_s / floor_h200_s,
@@ -140,7 +146,7 @@ def _max_rel(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run_case(cuda, name, model, product, sampler, n, n_cpu, steps, floor_s, dtypes, repeats,
-             floor_scale=1.0, floor_kind="bandwidth"):
+             floor_scale: float = 1.0, floor_kind: FloorKind = "bandwidth"):
     """Time one model on the GPU (kernel, copies) and on the CPU; returns result dicts.
     ``floor_s`` is the H200 floor, of ``floor_kind`` (see :func:`floor_fields`)."""
     from simulators import _gpu
