@@ -34,7 +34,7 @@ bench: install
 # GPU_EXTRA=gpu-cu13 for a CUDA 13 driver.
 GPU_EXTRA ?= gpu
 gpu-check: install
-	$(BIN)/pip install -q -c constraints.txt -e '.[$(GPU_EXTRA)]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[$(GPU_EXTRA)]' pytest-xdist
 	PY=$(CURDIR)/$(BIN)/python benchmarks/gpu_check.sh
 
 # ruff, then the import rules of .importlinter (layering, no cycles, Prefect/Dask only in pipeline)

@@ -12,12 +12,12 @@
 # outcomes and recorded figures $OUT/gpu_tests.json (benchmarks/gpu_tests_summary.py; a skipped
 # PTX check shows there as skipped, not passed).
 # Usage: benchmarks/gpu_check.sh [--quick]   (PY: the Python, default python3; XDIST: test
-# processes, default 8; RUN_OUT: where step 5 writes its run, default $OUT/run)
+# processes, default 4, each with a CUDA context and up to 2 GiB of Heston scratch; RUN_OUT: where step 5 writes its run, default $OUT/run)
 set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 OUT=${OUT:-gpu-check}
-XDIST=${XDIST:-8}
+XDIST=${XDIST:-4}
 RUN_OUT=${RUN_OUT:-$OUT/run}
 QUICK=${1:-}
 mkdir -p "$OUT"
@@ -49,10 +49,9 @@ step gpu-tests 240 "$PY" -m pytest -q -m gpu -p no:cacheprovider "${parallel[@]}
     -o junit_family=xunit1 --junitxml="$OUT/gpu-tests.xml" \
     tests/simulators/test_gpu.py tests/training/test_regressor_gpu.py
 step gpu-benchmark 150 "$PY" benchmarks/gpu.py $QUICK --out "$OUT/gpu.json"
-step gpu-dask 90 "$PY" benchmarks/gpu_dask.py
+step gpu-dask 90 "$PY" benchmarks/gpu_dask.py --out "$OUT/gpu_dask.json"
 step ptx 90 "$PY" -m pytest -q -m slow -p no:cacheprovider -k ptx -rs \
     -o junit_family=xunit1 --junitxml="$OUT/ptx.xml" tests/simulators/test_gpu.py
-cp benchmarks/results/gpu_dask.json "$OUT/" 2>/dev/null
 if "$PY" -c "import prefect, prefect_dask" 2>/dev/null; then
     step pipeline 150 "$PY" -P -m pipeline.cli run configs/gpu.yaml --output "$RUN_OUT"
     for f in metrics.json report.html; do cp "$RUN_OUT"/*/"$f" "$OUT/" 2>/dev/null; done

@@ -5,10 +5,10 @@ on the GPU in this process as one part; through the GPU cluster in several parts
 on the workers; and on the CPU. Checks that every worker saw exactly one device, that the
 cluster's dataset equals the in-process GPU dataset bit for bit (the split does not change the
 numbers), and how close the GPU dataset is to the CPU one (1e-12 relative expected: FMA
-contraction and libdevice's exp/log). Writes ``benchmarks/results/gpu_dask.json``.
+contraction and libdevice's exp/log). Writes ``benchmarks/results/gpu_dask.json`` (or --out).
 
 Without a usable CUDA device it says so and exits with status 2, writing nothing.
-Usage: python benchmarks/gpu_dask.py [--paths N] [--parts K]
+Usage: python benchmarks/gpu_dask.py [--paths N] [--parts K] [--out PATH]
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--paths", type=int, default=1_000_000)
     parser.add_argument("--parts", type=int, default=4)
+    parser.add_argument("--out", type=pathlib.Path, default=_HERE / "results" / "gpu_dask.json",
+                        help="results file (default benchmarks/results/gpu_dask.json)")
     args = parser.parse_args()
     from simulators.simulate import _gpu_usable
 
@@ -99,7 +101,8 @@ def main() -> None:
     out["one_device_per_worker"] = all(len(w["devices"]) == 1 for w in out["workers"])
     machine = _machine.describe()
     out = {"machine": machine, **out}
-    path = _HERE / "results" / "gpu_dask.json"
+    path = args.out
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
     print(f"wrote {path}")
