@@ -7,6 +7,27 @@ import os
 import platform
 
 
+def device_name(device) -> str:
+    """A Numba CUDA device's name as text (older numba-cuda gives bytes)."""
+    name = device.name
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def package_versions(names: tuple[str, ...] = ("numba", "numba-cuda", "llvmlite",
+                                                "cupy-cuda13x", "cupy-cuda12x", "torch",
+                                                "numpy")) -> dict[str, str]:
+    """Installed versions of the packages ``names`` (absent ones left out)."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
 def describe() -> dict:
     cpu = platform.processor() or "unknown"
     try:
@@ -22,8 +43,7 @@ def describe() -> dict:
         from numba import cuda
 
         if cuda.is_available():
-            name = cuda.get_current_device().name
-            gpu = name.decode() if isinstance(name, bytes) else str(name)
+            gpu = device_name(cuda.get_current_device())
     except Exception:  # noqa: BLE001
         pass
     return {

@@ -70,11 +70,6 @@ def _device_or_exit():
     return cuda
 
 
-def _gpu_name(cuda) -> str:
-    name = cuda.get_current_device().name
-    return name.decode() if isinstance(name, bytes) else str(name)
-
-
 def _events_time(cuda, fn, repeats: int) -> float:
     """Best of ``repeats`` wall times of ``fn`` in seconds, measured by CUDA events."""
     fn()  # warm-up: JIT compilation, allocations
@@ -109,20 +104,6 @@ def _cpu_time(fn, repeats: int = 2) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
-
-
-def _versions() -> dict:
-    """Versions of the packages the GPU path runs on."""
-    from importlib import metadata
-
-    out = {}
-    for name in ("numba", "numba-cuda", "llvmlite", "cupy-cuda13x", "cupy-cuda12x", "torch",
-                 "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 FloorKind = Literal["bandwidth", "arithmetic"]
@@ -242,8 +223,7 @@ def main() -> None:
                         FLOOR_BS_1E8 * n / 1e8 * d, ("float64",), repeats, scale)
 
     machine = _machine.describe()
-    machine["gpu"] = _gpu_name(cuda)
-    machine["versions"] = _versions()
+    machine["versions"] = _machine.package_versions()
     report = {
         "machine": machine,
         "copy_bandwidth_bytes_per_s": bandwidth,

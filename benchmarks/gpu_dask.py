@@ -39,12 +39,8 @@ def _worker_device() -> dict:
     """What one worker process sees: its CUDA_VISIBLE_DEVICES and the devices numba.cuda lists."""
     from numba import cuda
 
-    names = []
-    for gpu in cuda.gpus:
-        name = gpu.name
-        names.append(name.decode() if isinstance(name, bytes) else str(name))
-    return {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"), "devices": names,
-            "pid": os.getpid()}
+    return {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "devices": [_machine.device_name(gpu) for gpu in cuda.gpus], "pid": os.getpid()}
 
 
 def main() -> None:

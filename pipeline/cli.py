@@ -94,12 +94,10 @@ def _check_gpu_workers(cfg, dask_address: str | None) -> None:
     """``dask.gpu_workers`` on a machine without a visible GPU: exit 2 before anything runs."""
     if not (cfg.dask.gpu_workers and cfg.dask.enabled) or dask_address is not None:
         return
-    from .cluster import visible_gpus
+    from .cluster import NO_GPU, visible_gpus
 
     if not visible_gpus():
-        _fail("dask.gpu_workers: true, but no CUDA device is visible here "
-              "(CUDA_VISIBLE_DEVICES, or numba-cuda and a driver); set it to false or run "
-              "where a GPU is", 2)
+        _fail(NO_GPU, 2)
 
 
 def _chosen(cfg, ids: list[str]):

@@ -44,6 +44,11 @@ def task_runner(settings: DaskSettings, address: str | None = None):
     )
 
 
+#: The refusal when ``dask.gpu_workers`` finds no GPU (at cluster start and in the CLI).
+NO_GPU = ("dask.gpu_workers: true, but no CUDA device is visible here (CUDA_VISIBLE_DEVICES, or "
+          "numba-cuda and a driver); set it to false or run where a GPU is")
+
+
 def _driver_device_count() -> int | None:
     """Devices the CUDA driver shows this process (after ``CUDA_VISIBLE_DEVICES``), or None
     without numba-cuda or a driver."""
@@ -98,9 +103,7 @@ def gpu_cluster(threads_per_worker: int = 1, gpus: Sequence[str] | None = None):
 
     gpus = visible_gpus() if gpus is None else [str(g) for g in gpus]
     if not gpus:
-        raise RuntimeError(
-            "dask.gpu_workers: no CUDA device is visible (CUDA_VISIBLE_DEVICES, or numba-cuda "
-            "and a driver); set gpu_workers: false, or run where a GPU is")
+        raise RuntimeError(NO_GPU)
     scheduler = {"cls": Scheduler, "options": {
         "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "dashboard": True}}
     return SpecCluster(workers=gpu_worker_specs(gpus, threads_per_worker),

@@ -332,12 +332,11 @@ def check_finite(arr: Any, name: str) -> None:
         import torch
 
         finite = torch.isfinite(arr)
-        if not bool(finite.all()):
-            bad = int((~finite).sum())
-            raise ValueError(f"{name} contains NaN or infinite values ({bad} entries).")
-        return
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        bad = 0 if bool(finite.all()) else int((~finite).sum())
+    else:
+        finite = np.isfinite(arr)
+        bad = 0 if np.all(finite) else int(np.size(arr) - np.count_nonzero(finite))
+    if bad:
         raise ValueError(f"{name} contains NaN or infinite values ({bad} entries).")
 
 

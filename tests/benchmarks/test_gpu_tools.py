@@ -59,14 +59,9 @@ def test_committed_device_results_are_complete_and_passing():
 def test_only_bandwidth_floors_scale_with_the_card():
     """An H100 with 1.66× less copy bandwidth than an H200: a bandwidth floor grows by 1.66, an
     arithmetic one (float64 operations, the same rate on both) does not."""
-    import importlib.util
-
     import pytest
 
-    spec = importlib.util.spec_from_file_location(
-        "gpu_bench", pathlib.Path(gpu_tests_summary.__file__).with_name("gpu.py"))
-    gpu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu)
+    from benchmarks import gpu
     bw = gpu.floor_fields(2e-3, 1e-3, "bandwidth", 1.66)
     assert bw["floor_s"] == pytest.approx(1.66e-3) and bw["ratio_to_floor"] == pytest.approx(
         2 / 1.66) and bw["ratio_to_h200_floor"] == pytest.approx(2.0)

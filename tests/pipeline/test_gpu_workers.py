@@ -48,7 +48,7 @@ def test_worker_specs_pin_one_gpu_each_on_loopback():
 def test_no_visible_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(cluster, "_driver_device_count", lambda: None)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    with pytest.raises(RuntimeError, match="dask.gpu_workers: no CUDA device is visible"):
+    with pytest.raises(RuntimeError, match="dask.gpu_workers: true, but no CUDA device is visible"):
         cluster.gpu_cluster()
 
 
