@@ -63,19 +63,38 @@ PUBLISHED_TABLE5 = {"l1": -3.66, "l2": -3.55, "linf": -2.98}
 RECIPE_STEPS = 6000
 
 
-def problem() -> BlackScholesPDE:
+#: The recipe's truncation and grid: S in [0, 400], 51 times x 201 spots.
+S_MAX, N_TAU, N_SPACE = 400.0, 51, 201
+#: The recipe's L-BFGS iterations (after 3000 Adam steps).
+LBFGS_ITERATIONS = 3000
+
+
+def problem(s_max: float = S_MAX) -> BlackScholesPDE:
     return BlackScholesPDE(strike=100.0, maturity=1.0, vol=0.25, rate=0.03, kind="put",
-                           s_max=400.0)
+                           s_max=s_max)
 
 
 def config(loss: str, seed: int, cap: float, bc_weight: float = 1.0,
-           lstsq_rounds: int = 0) -> PINNConfig:
+           lstsq_rounds: int = 0, n_tau: int = N_TAU, n_space: int = N_SPACE,
+           lbfgs_iterations: int = LBFGS_ITERATIONS) -> PINNConfig:
     """The recipe; ``lstsq_rounds`` > 0 adds that many least-squares solves of the output layer
     after it (hidden layers fixed; not part of the source's recipe)."""
     recipe = PINNConfig.faithful if loss == "boundary_safe" else PINNConfig.classical
-    return recipe(width=40, depth=4, collocation=UniformGrid(51, 201), adam_steps=3000,
-                  lbfgs_iterations=3000, seed=seed, bc_weight=bc_weight, time_limit=cap,
+    return recipe(width=40, depth=4, collocation=UniformGrid(n_tau, n_space), adam_steps=3000,
+                  lbfgs_iterations=lbfgs_iterations, seed=seed, bc_weight=bc_weight, time_limit=cap,
                   num_threads=1, lstsq_rounds=lstsq_rounds)
+
+
+def grid_label(s_max: float, n_tau: int, n_space: int,
+               lbfgs_iterations: int = LBFGS_ITERATIONS) -> str:
+    """Study suffix of a run off the recipe's truncation, grid or L-BFGS iterations ("" on the
+    recipe's own)."""
+    label = ""
+    if (s_max, n_tau, n_space) != (S_MAX, N_TAU, N_SPACE):
+        label += f", S in [0, {s_max:g}], {n_space} x {n_tau} grid"
+    if lbfgs_iterations != LBFGS_ITERATIONS:
+        label += f", {lbfgs_iterations} L-BFGS"
+    return label
 
 
 def basket_problem() -> BasketPDE:
@@ -138,16 +157,24 @@ _START, _END = "<!-- source-results:start", "<!-- source-results:end -->"
 
 
 def table(runs: list[dict]) -> str:
-    """Markdown table of the runs: log10 relative L1/L2/Linf over the (tau, S) grid."""
-    head = ("| study | loss | bc_weight | seed | L1 | L2 | Linf | train s | status |\n"
-            "|---|---|---|---|---|---|---|---|---|")
-    rows = [f"| source Table 2 | boundary_safe | | worst of seeds | {PUBLISHED['l1']:.2f} | "
-            f"{PUBLISHED['l2']:.2f} | {PUBLISHED['linf']:.2f} | | published |"]
+    """Markdown table of the runs: log10 relative L1/L2/Linf over the (tau, S) grid, the same at
+    tau = T (today's prices) and L2 over tau >= T/10, and where the largest error sits."""
+    head = ("| study | loss | bc_weight | seed | L1 | L2 | Linf | at τ = T: L1 / L2 / Linf | "
+            "L2, τ ≥ T/10 | largest error at (τ, S) | train s | status |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    p = PUBLISHED
+    rows = [f"| source Table 2 | boundary_safe | | worst of seeds | {p['l1']:.2f} | "
+            f"{p['l2']:.2f} | {p['linf']:.2f} | | | | | published |"]
     for r in sorted(runs, key=lambda r: (r["study"], r["loss"], r["bc_weight"], r["seed"])):
-        e = r["space_time_grid"]
+        e, t = r["space_time_grid"], r["today"]
+        at = r.get("linf_at")
+        where = f"({at['tau']:g}, {at['spot']:g}): {at['error']:+.3f}" if at else ""
         rows.append(f"| {r['study']} | {r['loss']} | {r['bc_weight']:g} | {r['seed']} | "
                     f"{e['log10_rel_L1']:.2f} | {e['log10_rel_L2']:.2f} | "
-                    f"{e['log10_rel_Linf']:.2f} | {r['train_seconds']:.0f} | {r['status']} |")
+                    f"{e['log10_rel_Linf']:.2f} | {t['log10_rel_L1']:.2f} / "
+                    f"{t['log10_rel_L2']:.2f} / {t['log10_rel_Linf']:.2f} | "
+                    f"{r['tau_ge_0.1T']['log10_rel_L2']:.2f} | {where} | "
+                    f"{r['train_seconds']:.0f} | {r['status']} |")
     return "\n".join([head, *rows])
 
 
@@ -195,9 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lstsq-rounds", type=int_at_least(0), default=0,
                     help="Table 2 study: least-squares solves of the output layer after the "
                          "recipe (study 'table2 + least squares'; not the source's recipe)")
+    ap.add_argument("--s-max", type=float, default=S_MAX,
+                    help="Table 2 study: upper truncation of S (the recipe's is 400)")
+    ap.add_argument("--n-space", type=int_at_least(3), default=N_SPACE,
+                    help="Table 2 study: grid nodes in S (the recipe's is 201)")
+    ap.add_argument("--n-tau", type=int_at_least(2), default=N_TAU,
+                    help="Table 2 study: grid nodes in tau (the recipe's is 51)")
+    ap.add_argument("--lbfgs-iterations", type=int_at_least(0), default=LBFGS_ITERATIONS,
+                    help="Table 2 study: L-BFGS iterations after the 3000 Adam steps (the "
+                         "recipe's is 3000)")
     ap.add_argument("--write-docs", action="store_true",
                     help="regenerate the table of docs/nonlinear-xva.md from --output, run nothing")
     args = ap.parse_args(argv)
+    if not 2.0 * problem().strike <= args.s_max <= 1e6:
+        ap.error(f"--s-max must be in [{2.0 * problem().strike:g}, 1e6] (at least twice the "
+                 f"strike), got {args.s_max:g}")
     if args.write_docs:
         write_docs(Path(args.output))
         return 0
@@ -226,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.sweep and loss == "boundary_safe" and w != 1.0:
             continue  # the boundary-safe loss has no boundary weight: one row per seed
         rounds = 0 if args.sweep else args.lstsq_rounds
-        cfg = config(loss, seed, args.cap, w, lstsq_rounds=rounds)
-        res = run_bs(problem(), cfg)
-        study = "sweep" if args.sweep else "table2 + least squares" if rounds else "table2"
+        cfg = config(loss, seed, args.cap, w, lstsq_rounds=rounds, n_tau=args.n_tau,
+                     n_space=args.n_space, lbfgs_iterations=args.lbfgs_iterations)
+        res = run_bs(problem(args.s_max), cfg)
+        study = ("sweep" if args.sweep else "table2 + least squares" if rounds else "table2")
+        study += grid_label(args.s_max, args.n_tau, args.n_space, args.lbfgs_iterations)
         row = {"study": study, "loss": loss, "bc_weight": w,
                "seed": seed, "cap_seconds": args.cap, **res, "machine": machine(),
                "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -1,6 +1,7 @@
 """benchmarks/pinn_source.py --table5: the recipe cut into time segments, scored after each."""
 
 import numpy as np
+import pytest
 
 from benchmarks import pinn_source
 
@@ -70,3 +71,51 @@ def test_table2_least_squares_study_is_its_own_row(tmp_path, monkeypatch):
 
     runs = json.loads(out.read_text())["source_reproduction"]["runs"]
     assert sorted(r["study"] for r in runs) == ["table2", "table2 + least squares"]
+
+
+def test_table2_off_the_recipes_grid_is_labelled_as_such(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run_bs(p, cfg):
+        seen.append((p, cfg))
+        e = {"log10_rel_L1": -3.0, "log10_rel_L2": -3.0, "log10_rel_Linf": -2.0}
+        return {"space_time_grid": e, "train_seconds": 1.0, "status": "completed", "steps": 6}
+
+    monkeypatch.setattr(pinn_source, "run_bs", fake_run_bs)
+    out = tmp_path / "r.json"
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--output", str(out)])
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--s-max", "200", "--output", str(out)])
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--n-space", "401", "--output", str(out)])
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--lbfgs-iterations", "12000",
+                      "--output", str(out)])
+    (p0, c0), (p1, c1), (p2, c2), (p3, c3) = seen
+    assert (p0.s_max, c0.collocation.n_space, c0.collocation.n_tau) == (400.0, 201, 51)
+    assert (c0.adam_steps, c0.lbfgs_iterations) == (3000, 3000)
+    assert (p1.s_max, c1.collocation.n_space) == (200.0, 201)
+    assert (p2.s_max, c2.collocation.n_space) == (400.0, 401)
+    assert (p3.s_max, c3.collocation.n_space, c3.lbfgs_iterations) == (400.0, 201, 12000)
+    import json
+
+    runs = json.loads(out.read_text())["source_reproduction"]["runs"]
+    assert sorted(r["study"] for r in runs) == [
+        "table2", "table2, 12000 L-BFGS", "table2, S in [0, 200], 201 x 51 grid",
+        "table2, S in [0, 400], 401 x 51 grid"]
+
+
+def test_table2_rows_show_today_and_the_worst_point():
+    e = {"log10_rel_L1": -3.0, "log10_rel_L2": -3.1, "log10_rel_Linf": -2.0}
+    t = {"log10_rel_L1": -3.5, "log10_rel_L2": -3.6, "log10_rel_Linf": -3.3}
+    row = {"study": "table2", "loss": "boundary_safe", "bc_weight": 1.0, "seed": 0,
+           "space_time_grid": e, "today": t, "tau_ge_0.1T": {"log10_rel_L2": -3.2},
+           "linf_at": {"tau": 0.0, "spot": 100.0, "error": 0.93},
+           "train_seconds": 10.0, "status": "completed"}
+    line = pinn_source.table([row]).splitlines()[-1]
+    assert line == ("| table2 | boundary_safe | 1 | 0 | -3.00 | -3.10 | -2.00 | "
+                    "-3.50 / -3.60 / -3.30 | -3.20 | (0, 100): +0.930 | 10 | completed |")
+
+
+def test_table2_rejects_a_truncation_below_the_strike(capsys):
+    with pytest.raises(SystemExit) as e:
+        pinn_source.main(["--s-max", "50"])
+    assert e.value.code == 2
+    assert "--s-max" in capsys.readouterr().err
