@@ -10,6 +10,10 @@ K 100, T 1, vol 0.25, r 0.03, s_max 400), so the comparison is of the recipe, no
 (hidden layers fixed; study "table2 + least squares"): what the cheapest addition of this project
 gives on top of the recipe, reported beside it, not as the recipe.
 
+``--n-space``, ``--n-tau``, ``--s-max`` and ``--lbfgs-iterations`` run the Table 2 study off the
+recipe's grid, truncation or L-BFGS budget; the study name says what changed (e.g.
+"table2, S in [0, 400], 401 x 51 grid"), and everything else stays the recipe.
+
 The claim sweep (``--sweep``): boundary-safe against classical, bc_weight in {0.01, 1, 100}, two
 seeds, a short cap per run (the source's claim is that the boundary-safe loss does not depend on
 a boundary weight and is less sensitive to the seed).
@@ -26,6 +30,7 @@ Usage::
 
     python benchmarks/pinn_source.py --seeds 0,1,2 --cap 2400
     python benchmarks/pinn_source.py --seeds 0,1,2 --cap 2400 --lstsq-rounds 3
+    python benchmarks/pinn_source.py --seeds 0,1,2 --cap 2400 --n-space 401
     python benchmarks/pinn_source.py --sweep --seeds 0,1 --cap 300
     python benchmarks/pinn_source.py --table5 --cap 2400 --segment 300
 
