@@ -10,9 +10,10 @@ K 100, T 1, vol 0.25, r 0.03, s_max 400), so the comparison is of the recipe, no
 (hidden layers fixed; study "table2 + least squares"): what the cheapest addition of this project
 gives on top of the recipe, reported beside it, not as the recipe.
 
-``--n-space``, ``--n-tau``, ``--s-max`` and ``--lbfgs-iterations`` run the Table 2 study off the
-recipe's grid, truncation or L-BFGS budget; the study name says what changed (e.g.
-"table2, S in [0, 400], 401 x 51 grid"), and everything else stays the recipe.
+``--n-space``, ``--n-tau``, ``--s-max`` and ``--lbfgs-iterations`` run the 1D put (Table 2 and
+``--sweep``) off the recipe's grid (S nodes x tau nodes), truncation or L-BFGS budget; the study
+name says what changed (e.g. "table2, S in [0, 400], 401 x 51 grid"), and everything else stays
+the recipe. They are refused with ``--table5``.
 
 The claim sweep (``--sweep``): boundary-safe against classical, bc_weight in {0.01, 1, 100}, two
 seeds, a short cap per run (the source's claim is that the boundary-safe loss does not depend on
@@ -90,6 +91,42 @@ def config(loss: str, seed: int, cap: float, bc_weight: float = 1.0,
                   num_threads=1, lstsq_rounds=lstsq_rounds)
 
 
+def seed_list(text: str) -> list[int]:
+    """argparse type: comma-separated non-negative integer seeds, else one line naming them."""
+    try:
+        seeds = [int(t) for t in text.split(",")]
+    except ValueError:
+        seeds = [-1]
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated integers >= 0 (e.g. 0,1,2), got {text!r}")
+    return seeds
+
+
+def architecture(text: str) -> tuple[int, int]:
+    """argparse type: ``DEPTHxWIDTH`` with both at least 1, as (depth, width)."""
+    parts = text.lower().split("x")
+    try:
+        depth, width = (int(n) for n in parts)
+    except ValueError:
+        depth = width = 0
+    if depth < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"must be DEPTHxWIDTH with both >= 1 (e.g. 12x60), "
+                                         f"got {text!r}")
+    return depth, width
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds > 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = 0.0
+    if not x > 0.0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return x
+
+
 def grid_label(s_max: float, n_tau: int, n_space: int,
                lbfgs_iterations: int = LBFGS_ITERATIONS) -> str:
     """Study suffix of a run off the recipe's truncation, grid or L-BFGS iterations ("" on the
@@ -165,7 +202,7 @@ def table(runs: list[dict]) -> str:
     """Markdown table of the runs: log10 relative L1/L2/Linf over the (tau, S) grid, the same at
     tau = T (today's prices) and L2 over tau >= T/10, and where the largest error sits."""
     head = ("| study | loss | bc_weight | seed | L1 | L2 | Linf | at τ = T: L1 / L2 / Linf | "
-            "L2, τ ≥ T/10 | largest error at (τ, S) | train s | status |\n"
+            "L2, τ ≥ T/10 | largest error (τ, S): network − exact | train s | status |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|---|")
     p = PUBLISHED
     rows = [f"| source Table 2 | boundary_safe | | worst of seeds | {p['l1']:.2f} | "
@@ -213,14 +250,15 @@ def write_docs(results: Path, doc: Path = DOC) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--cap", type=float, default=2400.0, help="seconds per run")
+    ap.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="e.g. 0,1,2")
+    ap.add_argument("--cap", type=positive_seconds, default=2400.0, help="seconds per run")
     ap.add_argument("--sweep", action="store_true", help="boundary-safe vs classical sweep")
     ap.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "pinn.json"))
     ap.add_argument("--table5", action="store_true",
                     help="error against time of the recipe on the source's Table 5 basket")
-    ap.add_argument("--arch", default="12x60", help="--table5 network, DEPTHxWIDTH")
-    ap.add_argument("--segment", type=float, default=300.0,
+    ap.add_argument("--arch", type=architecture, default=(12, 60),
+                    help="--table5 network, DEPTHxWIDTH (default 12x60)")
+    ap.add_argument("--segment", type=positive_seconds, default=300.0,
                     help="--table5: seconds between two scorings")
     ap.add_argument("--workdir", default=str(ROOT / "runs" / "benchmark-checkpoints"),
                     help="--table5 checkpoints (resumed if present)")
@@ -228,13 +266,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="Table 2 study: least-squares solves of the output layer after the "
                          "recipe (study 'table2 + least squares'; not the source's recipe)")
     ap.add_argument("--s-max", type=float, default=S_MAX,
-                    help="Table 2 study: upper truncation of S (the recipe's is 400)")
+                    help="Table 2 and sweep: upper truncation of S, in [200, 1e6] (the recipe's "
+                         "is 400)")
     ap.add_argument("--n-space", type=int_at_least(3), default=N_SPACE,
-                    help="Table 2 study: grid nodes in S (the recipe's is 201)")
+                    help="Table 2 and sweep: grid nodes in S (the recipe's is 201)")
     ap.add_argument("--n-tau", type=int_at_least(2), default=N_TAU,
-                    help="Table 2 study: grid nodes in tau (the recipe's is 51)")
+                    help="Table 2 and sweep: grid nodes in tau (the recipe's is 51)")
     ap.add_argument("--lbfgs-iterations", type=int_at_least(0), default=LBFGS_ITERATIONS,
-                    help="Table 2 study: L-BFGS iterations after the 3000 Adam steps (the "
+                    help="Table 2 and sweep: L-BFGS iterations after the 3000 Adam steps (the "
                          "recipe's is 3000)")
     ap.add_argument("--write-docs", action="store_true",
                     help="regenerate the table of docs/nonlinear-xva.md from --output, run nothing")
@@ -242,13 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     if not 2.0 * problem().strike <= args.s_max <= 1e6:
         ap.error(f"--s-max must be in [{2.0 * problem().strike:g}, 1e6] (at least twice the "
                  f"strike), got {args.s_max:g}")
+    off_recipe = grid_label(args.s_max, args.n_tau, args.n_space, args.lbfgs_iterations)
+    if args.table5 and off_recipe:
+        ap.error("--n-space, --n-tau, --s-max and --lbfgs-iterations apply to the 1D put "
+                 "(Table 2 and --sweep), not to --table5")
     if args.write_docs:
         write_docs(Path(args.output))
         return 0
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     path = Path(args.output)
     if args.table5:
-        depth, width = (int(n) for n in args.arch.lower().split("x"))
+        depth, width = args.arch
         for seed in seeds:
             row = {**table5(width, depth, seed, args.cap, args.segment, Path(args.workdir)),
                    "machine": machine(),

@@ -119,3 +119,19 @@ def test_table2_rejects_a_truncation_below_the_strike(capsys):
         pinn_source.main(["--s-max", "50"])
     assert e.value.code == 2
     assert "--s-max" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--seeds", "0,x"], "--seeds"),
+    (["--seeds", "-1"], "--seeds"),
+    (["--cap", "0"], "--cap"),
+    (["--segment", "-5", "--table5"], "--segment"),
+    (["--arch", "12by60", "--table5"], "--arch"),
+    (["--table5", "--n-space", "401"], "--table5"),
+])
+def test_bad_options_exit_2_with_one_line(args, named, capsys):
+    with pytest.raises(SystemExit) as e:
+        pinn_source.main(args)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert named in err[-1] and "Traceback" not in "\n".join(err)
