@@ -52,18 +52,26 @@ def _append_rows(path: str, worker: int) -> None:
         update_results(path, lambda d, j=j: d.setdefault("rows", []).append(f"{worker}-{j}"))
 
 
-def test_table2_least_squares_study_is_its_own_row(tmp_path, monkeypatch):
+def _record_runs(monkeypatch) -> list:
+    """Replace the training of the Table 2 study by a stub; returns the (problem, config) list
+    it is called with."""
     seen = []
 
     def fake_run_bs(p, cfg):
-        seen.append(cfg)
+        seen.append((p, cfg))
         e = {"log10_rel_L1": -3.0, "log10_rel_L2": -3.0, "log10_rel_Linf": -2.0}
         return {"space_time_grid": e, "train_seconds": 1.0, "status": "completed", "steps": 6}
 
     monkeypatch.setattr(pinn_source, "run_bs", fake_run_bs)
+    return seen
+
+
+def test_table2_least_squares_study_is_its_own_row(tmp_path, monkeypatch):
+    calls = _record_runs(monkeypatch)
     out = tmp_path / "r.json"
     pinn_source.main(["--seeds", "0", "--cap", "5", "--output", str(out)])
     pinn_source.main(["--seeds", "0", "--cap", "5", "--lstsq-rounds", "3", "--output", str(out)])
+    seen = [c for _p, c in calls]
     assert [c.lstsq_rounds for c in seen] == [0, 3]
     assert (seen[1].adam_steps, seen[1].lbfgs_iterations, seen[1].width, seen[1].depth) == \
         (3000, 3000, 40, 4)  # the recipe itself is unchanged
@@ -74,14 +82,7 @@ def test_table2_least_squares_study_is_its_own_row(tmp_path, monkeypatch):
 
 
 def test_table2_off_the_recipes_grid_is_labelled_as_such(tmp_path, monkeypatch):
-    seen = []
-
-    def fake_run_bs(p, cfg):
-        seen.append((p, cfg))
-        e = {"log10_rel_L1": -3.0, "log10_rel_L2": -3.0, "log10_rel_Linf": -2.0}
-        return {"space_time_grid": e, "train_seconds": 1.0, "status": "completed", "steps": 6}
-
-    monkeypatch.setattr(pinn_source, "run_bs", fake_run_bs)
+    seen = _record_runs(monkeypatch)
     out = tmp_path / "r.json"
     pinn_source.main(["--seeds", "0", "--cap", "5", "--output", str(out)])
     pinn_source.main(["--seeds", "0", "--cap", "5", "--s-max", "200", "--output", str(out)])
