@@ -326,6 +326,21 @@ def machine() -> dict:
             "load_average_at_start": list(os.getloadavg())}
 
 
+def float_in(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a number in [low, high] (``(low, high]`` with ``low_open``), else one line
+    naming the range and the value."""
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            x = float("nan")
+        if not (low < x if low_open else low <= x) or not x <= high:
+            span = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+            raise argparse.ArgumentTypeError(f"must be a number in {span}, got {text!r}")
+        return x
+    return parse
+
+
 def int_at_least(minimum: int) -> Callable[[str], int]:
     """argparse type: an integer >= ``minimum``, else one line naming the range and the value."""
     def parse(text: str) -> int:

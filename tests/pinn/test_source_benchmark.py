@@ -126,6 +126,8 @@ def test_table2_rejects_a_truncation_below_the_strike(capsys):
     (["--seeds", "0,x"], "--seeds"),
     (["--seeds", "-1"], "--seeds"),
     (["--cap", "0"], "--cap"),
+    (["--cap", "nan"], "--cap"),
+    (["--s-max", "inf"], "--s-max"),
     (["--segment", "-5", "--table5"], "--segment"),
     (["--arch", "12by60", "--table5"], "--arch"),
     (["--table5", "--n-space", "401"], "--table5"),
