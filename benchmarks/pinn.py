@@ -78,6 +78,7 @@ from training.pinn import (  # noqa: E402
     ClusteredGrid,
     HestonPDE,
     PINNConfig,
+    PINNSolution,
     UniformGrid,
     WorstOfPDE,
     solve,
@@ -147,8 +148,11 @@ def bs_reference(p: BlackScholesPDE, spot, tau):
     return price * np.exp(-p.spread * tau)
 
 
-def run_bs(p: BlackScholesPDE, cfg: PINNConfig) -> dict:
-    sol = solve(p, cfg)
+def run_bs(p: BlackScholesPDE, cfg: PINNConfig,
+           solver: Callable[[BlackScholesPDE, PINNConfig], PINNSolution] | None = None) -> dict:
+    """Train ``cfg`` on the 1D problem (with ``solver(p, cfg)``, default :func:`solve`) and
+    score it against the closed form on a 101 x 401 (tau, S) grid."""
+    sol = (solver or solve)(p, cfg)
     t, s = np.meshgrid(np.linspace(0.0, p.maturity, 101), np.linspace(0.0, p.s_max, 401),
                        indexing="ij")
     t, s = t.ravel(), s.ravel()

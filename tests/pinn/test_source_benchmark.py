@@ -54,11 +54,11 @@ def _append_rows(path: str, worker: int) -> None:
 
 def _record_runs(monkeypatch) -> list:
     """Replace the training of the Table 2 study by a stub; returns the (problem, config) list
-    it is called with."""
+    it is called with (and the solver, if not the default, as a third entry)."""
     seen = []
 
-    def fake_run_bs(p, cfg):
-        seen.append((p, cfg))
+    def fake_run_bs(p, cfg, solver=None):
+        seen.append((p, cfg) if solver is None else (p, cfg, solver))
         e = {"log10_rel_L1": -3.0, "log10_rel_L2": -3.0, "log10_rel_Linf": -2.0}
         return {"space_time_grid": e, "train_seconds": 1.0, "status": "completed", "steps": 6}
 
@@ -138,3 +138,29 @@ def test_bad_options_exit_2_with_one_line(args, named, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert named in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_source_network_study_is_labelled_and_uses_the_source_solver(tmp_path, monkeypatch):
+    from benchmarks.source_network import solve_with_source_network
+
+    seen = _record_runs(monkeypatch)
+    out = tmp_path / "r.json"
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--output", str(out)])
+    pinn_source.main(["--seeds", "0", "--cap", "5", "--source-network", "--output", str(out)])
+    (_p0, c0), (_p1, c1, solver) = seen
+    assert (c0.lbfgs_history, c1.lbfgs_history) == (50, 100)
+    assert solver is solve_with_source_network
+    assert (c1.adam_steps, c1.lbfgs_iterations, c1.width, c1.depth, c1.collocation.n_space) == \
+        (3000, 3000, 40, 4, 201)  # the rest of the recipe is unchanged
+    import json
+
+    runs = json.loads(out.read_text())["source_reproduction"]["runs"]
+    assert sorted(r["study"] for r in runs) == ["table2", "table2, source code's network"]
+
+
+@pytest.mark.parametrize("other", ["--table5", "--sweep"])
+def test_source_network_is_refused_off_table2(other, capsys):
+    with pytest.raises(SystemExit) as e:
+        pinn_source.main(["--source-network", other])
+    assert e.value.code == 2
+    assert "--source-network" in capsys.readouterr().err.strip().splitlines()[-1]
