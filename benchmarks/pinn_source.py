@@ -288,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.table5 and off_recipe:
         ap.error("--n-space, --n-tau, --s-max and --lbfgs-iterations apply to the 1D put "
                  "(Table 2 and --sweep), not to --table5")
-    if args.source_network and (args.table5 or args.sweep):
-        ap.error("--source-network applies to Table 2 (the 1D put), not to --table5 or --sweep")
+    if args.source_network and (args.table5 or args.sweep or args.lstsq_rounds):
+        ap.error("--source-network applies to Table 2 (the 1D put) alone, not to --table5, "
+                 "--sweep or --lstsq-rounds")
     if args.write_docs:
         write_docs(Path(args.output))
         return 0

@@ -23,8 +23,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from training import _validation as v
 from training.pinn import BlackScholesPDE, PINNConfig
 from training.pinn.network import PINNModel
+from training.pinn.options import InitialCondition
 from training.pinn.solution import PINNSolution
 from training.pinn.solver import PINNSolver
 
@@ -36,11 +38,12 @@ class SourceMLP(nn.Module):
     """tanh MLP ``(tau, S) -> u = V / K`` with the source code's conventions.
 
     Args:
-        upper: the box's upper corner ``(T, S_max)``; inputs are divided by it.
+        upper: the box's upper corner ``(T, S_max)`` (years, price units); inputs ``z`` of shape
+            (n, 2) = (tau, S) are divided by it.
         width, depth: neurons per hidden layer and hidden layers.
         gain: the output layer's fixed gain ``S_max - K`` (price units).
-        scale: the value scale K; the output ``g (h . w) + b`` is in price units and divided by
-            it.
+        scale: the value scale K (price units); the output ``gain (h . w) + b`` is a price and
+            is divided by it.
     """
 
     def __init__(self, upper: list[float], width: int, depth: int, gain: float,
@@ -73,6 +76,8 @@ class SourceNetworkSolver(PINNSolver):
     (seeded by ``config.seed``); only for the 1D Black-Scholes problem."""
 
     def _build_model(self) -> PINNModel:
+        """The recipe's model with its MLP replaced by a :class:`SourceMLP` on the box
+        ``(T, S_max)``, gain ``S_max - K`` and scale K, initialised from ``config.seed``."""
         model = super()._build_model()
         p, cfg = self.problem, self.config
         with torch.random.fork_rng(devices=[]):
@@ -83,10 +88,14 @@ class SourceNetworkSolver(PINNSolver):
 
 
 def solve_with_source_network(problem: BlackScholesPDE, config: PINNConfig) -> PINNSolution:
-    """Train ``config`` (soft initial condition, no base) on ``problem`` with a
-    :class:`SourceMLP` in place of the recipe's MLP."""
-    ic = config.initial_condition.value
-    if config.base is not None or ic != "soft":
-        raise ValueError("The source network applies to the soft initial condition without a "
-                         f"base function; got initial_condition={ic!r}.")
+    """Train ``config`` (soft initial condition, no least-squares solves) on the 1D ``problem``
+    with a :class:`SourceMLP` in place of the recipe's MLP."""
+    o = "solve_with_source_network"
+    if not isinstance(problem, BlackScholesPDE):
+        v.fail(o, "problem", "be a 1D BlackScholesPDE", type(problem).__name__)
+    if config.initial_condition is not InitialCondition.SOFT:
+        v.fail(o, "config.initial_condition", "be 'soft'", config.initial_condition.value)
+    for name in ("lstsq_rounds", "lstsq_every"):  # they solve for our MLP's output layer
+        if getattr(config, name):
+            v.fail(o, f"config.{name}", "be 0", getattr(config, name))
     return SourceNetworkSolver(problem, config).solve()

@@ -158,9 +158,9 @@ def test_source_network_study_is_labelled_and_uses_the_source_solver(tmp_path, m
     assert sorted(r["study"] for r in runs) == ["table2", "table2, source code's network"]
 
 
-@pytest.mark.parametrize("other", ["--table5", "--sweep"])
+@pytest.mark.parametrize("other", [["--table5"], ["--sweep"], ["--lstsq-rounds", "3"]])
 def test_source_network_is_refused_off_table2(other, capsys):
     with pytest.raises(SystemExit) as e:
-        pinn_source.main(["--source-network", other])
+        pinn_source.main(["--source-network", *other])
     assert e.value.code == 2
     assert "--source-network" in capsys.readouterr().err.strip().splitlines()[-1]

@@ -65,12 +65,20 @@ def test_source_network_trains_reproducibly_by_seed():
     a = solve_with_source_network(p, cfg)
     b = solve_with_source_network(p, cfg)
     c = solve_with_source_network(p, dataclasses.replace(cfg, seed=1))
-    assert isinstance(a.model.mlp, SourceMLP)
+    mlp = a.model.mlp
+    assert isinstance(mlp, SourceMLP)
+    assert mlp.upper.tolist() == [p.maturity, p.s_max] == [1.0, 400.0]
+    assert (mlp.gain, mlp.scale) == (p.s_max - p.strike, p.strike) == (300.0, 100.0)
     np.testing.assert_array_equal(a.price(z, 0.5), b.price(z, 0.5))
     assert not np.allclose(a.price(z, 0.5), c.price(z, 0.5))
     assert a.stats["steps"] == 40 and np.isfinite(a.history["loss"][-1])
 
 
-def test_source_network_refuses_a_base_function():
-    with pytest.raises(ValueError, match="soft initial condition"):
-        solve_with_source_network(pinn_source.problem(), PINNConfig.best())
+@pytest.mark.parametrize("config, field", [
+    (PINNConfig.best(), "config.initial_condition"),
+    (PINNConfig.faithful(lstsq_rounds=3), "config.lstsq_rounds"),
+    (PINNConfig.faithful(lstsq_every=100), "config.lstsq_every"),
+])
+def test_source_network_refuses_what_it_cannot_train(config, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        solve_with_source_network(pinn_source.problem(), config)
