@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from training import _validation as v
 from training.pinn import BlackScholesPDE, PINNConfig
-from training.pinn.network import PINNModel
+from training.pinn.network import PINNModel, tanh_layers
 from training.pinn.options import InitialCondition
 from training.pinn.solution import PINNSolution
 from training.pinn.solver import PINNSolver
@@ -50,25 +50,15 @@ class SourceMLP(nn.Module):
                  scale: float) -> None:
         super().__init__()
         self.register_buffer("upper", torch.tensor(upper, dtype=torch.float64))
-        layers: list[nn.Module] = []
-        n_in = len(upper)
-        for _ in range(depth):
-            lin = nn.Linear(n_in, width, dtype=torch.float64)
-            nn.init.xavier_uniform_(lin.weight)
-            nn.init.zeros_(lin.bias)
-            layers += [lin, nn.Tanh()]
-            n_in = width
-        self.hidden = nn.Sequential(*layers)
-        self.out = nn.Linear(n_in, 1, dtype=torch.float64)
-        nn.init.xavier_uniform_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.net = tanh_layers(len(upper), 1, width, depth, nn.init.xavier_uniform_)
         self.gain = float(gain)
         self.scale = float(scale)
 
     def forward(self, z: Tensor) -> Tensor:
         """z (n, 2) = (tau, S) -> (n, 1) = V / K."""
-        h = self.hidden(z / self.upper)
-        return (self.gain * (h @ self.out.weight.T) + self.out.bias) / self.scale
+        *hidden, out = self.net
+        h = nn.Sequential(*hidden)(z / self.upper)
+        return (self.gain * (h @ out.weight.T) + out.bias) / self.scale
 
 
 class SourceNetworkSolver(PINNSolver):

@@ -39,6 +39,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -143,6 +144,24 @@ def _check_base(problem: PDEProblem, base_function: BaseFunction) -> None:
         )
 
 
+def tanh_layers(n_in: int, n_out: int, width: int, depth: int,
+                init: Callable[[Tensor], Tensor]) -> nn.Sequential:
+    """``depth`` tanh layers of ``width`` neurons, then a linear output layer ``n_out``, in
+    float64: weights drawn by ``init`` (e.g. ``nn.init.xavier_normal_``) layer by layer from the
+    torch generator, biases zero."""
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        lin = nn.Linear(n_in, width, dtype=torch.float64)
+        init(lin.weight)
+        nn.init.zeros_(lin.bias)
+        layers += [lin, nn.Tanh()]
+        n_in = width
+    out = nn.Linear(n_in, n_out, dtype=torch.float64)
+    init(out.weight)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(*layers, out)
+
+
 class MLP(nn.Module):
     """tanh MLP ``R^{n_in} -> R^{n_out}`` with inputs scaled from [lower, upper] to [-1, 1].
 
@@ -168,21 +187,9 @@ class MLP(nn.Module):
         hi = torch.tensor(upper, dtype=torch.float64)
         self.register_buffer("center", 0.5 * (lo + hi))
         self.register_buffer("half_width", 0.5 * (hi - lo))
-        layers: list[nn.Module] = []
-        n_in = len(lower)
-        for _ in range(depth):
-            lin = nn.Linear(n_in, width, dtype=torch.float64)
-            nn.init.xavier_normal_(lin.weight)
-            nn.init.zeros_(lin.bias)
-            layers += [lin, nn.Tanh()]
-            n_in = width
-        out = nn.Linear(n_in, n_out, dtype=torch.float64)
-        nn.init.xavier_normal_(out.weight)
-        nn.init.zeros_(out.bias)
+        self.net = tanh_layers(len(lower), n_out, width, depth, nn.init.xavier_normal_)
         if zero_last:
-            nn.init.zeros_(out.weight)
-        layers.append(out)
-        self.net = nn.Sequential(*layers)
+            nn.init.zeros_(self.net[-1].weight)
 
     def forward(self, z: Tensor) -> Tensor:
         """z (n, n_in) -> (n, n_out)."""
