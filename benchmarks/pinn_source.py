@@ -111,7 +111,7 @@ def seed_list(text: str) -> list[int]:
         seeds = [int(t) for t in text.split(",")]
     except ValueError:
         seeds = [-1]
-    if not seeds or min(seeds) < 0:
+    if min(seeds) < 0:
         raise argparse.ArgumentTypeError(
             f"must be comma-separated integers >= 0 (e.g. 0,1,2), got {text!r}")
     return seeds

@@ -56,8 +56,7 @@ class SourceMLP(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         """z (n, 2) = (tau, S) -> (n, 1) = V / K."""
-        *hidden, out = self.net
-        h = nn.Sequential(*hidden)(z / self.upper)
+        h, out = self.net[:-1](z / self.upper), self.net[-1]
         return (self.gain * (h @ out.weight.T) + out.bias) / self.scale
 
 
