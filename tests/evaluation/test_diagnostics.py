@@ -147,7 +147,7 @@ def test_hedge_pnl_by_hand() -> None:
     assert pnl == pytest.approx([expected])
 
 
-def test_zero_delta_is_unhedged_and_equal_deltas_equal_pnl() -> None:
+def test_zero_delta_is_unhedged_and_the_summary_and_shape_check() -> None:
     rng = np.random.default_rng(3)
     times = np.linspace(0.0, 0.25, 6)
     spots = gbm_paths(np.full(50, 100.0), times, vol=0.3, rate=0.03, normals=rng.standard_normal(
@@ -158,12 +158,37 @@ def test_zero_delta_is_unhedged_and_equal_deltas_equal_pnl() -> None:
     assert zero == pytest.approx(v0 - math.exp(-0.03 * 0.25) * vk)
     deltas = rng.uniform(0, 1, (50, 5))
     a = hedge_pnl(spots, times, value_start=v0, value_end=vk, deltas=deltas, rate=0.03)
-    b = hedge_pnl(spots, times, value_start=v0, value_end=vk, deltas=deltas.copy(), rate=0.03)
-    np.testing.assert_array_equal(a, b)  # perfect Greeks: exactly the reference's P&L
     s = hedge_summary(a)
     assert s["rms"] == pytest.approx(math.sqrt(np.mean(a * a))) and s["paths"] == 50
     with pytest.raises(ValueError, match="'deltas' parameter of hedge_pnl must have shape"):
         hedge_pnl(spots, times, value_start=v0, value_end=vk, deltas=np.zeros((50, 4)))
+
+
+def test_hedge_pnl_is_the_cash_account_of_a_self_financing_hedge() -> None:
+    """Against the bookkeeping of the trade: receive V_0, hold Delta_k shares over [t_k,
+    t_{k+1}] (the dividend yield q reinvested in shares, cash at the rate r), rebalance at each
+    date, deliver V_K at the horizon; the P&L is the final wealth discounted to date 0."""
+    rng = np.random.default_rng(5)
+    r, q, n = 0.04, 0.015, 20
+    times = np.array([0.0, 0.05, 0.12, 0.2, 0.31])
+    spots = gbm_paths(np.full(n, 100.0), times, vol=0.3, rate=r, dividend=q,
+                      normals=rng.standard_normal((n, 4)))
+    v0, vk = rng.uniform(5, 10, n), rng.uniform(0, 20, n)
+    deltas = rng.uniform(-1, 1, (n, 4))
+    got = hedge_pnl(spots, times, value_start=v0, value_end=vk, deltas=deltas, rate=r,
+                    dividend=q)
+    for i in range(n):
+        shares = deltas[i, 0]
+        cash = v0[i] - shares * spots[i, 0]
+        for k in range(1, len(times)):
+            dt = times[k] - times[k - 1]
+            cash *= math.exp(r * dt)
+            shares *= math.exp(q * dt)
+            if k < len(times) - 1:
+                cash -= (deltas[i, k] - shares) * spots[i, k]
+                shares = deltas[i, k]
+        wealth = cash + shares * spots[i, -1] - vk[i]
+        assert got[i] == pytest.approx(math.exp(-r * times[-1]) * wealth, rel=1e-12, abs=1e-12)
 
 
 def test_exact_deltas_hedge_converges_at_rate_sqrt_dt() -> None:

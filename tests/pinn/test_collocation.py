@@ -46,7 +46,8 @@ def test_product_grid_weights_integrate_bilinear_exactly():
     t, x1, x2 = inner.points.T
     assert inner.weights.sum() == pytest.approx(1.0)
     assert t.min() > 0 and 0 < x1.min() and x1.max() < 400 and 0 < x2.min() and x2.max() < 400
-    # Full-grid integral of a multilinear polynomial is exact (sum of per-set integrals).
+    # The full grid's tensor trapezoid rule integrates a multilinear polynomial exactly (the
+    # sets' own weights: test_set_weights_are_the_normalised_trapezoid_products_at_their_points).
     T, L = 0.5, 400.0
     vol = T * L * L
     f = lambda z: 1.0 + z[:, 0] * z[:, 1] / 100 - 3.0 * z[:, 2] + z[:, 0] * z[:, 1] * z[:, 2] / 1e4
@@ -58,6 +59,36 @@ def test_product_grid_weights_integrate_bilinear_exactly():
                        indexing="ij")
     z = np.stack([m.ravel() for m in mesh], axis=1)
     assert grid_w @ f(z) == pytest.approx(exact, rel=1e-13)
+
+
+def _hand_trapezoid(x: np.ndarray) -> np.ndarray:
+    """Trapezoid weights of increasing nodes: half the distance between each node's neighbours
+    (half the one interval at the ends)."""
+    w = np.empty_like(x)
+    w[1:-1] = 0.5 * (x[2:] - x[:-2])
+    w[0], w[-1] = 0.5 * (x[1] - x[0]), 0.5 * (x[-1] - x[-2])
+    return w
+
+
+@pytest.mark.parametrize("grid", [UniformGrid(n_tau=6, n_space=(9, 5)),
+                                  ClusteredGrid(n_tau=6, n_space=(9, 5), tau_power=2.0)])
+@pytest.mark.parametrize("problem", [bs_put, basket_put])
+def test_set_weights_are_the_normalised_trapezoid_products_at_their_points(grid, problem):
+    """Each set's weight at a grid point is the product of the per-axis trapezoid weights of
+    that point's nodes, divided by the set's sum: the tensor-product rule, renormalised per set
+    (nodes recovered from the points, weights computed by hand)."""
+    p = problem()
+    if p.dim == 1:
+        grid = type(grid)(**{**grid.__dict__, "n_space": grid.n_space[0]})
+    sets = grid.build(p)
+    pts = np.concatenate([s.points for s in sets.values()])
+    axes = [np.unique(pts[:, k]) for k in range(pts.shape[1])]
+    assert [len(a) for a in axes] == [6, 9, 5][: 1 + p.dim]
+    for ps in sets.values():
+        w = np.ones(len(ps))
+        for k, nodes in enumerate(axes):
+            w *= _hand_trapezoid(nodes)[np.searchsorted(nodes, ps.points[:, k])]
+        np.testing.assert_allclose(ps.weights, w / w.sum(), rtol=1e-12, err_msg=ps.name)
 
 
 def test_grid_sets_lie_on_their_faces():

@@ -29,6 +29,42 @@ def test_mean_price_delta_vega_rho_match_closed_form(kind, antithetic):
     assert within_k_se(g, gse, exact), (g, gse, exact)
 
 
+def test_price_and_gradient_are_the_sample_mean_and_its_standard_error():
+    """``Sample.price()`` / ``gradient()`` against the mean and sd / sqrt(n) written out."""
+    model = sim.BlackScholes(vol=0.2, rate=0.01, inputs=("spot", "vol"))
+    s = sim.simulate(model, sim.European(strike=1.0, maturity=1.0, kind="call"),
+                     sim.FixedSampler(state=[1.0, 0.2]), 1000, seed=2)
+    y, g, n = np.asarray(s.y), np.asarray(s.dydx), 1000
+    price, se = s.price()
+    assert price == pytest.approx(sum(y) / n, rel=1e-12)
+    assert se == pytest.approx(math.sqrt(sum((y - sum(y) / n) ** 2) / (n - 1) / n), rel=1e-12)
+    mean, gse = s.gradient()
+    for j in range(2):
+        m = sum(g[:, j]) / n
+        assert mean[j] == pytest.approx(m, rel=1e-12)
+        assert gse[j] == pytest.approx(math.sqrt(sum((g[:, j] - m) ** 2) / (n - 1) / n),
+                                       rel=1e-12)
+
+
+def test_standard_errors_are_calibrated_over_seeds():
+    """Every Monte-Carlo tolerance of the suite is k standard errors of ``Sample.price()``: over
+    200 independent seeds the z-scores (estimate - closed form) / se of a call's price and delta
+    have mean 0 and standard deviation 1 (within 4 of their own standard errors, 1/sqrt(200)
+    and about 1/sqrt(2 * 199)): a standard error off by a third fails."""
+    spot, strike, tau, vol, r = 100.0, 100.0, 1.0, 0.2, 0.02
+    model = sim.BlackScholes(vol=vol, rate=r)
+    product = sim.European(strike=strike, maturity=tau, kind="call")
+    zs = []
+    for seed in range(200):
+        s = sim.simulate(model, product, sim.FixedSampler(state=[spot]), 4096, seed=seed)
+        (p, se), (g, gse) = s.price(), s.gradient()
+        zs.append([(p - bs_price(spot, strike, tau, vol, r, 0.0, "call")) / se,
+                   (g[0] - bs_delta(spot, strike, tau, vol, r, 0.0, "call")) / gse[0]])
+    z = np.asarray(zs)
+    assert np.all(np.abs(z.mean(axis=0)) < 4 / math.sqrt(200)), z.mean(axis=0)
+    assert np.all(np.abs(z.std(axis=0, ddof=1) - 1.0) < 4 / math.sqrt(2 * 199)), z.std(axis=0)
+
+
 def test_fixed_model_parameters_when_not_inputs():
     model = sim.BlackScholes(vol=0.3, rate=0.02)
     product = sim.European(strike=1.0, maturity=2.0, kind="put")
