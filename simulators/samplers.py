@@ -89,8 +89,9 @@ class ForwardSampler:
 
     Black-Scholes (and Black-Scholes baskets): S1 = S0 exp(-v^2 T1/2 + v sqrt(T1) N), v = vol_mult
     sigma (driftless, correlated through the model's correlation). Bachelier: S1 = S0 +
-    vol_mult sqrt(T1) L N. Heston: (S, v) simulated to T1 with the model's own scheme, xi and
-    the spot's volatility scaled by vol_mult.
+    vol_mult sqrt(T1) L N. Heston: (S, v) simulated to T1 with the model's own scheme, the
+    spot's diffusion scaled by vol_mult (driftless in ln S); the variance keeps its own
+    dynamics (xi unscaled).
 
     Attributes:
         spot: S0, one value or one per asset.

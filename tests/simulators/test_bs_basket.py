@@ -134,3 +134,41 @@ def test_forward_sampler_and_worst_of_gradient_goes_to_arg_min():
     assert s.x.shape == (5000, 2) and np.all(s.x > 0)
     # at most one asset carries the gradient on each path
     assert np.all(np.count_nonzero(s.dydx, axis=1) <= 1)
+
+
+# ForwardSampler oracle: S1_i = S0_i exp(-v_i^2 T1/2 + v_i sqrt(T1) W_i), v = vol_mult vols,
+# W ~ N(0, correlation) (driftless whatever the model's rate and dividends; samplers.py)
+FWD_VOLS = (0.2, 0.3, 0.4)
+FWD_CORR = ((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0))
+FWD_SPOTS, FWD_T1, FWD_MULT, FWD_N = np.array([100.0, 80.0, 120.0]), 0.5, 1.5, 200_000
+
+
+def _forward_sample():
+    model = sim.BlackScholesBasket(vols=FWD_VOLS, correlation=FWD_CORR, rate=RATE,
+                                   dividends=(0.01, 0.02, 0.0))
+    sampler = sim.ForwardSampler(spot=tuple(FWD_SPOTS), horizon=FWD_T1, vol_mult=FWD_MULT)
+    return sampler.sample(model, 17, 0, FWD_N)
+
+
+def test_forward_sampler_is_driftless():
+    """E[S1_i] = S0_i (martingale, the sampler's documented convention) within 4 SE."""
+    s1 = _forward_sample()
+    se = s1.std(axis=0, ddof=1) / math.sqrt(FWD_N)
+    assert within_k_se(s1.mean(axis=0), se, FWD_SPOTS), (s1.mean(axis=0), se)
+
+
+def test_forward_sampler_log_variance_is_vol_mult_sigma_squared_t1():
+    """Var[ln S1_i] = (vol_mult sigma_i)^2 T1 within 4 SE (SE from the sample's 4th moment)."""
+    y = np.log(_forward_sample())
+    dev2 = (y - y.mean(axis=0)) ** 2
+    var, se = dev2.mean(axis=0), dev2.std(axis=0, ddof=1) / math.sqrt(FWD_N)
+    exact = (FWD_MULT * np.asarray(FWD_VOLS)) ** 2 * FWD_T1
+    assert within_k_se(var, se, exact), (var, se, exact)
+
+
+def test_forward_sampler_log_returns_have_the_model_correlation():
+    """corr(ln S1_i, ln S1_j) = rho_ij: Fisher z within 4 SE, SE = 1/sqrt(n - 3)."""
+    r = np.corrcoef(np.log(_forward_sample()), rowvar=False)
+    iu = np.triu_indices(3, 1)
+    z, z_exact = np.arctanh(r[iu]), np.arctanh(np.asarray(FWD_CORR)[iu])
+    assert within_k_se(z, 1.0 / math.sqrt(FWD_N - 3), z_exact), (r[iu], np.asarray(FWD_CORR)[iu])

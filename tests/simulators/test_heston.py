@@ -149,3 +149,65 @@ def test_variance_bounds_and_forward_sampler():
                      sim.ForwardSampler(spot=100.0, horizon=0.5, variance=0.04), 2000, seed=1)
     assert s.x.shape == (2000, 2) and np.all(s.x[:, 1] > 0)
     assert 0.02 < s.x[:, 1].mean() < 0.06
+
+
+# ForwardSampler oracles. Feller holds with room (2 kappa theta = 0.24 > xi^2 = 0.04) and v0 is
+# near theta, so the full truncation never acts (a NumPy replica of the scheme, 1e5 paths of
+# these 126 steps: min v 0.0016 > 0); the untruncated Euler recursion then gives
+# E[v_{k+1}] = E[v_k] (1 - kappa h) + kappa theta h exactly, E[v_k] = theta + (v0 - theta)
+# (1 - kappa h)^k, whatever vol_mult (it scales the spot's diffusion only).
+FWD = {"kappa": 3.0, "theta": 0.04, "xi": 0.2}
+FWD_V0, FWD_T1, FWD_N = 0.06, 0.5, 200_000
+
+
+def _forward_moments(rho, mult, seed):
+    """Sampled (S1, v1) and the exact E[v_k], k = 0..N-1, of the Euler scheme, and h."""
+    model = sim.Heston(**FWD, rho=rho, rate=0.03)  # the sampler is driftless whatever the rate
+    sampler = sim.ForwardSampler(spot=SPOT, horizon=FWD_T1, vol_mult=mult, variance=FWD_V0)
+    steps = model.steps(FWD_T1)
+    h = FWD_T1 / steps
+    ev = FWD["theta"] + (FWD_V0 - FWD["theta"]) * (1 - FWD["kappa"] * h) ** np.arange(steps + 1)
+    return sampler.sample(model, seed, 0, FWD_N), ev, h
+
+
+def _mean_se(a):
+    return a.mean(), a.std(ddof=1) / math.sqrt(a.size)
+
+
+@pytest.mark.parametrize("mult", [1.0, 1.5])
+def test_forward_sampler_matches_the_euler_scheme_moments(mult):
+    """Euler moments within 4 SE: E[v_N], E[S_N] = S0, E[ln S_N] = ln S0 - m^2 h sum E[v_k] / 2."""
+    x, ev, h = _forward_moments(-0.7, mult, seed=5)
+    assert x[:, 1].min() > 1e-3  # no path near the truncation (or the sampler's 1e-8 floor)
+    v_mean, v_se = _mean_se(x[:, 1])
+    assert within_k_se(v_mean, v_se, ev[-1]), (v_mean, v_se, ev[-1])
+    s_mean, s_se = _mean_se(x[:, 0])
+    assert within_k_se(s_mean, s_se, SPOT), (s_mean, s_se)
+    # ln S_{k+1} = ln S_k - mult^2 v_k h / 2 + mult sqrt(v_k h) Z1
+    log_mean, log_se = _mean_se(np.log(x[:, 0]))
+    exact = math.log(SPOT) - 0.5 * mult**2 * h * ev[:-1].sum()
+    assert within_k_se(log_mean, log_se, exact), (log_mean, log_se, exact)
+
+
+@pytest.mark.parametrize("mult", [1.0, 2.0])
+def test_forward_sampler_log_spot_variance_scales_with_vol_mult_squared(mult):
+    """Var[ln S_N] within 4 SE of [m^2 E[I], m^2 E[I] + m^4 B / 4], I = h sum v_k, B >= Var(I)."""
+    # Var[ln S_N] = m^2 E[I] + m^4 Var(I) / 4 exactly (m = vol_mult, rho = 0), and B bounds
+    # Var(I) by the exact second moments of the untruncated Euler variance.
+    x, ev, h = _forward_moments(0.0, mult, seed=9)
+    # ln S_N - ln S0 = mult M - mult^2 I / 2, M = sum_k sqrt(v_k h) Z1_k: E[M^2] = E[I], and with
+    # rho = 0 the Z1 are independent of the variance path, so Cov(M, I) = 0.
+    # Var(I) <= (h sum_k sd(v_k))^2, with E[v_{k+1}^2] = (1 - kappa h)^2 E[v_k^2]
+    # + 2 (1 - kappa h) kappa theta h E[v_k] + (kappa theta h)^2 + xi^2 h E[v_k].
+    kap, the, xi = FWD["kappa"], FWD["theta"], FWD["xi"]
+    m2, sd_sum = FWD_V0**2, 0.0
+    for e in ev[:-1]:
+        sd_sum += math.sqrt(max(m2 - e * e, 0.0))
+        m2 = ((1 - kap * h) ** 2 * m2 + 2 * (1 - kap * h) * kap * the * h * e
+              + (kap * the * h) ** 2 + xi**2 * h * e)
+    low = mult**2 * h * ev[:-1].sum()
+    high = low + 0.25 * mult**4 * (h * sd_sum) ** 2
+    y = np.log(x[:, 0])
+    dev2 = (y - y.mean()) ** 2
+    var, se = dev2.mean(), dev2.std(ddof=1) / math.sqrt(FWD_N)
+    assert low - 4 * se <= var <= high + 4 * se, (var, se, low, high)
