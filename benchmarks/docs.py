@@ -695,12 +695,15 @@ def performance_table(results: Path = RESULTS) -> str:
     ]
     cold = {run["cold"]["workers"]: run["cold"]["wall_seconds"] for run in p["runs"]}
     warm = [run["warm_all_cached"]["wall_seconds"] for run in p["runs"]]
+    # measured on the nightly configuration of that date, which has changed since
+    earlier = (f"`{p['config']}` end to end as configured on {_date(p['machine']['date'])[:10]} "
+               "(an earlier configuration, [Pipeline](benchmarks/pipeline.md))")
     rows += [
-        [f"`{p['config']}` end to end, from empty caches, "
+        [f"{earlier}, from empty caches, "
          + " / ".join(f"{w}" for w in sorted(cold)) + " Dask workers",
          " / ".join(f"{cold[w]:.0f} s" for w in sorted(cold))
          + f" ({_x(p['scaling_1_to_2_workers'])})", "< 10 min"],
-        [f"`{p['config']}` again, datasets, models and PINNs cached",
+        ["the same again, datasets, models and PINNs cached",
          f"{min(warm):.0f}–{max(warm):.0f} s", ""],
     ]
     fwd, col = _nonlinear(pinn, "bs_forward"), _nonlinear(pinn, "bs_collar")
