@@ -8,9 +8,10 @@ Anyone who can reach the Prefect API can start a run of a served deployment with
 their choosing. ``serve`` therefore fixes an allow-list of directories (the environment of the
 serving process, which API callers cannot change): a run request is refused unless its config
 and parameters file lie under an allowed directory (symbolic links resolved), its ``output``
-lies under the config's ``output_root``, and its ``--set`` overrides leave the config's roots
-alone. Every file a served run writes is then under the roots of a config the operator placed
-in an allowed directory.
+lies under the config's ``output_root``, and its ``--set`` overrides change no field that names
+a place to read or write (the roots, a PINN checkpoint folder, MLflow tracking, a pinned
+baseline run) and set no value that looks like a path or a URI. Every file a served run reads
+or writes is then under the roots of a config the operator placed in an allowed directory.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ OUTPUT_ENV = "DIFFML_SERVE_OUTPUT"
 
 ROOT_KEYS = ("output_root", "dataset_root")
 """Config keys that ``--set`` may not change in a served run."""
+
+PLACE_KEYS = (*ROOT_KEYS, "checkpoint_dir", "tracking", "pinned")
+"""Config keys, at any depth, naming a place a run reads or writes: a served run's ``--set``
+may not change any field under them."""
+
+_PATH_CHARS = ("/", "\\", ":", "~")
 
 
 def allowed_dirs() -> list[Path] | None:
@@ -62,9 +69,21 @@ def check_request(config: str | Path, output: str | Path | None, sets: Sequence[
                               f"allowed directories {[str(d) for d in dirs]}")
     for assignment in sets:
         key = assignment.split("=", 1)[0].strip()
-        if key.split(".", 1)[0] in ROOT_KEYS:
+        if any(part.strip() in PLACE_KEYS for part in key.split(".")):
             raise ConfigError(f"served run refused: --set {key} would change where the run "
-                              f"writes; allowed keys exclude {list(ROOT_KEYS)}")
+                              f"reads or writes; allowed keys exclude {list(PLACE_KEYS)} at "
+                              f"any depth")
+    if sets:
+        base = load_config(config, [], params).model_dump(mode="json")
+        changed = load_config(config, list(sets), params).model_dump(mode="json")
+        for key, value in _changed_leaves(base, changed):
+            if any(part in PLACE_KEYS for part in key.split(".")):  # e.g. a whole section
+                raise ConfigError(f"served run refused: --set changes {key}, which names a "
+                                  f"place to read or write")
+            if (isinstance(value, str) and not key.endswith(".label")
+                    and any(c in value for c in _PATH_CHARS)):
+                raise ConfigError(f"served run refused: --set gives {key} the value "
+                                  f"{value[:80]!r}, which looks like a path or a URI")
     if output is not None:
         cfg = load_config(config, [], params)
         root = Path(cfg.output_root).resolve()
@@ -73,6 +92,26 @@ def check_request(config: str | Path, output: str | Path | None, sets: Sequence[
         if not (target.is_relative_to(root) or target == operator):
             raise ConfigError(f"served run refused: output {str(target)!r} is outside the "
                               f"config's output_root {str(root)!r}")
+
+
+def _changed_leaves(old, new, prefix: str = "") -> list[tuple[str, object]]:
+    """(dotted key, new value) of every leaf of ``new`` that differs from ``old`` (config dumps:
+    dicts, lists, scalars); scenarios are keyed by their ``id``."""
+    if isinstance(new, dict):
+        old = old if isinstance(old, dict) else {}
+        return [leaf for k, v in new.items()
+                for leaf in _changed_leaves(old.get(k), v, f"{prefix}{k}.")]
+    if isinstance(new, list):
+        if all(isinstance(x, dict) and "id" in x for x in new):
+            ids = {x["id"]: x for x in old} if isinstance(old, list) and all(
+                isinstance(x, dict) and "id" in x for x in old) else {}
+            return [leaf for x in new
+                    for leaf in _changed_leaves(ids.get(x["id"]), x, f"{prefix}{x['id']}.")]
+        old = old if isinstance(old, list) else []
+        return [leaf for i, v in enumerate(new)
+                for leaf in _changed_leaves(old[i] if i < len(old) else None, v,
+                                            f"{prefix}{i}.")]
+    return [] if new == old else [(prefix.rstrip("."), new)]
 
 
 @flow(name="diffml-scheduled")

@@ -125,11 +125,46 @@ def test_served_runs_read_only_allowed_configs_and_write_under_their_roots(tmp_p
         "output": (good, tmp_path / "elsewhere", [], None),
         "output_root": (good, None, ["output_root=/tmp/x"], None),
         "dataset_root": (good, None, [" dataset_root = /tmp/x"], None),
+        "checkpoint_dir": (good, None, ["scenarios.bs.pinn.options.checkpoint_dir=/tmp/x"],
+                           None),
+        "tracking_uri": (good, None, ["tracking.mlflow.uri=sqlite:////tmp/x.db"], None),
+        "tracking_on": (good, None, ["tracking.mlflow.enabled=true"], None),
+        "pinned": (good, None, ["regression.pinned=/tmp/run"], None),
     }
     for case, (config, output, sets, params) in refused.items():
         with pytest.raises(ConfigError, match="served run refused") as info:
             check_request(config, output, sets, params, [allowed], tmp_path / "served")
         assert "\n" not in str(info.value), case
+
+
+def test_served_set_values_that_look_like_places_are_refused(tmp_path, monkeypatch):
+    """Defence in depth for free-form fields (PINN options): a --set leaving a path- or URI-like
+    string anywhere but a label is refused, whatever the key is called."""
+    from pipeline import schedule
+    from pipeline.config import ConfigError
+
+    allowed, _ = _configs(tmp_path)
+
+    class Dumped:
+        def __init__(self, options):
+            self.options = options
+
+        def model_dump(self, mode):
+            return {"scenarios": [{"id": "bs", "label": "a: b/c", "pinn": {
+                "options": self.options}}]}
+
+    def fake_load(config, sets, params):
+        return Dumped({"log": sets[0].split("=", 1)[1]} if sets else {})
+
+    monkeypatch.setattr(schedule, "load_config", fake_load)
+    schedule.check_request(allowed / "small.yaml", None, ["x.log=plain"], None, [allowed])
+    for value in ("/tmp/x", "..\\x", "s3://bucket", "~/x"):
+        with pytest.raises(ConfigError, match="scenarios.bs.pinn.options.log"):
+            schedule.check_request(allowed / "small.yaml", None, [f"x.log={value}"], None,
+                                   [allowed])
+    assert schedule._changed_leaves({"a": [1, 2], "s": [{"id": "k", "v": 1}]},
+                                    {"a": [1, 3], "s": [{"id": "k", "v": 2}]}) == [
+        ("a.1", 3), ("s.k.v", 2)]
 
 
 def test_scheduled_flow_enforces_the_allow_list_from_the_environment(tmp_path, monkeypatch):
