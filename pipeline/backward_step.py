@@ -34,7 +34,7 @@ import numpy as np
 
 from evaluation.metrics import log10_relative_errors, surrogate_errors
 
-from .cache import publish_cache_entry
+from .cache import publish_cache_entry, usable
 from .config import BackwardSettings, RunConfig, Scenario, exposure_state
 
 log = logging.getLogger("diffml.pipeline")
@@ -103,7 +103,7 @@ def solved(objs: dict[str, Any], xva: Any, settings: BackwardSettings, seed: int
 
     key = cache_key(objs, xva, settings, seed)
     cache = root / key
-    if (cache / "done").is_file():
+    if usable(cache, "backward"):
         return backward.RiskySurrogate.load(cache), True, key
     surrogate = backward.solve(objs["model"], objs["product"], sampler=objs["sampler"], xva=xva,
                                dates=settings.dates, paths_per_date=settings.paths_per_date,

@@ -81,6 +81,21 @@ def _load(config: Path, sets, params):
         _fail(f"invalid configuration: {_one_line(exc)}", 2)
 
 
+def _writable(field: str, path: str | Path) -> None:
+    """``path`` exists as a directory this process can write in, or is created as one; exit 2
+    with one line naming ``field`` otherwise (before any work starts)."""
+    import tempfile
+
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=p):
+            pass
+    except OSError as exc:
+        _fail(f"{field}: must be a writable directory; got {str(p)[:200]!r} "
+              f"({exc.strerror or type(exc).__name__})", 2)
+
+
 def _check_address(address: str) -> None:
     """``--dask-address``: a scheduler address such as tcp://host:8786 (exit 2 otherwise)."""
     from .config import ADDRESS
@@ -147,6 +162,9 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     if dask_address is not None:
         _check_address(dask_address)
     _check_gpu_workers(cfg, dask_address)
+    _writable("--output" if output is not None else "output_root",
+              output if output is not None else cfg.output_root)
+    _writable("dataset_root", cfg.dataset_root)
     import tempfile
     import time
 
@@ -335,6 +353,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
 
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
+    _writable("dataset_root", cfg.dataset_root)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -466,6 +485,8 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
+    _writable("--output", output)
+    _writable("dataset_root", cfg.dataset_root)
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     show = console.is_terminal if progress is None else progress
     try:
@@ -508,6 +529,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     s = _chosen(cfg, [scenario])[0]
     if s.pinn is None or not s.pinn.enabled:
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
+    _writable("--output", output)
     try:
         output.mkdir(parents=True, exist_ok=True)
         res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)
@@ -551,6 +573,7 @@ def serve(config: ConfigArg,
     _quiet_env()
     cfg = _load(config, set_, params)
     _check_gpu_workers(cfg, None)
+    _check_cron(cron)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
@@ -566,6 +589,21 @@ def serve(config: ConfigArg,
                  sets=set_ or [], params=params, allow=allow)
     except ConfigError as exc:
         _fail(str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - e.g. the Prefect API cannot be reached
+        log.debug("serve failed", exc_info=True)
+        _fail(f"serve failed (Prefect API {os.environ['PREFECT_API_URL']}): "
+              f"{_one_line(exc)}")
+
+
+def _check_cron(cron: str) -> None:
+    """``--cron``: five cron fields (minute hour day month weekday), exit 2 otherwise."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron)
+    except Exception:  # noqa: BLE001 - pydantic's message spans lines; ours is one
+        _fail(f"--cron: must be a cron schedule of five fields (minute hour day month "
+              f"weekday, UTC), e.g. '0 2 * * *'; got {cron[:100]!r}", 2)
 
 
 @datasets_app.command("ls")

@@ -13,7 +13,7 @@ import numpy as np
 
 from evaluation.metrics import PREDICTOR_KEYS, log10_relative_errors, surrogate_errors
 
-from .cache import publish_cache_entry
+from .cache import publish_cache_entry, usable
 from .config import RunConfig, Scenario
 
 log = logging.getLogger("diffml.pipeline")
@@ -239,7 +239,7 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
                        "config": config.to_dict(), "format": FORMAT_VERSION},
                       sort_keys=True, default=str)
     cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
-    if (cache / "done").is_file():
+    if usable(cache, "PINN"):
         sol = PINNSolution.load(cache)
         return sol, {"reused": True, "reuse": str(Reuse.INSIDE),
                      "slice_residual": slice_residual(sol)}
@@ -269,7 +269,7 @@ def _family_entries(root: Path, family: str) -> list[tuple[Path, tuple]]:
 
     out = []
     for meta in sorted(root.glob("*/family.json")) if root.is_dir() else ():
-        if not (meta.parent / "done").is_file():
+        if not usable(meta.parent, "PINN"):
             continue
         try:
             d = json.loads(meta.read_text())

@@ -28,6 +28,7 @@ from evaluation.metrics import (
 )
 
 from . import diagnostics
+from .cache import seal, usable
 from .config import RunConfig, Scenario, surrogate_learns_risk_free
 
 #: Bumped when the metrics computed from a trained model change, so that cached learning curves
@@ -191,7 +192,7 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
 
     t0 = time.perf_counter()
     cache = run_dir.parent / ".cache" / "train" / training_key(dataset["hash"], scenario, ref)
-    reused = (cache / "curve.json").is_file()
+    reused = usable(cache, "training", marker="curve.json")
     if not reused:
         import torch
 
@@ -318,6 +319,7 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                "checks": checks, "hedging": hedging, "models": list(t.modes)}
         (work / "curve.json").write_text(json.dumps(_plain(out), indent=1))
         np.savez(work / "predictions.npz", **predictions)
+        seal(work)
         _drop_incomplete_cache(cache)
         if not data.publish_dir(work, cache):
             log.info("training cache %s was published by another process first; using it",

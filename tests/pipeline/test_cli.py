@@ -238,3 +238,27 @@ def test_datasets_table_fits_80_columns_without_folding_names():
     assert max(len(line) for line in text.splitlines()) <= 80, text
     for d in infos:
         assert d["dirname"] in text and "1048576" in text and "123.5" in text, text
+
+
+def test_unusable_folders_are_refused_before_any_work(small_config, tmp_path):
+    """An output or dataset folder that cannot be created or written: one line naming the field
+    and the value, exit 2, nothing started (no dataset, no run directory)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cases = [
+        (["run", str(small_config), "--set", f"output_root={blocker}"], "output_root"),
+        (["run", str(small_config), "--output", str(blocker / "sub")], "--output"),
+        (["run", str(small_config), "--set", f"dataset_root={blocker}"], "dataset_root"),
+        (["simulate", str(small_config), "--set", f"dataset_root={blocker / 'x'}"],
+         "dataset_root"),
+        (["train", str(small_config), "--scenario", "bs", "--output", str(blocker)], "--output"),
+    ]
+    for args, field in cases:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {field}: must be a writable "
+                                                       "directory"), (args, res.output)
+        assert str(blocker) in lines[0], lines
+    raw = yaml.safe_load(small_config.read_text())
+    assert not Path(raw["dataset_root"]).exists() or not any(Path(raw["dataset_root"]).iterdir())

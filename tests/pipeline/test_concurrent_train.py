@@ -92,3 +92,45 @@ def test_incomplete_cache_entry_is_replaced(tmp_path):
     out = steps.train_step(cfg, scenario, dataset, ref, runs / "a")
     assert not out["reused"] and (cache / "curve.json").is_file()
     assert sorted(p.name for p in cache.parent.iterdir()) == [cache.name]
+
+
+def test_damaged_cache_entry_is_retrained(tmp_path, caplog):
+    """A published entry whose weights, curve or predictions changed on disk, or that lost a
+    file, fails its checksums: it is retrained (a warning names the file), never reused, and
+    the run's models give the predictions the run reports."""
+    from training import DifferentialRegressor
+
+    cfg = _config(tmp_path)
+    scenario = cfg.scenarios[0]
+    dataset = steps.simulate_step(cfg, scenario)
+    ref = steps.reference_step(cfg, scenario)
+    runs = tmp_path / "runs"
+    first = steps.train_step(cfg, scenario, dataset, ref, runs / "a")
+    cache = runs / ".cache" / "train" / steps.training_key(dataset["hash"], scenario, ref)
+    weights = next((cache / "models").rglob("weights*"))
+    x = np.linspace(0.5, 1.5, 20)[:, None]
+    expected = DifferentialRegressor.load(runs / "a" / first["models"]["standard"]).predict(x)
+    damage = {
+        "weights": lambda: weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8),
+        "curve": lambda: (cache / "curve.json").write_text(
+            (cache / "curve.json").read_text().replace("value_rmse", "value_rmse ", 1)),
+        "predictions": lambda: (cache / "predictions.npz").write_bytes(b"PK"),
+        "missing": lambda: (cache / "predictions.npz").unlink(),
+    }
+    for case, spoil in damage.items():
+        spoil()
+        with caplog.at_level("WARNING", logger="diffml.pipeline"):
+            out = steps.train_step(cfg, scenario, dataset, ref, runs / case)
+        assert not out["reused"], case
+        assert "failed its verification" in caplog.text, case
+        caplog.clear()
+        assert _untimed(out["learning_curve"]) == _untimed(first["learning_curve"]), case
+        model = DifferentialRegressor.load(runs / case / out["models"]["standard"])
+        np.testing.assert_array_equal(model.predict(x), expected, err_msg=case)
+        again = steps.train_step(cfg, scenario, dataset, ref, runs / f"{case}-again")
+        assert again["reused"], case  # the retrained entry verifies
+
+
+
+def _untimed(curve: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "fit_seconds"} for row in curve]

@@ -260,3 +260,22 @@ def test_worker_pool_deployment_runs_as_documented(tmp_path, small_config):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
     assert [p.exists() for p in project_files] == before, "prefect deploy wrote project files"
+
+
+def test_serve_bad_cron_and_unreachable_api_are_one_line(tmp_path):
+    """A bad --cron exits 2 naming it (checked before the server is needed); an API that cannot
+    be reached exits 1 with one line naming the URL (the real CLI, in its own process)."""
+    allowed, _ = _configs(tmp_path)
+    diffml = str(Path(sys.executable).parent / "diffml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    res = subprocess.run([diffml, "serve", str(allowed / "small.yaml"), "--cron", "not a cron"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and (res.stdout + res.stderr).strip().splitlines() == [
+        "error: --cron: must be a cron schedule of five fields (minute hour day month weekday, "
+        "UTC), e.g. '0 2 * * *'; got 'not a cron'"], (res.stdout, res.stderr)
+    env["PREFECT_API_URL"] = "http://127.0.0.1:9/api"  # a port nothing listens on
+    res = subprocess.run([diffml, "serve", str(allowed / "small.yaml")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    lines = (res.stdout + res.stderr).strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1, (res.stdout, res.stderr)
+    assert lines[0].startswith("error: serve failed (Prefect API http://127.0.0.1:9/api)")

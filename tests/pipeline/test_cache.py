@@ -1,0 +1,54 @@
+"""Sealed cache entries: every file's SHA-256 recorded at publication and verified before reuse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pipeline.cache import CHECKSUMS, problem, publish_cache_entry, usable
+
+
+def _entry(tmp_path):
+    src = tmp_path / "work" / "entry"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.json").write_text('{"x": 1}')
+    (src / "sub" / "w.pt").write_bytes(bytes(range(256)))
+    cache = tmp_path / "cache" / "key"
+    cache.parent.mkdir()
+    publish_cache_entry(src, cache, "test")
+    return cache
+
+
+def test_published_entry_records_every_file_and_verifies(tmp_path):
+    cache = _entry(tmp_path)
+    sums = json.loads((cache / CHECKSUMS).read_text())
+    assert sums == {"a.json": hashlib.sha256(b'{"x": 1}').hexdigest(),
+                    "sub/w.pt": hashlib.sha256(bytes(range(256))).hexdigest()}
+    assert problem(cache) is None and usable(cache, "test")
+
+
+def test_damaged_entries_are_refused_and_removed(tmp_path, caplog):
+    spoil = {
+        "changed": lambda c: (c / "sub" / "w.pt").write_bytes(b"\0" * 256),
+        "missing": lambda c: (c / "a.json").unlink(),
+        "extra": lambda c: (c / "b.json").write_text("{}"),
+        "no checksums": lambda c: (c / CHECKSUMS).unlink(),
+        "bad checksums": lambda c: (c / CHECKSUMS).write_text("[1, 2"),
+    }
+    expect = {"changed": "sub/w.pt does not match", "missing": "missing ['a.json']",
+              "extra": "unexpected files ['b.json']", "no checksums": "no checksums.json",
+              "bad checksums": "unreadable checksums.json"}
+    for case, damage in spoil.items():
+        cache = _entry(tmp_path / case.replace(" ", "_"))
+        damage(cache)
+        assert expect[case] in problem(cache), case
+        with caplog.at_level("WARNING", logger="diffml.pipeline"):
+            assert not usable(cache, "test"), case
+        assert expect[case] in caplog.text and not cache.exists(), case
+        assert list(cache.parent.iterdir()) == [], case  # nothing left aside
+        caplog.clear()
+
+
+def test_an_unpublished_entry_is_not_usable(tmp_path):
+    (tmp_path / "key").mkdir()
+    assert not usable(tmp_path / "key", "test") and (tmp_path / "key").is_dir()
