@@ -549,6 +549,14 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.1 (PyYAML) reads 1e-6 and 1.0e9 as strings: it wants a dot and a signed exponent.
+# Read every exponent number as a float, as YAML 1.2 and every other config language do.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
 def _expanded_nodes(root: yaml.Node) -> int:
     """Nodes of the document with every alias expanded, stopping past :data:`MAX_YAML_NODES`;
     a recursive alias or nesting deeper than :data:`MAX_YAML_DEPTH` raises ``ValueError``."""
@@ -629,6 +637,9 @@ def apply_override(raw: dict, assignment: str) -> dict:
     walked = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        if isinstance(node, list) and not all(isinstance(s, dict) and "id" in s for s in node):
+            raise ConfigError(f"--set {key}: {'.'.join(walked)} is a list; set it whole, e.g. "
+                              f"--set {'.'.join(walked)}=[...]")
         if isinstance(node, list):
             match = [s for s in node if isinstance(s, dict) and s.get("id") == part]
             if not match:
@@ -662,6 +673,11 @@ def merge(base: Any, patch: Any) -> Any:
             and all(isinstance(s, dict) and "id" in s for s in base + patch)):
         out = [dict(s) for s in base]
         by_id = {s["id"]: i for i, s in enumerate(out)}
+        ids = [s["id"] for s in patch]
+        twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ConfigError(f"parameters file names scenario ids more than once: {twice}; "
+                              f"scenario ids must be unique")
         for s in patch:
             if s["id"] in by_id:
                 out[by_id[s["id"]]] = merge(out[by_id[s["id"]]], s)

@@ -63,6 +63,33 @@ def test_params_file_merges_over_the_config(small_config, tmp_path):
         load_config(small_config, params=params)
 
 
+def test_params_file_with_a_scenario_twice_is_refused(small_config, tmp_path):
+    params = tmp_path / "market.yaml"
+    params.write_text("scenarios:\n  - id: bs\n    model: {vol: 0.3}\n"
+                      "  - id: bs\n    model: {vol: 0.4}\n")
+    with pytest.raises(ConfigError, match=r"more than once: \['bs'\]"):
+        load_config(small_config, params=params)
+
+
+def test_exponent_numbers_are_numbers(small_config, tmp_path):
+    """1e-6 and 1.0e9 are floats in a config file, a parameters file and --set (YAML 1.1 would
+    read them as strings); quoted, they stay strings."""
+    from pipeline.config import _load_yaml
+
+    assert _load_yaml("a: 1e-6\nb: 1.0e9\nc: -2E+3\nd: '1e-6'\ne: 1e\n") == {
+        "a": 1e-6, "b": 1e9, "c": -2000.0, "d": "1e-6", "e": "1e"}
+    params = tmp_path / "market.yaml"
+    params.write_text("scenarios:\n  - id: bs\n    model: {vol: 25e-2}\n")
+    cfg = load_config(small_config, ["scenarios.bs.product.maturity=15e-1"], params=params)
+    assert cfg.scenario("bs").objects()["model"].vol == 0.25
+    assert cfg.scenario("bs").objects()["product"].maturity == 1.5
+
+
+def test_set_into_a_plain_list_says_to_set_it_whole(small_config):
+    with pytest.raises(ConfigError, match=r"training.sizes is a list; set it whole"):
+        load_config(small_config, ["scenarios.bs.training.sizes.0=512"])
+
+
 def test_cli_validate_exit_codes(small_config):
     ok = runner.invoke(app, ["validate", str(small_config)])
     assert ok.exit_code == 0 and "2 scenarios" in ok.output
