@@ -103,6 +103,16 @@ def _check_address(address: str) -> None:
     if not ADDRESS.fullmatch(address):
         _fail(f"--dask-address: must be a scheduler address such as tcp://host:8786; got "
               f"{address[:100]!r}", 2)
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme in ("tcp", "tls") and host and port.isdigit():
+        import socket
+
+        try:  # a scheduler that does not answer fails here, not 30 s into the flow
+            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        except OSError as exc:
+            _fail(f"--dask-address: no Dask scheduler answers at {address[:100]!r} "
+                  f"({exc.strerror or type(exc).__name__})", 2)
 
 
 def _check_gpu_workers(cfg, dask_address: str | None) -> None:
@@ -618,7 +628,11 @@ def datasets_ls(root: Annotated[Path | None, typer.Option(
 
     if root is None:
         root = Path(_load(config, set_, params).dataset_root) if config else Path("datasets")
-
+    if root.exists() and not root.is_dir():
+        _fail(f"--root: must be a datasets folder; {str(root)!r} is not a directory", 2)
+    if not root.exists():
+        out.print(f"no datasets: {root} does not exist yet")
+        return
     out.print(datasets_table(data.list_datasets(root)))
 
 
@@ -647,13 +661,24 @@ def datasets_table(infos) -> Table:
     return table
 
 
+def _dataset_dir(path: Path) -> None:
+    """Exit 2 unless ``path`` is a folder holding a dataset's manifest or parts (a damaged
+    dataset is then the command's to report, with exit 1)."""
+    import data
+
+    if not path.is_dir():
+        _fail(f"{path}: no such dataset directory", 2)
+    if not any((path / name).exists() for name in (data.MANIFEST, data.LEGACY_MANIFEST)) and \
+            not any(path.glob("part-*.parquet")):
+        _fail(f"{path}: not a dataset directory (no {data.MANIFEST} and no parts)", 2)
+
+
 @datasets_app.command("show")
 def datasets_show(path: Annotated[Path, typer.Argument(help="Dataset directory.")]) -> None:
     """Print a dataset's manifest."""
     import data
 
-    if not path.is_dir():
-        _fail(f"{path}: no such dataset directory", 2)
+    _dataset_dir(path)
     try:
         out.print_json(json.dumps(data.read_manifest(path)))
     except (data.DatasetError, OSError) as exc:
@@ -665,8 +690,7 @@ def datasets_verify(path: Annotated[Path, typer.Argument(help="Dataset directory
     """Verify checksums, schema and values of every part."""
     import data
 
-    if not path.is_dir():
-        _fail(f"{path}: no such dataset directory", 2)
+    _dataset_dir(path)
     try:
         ds = data.open_dataset(path, verify=True).verify()
     except (data.DatasetError, OSError) as exc:

@@ -694,8 +694,13 @@ def _read_yaml(path: str | Path, what: str) -> dict:
         raise ConfigError(f"{what} {str(p)!r} does not exist" if not p.exists() else
                           f"{what} {str(p)!r} is not a file")
     try:
-        if p.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{what} {str(p)!r} is larger than {MAX_CONFIG_BYTES} bytes")
+        too_big = p.stat().st_size > MAX_CONFIG_BYTES
+    except OSError as exc:
+        raise ConfigError(f"{what} {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    if too_big:
+        raise ConfigError(f"{what} {str(p)!r} is larger than the limit of {MAX_CONFIG_BYTES} "
+                          f"bytes")
+    try:
         data = _load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {str(p)!r} is not UTF-8 text") from None

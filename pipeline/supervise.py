@@ -127,7 +127,13 @@ def supervise(command: Sequence[str]) -> int:
         print(f"diffml: stopped by {name}; every process of the command has ended",
               file=sys.stderr)
         return 128 + received[0]
-    return code if code >= 0 else 128 - code
+    if code < 0:  # the command itself was killed (e.g. by the OOM killer)
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else \
+            f"signal {-code}"
+        print(f"diffml: the command was killed by {name}; every process of it has ended",
+              file=sys.stderr)
+        return 128 - code
+    return code
 
 
 def raise_on_termination() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -365,6 +366,12 @@ def test_run_refuses_a_bad_dask_address(tmp_path, isolated):
     result = runner.invoke(app, ["run", str(path), "--dask-address", "not an address"])
     _assert_refused(result, "--dask-address")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = runner.invoke(app, ["run", str(path), "--dask-address", f"tcp://127.0.0.1:{port}"])
+    _assert_refused(result, "--dask-address: no Dask scheduler answers")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 
 def test_several_errors_stay_short(tmp_path):
@@ -409,3 +416,26 @@ def test_cli_entry_point_refuses_the_alias_bomb_quickly(tmp_path):
         assert "Traceback" not in proc.stderr
         assert time.perf_counter() - t0 < 60.0
     assert not (tmp_path / "runs").exists() and not (tmp_path / "datasets").exists()
+
+
+def test_dataset_commands_on_folders_that_are_not_datasets(tmp_path, isolated):
+    """`datasets verify` of a folder that holds no dataset and `datasets ls --root` of a file:
+    one line, exit 2; `ls` of a folder not made yet says so."""
+    (tmp_path / "plain").mkdir()
+    _assert_refused(runner.invoke(app, ["datasets", "verify", str(tmp_path / "plain")]),
+                    "not a dataset directory")
+    (tmp_path / "a-file").write_text("")
+    _assert_refused(runner.invoke(app, ["datasets", "ls", "--root", str(tmp_path / "a-file")]),
+                    "--root: must be a datasets folder")
+    res = runner.invoke(app, ["datasets", "ls", "--root", str(tmp_path / "later")])
+    assert res.exit_code == 0 and "does not exist yet" in res.output, res.output
+
+
+def test_oversized_config_is_named_as_too_large_not_invalid(tmp_path, isolated):
+    from pipeline.config import MAX_CONFIG_BYTES
+
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * MAX_CONFIG_BYTES + "\nname: a\n")
+    result = runner.invoke(app, ["validate", str(big)])
+    _assert_refused(result, "is larger than the limit of")
+    assert "not valid YAML" not in result.stderr

@@ -103,6 +103,17 @@ def test_normal_exit_returns_the_code_and_kills_leftovers():
     assert _alive([k.pid for k in kids], 1) == []
 
 
+def test_a_killed_command_is_reported_in_one_line():
+    """The supervised command killed by a signal nobody forwarded (the OOM killer's SIGKILL):
+    exit 128 + 9 and one line saying so."""
+    proc = subprocess.run([sys.executable, "-c", SUPERVISOR,
+                           "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 128 + 9
+    assert proc.stderr.strip().splitlines() == [
+        "diffml: the command was killed by SIGKILL; every process of it has ended"]
+
+
 def _long_run_config(tmp_path: Path) -> Path:
     raw = yaml.safe_load((CONFIGS / "small.yaml").read_text())
     raw["output_root"] = str(tmp_path / "runs")
