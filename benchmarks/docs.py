@@ -461,6 +461,15 @@ def pipeline_table(d: dict) -> str:
                   "stage seconds (summed over scenarios)"], rows)
 
 
+def _config_is_current(d: dict) -> bool:
+    """Whether pipeline.json measured the config file as it is in the repository now."""
+    import hashlib
+
+    path = Path(__file__).resolve().parent.parent / d["config"]
+    return path.is_file() and d.get("config_sha256") == hashlib.sha256(
+        path.read_bytes()).hexdigest()
+
+
 def pipeline_page(d: dict) -> str:
     sets = ", ".join(f"`--set {s}`" for s in d["sets"]) or "no overrides"
     return "\n\n".join([
@@ -468,8 +477,11 @@ def pipeline_page(d: dict) -> str:
         NOTICE.format(name="pipeline"),
         machine_line(d["machine"], "python benchmarks/pipeline.py"),
         f"`diffml run {d['config']}` end to end ({sets}), from empty dataset, model and PINN "
-        "caches and again with everything cached. The configuration has changed since (its "
-        "scenarios are those in the stage tables of the JSON file).",
+        "caches and again with everything cached. "
+        + ("The configuration file is the one in the repository (same SHA-256)."
+           if _config_is_current(d) else
+           "The configuration has changed since (its scenarios are those in the stage tables "
+           "of the JSON file)."),
         pipeline_table(d),
         f"Scaling from 1 to 2 workers (cold): {d['scaling_1_to_2_workers']:.2f}×.",
     ]) + "\n"
@@ -695,8 +707,9 @@ def performance_table(results: Path = RESULTS) -> str:
     ]
     cold = {run["cold"]["workers"]: run["cold"]["wall_seconds"] for run in p["runs"]}
     warm = [run["warm_all_cached"]["wall_seconds"] for run in p["runs"]]
-    # measured on the nightly configuration of that date, which has changed since
-    earlier = (f"`{p['config']}` end to end as configured on {_date(p['machine']['date'])[:10]} "
+    day = _date(p["machine"]["date"])[:10]
+    earlier = (f"`{p['config']}` end to end (measured {day})" if _config_is_current(p) else
+               f"`{p['config']}` end to end as configured on {day} "
                "(an earlier configuration, [Pipeline](benchmarks/pipeline.md))")
     rows += [
         [f"{earlier}, from empty caches, "

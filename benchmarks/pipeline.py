@@ -40,6 +40,13 @@ def one_run(config: str, workers: int, work: pathlib.Path, sets: list[str]) -> d
                                  for k, v in metrics["scenarios"].items()}}
 
 
+def config_sha256(config: str) -> str:
+    """SHA-256 of the config file's bytes: the docs say whether the file measured is today's."""
+    import hashlib
+
+    return hashlib.sha256(pathlib.Path(config).read_bytes()).hexdigest()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default="configs/nightly.yaml")
@@ -66,7 +73,8 @@ def main() -> None:
               + f"), all cached {warm['wall_seconds']:.1f} s")
     scaling = runs[0]["cold"]["wall_seconds"] / runs[1]["cold"]["wall_seconds"]
     print(f"scaling 1 -> 2 workers (cold wall time ratio): {scaling:.2f}x")
-    res = {"machine": _machine.describe(), "config": args.config, "sets": args.sets,
+    res = {"machine": _machine.describe(), "config": args.config,
+           "config_sha256": config_sha256(args.config), "sets": args.sets,
            "runs": runs, "scaling_1_to_2_workers": scaling}
     path = pathlib.Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
