@@ -36,47 +36,77 @@ def seal(entry: Path) -> None:
 
 def problem(entry: Path) -> str | None:
     """None when ``entry`` holds exactly the files its ``checksums.json`` lists, each with its
-    SHA-256; else what is wrong, in a few words."""
+    SHA-256; else what is wrong, in a few words (``LEGACY`` when it has no checksums at all)."""
     from data.hashing import file_sha256
 
     try:
         sums = json.loads((entry / CHECKSUMS).read_text())
     except FileNotFoundError:
-        return f"no {CHECKSUMS}"
+        return LEGACY
     except (OSError, ValueError) as exc:
         return f"unreadable {CHECKSUMS} ({exc})"
     if not isinstance(sums, dict):
         return f"unreadable {CHECKSUMS} (not a mapping)"
-    files = _files(entry)
-    if sorted(sums) != files:
-        missing, extra = sorted(set(sums) - set(files)), sorted(set(files) - set(sums))
-        return f"missing {missing}" if missing else f"unexpected files {extra}"
-    for name in files:
-        if file_sha256(entry / name) != sums[name]:
-            return f"{name} does not match its checksum"
+    try:
+        files = _files(entry)
+        if sorted(sums) != files:
+            missing, extra = sorted(set(sums) - set(files)), sorted(set(files) - set(sums))
+            return f"missing {missing}" if missing else f"unexpected files {extra}"
+        for name in files:
+            if file_sha256(entry / name) != sums[name]:
+                return f"{name} does not match its checksum"
+    except OSError as exc:  # e.g. removed meanwhile by another process
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
     return None
 
 
+LEGACY = f"no {CHECKSUMS}"
+"""What :func:`problem` says of an entry published before entries were sealed."""
+
+
 def usable(entry: Path, what: str, marker: str = DONE) -> bool:
-    """Whether the published entry ``entry`` (with its ``marker`` file) may be reused. An entry
-    that fails :func:`problem` is logged, set aside and removed: the caller recomputes it."""
+    """Whether the published entry ``entry`` (with its ``marker`` file) may be reused.
+
+    An entry published before entries were sealed (no ``checksums.json``) is sealed as it is
+    and reused. One that fails :func:`problem` otherwise is logged, set aside and removed, and
+    the caller recomputes it; if another process replaced it meanwhile, the new entry stays."""
+    try:
+        ino = entry.stat().st_ino
+    except OSError:
+        return False
     if not (entry / marker).is_file():
         return False
     why = problem(entry)
     if why is None:
         return True
+    if why == LEGACY:
+        try:
+            seal(entry)
+        except OSError:  # a read-only cache: reuse it unsealed, as it was written
+            pass
+        log.info("%s cache %s was written before cache entries were sealed; sealed as it is",
+                 what, entry)
+        return True
+    if not entry.exists():
+        return False
     log.warning("%s cache %s failed its verification (%s): computing it again", what, entry, why)
-    discard(entry)
+    discard(entry, ino)
     return False
 
 
-def discard(entry: Path) -> None:
+def discard(entry: Path, ino: int | None = None) -> None:
     """Remove ``entry``: renamed aside first, so that a concurrent publisher of the same key is
-    not disturbed."""
+    not disturbed. With ``ino`` (the inode the caller verified), a folder that turns out to be
+    another one, published meanwhile by another process, is put back."""
+    import data
+
     trash = entry.with_name(f".{entry.name}.stale-{os.getpid()}-{time.time_ns()}")
     try:
         os.rename(entry, trash)
     except FileNotFoundError:
+        return
+    if ino is not None and trash.stat().st_ino != ino:
+        data.publish_dir(trash, entry)
         return
     shutil.rmtree(trash, ignore_errors=True)
 
@@ -91,5 +121,7 @@ def publish_cache_entry(src: Path, cache: Path, what: str) -> None:
     (src / DONE).write_text("")
     if cache.exists() and not (cache / DONE).is_file():
         shutil.rmtree(cache, ignore_errors=True)
+    elif cache.exists() and problem(cache) not in (None, LEGACY):
+        discard(cache)  # damaged, e.g. a PINN family entry that lost its family.json
     if not data.publish_dir(src, cache):
         log.info("%s cache %s was published by another process first; using it", what, cache)

@@ -96,6 +96,17 @@ def _writable(field: str, path: str | Path) -> None:
               f"({exc.strerror or type(exc).__name__})", 2)
 
 
+def _dataset_root(path: str | Path) -> None:
+    """``dataset_root``: a directory, created when missing (exit 2 with one line when it cannot
+    be); not probed for writing, since a read-only store serves its complete datasets."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"dataset_root: must be a directory; got {str(p)[:200]!r} "
+              f"({exc.strerror or type(exc).__name__})", 2)
+
+
 def _check_address(address: str) -> None:
     """``--dask-address``: a scheduler address such as tcp://host:8786 (exit 2 otherwise)."""
     from .config import ADDRESS
@@ -108,11 +119,13 @@ def _check_address(address: str) -> None:
     if scheme in ("tcp", "tls") and host and port.isdigit():
         import socket
 
-        try:  # a scheduler that does not answer fails here, not 30 s into the flow
+        if not 0 < int(port) < 65536:
+            _fail(f"--dask-address: the port must be in [1, 65535]; got {address[:100]!r}", 2)
+        try:  # nothing listening fails here, not 30 s into the flow
             socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
-        except OSError as exc:
-            _fail(f"--dask-address: no Dask scheduler answers at {address[:100]!r} "
-                  f"({exc.strerror or type(exc).__name__})", 2)
+        except (OSError, UnicodeError, ValueError) as exc:
+            _fail(f"--dask-address: nothing answers at {address[:100]!r} "
+                  f"({getattr(exc, 'strerror', None) or type(exc).__name__})", 2)
 
 
 def _check_gpu_workers(cfg, dask_address: str | None) -> None:
@@ -174,7 +187,8 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     _check_gpu_workers(cfg, dask_address)
     _writable("--output" if output is not None else "output_root",
               output if output is not None else cfg.output_root)
-    _writable("dataset_root", cfg.dataset_root)
+    if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
+        _dataset_root(cfg.dataset_root)
     import tempfile
     import time
 
@@ -363,7 +377,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
 
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
-    _writable("dataset_root", cfg.dataset_root)
+    _dataset_root(cfg.dataset_root)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -496,7 +510,7 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
     _writable("--output", output)
-    _writable("dataset_root", cfg.dataset_root)
+    _dataset_root(cfg.dataset_root)
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     show = console.is_terminal if progress is None else progress
     try:

@@ -521,6 +521,8 @@ def _format(exc: ValidationError, raw: dict) -> str:
             msg = msg.replace("Input should be", "allowed values:")
         elif err["type"] == "value_error":
             msg, shown = msg.removeprefix("Value error, "), ""
+        elif err["type"] == "string_type" and isinstance(value, (int, float)):
+            shown += "; quote it to keep it text (an unquoted 2e3 or 10 is a number)"
         line = f"{where}: {msg}{shown}"
         if line not in lines:
             lines.append(line)

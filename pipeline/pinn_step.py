@@ -269,8 +269,8 @@ def _family_entries(root: Path, family: str) -> list[tuple[Path, tuple]]:
 
     out = []
     for meta in sorted(root.glob("*/family.json")) if root.is_dir() else ():
-        if not usable(meta.parent, "PINN"):
-            continue
+        if meta.parent.name.startswith(".") or not usable(meta.parent, "PINN"):
+            continue  # a folder being removed (".<key>.stale-..."), or a damaged entry
         try:
             d = json.loads(meta.read_text())
         except (OSError, ValueError):

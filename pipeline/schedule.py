@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,9 @@ ALLOW_ENV = "DIFFML_SERVE_ALLOW"
 OUTPUT_ENV = "DIFFML_SERVE_OUTPUT"
 """Environment variable holding the runs folder given to ``diffml serve --output``, if any."""
 
+SETS_ENV = "DIFFML_SERVE_SETS"
+"""Environment variable holding the operator's own ``serve --set`` overrides (JSON list)."""
+
 ROOT_KEYS = ("output_root", "dataset_root")
 """Config keys that ``--set`` may not change in a served run."""
 
@@ -39,6 +43,7 @@ PLACE_KEYS = (*ROOT_KEYS, "checkpoint_dir", "tracking", "pinned")
 may not change any field under them."""
 
 _PATH_CHARS = ("/", "\\", ":", "~")
+_DEVICE = re.compile(r"cuda:[0-9]{1,2}")  # a torch device, not a place
 
 
 def allowed_dirs() -> list[Path] | None:
@@ -55,11 +60,15 @@ def _inside(path: Path, dirs: Sequence[Path]) -> bool:
 
 def check_request(config: str | Path, output: str | Path | None, sets: Sequence[str],
                   params: str | Path | None, allowed: Sequence[Path],
-                  served_output: str | Path | None = None) -> None:
+                  served_output: str | Path | None = None,
+                  trusted_sets: Sequence[str] = ()) -> None:
     """Refuse (``ConfigError``, one line) a run request that would read a config or parameters
     file outside ``allowed`` or write outside the config's roots (``output`` may also be the
-    runs folder the operator gave to ``serve``, ``served_output``)."""
+    runs folder the operator gave to ``serve``, ``served_output``). ``trusted_sets`` are the
+    operator's own ``serve --set`` overrides, which are not checked."""
     dirs = [Path(d).resolve() for d in allowed]
+    trusted = [s for s in sets if s in set(trusted_sets)]
+    sets = [s for s in sets if s not in set(trusted_sets)]
     for field, value in (("config", config), ("params", params)):
         if value is None:
             continue
@@ -70,17 +79,18 @@ def check_request(config: str | Path, output: str | Path | None, sets: Sequence[
     for assignment in sets:
         key = assignment.split("=", 1)[0].strip()
         if any(part.strip() in PLACE_KEYS for part in key.split(".")):
-            raise ConfigError(f"served run refused: --set {key} would change where the run "
+            raise ConfigError(f"served run refused: --set {key!r} would change where the run "
                               f"reads or writes; allowed keys exclude {list(PLACE_KEYS)} at "
                               f"any depth")
     if sets:
-        base = load_config(config, [], params).model_dump(mode="json")
-        changed = load_config(config, list(sets), params).model_dump(mode="json")
+        base = load_config(config, trusted, params).model_dump(mode="json")
+        changed = load_config(config, [*trusted, *sets], params).model_dump(mode="json")
         for key, value in _changed_leaves(base, changed):
             if any(part in PLACE_KEYS for part in key.split(".")):  # e.g. a whole section
                 raise ConfigError(f"served run refused: --set changes {key}, which names a "
                                   f"place to read or write")
             if (isinstance(value, str) and not key.endswith(".label")
+                    and not _DEVICE.fullmatch(value)
                     and any(c in value for c in _PATH_CHARS)):
                 raise ConfigError(f"served run refused: --set gives {key} the value "
                                   f"{value[:80]!r}, which looks like a path or a URI")
@@ -122,7 +132,7 @@ def scheduled(config: str, output: str | None = None, sets: list[str] | None = N
     allowed = allowed_dirs()
     if allowed is not None:
         check_request(config, output, sets or [], params, allowed,
-                      os.environ.get(OUTPUT_ENV))
+                      os.environ.get(OUTPUT_ENV), json.loads(os.environ.get(SETS_ENV, "[]")))
     cfg = load_config(config, sets or [], params)
     return run_config(cfg, json.loads(cfg.model_dump_json()), output)
 
@@ -134,8 +144,9 @@ def serve(config: Path, *, cron: str, name: str, output: Path | None, sets: list
     ``allow`` lists the directories a run request may read its config and parameters from
     (resolved); the scheduled parameters themselves must pass :func:`check_request`."""
     dirs = [Path(d).resolve() for d in allow]
-    check_request(config, output, sets, params, dirs, output)
+    check_request(config, output, sets, params, dirs, output, trusted_sets=sets)
     os.environ[ALLOW_ENV] = os.pathsep.join(str(d) for d in dirs)
+    os.environ[SETS_ENV] = json.dumps(list(sets))
     if output is not None:
         os.environ[OUTPUT_ENV] = str(Path(output).resolve())
     scheduled.serve(

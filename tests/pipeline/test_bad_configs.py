@@ -370,7 +370,9 @@ def test_run_refuses_a_bad_dask_address(tmp_path, isolated):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = runner.invoke(app, ["run", str(path), "--dask-address", f"tcp://127.0.0.1:{port}"])
-    _assert_refused(result, "--dask-address: no Dask scheduler answers")
+    _assert_refused(result, "--dask-address: nothing answers at")
+    for bad, why in (("tcp://a..b:8786", "nothing answers"), ("tcp://127.0.0.1:99999", "port")):
+        _assert_refused(runner.invoke(app, ["run", str(path), "--dask-address", bad]), why)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 

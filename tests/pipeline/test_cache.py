@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pipeline.cache import CHECKSUMS, problem, publish_cache_entry, usable
+from pipeline.cache import CHECKSUMS, discard, problem, publish_cache_entry, usable
 
 
 def _entry(tmp_path):
@@ -32,11 +32,10 @@ def test_damaged_entries_are_refused_and_removed(tmp_path, caplog):
         "changed": lambda c: (c / "sub" / "w.pt").write_bytes(b"\0" * 256),
         "missing": lambda c: (c / "a.json").unlink(),
         "extra": lambda c: (c / "b.json").write_text("{}"),
-        "no checksums": lambda c: (c / CHECKSUMS).unlink(),
         "bad checksums": lambda c: (c / CHECKSUMS).write_text("[1, 2"),
     }
     expect = {"changed": "sub/w.pt does not match", "missing": "missing ['a.json']",
-              "extra": "unexpected files ['b.json']", "no checksums": "no checksums.json",
+              "extra": "unexpected files ['b.json']",
               "bad checksums": "unreadable checksums.json"}
     for case, damage in spoil.items():
         cache = _entry(tmp_path / case.replace(" ", "_"))
@@ -52,3 +51,45 @@ def test_damaged_entries_are_refused_and_removed(tmp_path, caplog):
 def test_an_unpublished_entry_is_not_usable(tmp_path):
     (tmp_path / "key").mkdir()
     assert not usable(tmp_path / "key", "test") and (tmp_path / "key").is_dir()
+
+
+def test_an_entry_from_before_sealing_is_sealed_and_reused(tmp_path, caplog):
+    cache = _entry(tmp_path)
+    (cache / CHECKSUMS).unlink()
+    with caplog.at_level("INFO", logger="diffml.pipeline"):
+        assert usable(cache, "test")
+    assert "written before cache entries were sealed" in caplog.text
+    assert problem(cache) is None  # sealed in place: damage from now on is caught
+    (cache / "a.json").write_text("{}")
+    assert not usable(cache, "test") and not cache.exists()
+
+
+def test_discard_puts_back_an_entry_another_process_published_meanwhile(tmp_path):
+    """The verifier saw a damaged folder (its inode); by the time it discards, another process
+    has replaced it with a good one: that one stays."""
+    cache = _entry(tmp_path / "one")
+    stale_ino = cache.stat().st_ino
+    fresh = _entry(tmp_path / "two")
+    cache.rename(tmp_path / "old")
+    fresh.rename(cache)
+    discard(cache, stale_ino)
+    assert cache.is_dir() and problem(cache) is None
+    assert [p.name for p in cache.parent.iterdir()] == ["key"]
+
+
+def test_an_entry_removed_while_it_is_verified_is_not_an_error(tmp_path, monkeypatch):
+    """Another process discards the entry while this one hashes it: not usable, no exception,
+    nothing removed by this process."""
+    import shutil
+
+    import data.hashing
+
+    cache = _entry(tmp_path)
+    real = data.hashing.file_sha256
+
+    def vanishing(path, **kw):
+        shutil.rmtree(cache, ignore_errors=True)
+        return real(path, **kw)
+
+    monkeypatch.setattr(data.hashing, "file_sha256", vanishing)
+    assert not usable(cache, "test")

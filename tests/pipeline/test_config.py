@@ -85,6 +85,11 @@ def test_exponent_numbers_are_numbers(small_config, tmp_path):
     assert cfg.scenario("bs").objects()["product"].maturity == 1.5
 
 
+def test_a_number_where_text_is_expected_says_to_quote_it(small_config):
+    with pytest.raises(ConfigError, match=r"name: .*got 1000.0\); quote it to keep it text"):
+        load_config(small_config, ["name=1e3"])
+
+
 def test_set_into_a_plain_list_says_to_set_it_whole(small_config):
     with pytest.raises(ConfigError, match=r"training.sizes is a list; set it whole"):
         load_config(small_config, ["scenarios.bs.training.sizes.0=512"])

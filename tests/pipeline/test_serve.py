@@ -116,6 +116,12 @@ def test_served_runs_read_only_allowed_configs_and_write_under_their_roots(tmp_p
     check_request(good, None, ["scenarios.bs.model.vol=0.3"], None, [allowed])
     check_request(good, allowed / "runs" / "today", [], None, [allowed])
     check_request(good, tmp_path / "served", [], None, [allowed], tmp_path / "served")
+    check_request(good, None, ["scenarios.bs.pinn.options.device=cuda:1"], None, [allowed])
+    # the operator's own serve --set is trusted, a caller's is checked
+    mine = ["dask.address=tcp://127.0.0.1:8786"]
+    check_request(good, None, mine, None, [allowed], trusted_sets=mine)
+    with pytest.raises(ConfigError, match="looks like a path or a URI"):
+        check_request(good, None, mine, None, [allowed])
     (allowed / "link.yaml").symlink_to(outside / "small.yaml")
     refused = {
         "config": (outside / "small.yaml", None, [], None),
