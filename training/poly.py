@@ -18,6 +18,7 @@ Shapes: X (m, d), y (m,), dydx (m, d); K = C(d + p, p) basis functions.
 
 from __future__ import annotations
 
+import warnings
 from itertools import combinations_with_replacement
 from math import comb
 from numbers import Integral, Real
@@ -134,10 +135,21 @@ class _PolyBase(BaseRegressor):
         return self.predict(X), self.predict_gradient(X)
 
 
-def _solve_sym(A: np.ndarray, b: np.ndarray, rcond: float) -> np.ndarray:
-    """Pseudo-inverse solve of a symmetric PSD system by eigen-decomposition."""
+NORMAL_COND_MAX = 1e10
+"""Largest condition number of the normal matrix that ``solver="eigh"`` solves: beyond it the
+normal equations lose more than 10 of float64's 16 digits and the fit falls back to the stacked
+least squares (``solver_`` says which ran)."""
+
+
+def _solve_sym(A: np.ndarray, b: np.ndarray, rcond: float,
+               cond_max: float = np.inf) -> np.ndarray | None:
+    """Pseudo-inverse solve of a symmetric PSD system by eigen-decomposition; None when its
+    condition number exceeds ``cond_max``."""
     w, V = np.linalg.eigh(A)
-    cutoff = rcond * max(float(w.max()), 0.0)
+    top = max(float(w.max()), 0.0)
+    if np.isfinite(cond_max) and (not top > 0.0 or float(w.min()) < top / cond_max):
+        return None
+    cutoff = rcond * top
     inv = np.where(w > cutoff, 1.0 / np.where(w > cutoff, w, 1.0), 0.0)
     return V @ (inv * (V.T @ b))
 
@@ -160,7 +172,11 @@ class DifferentialPolynomialRegression(_PolyBase):
     the derivatives alone, which determine the polynomial up to its constant term; the minimum-norm
     solution sets the constant of the standardised basis to 0.
 
-    Attributes: ``coef_`` (K,), ``basis_``, ``weights_`` (d,) the w_j, ``x_mean_``, ``x_std_``.
+    Attributes: ``coef_`` (K,), ``basis_``, ``weights_`` (d,) the w_j, ``x_mean_``, ``x_std_``;
+    ``solver_``, the solver that ran: ``"eigh"`` falls back to ``"lstsq"`` when the normal
+    matrix's condition number exceeds :data:`NORMAL_COND_MAX` (high degrees square an already
+    large condition number); ``rank_`` after ``"lstsq"``, which warns (RuntimeWarning) when the
+    basis is numerically rank-deficient on the data.
     """
 
     _parameter_constraints = {
@@ -201,8 +217,9 @@ class DifferentialPolynomialRegression(_PolyBase):
         a = self.alpha if ya is not None else 1.0
         pen = np.full(K, self.ridge * m)
         pen[0] = 0.0
-        solve = self._solve_normal if self.solver == "eigh" else self._solve_stacked
-        self.coef_ = solve(Xs, P, ya, zs, a, pen)
+        coef = self._solve_normal(Xs, P, ya, zs, a, pen) if self.solver == "eigh" else None
+        self.solver_ = "eigh" if coef is not None else "lstsq"
+        self.coef_ = coef if coef is not None else self._solve_stacked(Xs, P, ya, zs, a, pen)
         self.mode_ = TrainMode.DIFFERENTIAL if use_z else TrainMode.STANDARD
         return self
 
@@ -214,8 +231,9 @@ class DifferentialPolynomialRegression(_PolyBase):
         zs: np.ndarray | None,
         a: float,
         pen: np.ndarray,
-    ) -> np.ndarray:
-        """``solver="eigh"``: the normal equations of the module docstring, pseudo-inverted."""
+    ) -> np.ndarray | None:
+        """``solver="eigh"``: the normal equations of the module docstring, pseudo-inverted;
+        None when they are too ill-conditioned (:data:`NORMAL_COND_MAX`)."""
         B, w = self.basis_, self.weights_
         K = B.n_features
         A = np.zeros((K, K))
@@ -230,7 +248,7 @@ class DifferentialPolynomialRegression(_PolyBase):
                 A += a * w[j] * (D.T @ D)
                 rhs += a * w[j] * (D.T @ zs[:, j])
         A[np.diag_indices(K)] += pen
-        return _solve_sym(A, rhs, self.rcond)
+        return _solve_sym(A, rhs, self.rcond, NORMAL_COND_MAX)
 
     def _solve_stacked(
         self,
@@ -255,7 +273,17 @@ class DifferentialPolynomialRegression(_PolyBase):
         if self.ridge > 0:
             blocks.append(np.diag(np.sqrt(pen)))
             targets.append(np.zeros(B.n_features))
-        return np.linalg.lstsq(np.vstack(blocks), np.concatenate(targets), rcond=self.rcond)[0]
+        coef, _, rank, _ = np.linalg.lstsq(np.vstack(blocks), np.concatenate(targets),
+                                           rcond=self.rcond)
+        self.rank_ = int(rank)
+        full = B.n_features - (1 if ya is None else 0)  # derivatives alone: no constant
+        if rank < full:
+            warnings.warn(
+                f"{type(self).__name__}: the degree-{self.degree} basis ({B.n_features} "
+                f"monomials) has numerical rank {rank} on these inputs; the fit drops "
+                f"{full - rank} directions and can be far off: lower the degree or add data",
+                RuntimeWarning, stacklevel=3)
+        return coef
 
 
 def _derivative_weights(zs: np.ndarray, ya: np.ndarray | None) -> np.ndarray:
