@@ -78,6 +78,9 @@ class DatasetSpec:
             if getattr(self, field) < 1:
                 raise ValueError(f"The '{field}' parameter of DatasetSpec must be >= 1. Got "
                                  f"{getattr(self, field)} instead.")
+        if not isinstance(self.antithetic, (bool, np.bool_)):
+            raise ValueError(f"The 'antithetic' parameter of DatasetSpec must be True or False. "
+                             f"Got {self.antithetic!r} instead.")
         object.__setattr__(self, "antithetic", bool(self.antithetic))
         try:
             precision = np.dtype(self.precision).name

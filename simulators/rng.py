@@ -177,20 +177,27 @@ def fill_uniforms(seed, stream, path, out):
             out[j + 3] = u3
 
 
-def _check(seed: int, first_path: int, n_paths: int, n_draws: int) -> None:
-    if not 0 <= int(seed) < 2**64:
-        raise ValueError(f"The 'seed' argument must be in [0, 2**64). Got {seed!r} instead.")
-    if int(first_path) < 0:
-        raise ValueError(f"The 'first_path' argument must be >= 0. Got {first_path!r} instead.")
-    if n_paths < 0 or n_draws < 0:
-        raise ValueError(f"Counts must be >= 0. Got n_paths={n_paths}, n_draws={n_draws}.")
+def _check(seed: int, first_path: int, n_paths: int, n_draws: int, stream: int,
+           owner: str) -> None:
+    """One-line ValueErrors naming ``owner`` and the argument: integers (not bools) in range,
+    and paths within the 2**64 counters, which would otherwise wrap around silently."""
+    for name, value, top in (("seed", seed, 2**64), ("stream", stream, 2**32),
+                             ("first_path", first_path, 2**64), ("n_paths", n_paths, 2**64),
+                             ("n_draws", n_draws, 2**32)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
+                0 <= int(value) < top):
+            raise ValueError(f"The '{name}' argument of rng.{owner} must be an integer in "
+                             f"[0, 2**{top.bit_length() - 1}). Got {value!r} instead.")
+    if int(first_path) + int(n_paths) > 2**64:
+        raise ValueError(f"The paths of rng.{owner} must lie below 2**64: first_path "
+                         f"{first_path} + n_paths {n_paths} exceeds it.")
 
 
 def normals(
     seed: int, n_paths: int, n_draws: int, *, first_path: int = 0, stream: int = STREAM_MODEL
 ) -> np.ndarray:
     """Standard normals of paths ``first_path ..``, shape (n_paths, n_draws)."""
-    _check(seed, first_path, n_paths, n_draws)
+    _check(seed, first_path, n_paths, n_draws, stream, "normals")
     out = np.empty((n_paths, n_draws), dtype=np.float64)
     _normals_kernel(np.uint64(seed), np.uint64(stream), np.uint64(first_path), out)
     return out
@@ -200,7 +207,7 @@ def uniforms(
     seed: int, n_paths: int, n_draws: int, *, first_path: int = 0, stream: int = STREAM_MODEL
 ) -> np.ndarray:
     """Uniforms in (0, 1) of paths ``first_path ..``, shape (n_paths, n_draws)."""
-    _check(seed, first_path, n_paths, n_draws)
+    _check(seed, first_path, n_paths, n_draws, stream, "uniforms")
     out = np.empty((n_paths, n_draws), dtype=np.float64)
     _uniforms_kernel(np.uint64(seed), np.uint64(stream), np.uint64(first_path), out)
     return out

@@ -129,6 +129,12 @@ def simulate(
         first_path < 0
     ):
         v.fail("simulate", "first_path", "an integer >= 0", first_path)
+    if int(first_path) + n_paths > 2**64:
+        v.fail("simulate", "first_path", f"at most 2**64 - n_paths ({n_paths}): path indices are "
+               "64-bit counters", first_path)
+    for flag, value in (("antithetic", antithetic), ("device_output", device_output)):
+        if not isinstance(value, (bool, np.bool_)):
+            v.fail("simulate", flag, "True or False", value)
     v.choice("simulate", "dtype", dtype, DTYPES)
     if device_output and backend == "cpu":
         v.fail("simulate", "device_output", "False with backend='cpu' (device arrays need "

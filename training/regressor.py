@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
@@ -426,7 +427,26 @@ class DifferentialRegressor(BaseRegressor):
         self.device_ = device
         self.history_ = hist
         self.result_ = self._result(status, data, hist, best, fit_seconds)
+        self._warn_if_not_learned(data, hist)
         return self
+
+    def _warn_if_not_learned(self, data: _TrainingData, hist: TrainHistory) -> None:
+        """RuntimeWarning when the last epoch's training loss is no better than that of the best
+        constant predictor (value the labels' mean, gradient 0): a step size so large that the
+        network saturated, say; its predictions are then a constant."""
+        if not hist.loss:
+            return
+        with torch.no_grad():
+            y = data.y[data.train]
+            const = data.alpha * float(torch.mean((y - y.mean()) ** 2))
+            if data.z is not None:
+                const += data.beta * float(torch.mean(data.z[data.train] ** 2 * data.lam2))
+        if hist.loss[-1] >= const:
+            warnings.warn(
+                f"DifferentialRegressor: the last epoch's training loss {hist.loss[-1]:.3g} is "
+                f"no better than a constant predictor's {const:.3g}: the network learned "
+                f"nothing (lower 'peak_lr', add epochs, or check the labels)",
+                RuntimeWarning, stacklevel=3)
 
     def _split(self, n: int, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Training and validation rows: with ``validation_fraction``, a seeded shuffle whose tail

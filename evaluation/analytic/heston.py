@@ -109,6 +109,10 @@ def _heston(
     s, k, tau, v0, kap, th, x_i, rh, r, q = (a.ravel() for a in arrs)
     fwd = s * np.exp((r - q) * tau)
     x = np.log(fwd / k)
+    if np.any(x > MAX_LOG_MONEYNESS):
+        v.fail(owner, "spot", f"at most e^{MAX_LOG_MONEYNESS:g} (about 1e10) times the strike in "
+               "forward terms (beyond it a put is below the round-off of the call it is "
+               "computed from)", spot)
     n = s.size
     dfq = np.exp(-q * tau)
     if omega == 0.0:
@@ -155,6 +159,12 @@ def _heston(
         vanna=shaped(-pre * (0.5 * iv + i1v) / s),
         volga=shaped(-pre * ivv),
     )
+
+
+MAX_LOG_MONEYNESS = 23.0
+"""Largest ln(F/K) priced (F/K up to about 1e10): put and call come from one characteristic-
+function integral and parity, so beyond it a put is lost in the round-off of the call (at
+F/K = 1e18 a put came out as K e^{-rT} instead of about 0)."""
 
 
 def heston(

@@ -92,3 +92,14 @@ def test_errors():
     with pytest.raises(ValueError, match=r"'variance' parameter of heston_greeks must be >= 0"):
         an.heston_greeks(100, -0.04, strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3,
                          rho=-0.5)
+
+
+def test_spots_beyond_the_priced_moneyness_are_refused():
+    """A put at F/K = 1e18 came out as K e^{-rT} (parity's round-off): refused in one line; at
+    F/K = 1e8 the put is still about 0, and far below the strike the put is K e^{-rT} - S."""
+    p = dict(strike=100.0, maturity=1.0, kind="put", kappa=1.5, theta=0.04, xi=0.3, rho=-0.9,
+             rate=0.025)
+    with pytest.raises(ValueError, match="'spot' parameter of heston must be at most e"):
+        an.heston(1e20, 0.04, **p)
+    assert 0.0 <= an.heston(1e10, 0.04, **p) < 1e-5
+    assert an.heston(1e-9, 0.04, **p) == pytest.approx(100.0 * np.exp(-0.025) - 1e-9, abs=1e-11)

@@ -291,3 +291,19 @@ def test_unknown_format_is_refused(tmp_path):
     (path / "config.json").write_text(json.dumps({**config, "format_version": 3}))
     with pytest.raises(ValueError, match=r"does not hold a DifferentialRegressor \(formats 1, 2\)"):
         DifferentialRegressor.load(path)
+
+
+def test_a_fit_no_better_than_a_constant_warns():
+    """peak_lr 1e6 saturates the network into a constant (it predicted 1221 for a call worth
+    below 0.5): the fit warns; an ordinary fit of the same data does not."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 1.5, (2048, 1))
+    y = np.maximum(x[:, 0] - 1.0, 0.0) + 0.05 * rng.standard_normal(2048)
+    z = (x > 1.0).astype(float)
+    with pytest.warns(RuntimeWarning, match="no better than a constant predictor"):
+        DifferentialRegressor(peak_lr=1e6, epochs=3, num_threads=1).fit(x, y, z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        DifferentialRegressor(epochs=10, num_threads=1).fit(x, y, z)

@@ -96,7 +96,20 @@ class PINNSolution:
         for r in ranges:
             value = given.get(r.name, p.problem.parameter_value(r.name))  # type: ignore[attr-defined]
             cols.append(column(value)[:, None])
-        return torch.cat(cols, dim=1).to(param.device)
+        z = torch.cat(cols, dim=1)
+        names = ("tau", *p.state_names, *(r.name for r in ranges))
+        lo = (0.0, *p.input_lower)
+        hi = (p.maturity, *p.input_upper)
+        for j, (name, a, b) in enumerate(zip(names, lo, hi, strict=True)):
+            c = z[:, j]
+            slack = 1e-9 * max(abs(a), abs(b), 1.0)  # round-off at the box's edges
+            bad = ~torch.isfinite(c) | (c < a - slack) | (c > b + slack)
+            if bool(bad.any()):
+                got = float(c[bad][0])
+                raise ValueError(
+                    f"PINNSolution: {name} must lie in the solved domain [{a:g}, {b:g}]; got "
+                    f"{got:g} ({int(bad.sum())} of {n} points outside)")
+        return z.to(param.device)
 
     def price(self, points: Any, tau: Any = None, params: Mapping[str, Any] | None = None
               ) -> np.ndarray:
