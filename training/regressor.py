@@ -427,25 +427,29 @@ class DifferentialRegressor(BaseRegressor):
         self.device_ = device
         self.history_ = hist
         self.result_ = self._result(status, data, hist, best, fit_seconds)
-        self._warn_if_not_learned(data, hist)
+        self._warn_if_not_learned(net, data, hist)
         return self
 
-    def _warn_if_not_learned(self, data: _TrainingData, hist: TrainHistory) -> None:
-        """RuntimeWarning when the last epoch's training loss is no better than that of the best
-        constant predictor (value the labels' mean, gradient 0): a step size so large that the
-        network saturated, say; its predictions are then a constant."""
+    def _warn_if_not_learned(self, net: TwinNetwork, data: _TrainingData,
+                             hist: TrainHistory) -> None:
+        """RuntimeWarning when the fitted network predicts a constant (spread below 1e-3 of the
+        labels' on the training rows) and its last epoch's loss is no better than the best
+        constant predictor's (value the labels' mean, gradient 0): a step size so large that
+        the network saturated. A short training that is still learning is not flagged."""
         if not hist.loss:
             return
+        rows = data.train[:65536]
         with torch.no_grad():
-            y = data.y[data.train]
+            y = data.y[rows]
             const = data.alpha * float(torch.mean((y - y.mean()) ** 2))
             if data.z is not None:
-                const += data.beta * float(torch.mean(data.z[data.train] ** 2 * data.lam2))
-        if hist.loss[-1] >= const:
+                const += data.beta * float(torch.mean(data.z[rows] ** 2 * data.lam2))
+            spread = float(net(data.x[rows]).std())
+        if spread < 1e-3 * float(y.std()) and hist.loss[-1] >= 0.99 * const:
             warnings.warn(
-                f"DifferentialRegressor: the last epoch's training loss {hist.loss[-1]:.3g} is "
-                f"no better than a constant predictor's {const:.3g}: the network learned "
-                f"nothing (lower 'peak_lr', add epochs, or check the labels)",
+                f"DifferentialRegressor: the network predicts a constant (its loss "
+                f"{hist.loss[-1]:.3g} against a constant predictor's {const:.3g}): the training "
+                f"saturated it (lower 'peak_lr' or set 'clip_norm')",
                 RuntimeWarning, stacklevel=3)
 
     def _split(self, n: int, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray | None]:
