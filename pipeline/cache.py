@@ -119,9 +119,8 @@ def publish_cache_entry(src: Path, cache: Path, what: str) -> None:
 
     seal(src)
     (src / DONE).write_text("")
-    if cache.exists() and not (cache / DONE).is_file():
-        shutil.rmtree(cache, ignore_errors=True)
-    elif cache.exists() and problem(cache) not in (None, LEGACY):
-        discard(cache)  # damaged, e.g. a PINN family entry that lost its family.json
+    if cache.exists() and (not (cache / DONE).is_file()
+                           or problem(cache) not in (None, LEGACY)):
+        discard(cache)  # incomplete, or damaged (e.g. a PINN family entry without family.json)
     if not data.publish_dir(src, cache):
         log.info("%s cache %s was published by another process first; using it", what, cache)

@@ -81,30 +81,21 @@ def _load(config: Path, sets, params):
         _fail(f"invalid configuration: {_one_line(exc)}", 2)
 
 
-def _writable(field: str, path: str | Path) -> None:
-    """``path`` exists as a directory this process can write in, or is created as one; exit 2
-    with one line naming ``field`` otherwise (before any work starts)."""
+def _folder(field: str, path: str | Path, *, writable: bool) -> None:
+    """``path`` is a directory, created when missing, and (``writable``) one this process can
+    write in; exit 2 with one line naming ``field`` otherwise (before any work starts). The
+    dataset root is not probed for writing: a read-only store serves its complete datasets."""
     import tempfile
 
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=p):
-            pass
+        if writable:
+            with tempfile.TemporaryFile(dir=p):
+                pass
     except OSError as exc:
-        _fail(f"{field}: must be a writable directory; got {str(p)[:200]!r} "
-              f"({exc.strerror or type(exc).__name__})", 2)
-
-
-def _dataset_root(path: str | Path) -> None:
-    """``dataset_root``: a directory, created when missing (exit 2 with one line when it cannot
-    be); not probed for writing, since a read-only store serves its complete datasets."""
-    p = Path(path)
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _fail(f"dataset_root: must be a directory; got {str(p)[:200]!r} "
-              f"({exc.strerror or type(exc).__name__})", 2)
+        _fail(f"{field}: must be a {'writable ' if writable else ''}directory; got "
+              f"{str(p)[:200]!r} ({exc.strerror or type(exc).__name__})", 2)
 
 
 def _check_address(address: str) -> None:
@@ -185,10 +176,10 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     if dask_address is not None:
         _check_address(dask_address)
     _check_gpu_workers(cfg, dask_address)
-    _writable("--output" if output is not None else "output_root",
-              output if output is not None else cfg.output_root)
+    _folder("--output" if output is not None else "output_root",
+            output if output is not None else cfg.output_root, writable=True)
     if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
-        _dataset_root(cfg.dataset_root)
+        _folder("dataset_root", cfg.dataset_root, writable=False)
     import tempfile
     import time
 
@@ -377,7 +368,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
 
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
-    _dataset_root(cfg.dataset_root)
+    _folder("dataset_root", cfg.dataset_root, writable=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -509,8 +500,8 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
-    _writable("--output", output)
-    _dataset_root(cfg.dataset_root)
+    _folder("--output", output, writable=True)
+    _folder("dataset_root", cfg.dataset_root, writable=False)
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     show = console.is_terminal if progress is None else progress
     try:
@@ -553,7 +544,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     s = _chosen(cfg, [scenario])[0]
     if s.pinn is None or not s.pinn.enabled:
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
-    _writable("--output", output)
+    _folder("--output", output, writable=True)
     try:
         output.mkdir(parents=True, exist_ok=True)
         res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)

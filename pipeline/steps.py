@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from evaluation.metrics import (
 )
 
 from . import diagnostics
-from .cache import seal, usable
+from .cache import discard, seal, usable
 from .config import RunConfig, Scenario, surrogate_learns_risk_free
 
 #: Bumped when the metrics computed from a trained model change, so that cached learning curves
@@ -345,21 +344,14 @@ def _plain(obj: Any) -> Any:
 
 def _drop_incomplete_cache(cache: Path) -> None:
     """Remove a cache entry without ``curve.json`` (left by an older, non-atomic writer), so
-    that a complete one can take its place; renamed first, so concurrent callers do not
-    collide."""
-    import data
-
-    if not cache.is_dir() or (cache / "curve.json").is_file():
-        return
-    trash = cache.with_name(f".{cache.name}.stale-{os.getpid()}-{time.time_ns()}")
+    that a complete one can take its place; one that another process completes meanwhile
+    (a new folder) is kept (:func:`pipeline.cache.discard`)."""
     try:
-        os.rename(cache, trash)
+        ino = cache.stat().st_ino
     except FileNotFoundError:
-        return  # another process removed or replaced it
-    if (trash / "curve.json").is_file():  # completed by another process meanwhile: put back
-        data.publish_dir(trash, cache)
         return
-    shutil.rmtree(trash, ignore_errors=True)
+    if cache.is_dir() and not (cache / "curve.json").is_file():
+        discard(cache, ino)
 
 
 def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,
