@@ -19,9 +19,38 @@ from .config import DaskSettings
 log = logging.getLogger("diffml.pipeline")
 
 
+class CancelledTaskFilter(logging.Filter):
+    """Drops a Dask worker's warning that a task it was running "ended with CancelledError".
+
+    Tasks are cancelled only when the run is stopped (SIGTERM, Ctrl-C): Prefect then cancels
+    the flow's futures and an in-process worker logs one such warning per running task, with
+    its internal coroutine, after the user already knows the run was stopped. Every other
+    record passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING
+                    and "ended with CancelledError" in record.getMessage())
+
+
+#: The Dask logger that reports cancelled tasks (see :class:`CancelledTaskFilter`).
+CANCELLED_TASK_LOGGER = "distributed.worker.state_machine"
+
+
+def quiet_cancelled_tasks() -> None:
+    """Install :class:`CancelledTaskFilter` on :data:`CANCELLED_TASK_LOGGER` (once)."""
+    logger = logging.getLogger(CANCELLED_TASK_LOGGER)
+    if not any(isinstance(f, CancelledTaskFilter) for f in logger.filters):
+        logger.addFilter(CancelledTaskFilter())
+
+
 def task_runner(settings: DaskSettings, address: str | None = None):
-    """A ``prefect_dask.DaskTaskRunner`` for the run, or None when Dask is disabled."""
+    """A ``prefect_dask.DaskTaskRunner`` for the run, or None when Dask is disabled; in-process
+    workers' warnings about tasks cancelled by a stop are dropped (:func:`quiet_cancelled_tasks`).
+    """
     from prefect_dask import DaskTaskRunner
+
+    quiet_cancelled_tasks()
 
     address = address or settings.address
     if address:
