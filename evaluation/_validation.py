@@ -4,6 +4,9 @@ Every failure raises ``ValueError`` with one message format naming the function,
 the allowed range and the value received, e.g.
 ``The 'vol' parameter of black_scholes must be > 0. Got -0.2 instead.``
 For arrays, the first offending entry is reported.
+
+Numbers are real: booleans, strings, bytes, complex numbers and arrays or tensors whose elements
+are not integers or floats are refused, never converted (``True`` is not 1.0, ``"100"`` not 100).
 """
 
 from __future__ import annotations
@@ -24,12 +27,53 @@ def _scalar(x: object) -> object:
     return x
 
 
+_NON_REAL_SCALARS = (bool, np.bool_, str, bytes, complex, np.complexfloating)
+_REAL = "a real number or an array of real numbers"
+
+
+def _dtype_kind(dtype: object) -> str | None:
+    """NumPy kind code of a NumPy or torch dtype ("b", "i", "u", "f", "c", ...), None if unknown."""
+    try:
+        return np.dtype(dtype).kind  # type: ignore[call-overload]
+    except TypeError:
+        pass
+    if getattr(dtype, "is_floating_point", False):
+        return "f"
+    if getattr(dtype, "is_complex", False):
+        return "c"
+    name = str(dtype)
+    if name.endswith("bool"):
+        return "b"
+    return "i" if "int" in name else None
+
+
+def is_non_real(value: object) -> bool:
+    """True for a bool, text, a complex number, an array or tensor whose elements are not
+    integers or floats, or a (nested) list or tuple holding any of these."""
+    if isinstance(value, _NON_REAL_SCALARS):
+        return True
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return _dtype_kind(dtype) not in (None, "i", "u", "f")
+    if isinstance(value, (list, tuple)):
+        return any(is_non_real(item) for item in value)
+    return False
+
+
+def real(owner: str, field: str, value: object) -> np.ndarray:
+    """A float64 array of real numbers, NaN and +-inf included (any shape, scalars give 0-d)."""
+    if is_non_real(value):
+        fail(owner, field, _REAL, value)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(owner, field, _REAL, value)
+    raise AssertionError  # unreachable
+
+
 def array(owner: str, field: str, value: object) -> np.ndarray:
     """A float64 array of finite numbers (any shape, scalars give 0-d arrays)."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(owner, field, "a real number or an array of real numbers", value)
+    arr = real(owner, field, value)
     bad = ~np.isfinite(arr)
     if np.any(bad):
         fail(owner, field, "finite", _scalar(arr[bad].flat[0]))
@@ -99,6 +143,35 @@ def choice(owner: str, field: str, value: str, allowed: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         fail(owner, field, "one of " + ", ".join(repr(a) for a in allowed), value)
     return value
+
+
+def correlation_matrix(owner: str, field: str, value: object, dim: int) -> np.ndarray:
+    """A correlation matrix of shape (dim, dim): finite, symmetric, unit diagonal, entries in
+    [-1, 1] and positive semi-definite (the checks of ``simulators.BachelierBasket``). A scalar is
+    accepted for ``dim == 1``."""
+    rule = "a square matrix of real numbers"
+    if is_non_real(value):
+        fail(owner, field, rule, value)
+    try:
+        c = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(owner, field, rule, value)
+    if c.ndim == 0 and dim == 1:
+        c = c.reshape(1, 1)
+    if c.shape != (dim, dim):
+        fail(owner, field, f"a {dim}x{dim} matrix", f"shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        fail(owner, field, "finite", "a matrix with NaN or Inf")
+    if not np.allclose(c, c.T, rtol=0.0, atol=1e-12):
+        fail(owner, field, "symmetric", f"max asymmetry {np.max(np.abs(c - c.T)):.3g}")
+    if not np.allclose(np.diag(c), 1.0, rtol=0.0, atol=1e-12):
+        fail(owner, field, "a unit-diagonal matrix", f"diagonal {np.diag(c).tolist()}")
+    if np.any(np.abs(c) > 1.0 + 1e-12):
+        fail(owner, field, "with entries in [-1, 1]", f"max |entry| {np.max(np.abs(c)):.6g}")
+    lam_min = float(np.linalg.eigvalsh(0.5 * (c + c.T)).min())
+    if lam_min < -1e-10:
+        fail(owner, field, "positive semi-definite", f"smallest eigenvalue {lam_min:.6g}")
+    return c
 
 
 def spot_pairs(owner: str, spots: object) -> np.ndarray:

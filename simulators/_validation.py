@@ -3,6 +3,10 @@
 Every failure raises ``ValueError`` with one message format, naming the owner, the field, the
 allowed range and the value received, e.g.
 ``The 'vol' parameter of BlackScholes must be > 0. Got -0.2 instead.``
+(:func:`instance_of` raises ``TypeError`` in the same format.)
+
+Numbers are real: booleans, strings, bytes, complex numbers and arrays or tensors whose elements
+are not integers or floats are refused, never converted (``True`` is not 1.0, ``"0.2"`` not 0.2).
 """
 
 from __future__ import annotations
@@ -13,11 +17,59 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _message(owner: str, field: str, rule: str, value: object) -> str:
+    return f"The '{field}' parameter of {owner} must be {rule}. Got {value!r} instead."
+
+
 def fail(owner: str, field: str, rule: str, value: object) -> None:
-    raise ValueError(f"The '{field}' parameter of {owner} must be {rule}. Got {value!r} instead.")
+    raise ValueError(_message(owner, field, rule, value))
+
+
+def instance_of(owner: str, field: str, value: object, types: tuple[type, ...]) -> object:
+    """``value`` if it is an instance of one of ``types``, else a ``TypeError`` in the standard
+    format naming the expected classes."""
+    if not isinstance(value, types):
+        names = [t.__name__ for t in types]
+        rule = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise TypeError(_message(owner, field, f"an instance of {rule}", value))
+    return value
+
+
+_NON_REAL_SCALARS = (bool, np.bool_, str, bytes, complex, np.complexfloating)
+
+
+def _dtype_kind(dtype: object) -> str | None:
+    """NumPy kind code of a NumPy or torch dtype ("b", "i", "u", "f", "c", ...), None if unknown."""
+    try:
+        return np.dtype(dtype).kind  # type: ignore[call-overload]
+    except TypeError:
+        pass
+    if getattr(dtype, "is_floating_point", False):
+        return "f"
+    if getattr(dtype, "is_complex", False):
+        return "c"
+    name = str(dtype)
+    if name.endswith("bool"):
+        return "b"
+    return "i" if "int" in name else None
+
+
+def is_non_real(value: object) -> bool:
+    """True for a bool, text, a complex number, an array or tensor whose elements are not
+    integers or floats, or a (nested) list or tuple holding any of these."""
+    if isinstance(value, _NON_REAL_SCALARS):
+        return True
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return _dtype_kind(dtype) not in (None, "i", "u", "f")
+    if isinstance(value, (list, tuple)):
+        return any(is_non_real(item) for item in value)
+    return False
 
 
 def finite(owner: str, field: str, value: float) -> float:
+    if is_non_real(value):
+        fail(owner, field, "a real number", value)
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -55,13 +107,15 @@ def positive_int(owner: str, field: str, value: int, minimum: int = 1) -> int:
 
 
 def choice(owner: str, field: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         fail(owner, field, "one of " + ", ".join(repr(a) for a in allowed), value)
     return value
 
 
 def vector(owner: str, field: str, value, length: int | None = None) -> tuple[float, ...]:
     """A 1-D sequence of finite floats, optionally of a given length, returned as a tuple."""
+    if is_non_real(value):
+        fail(owner, field, "a sequence of real numbers", value)
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -86,6 +140,8 @@ def positive_vector(owner: str, field: str, value, length: int | None = None) ->
 
 def correlation_matrix(owner: str, field: str, value, dim: int) -> tuple[tuple[float, ...], ...]:
     """A symmetric positive semi-definite matrix with unit diagonal, returned as nested tuples."""
+    if is_non_real(value):
+        fail(owner, field, "a square matrix of real numbers", value)
     try:
         c = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

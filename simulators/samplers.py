@@ -17,15 +17,22 @@ from . import rng
 STREAM_UNIFORM = 2
 
 
+def _bound_rule(lo: float, hi: float) -> str:
+    """The admissible range of an input in words; a lower bound of 0 is exclusive."""
+    if lo == 0.0:
+        return f"> {lo}" if hi == np.inf else f"in ({lo}, {hi}]"
+    return f"in [{lo}, {hi}]"
+
+
 def _check_bounds(owner: str, field_name: str, model, values: np.ndarray) -> None:
     bounds = model.input_bounds()
     for name, col in zip(model.inputs, values.T, strict=True):
         lo, hi = bounds[name]
-        bad = (col <= lo) if lo == 0.0 else (col < lo)
-        if np.any(bad) or np.any(col > hi):
-            allowed = f"> {lo}" if lo == 0.0 else f"in [{lo}, {hi}]"
-            v.fail(owner, f"{field_name} ({name})", allowed + f" for {type(model).__name__}",
-                   float(col[np.argmax(bad | (col > hi))]))
+        bad = ((col <= lo) if lo == 0.0 else (col < lo)) | (col > hi)
+        if np.any(bad):
+            v.fail(owner, f"{field_name} ({name})",
+                   _bound_rule(lo, hi) + f" for {type(model).__name__}",
+                   float(col[np.argmax(bad)]))
 
 
 @dataclass(frozen=True)
@@ -58,10 +65,15 @@ class UniformSampler:
     high: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        low = v.vector("UniformSampler", "low", self.low)
-        high = v.vector("UniformSampler", "high", self.high, len(low))
-        if any(h < lo for lo, h in zip(low, high, strict=True)):
-            v.fail("UniformSampler", "high", ">= low in every entry", high)
+        o = "UniformSampler"
+        low = v.vector(o, "low", self.low)
+        high = v.vector(o, "high", self.high)
+        if len(high) != len(low):
+            v.fail(o, "high", f"of the same length as low ({len(low)})", high)
+        below = [i for i, (lo, h) in enumerate(zip(low, high, strict=True)) if h < lo]
+        if below:
+            v.fail(o, "high", f">= low in every entry (entry {below[0]}: low {low[below[0]]})",
+                   high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 

@@ -8,7 +8,10 @@ import time
 import numpy as np
 
 from . import _validation as v
+from .products import BasketOption, BestOf, European, NettingSet, WorstOf
 from .sample import Sample
+from .samplers import FixedSampler, ForwardSampler, UniformSampler
+from .xva import XVA
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,15 @@ def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
                 f"({dtype}; {hint})")
 
 
+def _check_objects(product, sampler, xva) -> None:
+    """``TypeError`` naming the first of product, sampler and xva that has the wrong type."""
+    v.instance_of("simulate", "product", product,
+                  (European, BasketOption, WorstOf, BestOf, NettingSet))
+    v.instance_of("simulate", "sampler", sampler, (FixedSampler, UniformSampler, ForwardSampler))
+    if xva is not None:
+        v.instance_of("simulate", "xva", xva, (XVA,))
+
+
 def resolve_backend(backend: str) -> str:
     """'cpu' or 'gpu'; 'auto' picks the GPU when CUDA is usable, else the CPU (logged once)."""
     v.choice("simulate", "backend", backend, BACKENDS)
@@ -106,7 +118,7 @@ def simulate(
         seed: RNG key in [0, 2**64).
         first_path: index of the first path, so that [0, k) and [k, n) concatenate to [0, n).
         antithetic: average each path with its mirror (normals negated, same x).
-        xva: optional ``XVA``; labels and differentials of a one-signed payoff
+        xva: optional ``XVA`` (None: risk-free); labels and differentials of a one-signed payoff
             (``product.sign`` = +1 or -1, e.g. a call spread netting set) are multiplied by
             e^{-c tau}. A payoff that can change sign (``product.sign`` = 0: a forward, a collar
             netting set) is refused: its risky value solves a non-linear PDE.
@@ -119,9 +131,14 @@ def simulate(
 
     Returns:
         A ``Sample`` with x (n, d), y (n,), dydx (n, d); y is discounted to the input date.
+
+    Raises:
+        TypeError: product, sampler or xva is not one of the classes above.
+        ValueError: any other argument out of its range (the message names it).
     """
     from . import _dispatch
 
+    _check_objects(product, sampler, xva)
     n_paths = v.positive_int("simulate", "n_paths", n_paths)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         v.fail("simulate", "seed", "an integer in [0, 2**64)", seed)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from .. import _validation as v
+
 _GL = {
     6: (
         np.array([0.1713244923791705, 0.3607615730481384, 0.4679139345726904]),
@@ -151,15 +153,28 @@ def _bvnu(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+_OWNER = "bivariate_normal_cdf"
+
+
+def _limit(field: str, value) -> np.ndarray:
+    """An integration limit: real numbers or +-inf, not NaN."""
+    x = v.real(_OWNER, field, value)
+    if np.any(np.isnan(x)):
+        v.fail(_OWNER, field, "a real number or +-inf (not NaN)", float("nan"))
+    return x
+
+
 def bivariate_normal_cdf(a, b, rho) -> np.ndarray:
     """M(a, b; rho) = P(X <= a, Y <= b), X, Y standard normal with correlation rho in [-1, 1].
 
     Arguments broadcast; infinite limits are allowed. Returns a float64 array.
+
+    Raises:
+        ValueError: a or b NaN or not real, rho outside [-1, 1] (the message names the first
+            offending argument and value).
     """
     a, b, rho = np.broadcast_arrays(
-        np.asarray(a, dtype=np.float64),
-        np.asarray(b, dtype=np.float64),
-        np.asarray(rho, dtype=np.float64),
+        _limit("a", a), _limit("b", b), v.in_range(_OWNER, "rho", rho, -1.0, 1.0)
     )
     shape = a.shape
     a, b, rho = a.ravel(), b.ravel(), rho.ravel()
@@ -174,5 +189,5 @@ def bivariate_normal_cdf(a, b, rho) -> np.ndarray:
     only_a = (b == np.inf) & ~zero & ~only_b
     out[only_a] = ndtr(a[only_a])
     if np.any(fin):
-        out[fin] = _bvnu(-a[fin], -b[fin], np.clip(rho[fin], -1.0, 1.0))
+        out[fin] = _bvnu(-a[fin], -b[fin], rho[fin])
     return out.reshape(shape)

@@ -39,15 +39,7 @@ def _prepare(owner, spots, weights, vols, correlation, strike, maturity, rate, k
     sig = v.positive(owner, "vols", vols).reshape(-1)
     if sig.size != d:
         v.fail(owner, "vols", f"of length {d} (the number of assets)", f"length {sig.size}")
-    c = v.array(owner, "correlation", correlation)
-    if c.ndim == 0 and d == 1:
-        c = c.reshape(1, 1)
-    if c.shape != (d, d):
-        v.fail(owner, "correlation", f"a {d}x{d} matrix", f"shape {c.shape}")
-    if not np.allclose(c, c.T, atol=1e-12) or not np.allclose(np.diag(c), 1.0, atol=1e-12):
-        v.fail(owner, "correlation", "a symmetric matrix with unit diagonal", c.tolist())
-    if np.any(np.abs(c) > 1.0 + 1e-12):
-        v.fail(owner, "correlation", "with entries in [-1, 1]", float(np.max(np.abs(c))))
+    c = v.correlation_matrix(owner, "correlation", correlation, d)
     ws = w * sig
     var = float(ws @ c @ ws)
     if var <= 0.0:
@@ -75,7 +67,8 @@ def bachelier_basket(
         maturity: time to maturity tau > 0, in years (scalar or shape (n,)).
         kind: ``"call"``, ``"put"`` or ``"forward"`` (payoff ``b - K``, either sign).
         vols: absolute volatilities, shape (d,), > 0.
-        correlation: correlation matrix, shape (d, d).
+        correlation: correlation matrix, shape (d, d): symmetric, unit diagonal, entries in
+            [-1, 1], positive semi-definite (a scalar 1 for d = 1).
         rate: continuously compounded discount rate (does not enter the dynamics).
         weights: basket weights, shape (d,).
 

@@ -64,8 +64,10 @@ def _stulz(owner, which, spots, strike, maturity, vols, rho, rate, dividends, ki
     d = (np.log(s1 / s2) + (b1 - b2 + 0.5 * sbar2) * tau) / (sbar * sq)
     y1 = (np.log(s1 / k) + (b1 + 0.5 * sig1 * sig1) * tau) / (sig1 * sq)
     y2 = (np.log(s2 / k) + (b2 + 0.5 * sig2 * sig2) * tau) / (sig2 * sq)
-    rho1 = (sig1 - rh * sig2) / sbar
-    rho2 = (sig2 - rh * sig1) / sbar
+    # |rho1|, |rho2| <= 1 exactly (sbar^2 = (sig1 - rh sig2)^2 + sig2^2 (1 - rh^2)); clipped so
+    # that rounding at |rh| = 1 stays inside the bivariate normal's domain.
+    rho1 = min(max((sig1 - rh * sig2) / sbar, -1.0), 1.0)
+    rho2 = min(max((sig2 - rh * sig1) / sbar, -1.0), 1.0)
     if which == "min":
         m1 = _bvn(y1, -d, -rho1)
         m2 = _bvn(y2, d - sbar * sq, -rho2)
