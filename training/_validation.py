@@ -180,6 +180,10 @@ def fail(owner: str, field: str, rule: str, value: object) -> NoReturn:
 
 
 def real(owner: str, field: str, value: object) -> float:
+    """``value`` as a finite float; bools and text are refused (``True`` is not the number 1
+    here, and ``"1e-3"`` is a typo's way of hiding a number)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        fail(owner, field, "be a real number", value)
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -246,6 +250,76 @@ def positive_int(owner: str, field: str, value: object, minimum: int = 1) -> int
 
 def non_negative_int(owner: str, field: str, value: object) -> int:
     return positive_int(owner, field, value, minimum=0)
+
+
+def boolean(owner: str, field: str, value: object) -> bool:
+    """``value`` if it is ``True`` or ``False`` (not a truthy string such as 'no')."""
+    if not isinstance(value, bool):
+        fail(owner, field, "be true or false", value)
+    return value
+
+
+#: Seeds lie in [0, SEED_BOUND): torch's and NumPy's generators take them, and they fit a signed
+#: 64-bit integer (beyond, torch fails with "Overflow when unpacking long long").
+SEED_BOUND = 2**63
+SEED_RULE = "an integer in [0, 2**63)"
+
+
+def is_seed(value: object) -> bool:
+    """True for an integer (not a bool) in [0, :data:`SEED_BOUND`)."""
+    return (isinstance(value, Integral) and not isinstance(value, bool)
+            and 0 <= int(value) < SEED_BOUND)
+
+
+def seed(owner: str, field: str, value: object) -> int:
+    """``value`` as an int if it is a seed (:func:`is_seed`)."""
+    if not is_seed(value):
+        fail(owner, field, "be " + SEED_RULE, value)
+    return int(value)  # type: ignore[call-overload]
+
+
+#: The device types a model can run on.
+DEVICE_TYPES = ("cpu", "cuda")
+
+
+def device_name(owner: str, field: str, value: object) -> str:
+    """A torch device string of type 'cpu' or 'cuda' ('cpu', 'cuda', 'cuda:1'), parsed by
+    ``torch.device``; a ``torch.device`` is accepted and written as its string. Whether CUDA is
+    available is checked when the device is used (:func:`available_device`), so that a saved
+    GPU configuration still loads on a CPU machine."""
+    import torch
+
+    rule = "be a torch device string of type 'cpu' or 'cuda' (e.g. 'cpu', 'cuda', 'cuda:0')"
+    if isinstance(value, torch.device):
+        value = str(value)
+    if not isinstance(value, str):
+        fail(owner, field, rule, value)
+    try:
+        parsed = torch.device(value)
+    except RuntimeError:
+        fail(owner, field, rule, value)
+    if parsed.type not in DEVICE_TYPES:
+        fail(owner, field, rule, value)
+    return value
+
+
+def available_device(owner: str, field: str, value: str) -> Any:
+    """The ``torch.device`` of a device string checked by :func:`device_name`; ``RuntimeError``
+    when it names CUDA and CUDA is not available or has no such device index."""
+    import torch
+
+    parsed = torch.device(value)
+    if parsed.type != "cuda":
+        return parsed
+    if not torch.cuda.is_available():
+        raise RuntimeError(message(owner, field, "name an available device: "
+                                   "torch.cuda.is_available() is False, use 'cpu'", value))
+    count = torch.cuda.device_count()
+    if parsed.index is not None and parsed.index >= count:
+        raise RuntimeError(message(owner, field,
+                                   f"name an available device: there are {count} CUDA devices",
+                                   value))
+    return parsed
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._persistence import as_path, file_target, writing
 from .scaling import DifferentialScaler
 from .twin import TwinNetwork, twin_pass
 
@@ -122,10 +123,11 @@ def as_module(model: DifferentialRegressor, portable: bool = False) -> TwinExpor
     ).eval()
 
 
-def _target(path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return p
+def _target(model: DifferentialRegressor, path: str | Path, function: str, example: str) -> Path:
+    """``path`` checked as the file ``function`` writes (:func:`~training._persistence
+    .file_target`: a str or os.PathLike, not empty, not a folder; parents created)."""
+    what = type(model).__name__
+    return file_target(what, as_path(f"{what}.{function}", path), example)
 
 
 def export_onnx(model: DifferentialRegressor, path: str | Path) -> Path:
@@ -138,10 +140,11 @@ def export_onnx(model: DifferentialRegressor, path: str | Path) -> Path:
         import onnx
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("export_onnx needs the 'onnx' package: pip install onnx") from exc
-    p = _target(path)
+    p = _target(model, path, "export_onnx", "model.onnx")
     m = as_module(model, portable=True)
     example = m.x_mean.expand(2, -1).clone()
-    with warnings.catch_warnings():
+    what = type(model).__name__
+    with warnings.catch_warnings(), writing(what, p, "export"):
         # torch 2.13 marks the TorchScript-based exporter deprecated; the dynamo exporter
         # would need the onnxscript package.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -165,7 +168,8 @@ def export_onnx(model: DifferentialRegressor, path: str | Path) -> Path:
     entry = proto.metadata_props.add()
     entry.key, entry.value = "diffml", json.dumps(meta)
     onnx.checker.check_model(proto)
-    onnx.save(proto, str(p))
+    with writing(what, p, "export"):
+        onnx.save(proto, str(p))
     return p
 
 
@@ -173,12 +177,14 @@ def export_torchscript(model: DifferentialRegressor, path: str | Path) -> Path:
     """Write ``model`` as a TorchScript file (``torch.jit.script``), loadable with
     ``torch.jit.load`` without diffml; returns the path. The metadata is the extra file
     ``diffml.json`` (read it with ``torch.jit.load(path, _extra_files={"diffml.json": ""})``)."""
-    p = _target(path)
+    p = _target(model, path, "export_torchscript", "model.pt")
     with warnings.catch_warnings():
         # torch 2.13 marks TorchScript deprecated; it is still what C++ (libtorch) loads.
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(as_module(model))
-        torch.jit.save(scripted, str(p), _extra_files={"diffml.json": json.dumps(metadata(model))})
+        extra = {"diffml.json": json.dumps(metadata(model))}
+        with writing(type(model).__name__, p, "export"), open(p, "wb") as f:
+            torch.jit.save(scripted, f, _extra_files=extra)
     return p
 
 

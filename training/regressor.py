@@ -26,7 +26,17 @@ import torch
 
 from . import schedules as _sched
 from ._base import BaseRegressor
+from ._persistence import (
+    as_path,
+    check_folder,
+    make_folder,
+    read_json,
+    read_weights,
+    require_fields,
+    writing,
+)
 from ._validation import (
+    SEED_RULE,
     Choice,
     InstanceOf,
     Interval,
@@ -35,6 +45,7 @@ from ._validation import (
     Predicate,
     check_X,
     check_xy,
+    is_seed,
     not_fitted,
     on_cuda,
     param_error,
@@ -190,7 +201,7 @@ class DifferentialRegressor(BaseRegressor):
         validation loss; the best epoch's weights are restored.
     patience : int or None, default None
         With a validation split, stop after this many epochs without improvement.
-    seed : int, default 0
+    seed : int in [0, 2**63), default 0
         Seeds weight initialisation, shuffling and the split (a private ``torch.Generator``).
     dtype : {"float64", "float32"} or :class:`~training.options.DType`, default "float64"
     device : {"cpu", "cuda", "auto"}, default "cpu"
@@ -226,7 +237,7 @@ class DifferentialRegressor(BaseRegressor):
         "init": [Options(("glorot", "lecun", "he"))],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), IsNone()],
         "patience": [Interval(Integral, 1, None), IsNone()],
-        "seed": [Interval(Integral, 0, None)],
+        "seed": [Predicate(is_seed, SEED_RULE)],
         "dtype": [Choice(DType)],
         "device": [
             Options(("cpu", "cuda", "auto")),
@@ -712,16 +723,17 @@ class DifferentialRegressor(BaseRegressor):
     def save(self, path: str | Path) -> Path:
         """Write ``path/config.json`` (hyperparameters, input and output names, scaler, result)
         and ``path/weights.pt`` (``torch.save`` of the state dict). No pickled Python objects.
-        Returns the directory."""
+        Returns the directory. A path that is empty, not a str or os.PathLike, or an existing file
+        raises one error naming it (:mod:`training._persistence`)."""
         self._check_fitted()
-        p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
+        what = type(self).__name__
+        p = make_folder(what, as_path(f"{what}.save", path))
         params = self.get_params()
         if isinstance(params["schedule"], _sched.PiecewiseLinear):
             params["schedule"] = params["schedule"].to_dict()
         config = {
             "format_version": FORMAT_VERSION,
-            "class": type(self).__name__,
+            "class": what,
             "params": params,
             "n_inputs": self.n_inputs_,
             "input_names": list(self.input_names_),
@@ -731,28 +743,31 @@ class DifferentialRegressor(BaseRegressor):
             "result": self.result_.to_dict(),
         }
         state = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
-        torch.save(state, p / "weights.pt")
-        (p / "config.json").write_text(json.dumps(config, indent=2))
+        with writing(what, p):
+            with open(p / "weights.pt", "wb") as f:
+                torch.save(state, f)
+            (p / "config.json").write_text(json.dumps(config, indent=2))
         return p
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> DifferentialRegressor:
         """Load a model written by :meth:`save` (weights via ``torch.load(weights_only=True)``).
-        Format 1 (before names were saved) loads with names ``x0..x{d-1}`` and ``"y"``."""
-        p = Path(path)
-        config = json.loads((p / "config.json").read_text())
+        Format 1 (before names were saved) loads with names ``x0..x{d-1}`` and ``"y"``.
+
+        A missing folder or file raises ``FileNotFoundError``, a damaged one (``config.json`` not
+        JSON or lacking fields, hyperparameters out of range, ``weights.pt`` not a torch file or
+        not matching ``config.json``) ``ValueError``, naming the path and what is wrong."""
+        what = cls.__name__
+        p = check_folder(what, as_path(f"{what}.load", path))
+        config = read_json(what, p)
         if (
             config.get("format_version") not in _READABLE_FORMATS
-            or config.get("class") != cls.__name__
+            or config.get("class") != what
         ):
             readable = ", ".join(str(v) for v in _READABLE_FORMATS)
-            raise ValueError(f"{p} does not hold a {cls.__name__} (formats {readable}).")
-        params = dict(config["params"])
-        if isinstance(params.get("schedule"), dict):
-            params["schedule"] = _sched.from_dict(params["schedule"])
-        if device is not None:
-            params["device"] = device
-        model = cls(**params)
+            raise ValueError(f"{p} does not hold a {what} (formats {readable}).")
+        require_fields(what, p, config, ("params", "n_inputs", "mode", "scaler", "result"))
+        model = cls._from_params(p, config["params"], device)
         dev = model._resolve_device()
         net = TwinNetwork(
             config["n_inputs"],
@@ -763,8 +778,7 @@ class DifferentialRegressor(BaseRegressor):
             dtype=model._torch_dtype(),
             device=dev,
         )
-        state = torch.load(p / "weights.pt", map_location=dev, weights_only=True)
-        net.load_state_dict(state)
+        net.load_state_dict(read_weights(what, p, net.state_dict()))
         model.network_ = net
         model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
         model.n_inputs_ = int(config["n_inputs"])
@@ -778,6 +792,26 @@ class DifferentialRegressor(BaseRegressor):
         hist = TrainHistory(**r.pop("history"))
         model.history_ = hist
         model.result_ = TrainResult(history=hist, **r)
+        return model
+
+    @classmethod
+    def _from_params(cls, path: Path, params: Any, device: str | None) -> DifferentialRegressor:
+        """The unfitted model of the saved hyperparameters ``params`` (``device`` overrides
+        theirs), checked as by ``fit``; unknown names raise ``ValueError`` naming ``path``."""
+        if not isinstance(params, dict):
+            raise ValueError(f"Cannot load {cls.__name__} from {path}: the 'params' field of "
+                             "config.json is not a JSON object.")
+        unknown = sorted(set(params) - set(cls().get_params()))
+        if unknown:
+            raise ValueError(f"Cannot load {cls.__name__} from {path}: config.json has unknown "
+                             f"parameters {', '.join(repr(k) for k in unknown)}.")
+        params = dict(params)
+        if isinstance(params.get("schedule"), dict):
+            params["schedule"] = _sched.from_dict(params["schedule"])
+        if device is not None:
+            params["device"] = device
+        model = cls(**params)
+        model._validate()
         return model
 
 

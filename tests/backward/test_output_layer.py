@@ -56,7 +56,7 @@ def test_solve_is_the_minimiser_of_the_regressor_loss_in_the_output_layer(fitted
     gw, gb = torch.autograd.grad(loss, [net.weights[-1], net.biases[-1]])
     # the loss is O(1e-2) in scaled units; Adam's 8 epochs leave a gradient far above this
     assert float(gw.abs().max()) < 1e-10 and float(gb.abs().max()) < 1e-10
-    assert after == pytest.approx(float(loss), rel=1e-10)
+    assert after == pytest.approx(float(loss.detach()), rel=1e-10)
     assert after <= before
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as tv
+from .._persistence import as_path, make_folder, writing
 from . import source as src
 
 FORMAT_VERSION = 1
@@ -163,9 +164,9 @@ class RiskySurrogate:
     def save(self, path: str | Path) -> Path:
         """Write ``path/surrogate.json`` (parameters, times, scheme, history) and one
         :meth:`DifferentialRegressor.save` folder per date (``date_000`` ...). No pickles.
-        (The pipeline builds it in a private folder and publishes it by a rename.)"""
-        p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
+        (The pipeline builds it in a private folder and publishes it by a rename.) A path that is
+        empty, not a str or os.PathLike, or an existing file raises one error naming it."""
+        p = make_folder(type(self).__name__, as_path(f"{type(self).__name__}.save", path))
         for k, reg in enumerate(self.regressors):
             reg.save(p / f"date_{k:03d}")
         meta = {
@@ -180,7 +181,8 @@ class RiskySurrogate:
             "seconds": self.seconds,
             "settings": self.settings,
         }
-        (p / "surrogate.json").write_text(json.dumps(meta, indent=2))
+        with writing(type(self).__name__, p):
+            (p / "surrogate.json").write_text(json.dumps(meta, indent=2))
         return p
 
     @classmethod
@@ -190,7 +192,7 @@ class RiskySurrogate:
 
         from ..regressor import DifferentialRegressor
 
-        p = Path(path)
+        p = as_path(f"{cls.__name__}.load", path)
         try:
             meta = json.loads((p / "surrogate.json").read_text())
         except (OSError, ValueError) as exc:

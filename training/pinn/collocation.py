@@ -57,29 +57,78 @@ def _normalise(w: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
+#: The most collocation points a set may have (every point set and face together, before the
+#: copies of a parametric problem): far beyond what a PINN trains on (the recipes use about 10**4),
+#: and it stops a typo such as ``n_space=10**9`` before it exhausts the memory.
+MAX_POINTS = 10**7
+
+
+def _check_points(owner: str, field: str, value: object, total: int, formula: str) -> None:
+    """Refuse a collocation set of ``total`` > :data:`MAX_POINTS` points, naming ``field`` (of
+    ``value``) and how the total comes about (``formula``)."""
+    if total > MAX_POINTS:
+        v.fail(owner, field, f"keep the collocation set within {MAX_POINTS:,} points "
+                             f"({formula} = {total:,})", value)
+
+
+def _is_nodes(n: object) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 2
+
+
+_NODES_RULE = "be an integer >= 2 or a non-empty tuple of integers >= 2 (one per state variable)"
+
+
+def _check_grid(grid: UniformGrid | ClusteredGrid) -> None:
+    """Check ``n_tau`` and ``n_space`` of a tensor grid (``n_space`` an int >= 2 or a non-empty
+    tuple or list of them, a list stored as a tuple) and its size for one state variable per
+    entry."""
+    owner = type(grid).__name__
+    v.positive_int(owner, "n_tau", grid.n_tau, minimum=2)
+    ns = grid.n_space
+    entries = tuple(ns) if isinstance(ns, (tuple, list)) else (ns,)
+    if not entries or not all(_is_nodes(n) for n in entries):
+        v.fail(owner, "n_space", _NODES_RULE, ns)
+    if isinstance(ns, list):
+        object.__setattr__(grid, "n_space", entries)
+    _grid_nodes(grid, len(entries))
+
+
+def _grid_nodes(grid: UniformGrid | ClusteredGrid, d: int) -> tuple[int, ...]:
+    """Nodes per state variable of a grid on ``d`` variables (its size checked)."""
+    owner = type(grid).__name__
+    ns = (grid.n_space,) * d if isinstance(grid.n_space, int) else tuple(grid.n_space)
+    if len(ns) != d:
+        v.fail(owner, "n_space", f"have one entry per state variable ({d})", ns)
+    if isinstance(grid.n_space, int):
+        formula = "n_tau x n_space" + ("" if d == 1 else f"^{d}")
+    else:
+        formula = "n_tau x product of n_space"
+    field = "n_tau" if grid.n_tau > max(ns) else "n_space"
+    _check_points(owner, field, getattr(grid, field), grid.n_tau * math.prod(ns), formula)
+    return ns
+
+
 @dataclass(frozen=True)
 class UniformGrid:
     """Uniform tensor grid: ``n_tau`` times in [0, T] and ``n_space`` nodes per state variable.
 
     Attributes:
         n_tau: number of time nodes (>= 2).
-        n_space: nodes per state variable (an int for all, or one per variable).
+        n_space: nodes per state variable (>= 2; an int for all, or a tuple with one per
+            variable).
+
+    The grid may have at most :data:`MAX_POINTS` points in all.
     """
 
     n_tau: int = 51
     n_space: int | tuple[int, ...] = 201
 
     def __post_init__(self) -> None:
-        v.positive_int("UniformGrid", "n_tau", self.n_tau, minimum=2)
-        ns = (self.n_space,) if isinstance(self.n_space, int) else tuple(self.n_space)
-        for n in ns:
-            v.positive_int("UniformGrid", "n_space", n, minimum=2)
+        _check_grid(self)
 
     def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
         d = problem.dim
-        ns = (self.n_space,) * d if isinstance(self.n_space, int) else tuple(self.n_space)
-        if len(ns) != d:
-            v.fail("UniformGrid", "n_space", f"have one entry per state variable ({d})", ns)
+        ns = _grid_nodes(self, d)
         axes = [np.linspace(0.0, problem.maturity, self.n_tau)]
         weights = [trapezoid_weights(self.n_tau, 0.0, problem.maturity)]
         for i in range(d):
@@ -152,9 +201,12 @@ class ClusteredGrid:
 
     Attributes:
         n_tau: number of time nodes (>= 2).
-        n_space: nodes per state variable (an int for all, or one per variable).
+        n_space: nodes per state variable (>= 2; an int for all, or a tuple with one per
+            variable).
         stretch: multiplies the problem's cluster widths (> 0; larger is closer to uniform).
         tau_power: exponent of the time map (>= 1).
+
+    The grid may have at most :data:`MAX_POINTS` points in all.
     """
 
     n_tau: int = 21
@@ -163,19 +215,14 @@ class ClusteredGrid:
     tau_power: float = 1.0
 
     def __post_init__(self) -> None:
-        v.positive_int("ClusteredGrid", "n_tau", self.n_tau, minimum=2)
-        ns = (self.n_space,) if isinstance(self.n_space, int) else tuple(self.n_space)
-        for n in ns:
-            v.positive_int("ClusteredGrid", "n_space", n, minimum=2)
-        v.positive("ClusteredGrid", "stretch", self.stretch)
-        if not self.tau_power >= 1.0:
+        _check_grid(self)
+        object.__setattr__(self, "stretch", v.positive("ClusteredGrid", "stretch", self.stretch))
+        if v.real("ClusteredGrid", "tau_power", self.tau_power) < 1.0:
             v.fail("ClusteredGrid", "tau_power", "be >= 1", self.tau_power)
+        object.__setattr__(self, "tau_power", float(self.tau_power))
 
     def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
-        d = problem.dim
-        ns = (self.n_space,) * d if isinstance(self.n_space, int) else tuple(self.n_space)
-        if len(ns) != d:
-            v.fail("ClusteredGrid", "n_space", f"have one entry per state variable ({d})", ns)
+        ns = _grid_nodes(self, problem.dim)
         tau = problem.maturity * np.linspace(0.0, 1.0, self.n_tau) ** self.tau_power
         axes, weights = [tau], [trapezoid_weights_nodes(tau)]
         for i, (center, width) in enumerate(problem.cluster_hints()):
@@ -193,6 +240,9 @@ class ClusteredGrid:
 
 @dataclass(frozen=True)
 class _Sampler:
+    """Equal-weight random points: ``n_interior`` inside, ``n_initial`` on tau = 0 and
+    ``n_boundary`` on each face (each >= 1; at most :data:`MAX_POINTS` in all)."""
+
     n_interior: int = 8192
     n_initial: int = 1024
     n_boundary: int = 512
@@ -201,12 +251,24 @@ class _Sampler:
         o = type(self).__name__
         for name in ("n_interior", "n_initial", "n_boundary"):
             v.positive_int(o, name, getattr(self, name))
+        self._check_size(1)
+
+    def _check_size(self, n_faces: int) -> None:
+        """Refuse more than :data:`MAX_POINTS` points with ``n_faces`` faces."""
+        counts = {"n_interior": self.n_interior, "n_initial": self.n_initial,
+                  "n_boundary": n_faces * self.n_boundary}
+        field = max(counts, key=lambda k: counts[k])
+        total = sum(counts.values())
+        faces = "" if n_faces == 1 else f"{n_faces} faces x "
+        _check_points(type(self).__name__, field, getattr(self, field), total,
+                      f"n_interior + n_initial + {faces}n_boundary")
 
     def _unit(self, n: int, dim: int, seed: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
         d = problem.dim
+        self._check_size(len(problem.faces()))
         lo = np.array([0.0, *problem.lower])
         hi = np.array([problem.maturity, *problem.upper])
         out: dict[str, PointSet] = {}
@@ -325,7 +387,8 @@ class AdaptiveResampling:
 
     Every ``every`` Adam steps, ``n_candidates`` uniform random interior points are drawn, and the
     ``n_add`` with the largest |PDE residual| join an extra ``"adaptive"`` point set (equal
-    weights, loss weight 1), up to ``max_points`` points in all.
+    weights, loss weight 1), up to ``max_points`` points in all. ``n_candidates`` and
+    ``max_points`` are at most :data:`MAX_POINTS`.
     """
 
     every: int = 500
@@ -336,6 +399,10 @@ class AdaptiveResampling:
     def __post_init__(self) -> None:
         for name in ("every", "n_candidates", "n_add", "max_points"):
             v.positive_int("AdaptiveResampling", name, getattr(self, name))
+        for name in ("n_candidates", "max_points"):
+            value = getattr(self, name)
+            if value > MAX_POINTS:
+                v.fail("AdaptiveResampling", name, f"be at most {MAX_POINTS:,}", value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "AdaptiveResampling", **self.__dict__}

@@ -4,6 +4,7 @@ through JSON (``to_dict`` / ``from_dict``)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,13 +14,19 @@ from .. import _validation as v
 from ..options import DType
 from .collocation import (
     AdaptiveResampling,
+    ClusteredGrid,
     Collocation,
+    RandomSampler,
+    SobolSampler,
     UniformGrid,
     collocation_from_dict,
 )
 from .options import BaseFunction, FaceResiduals, InitialCondition, LossType
 
 _DTYPES = {DType.FLOAT64: torch.float64, DType.FLOAT32: torch.float32}
+
+#: The classes a ``collocation`` field may hold.
+_COLLOCATIONS = (UniformGrid, ClusteredGrid, SobolSampler, RandomSampler)
 
 #: The option fields of :class:`PINNConfig` and their enumerations, in the order they are checked.
 _OPTIONS = {
@@ -45,8 +52,8 @@ class PINNConfig:
         initial_condition: "soft" (data term), "hard" (payoff + tau N) or "base"
             (base function times (1 + tau N_a) + tau N_b; see :mod:`training.pinn.network`).
         width, depth: tanh MLP size (neurons per hidden layer, hidden layers).
-        collocation: :class:`UniformGrid` (trapezoidal weights), :class:`SobolSampler` or
-            :class:`RandomSampler`.
+        collocation: :class:`UniformGrid` (trapezoidal weights), :class:`ClusteredGrid`,
+            :class:`SobolSampler` or :class:`RandomSampler`.
         adam_steps: Adam steps (full batch).
         learning_rate: initial Adam learning rate lr0.
         decay_rate, decay_steps: inverse-time decay ``lr = lr0 / (1 + decay_rate k / decay_steps)``.
@@ -82,11 +89,14 @@ class PINNConfig:
             parameter values (:func:`~training.pinn.collocation.add_parameter_samples`); ignored
             otherwise.
         dtype: "float64" (default) or "float32".
-        device: torch device string ("cpu", "cuda"); TF32 is disabled on CUDA.
-        seed: seeds the network initialisation and the collocation samplers (no global seeding).
+        device: torch device string of type "cpu" or "cuda" ("cuda:1"; a ``torch.device`` is
+            stored as its string); TF32 is disabled on CUDA. Whether CUDA is available is checked
+            by ``solve`` (a configuration saved on a GPU machine still loads on a CPU one).
+        seed: seeds the network initialisation and the collocation samplers (no global seeding);
+            an integer in [0, 2**63).
         checkpoint_every: save a checkpoint every this many steps (0: never).
         checkpoint_dir: directory of ``checkpoint.pt`` (required if checkpoint_every > 0).
-        progress: show a progress bar (rich) during training.
+        progress: show a progress bar (rich) during training (True or False).
         time_limit: wall-clock budget in seconds for the whole training, or None.
         num_threads: torch intra-op threads during training (restored afterwards); None keeps
             the current setting. 1 is fastest for small grids on a busy CPU.
@@ -124,24 +134,50 @@ class PINNConfig:
     def __post_init__(self) -> None:
         o = "PINNConfig"
         for name, kind in _OPTIONS.items():
-            object.__setattr__(self, name, v.option(o, name, getattr(self, name), kind))
+            self._set(name, v.option(o, name, getattr(self, name), kind))
         for name in ("width", "depth", "decay_steps", "lbfgs_history", "parameter_copies"):
             v.positive_int(o, name, getattr(self, name))
         for name in ("adam_steps", "lbfgs_iterations", "lstsq_rounds", "lstsq_every",
-                     "checkpoint_every", "seed"):
+                     "checkpoint_every"):
             v.non_negative_int(o, name, getattr(self, name))
-        v.positive(o, "learning_rate", self.learning_rate)
-        v.non_negative(o, "decay_rate", self.decay_rate)
-        v.non_negative(o, "bc_weight", self.bc_weight)
-        v.non_negative(o, "ic_weight", self.ic_weight)
-        if not isinstance(self.leg_factors, bool):
-            v.fail(o, "leg_factors", "be true or false", self.leg_factors)
-        if self.checkpoint_every and self.checkpoint_dir is None:
-            v.fail(o, "checkpoint_dir", "be set when checkpoint_every > 0", None)
+        self._set("seed", v.seed(o, "seed", self.seed))
+        self._set("learning_rate", v.positive(o, "learning_rate", self.learning_rate))
+        for name in ("decay_rate", "bc_weight", "ic_weight"):
+            self._set(name, v.non_negative(o, name, getattr(self, name)))
+        for name in ("leg_factors", "progress"):
+            v.boolean(o, name, getattr(self, name))
+        self._check_collocation()
+        self._set("device", v.device_name(o, "device", self.device))
+        self._check_checkpoint()
         if self.time_limit is not None:
-            v.positive(o, "time_limit", self.time_limit)
+            self._set("time_limit", v.positive(o, "time_limit", self.time_limit))
         if self.num_threads is not None:
             v.positive_int(o, "num_threads", self.num_threads)
+
+    def _set(self, name: str, value: Any) -> None:
+        """Store a checked (and normalised) value in the frozen instance."""
+        object.__setattr__(self, name, value)
+
+    def _check_collocation(self) -> None:
+        """``collocation`` one of the collocation classes, ``adaptive`` None or
+        :class:`AdaptiveResampling`."""
+        if not isinstance(self.collocation, _COLLOCATIONS):
+            v.fail("PINNConfig", "collocation",
+                   "be one of " + ", ".join(c.__name__ for c in _COLLOCATIONS), self.collocation)
+        if self.adaptive is not None and not isinstance(self.adaptive, AdaptiveResampling):
+            v.fail("PINNConfig", "adaptive", "be an AdaptiveResampling or None", self.adaptive)
+
+    def _check_checkpoint(self) -> None:
+        """``checkpoint_dir`` None or a non-empty path (stored as a str, for JSON); required when
+        ``checkpoint_every > 0``."""
+        d = self.checkpoint_dir
+        if d is not None:
+            text = os.fspath(d) if isinstance(d, (str, os.PathLike)) else None
+            if not isinstance(text, str) or not text:
+                v.fail("PINNConfig", "checkpoint_dir", "be a non-empty path (str) or None", d)
+            self._set("checkpoint_dir", text)
+        if self.checkpoint_every and self.checkpoint_dir is None:
+            v.fail("PINNConfig", "checkpoint_dir", "be set when checkpoint_every > 0", None)
 
     # ----- recipes --------------------------------------------------------------------------
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .. import _validation as v
+from .._persistence import (
+    as_path,
+    check_folder,
+    make_folder,
+    read_json,
+    read_weights,
+    require_fields,
+    writing,
+)
 from .network import PINNModel
 from .options import PINNStatus
 from .problems.base import PDEProblem, problem_from_dict
@@ -197,11 +208,11 @@ class PINNSolution:
 
     # ----- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write ``weights.pt`` (state dict), ``config.json`` and ``history.npz`` into ``path``."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        """Write ``weights.pt`` (state dict), ``config.json`` and ``history.npz`` into ``path``.
+        A path that is empty, not a str or os.PathLike, or an existing file raises one error
+        naming it (:mod:`training._persistence`)."""
+        path = make_folder("PINNSolution", as_path("PINNSolution.save", path))
         state = {k: t.detach().cpu() for k, t in self.model.state_dict().items()}
-        torch.save(state, path / "weights.pt")
         meta = {
             "format_version": FORMAT_VERSION,
             "kind": "PINNSolution",
@@ -210,37 +221,72 @@ class PINNSolution:
             "stats": self.stats,
             "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
         }
-        (path / "config.json").write_text(json.dumps(meta, indent=2))
-        np.savez(path / "history.npz", **{k: np.asarray(v, dtype=np.float64)
-                                          for k, v in self.history.items()})
+        history = {k: np.asarray(val, dtype=np.float64) for k, val in self.history.items()}
+        with writing("PINNSolution", path):
+            with open(path / "weights.pt", "wb") as f:
+                torch.save(state, f)
+            (path / "config.json").write_text(json.dumps(meta, indent=2))
+            np.savez(path / "history.npz", **history)
         return path
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> PINNSolution:
-        """Read a solution written by :meth:`save` (weights loaded with ``weights_only=True``)."""
+        """Read a solution written by :meth:`save` (weights loaded with ``weights_only=True``).
+
+        A missing folder or file raises ``FileNotFoundError``; a damaged one (``config.json`` not
+        JSON or lacking fields, ``weights.pt`` not a torch file or not matching ``config.json``,
+        ``history.npz`` not a NumPy archive) ``ValueError``, naming the path and what is wrong;
+        a ``device`` that is not available ``RuntimeError``."""
         from .config import PINNConfig
 
-        path = Path(path)
-        meta = json.loads((path / "config.json").read_text())
+        dev = v.available_device("PINNSolution.load", "device",
+                                 v.device_name("PINNSolution.load", "device", device))
+        path = check_folder("PINNSolution", as_path("PINNSolution.load", path))
+        meta = read_json("PINNSolution", path)
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"The 'format_version' field of {path / 'config.json'} must be {FORMAT_VERSION}. "
                 f"Got {meta.get('format_version')!r} instead."
             )
+        require_fields("PINNSolution", path, meta, ("problem", "config"))
         problem = problem_from_dict(meta["problem"])
         config = PINNConfig.from_dict(meta["config"])
         model = PINNModel(problem, config.width, config.depth, config.initial_condition,
                           config.base_function, config.leg_factors)
-        dtype = getattr(torch, meta.get("dtype", "float64"))
-        model = model.to(device=device, dtype=dtype)
-        model.load_state_dict(torch.load(path / "weights.pt", weights_only=True,
-                                         map_location=device))
+        model = model.to(device=dev, dtype=_saved_dtype(path, meta))
+        model.load_state_dict(read_weights("PINNSolution", path, model.state_dict()))
         model.eval()
-        history: dict[str, np.ndarray] = {}
-        if (path / "history.npz").exists():
-            with np.load(path / "history.npz", allow_pickle=False) as h:
-                history = {k: h[k] for k in h.files}
         stats = dict(meta.get("stats", {}))
         if "status" in stats:
             stats["status"] = PINNStatus(stats["status"])
-        return cls(problem=problem, model=model, config=config, history=history, stats=stats)
+        return cls(problem=problem, model=model, config=config, history=_read_history(path),
+                   stats=stats)
+
+
+def _saved_dtype(path: Path, meta: dict[str, Any]) -> torch.dtype:
+    """The torch dtype named by the ``dtype`` field of a saved solution (float64 if absent)."""
+    name = meta.get("dtype", "float64")
+    if name not in ("float64", "float32"):
+        raise ValueError(f"Cannot load PINNSolution from {path}: the 'dtype' field of "
+                         f"config.json must be 'float64' or 'float32'. Got {name!r} instead.")
+    return getattr(torch, name)
+
+
+def _read_history(path: Path) -> dict[str, np.ndarray]:
+    """The loss history in ``path/history.npz`` (empty if the file is absent); ``ValueError``
+    if it is not a NumPy archive of arrays."""
+    file = path / "history.npz"
+    if not file.exists():
+        return {}
+    history = None
+    try:
+        archive = np.load(file, allow_pickle=False)
+        if isinstance(archive, np.lib.npyio.NpzFile):
+            with archive as h:
+                history = {k: h[k] for k in h.files}
+    except (ValueError, EOFError, zipfile.BadZipFile):
+        pass  # reported below, with the single arrays that are not an archive
+    if history is None:
+        raise ValueError(f"Cannot load PINNSolution from {path}: history.npz is not a NumPy "
+                         "archive of arrays.")
+    return history

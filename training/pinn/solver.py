@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import _validation as v
+from .._persistence import state_mismatch
 from .collocation import (
     PointSet,
     add_parameter_samples,
@@ -128,6 +131,7 @@ class PINNSolver:
 
     def __init__(self, problem: PDEProblem, config: PINNConfig | None = None, *,
                  initial: dict[str, torch.Tensor] | None = None) -> None:
+        _check_arguments("PINNSolver", problem, config, initial)
         self.problem = problem
         self.config = config or PINNConfig()
         self.initial = initial
@@ -153,6 +157,11 @@ class PINNSolver:
                               cfg.base_function, cfg.leg_factors)
         model = model.to(device=self.device, dtype=self.dtype)
         if self.initial is not None:
+            problem = state_mismatch(self.initial, model.state_dict())
+            if problem:
+                raise ValueError(
+                    "The 'initial' parameter of PINNSolver must be the state dict of a network "
+                    f"of the same architecture (problem and config): {problem}.")
             model.load_state_dict(self.initial)
         return model
 
@@ -266,6 +275,7 @@ class PINNSolver:
         Args:
             resume: continue from ``checkpoint_dir/checkpoint.pt`` if it exists (same config).
         """
+        v.boolean("PINNSolver.solve", "resume", resume)
         threads = torch.get_num_threads()
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
@@ -277,7 +287,7 @@ class PINNSolver:
     def _solve(self, resume: bool) -> PINNSolution:
         cfg = self.config
         self.dtype = _DTYPES[cfg.dtype]
-        self.device = torch.device(cfg.device)
+        self.device = v.available_device("PINNConfig", "device", cfg.device)
         _configure_device(self.device)
         run = self._start()
         if resume:
@@ -445,11 +455,26 @@ class _Progress:
         self._p.stop()
 
 
+def _check_arguments(owner: str, problem: object, config: object, initial: object) -> None:
+    """``TypeError`` in the project's format for a ``problem`` that is not a
+    :class:`PDEProblem`, a ``config`` neither a :class:`PINNConfig` nor None, or an ``initial``
+    neither a mapping (a state dict) nor None."""
+    if not isinstance(problem, PDEProblem):
+        raise TypeError(v.message(owner, "problem", "be a PDEProblem (e.g. BlackScholesPDE)",
+                                  problem))
+    if config is not None and not isinstance(config, PINNConfig):
+        raise TypeError(v.message(owner, "config", "be a PINNConfig or None", config))
+    if initial is not None and not isinstance(initial, Mapping):
+        raise TypeError(v.message(owner, "initial", "be a state dict (a mapping of names to "
+                                  "tensors) or None", initial))
+
+
 def solve(problem: PDEProblem, config: PINNConfig | None = None, *, resume: bool = False,
           initial: dict[str, torch.Tensor] | None = None) -> PINNSolution:
     """Train a PINN for ``problem`` with ``config`` (default :class:`PINNConfig`) and return a
     :class:`PINNSolution`; ``resume`` continues from the configured checkpoint, ``initial``
     warm-starts from a saved model's state dict (:class:`PINNSolver`)."""
+    _check_arguments("solve", problem, config, initial)
     return PINNSolver(problem, config, initial=initial).solve(resume=resume)
 
 

@@ -1,0 +1,184 @@
+"""Bad input to DifferentialRegressor's seed, save, load and export gives one clear error naming
+the path (or the parameter) and what is wrong, with a fitting type; before, raw errors from torch,
+json or pathlib surfaced (and ``save("")`` wrote into the current folder)."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training import DifferentialRegressor
+
+
+@pytest.fixture(scope="module")
+def data():
+    X = np.random.default_rng(0).normal(size=(32, 2))
+    return X, X.sum(axis=1), np.ones_like(X)
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return DifferentialRegressor(hidden_layers=1, hidden_units=8, epochs=1).fit(*data)
+
+
+@pytest.fixture
+def saved(model, tmp_path):
+    return model.save(tmp_path / "m")
+
+
+def _cannot_load(path, problem):
+    return re.escape(f"Cannot load DifferentialRegressor from {path}: {problem}")
+
+
+# ----- seed -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [2**70, 2**63, -1, True])
+def test_seed_out_of_range_is_refused_at_fit(data, seed):
+    """2**70 ended in torch's "Overflow when unpacking long long"."""
+    msg = (f"The 'seed' parameter of DifferentialRegressor must be an integer in [0, 2**63). "
+           f"Got {seed!r} instead.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        DifferentialRegressor(seed=seed, epochs=1).fit(*data)
+
+
+def test_largest_seed_fits(data):
+    m = DifferentialRegressor(seed=2**63 - 1, hidden_layers=1, hidden_units=4, epochs=1)
+    assert np.all(np.isfinite(m.fit(*data).predict(data[0])))
+
+
+# ----- save -----------------------------------------------------------------------------------
+
+
+def test_save_refuses_an_empty_path(model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    msg = "The 'path' parameter of DifferentialRegressor.save must be a non-empty path. Got ''"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        model.save("")
+    assert not list(tmp_path.iterdir())  # nothing written into the current folder
+
+
+@pytest.mark.parametrize("path", [None, b"/tmp/m", 3])
+def test_save_refuses_a_path_of_another_type(model, path):
+    msg = (f"The 'path' parameter of DifferentialRegressor.save must be a str or os.PathLike "
+           f"path. Got {path!r} instead.")
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        model.save(path)
+
+
+def test_save_onto_an_existing_file(model, tmp_path):
+    file = tmp_path / "f"
+    file.write_text("x")
+    msg = f"Cannot save DifferentialRegressor to {file}: it is an existing file, not a folder."
+    with pytest.raises(FileExistsError, match=re.escape(msg)):
+        model.save(file)
+    with pytest.raises(NotADirectoryError, match="a part of the path is an existing file"):
+        model.save(file / "sub")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
+def test_save_where_no_folder_can_be_made(model):
+    with pytest.raises(OSError, match=re.escape("Cannot save DifferentialRegressor to /proc/x")):
+        model.save("/proc/x")
+
+
+# ----- load -----------------------------------------------------------------------------------
+
+
+def test_load_of_a_missing_folder_or_a_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=_cannot_load(tmp_path / "no", "no such folder.")):
+        DifferentialRegressor.load(tmp_path / "no")
+    file = tmp_path / "f"
+    file.write_text("x")
+    with pytest.raises(NotADirectoryError, match=_cannot_load(file, "it is a file, not the")):
+        DifferentialRegressor.load(file)
+    with pytest.raises(ValueError, match="The 'path' parameter of DifferentialRegressor.load "
+                                         "must be a non-empty path"):
+        DifferentialRegressor.load("")
+
+
+def test_load_of_bad_json(saved):
+    (saved / "config.json").write_text("{x")
+    problem = "config.json is not valid JSON (line 1 column 2)."
+    with pytest.raises(ValueError, match=_cannot_load(saved, problem)):
+        DifferentialRegressor.load(saved)
+    (saved / "config.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=_cannot_load(saved, "config.json does not hold a JSON")):
+        DifferentialRegressor.load(saved)
+
+
+def test_load_of_a_config_lacking_fields_or_with_bad_parameters(saved):
+    config = json.loads((saved / "config.json").read_text())
+    (saved / "config.json").write_text(json.dumps({k: v for k, v in config.items()
+                                                   if k != "scaler"}))
+    with pytest.raises(ValueError, match=_cannot_load(saved, "config.json lacks the fields "
+                                                             "'scaler'.")):
+        DifferentialRegressor.load(saved)
+    bad = {**config, "params": {**config["params"], "colour": "red"}}
+    (saved / "config.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match=_cannot_load(saved, "config.json has unknown "
+                                                             "parameters 'colour'.")):
+        DifferentialRegressor.load(saved)
+    bad = {**config, "params": {**config["params"], "hidden_units": 0}}
+    (saved / "config.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="The 'hidden_units' parameter of DifferentialRegressor"):
+        DifferentialRegressor.load(saved)
+
+
+def test_load_of_missing_or_garbage_weights(saved):
+    (saved / "weights.pt").unlink()
+    with pytest.raises(FileNotFoundError, match=_cannot_load(saved, "weights.pt is missing.")):
+        DifferentialRegressor.load(saved)
+    for content in (b"garbage", b""):
+        (saved / "weights.pt").write_bytes(content)
+        with pytest.raises(ValueError,
+                           match=_cannot_load(saved, "weights.pt is not a torch weights file")):
+            DifferentialRegressor.load(saved)
+    torch.save(torch.zeros(3), saved / "weights.pt")
+    with pytest.raises(ValueError, match=_cannot_load(
+            saved, "weights.pt does not match config.json: it does not hold a state dict")):
+        DifferentialRegressor.load(saved)
+
+
+def test_load_of_weights_of_another_network(data, saved, tmp_path):
+    """A torch "size mismatch" RuntimeError before."""
+    X, y, _ = data
+    other = DifferentialRegressor(hidden_layers=1, hidden_units=8, epochs=1)
+    other.fit(np.c_[X, X, X[:, :1]], y).save(tmp_path / "other")
+    (tmp_path / "other" / "weights.pt").replace(saved / "weights.pt")
+    problem = "weights.pt does not match config.json: weights.0 has shape (8, 5), expected (8, 2)."
+    with pytest.raises(ValueError, match=_cannot_load(saved, problem)):
+        DifferentialRegressor.load(saved)
+
+
+def test_a_good_save_still_loads(model, saved, data):
+    np.testing.assert_array_equal(DifferentialRegressor.load(saved).predict(data[0]),
+                                  model.predict(data[0]))
+
+
+# ----- export ---------------------------------------------------------------------------------
+
+
+def test_export_to_a_folder(model, tmp_path):
+    """An IsADirectoryError (ONNX) or a RuntimeError "open file failed" (TorchScript) from inside
+    torch before."""
+    pytest.importorskip("onnx")
+    msg = (f"Cannot export DifferentialRegressor to {tmp_path}: it is a folder; give a file path "
+           f"such as {tmp_path / 'model.onnx'}.")
+    with pytest.raises(IsADirectoryError, match=re.escape(msg)):
+        model.export_onnx(tmp_path)
+    with pytest.raises(IsADirectoryError, match=re.escape(str(tmp_path / "model.pt"))):
+        model.export_torchscript(tmp_path)
+
+
+def test_export_to_a_bad_path(model, tmp_path):
+    with pytest.raises(TypeError, match="The 'path' parameter of "
+                                        "DifferentialRegressor.export_torchscript must be"):
+        model.export_torchscript(None)
+    file = tmp_path / "f"
+    file.write_text("x")
+    with pytest.raises(FileExistsError, match="a part of the path is an existing file"):
+        model.export_torchscript(file / "m.pt")
