@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
+from .layout import dataset_root
 from .manifest import read_manifest
 from .reader import check_structure
 
@@ -74,8 +75,13 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
                   include_hidden: bool = False) -> list[DatasetInfo]:
     """Datasets under ``root``, sorted by directory name (structural checks only, no
     checksums). With ``include_hidden``, work directories ("partial") and lock files too.
-    Entries that do not look like datasets are ignored."""
-    root = Path(root)
+    Entries that do not look like datasets are ignored; a root that does not exist holds none.
+
+    Raises:
+        DatasetError: ``root`` exists but is not a directory (e.g. a file).
+        TypeError: ``root`` is not a path.
+    """
+    root = dataset_root(root, "list_datasets")
     if not root.is_dir():
         return []
     out = []
@@ -98,6 +104,32 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
             dm = _DIRNAME.match(h["dirname"])
             status = "partial" if h["kind"] == "tmp" else "lock"
             out.append(DatasetInfo(entry, dm["name"], dm["hash"], status, _size(entry)))
+    return out
+
+
+def _references(keep: Any) -> list[Any]:
+    """``keep`` as a list, each entry a string or an object with ``dirname`` (a path-like
+    entry stands for its last component); TypeError otherwise, so that an entry that could
+    never match does not let ``gc`` remove what it was meant to keep."""
+    what = ("a collection of references (DatasetSpec objects, directory names, hashes or "
+            "names)")
+    if isinstance(keep, (str, bytes)):
+        raise TypeError(f"The 'keep' argument of gc must be {what}, not a single string. Got "
+                        f"{keep!r} instead.")
+    try:
+        entries = list(keep)
+    except TypeError:
+        raise TypeError(f"The 'keep' argument of gc must be {what}. Got {keep!r} instead."
+                        ) from None
+    out = []
+    for i, k in enumerate(entries):
+        if isinstance(k, os.PathLike) and not hasattr(k, "dirname"):
+            k = Path(k).name
+        if not isinstance(k, str) and not hasattr(k, "dirname"):
+            raise TypeError(f"The 'keep[{i}]' entry of gc must be a DatasetSpec (or anything "
+                            "with a dirname), a directory name, a hash or a name. Got "
+                            f"{type(k).__name__} {k!r} instead.")
+        out.append(k)
     return out
 
 
@@ -141,8 +173,9 @@ def gc(root: str | os.PathLike, keep: Iterable[Any], *, dry_run: bool = True) ->
     Args:
         root: the datasets root.
         keep: references to keep: ``DatasetSpec`` objects, directory names
-            (``<name>-<hash12>``), 12-digit or full hashes, or bare names (which keep every
-            dataset of that name).
+            (``<name>-<hash12>``, or paths ending in one), 12-digit or full hashes, or bare
+            names (which keep every dataset of that name). Anything else (None, a single
+            string, an entry of another type) raises TypeError before anything is removed.
         dry_run: only return what would be removed (default).
 
     Returns:
@@ -152,10 +185,8 @@ def gc(root: str | os.PathLike, keep: Iterable[Any], *, dry_run: bool = True) ->
         hidden name before it is deleted, so an interrupted ``gc`` never leaves a half-deleted
         directory that looks like a dataset.
     """
-    if isinstance(keep, (str, bytes)):
-        raise TypeError("'keep' must be a collection of references, not a single string.")
-    root = Path(root)
-    keep = list(keep)
+    keep = _references(keep)
+    root = dataset_root(root, "gc")
     removed = []
     for info in list_datasets(root, include_hidden=True):
         if _referenced(info, keep) or _held(root, info.dirname):

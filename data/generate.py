@@ -35,10 +35,10 @@ from typing import Any
 
 from .errors import DatasetError
 from .hashing import file_sha256
-from .layout import displace_non_directory, quarantine, stray_entries
+from .layout import dataset_root, displace_non_directory, quarantine, stray_entries
 from .manifest import PartInfo, find_manifest, read_manifest
 from .reader import Dataset, open_dataset, read_part
-from .schema import METADATA_KEY, PART_PATTERN, part_name
+from .schema import MAX_PARTS, METADATA_KEY, PART_PATTERN, part_name
 from .spec import DatasetSpec
 from .writer import (
     dataset_lock,
@@ -78,9 +78,14 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def plan_chunks(n_paths: int, chunk_paths: int) -> list[tuple[int, int, int]]:
-    """``[(index, first_path, rows), ...]`` covering ``[0, n_paths)`` in chunks."""
+    """``[(index, first_path, rows), ...]`` covering ``[0, n_paths)`` in chunks (at most
+    ``MAX_PARTS`` of them: part file names have five digits)."""
     if n_paths < 1 or chunk_paths < 1:
         raise ValueError(f"n_paths and chunk_paths must be >= 1. Got {n_paths}, {chunk_paths}.")
+    if n_paths > MAX_PARTS * chunk_paths:
+        raise ValueError(f"The 'n_paths' argument of plan_chunks must be at most {MAX_PARTS} "
+                         f"parts of chunk_paths = {chunk_paths} rows ({MAX_PARTS * chunk_paths})."
+                         f" Got {n_paths} instead.")
     return [(i, lo, min(chunk_paths, n_paths - lo))
             for i, lo in enumerate(range(0, n_paths, chunk_paths))]
 
@@ -256,13 +261,18 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
     are kept and the others regenerated. An interrupted run is resumed the same way.
 
     Raises:
-        DatasetError: the dataset must be written but the store is read-only.
+        DatasetError: the dataset must be written but the store is read-only; ``root`` is a
+            file or cannot be created.
+        TypeError: ``spec`` is not a DatasetSpec or ``root`` is not a path.
     """
-    if n_paths is not None:
-        spec = spec.replace(n_paths=n_paths)
-    if chunk_paths is not None:
-        spec = spec.replace(chunk_paths=chunk_paths)
-    root = Path(root).absolute()
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"The 'spec' argument of generate must be a DatasetSpec. Got "
+                        f"{type(spec).__name__} instead.")
+    changes = {k: v for k, v in (("n_paths", n_paths), ("chunk_paths", chunk_paths))
+               if v is not None}
+    if changes:  # together: a new n_paths may need the new chunk_paths
+        spec = spec.replace(**changes)
+    root = dataset_root(root, "generate").absolute()
     final = root / spec.dirname
     tmp = work_dir(root, spec)
     t0 = time.perf_counter()
@@ -371,6 +381,7 @@ def find_or_create(spec: DatasetSpec, root: str | os.PathLike = "datasets", *,
     Same arguments as ``generate``; returns the opened ``Dataset`` (reads verify checksums when
     ``verify`` is true).
     """
+    root = dataset_root(root, "find_or_create")
     path = generate(spec, chunk_paths=chunk_paths, client=client, root=root, progress=progress,
                     verify=verify)
     return open_dataset(path, verify=verify)

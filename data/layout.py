@@ -23,12 +23,36 @@ import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+from .errors import DatasetError
 from .manifest import LEGACY_MANIFEST
 from .schema import PART_PATTERN
 
 log = logging.getLogger(__name__)
 QUARANTINE = "_quarantine"
 IGNORED_PREFIXES = (".", "_")
+
+
+def as_path(value: object, owner: str, field: str = "root") -> Path:
+    """``value`` as a Path; TypeError naming ``owner`` and ``field`` unless it is a non-empty
+    ``str`` or ``os.PathLike`` (of text)."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str) or not text:
+        raise TypeError(f"The '{field}' argument of {owner} must be a non-empty path (str or "
+                        f"os.PathLike). Got {value!r} instead.")
+    return Path(text)
+
+
+def dataset_root(value: object, owner: str) -> Path:
+    """The datasets root ``value`` as a Path: a directory, or a path where none exists yet (it
+    is created when something is written). DatasetError naming the path when it is a file or
+    anything else but a directory; TypeError when it is not a path."""
+    root = as_path(value, owner)
+    if root.exists() and not root.is_dir():
+        what = "a file" if root.is_file() else "not a directory"
+        raise DatasetError(f"{root}: {what}, so it cannot be the datasets root (the 'root' "
+                           f"argument of {owner} must be a directory or a path to create one "
+                           "at).", root)
+    return root
 
 
 def is_ignored(name: str) -> bool:

@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 
 from .errors import DatasetError
 from .hashing import HASH_HEX_DIGITS
-from .layout import QUARANTINE, stray_entries
+from .layout import QUARANTINE, as_path, stray_entries
 from .manifest import MANIFEST, PartInfo, find_manifest, read_manifest
-from .schema import METADATA_KEY, check_finite, check_schema
+from .schema import METADATA_KEY, check_finite, check_schema, column_names
 
 _DIRNAME = re.compile(r"^(?P<name>.+)-(?P<hash>[0-9a-f]{12})$")
 
@@ -213,9 +213,36 @@ class Dataset:
             yield info, self._read(info)
 
     def table(self, columns: list[str] | None = None) -> pa.Table:
-        """All rows as one ``pyarrow.Table`` (verified; not cached), optionally some columns."""
+        """All rows as one ``pyarrow.Table`` (verified; not cached), optionally some columns.
+
+        Raises:
+            ValueError: a column that the dataset does not have (the message lists those it
+                has); checked before anything is read.
+            TypeError: ``columns`` is a single string or not a collection of strings.
+        """
+        if columns is not None:
+            columns = self._columns(columns)
         tables = [t if columns is None else t.select(columns) for _, t in self.iter_parts()]
         return pa.concat_tables(tables)
+
+    def _columns(self, columns: Any) -> list[str]:
+        """``columns`` as a list of this dataset's column names, or a clear error."""
+        what = "a list of column names"
+        if isinstance(columns, (str, bytes)):
+            raise TypeError(f"The 'columns' argument of Dataset.table must be {what}, not a "
+                            f"single string. Got {columns!r} instead.")
+        try:
+            names = list(columns)
+        except TypeError:
+            raise TypeError(f"The 'columns' argument of Dataset.table must be {what}. Got "
+                            f"{columns!r} instead.") from None
+        available = column_names(self.inputs)
+        unknown = [c for c in names if not isinstance(c, str) or c not in available]
+        if unknown:
+            raise ValueError(f"The 'columns' argument of Dataset.table must name columns of "
+                             f"{self.path.name} (one of {available}). Got {unknown[0]!r} "
+                             "instead.")
+        return names
 
     def to_pandas(self):
         """All rows as a pandas DataFrame."""
@@ -370,8 +397,9 @@ def open_dataset(path: str | os.PathLike, *, verify: bool = True) -> Dataset:
 
     Raises:
         DatasetError: missing, incomplete, corrupt or foreign dataset, naming the file.
+        TypeError: ``path`` is not a path (e.g. None).
     """
-    path = Path(path)
+    path = as_path(path, "open_dataset", "path")
     manifest = read_manifest(path)
     check_structure(path, manifest)
     return Dataset(path, manifest, verify=verify)

@@ -25,13 +25,15 @@ FORMAT = "diffml.dataset"
 PRECISIONS = ("float64", "float32")
 METADATA_KEY = b"diffml"  # Parquet key-value metadata key holding the part's JSON description
 PART_PATTERN = re.compile(r"^part-(\d{5})\.parquet$")
+MAX_PARTS = 100_000
+"""Parts of one dataset: part file names have five digits."""
 _INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def part_name(index: int) -> str:
     """File name of part ``index``: ``part-00000.parquet``, ``part-00001.parquet`` ..."""
-    if not 0 <= index < 100_000:
-        raise ValueError(f"The part index must be in [0, 100000). Got {index} instead; use a "
+    if not 0 <= index < MAX_PARTS:
+        raise ValueError(f"The part index must be in [0, {MAX_PARTS}). Got {index} instead; use a "
                          "larger chunk_paths.")
     return f"part-{index:05d}.parquet"
 

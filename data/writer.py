@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 
 from .errors import DatasetError
 from .hashing import IDENTITY_KEYS
-from .layout import QUARANTINE, displace_non_directory, is_ignored, quarantine
+from .layout import QUARANTINE, dataset_root, displace_non_directory, is_ignored, quarantine
 from .manifest import (
     LEGACY_MANIFEST,
     MANIFEST,
@@ -58,7 +58,7 @@ from .manifest import (
     write_manifest,
 )
 from .schema import METADATA_KEY, PART_PATTERN, check_finite, part_name, table_from_arrays
-from .spec import DatasetSpec
+from .spec import DEFAULT_CHUNK_PATHS, DatasetSpec, check_sample
 
 log = logging.getLogger(__name__)
 COMPRESSION = "lz4"  # LZ4_RAW: ~2x faster writes than zstd here, ~30% larger files
@@ -93,7 +93,8 @@ def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True,
 
     Raises:
         DatasetError: the store is read-only (the lock cannot be created); the message names
-            the dataset and says ``why`` it needed writing.
+            the dataset and says ``why`` it needed writing. Also when ``root`` does not exist
+            and cannot be created (e.g. under ``/proc``, or below a file).
     """
     try:
         import fcntl
@@ -107,6 +108,10 @@ def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True,
         fd = _open_lock(lock)
     except OSError as exc:
         if exc.errno not in READ_ONLY_ERRNOS:
+            if not root.is_dir():
+                raise DatasetError(f"{root}: the datasets root cannot be created "
+                                   f"({exc.strerror}), so {spec.dirname} cannot be written.",
+                                   root) from exc
             raise
         raise DatasetError(f"{root / spec.dirname}: {why}, but the store {root} is read-only "
                            f"(cannot open the lock {lock.name}: {exc.strerror}). Generate the "
@@ -268,8 +273,10 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
     """Write a whole in-memory ``simulators.Sample`` as a dataset; returns its directory.
 
     Args:
-        sample: the sample (first_path 0); GPU arrays are copied to the host.
-        root: directory holding datasets; created if needed.
+        sample: the ``simulators.Sample`` (first_path 0); GPU arrays are copied to the host.
+            Anything else (e.g. a NumPy array) raises TypeError.
+        root: directory holding datasets; created if needed (DatasetError when it is a file
+            or cannot be created).
         spec: the dataset spec; it must agree with the sample on every identity field. If
             omitted, built from the sample with ``name``.
         name: dataset name when ``spec`` is omitted (default "dataset").
@@ -283,13 +290,19 @@ def write_dataset(sample: Any, root: str | os.PathLike = "datasets",
         ``open_dataset`` to verify it. A file at that path is moved aside first
         (``data.layout.displace``).
     """
+    check_sample(sample, "write_dataset")
+    if spec is not None and not isinstance(spec, DatasetSpec):
+        raise TypeError("The 'spec' argument of write_dataset must be None or a DatasetSpec. "
+                        f"Got {type(spec).__name__} instead.")
+    root = dataset_root(root, "write_dataset")
     sample = sample.to_numpy() if hasattr(sample, "to_numpy") else sample
     if spec is None:
-        spec = DatasetSpec.from_sample(sample, name or "dataset")
-    if chunk_paths is not None:
+        spec = DatasetSpec.from_sample(sample, name or "dataset",
+                                       chunk_paths=DEFAULT_CHUNK_PATHS if chunk_paths is None
+                                       else chunk_paths)
+    elif chunk_paths is not None:
         spec = spec.replace(chunk_paths=chunk_paths)
     _check_sample(sample, spec)
-    root = Path(root)
     final = root / spec.dirname
     if find_manifest(final) is not None:  # written already: no lock needed
         migrate_in_place(root, spec, final, fsync=fsync)
