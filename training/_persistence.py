@@ -177,6 +177,29 @@ def read_weights(what: str, folder: Path, expected: Mapping[str, Any],
     return state
 
 
+def read_checkpoint(what: str, file: Path, device: Any) -> dict[str, Any]:
+    """The training checkpoint ``file`` (``torch.load(weights_only=True)`` onto ``device``);
+    ``ValueError`` naming the file if it is not a torch file or not a mapping. What to do about
+    it is said too: a checkpoint is only a cache of a training's progress."""
+    import torch
+
+    try:
+        state = torch.load(file, map_location=device, weights_only=True)
+    except OSError as exc:
+        raise _same_kind(exc, f"Cannot resume {what} from {file}: {_reason(exc)}.") from None
+    except _TORCH_READ_ERRORS as exc:
+        state = exc
+    if not isinstance(state, Mapping):
+        raise ValueError(damaged_checkpoint(what, file, "it is not a torch checkpoint"))
+    return dict(state)
+
+
+def damaged_checkpoint(what: str, file: Path, problem: str) -> str:
+    """The message for a checkpoint that cannot be resumed."""
+    return (f"Cannot resume {what} from {file}: {problem}. Delete the file (or resume=False) to "
+            "train from the start.")
+
+
 def state_mismatch(state: object, expected: Mapping[str, Any]) -> str | None:
     """What makes ``state`` unfit for ``load_state_dict`` of a module whose state dict is
     ``expected`` (not a mapping of tensors, missing or extra entries, another shape), or None."""
@@ -202,8 +225,10 @@ def state_mismatch(state: object, expected: Mapping[str, Any]) -> str | None:
 __all__ = [
     "as_path",
     "check_folder",
+    "damaged_checkpoint",
     "file_target",
     "make_folder",
+    "read_checkpoint",
     "read_json",
     "read_weights",
     "require_fields",

@@ -15,8 +15,9 @@ format::
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from numbers import Integral, Real
@@ -171,6 +172,26 @@ def validate_params(
 
 # ----------------------------------------------------------------------------------------------
 # direct checks: each returns the checked value or raises the ValueError of :func:`fail`
+
+
+def keys_of(owner: str, cls: type, d: Any) -> dict[str, Any]:
+    """``d`` as keyword arguments of the dataclass ``cls``: a mapping with no unknown key and
+    every required field (``ValueError`` naming them; ``TypeError`` for a non-mapping), so that
+    a stored configuration fails in one line rather than in ``cls.__init__``."""
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{owner} needs a mapping of {cls.__name__}'s fields. Got "
+                        f"{type(d).__name__} instead.")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(str(k) for k in d if k not in fields)
+    missing = sorted(name for name, f in fields.items() if name not in d
+                     and f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING)
+    if unknown or missing:
+        parts = ([f"unknown keys {names(unknown)}"] if unknown else []) + \
+                ([f"missing keys {names(missing)}"] if missing else [])
+        raise ValueError(f"{owner}: {'; '.join(parts)} for {cls.__name__} (its fields: "
+                         f"{names(fields)}).")
+    return dict(d)
 
 
 def fail(owner: str, field: str, rule: str, value: object) -> NoReturn:

@@ -228,3 +228,51 @@ def test_load_device_is_checked(solution, tmp_path):
         PINNSolution.load(path, device="tpu")
     loaded = PINNSolution.load(path)
     np.testing.assert_array_equal(loaded.price([90.0, 100.0]), solution.price([90.0, 100.0]))
+
+
+# ----- stored configurations --------------------------------------------------------------------
+@pytest.mark.parametrize("stored, msg", [
+    ({"widht": 8}, "PINNConfig.from_dict: unknown keys 'widht' for PINNConfig"),
+    ({"collocation": {"type": "UniformGrid", "n_tau": 5, "n_spce": 9}},
+     "collocation_from_dict: unknown keys 'n_spce' for UniformGrid"),
+    ({"collocation": {"n_tau": 5}}, "The 'type' parameter of collocation_from_dict must be one of"),
+    ({"adaptive": {"every": 3, "n_add": 8, "zz": 1}},
+     "PINNConfig.from_dict: unknown keys 'zz' for AdaptiveResampling"),
+])
+def test_a_stored_config_with_bad_keys_fails_in_one_line(stored, msg):
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        PINNConfig.from_dict(stored)
+
+
+def test_a_stored_config_round_trips():
+    cfg = PINNConfig.best(adaptive=None, width=16)
+    assert PINNConfig.from_dict(cfg.to_dict()) == cfg
+
+
+# ----- damaged training checkpoints -------------------------------------------------------------
+def _checkpointed(tmp_path, **kw):
+    ck = dict(checkpoint_every=1, checkpoint_dir=str(tmp_path / "ck"))
+    solve(bs_put(), PINNConfig(**{**TINY, **ck, **kw}))
+    return tmp_path / "ck" / "checkpoint.pt", ck
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda f: f.write_bytes(b"not a checkpoint"), "it is not a torch checkpoint"),
+    (lambda f: f.write_bytes(f.read_bytes()[:100]), "it is not a torch checkpoint"),
+    (lambda f: torch.save({"model": {}}, f), "its model does not fit this configuration"),
+    (lambda f: torch.save({k: val for k, val in torch.load(f, weights_only=True).items()
+                           if k != "adam"}, f), "it is incomplete or damaged (KeyError"),
+])
+def test_a_damaged_checkpoint_is_named_with_what_to_do(tmp_path, damage, problem):
+    file, ck = _checkpointed(tmp_path)
+    damage(file)
+    msg = f"Cannot resume the PINN training from {file}: {problem}"
+    with pytest.raises(ValueError, match=re.escape(msg) + ".*Delete the file"):
+        solve(bs_put(), PINNConfig(**{**TINY, **ck, "adam_steps": 4}), resume=True)
+
+
+def test_a_checkpoint_of_another_network_is_refused(tmp_path):
+    file, ck = _checkpointed(tmp_path)
+    with pytest.raises(ValueError, match=re.escape(
+            f"{file}: its model does not fit this configuration: ")):
+        solve(bs_put(), PINNConfig(**{**TINY, **ck, "width": 6, "adam_steps": 4}), resume=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -412,8 +413,12 @@ Collocation = UniformGrid | ClusteredGrid | SobolSampler | RandomSampler
 
 
 def collocation_from_dict(d: dict[str, Any]) -> Collocation:
+    """Inverse of a collocation set's ``to_dict`` (``"type"`` names the class); unknown or
+    missing keys raise one ``ValueError`` naming them."""
+    if not isinstance(d, Mapping):
+        v.fail("collocation_from_dict", "d", "be a mapping with a 'type' key", d)
     d = dict(d)
-    name = d.pop("type")
+    name = d.pop("type", None)
     classes = {"UniformGrid": UniformGrid, "ClusteredGrid": ClusteredGrid,
                "SobolSampler": SobolSampler,
                "RandomSampler": RandomSampler}
@@ -421,4 +426,4 @@ def collocation_from_dict(d: dict[str, Any]) -> Collocation:
         v.fail("collocation_from_dict", "type", f"be one of {sorted(classes)}", name)
     if "n_space" in d and isinstance(d["n_space"], list):
         d["n_space"] = tuple(d["n_space"])
-    return classes[name](**d)
+    return classes[name](**v.keys_of("collocation_from_dict", classes[name], d))

@@ -249,9 +249,14 @@ class PINNConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PINNConfig:
-        d = dict(d)
-        d["collocation"] = collocation_from_dict(d["collocation"])
+        """Inverse of :meth:`to_dict`; unknown keys raise one ``ValueError`` naming them."""
+        d = v.keys_of("PINNConfig.from_dict", cls, d)
+        if "collocation" in d:
+            d["collocation"] = collocation_from_dict(d["collocation"])
         if d.get("adaptive") is not None:
+            if not isinstance(d["adaptive"], dict):
+                v.fail("PINNConfig.from_dict", "adaptive", "be a mapping or None", d["adaptive"])
             a = {k: val for k, val in d["adaptive"].items() if k != "type"}
-            d["adaptive"] = AdaptiveResampling(**a)
+            d["adaptive"] = AdaptiveResampling(**v.keys_of("PINNConfig.from_dict",
+                                                           AdaptiveResampling, a))
         return cls(**d)

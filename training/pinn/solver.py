@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import _validation as v
-from .._persistence import state_mismatch
+from .._persistence import damaged_checkpoint, read_checkpoint, state_mismatch
 from .collocation import (
     PointSet,
     add_parameter_samples,
@@ -211,15 +211,24 @@ class PINNSolver:
         ckpt = self._checkpoint_path()
         if ckpt is None or not ckpt.exists():
             return
-        state = torch.load(ckpt, weights_only=True, map_location=self.device)
-        run.model.load_state_dict(state["model"])
-        run.adam.load_state_dict(state["adam"])
-        run.sched.load_state_dict(state["sched"])
-        if state["lbfgs"]:
-            run.lbfgs.load_state_dict(state["lbfgs"])
-        run.history = {k: list(val) for k, val in state["history"].items()}
-        run.step, run.elapsed = int(state["step"]), float(state["elapsed"])
-        run.adaptive = state["adaptive"].to(self.device, self.dtype)
+        state = read_checkpoint("the PINN training", ckpt, self.device)
+        problem = state_mismatch(state.get("model"), run.model.state_dict())
+        if problem:
+            raise ValueError(damaged_checkpoint(
+                "the PINN training", ckpt, f"its model does not fit this configuration: {problem}"))
+        try:
+            run.model.load_state_dict(state["model"])
+            run.adam.load_state_dict(state["adam"])
+            run.sched.load_state_dict(state["sched"])
+            if state["lbfgs"]:
+                run.lbfgs.load_state_dict(state["lbfgs"])
+            run.history = {k: list(val) for k, val in state["history"].items()}
+            run.step, run.elapsed = int(state["step"]), float(state["elapsed"])
+            run.adaptive = state["adaptive"].to(self.device, self.dtype)
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            raise ValueError(damaged_checkpoint(
+                "the PINN training", ckpt, f"it is incomplete or damaged ({type(exc).__name__}: "
+                f"{exc})")) from None
         run.rng = np.random.default_rng([self.config.seed + ADAPTIVE_SEED_OFFSET, run.step])
 
     def _save(self, run: _Run) -> None:
