@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
-from .layout import dataset_root
+from .layout import as_list, dataset_root
 from .manifest import read_manifest
 from .reader import check_structure
 
@@ -111,16 +111,8 @@ def _references(keep: Any) -> list[Any]:
     """``keep`` as a list, each entry a string or an object with ``dirname`` (a path-like
     entry stands for its last component); TypeError otherwise, so that an entry that could
     never match does not let ``gc`` remove what it was meant to keep."""
-    what = ("a collection of references (DatasetSpec objects, directory names, hashes or "
-            "names)")
-    if isinstance(keep, (str, bytes)):
-        raise TypeError(f"The 'keep' argument of gc must be {what}, not a single string. Got "
-                        f"{keep!r} instead.")
-    try:
-        entries = list(keep)
-    except TypeError:
-        raise TypeError(f"The 'keep' argument of gc must be {what}. Got {keep!r} instead."
-                        ) from None
+    entries = as_list(keep, "gc", "keep", "a collection of references (DatasetSpec objects, "
+                      "directory names, hashes or names)")
     out = []
     for i, k in enumerate(entries):
         if isinstance(k, os.PathLike) and not hasattr(k, "dirname"):

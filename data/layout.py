@@ -42,6 +42,19 @@ def as_path(value: object, owner: str, field: str = "root") -> Path:
     return Path(text)
 
 
+def as_list(value: object, owner: str, field: str, what: str) -> list:
+    """``value`` (an iterable of ``what``, not one string) as a list; TypeError naming
+    ``owner`` and ``field`` otherwise (a single string would iterate over its characters)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"The '{field}' argument of {owner} must be {what}, not a single "
+                        f"string. Got {value!r} instead.")
+    try:
+        return list(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"The '{field}' argument of {owner} must be {what}. Got {value!r} "
+                        "instead.") from None
+
+
 def dataset_root(value: object, owner: str) -> Path:
     """The datasets root ``value`` as a Path: a directory, or a path where none exists yet (it
     is created when something is written). DatasetError naming the path when it is a file or

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from .errors import DatasetError
 from .hashing import HASH_HEX_DIGITS
-from .layout import QUARANTINE, as_path, stray_entries
+from .layout import QUARANTINE, as_list, as_path, stray_entries
 from .manifest import MANIFEST, PartInfo, find_manifest, read_manifest
 from .schema import METADATA_KEY, check_finite, check_schema, column_names
 
@@ -227,15 +227,7 @@ class Dataset:
 
     def _columns(self, columns: Any) -> list[str]:
         """``columns`` as a list of this dataset's column names, or a clear error."""
-        what = "a list of column names"
-        if isinstance(columns, (str, bytes)):
-            raise TypeError(f"The 'columns' argument of Dataset.table must be {what}, not a "
-                            f"single string. Got {columns!r} instead.")
-        try:
-            names = list(columns)
-        except TypeError:
-            raise TypeError(f"The 'columns' argument of Dataset.table must be {what}. Got "
-                            f"{columns!r} instead.") from None
+        names = as_list(columns, "Dataset.table", "columns", "a list of column names")
         available = column_names(self.inputs)
         unknown = [c for c in names if not isinstance(c, str) or c not in available]
         if unknown:

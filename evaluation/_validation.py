@@ -27,6 +27,8 @@ def _scalar(x: object) -> object:
     return x
 
 
+# The same test as simulators._validation.is_non_real, kept here because importing any
+# simulators module imports the simulators package and Numba, which the pricers do not need.
 _NON_REAL_SCALARS = (bool, np.bool_, str, bytes, complex, np.complexfloating)
 _REAL = "a real number or an array of real numbers"
 
