@@ -107,6 +107,25 @@ def greek_label(name: str, greek_factor: float = 1.0) -> str:
     return f"{text} ×100" if greek_factor != 1.0 else text
 
 
+def worst_label(names: Sequence[str], greek_factors: Mapping[str, float], by: str = "") -> str:
+    """Heading of a column that shows the worst of many inputs' Greeks: which Greek (``delta``
+    when every input is a spot), its scaling and how many inputs, e.g. ``delta ×100, worst of
+    7 inputs``; ``by``: what "worst" is measured by."""
+    kinds = {greek_name(n).split(" ")[0] for n in names}
+    what = kinds.pop() if len(kinds) == 1 else "Greek"
+    if any(greek_factors.get(n, 1.0) != 1.0 for n in names):
+        what += " ×100" if all(greek_factors.get(n, 1.0) != 1.0 for n in names) \
+            else " (×100 for spots)"
+    return f"{what}, worst of {len(names)} inputs" + (f" by {by}" if by else "")
+
+
+def gamma_label(name: str | None, value_factor: float = 1.0, n: int = 0) -> str:
+    """Heading of a gamma column: ``gamma (spot_0)``, or ``gamma, worst of 7 spots`` (``name``
+    ``None``); marked unscaled where values and deltas are shown ×100."""
+    text = f"gamma ({name})" if name is not None else f"gamma, worst of {n} spots"
+    return text + (" (not ×100)" if value_factor != 1.0 else "")
+
+
 # ----- summary row -------------------------------------------------------------------------------
 def _mode_block(block: Any) -> dict[str, Any]:
     return block if isinstance(block, Mapping) else {}
@@ -145,7 +164,8 @@ def key_cells(sc: Mapping[str, Any]) -> dict[str, Any]:
     for name in names:
         greeks.append({"name": greek_label(name), "rmse": _mean(g[name]),
                        "rel": pct_sd(gr.get(name)),
-                       "note": f"worst of {len(g)} inputs" if len(g) > MAX_TABLE_INPUTS else ""})
+                       "note": f"worst of {len(g)} inputs by relative error"
+                       if len(g) > MAX_TABLE_INPUTS else ""})
     scale = _mode_block(summ.get("scale"))
     return {
         "value_std": _mean(vr.get("standard")), "value_diff": _mean(vr.get("differential")),
@@ -208,21 +228,22 @@ def learning_curve_table(sc: Mapping[str, Any], inputs: Sequence[str]) -> dict[s
     gwide = len(gnames) > MAX_TABLE_INPUTS
     noise = sc.get("mc_noise") if isinstance(sc.get("mc_noise"), Mapping) else {}
     se = noise.get("standard_error") if isinstance(noise.get("standard_error"), Mapping) else {}
-    headers = ([f"worst of {d} inputs"] if wide else [greek_label(n, gf.get(n, 1.0))
-                                                       for n in names])
-    gheaders = ([f"worst of {len(gnames)}"] if gwide else [f"gamma ({n})" for n in gnames])
+    headers = ([worst_label(names, gf, "RMSE")] if wide else [greek_label(n, gf.get(n, 1.0))
+                                                      for n in names])
+    gheaders = ([gamma_label(None, vf, len(gnames))] if gwide
+                else [gamma_label(n, vf) for n in gnames])
     rows = []
     for p in sorted(pts, key=lambda p: (p.m, p.mode != "standard")):
         if wide:
             i = int(np.nanargmax(p.delta_mean)) if np.any(np.isfinite(p.delta_mean)) else 0
-            greeks = [f"{num(p.delta_mean[i], gf.get(names[i], 1.0))} ({names[i]})"]
+            greeks = [f"{names[i]}: {num(p.delta_mean[i], gf.get(names[i], 1.0))}"]
         else:
             greeks = [num_sd({"mean": m, "sd": s}, gf.get(n, 1.0))
                       for n, m, s in zip(names, p.delta_mean, p.delta_sd, strict=False)]
             greeks += [""] * (len(names) - len(greeks))
         if gwide:
             i = int(np.nanargmax(p.gamma_mean)) if np.any(np.isfinite(p.gamma_mean)) else 0
-            gammas = [f"{num(p.gamma_mean[i])} ({gnames[i]})"]
+            gammas = [f"{gnames[i]}: {num(p.gamma_mean[i])}"]
         else:
             gammas = [num_sd({"mean": m, "sd": s}) for m, s in zip(p.gamma_mean, p.gamma_sd,
                                                                    strict=False)]
@@ -233,7 +254,8 @@ def learning_curve_table(sc: Mapping[str, Any], inputs: Sequence[str]) -> dict[s
                      "rel": pct(p.value_rel_mean), "se": num(entry.get("value"), vf),
                      "greeks": greeks, "gammas": gammas, "fit": _seconds(p.fit_seconds)})
     return {"rows": rows, "greek_names": headers, "gamma_names": gheaders, "unit": unit,
-            "value_factor": vf, "n_seeds": max((p.n_seeds for p in pts), default=0),
+            "value_factor": vf, "wide": wide or gwide,
+            "n_seeds": max((p.n_seeds for p in pts), default=0),
             "has_se": bool(se)}
 
 
@@ -286,13 +308,28 @@ def moneyness_table(sc: Mapping[str, Any], inputs: Sequence[str]) -> dict[str, A
 # ----- hedging -----------------------------------------------------------------------------------
 def hedging_table(sc: Mapping[str, Any]) -> dict[str, Any] | None:
     """The delta-hedging experiment: RMS P&L per hedge, against the unhedged position and the
-    reference's hedge."""
+    closed form's hedge. The option is valued (sold, and at the horizon) and hedged by the
+    risk-free closed form (:func:`pipeline.diagnostics.hedging`): the scenario's reference
+    without XVA, the risk-free value the surrogates learn under one (``value_by`` says which)."""
     h = sc.get("hedging")
     if not isinstance(h, Mapping) or not isinstance(h.get("reference"), Mapping):
         return None
+    params = sc.get("parameters") if isinstance(sc.get("parameters"), Mapping) else {}
+    ref = sc.get("reference") if isinstance(sc.get("reference"), Mapping) else {}
+    method = str(ref.get("method") or "")
+    if params.get("xva") is not None:
+        name = {"pinn": "PINN", "fd": "FD", "analytic": "closed-form"}.get(method, method)
+        value_by = ("its risk-free closed-form value (no XVA: the value the surrogates learn, not "
+                    f"the scenario's risky {name or 'reference'} reference)")
+        closed = "risk-free closed-form deltas"
+    elif method in ("", "analytic"):
+        value_by, closed = "the reference (closed-form) price", "reference deltas"
+    else:
+        value_by = f"its closed-form value (the scenario's reference is {method})"
+        closed = "closed-form deltas"
     unhedged = _mode_block(h.get("unhedged")).get("rms")
     rows = []
-    for key, name in (("unhedged", "no hedge"), ("reference", "reference deltas"),
+    for key, name in (("unhedged", "no hedge"), ("reference", closed),
                       *((m, f"{m} surrogate deltas") for m in _MODES)):
         r = h.get(key)
         if not isinstance(r, Mapping):
@@ -304,7 +341,8 @@ def hedging_table(sc: Mapping[str, Any]) -> dict[str, Any] | None:
     horizon = h.get("horizon")
     return {"rows": rows, "paths": h.get("paths", "—"), "steps": h.get("steps", "—"),
             "horizon": f"{horizon * 252:.0f} trading days" if finite(horizon) else "—",
-            "greeks_at": str(h.get("greeks_at") or "")}
+            "greeks_at": str(h.get("greeks_at") or ""), "value_by": value_by,
+            "closed": closed}
 
 
 # ----- test-set errors from the arrays -----------------------------------------------------------
@@ -327,6 +365,7 @@ def test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str], inputs: 
     vf, gf, unit = factors(sc, names)
     wide = d > MAX_TABLE_INPUTS
     gnames = spot_inputs(names)[: 0 if rq0 is None else rq0.shape[1]]
+    gwide = len(gnames) > MAX_TABLE_INPUTS
     preds = [(m, arrays.get(f"pred_price_{m}"), arrays.get(f"pred_grad_{m}"),
               arrays.get(f"pred_gamma_{m}"), ref0, rg0, rq0) for m in modes]
     if pinn is not None:
@@ -347,20 +386,29 @@ def test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str], inputs: 
             greeks = ["—"] * (1 if wide else d)
         elif wide:
             worst = max(g, key=lambda k: g[k] if finite(g[k]) else -math.inf)
-            greeks = [f"{num(g[worst], gf.get(worst, 1.0))} ({worst})"]
+            greeks = [f"{worst}: {num(g[worst], gf.get(worst, 1.0))} "
+                      f"({pct(e['greek_relative'][worst])})"]
         else:
             greeks = [f"{num(g[k], gf.get(k, 1.0))} ({pct(e['greek_relative'][k])})"
                       for k in names]
         q = e.get("gamma_rmse") or {}
-        gammas = [num(q.get(k)) for k in gnames][:MAX_TABLE_INPUTS] if gnames else []
+        if not gnames:
+            gammas = []
+        elif gwide:
+            worst_q = max(gnames, key=lambda k: q[k] if finite(q.get(k)) else -math.inf)
+            gammas = [f"{worst_q}: {num(q.get(worst_q))}" if okq else "—"]
+        else:
+            gammas = [num(q.get(k)) for k in gnames]
         le = log10_relative_errors(pp, ref)
         rows.append({"name": name, "rmse": num(e["value_rmse"], vf),
                      "rel": pct(e["value_relative"]), "greeks": greeks, "gammas": gammas,
                      "l1": _log(le["l1"]), "l2": _log(le["l2"]), "linf": _log(le["linf"])})
-    headers = [] if rg0 is None else ([f"worst of {d} inputs"] if wide else
+    headers = [] if rg0 is None else ([worst_label(names, gf, "RMSE")] if wide else
                                       [greek_label(k, gf.get(k, 1.0)) for k in names])
-    return {"rows": rows, "greek_names": headers,
-            "gamma_names": [f"gamma ({k})" for k in gnames][:MAX_TABLE_INPUTS], "unit": unit}
+    gheaders = ([gamma_label(None, vf, len(gnames))] if gwide
+                else [gamma_label(k, vf) for k in gnames])
+    return {"rows": rows, "greek_names": headers, "gamma_names": gheaders if gnames else [],
+            "unit": unit, "wide": wide or gwide}
 
 
 # ----- regressions and the Prefect artifact ------------------------------------------------------

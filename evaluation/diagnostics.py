@@ -33,6 +33,7 @@ __all__ = [
     "hedge_pnl",
     "hedge_summary",
     "moneyness",
+    "rules_note",
     "shape_rules",
 ]
 
@@ -182,10 +183,58 @@ def shape_rules(model: Mapping[str, Any], product: Mapping[str, Any], inputs: Se
             rules.append(Rule("(K e^(−rT) − S e^(−qT))⁺ ≤ value ≤ K e^(−rT)", "value", None,
                               lower=np.maximum(k - fwd, 0.0),
                               upper=np.broadcast_to(k, fwd.shape)))
-    note = f"long {kind}: {len(rules)} rules"
-    if xva is not None:
-        note += " (XVA: signs and convexity; price bounds not checked)"
-    return rules, note
+    return rules, rules_note(str(kind), rules, xva=xva is not None)
+
+
+#: Up to this many rules a note lists every rule by name; beyond, it groups them.
+_NOTE_RULES = 6
+
+
+def _rule_fields(r: Rule | Mapping[str, Any]) -> tuple[str, Any, Any]:
+    if isinstance(r, Rule):
+        return r.name, r.quantity, r.input
+    return str(r.get("rule")), r.get("quantity"), r.get("input")
+
+
+def rules_note(kind: str, rules: Sequence[Rule | Mapping[str, Any]], *, xva: bool = False) -> str:
+    """What the shape checks cover, derived from the rules that ran: :class:`Rule` objects, or
+    the ``checks.results`` entries of metrics.json (``rule``, ``quantity``, ``input``; each rule
+    once, whatever the predictor). E.g. ``long put: 3 rules (value ≥ 0; delta spot_0 ≤ 0;
+    delta spot_1 ≤ 0); convexity not checked; XVA: price bounds not checked``. Up to
+    :data:`_NOTE_RULES` rules are listed by name; more are grouped (the delta rules of the
+    spots, the convexity rules) with their count. Convexity is named as not checked when no
+    gamma rule ran; the price bounds when an XVA scales the value."""
+    items: dict[str, tuple[Any, Any]] = {}
+    for r in rules:
+        name, quantity, inp = _rule_fields(r)
+        items.setdefault(name, (quantity, inp))
+    if len(items) <= _NOTE_RULES:
+        listed = list(items)
+    else:
+        listed = []
+        spots = [n for n, (q, i) in items.items()
+                 if q == "greek" and i is not None and greek_name(str(i)).startswith("delta")]
+        gammas = [n for n, (q, _) in items.items() if q == "gamma"]
+        for name, (quantity, _) in items.items():
+            if name in spots:
+                if name == spots[0]:
+                    what = "sign and bound" if all(n.count("≤") > 1 for n in spots) else "sign"
+                    listed.append(f"delta {what} per spot ({len(spots)} rules)")
+            elif name in gammas:
+                if name == gammas[0]:
+                    listed.append(f"convexity per spot, gamma ≥ 0 ({len(gammas)} rules)")
+            elif quantity == "value" and "⁺" in name:
+                listed.append("no-arbitrage price bounds")
+            else:
+                listed.append(name)
+    note = f"long {kind}: {len(items)} rule{'s' if len(items) != 1 else ''}"
+    if listed:
+        note += f" ({'; '.join(listed)})"
+    if not any(q == "gamma" for q, _ in items.values()):
+        note += "; convexity not checked"
+    if xva:
+        note += "; XVA: price bounds not checked"
+    return note
 
 
 def check_shape(

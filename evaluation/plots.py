@@ -169,12 +169,17 @@ def _mode_color(mode: str) -> str:
 
 
 # ----- learning curves ---------------------------------------------------------------------------
+#: Up to this many inputs get their own delta panel in the learning-curve figure; beyond, one
+#: panel shows their deltas pooled (RMS over the inputs, titled so).
+MAX_DELTA_PANELS = 3
+
+
 def learning_curve_figure(
     points: Sequence[CurvePoint],
     inputs: Sequence[str],
     mc_noise: Mapping[str, object] | None = None,
     title: str | None = None,
-    max_delta_panels: int = 3,
+    max_delta_panels: int = MAX_DELTA_PANELS,
     unit_spot: bool = True,
 ) -> Figure:
     """RMSE of values and deltas against training size m (log–log), mean ± sd over seeds.
@@ -184,8 +189,10 @@ def learning_curve_figure(
     ``value_std / sqrt(m)`` (``mc_noise``: ``value_std``, ``delta_std``, the RMS deviation of the
     pathwise labels from the reference): the surrogate beats plain Monte Carlo of equal cost below
     it. Up to ``max_delta_panels`` inputs get their own delta panel; beyond, one panel shows the
-    RMS over the inputs. ``unit_spot``: the set-up has a unit spot and strike (Huge–Savine), so
-    errors are shown ×100 as in the source; otherwise in price units.
+    deltas pooled, the RMS over the inputs of each input's RMSE (titled "pooled"; the report's
+    tables give every input or the worst one, never pooled). ``unit_spot``: the set-up has a unit
+    spot and strike (Huge–Savine), so errors are shown ×100 as in the source; otherwise in price
+    units.
     """
     factor, unit = (100.0, "RMSE ×100 (unit spot)") if unit_spot else (1.0, "RMSE (price units)")
     d = max((len(p.delta_mean) for p in points), default=0)
@@ -205,7 +212,7 @@ def learning_curve_figure(
                 what = f"delta wrt {plain(name)}"
                 level = delta_noise[k - 1] if k - 1 < len(delta_noise) else None
             else:
-                what = f"delta (RMS over {d} inputs)"
+                what = f"delta, pooled: RMS over {d} inputs"
                 level = (float(np.sqrt(np.mean(np.square(delta_noise)))) if delta_noise else None)
             for mode in sorted({p.mode for p in points}, key=lambda s: (s != "standard", s)):
                 rows = sorted((p for p in points if p.mode == mode), key=lambda p: p.m)

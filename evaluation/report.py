@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -301,21 +302,30 @@ def _scenario_section(
     s: dict[str, Any] = {"id": sid, "anchor": f"s{idx}", "label": label, "status": status,
                          "error": sc.get("error"), "inputs": inputs, "flagged": sid in flagged}
     pinn = sc.get("pinn") or None
+    status_text, status_short = _pinn_status(pinn) if pinn else ("", "")
     s["key"] = {**tables.key_cells(sc),
                 "pinn_l2": _log(pinn.get("log10_rel_l2")) if pinn else "—",
                 # not a headline: the base function already is (nearly) the exact answer
-                "pinn_note": "exact base" if pinn and _base_caveat(pinn) else ""}
+                "pinn_note": _not_headline(pinn) if pinn else "",
+                "pinn_status": status_short, "pinn_status_text": status_text}
     s["checks"] = [tables.check_row(c, inputs) for c in
                    ((sc.get("checks") or {}).get("results") or [])
                    if isinstance(c, Mapping)] if isinstance(sc.get("checks"), Mapping) else []
-    s["checks_note"] = str((sc.get("checks") or {}).get("note") or "") \
-        if isinstance(sc.get("checks"), Mapping) else ""
+    s["checks_note"] = _checks_note(sc)
     s["checks_tolerance"] = (sc.get("checks") or {}).get("tolerance") \
         if isinstance(sc.get("checks"), Mapping) else None
     s["moneyness"] = tables.moneyness_table(sc, inputs)
     s["hedging"] = tables.hedging_table(sc)
     ref = sc.get("reference") or {}
     s["reference_method"] = ref.get("method", "—") if ref else "—"
+    s["reference_text"] = _reference_text(ref)
+    s["label_note"] = _label_note(label, ref)
+    s["spreads"] = _xva_spreads(sc.get("parameters"))
+    s["spreads_text"] = _spreads_text(s["spreads"])
+    sp = s["spreads"]
+    s["spreads_short"] = (f"XVA: c₊ {_num(sp['c_pos'])}, c₋ {_num(sp['c_neg'])} (s_F "
+                          f"{_num(sp['s_f'])}{', default (1 − R_B) λ_B' if sp['default'] else ''})"
+                          if sp else "")
     surrogate = ref.get("surrogate") if isinstance(ref, Mapping) else None
     s["surrogate_note"] = ""
     if isinstance(surrogate, Mapping) and surrogate.get("risk_free"):
@@ -341,8 +351,10 @@ def _scenario_section(
         src = figs.png(f"{sid} learning curves", lambda: plots.learning_curve_figure(
             pts, inputs, sc.get("mc_noise"), unit_spot=unit_spot))
         table = tables.learning_curve_table(sc, inputs)
-        s["learning_curve"] = ({"src": src, "unit_spot": unit_spot, **table} if table
-                               else None)
+        d = max((len(p.delta_mean) for p in pts), default=0)
+        s["learning_curve"] = ({"src": src, "unit_spot": unit_spot, **table,
+                                "pooled": d if d > plots.MAX_DELTA_PANELS else 0}
+                               if table else None)
 
     # arrays: slices, test errors, PINN greeks and maps, XVA
     arrays = _load_arrays(run_dir, sid, figs.warnings)
@@ -389,17 +401,18 @@ def _scenario_section(
                       if isinstance(faces, Mapping) and faces else "—"),
             "role": ("the scenario's reference" if p.get("reference") else "a PDE reference "
                      "beside the scenario's"),
-            "against": p.get("compared_with") or ("—" if p.get("reference") else
-                                                  s["reference_method"]),
+            "against": _against_text(p, s["reference_method"]),
             "l1": _log(p.get("log10_rel_l1")),
             "l2": _log(p.get("log10_rel_l2")), "linf": _log(p.get("log10_rel_linf")),
             "train_seconds": (_seconds(p["train_seconds"]) + " s") if _finite(
                 p.get("train_seconds")) else "—",
+            "status": status_text, "not_headline": _not_headline(p),
+            "faces_note": _faces_note(faces, inputs), "loss_caption": "",
             "at_points": [{"point": _value(a.get("point")), "price": _num(a.get("price_rel_err")),
                            "delta": _num(a.get("delta_rel_err"))}
                           for a in (p.get("at_points") or [])],
             "error_map": None, "map_relative": "pinn_grid_ref" in arrays, "loss": None,
-            "greeks": None, "vs_fd": _vs_fd_rows(p.get("vs_fd")),
+            "greeks": None, "vs_fd": _vs_fd_rows(p.get("vs_fd"), inputs),
             "by_tau": _by_tau_rows(p.get("vs_fd")),
         }
         if gerr is not None:
@@ -412,9 +425,11 @@ def _scenario_section(
         hist = p.get("history")
         if isinstance(hist, Mapping) and any(len(v or []) for k, v in hist.items() if k != "step"):
             out["loss"] = figs.png(f"{sid} PINN loss", lambda: plots.loss_history_figure(hist))
+            out["loss_caption"] = _loss_caption(hist, faces) + (
+                f" Face names are {out['faces_note']}." if out["faces_note"] else "")
         if has_ref and "pinn_price" in arrays:
             own = "pinn_ref_price" in arrays
-            out["greeks_against"] = out["against"] if own else s["reference_method"]
+            out["greeks_against"] = _greeks_against(p, own, s["reference_method"])
             out["greeks"] = figs.png(f"{sid} PINN Greeks", lambda: plots.slices_figure(
                 x, arrays["pinn_ref_price" if own else "ref_price"],
                 arrays.get("pinn_ref_grad" if own else "ref_grad"),
@@ -458,13 +473,19 @@ def _scenario_section(
 
     # provenance
     params = sc.get("parameters") or {}
-    s["parameters"] = _flatten(params) if params else []
+    s["parameters"] = _with_spreads(_flatten(params), s["spreads"]) if params else []
     ds = sc.get("dataset") or {}
     s["dataset"] = [(k, _value(v)) for k, v in ds.items()] if ds else []
     s["reference"] = ([(k, _value(v)) for k, v in ref.items() if k != "cross_checks"]
                       + _flatten(ref.get("cross_checks") or {}, "cross_checks")
                       if ref else [])
     s["stages"] = [(k, _seconds(v)) for k, v in (sc.get("stage_seconds") or {}).items()]
+    s["stages_note"] = ""
+    if pinn and pinn.get("reference") and "pinn" in (sc.get("stage_seconds") or {}):
+        s["stages_note"] = (f"The PINN is this scenario's reference: its training "
+                            f"({_seconds(pinn.get('train_seconds'))} s) is counted in "
+                            "reference (s); pinn (s) is only its comparison with the FD "
+                            "cross-check.")
     s["models"] = [(k, _value(v)) for k, v in (sc.get("models") or {}).items()]
     return s
 
@@ -637,12 +658,230 @@ def _base_caveat(p: Mapping[str, Any]) -> str:
     return " (one-signed: the exact answer is e^(−cτ) × base; the network learns a function of τ)"
 
 
-def _vs_fd_rows(vs: Any) -> list[dict[str, str]]:
-    """PINN against FD: log10 relative errors of value, delta and gamma (metrics ``vs_fd``)."""
+def _not_headline(p: Mapping[str, Any]) -> str:
+    """The summary's label of a PINN whose exact answer is its base function (times e^(−cτ)
+    under an XVA; :func:`_base_caveat`): its error is not a headline. '' otherwise."""
+    if not _base_caveat(p):
+        return ""
+    base = "closed form" if p.get("base") == "risk_free" else "base"
+    if p.get("xva"):
+        return f"e^(−cτ)·{base} (exact base): not a headline"
+    return f"the {base} itself (exact base): not a headline"
+
+
+#: How a PINN run ended (metrics ``pinn.status``, :class:`training.pinn.PINNStatus`).
+_PINN_STATUS = {"completed": "completed", "converged": "converged (L-BFGS stalled)",
+                "diverged": "diverged (non-finite loss)"}
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if _finite(v) and float(v) == int(v) else None
+
+
+def _pinn_status(p: Mapping[str, Any]) -> tuple[str, str]:
+    """How the PINN's training ended, in words, and a short marker for the summary ('' when it
+    completed or converged): e.g. ``stopped at the 90 s time limit after 440 of 1500 gradient
+    steps (Adam + L-BFGS); 2 of 3 least-squares rounds of the output layer accepted``. Steps
+    from metrics ``steps`` / ``planned_steps`` (else the loss history's last step),
+    ``lstsq_rounds`` / ``planned_lstsq_rounds`` and ``time_limit``, where recorded."""
+    status = p.get("status")
+    if not status:
+        return "", ""
+    status = str(status)
+    if status == "time_limit":
+        limit = p.get("time_limit")
+        head = (f"stopped at the {limit:g} s time limit" if _finite(limit)
+                else "stopped by its time limit")
+        short = "stopped at its time limit"
+    else:
+        head = _PINN_STATUS.get(status, status)
+        short = "diverged" if status == "diverged" else "" if status in _PINN_STATUS else status
+    steps, planned = _int(p.get("steps")), _int(p.get("planned_steps"))
+    hist = p.get("history") if isinstance(p.get("history"), Mapping) else {}
+    last = [v for v in (hist.get("step") or []) if _finite(v)]
+    if steps is not None:
+        head += (f" after {steps} of {planned} gradient steps (Adam + L-BFGS)"
+                 if planned is not None else f" after {steps} gradient steps")
+    elif last:
+        head += (f" after step {int(last[-1])} of its loss history (planned steps not "
+                 "recorded in this run)")
+    rounds, planned_rounds = _int(p.get("lstsq_rounds")), _int(p.get("planned_lstsq_rounds"))
+    if planned_rounds:
+        head += (f"; {rounds if rounds is not None else '?'} of {planned_rounds} least-squares "
+                 "rounds of the output layer accepted")
+    if short and steps is not None and planned is not None:
+        short += f" ({steps} of {planned} steps)"
+    return head, short
+
+
+def _against_text(p: Mapping[str, Any], method: str) -> str:
+    """What the PINN is compared with, in words."""
+    against = p.get("compared_with")
+    name = _METHOD_LABELS.get(str(against), str(against)) if against else None
+    if p.get("reference"):
+        return (f"{name}: the cross-check (the PINN itself is the scenario's reference)"
+                if name else "— (the PINN is the scenario's reference; no cross-check)")
+    return f"{name}: the scenario's reference" if name else _METHOD_LABELS.get(method, method)
+
+
+def _greeks_against(p: Mapping[str, Any], own: bool, method: str) -> str:
+    """What the PINN-Greeks figure draws the PINN against."""
+    against = p.get("compared_with")
+    name = _METHOD_LABELS.get(str(against), str(against)) if against else None
+    if own and p.get("reference"):
+        return f"the {name or 'FD'} cross-check; the PINN itself is this scenario's reference"
+    if own:
+        return f"the scenario's risky {name or 'reference'} reference"
+    return f"the scenario's reference, {_METHOD_LABELS.get(method, method)}"
+
+
+#: What the PINN's loss terms are (keys of its history, :mod:`training.pinn.losses`).
+_LOSS_TERMS = {"loss": "the total", "total": "the total",
+               "pde": "the PDE residual at interior points",
+               "interior": "the PDE residual at interior points",
+               "ic": "the initial condition", "initial": "the initial condition",
+               "boundary": "the boundary condition",
+               "adaptive": "the PDE residual at adaptively added points"}
+
+
+def _loss_caption(hist: Mapping[str, Any], faces: Any) -> str:
+    """The loss figure's caption, naming the terms it draws (those with a positive value)."""
+    parts = []
+    for k, v in hist.items():
+        if k in ("step", "lr") or not any(_finite(x) and x > 0 for x in (v or [])):
+            continue
+        what = _LOSS_TERMS.get(str(k))
+        if what is None and isinstance(faces, Mapping) and k in faces:
+            what = f"the residual on the face {k} ({faces[k]} PDE)"
+        elif what is None and re.search(r"_(min|max)$", str(k)):
+            what = f"the residual on the face {k}"
+        parts.append(f"{k}: {what}" if what else str(k))
+    return ("Training loss per term against the optimiser step ("
+            + "; ".join(parts) + ").")
+
+
+def _faces_note(faces: Any, inputs: Sequence[str]) -> str:
+    """Where the PINN names its states otherwise than the scenario's inputs (two spots: the
+    PINN's ``spot_1``, ``spot_2`` are the inputs ``spot_0``, ``spot_1``), the mapping."""
+    if not isinstance(faces, Mapping):
+        return ""
+    states = list(dict.fromkeys(re.sub(r"_(min|max)$", "", str(k)) for k in faces))
+    if len(states) != len(inputs) or states == list(inputs):
+        return ""
+    pairs = ", ".join(f"{a} = input {b}" for a, b in zip(states, inputs, strict=True) if a != b)
+    return f"the PINN's own state names, in input order: {pairs}"
+
+
+_REFERENCE_NAMES = {"analytic": "closed form (analytic)", "fd": "finite differences (FD)",
+                    "pinn": "PINN"}
+
+#: A scenario label naming a reference method, and the methods each wording covers.
+_LABEL_REFERENCE = re.compile(
+    r"\b(PDE|FD|finite[- ]differences?|PINN|analytic|closed[- ]form)\s+reference\b", re.I)
+_LABEL_METHODS = {"pde": {"fd", "pinn"}, "fd": {"fd"}, "finite": {"fd"}, "pinn": {"pinn"},
+                  "analytic": {"analytic"}, "closed": {"analytic"}}
+
+
+def _reference_text(ref: Any) -> str:
+    """The scenario's reference method in words, with its cross-checks."""
+    if not isinstance(ref, Mapping) or not ref.get("method"):
+        return "—"
+    method = str(ref["method"])
+    text = _REFERENCE_NAMES.get(method, method)
+    checks = [_METHOD_LABELS.get(str(k), str(k)) for k in (ref.get("cross_checks") or {})]
+    return text + (f"; {', '.join(checks)} only a cross-check" if checks else "")
+
+
+def _label_note(label: str, ref: Any) -> str:
+    """A warning where the scenario's label (free text from the config) names a reference
+    method other than the one the run used."""
+    m = _LABEL_REFERENCE.search(label or "")
+    method = ref.get("method") if isinstance(ref, Mapping) else None
+    if not m or not method:
+        return ""
+    word = re.split(r"[\s-]", m.group(1).lower())[0]
+    if method in _LABEL_METHODS.get(word, {method}):
+        return ""
+    return f"the label says “{m.group(0)}”; the reference is the {_reference_text(ref)}"
+
+
+def _xva_spreads(params: Any) -> dict[str, Any] | None:
+    """The effective funding spread and discount spreads of a scenario's XVA (``parameters.xva``),
+    as :class:`simulators.XVA` defines them: s_F = ``funding_spread``, else (1 − R_B) λ_B;
+    c₊ = (1 − R_C) λ_C + s_F (a value ≥ 0), c₋ = (1 − R_B) λ_B (a value ≤ 0). ``None`` without
+    an XVA or with a parameter missing."""
+    xva = params.get("xva") if isinstance(params, Mapping) else None
+    if not isinstance(xva, Mapping):
+        return None
+    lb, lc, rb, rc = (xva.get(k) for k in ("lambda_b", "lambda_c", "recovery_b", "recovery_c"))
+    if not all(_finite(v) for v in (lb, lc, rb, rc)):
+        return None
+    given = xva.get("funding_spread")
+    c_neg = (1.0 - rb) * lb
+    s_f = float(given) if _finite(given) else c_neg
+    return {"s_f": s_f, "default": not _finite(given), "c_pos": (1.0 - rc) * lc + s_f,
+            "c_neg": c_neg}
+
+
+def _spreads_text(sp: Mapping[str, Any] | None) -> str:
+    if not sp:
+        return ""
+    how = "default (1 − R_B) λ_B, no funding_spread given" if sp["default"] else "given"
+    return (f"funding spread s_F = {_num(sp['s_f'])} ({how}); discount spreads "
+            f"c₊ = (1 − R_C) λ_C + s_F = {_num(sp['c_pos'])} (value ≥ 0), "
+            f"c₋ = (1 − R_B) λ_B = {_num(sp['c_neg'])} (value ≤ 0)")
+
+
+def _with_spreads(rows: list[tuple[str, Any]], sp: Mapping[str, Any] | None
+                  ) -> list[tuple[str, Any]]:
+    """The parameter rows with the XVA's effective spreads: ``xva.funding_spread`` shows the
+    s_F used (and says when it is the default), followed by c₊ and c₋."""
+    if not sp:
+        return rows
+    out = []
+    for k, v in rows:
+        if k == "xva.funding_spread":
+            v = (f"— (not given): default (1 − R_B) λ_B = {_num(sp['s_f'])}" if sp["default"]
+                 else f"{_num(sp['s_f'])} (s_F)")
+        out.append((k, v))
+        if k == "xva.funding_spread":
+            out += [("xva: c₊ = (1 − R_C) λ_C + s_F", f"{_num(sp['c_pos'])} (value ≥ 0)"),
+                    ("xva: c₋ = (1 − R_B) λ_B", f"{_num(sp['c_neg'])} (value ≤ 0)")]
+    if not any(k == "xva.funding_spread" for k, _ in rows):
+        out += [("xva: s_F", _num(sp["s_f"])),
+                ("xva: c₊ = (1 − R_C) λ_C + s_F", f"{_num(sp['c_pos'])} (value ≥ 0)"),
+                ("xva: c₋ = (1 − R_B) λ_B", f"{_num(sp['c_neg'])} (value ≤ 0)")]
+    return out
+
+
+def _checks_note(sc: Mapping[str, Any]) -> str:
+    """What the scenario's shape checks cover, derived from the rules that ran
+    (:func:`evaluation.diagnostics.rules_note` on ``checks.results``); the recorded note where
+    none ran."""
+    from .diagnostics import rules_note
+
+    checks = sc.get("checks")
+    if not isinstance(checks, Mapping):
+        return ""
+    results = [c for c in (checks.get("results") or []) if isinstance(c, Mapping)]
+    params = sc.get("parameters") if isinstance(sc.get("parameters"), Mapping) else {}
+    product = params.get("product") if isinstance(params.get("product"), Mapping) else {}
+    if results and product.get("kind") in ("call", "put"):
+        return rules_note(str(product["kind"]), results, xva=params.get("xva") is not None)
+    return str(checks.get("note") or "")
+
+
+def _vs_fd_rows(vs: Any, inputs: Sequence[str] = ()) -> list[dict[str, str]]:
+    """PINN against FD: log10 relative errors of value, gradient (named by the inputs' Greeks)
+    and gamma (metrics ``vs_fd``)."""
+    from .metrics import greek_name
+
     if not isinstance(vs, Mapping):
         return []
+    grad = ("gradient (" + ", ".join(greek_name(n) for n in inputs) + ")") if inputs \
+        else "gradient"
     rows = []
-    for key, name in (("price", "value"), ("delta", "gradient (delta[, vega])"),
+    for key, name in (("price", "value"), ("delta", grad),
                       ("gamma", "gamma")):
         e = vs.get(key)
         if isinstance(e, Mapping):
@@ -660,7 +899,8 @@ def _by_tau_rows(vs: Any) -> list[dict[str, str]]:
 
 
 def _config_settings(config_text: str) -> dict[str, Any]:
-    """``history`` and ``regression_tolerance`` from a resolved config.yaml, where present."""
+    """``history``, ``regression_tolerance`` and the regression baseline's ``window`` from a
+    resolved config.yaml, where present."""
     if not config_text:
         return {}
     import yaml
@@ -671,7 +911,29 @@ def _config_settings(config_text: str) -> dict[str, Any]:
         return {}
     if not isinstance(cfg, Mapping):
         return {}
-    return {k: cfg[k] for k in ("history", "regression_tolerance") if cfg.get(k) is not None}
+    out = {k: cfg[k] for k in ("history", "regression_tolerance") if cfg.get(k) is not None}
+    gate = cfg.get("regression")
+    if isinstance(gate, Mapping) and isinstance(gate.get("window"), int):
+        out["window"] = gate["window"]
+    return out
+
+
+def _run_stages_note(run: Mapping[str, Any], scenarios: Any) -> str:
+    """How to read the run's stage seconds: each is a sum over the scenarios, which ran in
+    parallel on the Dask workers, so their total can exceed the run's wall time."""
+    stages = run.get("stage_seconds")
+    if not isinstance(stages, Mapping) or not stages:
+        return ""
+    total = sum(v for v in stages.values() if _finite(v))
+    dask = run.get("dask") if isinstance(run.get("dask"), Mapping) else {}
+    workers = dask.get("n_workers")
+    par = (f" (they ran in parallel on {workers} Dask workers)" if _finite(workers)
+           and workers > 1 else "")
+    wall = _duration(run.get("started"), run.get("finished"))
+    n = len(scenarios) if isinstance(scenarios, Mapping) else 0
+    text = (f"Seconds per stage, summed over the run's {n} scenarios{par}: {total:.1f} s "
+            "in all")
+    return text + (f", while the run took {wall} of wall time." if wall else ".")
 
 
 def _duration(started: Any, finished: Any) -> str:
@@ -694,6 +956,31 @@ def _against(run: Mapping[str, Any], prev_name: str | None, used_stored: bool) -
             return f"against the best of the last {len(runs)} runs ({runs[-1]} to {runs[0]})"
         return f"against the {base.get('kind', 'previous')} run {runs[0]}"
     return f"against {prev_name}" if prev_name else "(no previous run)"
+
+
+def _tolerance_rule(run: Mapping[str, Any], prev_name: str | None, used_stored: bool,
+                    tol: float, window: Any) -> str:
+    """What counts as a regression, as the comparison shown was made: against the pipeline's
+    recorded baseline (its kind: the best value over the last ``window`` runs, the previous
+    run, or a pinned run) when its regressions are shown, else against the previous run."""
+    t = f"an error more than ×{tol:g}"
+    base = run.get("baseline") if used_stored else None
+    if isinstance(base, Mapping):
+        runs = [Path(str(r)).name for r in (base.get("runs") or [])]
+        kind = base.get("kind")
+        if kind == "best":
+            n = base.get("window", window)
+            n = n if isinstance(n, int) and not isinstance(n, bool) else None
+            over = (f"over the last {n} runs of the same name" if n
+                    else "over the earlier runs of the same name")
+            found = ("" if n is None or len(runs) >= n else
+                     " (none found yet: only failures are flagged)" if not runs
+                     else f" ({len(runs)} found)")
+            return f"{t} its best value {over}{found}"
+        if kind == "pinned":
+            return f"{t} its value in the pinned run {runs[0] if runs else '—'}"
+        return f"{t} its previous value ({runs[0] if runs else 'no previous run found'})"
+    return f"{t} its previous value" + (f" ({prev_name})" if prev_name else "")
 
 
 def _fmt_regression(r: Mapping[str, Any], anchors: Mapping[str, str]) -> dict[str, Any]:
@@ -750,8 +1037,8 @@ def build_report(
         raise FileNotFoundError(f"Run directory {run_dir} does not exist.")
     config_path = run_dir / "config.yaml"
     config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
+    cfg = _config_settings(config_text)
     if history is None or tolerance is None:
-        cfg = _config_settings(config_text)
         history = cfg.get("history", DEFAULT_HISTORY) if history is None else history
         tolerance = cfg.get("regression_tolerance", DEFAULT_TOLERANCE) if tolerance is None \
             else tolerance
@@ -831,12 +1118,15 @@ def build_report(
                                                     "finished", "package_version", "backend",
                                                     "dask", "dir", "previous") if k in run],
         "stages": [(k, _seconds(v)) for k, v in (run.get("stage_seconds") or {}).items()],
+        "stages_note": _run_stages_note(run, scenarios_in),
     }
     prev_name = prev_dirs[0].name if prev_dirs else None
     trend_ctx = {
         "previous": prev_name,
         "against": _against(run, prev_name, used_stored),
         "n_runs": len(series), "tolerance": f"{tol:g}",
+        "rule": _tolerance_rule(run, prev_name, used_stored, tol, cfg.get("window")),
+        "exact_base": any(s["key"]["pinn_note"] for s in sections),
         "primary": "summary.value_rmse.differential.mean",
     }
 
@@ -852,6 +1142,7 @@ def build_report(
         run=run_ctx, scenarios=sections, regressions=[_fmt_regression(r, anchors) for r in regs],
         checks=checks_ctx,
         trend=trend_ctx, warnings=figs.warnings, config_text=config_text,
+        max_inputs=MAX_TABLE_INPUTS,
     )
     out = Path(output) if output is not None else run_dir / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -909,8 +1200,13 @@ def prefect_markdown(
         if sc.get("error"):
             status += f": {_md(sc['error'])}"
         flag = "yes" if str(sid) in flagged else ""
+        pinn_cell = _log(pinn.get("log10_rel_l2"))
+        if pinn and _not_headline(pinn):
+            pinn_cell += f" ({_md(_not_headline(pinn))})"
+        if pinn and _pinn_status(pinn)[1]:
+            pinn_cell += f", {_md(_pinn_status(pinn)[1])}"
         lines.append(f"| {_md(sid)} | {status} | {v} | {rel} | {_md(checks)} "
-                     f"| {_log(pinn.get('log10_rel_l2'))} | {flag} |")
+                     f"| {pinn_cell} | {flag} |")
     lines.append("")
     if regs:
         lines.append(f"**{len(regs)} regression(s):**")

@@ -161,7 +161,7 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
         errors = log10_relative_errors(price, target["price"])
         metrics.update({f"log10_rel_{k}": v for k, v in errors.items()})
     metrics.update({"train_seconds": float(sol.stats.get("train_seconds", 0.0)),
-                    "status": sol.stats.get("status"),
+                    "status": sol.stats.get("status"), **_progress(sol),
                     "history": {k: np.asarray(v).tolist() for k, v in sol.history.items()}})
     if target is not None:
         # the surrogates' error definition: value in price units and relative, the spot
@@ -202,6 +202,20 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, run_dir: Path) -> dict:
     sol.save(run_dir / "models" / f"{scenario.id}-pinn")
     return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
             "path": f"models/{scenario.id}-pinn"}
+
+
+def _progress(sol) -> dict:
+    """How far the training got, for the report: ``steps`` (gradient steps done, Adam and
+    L-BFGS; the solver's own count less its accepted least-squares rounds) of
+    ``planned_steps``, ``lstsq_rounds`` (accepted) of ``planned_lstsq_rounds``, and the
+    configured ``time_limit`` in seconds (``None``: none)."""
+    cfg, stats = sol.config, sol.stats
+    rounds = int(stats.get("lstsq_rounds", 0) or 0)
+    steps = stats.get("steps")
+    return {"steps": None if steps is None else int(steps) - rounds,
+            "planned_steps": int(cfg.adam_steps + cfg.lbfgs_iterations),
+            "lstsq_rounds": rounds, "planned_lstsq_rounds": int(cfg.lstsq_rounds),
+            "time_limit": None if cfg.time_limit is None else float(cfg.time_limit)}
 
 
 def parametric_problem(problem, settings):

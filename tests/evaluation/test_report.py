@@ -320,13 +320,15 @@ def test_wide_basket_tables(tmp_path: Path, no_render: None) -> None:
     assert "Report warnings" not in html
     tables = sec.split("<h3>Provenance</h3>")[0]
     assert "RMS over inputs" not in tables and "spot_5" not in tables
-    assert tables.count("worst of 7 inputs") == 2  # learning curves and test-set errors
-    assert "(spot_7)</td>" in tables  # the largest learning-curve error, named
+    # learning curves and test-set errors: which Greek, its ×100 scaling, the worst input
+    assert tables.count("delta ×100, worst of 7 inputs by RMSE") == 2
+    assert '<td class="num">spot_7: ' in tables  # the largest learning-curve error, named
     summary = html.split('<section class="scenario"')[0]
     assert "delta (spot_7) <b>" in summary and "worst of 7 inputs" in summary
     assert "delta (spot_5)" not in summary
-    # test set: every Greek off by 0.002, ×100 in this unit-spot set-up; the first is named
-    assert '<td class="num">0.2 (spot_1)</td>' in tables
+    # test set: every Greek off by 0.002, ×100 in this unit-spot set-up; the first is named,
+    # with its relative error (0.002 / (1/7))
+    assert '<td class="num">spot_1: 0.2 (1.4 %)</td>' in tables
     for s in sections(html).values():
         table_shapes_consistent(s)
 

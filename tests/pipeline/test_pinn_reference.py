@@ -170,6 +170,10 @@ def test_pinn_reference_runs_end_to_end(harness, tmp_path):
     assert math.isfinite(pinn["log10_rel_l2"])
     assert {"price", "delta", "gamma", "by_tau"} <= set(pinn["vs_fd"])
     assert [r["tau"] for r in pinn["vs_fd"]["by_tau"]] == [0.25, 0.5, 0.75, 1.0]
+    # how far the training got, for the report's status line (20 Adam + 5 L-BFGS, 1 round)
+    assert pinn["planned_steps"] == 25 and pinn["planned_lstsq_rounds"] == 1
+    assert 0 < pinn["steps"] <= 25 and pinn["lstsq_rounds"] in (0, 1)
+    assert pinn["time_limit"] is None
     # the surrogate learned the risk-free value: its data were simulated without the XVA
     assert sc["parameters"]["xva"] is not None
     manifest = json.loads((Path(sc["dataset"]["path"]) / "_manifest.json").read_text())
@@ -197,3 +201,5 @@ def test_pinn_reference_runs_end_to_end(harness, tmp_path):
     assert fd["max_abs_price_diff"] < 0.1 * xva, (fd["max_abs_price_diff"], xva)
     html = (run_dir / "report.html").read_text()
     assert "PINN vs FD" in html and "risk_free" in html and "XVA: risky vs risk-free" in html
+    assert f"of 25 gradient steps (Adam + L-BFGS); {pinn['lstsq_rounds']} of 1 least-squares" \
+        in html
