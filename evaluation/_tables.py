@@ -256,7 +256,45 @@ def learning_curve_table(sc: Mapping[str, Any], inputs: Sequence[str]) -> dict[s
     return {"rows": rows, "greek_names": headers, "gamma_names": gheaders, "unit": unit,
             "value_factor": vf, "wide": wide or gwide,
             "n_seeds": max((p.n_seeds for p in pts), default=0),
-            "has_se": bool(se)}
+            "has_se": bool(se), "bias": bias_note(noise, names, vf, gf)}
+
+
+#: |z| above which the labels' mean difference from the reference is called a bias.
+BIAS_Z = 4.0
+
+
+def _bias_item(b: Any, name: str, factor: float) -> tuple[float, str] | None:
+    if not isinstance(b, Mapping) or not finite(b.get("z")):
+        return None
+    text = (f"{name} {num(b.get('mean'), factor)} ± {num(b.get('standard_error'), factor)} "
+            f"(z = {b['z']:.1f})")
+    return abs(float(b["z"])), text
+
+
+def bias_note(noise: Mapping[str, Any], names: Sequence[str], vf: float,
+              gf: Mapping[str, float]) -> str:
+    """One sentence on ``mc_noise.bias``: the labels' mean difference from the reference ± its
+    standard error, for the value and the Greek of largest |z|, and whether it is a bias
+    (|z| > :data:`BIAS_Z`). Empty when the run did not record it."""
+    bias = noise.get("bias") if isinstance(noise.get("bias"), Mapping) else None
+    if bias is None:
+        return ""
+    value = _bias_item(bias.get("value"), "value ×100" if vf != 1.0 else "value", vf)
+    greeks = bias.get("greek") if isinstance(bias.get("greek"), Mapping) else {}
+    items = [it for n in names if (it := _bias_item(
+        greeks.get(n), greek_label(n, gf.get(n, 1.0)), gf.get(n, 1.0))) is not None]
+    worst = max(items, default=None)
+    shown = [t for t in (value, worst) if t is not None]
+    if not shown:
+        return ""
+    n = (bias.get("value") or {}).get("n", "—") if isinstance(bias.get("value"), Mapping) else "—"
+    verdict = ("no bias beyond the standard error" if max(z for z, _ in shown) <= BIAS_Z else
+               f"|z| > {BIAS_Z:g}: the labels are biased (the simulation scheme's "
+               "discretisation, e.g. Euler steps, or a simulator/reference mismatch), and the "
+               "bias counts in the surrogates' error against the reference")
+    return (f"Labels against the reference, mean difference ± standard error over {n} labels: "
+            f"{'; '.join(t for _, t in shown)}{' (the worst input)' if len(items) > 1 else ''}"
+            f": {verdict}.")
 
 
 def _seconds(v: Any) -> str:

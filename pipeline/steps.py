@@ -354,13 +354,29 @@ def _drop_incomplete_cache(cache: Path) -> None:
         discard(cache, ino)
 
 
+def label_bias(labels: np.ndarray, reference: np.ndarray) -> dict[str, float | int]:
+    """Mean of ``labels - reference`` over the labels, with its standard error and z-score.
+
+    Each label is an unbiased Monte-Carlo estimate of the reference at its state when the
+    simulation scheme is exact, so ``|z|`` stays of order 1; a larger one measures the scheme's
+    discretisation bias (Heston's Euler steps) or a mismatch between simulator and reference.
+    """
+    d = np.asarray(labels, dtype=float).reshape(-1) - np.asarray(reference, dtype=float).reshape(-1)
+    n = int(d.size)
+    mean = float(d.mean()) if n else float("nan")
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    z = mean / se if se > 0.0 else float("nan")
+    return {"n": n, "mean": mean, "standard_error": se, "z": z}
+
+
 def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,
                 run_dir: Path | None = None, sizes: list[int] | tuple[int, ...] = ()) -> dict:
     """Monte-Carlo noise of the labels against the reference they estimate.
 
     ``value_std`` and ``greek_std`` (per input; ``delta_std`` is the same as a list) are the RMS
     distance of single-path labels from the reference: the standard deviation of one path's
-    payoff (and pathwise Greek) around the price, RMS over the sampled states. For each training
+    payoff (and pathwise Greek) around the price, RMS over the sampled states. ``bias`` holds
+    :func:`label_bias` of the values and of each input's Greek. For each training
     size m, ``standard_error[str(m)]`` is the standard error of a Monte-Carlo price from m paths,
     the same cost as m training labels: ``value_std / sqrt(m)`` (and per input for the
     Greeks). The reference is the one the labels estimate: risk-free for a two-signed product
@@ -389,6 +405,9 @@ def label_noise(scenario: Scenario, x: np.ndarray, y: np.ndarray, z: np.ndarray,
         greek_std = {k: float(v) for k, v in zip(inputs, rmse(z, ref.grad, axis=0), strict=True)}
         out["greek_std"] = greek_std
         out["delta_std"] = list(greek_std.values())
+    out["bias"] = {"value": label_bias(y, ref.price),
+                   "greek": None if ref.grad is None else
+                   {k: label_bias(z[:, i], ref.grad[:, i]) for i, k in enumerate(inputs)}}
     out["standard_error"] = {
         str(int(m)): {"value": value_std / math.sqrt(m),
                       "greek": None if greek_std is None else

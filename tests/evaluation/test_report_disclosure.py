@@ -389,3 +389,40 @@ def test_stage_times_single_seed_and_state_names(nightly: tuple[Path, str]) -> N
     faces = text(section(html, "basket_xva"))
     assert ("the PINN's own state names, in input order: spot_1 = input spot_0, spot_2 = input "
             "spot_1") in faces
+
+
+# ----- the labels' bias against the reference (mc_noise.bias) ------------------------------------
+def _with_bias(tmp_path: Path, value_z: float, greek_z: float) -> str:
+    run = make_run(tmp_path, fail_worst_of=False)
+
+    def add(m: dict[str, Any]) -> None:
+        sc = m["scenarios"]["bs_call"]
+        sc["mc_noise"]["bias"] = {
+            "value": {"n": 2000, "mean": 0.002 * value_z, "standard_error": 0.002,
+                      "z": value_z},
+            "greek": {"spot": {"n": 2000, "mean": 0.01 * greek_z, "standard_error": 0.01,
+                               "z": greek_z}}}
+    edit(run, add)
+    return text(section(build_report(run).read_text(encoding="utf-8"), "bs_call"))
+
+
+def test_unbiased_labels_are_said_to_be(tmp_path: Path) -> None:
+    page = _with_bias(tmp_path, 0.7, -1.2)
+    assert "Labels against the reference, mean difference ± standard error over 2000 labels" \
+        in page
+    assert "value ×100 0.14 ± 0.2 (z = 0.7)" in page  # a unit-spot scenario: ×100 as its RMSEs
+    assert "(z = -1.2)" in page and "no bias beyond the standard error" in page
+
+
+def test_biased_labels_are_flagged(tmp_path: Path) -> None:
+    """Heston's Euler steps at a coarse step: the labels' mean sits many standard errors off."""
+    page = _with_bias(tmp_path, 13.9, 0.4)
+    assert "(z = 13.9)" in page
+    assert "|z| > 4: the labels are biased" in page
+    assert "counts in the surrogates' error" in page
+
+
+def test_a_run_without_the_bias_says_nothing_of_it(tmp_path: Path) -> None:
+    run = make_run(tmp_path, fail_worst_of=False)
+    page = text(section(build_report(run).read_text(encoding="utf-8"), "bs_call"))
+    assert "Labels against the reference" not in page
