@@ -782,6 +782,15 @@ _LABEL_METHODS = {"pde": {"fd", "pinn"}, "fd": {"fd"}, "finite": {"fd"}, "pinn":
                   "analytic": {"analytic"}, "closed": {"analytic"}}
 
 
+def _code_text(code: Any) -> str:
+    """``commit 1a2b3c4d5e6f`` (``+ uncommitted changes`` when dirty) of ``run.code``, or ""
+    (an installed package, or a run from before the field)."""
+    if not isinstance(code, Mapping) or not isinstance(code.get("commit"), str):
+        return ""
+    dirty = " + uncommitted changes" if code.get("dirty") else ""
+    return f"commit {code['commit'][:12]}{dirty}"
+
+
 def _reference_text(ref: Any) -> str:
     """The scenario's reference method in words, with its cross-checks."""
     if not isinstance(ref, Mapping) or not ref.get("method"):
@@ -1110,13 +1119,15 @@ def build_report(
         "started": run.get("started"), "duration": _duration(run.get("started"),
                                                              run.get("finished")),
         "backend": run.get("backend", "—"), "package_version": run.get("package_version", "—"),
+        "code": _code_text(run.get("code")),
         "dask": (f"{dask.get('n_workers', '?')} workers"
                  + (f" at {dask['address']}" if dask.get("address") else " (local)"))
         if dask else "",
         "dir": run.get("dir") or str(run_dir),
-        "facts": [(k, _value(run.get(k))) for k in ("name", "stamp", "status", "started",
-                                                    "finished", "package_version", "backend",
-                                                    "dask", "dir", "previous") if k in run],
+        "facts": [(k, _code_text(run.get(k)) if k == "code" else _value(run.get(k)))
+                  for k in ("name", "stamp", "status", "started", "finished",
+                            "package_version", "code", "backend", "dask", "dir", "previous")
+                  if k in run],
         "stages": [(k, _seconds(v)) for k, v in (run.get("stage_seconds") or {}).items()],
         "stages_note": _run_stages_note(run, scenarios_in),
     }

@@ -46,6 +46,7 @@ class RunInfo(_Open):
     started: str | None = None
     finished: str | None = None
     package_version: str | None = None
+    code: dict[str, Any] | None = None
     backend: str | None = None
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     previous: str | None = None

@@ -7,6 +7,7 @@ simulate task hands dataset chunks to the same cluster. Retries are on the I/O s
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from pathlib import Path
@@ -208,6 +209,7 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
             failures.append(f"scenario {s.id!r} failed: {entry['error']}")
         runmod.write_arrays(run_dir, s.id, ref, tr, pn, bw)
         scenarios[s.id] = entry
+        _log_scenario(s.id, entry)
     root = run_dir.parent
     previous = runmod.previous_run(root, cfg.name, run_dir)
     status = "ok" if not failures else ("failed" if len(failures) == len(scenarios) else "partial")
@@ -217,6 +219,7 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
                 "dir": str(run_dir),
                 "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
                 "finished": None, "status": status, "package_version": version("diffml"),
+                "code": runmod.code_revision(),
                 "backend": cfg.backend,
                 "dask": cfg.dask.model_dump(mode="json"),
                 "stage_seconds": stage_totals,
@@ -235,10 +238,37 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
     _artifact(metrics, report)
     tracking.log_run(cfg, run_dir)  # MLflow when configured; a failure is only a warning
     base = metrics["run"]["baseline"]
+    log.log(logging.INFO if status == "ok" else logging.ERROR,
+            "run %s: %s in %.1f s, %d of %d scenarios ok, %d regression(s); report %s",
+            run_dir.name, status, time.time() - started, len(scenarios) - len(failures),
+            len(scenarios), len(metrics["regressions"]), report)
     return {"run_dir": str(run_dir), "status": status, "failures": failures,
             "baseline": _describe(base),
             "report": None if report is None else str(report),
             "regressions": metrics["regressions"]}
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _log_scenario(sid: str, entry: dict) -> None:
+    """One line per scenario in run.log: its status, stage seconds and headline errors."""
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in entry["stage_seconds"].items() if v)
+    if entry["status"] != "ok":
+        log.error("scenario %s: failed (%s); stage seconds: %s", sid, entry["error"],
+                  stages or "none")
+        return
+    rmse = (entry.get("summary") or {}).get("value_rmse") or {}
+    errors = ", ".join(f"{mode} value RMSE {stat['mean']:.3g}" for mode, stat in rmse.items()
+                       if isinstance(stat, dict) and _number(stat.get("mean")))
+    pinn = entry.get("pinn") or {}
+    if _number(pinn.get("log10_rel_l2")):
+        errors += f"{', ' if errors else ''}PINN log10 rel. L2 {pinn['log10_rel_l2']:.2f}"
+        if pinn.get("status") == "time_limit":
+            errors += " (stopped at its time limit)"
+    log.info("scenario %s: ok; %s; stage seconds: %s", sid, errors or "no errors recorded",
+             stages)
 
 
 def _describe(baseline: dict) -> str | None:

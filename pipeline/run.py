@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,24 @@ def write_metrics(run_dir: Path, metrics: dict) -> Path:
     atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
     return path
 
+
+def code_revision(where: Path | None = None) -> dict[str, Any] | None:
+    """The git commit of the code that ran, when it runs from a git checkout:
+    ``{"commit": <40 hex digits>, "dirty": True when tracked files differ from it}``; None for
+    an installed package, without git, or when git does not answer within 5 s. ``where``: a
+    folder of the code (default: this package's)."""
+    folder = Path(where) if where is not None else Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
+                                  text=True, timeout=5, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "HEAD")
+    if not commit or len(commit) != 40:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,19 @@ def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch)
                          for p, m in modes.items()), modes
     for name in ("report.html", "metrics.json", "config.yaml", "run.log"):
         assert (run_dir / name).is_file(), name
+    # run.log tells what happened without the report: a line per scenario and the outcome
+    log_text = (run_dir / "run.log").read_text()
+    for sid in ("bs", "basket"):
+        assert re.search(rf"scenario {sid}: ok; standard value RMSE [0-9.e-]+, differential "
+                         rf"value RMSE [0-9.e-]+.*; stage seconds: simulate", log_text), log_text
+    assert "PINN log10 rel. L2 -" in log_text
+    assert re.search(rf"run {run_dir.name}: ok in [0-9.]+ s, 2 of 2 scenarios ok, 0 "
+                     r"regression\(s\); report .*report.html", log_text), log_text
+    # the code that ran: this checkout's commit
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert metrics["run"]["code"]["commit"] == head
+    assert f"commit {head[:12]}" in (run_dir / "report.html").read_text()
     assert set(metrics["scenarios"]) == {"bs", "basket"}
     for sid, s in metrics["scenarios"].items():
         assert s["status"] == "ok", (sid, s["error"])
@@ -170,3 +184,6 @@ def test_a_failing_scenario_is_reported_and_the_others_complete(harness, small_c
     assert metrics["scenarios"]["bs"]["status"] == "ok"
     assert any("no_reference" in f for f in result["failures"])
     assert (Path(result["run_dir"]) / "report.html").is_file()
+    log_text = (Path(result["run_dir"]) / "run.log").read_text()
+    assert "ERROR diffml.pipeline: scenario no_reference: failed (" in log_text
+    assert "2 of 3 scenarios ok" in log_text
