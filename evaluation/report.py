@@ -538,10 +538,18 @@ def _backward_note(row: Mapping[str, Any], bw: Mapping[str, Any]) -> str:
         return f"the risky value if the value stayed {sign} ({spread}); not exact here"
     if key == "cva_dva":
         ex = bw.get("exposure") if isinstance(bw.get("exposure"), Mapping) else {}
-        return (f"at today's state {_value(ex.get('state'))}: CVA {_num(ex.get('cva'))}, "
-                f"DVA {_num(ex.get('dva'))}, FVA {_num(ex.get('fva'))} from the exposure profile "
-                "of the risk-free surrogate")
+        se = ex.get("standard_errors") if isinstance(ex.get("standard_errors"), Mapping) else {}
+        return (f"at today's state {_value(ex.get('state'))}: CVA {_with_se(ex, se, 'cva')}, "
+                f"DVA {_with_se(ex, se, 'dva')}, FVA {_with_se(ex, se, 'fva')} from the "
+                "exposure profile of the risk-free surrogate"
+                + (" (± one Monte-Carlo standard error of the outer paths)" if se else ""))
     return ""
+
+
+def _with_se(values: Mapping[str, Any], errors: Mapping[str, Any], key: str) -> str:
+    """``value ± standard error`` (the value alone when no error was recorded)."""
+    se = errors.get(key)
+    return _num(values.get(key)) + (f" ± {_num(se)}" if _finite(se) else "")
 
 
 def _backward_section(sid: str, bw: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
@@ -610,7 +618,8 @@ def _backward_section(sid: str, bw: Mapping[str, Any], arrays: Mapping[str, np.n
                 out["today"].append({"name": label, "value": _num(vals[k]),
                                      "rel": tables.pct(err.get("value_relative"))})
         out["state"] = _value(ex.get("state"))
-        out["cva"], out["dva"] = _num(ex.get("cva")), _num(ex.get("dva"))
+        se = ex.get("standard_errors") if isinstance(ex.get("standard_errors"), Mapping) else {}
+        out["cva"], out["dva"] = _with_se(ex, se, "cva"), _with_se(ex, se, "dva")
         out["paths"], out["quantile"] = _num(ex.get("paths")), _num(ex.get("quantile"))
         keys = [f"backward_exposure_{k}" for k in ("times", "epe", "ene", "epe_se", "ene_se",
                                                    "pfe")]

@@ -354,7 +354,8 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
         if xva is not None:
             cva, dva, fva = profile.cva(xva), profile.dva(xva), profile.fva(xva)
             first = profile.first_order_adjustment(xva)
-            ex.update(cva=cva, dva=dva, fva=fva, first_order_adjustment=first)
+            ex.update(cva=cva, dva=dva, fva=fva, first_order_adjustment=first,
+                      standard_errors=profile.standard_errors(xva))
             today_vals.update({"cva_dva": v_rf0 - cva + dva - fva, "first_order": v_rf0 - first,
                                **{name: math.exp(-c * maturity) * v_rf0
                                   for name, (c, _) in factors.items()}})

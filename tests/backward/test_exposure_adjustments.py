@@ -90,3 +90,53 @@ def test_forward_exposure_against_quadrature(strike: float, dividend: float) -> 
     # today the state is known: the exposure is the value itself
     v0 = s0 * math.exp(-q * mat) - strike * math.exp(-r * mat)
     assert epe[0] == pytest.approx(max(v0, 0.0)) and ene[0] == pytest.approx(min(v0, 0.0))
+
+
+# ----- standard errors of CVA, DVA, FVA and the first-order adjustment ---------------------------
+def _per_path_profile(n: int = 5000, seed: int = 3):
+    """A profile from per-path values V_k (a random walk of both signs, correlated across
+    dates as outer paths are), with each quantity also integrated path by path."""
+    rng = np.random.default_rng(seed)
+    times = np.linspace(0.0, T, N + 1)
+    steps = rng.standard_normal((n, N)) * math.sqrt(T / N)
+    v = 0.3 + np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)  # (n, N+1)
+    pos, neg = np.maximum(v, 0.0), np.minimum(v, 0.0)
+    parts = np.concatenate([pos, neg], axis=1).T
+    prof = ExposureProfile(times=times, epe=pos.mean(0), ene=neg.mean(0),
+                           epe_se=pos.std(0, ddof=1) / math.sqrt(n),
+                           ene_se=neg.std(0, ddof=1) / math.sqrt(n), pfe=np.quantile(v, 0.975, 0),
+                           mean=v.mean(0), quantile=0.975, paths=n, rate=RATE,
+                           mean_cov=np.cov(parts, ddof=1) / n)
+
+    def path_integral(weights, values):  # trapezoid along each path, written out
+        f = weights * values
+        return (0.5 * (f[:, 1:] + f[:, :-1]) * np.diff(times)).sum(axis=1)
+
+    surv = np.exp(-(LAM + RATE) * times)
+    disc = np.exp(-RATE * times)
+    per_path = {
+        "cva": (1 - XVA_.recovery_c) * XVA_.lambda_c * path_integral(surv, pos),
+        "dva": -(1 - XVA_.recovery_b) * XVA_.lambda_b * path_integral(surv, neg),
+        "fva": XVA_.s_f * path_integral(surv, pos),
+        "first_order_adjustment": path_integral(
+            disc, XVA_.spread_positive * pos + XVA_.spread_negative * neg),
+    }
+    return prof, per_path, n
+
+
+def test_standard_errors_are_those_of_the_per_path_integrals() -> None:
+    """Each quantity is the mean over paths of its per-path integral; its standard error is the
+    sd of those integrals over sqrt(n), which the covariance of the per-date means gives."""
+    prof, per_path, n = _per_path_profile()
+    se = prof.standard_errors(XVA_)
+    for key, values in per_path.items():
+        assert getattr(prof, key)(XVA_) == pytest.approx(values.mean(), rel=1e-12), key
+        assert se[key] == pytest.approx(values.std(ddof=1) / math.sqrt(n), rel=1e-9), key
+    # the dates are correlated: the errors are far above the independent-dates sum
+    independent = math.sqrt(np.sum(((1 - XVA_.recovery_c) * XVA_.lambda_c * prof._trapezoid()
+                                    * np.exp(-(LAM + RATE) * prof.times) * prof.epe_se) ** 2))
+    assert se["cva"] > 2.0 * independent
+
+
+def test_no_covariance_no_standard_errors() -> None:
+    assert _profile(+1.0).standard_errors(XVA_) is None

@@ -99,6 +99,7 @@ def test_the_backward_section_shows_the_table_today_and_the_figures(tmp_path):
     assert "exact: this payoff stays ≥ 0, so its risky value is e^(−cτ)·V_rf" in section
     assert "not exact here" in section
     assert "at today&#39;s state [1.05]" in section and "CVA 0.0061" in section
+
     assert 'alt="exposure profile for bs_call" src="data:image/png;base64,' in section
     assert 'alt="backward risky value for bs_call" src="data:image/png;base64,' in section
     assert "per-date fits (4 dates" in section
@@ -135,3 +136,14 @@ def test_exposure_figure_checks_its_arrays():
     assert plots.to_png(fig).startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="'pfe' parameter of exposure_figure"):
         plots.exposure_figure(t, t, -t, 0 * t, 0 * t, t[:3], 0.975)
+
+
+def test_cva_dva_fva_come_with_their_standard_errors(tmp_path):
+    block = _backward_block()
+    block["exposure"].update(fva=0.0012, standard_errors={
+        "cva": 0.00021, "dva": 0.0, "fva": 0.00004, "first_order_adjustment": 0.0002})
+    html = build_report(_run_with_backward(tmp_path, block)).read_text(encoding="utf-8")
+    assert ("CVA 0.0061 ± 0.00021, DVA 0 ± 0, FVA 0.0012 ± 4e-05 from the exposure profile of "
+            "the risk-free surrogate (± one Monte-Carlo standard error of the outer paths)"
+            ) in html
+    assert "CVA 0.0061 ± 0.00021, DVA 0 ± 0 integrate them" in html

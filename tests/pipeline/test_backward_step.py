@@ -87,6 +87,9 @@ def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, 
     ex = bw["exposure"]
     assert ex["state"] == [105.0] and ex["paths"] == 4096 and ex["quantile"] == 0.975
     assert ex["cva"] > 0 and ex["dva"] > 0
+    se = ex["standard_errors"]
+    assert set(se) == {"cva", "dva", "fva", "first_order_adjustment"}
+    assert 0 < se["cva"] < 0.1 * ex["cva"] and 0 < se["dva"] < 0.1 * ex["dva"]
     assert ex["today"]["reference_method"] == "fd"
     assert sc["stage_seconds"]["backward"] > 0
     assert (run_dir / "models" / "fwd-backward" / "surrogate.json").is_file()

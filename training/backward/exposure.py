@@ -57,6 +57,10 @@ class ExposureProfile:
         rate: r, the discount rate of the model.
         risk_free: whether the surrogate was the risk-free value (``xva=None``): CVA, DVA and
             FVA are the risk-free close-out numbers only then.
+        mean_cov: covariance of the Monte-Carlo means (EPE_0..EPE_N, ENE_0..ENE_N), shape
+            (2N + 2, 2N + 2), estimated from the same outer paths (so dates are correlated);
+            None when not recorded. It gives the standard errors of CVA, DVA, FVA and the
+            first-order adjustment (:meth:`standard_errors`).
     """
 
     times: np.ndarray
@@ -70,10 +74,40 @@ class ExposureProfile:
     paths: int
     rate: float
     risk_free: bool = True
+    mean_cov: np.ndarray | None = None
+
+    def _trapezoid(self) -> np.ndarray:
+        """Coefficients a_k of the trapezoid rule on ``times``: int f dt ~ sum_k a_k f(t_k)."""
+        dt = np.diff(self.times)
+        a = np.zeros(len(self.times))
+        a[:-1] += 0.5 * dt
+        a[1:] += 0.5 * dt
+        return a
 
     def _integral(self, weights: np.ndarray, values: np.ndarray) -> float:
         f = weights * values
         return float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(self.times)))
+
+    def standard_errors(self, xva) -> dict[str, float] | None:
+        """Monte-Carlo standard errors of ``cva``, ``dva``, ``fva`` and
+        ``first_order_adjustment`` (keys of those names): each is a linear combination c of the
+        per-date means, so its variance is c' mean_cov c. None without ``mean_cov``."""
+        if self.mean_cov is None:
+            return None
+        xva = _xva(xva, "standard_errors")
+        a = self._trapezoid()
+        surv = a * np.exp(-(xva.lambda_b + xva.lambda_c + self.rate) * self.times)
+        disc = a * np.exp(-self.rate * self.times)
+        zero = np.zeros_like(a)
+        combos = {
+            "cva": np.concatenate([(1.0 - xva.recovery_c) * xva.lambda_c * surv, zero]),
+            "dva": np.concatenate([zero, -(1.0 - xva.recovery_b) * xva.lambda_b * surv]),
+            "fva": np.concatenate([xva.s_f * surv, zero]),
+            "first_order_adjustment": np.concatenate([xva.spread_positive * disc,
+                                                      xva.spread_negative * disc]),
+        }
+        cov = np.asarray(self.mean_cov, dtype=float)
+        return {k: float(math.sqrt(max(c @ cov @ c, 0.0))) for k, c in combos.items()}
 
     def _with_survival(self, values: np.ndarray, xva, method: str) -> float:
         """int S(t) D(t) values(t) dt, S(t) = e^{-(lambda_B + lambda_C) t}, D(t) = e^{-r t}."""
@@ -108,7 +142,8 @@ class ExposureProfile:
                 "epe_se": self.epe_se.tolist(), "ene_se": self.ene_se.tolist(),
                 "pfe": self.pfe.tolist(), "mean": self.mean.tolist(),
                 "quantile": self.quantile, "paths": self.paths, "rate": self.rate,
-                "risk_free": self.risk_free}
+                "risk_free": self.risk_free,
+                "mean_cov": None if self.mean_cov is None else np.asarray(self.mean_cov).tolist()}
 
 
 def _xva(xva, method: str):
@@ -155,12 +190,14 @@ def exposure_profile(surrogate, state, *, paths: int = 65_536, seed: int = 1,
     n_dates = len(times) - 1
     x = np.tile(x0, (n, 1))
     stats = {k: np.empty(n_dates + 1) for k in ("epe", "ene", "epe_se", "ene_se", "pfe", "mean")}
+    parts = np.empty((2 * (n_dates + 1), n))  # max(V_k, 0) then min(V_k, 0), path by path
     for k in range(n_dates + 1):
         if k > 0:
             x = transition(surrogate.model, x, float(times[k] - times[k - 1]), int(seed),
                            date=2 * n_dates + k - 1)
         v = surrogate.predict(x, k)
         pos, neg = np.maximum(v, 0.0), np.minimum(v, 0.0)
+        parts[k], parts[n_dates + 1 + k] = pos, neg
         stats["epe"][k], stats["ene"][k] = pos.mean(), neg.mean()
         stats["epe_se"][k] = pos.std(ddof=1) / math.sqrt(n) if k > 0 else 0.0
         stats["ene_se"][k] = neg.std(ddof=1) / math.sqrt(n) if k > 0 else 0.0
@@ -168,4 +205,4 @@ def exposure_profile(surrogate, state, *, paths: int = 65_536, seed: int = 1,
         stats["mean"][k] = v.mean()
     return ExposureProfile(times=np.array(times), quantile=q, paths=n,
                            rate=float(surrogate.model.rate), risk_free=surrogate.xva is None,
-                           **stats)
+                           mean_cov=np.cov(parts, ddof=1) / n, **stats)
