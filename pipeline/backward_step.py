@@ -249,7 +249,8 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
             ``models/<id>-backward-risk-free``.
 
     Returns:
-        ``{"metrics", "arrays", "seconds", "path"}``: the scenario's ``backward`` block, the
+        ``{"metrics", "arrays", "seconds", "path"}`` (and ``"risk_free_path"`` where the
+        risk-free surrogate of the exposure was saved too): the scenario's ``backward`` block, the
         arrays for ``arrays/<id>.npz`` (``backward_price`` (n,), ``backward_grad`` (n, d),
         ``backward_ref_price`` / ``backward_ref_grad`` (the risky reference of the table),
         ``backward_rf_price`` (n,), ``backward_exposure_<name>`` (N + 1,)), wall seconds and
@@ -377,13 +378,15 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
     if dst.exists():
         shutil.rmtree(dst)
     surrogate.save(dst)
+    out = {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
+           "path": f"models/{scenario.id}-backward"}
     if settings.exposure.enabled and xva is not None:
         rf_dst = run_dir / "models" / f"{scenario.id}-backward-risk-free"
         if rf_dst.exists():
             shutil.rmtree(rf_dst)
         free.save(rf_dst)
-    return {"metrics": metrics, "arrays": arrays, "seconds": time.perf_counter() - t0,
-            "path": f"models/{scenario.id}-backward"}
+        out["risk_free_path"] = f"models/{rf_dst.name}"
+    return out
 
 
 def add_surrogate_row(bw: dict, predictions: dict[str, np.ndarray], m: int | None) -> None:

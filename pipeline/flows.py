@@ -197,7 +197,10 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
                               "pinn": 0.0 if pn is None else pn["seconds"],
                               "backward": 0.0 if bw is None else bw["seconds"]},
             "models": {**({} if tr is None else tr["models"]),
-                       **({} if bw is None else {"backward": bw["path"]})},
+                       **({} if pn is None or not pn.get("path") else {"pinn": pn["path"]}),
+                       **({} if bw is None else {"backward": bw["path"]}),
+                       **({} if bw is None or not bw.get("risk_free_path") else
+                          {"backward_risk_free": bw["risk_free_path"]})},
             "reused": {"dataset": None if ds is None else ds["reused"],
                        "training": None if tr is None else tr["reused"]},
         }

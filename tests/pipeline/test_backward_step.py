@@ -94,6 +94,8 @@ def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, 
     assert sc["stage_seconds"]["backward"] > 0
     assert (run_dir / "models" / "fwd-backward" / "surrogate.json").is_file()
     assert (run_dir / "models" / "fwd-backward-risk-free" / "surrogate.json").is_file()
+    assert sc["models"]["backward"] == "models/fwd-backward"
+    assert sc["models"]["backward_risk_free"] == "models/fwd-backward-risk-free"
 
     arrays = np.load(run_dir / "arrays" / "fwd.npz")
     n = len(arrays["x_test"])

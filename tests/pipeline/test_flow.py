@@ -78,6 +78,7 @@ def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch)
     pinn = metrics["scenarios"]["bs"]["pinn"]
     assert pinn["reused"] is False and math.isfinite(pinn["log10_rel_l2"])
     assert (run_dir / "models" / "bs-pinn" / "weights.pt").is_file()
+    assert metrics["scenarios"]["bs"]["models"]["pinn"] == "models/bs-pinn"
     # the FD cross-check agrees with the closed form on the Black-Scholes test set
     assert metrics["scenarios"]["bs"]["reference"]["cross_checks"]["fd"][
         "max_abs_price_diff"] < 1e-4
