@@ -411,6 +411,7 @@ def test_unbiased_labels_are_said_to_be(tmp_path: Path) -> None:
     assert "Labels against the reference, mean difference ± standard error over 2000 labels" \
         in page
     assert "value ×100 0.14 ± 0.2 (z = 0.7)" in page  # a unit-spot scenario: ×100 as its RMSEs
+    assert "surrogate. Labels against" in page  # a sentence of its own
     assert "(z = -1.2)" in page and "no bias beyond the standard error" in page
 
 
