@@ -108,15 +108,16 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
 
 
 def _references(keep: Any) -> list[Any]:
-    """``keep`` as a list, each entry a string or an object with ``dirname`` (a path-like
-    entry stands for its last component); TypeError otherwise, so that an entry that could
-    never match does not let ``gc`` remove what it was meant to keep."""
+    """``keep`` as a list, each entry a string or an object with ``dirname`` (a path, as a
+    string or path-like, stands for its last component: ``datasets/bs-<hash12>/`` keeps
+    ``bs-<hash12>``); TypeError otherwise, so that an entry that could never match does not let
+    ``gc`` remove what it was meant to keep."""
     entries = as_list(keep, "gc", "keep", "a collection of references (DatasetSpec objects, "
                       "directory names, hashes or names)")
     out = []
     for i, k in enumerate(entries):
-        if isinstance(k, os.PathLike) and not hasattr(k, "dirname"):
-            k = Path(k).name
+        if isinstance(k, (str, os.PathLike)) and not hasattr(k, "dirname"):
+            k = Path(k).name  # names and hashes hold no separator: unchanged
         if not isinstance(k, str) and not hasattr(k, "dirname"):
             raise TypeError(f"The 'keep[{i}]' entry of gc must be a DatasetSpec (or anything "
                             "with a dirname), a directory name, a hash or a name. Got "

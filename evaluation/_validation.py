@@ -56,7 +56,10 @@ def is_non_real(value: object) -> bool:
         return True
     dtype = getattr(value, "dtype", None)
     if dtype is not None:
-        return _dtype_kind(dtype) not in (None, "i", "u", "f")
+        kind = _dtype_kind(dtype)
+        if kind == "O":  # an object array: as good as its elements
+            return any(is_non_real(item) for item in np.asarray(value).flat)
+        return kind not in (None, "i", "u", "f")
     if isinstance(value, (list, tuple)):
         return any(is_non_real(item) for item in value)
     return False

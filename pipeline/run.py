@@ -146,7 +146,8 @@ def write_metrics(run_dir: Path, metrics: dict) -> Path:
 def code_revision(where: Path | None = None) -> dict[str, Any] | None:
     """The git commit of the code that ran, when it runs from a git checkout:
     ``{"commit": <40 hex digits>, "dirty": True when tracked files differ from it}``; None for
-    an installed package, without git, or when git does not answer within 5 s. ``where``: a
+    an installed package (also one installed into a virtual environment inside a checkout: its
+    folder holds no tracked file), without git, or when git does not answer within 5 s. ``where``: a
     folder of the code (default: this package's)."""
     folder = Path(where) if where is not None else Path(__file__).resolve().parent
 
@@ -161,5 +162,7 @@ def code_revision(where: Path | None = None) -> dict[str, Any] | None:
     commit = git("rev-parse", "--verify", "HEAD")
     if not commit or len(commit) != 40:
         return None
+    if not git("ls-files", "--", "."):
+        return None  # an installed copy inside some checkout (a venv's site-packages): untracked
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": None if status is None else bool(status)}

@@ -66,8 +66,16 @@ def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
                 f"({dtype}; {hint})")
 
 
-def _check_objects(product, sampler, xva) -> None:
-    """``TypeError`` naming the first of product, sampler and xva that has the wrong type."""
+def _check_objects(model, product, sampler, xva) -> None:
+    """``TypeError`` naming the first of model, product, sampler and xva that has the wrong
+    type."""
+    from .bachelier import BachelierBasket
+    from .black_scholes import BlackScholes
+    from .bs_basket import BlackScholesBasket
+    from .heston import Heston
+
+    v.instance_of("simulate", "model", model,
+                  (BlackScholes, BachelierBasket, BlackScholesBasket, Heston))
     v.instance_of("simulate", "product", product,
                   (European, BasketOption, WorstOf, BestOf, NettingSet))
     v.instance_of("simulate", "sampler", sampler, (FixedSampler, UniformSampler, ForwardSampler))
@@ -133,12 +141,12 @@ def simulate(
         A ``Sample`` with x (n, d), y (n,), dydx (n, d); y is discounted to the input date.
 
     Raises:
-        TypeError: product, sampler or xva is not one of the classes above.
+        TypeError: model, product, sampler or xva is not one of the classes above.
         ValueError: any other argument out of its range (the message names it).
     """
     from . import _dispatch
 
-    _check_objects(product, sampler, xva)
+    _check_objects(model, product, sampler, xva)
     n_paths = v.positive_int("simulate", "n_paths", n_paths)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         v.fail("simulate", "seed", "an integer in [0, 2**64)", seed)

@@ -149,8 +149,12 @@ def test_gc_refuses_keep_that_is_not_a_collection_of_references(small, keep, mat
     assert small.path.is_dir()
 
 
-def test_gc_keeps_a_dataset_named_by_its_path(small):
-    assert data.gc(small.path.parent, [small.path], dry_run=False) == []
+@pytest.mark.parametrize("as_given", [lambda p: p, str, lambda p: str(p) + "/",
+                                      lambda p: p.name])
+def test_gc_keeps_a_dataset_named_by_its_path(small, as_given):
+    """A Path, the same path as a string (with or without a trailing slash) or the directory
+    name: each keeps the dataset (a string path matched nothing and gc removed it)."""
+    assert data.gc(small.path.parent, [as_given(small.path)], dry_run=False) == []
     assert small.path.is_dir()
 
 

@@ -23,7 +23,7 @@ def test_black_scholes_spot_refuses_text_bool_and_complex(bad):
 
 
 @pytest.mark.parametrize("bad", [[100.0, True], ["100", "90"], np.array([True, False]),
-                                 np.array([100.0], dtype=object), np.array(["100"])])
+                                 np.array([100.0, "90"], dtype=object), np.array(["100"])])
 def test_black_scholes_spot_arrays_refuse_non_real_entries(bad):
     with pytest.raises(ValueError, match=r"The 'spot' parameter of black_scholes must be a real "
                                          r"number or an array of real numbers"):
@@ -44,7 +44,8 @@ def test_real_numbers_of_every_kind_are_still_accepted():
     torch = pytest.importorskip("torch")
     ref = an.black_scholes(100.0, **BS)
     for spot in (100, np.int64(100), np.float32(100), np.array(100.0), [100.0],
-                 np.array([100], dtype=np.int32), torch.tensor(100.0),
+                 np.array([100], dtype=np.int32), np.array([100.0], dtype=object),
+                 torch.tensor(100.0),
                  torch.tensor([100.0], dtype=torch.float64)):
         assert np.allclose(an.black_scholes(spot, **BS), ref)
     assert an.black_scholes(100.0, **{**BS, "vol": torch.tensor(0.2)}) == pytest.approx(ref)

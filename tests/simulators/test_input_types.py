@@ -41,7 +41,7 @@ def test_netting_set_leg_dict_refuses_a_string_strike():
 
 @pytest.mark.parametrize("bad", ["1", b"1", [True], [1.0, True], ["1.0"],
                                  np.array([True]), np.array([1 + 0j]),
-                                 np.array([1.0], dtype=object)])
+                                 np.array([1.0, True], dtype=object)])
 def test_vector_refuses_text_bool_complex_and_object(bad):
     with pytest.raises(ValueError, match=r"The 'state' parameter of FixedSampler must be a "
                                          r"sequence of real numbers\. Got .* instead\."):
@@ -66,8 +66,10 @@ def test_real_numbers_of_every_kind_are_still_accepted():
                 torch.tensor(0.2), torch.tensor(0.2, dtype=torch.float64)):
         assert isinstance(sim.BlackScholes(vol=vol).vol, float)
     for state in ([1.0], (1,), np.array([1.0]), np.array([1], dtype=np.int32), 1.0,
-                  torch.tensor([1.0])):
+                  torch.tensor([1.0]), np.array([1.0], dtype=object)):
         assert sim.FixedSampler(state).state == (1.0,)
+    with pytest.raises(ValueError, match="must be a sequence of real numbers"):
+        sim.FixedSampler(np.array(["1"], dtype=object))  # an object array is its elements
     assert sim.Leg("call", 1, quantity=-2).quantity == -2.0
     assert sim.BachelierBasket(vols=np.array([1, 2]), correlation=np.eye(2, dtype=int)).vols == (
         1.0, 2.0)
@@ -78,6 +80,9 @@ def test_real_numbers_of_every_kind_are_still_accepted():
 
 # ---------------------------------------------------------------- simulate's object arguments
 @pytest.mark.parametrize("kwargs,field,got", [
+    ({"model": "BlackScholes"}, "model", r"'BlackScholes'"),
+    ({"model": None}, "model", r"None"),
+    ({"model": CALL}, "model", r"European\("),
     ({"product": "call"}, "product", r"'call'"),
     ({"product": BS}, "product", r"BlackScholes\("),
     ({"sampler": [1.0]}, "sampler", r"\[1\.0\]"),
