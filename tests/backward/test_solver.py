@@ -92,6 +92,15 @@ def test_last_date_is_the_payoff_and_save_load_round_trip(forward_risky, tmp_pat
                                       forward_risky.predict_gradient(x, k))
     assert back.xva == XVA_ and back.product == FORWARD and back.history == forward_risky.history
     assert [h.date for h in back.history] == [0, 1, 2]  # date order, today first
+    with pytest.raises(FileNotFoundError, match=r"Cannot load RiskySurrogate from .*: no such "
+                                                r"folder"):
+        RiskySurrogate.load(tmp_path / "missing")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NotADirectoryError, match="it is a file, not the folder written by save"):
+        RiskySurrogate.load(tmp_path / "a-file")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="does not hold a RiskySurrogate"):
+        RiskySurrogate.load(tmp_path / "empty")
 
 
 @pytest.mark.parametrize("kwargs,field", [

@@ -276,3 +276,20 @@ def test_a_checkpoint_of_another_network_is_refused(tmp_path):
     with pytest.raises(ValueError, match=re.escape(
             f"{file}: its model does not fit this configuration: ")):
         solve(bs_put(), PINNConfig(**{**TINY, **ck, "width": 6, "adam_steps": 4}), resume=True)
+
+
+# ----- parameter copies of a parametric family --------------------------------------------------
+def test_parameter_copies_stay_within_the_point_cap():
+    """The copies multiply the collocation set: 10**6 copies of a 6 x 21 grid would be about
+    2e8 points; refused before any is allocated, naming the total."""
+    from training.pinn.collocation import MAX_POINTS, add_parameter_samples
+    from training.pinn.problems import ParametricPDE
+
+    p = ParametricPDE(problem=bs_put(), parameters={"vol": (0.1, 0.4)})
+    sets = UniformGrid(n_tau=6, n_space=21).build(p, seed=0)
+    assert sum(len(ps) for ps in add_parameter_samples(p, sets, 4, 0).values()) < MAX_POINTS
+    with pytest.raises(ValueError, match=r"The 'copies' parameter of add_parameter_samples must "
+                                         r"keep the collocation set within 10,000,000 points "
+                                         r"\(.* points with their copies = [0-9,]+\)\. Got "
+                                         r"1000000 instead\."):
+        add_parameter_samples(p, sets, 10**6, 0)

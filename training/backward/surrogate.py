@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as tv
-from .._persistence import as_path, make_folder, writing
+from .._persistence import as_path, check_folder, make_folder, writing
 from . import source as src
 
 FORMAT_VERSION = 1
@@ -187,12 +187,13 @@ class RiskySurrogate:
 
     @classmethod
     def load(cls, path: str | Path) -> RiskySurrogate:
-        """Read a surrogate written by :meth:`save`."""
+        """Read a surrogate written by :meth:`save`: ``FileNotFoundError`` for a missing folder,
+        ``NotADirectoryError`` for a file, ``ValueError`` for a folder that holds no surrogate."""
         from simulators.params import from_dict
 
         from ..regressor import DifferentialRegressor
 
-        p = as_path(f"{cls.__name__}.load", path)
+        p = check_folder(cls.__name__, as_path(f"{cls.__name__}.load", path))
         try:
             meta = json.loads((p / "surrogate.json").read_text())
         except (OSError, ValueError) as exc:

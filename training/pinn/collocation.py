@@ -343,7 +343,8 @@ def add_parameter_samples(problem: PDEProblem, sets: dict[str, PointSet], copies
     vectors, and the residual there would be small at them but not between them. Weights are
     divided by the number of copies (they still sum to 1), so each term approximates the
     residual's mean square over states, time and the parameter box. Sets are returned unchanged
-    for a problem without declared parameters.
+    for a problem without declared parameters. The copies may hold at most :data:`MAX_POINTS`
+    points in all.
     """
     ranges = problem.parameter_ranges
     if not ranges:
@@ -352,11 +353,18 @@ def add_parameter_samples(problem: PDEProblem, sets: dict[str, PointSet], copies
     lo = np.array([r.low for r in ranges])
     hi = np.array([r.high for r in ranges])
     n_interior = len(sets["interior"]) if "interior" in sets else 0
+
+    def repeats(ps: PointSet) -> int:
+        if ps.face is not None and len(ps) > 0:
+            return copies * max(1, round(math.sqrt(n_interior / len(ps))))
+        return copies
+
+    total = sum(len(ps) * repeats(ps) for ps in sets.values())
+    _check_points("add_parameter_samples", "copies", copies, total,
+                  f"{sum(len(ps) for ps in sets.values()):,} points with their copies")
     out: dict[str, PointSet] = {}
     for j, (name, ps) in enumerate(sets.items()):
-        reps = copies
-        if ps.face is not None and len(ps) > 0:
-            reps *= max(1, round(math.sqrt(n_interior / len(ps))))
+        reps = repeats(ps)
         n = len(ps) * reps
         if n == 0:
             out[name] = PointSet(name, np.zeros((0, ps.points.shape[1] + len(ranges))),
