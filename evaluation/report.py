@@ -81,8 +81,7 @@ _TEMPLATES = Path(__file__).parent / "templates"
 
 
 # ----- formatting --------------------------------------------------------------------------------
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+_finite = tables.finite  # a real number (not a bool), finite
 
 
 def _log(v: Any) -> str:
