@@ -138,9 +138,14 @@ def in_range_float(owner: str, field: str, value: object, low: float, high: floa
     return float(arr)
 
 
-def integer(owner: str, field: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        fail(owner, field, f"an integer >= {minimum}", value)
+def integer(owner: str, field: str, value: object, minimum: int = 1,
+            maximum: int | None = None) -> int:
+    """``value`` as an int in [minimum, maximum] (no upper bound when ``maximum`` is None)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
+            or (maximum is not None and value > maximum)):
+        rule = (f"an integer >= {minimum}" if maximum is None
+                else f"an integer in [{minimum}, {maximum}]")
+        fail(owner, field, rule, value)
     return int(value)
 
 

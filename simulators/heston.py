@@ -29,6 +29,10 @@ MAX_STEPS_PER_YEAR = 100_000
 """Upper bound of ``Heston.steps_per_year`` (about one step every 5 minutes of a 252-day year;
 the Euler scheme's paths cost O(steps), so larger values would run for days)."""
 
+MAX_PATH_STEPS = 10**7
+"""Upper bound of the time steps of one path (``steps_per_year`` x maturity, horizon or
+``dt``): a path of 10**7 steps already takes about a second of one core."""
+
 
 @dataclass(frozen=True)
 class Heston:
@@ -90,8 +94,16 @@ class Heston:
     def state_inputs(self) -> tuple[str, ...]:
         return ("spot", "variance")
 
-    def steps(self, tau: float) -> int:
-        return max(1, math.ceil(self.steps_per_year * tau - 1e-9))
+    def steps(self, tau: float, field: str = "maturity", owner: str = "Heston") -> int:
+        """Time steps of a path over ``tau`` years: ceil(steps_per_year x tau), at least 1.
+        Raises ValueError naming ``field`` of ``owner`` when that exceeds
+        :data:`MAX_PATH_STEPS`."""
+        n = max(1, math.ceil(self.steps_per_year * tau - 1e-9))
+        if n > MAX_PATH_STEPS:
+            v.fail(owner, field, f"<= {MAX_PATH_STEPS} / steps_per_year = "
+                   f"{MAX_PATH_STEPS / self.steps_per_year:g} years (at most {MAX_PATH_STEPS} "
+                   "time steps per path)", tau)
+        return n
 
     def input_bounds(self) -> dict[str, tuple[float, float]]:
         return {"spot": (0.0, math.inf), "variance": (0.0, math.inf), "kappa": (0.0, math.inf),
@@ -106,7 +118,8 @@ class Heston:
         v0 = self.theta if sampler.variance is None else sampler.variance
         out = np.empty((n_paths, 2))
         _forward_kernel(np.uint64(seed), np.uint64(STREAM_SAMPLER), np.uint64(first_path),
-                        sampler.spots(1)[0], v0, sampler.horizon, self.steps(sampler.horizon),
+                        sampler.spots(1)[0], v0, sampler.horizon,
+                        self.steps(sampler.horizon, "horizon"),
                         self.kappa, self.theta, self.xi, self.rho, sampler.vol_mult, out)
         return out
 

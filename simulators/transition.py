@@ -149,7 +149,7 @@ def n_draws(model, dt: float) -> int:
     """Normals drawn per path by a step of ``dt`` years: 1 (Black-Scholes), the number of
     assets (baskets), 2 ``model.steps(dt)`` (Heston)."""
     if isinstance(model, Heston):
-        return 2 * model.steps(dt)
+        return 2 * model.steps(dt, "dt", "n_draws")
     return len(model.state_inputs)
 
 
@@ -188,7 +188,7 @@ def _run(owner: str, model, x, dt, seed, cotangent, date, first_path, antithetic
         if with_vjp:
             x_bar[:] = cot  # dS'/dS = I
     else:
-        steps = model.steps(dt)
+        steps = model.steps(dt, "dt", owner)
         _heston_kernel(xs, model.kappa, model.theta, model.xi, model.rho, model.rate,
                        model.dividend, dt, steps, heston_block_width(steps), *args)
     return x_next, x_bar

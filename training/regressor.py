@@ -168,18 +168,34 @@ class _BestEpoch:
             self.since += 1
 
 
+MAX_HIDDEN_LAYERS = 1024
+MAX_HIDDEN_UNITS = 16_384
+MAX_EPOCHS = 10**7
+MAX_WEIGHTS = 2**27
+"""Weights and biases of one network (1 GiB in float64)."""
+
+
+def n_weights(n_inputs: int, hidden_layers: int, hidden_units: int) -> int:
+    """Weights and biases of an MLP with ``n_inputs`` inputs, ``hidden_layers`` x
+    ``hidden_units`` hidden units and one output."""
+    u = hidden_units
+    return (n_inputs + 1) * u + (hidden_layers - 1) * (u + 1) * u + u + 1
+
+
 class DifferentialRegressor(BaseRegressor):
     """Twin-network regressor fitted on values and (optionally) differentials.
 
     Parameters
     ----------
     hidden_layers, hidden_units : int, default 4, 20
-        MLP depth and width (the source's 4 × 20).
+        MLP depth and width (the source's 4 × 20), at most 1024 and 16384; ``fit`` also refuses a
+        network of more than 2**27 weights (:data:`MAX_WEIGHTS`), whose training state (weights,
+        gradients, two Adam moments) would need 4 GiB or more.
     activation : {"softplus", "elu"}, default "softplus"
         Must be C¹ for the twin network; "relu" is refused with that reason.
     lam : float >= 0, default 1.0
         Differential weight λ; α = 1/(1+λd), β = λd/(1+λd). λ = 0 ignores ``dydx``.
-    epochs : int, default 100
+    epochs : int in [1, 10**7], default 100
     batch_size : int or "auto", default "auto"
         "auto" is the source's rule max(256, ⌈m/16⌉) (capped at m).
     schedule : "one_cycle", "constant" or :class:`training.schedules.PiecewiseLinear`
@@ -222,11 +238,11 @@ class DifferentialRegressor(BaseRegressor):
     """
 
     _parameter_constraints: dict[str, list] = {
-        "hidden_layers": [Interval(Integral, 1, None)],
-        "hidden_units": [Interval(Integral, 1, None)],
+        "hidden_layers": [Interval(Integral, 1, MAX_HIDDEN_LAYERS)],
+        "hidden_units": [Interval(Integral, 1, MAX_HIDDEN_UNITS)],
         "activation": [Options(("softplus", "elu"))],
         "lam": [Interval(Real, 0, None)],
-        "epochs": [Interval(Integral, 1, None)],
+        "epochs": [Interval(Integral, 1, MAX_EPOCHS)],
         "batch_size": [Interval(Integral, 1, None), Options(("auto",))],
         "schedule": [
             Options(("one_cycle", "constant")),
@@ -411,6 +427,13 @@ class DifferentialRegressor(BaseRegressor):
     def _fit(self, Xa: Any, ya: Any, za: Any | None, device: torch.device
              ) -> DifferentialRegressor:
         """Train on NumPy arrays, or on float64 tensors already on ``device``."""
+        n_w = n_weights(Xa.shape[1], self.hidden_layers, self.hidden_units)
+        if n_w > MAX_WEIGHTS:
+            raise param_error(
+                f"{type(self).__name__}.fit", "hidden_units",
+                f"such that the network has at most {MAX_WEIGHTS} weights ({n_w} with "
+                f"{Xa.shape[1]} inputs and {self.hidden_layers} hidden layers)",
+                self.hidden_units)
         gen = torch.Generator().manual_seed(int(self.seed))
         train, val = self._split(len(Xa), gen)
         scaler, data = self._scale(Xa, ya, za, train, val, device)

@@ -7,6 +7,14 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+MAX_NODES = 2**24
+"""Nodes of one FD grid, all axes together (a 2D grid of 4096 x 4096 steps): the sparse operators
+and factorisations of a larger grid outgrow a machine's memory."""
+MAX_TIME_STEPS = 10**7
+"""Time steps of one FD solve."""
+MAX_ITERATIONS = 10**6
+"""Picard iterations per time step (``max_iter``) and damped start-up steps."""
+
 
 def sinh_grid(low: float, high: float, center: float, n: int, cluster: float | None) -> np.ndarray:
     """n + 1 nodes on [low, ~high] clustered at ``center`` by x = center + c sinh(xi), xi uniform.

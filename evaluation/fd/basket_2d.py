@@ -29,7 +29,14 @@ import numpy as np
 
 from .. import _validation as v
 from ._adi import AxisOperator, MixedOperator, hv_solve
-from ._grid import first_derivative, second_derivative, sinh_grid
+from ._grid import (
+    MAX_ITERATIONS,
+    MAX_NODES,
+    MAX_TIME_STEPS,
+    first_derivative,
+    second_derivative,
+    sinh_grid,
+)
 from ._solution import FDSolution, FDStats
 from .black_scholes_1d import _source
 
@@ -50,7 +57,12 @@ def _ints(owner: str, field: str, value, minimum: int) -> tuple[int, int]:
         value = (value, value)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         v.fail(owner, field, "an integer or a pair of integers", value)
-    return v.integer(owner, field, value[0], minimum), v.integer(owner, field, value[1], minimum)
+    n0 = v.integer(owner, field, value[0], minimum)
+    n1 = v.integer(owner, field, value[1], minimum)
+    if (n0 + 1) * (n1 + 1) > MAX_NODES:
+        v.fail(owner, field, f"steps (n0, n1) with (n0 + 1)(n1 + 1) <= {MAX_NODES} grid nodes",
+               (n0, n1))
+    return n0, n1
 
 
 def basket_2d(
@@ -94,8 +106,8 @@ def basket_2d(
         payoff: optional callable (S1, S2) -> payoff on 2-D arrays, any sign.
         s_max: upper bound(s) of the spots (scalar or pair), > center; default
             center max(4, e^{5 vol_i sqrt(T)}).
-        n_space: space steps per axis (int or pair, >= 4).
-        n_time: time steps (>= 1).
+        n_space: space steps per axis (int or pair, each >= 4; at most 2**24 grid nodes).
+        n_time: time steps, in [1, 10**7].
         cluster: sinh clustering width as a fraction of the center (``None``: uniform).
         center: clustering point (scalar or pair), a node of each axis; see the module docstring.
         damping_steps: number of initial steps replaced by two damped Douglas half steps.
@@ -117,8 +129,8 @@ def basket_2d(
     style = v.choice(o, "style", style, ("arithmetic", "worst_of", "best_of"))
     src = _source(o, xva)
     n = _ints(o, "n_space", n_space, 4)
-    nt = v.integer(o, "n_time", n_time, 1)
-    nd = v.integer(o, "damping_steps", damping_steps, 0)
+    nt = v.integer(o, "n_time", n_time, 1, MAX_TIME_STEPS)
+    nd = v.integer(o, "damping_steps", damping_steps, 0, MAX_ITERATIONS)
     if payoff is None:
         if style == "arithmetic":
             if w[0] <= 0 and w[1] <= 0:

@@ -25,7 +25,14 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from .. import _validation as v
-from ._grid import first_derivative, second_derivative, sinh_grid
+from ._grid import (
+    MAX_ITERATIONS,
+    MAX_NODES,
+    MAX_TIME_STEPS,
+    first_derivative,
+    second_derivative,
+    sinh_grid,
+)
 from ._solution import FDSolution, FDStats
 
 _OWNER = "black_scholes_1d"
@@ -91,8 +98,8 @@ def black_scholes_1d(
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable S -> payoff (vectorised over a NumPy array), of any sign.
         s_max: upper bound of the grid (> strike); default K max(4, e^{5 vol sqrt(T)}).
-        n_space: number of space steps (>= 4); nodes = n_space + 1.
-        n_time: number of time steps (>= 1).
+        n_space: number of space steps, in [4, 2**24 - 1]; nodes = n_space + 1.
+        n_time: number of time steps, in [1, 10**7].
         cluster: sinh clustering width as a fraction of the center (``None``: uniform grid).
         rannacher_steps: number of initial steps done as two implicit-Euler half steps.
         tol: sup-norm tolerance of the Picard increment, relative to max(1, max |V|).
@@ -116,11 +123,11 @@ def black_scholes_1d(
     q = v.finite_float(_OWNER, "dividend", dividend)
     pay = _payoff(_OWNER, payoff, kind, k)
     src = _source(_OWNER, xva)
-    n = v.integer(_OWNER, "n_space", n_space, 4)
-    nt = v.integer(_OWNER, "n_time", n_time, 1)
-    nr = v.integer(_OWNER, "rannacher_steps", rannacher_steps, 0)
+    n = v.integer(_OWNER, "n_space", n_space, 4, MAX_NODES - 1)
+    nt = v.integer(_OWNER, "n_time", n_time, 1, MAX_TIME_STEPS)
+    nr = v.integer(_OWNER, "rannacher_steps", rannacher_steps, 0, MAX_ITERATIONS)
     tol = v.positive_float(_OWNER, "tol", tol)
-    max_iter = v.integer(_OWNER, "max_iter", max_iter, 1)
+    max_iter = v.integer(_OWNER, "max_iter", max_iter, 1, MAX_ITERATIONS)
     if s_max is None:
         s_max = k * max(4.0, math.exp(5.0 * sig * math.sqrt(tau)))
     s_hi = v.positive_float(_OWNER, "s_max", s_max)

@@ -21,7 +21,14 @@ import numpy as np
 
 from .. import _validation as v
 from ._adi import AxisOperator, MixedOperator, hv_solve
-from ._grid import first_derivative, lower_grid, second_derivative, sinh_grid
+from ._grid import (
+    MAX_ITERATIONS,
+    MAX_TIME_STEPS,
+    first_derivative,
+    lower_grid,
+    second_derivative,
+    sinh_grid,
+)
 from ._solution import FDSolution, FDStats
 from .basket_2d import _ints
 from .black_scholes_1d import _payoff, _source
@@ -72,8 +79,8 @@ def heston_2d(
         v_max: upper variance bound > 0. The default 5 (In 't Hout & Foulon) keeps the
             Neumann boundary harmless for large vol-of-vol; with xi = 1, v_max = 1 costs 1-2 % of
             the price near the strike while v_max = 5 costs nothing measurable for xi = 0.3.
-        n_space: (spot steps, variance steps), each >= 4.
-        n_time: time steps >= 1.
+        n_space: (spot steps, variance steps), each >= 4; at most 2**24 grid nodes.
+        n_time: time steps, in [1, 10**7].
         cluster: sinh width in S as a fraction of the center (``None``: uniform).
         v_cluster: sinh width in v as a fraction of v_max (``None``: uniform).
         center: S clustering point (a node), default the strike.
@@ -96,8 +103,8 @@ def heston_2d(
     pay = _payoff(o, payoff, kind, k)
     src = _source(o, xva)
     n = _ints(o, "n_space", n_space, 4)
-    nt = v.integer(o, "n_time", n_time, 1)
-    nd = v.integer(o, "damping_steps", damping_steps, 0)
+    nt = v.integer(o, "n_time", n_time, 1, MAX_TIME_STEPS)
+    nd = v.integer(o, "damping_steps", damping_steps, 0, MAX_ITERATIONS)
     vm = v.positive_float(o, "v_max", v_max)
     cen = k if center is None else v.positive_float(o, "center", center)
     s_hi = 4.0 * cen if s_max is None else v.positive_float(o, "s_max", s_max)

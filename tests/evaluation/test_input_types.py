@@ -107,3 +107,28 @@ def test_bachelier_basket_accepts_semi_definite_and_integer_correlations():
     one = an.bachelier_basket([[1.0]], strike=1.0, maturity=1.0, vols=(0.2,), weights=(1.0,),
                               correlation=1.0)
     assert one[0] == pytest.approx(0.2 / np.sqrt(2 * np.pi))
+
+
+# ---------------------------------------------------------------- grid sizes beyond one machine
+@pytest.mark.parametrize("field,bad,rule", [
+    ("n_space", 2**24, r"an integer in \[4, 16777215\]"),
+    ("n_time", 10**7 + 1, r"an integer in \[1, 10000000\]"),
+    ("max_iter", 10**6 + 1, r"an integer in \[1, 1000000\]"),
+    ("rannacher_steps", 10**9, r"an integer in \[0, 1000000\]"),
+])
+def test_fd_1d_refuses_grids_and_loops_beyond_the_caps(field, bad, rule):
+    with pytest.raises(ValueError, match=rf"The '{field}' parameter of black_scholes_1d must be "
+                                         rf"{rule}\. Got {bad} instead\."):
+        fd.black_scholes_1d(**{**BS, "kind": "put", field: bad})
+
+
+def test_fd_2d_refuses_more_than_2_24_nodes_before_allocating():
+    with pytest.raises(ValueError, match=r"The 'n_space' parameter of heston_2d must be steps "
+                                         r"\(n0, n1\) with \(n0 \+ 1\)\(n1 \+ 1\) <= 16777216 grid "
+                                         r"nodes\. Got \(4096, 4096\) instead\."):
+        fd.heston_2d(strike=100, maturity=1, kappa=1.5, theta=0.04, xi=0.3, rho=-0.9, rate=0.02,
+                     n_space=(4096, 4096))
+    with pytest.raises(ValueError, match=r"The 'n_time' parameter of basket_2d must be an "
+                                         r"integer in \[1, 10000000\]"):
+        fd.basket_2d(strike=100, maturity=1, vols=0.2, rho=0.5, rate=0.0, weights=(0.5, 0.5),
+                     n_space=8, n_time=10**8)

@@ -229,6 +229,7 @@ BAD = [
     ("x (variance)", lambda: sim.transition(_model("heston_feller"), [[1.0, -0.01]], DT, 1)),
     ("dt", lambda: sim.transition(_model("bs"), X1, 0.0, 1)),
     ("dt", lambda: sim.transition(_model("bs"), X1, math.inf, 1)),
+    ("dt", lambda: sim.transition(_model("heston_feller"), [[1.0, 0.04]], 10**6, 1)),
     ("seed", lambda: sim.transition(_model("bs"), X1, DT, -1)),
     ("seed", lambda: sim.transition(_model("bs"), X1, DT, 2**64)),
     ("seed", lambda: sim.transition(_model("bs"), X1, DT, 1.5)),

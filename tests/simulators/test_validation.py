@@ -106,3 +106,17 @@ def test_heston_steps_per_year_has_a_documented_maximum():
     assert sim.Heston(**kw, steps_per_year=MAX_STEPS_PER_YEAR).steps_per_year == MAX_STEPS_PER_YEAR
     with pytest.raises(ValueError, match=r"steps_per_year.*\[1, 100000\].*1000000000000"):
         sim.Heston(**kw, steps_per_year=10**12)
+
+
+def test_heston_paths_of_more_than_10_7_steps_are_refused_by_maturity_and_horizon():
+    """100000 steps a year x 101 years would be 1.01e7 steps per path: refused before any
+    allocation, naming the maturity (simulate) or the sampler's horizon (forward sampler)."""
+    m = sim.Heston(kappa=2.0, theta=0.04, xi=0.3, rho=-0.7, steps_per_year=100_000)
+    with pytest.raises(ValueError, match=r"^The 'maturity' parameter of Heston must be <= "
+                                         r"10000000 / steps_per_year = 100 years .* Got 101\.0 "
+                                         r"instead\.$"):
+        sim.simulate(m, sim.European(strike=1.0, maturity=101.0),
+                     sim.FixedSampler(state=(1.0, 0.04)), n_paths=4, seed=1)
+    assert m.steps(100.0) == 10**7
+    with pytest.raises(ValueError, match=r"^The 'horizon' parameter of Heston"):
+        m.forward_state(sim.ForwardSampler(spot=1.0, horizon=101.0, variance=0.04), 1, 0, 4)

@@ -50,6 +50,36 @@ def test_largest_seed_fits(data):
     assert np.all(np.isfinite(m.fit(*data).predict(data[0])))
 
 
+# ----- size ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field,value,rule", [
+    ("hidden_units", 16_385, "an int in the range [1, 16384]"),
+    ("hidden_layers", 1025, "an int in the range [1, 1024]"),
+    ("epochs", 10**7 + 1, "an int in the range [1, 10000000]"),
+])
+def test_sizes_beyond_one_machine_are_refused(data, field, value, rule):
+    with pytest.raises(ValueError, match=rf"The '{field}' parameter of DifferentialRegressor "
+                                         rf"must be"):
+        DifferentialRegressor(**{field: value}).fit(*data)
+
+
+def test_a_network_of_more_than_2_27_weights_is_refused_before_it_is_built(data):
+    """16384 units x 2 layers is allowed per field but has 2.7e8 weights; the message counts
+    them, and the count is the network's own (``n_weights`` against torch's parameters)."""
+    from training.regressor import n_weights
+    from training.twin import TwinNetwork
+
+    for d, depth, width in [(2, 1, 8), (7, 4, 20), (3, 3, 5)]:
+        net = TwinNetwork(d, depth, width, "softplus", "glorot")
+        assert n_weights(d, depth, width) == sum(p.numel() for p in net.parameters())
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'hidden_units' parameter of DifferentialRegressor.fit must be such that the "
+            "network has at most 134217728 weights (268517377 with 2 inputs and 2 hidden "
+            "layers). Got 16384 instead.")):
+        DifferentialRegressor(hidden_layers=2, hidden_units=16384, epochs=1).fit(*data)
+
+
 # ----- save -----------------------------------------------------------------------------------
 
 
