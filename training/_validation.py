@@ -70,14 +70,17 @@ class Interval(Constraint):
         what = "an integer " if self.kind is Integral else ""
         lo_op = ">=" if self.closed in ("both", "left") else ">"
         hi_op = "<=" if self.closed in ("both", "right") else "<"
+        # integer bounds in full (10000000, not 1e+07); real ones in the shortest form
+        low, high = (f"{b}" if b is None or isinstance(b, int) else f"{b:g}"
+                     for b in (self.low, self.high))
         if self.low is not None and self.high is not None:
             lb = "[" if lo_op == ">=" else "("
             rb = "]" if hi_op == "<=" else ")"
-            return f"{what}in {lb}{self.low:g}, {self.high:g}{rb}"
+            return f"{what}in {lb}{low}, {high}{rb}"
         if self.low is not None:
-            return f"{what}{lo_op} {self.low:g}"
+            return f"{what}{lo_op} {low}"
         if self.high is not None:
-            return f"{what}{hi_op} {self.high:g}"
+            return f"{what}{hi_op} {high}"
         return what.strip() or "a real number"
 
 

@@ -129,7 +129,7 @@ def test_zero_differential_column_is_guarded():
             r"^The 'lam' parameter of DifferentialRegressor must be >= 0\. Got -1 instead\.$",
         ),
         (dict(activation="relu"), r"activation.*C¹ activation.*Got 'relu' instead"),
-        (dict(epochs=0), r"The 'epochs' parameter of \S+ must be an integer >= 1"),
+        (dict(epochs=0), r"The 'epochs' parameter of \S+ must be an integer in \[1, 10000000\]\."),
         (dict(batch_size="big"), r"'batch_size' parameter .* or one of 'auto'"),
         (dict(peak_lr=0.0), r"'peak_lr' parameter of DifferentialRegressor must be > 0"),
         (dict(dtype="float16"), r"'dtype' parameter .* one of 'float64', 'float32'"),
