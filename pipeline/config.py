@@ -841,6 +841,10 @@ def _check_options(s: Scenario, objs: dict[str, Any]) -> None:
     except Refused as exc:
         raise ConfigError(f"scenario {s.id!r}, {exc}") from None
     methods = (s.reference.method, *s.reference.cross_checks)
+    if solver is None and "fd" in methods:
+        field = "reference.method" if s.reference.method == "fd" else "reference.cross_checks"
+        raise ConfigError(f"scenario {s.id!r}, field {field!r}: "
+                          f"{registry.missing('fd', model, product)}")
     if solver is not None and "fd" in methods:
         _check_fd_inputs(s, model, product, solver)
         _check_fd_domain(s, model, product, solver)

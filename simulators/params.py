@@ -8,9 +8,10 @@ from typing import Any
 def from_dict(d: dict | None) -> Any:
     """Rebuild a ``simulators`` parameter object from its ``to_dict()`` (``None`` stays ``None``).
 
-    The class is looked up by the dict's ``"type"`` in the ``simulators`` namespace, so new
-    models and products that follow the ``to_dict`` convention need no registration; the other
-    keys are passed as keyword arguments.
+    The class is looked up by the dict's ``"type"`` in the ``simulators`` namespace, so a new
+    model or product that follows the ``to_dict`` convention needs no entry here (``simulate``
+    and the pipeline's registry still list the classes they accept: docs/extending.md); the
+    other keys are passed as keyword arguments.
     """
     if d is None:
         return None

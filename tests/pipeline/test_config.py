@@ -132,3 +132,16 @@ def test_local_cluster_listens_on_loopback_only(processes):
                      if c.status == psutil.CONN_LISTEN]
     assert listening, "the cluster opened no listening socket"
     assert all(a.ip == "127.0.0.1" for a in listening), listening
+
+
+def test_an_fd_reference_where_the_pair_has_no_fd_solver_is_refused_at_validation(small_config):
+    """A Bachelier basket option has a closed form but no FD solver: 'fd' as the method or as a
+    cross-check is refused by validation (it used to pass and fail the reference task)."""
+    with pytest.raises(ConfigError, match=r"^scenario 'basket', field 'reference\.method': no FD "
+                                          r"reference for BachelierBasket with BasketOption; use "
+                                          r"reference\.method 'analytic'$"):
+        load_config(small_config, ["scenarios.basket.reference.method=fd"])
+    with pytest.raises(ConfigError, match=r"^scenario 'basket', field 'reference\.cross_checks': "
+                                          r"no FD reference for BachelierBasket"):
+        load_config(small_config, ['scenarios.basket.reference.cross_checks=["fd"]'])
+    assert load_config(small_config, ['scenarios.basket.reference.cross_checks=[]'])
