@@ -5,6 +5,9 @@ Every path yields its input state x, its discounted payoff y and the pathwise gr
 Importing this package is cheap: Numba kernels compile (or load from cache) on first use.
 """
 
+# first: points Numba's cache at this source version's folder before any kernel is defined
+from . import _numba_cache  # noqa: F401, I001
+
 from .bachelier import BachelierBasket, random_bachelier_basket
 from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket

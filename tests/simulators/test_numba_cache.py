@@ -1,0 +1,39 @@
+"""Numba's kernel cache is keyed by the whole package's source: a kernel cached by other code
+(an edit or an upgrade of a file it inlines) is never loaded (simulators._numba_cache)."""
+
+import shutil
+from pathlib import Path
+
+import numba
+
+import simulators  # noqa: F401  (sets the cache folder)
+from simulators import _numba_cache as nc
+
+
+def test_the_cache_folder_is_named_after_the_digest_of_the_sources():
+    folder = Path(numba.config.CACHE_DIR)
+    assert folder.name == nc.PREFIX + nc.source_digest()
+    # a kernel compiled in this process is cached under that folder, nowhere else
+    from simulators.rng import philox4x32
+
+    assert philox4x32._cache._cache_path.startswith(str(folder))
+
+
+def test_any_change_to_any_source_file_changes_the_digest(tmp_path):
+    copy = tmp_path / "simulators"
+    shutil.copytree(nc.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = nc.source_digest(copy)
+    assert before == nc.source_digest(nc.PACKAGE)
+    payoff = copy / "products" / "_payoff.py"  # inlined into kernels of other files
+    payoff.write_text(payoff.read_text() + "\n# one more line\n")
+    changed = nc.source_digest(copy)
+    assert changed != before
+    (copy / "products" / "_payoff.py").rename(copy / "products" / "_payoff2.py")
+    assert nc.source_digest(copy) not in (before, changed)  # names count, not only contents
+
+
+def test_the_folder_is_not_nested_twice():
+    """Calling it again (a re-import, a worker process with the variable already set to the
+    versioned folder) keeps the same folder."""
+    first = numba.config.CACHE_DIR
+    assert nc.use_versioned_cache() == first
