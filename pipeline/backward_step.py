@@ -103,7 +103,7 @@ def solved(objs: dict[str, Any], xva: Any, settings: BackwardSettings, seed: int
 
     key = cache_key(objs, xva, settings, seed)
     cache = root / key
-    if usable(cache, "backward"):
+    if usable(cache, "backward", load=backward.RiskySurrogate.load):
         return backward.RiskySurrogate.load(cache), True, key
     surrogate = backward.solve(objs["model"], objs["product"], sampler=objs["sampler"], xva=xva,
                                dates=settings.dates, paths_per_date=settings.paths_per_date,

@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("diffml.pipeline")
@@ -64,12 +65,15 @@ LEGACY = f"no {CHECKSUMS}"
 """What :func:`problem` says of an entry published before entries were sealed."""
 
 
-def usable(entry: Path, what: str, marker: str = DONE) -> bool:
+def usable(entry: Path, what: str, marker: str = DONE,
+           load: Callable[[Path], object] | None = None) -> bool:
     """Whether the published entry ``entry`` (with its ``marker`` file) may be reused.
 
-    An entry published before entries were sealed (no ``checksums.json``) is sealed as it is
-    and reused. One that fails :func:`problem` otherwise is logged, set aside and removed, and
-    the caller recomputes it; if another process replaced it meanwhile, the new entry stays."""
+    An entry published before entries were sealed (no ``checksums.json``) is loaded with
+    ``load`` (which raises on a damaged entry), then sealed as it is and reused; one that does
+    not load is treated as damaged. One that fails :func:`problem` otherwise is logged, set
+    aside and removed, and the caller recomputes it; if another process replaced it meanwhile,
+    the new entry stays."""
     try:
         ino = entry.stat().st_ino
     except OSError:
@@ -79,6 +83,11 @@ def usable(entry: Path, what: str, marker: str = DONE) -> bool:
     why = problem(entry)
     if why is None:
         return True
+    if why == LEGACY and load is not None:
+        try:
+            load(entry)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is damage
+            why = f"{LEGACY}, and it does not load: {type(exc).__name__}: {exc}"
     if why == LEGACY:
         try:
             seal(entry)

@@ -253,7 +253,7 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
                        "config": config.to_dict(), "format": FORMAT_VERSION},
                       sort_keys=True, default=str)
     cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
-    if usable(cache, "PINN"):
+    if usable(cache, "PINN", load=PINNSolution.load):
         sol = PINNSolution.load(cache)
         return sol, {"reused": True, "reuse": str(Reuse.INSIDE),
                      "slice_residual": slice_residual(sol)}
@@ -279,11 +279,13 @@ def _publish(sol, cache: Path, family: dict) -> None:
 def _family_entries(root: Path, family: str) -> list[tuple[Path, tuple]]:
     """Saved parametric PINNs of one family: ``(directory, ranges)`` of every complete cache
     entry whose ``family.json`` names ``family``."""
+    from training.pinn import PINNSolution
     from training.pinn.problems import ParameterRange
 
     out = []
     for meta in sorted(root.glob("*/family.json")) if root.is_dir() else ():
-        if meta.parent.name.startswith(".") or not usable(meta.parent, "PINN"):
+        if meta.parent.name.startswith(".") or not usable(meta.parent, "PINN",
+                                                           load=PINNSolution.load):
             continue  # a folder being removed (".<key>.stale-..."), or a damaged entry
         try:
             d = json.loads(meta.read_text())

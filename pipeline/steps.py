@@ -164,6 +164,17 @@ def surrogate_target(ref: dict) -> dict:
                                     "gamma": ref.get("gamma")}
 
 
+def _load_training_entry(entry: Path) -> None:
+    """Read every file of a training cache entry the way a reuse does (raises if one is
+    damaged): ``curve.json``, ``predictions.npz`` and each saved model."""
+    from training import DifferentialRegressor
+
+    curve = json.loads((entry / "curve.json").read_text())
+    dict(np.load(entry / "predictions.npz"))
+    for mode in curve["models"]:
+        DifferentialRegressor.load(entry / "models" / mode)
+
+
 def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
     """Models and curves are reused when the data, the training settings and the test set are
     unchanged."""
@@ -191,7 +202,7 @@ def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
 
     t0 = time.perf_counter()
     cache = run_dir.parent / ".cache" / "train" / training_key(dataset["hash"], scenario, ref)
-    reused = usable(cache, "training", marker="curve.json")
+    reused = usable(cache, "training", marker="curve.json", load=_load_training_entry)
     if not reused:
         import torch
 

@@ -64,6 +64,49 @@ def test_an_entry_from_before_sealing_is_sealed_and_reused(tmp_path, caplog):
     assert not usable(cache, "test") and not cache.exists()
 
 
+def test_an_entry_from_before_sealing_that_does_not_load_is_recomputed(tmp_path, caplog):
+    """Sealing an unsealed entry as it is would make its damage permanent: it is loaded
+    first, and one that does not load is removed like any damaged entry."""
+    cache = _entry(tmp_path)
+    (cache / CHECKSUMS).unlink()
+
+    def load(entry):
+        json.loads((entry / "a.json").read_text())
+
+    (cache / "a.json").write_text('{"x": ')  # truncated
+    with caplog.at_level("WARNING", logger="diffml.pipeline"):
+        assert not usable(cache, "test", load=load)
+    assert "does not load: JSONDecodeError" in caplog.text
+    assert not cache.exists() and list(cache.parent.iterdir()) == []
+    good = _entry(tmp_path / "good")
+    (good / CHECKSUMS).unlink()
+    assert usable(good, "test", load=load) and problem(good) is None
+
+
+def test_a_truncated_model_of_an_unsealed_training_entry_is_not_reused(tmp_path):
+    """The training step's loader reads every model: 10 bytes of weights.pt fail it."""
+    import numpy as np
+
+    from pipeline.steps import _load_training_entry
+    from training import DifferentialRegressor
+
+    src = tmp_path / "work" / "entry"
+    x = np.linspace(0.5, 1.5, 16)[:, None]
+    for mode in ("standard", "differential"):
+        DifferentialRegressor(hidden_layers=1, hidden_units=4, epochs=1).fit(
+            x, x[:, 0], np.ones_like(x)).save(src / "models" / mode)
+    (src / "curve.json").write_text(json.dumps({"models": ["standard", "differential"]}))
+    np.savez(src / "predictions.npz", standard=x[:, 0])
+    cache = tmp_path / "cache" / "key"
+    cache.parent.mkdir()
+    publish_cache_entry(src, cache, "training")
+    (cache / CHECKSUMS).unlink()
+    with open(cache / "models" / "standard" / "weights.pt", "r+b") as f:
+        f.truncate(10)
+    assert not usable(cache, "training", marker="curve.json", load=_load_training_entry)
+    assert not cache.exists()
+
+
 def test_discard_puts_back_an_entry_another_process_published_meanwhile(tmp_path):
     """The verifier saw a damaged folder (its inode); by the time it discards, another process
     has replaced it with a good one: that one stays."""
