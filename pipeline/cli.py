@@ -492,7 +492,10 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
           progress: Annotated[bool | None, typer.Option(
               "--progress/--no-progress",
               help="Show the fits' progress on stderr (default: when stderr is a "
-                   "terminal).")] = None) -> None:
+                   "terminal).")] = None,
+          force: Annotated[bool, typer.Option(
+              "--force", help="Replace model folders that already exist in OUTPUT (with "
+                              "everything in them).")] = False) -> None:
     """Train one scenario's surrogates and print its learning curve."""
     import shutil
 
@@ -501,6 +504,14 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
     _folder("--output", output, writable=True)
+    for mode in s.training.modes:  # checked before any training, not after it
+        dst = output / f"{s.id}-{mode}"
+        if dst.exists() and not dst.is_dir():
+            _fail(f"--output: {dst} exists and is not a folder; move it or choose another "
+                  "--output", 2)
+        if dst.exists() and not force:
+            _fail(f"--output: {dst} already exists; pass --force to replace it (and "
+                  "everything in it) or choose another --output", 2)
     _folder("dataset_root", cfg.dataset_root, writable=False)
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     show = console.is_terminal if progress is None else progress
@@ -515,6 +526,9 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
             bar.done(res.get("reused", False))
         for rel in res["models"].values():
             dst = output / Path(rel).name
+            if dst.exists() and not force:
+                _fail(f"--output: {dst} was created by another process during the training; "
+                      "pass --force to replace it or choose another --output", 2)
             if dst.exists():
                 shutil.rmtree(dst)
             os.replace(work / rel, dst)

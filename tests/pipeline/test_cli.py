@@ -38,10 +38,28 @@ def test_train_writes_the_models_where_the_docs_say(small_config, tmp_path):
     # every number printed with its name: the Greek errors per input
     assert "Greek RMSE: spot_0 " in res.output and "spot_2 " in res.output, res.output
     assert not list(out.glob(".train-*")) and not (out / "models").exists()
-    # a second call replaces the models in place (the cache under DIR/.cache is reused)
+    # a second call refuses to replace them (exit 2, one line, nothing trained or touched)...
+    notes = out / "basket-standard" / "my_notes.txt"
+    notes.write_text("keep")
     res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        f"error: --output: {out / 'basket-standard'} already exists; pass --force to replace "
+        "it (and everything in it) or choose another --output"]
+    assert notes.read_text() == "keep"
+    # ... unless told to (the cache under DIR/.cache is reused)
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out),
+                              "--force"])
     assert res.exit_code == 0, res.output
-    assert (out / "basket-differential" / "weights.pt").is_file()
+    assert (out / "basket-differential" / "weights.pt").is_file() and not notes.exists()
+    # a file where a model folder goes is refused before training, --force or not
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "basket-standard").write_text("a file")
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(other),
+                              "--force"])
+    assert res.exit_code == 2 and "exists and is not a folder" in res.output, res.output
+    assert not (other / "basket-differential").exists()
 
 
 def test_datasets_ls_and_gc_follow_the_config(small_config, tmp_path):
@@ -198,7 +216,8 @@ def test_train_progress_shows_the_fits_and_log_lines_stay_whole(small_config, tm
     screen.seek(0)
     screen.truncate()
     monkeypatch.setattr(cli, "console", Console(file=screen, width=120))  # not a terminal
-    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out)])
+    res = runner.invoke(app, ["train", str(cfg), "--scenario", "basket", "--output", str(out),
+                              "--force"])
     assert res.exit_code == 0, res.output
     assert screen.getvalue() == "" and res.stdout.count("m=256 ") == 4
 
