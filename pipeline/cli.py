@@ -98,25 +98,36 @@ def _folder(field: str, path: str | Path, *, writable: bool) -> None:
               f"{str(p)[:200]!r} ({exc.strerror or type(exc).__name__})", 2)
 
 
-def _check_address(address: str) -> None:
-    """``--dask-address``: a scheduler address such as tcp://host:8786 (exit 2 otherwise)."""
-    from .config import ADDRESS
+def _check_address(address: str, field: str) -> None:
+    """A scheduler address (``--dask-address`` or the config's ``dask.address``): well formed,
+    and a Dask scheduler answers there within 10 s (exit 2 with one line otherwise), so that a
+    wrong address fails here rather than hanging in Dask's handshake."""
+    import asyncio
 
-    if not ADDRESS.fullmatch(address):
-        _fail(f"--dask-address: must be a scheduler address such as tcp://host:8786; got "
-              f"{address[:100]!r}", 2)
-    scheme, _, rest = address.partition("://")
-    host, _, port = rest.rpartition(":")
-    if scheme in ("tcp", "tls") and host and port.isdigit():
-        import socket
+    from .limits import address_problem, shown
 
-        if not 0 < int(port) < 65536:
-            _fail(f"--dask-address: the port must be in [1, 65535]; got {address[:100]!r}", 2)
-        try:  # nothing listening fails here, not 30 s into the flow
-            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
-        except (OSError, UnicodeError, ValueError) as exc:
-            _fail(f"--dask-address: nothing answers at {address[:100]!r} "
-                  f"({getattr(exc, 'strerror', None) or type(exc).__name__})", 2)
+    why = address_problem(address)
+    if why is not None:
+        _fail(f"{field}: must be {why}; got {shown(address)}", 2)
+
+    async def identity() -> dict:
+        from distributed.comm import connect
+
+        comm = await connect(address, timeout=10)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            await comm.close()
+
+    try:
+        info = asyncio.run(asyncio.wait_for(identity(), 10))
+    except Exception as exc:  # noqa: BLE001 - refused, unreachable, silent or not Dask
+        detail = (getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+                  if str(exc) else type(exc).__name__)
+        _fail(f"{field}: no Dask scheduler answers at {shown(address)} ({detail})", 2)
+    if not isinstance(info, dict) or info.get("type") != "Scheduler":
+        _fail(f"{field}: what answers at {shown(address)} is not a Dask scheduler", 2)
 
 
 def _check_gpu_workers(cfg, dask_address: str | None) -> None:
@@ -174,7 +185,9 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
         set_ = [*(set_ or []), f"regression.pinned={json.dumps(str(baseline))}"]
     cfg = _load(config, set_, params)
     if dask_address is not None:
-        _check_address(dask_address)
+        _check_address(dask_address, "--dask-address")
+    elif cfg.dask.address is not None:
+        _check_address(cfg.dask.address, "dask.address")
     _check_gpu_workers(cfg, dask_address)
     _folder("--output" if output is not None else "output_root",
             output if output is not None else cfg.output_root, writable=True)

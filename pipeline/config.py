@@ -56,8 +56,6 @@ from .limits import (
 )
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,59}")
-ADDRESS = re.compile(r"[a-z][a-z0-9+]*://[^\s]{1,250}")
-"""A Dask scheduler address (``tcp://host:8786``)."""
 
 MAX_CONFIG_BYTES = 4 * 2**20
 """Size of a config or parameters file."""
@@ -125,8 +123,9 @@ class DaskSettings(_Strict):
     @field_validator("address")
     @classmethod
     def _address(cls, v: str | None) -> str | None:
-        if v is not None and not ADDRESS.fullmatch(v):
-            raise ValueError(f"must be a scheduler address such as tcp://host:8786; got {v!r}")
+        why = None if v is None else limits.address_problem(v)
+        if why is not None:
+            raise ValueError(f"must be {why}; got {limits.shown(v)}")
         return v
 
 

@@ -71,6 +71,28 @@ MAX_STEPS_PER_YEAR = 100_000
 MAX_TIME_STEPS = 100_000
 """Time steps of one path: ``steps_per_year`` x (sampler horizon or product maturity)."""
 
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+"""Protocols of a Dask scheduler address that a plain ``distributed`` install can speak."""
+
+
+def address_problem(address: str) -> str | None:
+    """None for a scheduler address ``scheme://host:port`` (scheme in
+    :data:`SCHEDULER_SCHEMES`, port in [1, 65535], nothing after the port); else what is wrong,
+    as a rule that follows "must be"."""
+    example = "a scheduler address such as tcp://host:8786"
+    if not isinstance(address, str) or len(address) > 260 or any(c.isspace() for c in address):
+        return example
+    scheme, sep, rest = address.partition("://")
+    if not sep or scheme not in SCHEDULER_SCHEMES:
+        return f"{example} (protocol one of {', '.join(SCHEDULER_SCHEMES)})"
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host.strip("[]") or not port.isdigit():
+        return f"{example} (a host and a port, nothing after the port)"
+    if not 0 < int(port) < 65536:
+        return f"{example} with a port in [1, 65535]"
+    return None
+
+
 MAX_FD_SPACE_STEPS = 100_000
 """FD space steps per axis."""
 MAX_FD_NODES = 2**20

@@ -370,9 +370,50 @@ def test_run_refuses_a_bad_dask_address(tmp_path, isolated):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = runner.invoke(app, ["run", str(path), "--dask-address", f"tcp://127.0.0.1:{port}"])
-    _assert_refused(result, "--dask-address: nothing answers at")
-    for bad, why in (("tcp://a..b:8786", "nothing answers"), ("tcp://127.0.0.1:99999", "port")):
+    _assert_refused(result, "--dask-address: no Dask scheduler answers at")
+    for bad, why in (("tcp://a..b:8786", "no Dask scheduler answers"),
+                     ("tcp://127.0.0.1:99999", "port in [1, 65535]"),
+                     ("tcp://localhost", "a host and a port"),
+                     ("tcp://127.0.0.1:8786/path?x", "nothing after the port"),
+                     ("inproc://foo", "protocol one of tcp, tls, ws, wss"),
+                     ("ucx://127.0.0.1:8786", "protocol one of")):
         _assert_refused(runner.invoke(app, ["run", str(path), "--dask-address", bad]), why)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_run_refuses_a_listener_that_is_not_a_dask_scheduler(tmp_path, isolated):
+    """A port that accepts connections and never speaks (Dask's own handshake would wait for
+    ever), and one that answers HTTP: both refused within the 10 s probe, from the option or
+    from the config's dask.address, before any run directory is made."""
+    import threading
+    import time
+
+    path = _write(tmp_path, lambda raw: None)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(silent.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        t0 = time.monotonic()
+        _assert_refused(runner.invoke(app, ["run", str(path), "--dask-address", address]),
+                        "--dask-address: no Dask scheduler answers at")
+        assert time.monotonic() - t0 < 30
+        _assert_refused(runner.invoke(app, ["run", str(path), "--set", f"dask.address={address}"]),
+                        "dask.address: no Dask scheduler answers at")
+    finally:
+        silent.close()
+        for c in held:
+            c.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 
@@ -443,3 +484,14 @@ def test_oversized_config_is_named_as_too_large_not_invalid(tmp_path, isolated):
     result = runner.invoke(app, ["validate", str(big)])
     _assert_refused(result, "is larger than the limit of")
     assert "not valid YAML" not in result.stderr
+
+
+def test_a_real_scheduler_passes_the_address_probe():
+    """The probe's positive case: a scheduler of a local cluster answers as one (no exit)."""
+    from distributed import LocalCluster
+
+    from pipeline.cli import _check_address
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                      protocol="tcp://", host="127.0.0.1") as cluster:
+        _check_address(cluster.scheduler_address, "--dask-address")
