@@ -35,6 +35,7 @@ import numpy as np
 from evaluation.metrics import log10_relative_errors, surrogate_errors
 
 from .cache import publish_cache_entry, usable
+from .cluster import check_stop
 from .config import BackwardSettings, RunConfig, Scenario, exposure_state
 
 log = logging.getLogger("diffml.pipeline")
@@ -108,7 +109,8 @@ def solved(objs: dict[str, Any], xva: Any, settings: BackwardSettings, seed: int
     surrogate = backward.solve(objs["model"], objs["product"], sampler=objs["sampler"], xva=xva,
                                dates=settings.dates, paths_per_date=settings.paths_per_date,
                                regressor=regressor_for(settings), scheme=settings.scheme,
-                               seed=int(seed))
+                               seed=int(seed),
+                               before_date=lambda k: check_stop(f"the backward fit of date {k}"))
     _publish(surrogate, cache)
     return surrogate, False, key
 

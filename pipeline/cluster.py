@@ -44,6 +44,35 @@ def quiet_cancelled_tasks() -> None:
         logger.addFilter(CancelledTaskFilter())
 
 
+class RunStopped(RuntimeError):
+    """Raised inside a task whose run was stopped (see :func:`stop_requested`)."""
+
+
+def stop_requested() -> bool:
+    """True inside a Dask task whose run is gone: the client that submitted it disconnected
+    (the run was stopped or killed) or cancelled it, and the scheduler has told this worker.
+    Dask cannot interrupt a running task, so long tasks call this between units of work (each
+    fit of a learning curve, each date of a backward regression) and stop with
+    :class:`RunStopped`; on an existing cluster nothing then runs on, or writes, after the
+    stop. False outside a Dask worker."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        key = worker.get_current_task()
+    except (ImportError, ValueError, AttributeError):
+        return False
+    task = worker.state.tasks.get(key)
+    return task is None or task.state in ("cancelled", "released", "forgotten")
+
+
+def check_stop(what: str) -> None:
+    """Raise :class:`RunStopped` naming ``what`` was not done, if :func:`stop_requested`."""
+    if stop_requested():
+        log.warning("the run was stopped: %s not done", what)
+        raise RunStopped(f"the run was stopped before {what}")
+
+
 def task_runner(settings: DaskSettings, address: str | None = None):
     """A ``prefect_dask.DaskTaskRunner`` for the run, or None when Dask is disabled; in-process
     workers' warnings about tasks cancelled by a stop are dropped (:func:`quiet_cancelled_tasks`).

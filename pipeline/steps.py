@@ -28,6 +28,7 @@ from evaluation.metrics import (
 
 from . import diagnostics
 from .cache import discard, seal, usable
+from .cluster import check_stop
 from .config import RunConfig, Scenario, surrogate_learns_risk_free
 
 #: Bumped when the metrics computed from a trained model change, so that cached learning curves
@@ -274,6 +275,7 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                                   lam=t.lam, epochs=t.epochs, seed=seed, dtype=t.dtype)
                     if t.peak_lr is not None:
                         kwargs["peak_lr"] = t.peak_lr
+                    check_stop(f"the fit m={m} {mode} seed {seed}")
                     if progress is not None:
                         progress(m, mode, seed)
                     reg = DifferentialRegressor(**kwargs)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,7 +129,8 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
           paths_per_date: int = 65_536, regressor: Any = None,
           scheme: src.Scheme | str = src.Scheme.CRANK_NICOLSON, seed: int = 0,
           progress: bool = False, antithetic: bool = True, control: bool = True,
-          output_lstsq: bool = True) -> RiskySurrogate:
+          output_lstsq: bool = True,
+          before_date: Callable[[int], None] | None = None) -> RiskySurrogate:
     """Learn the risky value of ``product`` at every date by backward differential regression.
 
     Args:
@@ -155,6 +156,8 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
             normals): removes the part of the label noise that is odd in the normals.
         control: subtract the spot-martingale control variate from the value labels.
         output_lstsq: solve each network's output layer by least squares after Adam.
+        before_date: called with the date index k before date k's regression (k = N-1 .. 0);
+            an exception it raises stops the solve (a caller's way to abandon a long solve).
 
     Returns:
         A :class:`RiskySurrogate` with one fitted regressor per date and the history of fits.
@@ -189,6 +192,8 @@ def solve(model, product, *, sampler, xva=None, dates: int | Sequence[float] = 4
     bar = _Progress(progress, n_dates)
     try:
         for k in range(n_dates - 1, -1, -1):
+            if before_date is not None:
+                before_date(k)
             t0 = time.perf_counter()
             dt = float(times[k + 1] - times[k])
             x = states[k]
