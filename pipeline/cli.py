@@ -130,14 +130,33 @@ def _check_address(address: str, field: str) -> None:
         _fail(f"{field}: what answers at {shown(address)} is not a Dask scheduler", 2)
 
 
-def _check_gpu_workers(cfg, dask_address: str | None) -> None:
-    """``dask.gpu_workers`` on a machine without a visible GPU: exit 2 before anything runs."""
-    if not (cfg.dask.gpu_workers and cfg.dask.enabled) or dask_address is not None:
+def _check_gpus(cfg, dask_address: str | None, scenarios=None) -> None:
+    """What the config asks of this machine's GPUs, checked before anything runs (exit 2 with
+    one line): ``dask.gpu_workers``, ``backend: gpu`` and a PINN's ``device: cuda[:i]`` need a
+    visible device. Skipped with an existing cluster (``dask_address`` or ``dask.address``),
+    whose GPUs are on its own machines. ``scenarios``: those that will run (default all)."""
+    if dask_address is not None or cfg.dask.address is not None:
         return
     from .cluster import NO_GPU, visible_gpus
 
-    if not visible_gpus():
+    if cfg.dask.gpu_workers and cfg.dask.enabled and not visible_gpus():
         _fail(NO_GPU, 2)
+    if cfg.backend == "gpu" and not visible_gpus():
+        _fail("backend: 'gpu' needs a CUDA device, and none is visible here "
+              "(CUDA_VISIBLE_DEVICES, or numba-cuda and a driver); use 'cpu', or 'auto' to "
+              "take a GPU when there is one", 2)
+    for s in cfg.scenarios if scenarios is None else scenarios:
+        device = str((s.pinn.options if s.pinn is not None and s.pinn.enabled else {})
+                     .get("device", "cpu"))
+        if not device.startswith("cuda"):
+            continue
+        import torch
+
+        index = int(device.partition(":")[2] or 0)
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if index >= count:
+            _fail(f"scenario {s.id!r}, field 'pinn.options.device': {device!r} needs a CUDA "
+                  f"device that torch can see, and it sees {count}; use 'cpu'", 2)
 
 
 def _chosen(cfg, ids: list[str]):
@@ -188,7 +207,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
         _check_address(dask_address, "--dask-address")
     elif cfg.dask.address is not None:
         _check_address(cfg.dask.address, "dask.address")
-    _check_gpu_workers(cfg, dask_address)
+    _check_gpus(cfg, dask_address)
     _folder("--output" if output is not None else "output_root",
             output if output is not None else cfg.output_root, writable=True)
     if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
@@ -381,6 +400,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
 
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
+    _check_gpus(cfg, None, [])  # the backend only: no PINN runs here
     _folder("dataset_root", cfg.dataset_root, writable=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
@@ -516,6 +536,7 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
+    _check_gpus(cfg, None, [])
     _folder("--output", output, writable=True)
     for mode in s.training.modes:  # checked before any training, not after it
         dst = output / f"{s.id}-{mode}"
@@ -569,6 +590,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
+    _check_gpus(cfg, None, [s])
     if s.pinn is None or not s.pinn.enabled:
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
     _folder("--output", output, writable=True)
@@ -614,7 +636,7 @@ def serve(config: ConfigArg,
     allowed directory and write under the config's roots; other requests fail with one line."""
     _quiet_env()
     cfg = _load(config, set_, params)
-    _check_gpu_workers(cfg, None)
+    _check_gpus(cfg, None)
     _check_cron(cron)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "

@@ -97,3 +97,42 @@ def test_run_without_a_visible_gpu_is_refused_in_one_line(tmp_path, monkeypatch)
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "dask.gpu_workers: true, but no CUDA device is visible" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_gpu_backend_or_pinn_device_without_a_gpu_is_refused_before_anything_runs(
+        tmp_path, monkeypatch):
+    """backend: gpu and a PINN on cuda:1 fail in one line, exit 2, before any file is written
+    (they used to pass validation, then fail every scenario with tracebacks); with an existing
+    cluster's address the check is the cluster's own (its GPUs are elsewhere)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from pipeline.cli import _check_gpus, app
+    from pipeline.config import load_config
+
+    from .conftest import CONFIGS
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    raw = yaml.safe_load((CONFIGS / "small.yaml").read_text())
+    raw["output_root"], raw["dataset_root"] = str(tmp_path / "runs"), str(tmp_path / "data")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    runner = CliRunner()
+    for args in (["run", str(path), "--set", "backend=gpu"],
+                 ["simulate", str(path), "--set", "backend=gpu"],
+                 ["train", str(path), "--scenario", "bs", "--set", "backend=gpu",
+                  "--output", str(tmp_path / "models")]):
+        result = runner.invoke(app, args)
+        lines = [ln for ln in result.output.splitlines() if ln.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, (args, result.output)
+        assert "backend: 'gpu' needs a CUDA device, and none is visible here" in lines[0]
+    result = runner.invoke(app, ["pinn", str(path), "--scenario", "bs", "--set",
+                                 "scenarios.bs.pinn.options.device=cuda:1"])
+    assert result.exit_code == 2, result.output
+    assert ("scenario 'bs', field 'pinn.options.device': 'cuda:1' needs a CUDA device that "
+            "torch can see, and it sees 0; use 'cpu'") in result.output
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+    cfg = load_config(path, ["backend=gpu", "dask.address=tcp://127.0.0.1:8786"])
+    _check_gpus(cfg, None)  # an existing cluster: nothing checked here
