@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -133,10 +134,13 @@ def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True,
 
 def private_work_dir(final: Path) -> Path:
     """A new, empty, hidden directory next to ``final`` that only the caller uses:
-    ``<parent>/.<name>.tmp-<random>`` (the parent is created if needed)."""
+    ``<parent>/.<name>.tmp-<pid>@<host>-<random>`` (the parent is created if needed). The owner's
+    process id and host name let a later run remove the folder once its owner is dead
+    (``pipeline.cache.sweep``)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    owner = f"{os.getpid()}@{socket.gethostname()}"
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-{owner}-"))
     os.chmod(work, 0o777 & ~process_umask())  # mkdtemp makes 0700; published folders are shared
     return work
 

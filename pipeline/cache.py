@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +67,58 @@ LEGACY = f"no {CHECKSUMS}"
 """What :func:`problem` says of an entry published before entries were sealed."""
 
 
+#: Work folders of a live writer on another host (or of an unknown one) are kept this long.
+FOREIGN_WORK_SECONDS = 7 * 86400
+#: Folders set aside by :func:`discard` are removed within seconds; older ones were orphaned.
+STALE_SECONDS = 3600
+_WORK = re.compile(r"\.tmp-(?P<pid>\d+)@(?P<host>.+)-[^-]+$")
+_swept: set[Path] = set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists
+        return True
+    return True
+
+
+def sweep(root: Path, now: float | None = None) -> list[str]:
+    """Remove the work folders that killed runs left in the cache folder ``root``, and return
+    their names: ``.<key>.tmp-<pid>@<host>-*`` of a process of this host that no longer runs,
+    ``.<key>.tmp-*`` of another host or of no recorded owner untouched for
+    :data:`FOREIGN_WORK_SECONDS`, and ``.<key>.stale-*`` (entries set aside for removal)
+    older than :data:`STALE_SECONDS`. A live writer's folder is never touched."""
+    now = time.time() if now is None else now
+    host = socket.gethostname()
+    removed = []
+    try:
+        candidates = [p for p in root.iterdir() if p.name.startswith(".") and p.is_dir()]
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:
+            continue
+        if ".tmp-" in path.name:
+            m = _WORK.search(path.name)
+            if m and m["host"] == host:
+                dead = not _alive(int(m["pid"]))
+            else:
+                dead = age > FOREIGN_WORK_SECONDS
+        else:
+            dead = ".stale-" in path.name and age > STALE_SECONDS
+        if dead:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    if removed:
+        log.info("removed %d work folder(s) left by stopped runs in %s", len(removed), root)
+    return removed
+
+
 def usable(entry: Path, what: str, marker: str = DONE,
            load: Callable[[Path], object] | None = None) -> bool:
     """Whether the published entry ``entry`` (with its ``marker`` file) may be reused.
@@ -74,6 +128,9 @@ def usable(entry: Path, what: str, marker: str = DONE,
     not load is treated as damaged. One that fails :func:`problem` otherwise is logged, set
     aside and removed, and the caller recomputes it; if another process replaced it meanwhile,
     the new entry stays."""
+    if entry.parent not in _swept:  # once per cache folder and process
+        _swept.add(entry.parent)
+        sweep(entry.parent)
     try:
         ino = entry.stat().st_ino
     except OSError:

@@ -136,3 +136,46 @@ def test_an_entry_removed_while_it_is_verified_is_not_an_error(tmp_path, monkeyp
 
     monkeypatch.setattr(data.hashing, "file_sha256", vanishing)
     assert not usable(cache, "test")
+
+
+def test_work_folders_of_dead_runs_are_swept_and_live_ones_kept(tmp_path):
+    """Killed runs leave .<key>.tmp-* folders; the next lookup in that cache folder removes
+    those of dead processes of this host, old ones of other hosts or of no recorded owner,
+    and old .stale-* ones, and keeps everything a live writer may still use."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import data
+    from pipeline.cache import FOREIGN_WORK_SECONDS, STALE_SECONDS, sweep
+
+    host = socket.gethostname()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    now = time.time()
+    old = now - FOREIGN_WORK_SECONDS - 10
+    folders = {  # name: (age stamp, removed?)
+        f".k.tmp-{dead}@{host}-abcd1234": (now, True),
+        f".k.tmp-{os.getpid()}@{host}-abcd1234": (old, False),  # alive, however old
+        ".k.tmp-1@elsewhere.example-abcd1234": (now, False),
+        ".k.tmp-2@elsewhere.example-abcd1234": (old, True),
+        ".k.tmp-legacy99": (now, False),
+        ".k.tmp-legacy00": (old, True),
+        f".k.stale-{dead}-1": (now - STALE_SECONDS - 10, True),
+        f".k.stale-{dead}-2": (now, False),
+        "k": (old, False),  # a published entry
+    }
+    for name, (stamp, _) in folders.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f").write_text("x")
+        os.utime(tmp_path / name, (stamp, stamp))
+    removed = sweep(tmp_path, now)
+    assert sorted(removed) == sorted(n for n, (_, gone) in folders.items() if gone)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for n, (_, gone) in folders.items() if not gone)
+    # the work folders this code makes carry their owner, so they are swept by the rule above
+    work = data.private_work_dir(tmp_path / "key2")
+    assert work.name.startswith(f".key2.tmp-{os.getpid()}@{host}-")
+    assert work.name not in sweep(tmp_path) and work.is_dir()
