@@ -98,6 +98,34 @@ def _folder(field: str, path: str | Path, *, writable: bool) -> None:
               f"{str(p)[:200]!r} ({exc.strerror or type(exc).__name__})", 2)
 
 
+def _dataset_root(cfg, scenarios) -> None:
+    """``dataset_root`` is a folder (exit 2 otherwise) and, unless every dataset of
+    ``scenarios`` is already in it, one this process can write in: a read-only store serves
+    its complete datasets, but a missing one cannot be generated there (exit 2 naming them,
+    before anything runs)."""
+    import tempfile
+
+    import data
+
+    from .steps import dataset_spec
+
+    _folder("dataset_root", cfg.dataset_root, writable=False)
+    root = Path(cfg.dataset_root)
+    missing = [s.id for s in scenarios
+               if data.find_manifest(root / dataset_spec(cfg, s).dirname) is None]
+    if not missing:
+        return
+    try:
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        _fail(f"dataset_root: {str(root)[:200]!r} is not writable "
+              f"({exc.strerror or type(exc).__name__}), and the datasets of "
+              f"{', '.join(repr(i) for i in missing[:5])}"
+              f"{' and more' if len(missing) > 5 else ''} are not in it yet; make it "
+              "writable or point dataset_root at a store that has them", 2)
+
+
 def _check_address(address: str, field: str) -> None:
     """A scheduler address (``--dask-address`` or the config's ``dask.address``): well formed,
     and a Dask scheduler answers there within 10 s (exit 2 with one line otherwise), so that a
@@ -211,7 +239,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     _folder("--output" if output is not None else "output_root",
             output if output is not None else cfg.output_root, writable=True)
     if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
-        _folder("dataset_root", cfg.dataset_root, writable=False)
+        _dataset_root(cfg, cfg.scenarios)
     import tempfile
     import time
 
@@ -401,7 +429,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
     _check_gpus(cfg, None, [])  # the backend only: no PINN runs here
-    _folder("dataset_root", cfg.dataset_root, writable=False)
+    _dataset_root(cfg, chosen)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -546,7 +574,7 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
         if dst.exists() and not force:
             _fail(f"--output: {dst} already exists; pass --force to replace it (and "
                   "everything in it) or choose another --output", 2)
-    _folder("dataset_root", cfg.dataset_root, writable=False)
+    _dataset_root(cfg, [s])
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     show = console.is_terminal if progress is None else progress
     try:

@@ -495,3 +495,27 @@ def test_a_real_scheduler_passes_the_address_probe():
     with LocalCluster(n_workers=0, processes=False, dashboard_address=None,
                       protocol="tcp://", host="127.0.0.1") as cluster:
         _check_address(cluster.scheduler_address, "--dask-address")
+
+
+def test_a_read_only_dataset_root_without_the_datasets_is_one_line(tmp_path, isolated,
+                                                                    monkeypatch):
+    """A read-only store serves the datasets it has; one that lacks a scenario's dataset is
+    refused before anything runs (it used to fail every task with tracebacks). The store is
+    made read-only by refusing temporary files in it (the tests may run as root)."""
+    import tempfile
+
+    path = _write(tmp_path, lambda raw: None)
+    root = tmp_path / "datasets"
+    real = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == root:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    for args in (["run", str(path)], ["simulate", str(path)],
+                 ["train", str(path), "--scenario", "bs", "--output", str(tmp_path / "m")]):
+        result = runner.invoke(app, args)
+        _assert_refused(result, "dataset_root: ")
+        assert "is not writable (Permission denied), and the datasets of 'bs'" in result.stderr
