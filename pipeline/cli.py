@@ -640,6 +640,12 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
         _fail(f"{run_dir} is not a run directory (no such directory)", 2)
     if not (run_dir / "metrics.json").is_file():
         _fail(f"{run_dir} has no metrics.json", 2)
+    from evaluation.trend import load_metrics
+
+    try:  # a damaged metrics.json is bad input (exit 2), a failure to render it is not
+        load_metrics(run_dir)
+    except (OSError, ValueError) as exc:
+        _fail(_one_line(exc), 2)
     try:
         path = build_report(run_dir)
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
@@ -801,6 +807,11 @@ def datasets_gc(
         cfg = _load(c, set_, params)
         folder = root if root is not None else Path(cfg.dataset_root)
         keep.setdefault(folder, []).extend(dataset_spec(cfg, s) for s in cfg.scenarios)
+    for folder in keep:  # bad input, like ls's: exit 2 before anything is listed or removed
+        if folder.exists() and not folder.is_dir():
+            field = "--root" if root is not None else "dataset_root"
+            _fail(f"{field}: must be a datasets folder; {str(folder)[:200]!r} is not a "
+                  "directory", 2)
     # every kept spec counts in every folder (one config's datasets in another's root)
     specs = [sp for v in keep.values() for sp in v]
     removed = []

@@ -670,6 +670,12 @@ def merge(base: Any, patch: Any) -> Any:
         for k, v in patch.items():
             out[k] = merge(base.get(k), v) if k in base else v
         return out
+    if (isinstance(base, list) and isinstance(patch, list) and base
+            and all(isinstance(s, dict) and "id" in s for s in base)
+            and not all(isinstance(s, dict) and "id" in s for s in patch)):
+        bad = next(i for i, s in enumerate(patch) if not (isinstance(s, dict) and "id" in s))
+        raise ConfigError(f"parameters file: scenarios[{bad}] has no 'id'; each entry names the "
+                          f"scenario it changes, one of {[s['id'] for s in base]}")
     if (isinstance(base, list) and isinstance(patch, list)
             and all(isinstance(s, dict) and "id" in s for s in base + patch)):
         out = [dict(s) for s in base]

@@ -519,3 +519,24 @@ def test_a_read_only_dataset_root_without_the_datasets_is_one_line(tmp_path, iso
         result = runner.invoke(app, args)
         _assert_refused(result, "dataset_root: ")
         assert "is not writable (Permission denied), and the datasets of 'bs'" in result.stderr
+
+
+@pytest.mark.parametrize("text,why", [("{bad", "is not valid JSON"),
+                                      ('{"schema_version": 7}', "schema")])
+def test_report_of_a_damaged_metrics_file_is_one_line_exit_2(tmp_path, text, why):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(text)
+    result = runner.invoke(app, ["report", str(run)])
+    _assert_refused(result, str(run / "metrics.json"))
+    assert why in result.stderr
+    assert not (run / "report.html").exists()
+
+
+def test_datasets_gc_and_ls_refuse_a_file_as_root_alike(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    config = Path(__file__).parent / "configs" / "small.yaml"
+    for args in (["datasets", "gc", str(config), "--root", str(afile)],
+                 ["datasets", "ls", "--root", str(afile)]):
+        _assert_refused(runner.invoke(app, args), "--root: must be a datasets folder")

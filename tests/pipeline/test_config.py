@@ -145,3 +145,12 @@ def test_an_fd_reference_where_the_pair_has_no_fd_solver_is_refused_at_validatio
                                           r"no FD reference for BachelierBasket"):
         load_config(small_config, ['scenarios.basket.reference.cross_checks=["fd"]'])
     assert load_config(small_config, ['scenarios.basket.reference.cross_checks=[]'])
+
+
+def test_params_file_entry_without_an_id_says_so(small_config, tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({"scenarios": [{"id": "bs"}, {"model": {"vol": 0.3}}]}))
+    with pytest.raises(ConfigError, match=r"^parameters file: scenarios\[1\] has no 'id'; each "
+                                          r"entry names the scenario it changes, one of "
+                                          r"\['bs', 'basket'\]$"):
+        load_config(small_config, params=params)
