@@ -236,8 +236,13 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     elif cfg.dask.address is not None:
         _check_address(cfg.dask.address, "dask.address")
     _check_gpus(cfg, dask_address)
-    _folder("--output" if output is not None else "output_root",
-            output if output is not None else cfg.output_root, writable=True)
+    field = "--output" if output is not None else "output_root"
+    runs = Path(output if output is not None else cfg.output_root)
+    _folder(field, runs, writable=True)
+    for sub in (runs / ".cache", *(runs / ".cache" / k for k in ("train", "pinn", "backward"))):
+        if sub.exists() and not sub.is_dir():
+            _fail(f"{field}: {str(sub)[:200]!r} must be the folder of cached models, and it is "
+                  "a file; move it away", 2)
     if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
         _dataset_root(cfg, cfg.scenarios)
     import tempfile

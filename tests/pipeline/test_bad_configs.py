@@ -540,3 +540,13 @@ def test_datasets_gc_and_ls_refuse_a_file_as_root_alike(tmp_path):
     for args in (["datasets", "gc", str(config), "--root", str(afile)],
                  ["datasets", "ls", "--root", str(afile)]):
         _assert_refused(runner.invoke(app, args), "--root: must be a datasets folder")
+
+
+def test_a_file_where_the_model_cache_goes_is_one_line(tmp_path, isolated):
+    path = _write(tmp_path, lambda raw: None)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / ".cache").write_text("not a folder")
+    _assert_refused(runner.invoke(app, ["run", str(path)]),
+                    "must be the folder of cached models, and it is a file")
+    assert sorted(p.name for p in runs.iterdir()) == [".cache"]
