@@ -17,7 +17,7 @@ from .manifest import LEGACY_MANIFEST, MANIFEST, PartInfo, find_manifest, read_m
 from .reader import Dataset, open_dataset
 from .schema import SCHEMA_VERSION, arrow_schema, column_names
 from .spec import DEFAULT_CHUNK_PATHS, DatasetSpec, from_dict
-from .writer import private_work_dir, publish_dir, write_dataset
+from .writer import private_work_dir, process_space, publish_dir, write_dataset
 
 __all__ = [
     "DEFAULT_CHUNK_PATHS",
@@ -44,6 +44,7 @@ __all__ = [
     "open_dataset",
     "plan_chunks",
     "private_work_dir",
+    "process_space",
     "publish_dir",
     "read_manifest",
     "write_dataset",

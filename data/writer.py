@@ -132,14 +132,27 @@ def dataset_lock(root: Path, spec: DatasetSpec, *, blocking: bool = True,
         os.close(fd)
 
 
+def process_space() -> str:
+    """Where this process's id means something: the host name, plus (on Linux) the boot and the
+    PID namespace, so that two containers sharing a host name, or the same machine after a
+    reboot, are different spaces."""
+    space = socket.gethostname()
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        space += f"~{boot}~{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        pass
+    return space
+
+
 def private_work_dir(final: Path) -> Path:
     """A new, empty, hidden directory next to ``final`` that only the caller uses:
-    ``<parent>/.<name>.tmp-<pid>@<host>-<random>`` (the parent is created if needed). The owner's
-    process id and host name let a later run remove the folder once its owner is dead
-    (``pipeline.cache.sweep``)."""
+    ``<parent>/.<name>.tmp-<pid>@<space>-<random>`` (the parent is created if needed; ``space``
+    from :func:`process_space`). The owner recorded in the name lets a later run remove the
+    folder once its owner is dead (``pipeline.cache.sweep``)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    owner = f"{os.getpid()}@{socket.gethostname()}"
+    owner = f"{os.getpid()}@{process_space()}"
     work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-{owner}-"))
     os.chmod(work, 0o777 & ~process_umask())  # mkdtemp makes 0700; published folders are shared
     return work

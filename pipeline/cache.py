@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +71,7 @@ FOREIGN_WORK_SECONDS = 7 * 86400
 #: Folders set aside by :func:`discard` are removed within seconds; older ones were orphaned.
 STALE_SECONDS = 3600
 _WORK = re.compile(r"\.tmp-(?P<pid>\d+)@(?P<host>.+)-[^-]+$")
+_STALE = re.compile(r"\.stale-\d+-(?P<ns>\d+)$")
 _swept: set[Path] = set()
 
 
@@ -91,8 +91,10 @@ def sweep(root: Path, now: float | None = None) -> list[str]:
     ``.<key>.tmp-*`` of another host or of no recorded owner untouched for
     :data:`FOREIGN_WORK_SECONDS`, and ``.<key>.stale-*`` (entries set aside for removal)
     older than :data:`STALE_SECONDS`. A live writer's folder is never touched."""
+    import data
+
     now = time.time() if now is None else now
-    host = socket.gethostname()
+    space = data.process_space()
     removed = []
     try:
         candidates = [p for p in root.iterdir() if p.name.startswith(".") and p.is_dir()]
@@ -105,12 +107,13 @@ def sweep(root: Path, now: float | None = None) -> list[str]:
             continue
         if ".tmp-" in path.name:
             m = _WORK.search(path.name)
-            if m and m["host"] == host:
+            if m and m["host"] == space:
                 dead = not _alive(int(m["pid"]))
             else:
                 dead = age > FOREIGN_WORK_SECONDS
-        else:
-            dead = ".stale-" in path.name and age > STALE_SECONDS
+        else:  # set aside by discard at the time in its name (a rename keeps the mtime)
+            m = _STALE.search(path.name)
+            dead = m is not None and now - int(m["ns"]) / 1e9 > STALE_SECONDS
         if dead:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
@@ -171,7 +174,11 @@ def discard(entry: Path, ino: int | None = None) -> None:
         os.rename(entry, trash)
     except FileNotFoundError:
         return
-    if ino is not None and trash.stat().st_ino != ino:
+    try:
+        moved = trash.stat().st_ino
+    except FileNotFoundError:  # removed meanwhile (another process's sweep)
+        return
+    if ino is not None and moved != ino:
         data.publish_dir(trash, entry)
         return
     shutil.rmtree(trash, ignore_errors=True)

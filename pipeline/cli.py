@@ -140,8 +140,10 @@ def _check_address(address: str, field: str) -> None:
 
     async def identity() -> dict:
         from distributed.comm import connect
+        from distributed.security import Security
 
-        comm = await connect(address, timeout=10)
+        # TLS settings come from the Dask config (distributed.comm.tls), as for the run's client
+        comm = await connect(address, timeout=10, **Security().get_connection_args("client"))
         try:
             await comm.write({"op": "identity", "reply": True})
             return await comm.read()
@@ -158,16 +160,20 @@ def _check_address(address: str, field: str) -> None:
         _fail(f"{field}: what answers at {shown(address)} is not a Dask scheduler", 2)
 
 
-def _check_gpus(cfg, dask_address: str | None, scenarios=None) -> None:
+def _check_gpus(cfg, dask_address: str | None, scenarios=None, *, cluster: bool = True
+                ) -> None:
     """What the config asks of this machine's GPUs, checked before anything runs (exit 2 with
-    one line): ``dask.gpu_workers``, ``backend: gpu`` and a PINN's ``device: cuda[:i]`` need a
-    visible device. Skipped with an existing cluster (``dask_address`` or ``dask.address``),
-    whose GPUs are on its own machines. ``scenarios``: those that will run (default all)."""
-    if dask_address is not None or cfg.dask.address is not None:
+    one line): ``backend: gpu`` and a PINN's ``device: cuda[:i]`` need a visible device, and
+    so does ``dask.gpu_workers`` for a command that starts the cluster (``cluster``: ``run``,
+    ``serve``). A run on an existing cluster (``dask_address`` or ``dask.address``) is not
+    checked: its GPUs are on its own machines. ``simulate``, ``train`` and ``pinn`` work on
+    this machine (``cluster=False``) and are always checked. ``scenarios``: those that will
+    run (default all)."""
+    if cluster and (dask_address is not None or cfg.dask.address is not None):
         return
     from .cluster import NO_GPU, visible_gpus
 
-    if cfg.dask.gpu_workers and cfg.dask.enabled and not visible_gpus():
+    if cluster and cfg.dask.gpu_workers and cfg.dask.enabled and not visible_gpus():
         _fail(NO_GPU, 2)
     if cfg.backend == "gpu" and not visible_gpus():
         _fail("backend: 'gpu' needs a CUDA device, and none is visible here "
@@ -433,7 +439,7 @@ def simulate(config: ConfigArg, scenario: Annotated[list[str] | None, typer.Opti
 
     cfg = _load(config, set_, params)
     chosen = _chosen(cfg, scenario) if scenario else cfg.scenarios
-    _check_gpus(cfg, None, [])  # the backend only: no PINN runs here
+    _check_gpus(cfg, None, [], cluster=False)  # the backend only: no PINN runs here
     _dataset_root(cfg, chosen)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
@@ -569,7 +575,7 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
-    _check_gpus(cfg, None, [])
+    _check_gpus(cfg, None, [], cluster=False)
     _folder("--output", output, writable=True)
     for mode in s.training.modes:  # checked before any training, not after it
         dst = output / f"{s.id}-{mode}"
@@ -623,7 +629,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
 
     cfg = _load(config, set_, params)
     s = _chosen(cfg, [scenario])[0]
-    _check_gpus(cfg, None, [s])
+    _check_gpus(cfg, None, [s], cluster=False)
     if s.pinn is None or not s.pinn.enabled:
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
     _folder("--output", output, writable=True)

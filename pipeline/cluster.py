@@ -60,7 +60,8 @@ def stop_requested() -> bool:
 
         worker = get_worker()
         key = worker.get_current_task()
-    except (ImportError, ValueError, AttributeError):
+    except (ImportError, ValueError, AttributeError, KeyError):
+        # not in a worker, or in a thread the task started (not one of the worker's own)
         return False
     task = worker.state.tasks.get(key)
     return task is None or task.state in ("cancelled", "released", "forgotten")

@@ -151,7 +151,7 @@ def test_work_folders_of_dead_runs_are_swept_and_live_ones_kept(tmp_path):
     import data
     from pipeline.cache import FOREIGN_WORK_SECONDS, STALE_SECONDS, sweep
 
-    host = socket.gethostname()
+    host = data.process_space()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     now = time.time()
@@ -163,8 +163,12 @@ def test_work_folders_of_dead_runs_are_swept_and_live_ones_kept(tmp_path):
         ".k.tmp-2@elsewhere.example-abcd1234": (old, True),
         ".k.tmp-legacy99": (now, False),
         ".k.tmp-legacy00": (old, True),
-        f".k.stale-{dead}-1": (now - STALE_SECONDS - 10, True),
-        f".k.stale-{dead}-2": (now, False),
+        # set aside an hour ago (the time in the name), and just now from an old entry (a
+        # rename keeps the entry's mtime: the name decides)
+        f".k.stale-{dead}-{int((now - STALE_SECONDS - 10) * 1e9)}": (now, True),
+        f".k.stale-{dead}-{int(now * 1e9)}": (old, False),
+        # this pid and host name in another PID namespace or boot: judged by age only
+        f".k.tmp-{os.getpid()}@{socket.gethostname()}~other~1-abcd1234": (now, False),
         "k": (old, False),  # a published entry
     }
     for name, (stamp, _) in folders.items():

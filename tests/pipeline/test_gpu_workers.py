@@ -135,4 +135,12 @@ def test_a_gpu_backend_or_pinn_device_without_a_gpu_is_refused_before_anything_r
             "torch can see, and it sees 0; use 'cpu'") in result.output
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
     cfg = load_config(path, ["backend=gpu", "dask.address=tcp://127.0.0.1:8786"])
-    _check_gpus(cfg, None)  # an existing cluster: nothing checked here
+    _check_gpus(cfg, None)  # a run on an existing cluster: its GPUs are its own
+    import typer
+
+    with pytest.raises(typer.Exit):  # simulate, train, pinn work here, address or not
+        _check_gpus(cfg, None, [], cluster=False)
+    # dask.gpu_workers concerns only the commands that start the cluster
+    result = runner.invoke(app, ["simulate", str(path), "--scenario", "bs", "--set",
+                                 "backend=auto", "--set", 'dask={"gpu_workers": true}'])
+    assert result.exit_code == 0, result.output
