@@ -621,9 +621,15 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
 
 @app.command()
 def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario id.")],
-         output: Annotated[Path, typer.Option(help="Folder for the PINN.")] = Path("pinn"),
-         set_: SetOpt = None, params: ParamsOpt = None) -> None:
+         output: Annotated[Path, typer.Option(
+             help="Folder for the PINN: OUTPUT/models/<scenario>-pinn/.")] = Path("pinn"),
+         set_: SetOpt = None, params: ParamsOpt = None,
+         force: Annotated[bool, typer.Option(
+             "--force", help="Replace a PINN folder that already exists in OUTPUT (with "
+                             "everything in it).")] = False) -> None:
     """Train the PINN reference of one scenario and print its errors."""
+    import shutil
+
     from . import pinn_step
     from .steps import reference_step
 
@@ -633,7 +639,15 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     if s.pinn is None or not s.pinn.enabled:
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
     _folder("--output", output, writable=True)
+    dst = output / "models" / f"{s.id}-pinn"
+    if dst.exists() and (not dst.is_dir() or not force):
+        _fail(f"--output: {dst} already exists; pass --force to replace it (and everything "
+              "in it) or choose another --output" if dst.is_dir() else
+              f"--output: {dst} exists and is not a folder; move it or choose another "
+              "--output", 2)
     try:
+        if dst.exists():
+            shutil.rmtree(dst)
         output.mkdir(parents=True, exist_ok=True)
         res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit

@@ -282,3 +282,27 @@ def test_unusable_folders_are_refused_before_any_work(small_config, tmp_path):
         assert str(blocker) in lines[0], lines
     raw = yaml.safe_load(small_config.read_text())
     assert not Path(raw["dataset_root"]).exists() or not any(Path(raw["dataset_root"]).iterdir())
+
+
+def test_pinn_writes_where_the_docs_say_and_refuses_to_replace_without_force(small_config,
+                                                                             tmp_path):
+    """`diffml pinn --output DIR` writes DIR/models/<scenario>-pinn/ (docs/pipeline.md); a
+    second call refuses to replace it (exit 2, one line) unless --force."""
+    out = tmp_path / "pinn"
+    res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
+                              str(out)])
+    assert res.exit_code == 0, res.output
+    dst = out / "models" / "bs-pinn"
+    assert dst.is_dir() and any(dst.iterdir())
+    (dst / "my_notes.txt").write_text("keep")
+    res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
+                              str(out)])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        f"error: --output: {dst} already exists; pass --force to replace it (and everything in "
+        "it) or choose another --output"]
+    assert (dst / "my_notes.txt").read_text() == "keep"
+    res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
+                              str(out), "--force"])
+    assert res.exit_code == 0, res.output
+    assert dst.is_dir() and not (dst / "my_notes.txt").exists()
