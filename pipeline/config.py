@@ -558,6 +558,12 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+class YAMLRefused(ValueError):
+    """A YAML document that parses but is refused: a duplicate key, an unsafe tag, a recursive
+    alias, nesting deeper than :data:`MAX_YAML_DEPTH`, or more than :data:`MAX_YAML_NODES`
+    nodes once aliases are expanded (a ``--set`` value like that is an error, not text)."""
+
+
 def _expanded_nodes(root: yaml.Node) -> int:
     """Nodes of the document with every alias expanded, stopping past :data:`MAX_YAML_NODES`;
     a recursive alias or nesting deeper than :data:`MAX_YAML_DEPTH` raises ``ValueError``."""
@@ -568,10 +574,10 @@ def _expanded_nodes(root: yaml.Node) -> int:
         if id(node) in sizes:
             return sizes[id(node)]
         if id(node) in active:
-            raise ValueError(f"a recursive alias (line {node.start_mark.line + 1})")
+            raise YAMLRefused(f"a recursive alias (line {node.start_mark.line + 1})")
         if depth > MAX_YAML_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_YAML_DEPTH} levels "
-                             f"(line {node.start_mark.line + 1})")
+            raise YAMLRefused(f"nested deeper than {MAX_YAML_DEPTH} levels "
+                              f"(line {node.start_mark.line + 1})")
         active.add(id(node))
         children: list = []
         if isinstance(node, yaml.SequenceNode):
@@ -599,8 +605,12 @@ def _load_yaml(text: str) -> Any:
         if node is None:
             return None
         if _expanded_nodes(node) > MAX_YAML_NODES:
-            raise ValueError(f"more than {MAX_YAML_NODES} nodes once its aliases are expanded")
+            raise YAMLRefused(f"more than {MAX_YAML_NODES} nodes once its aliases are expanded")
         return loader.construct_document(node)
+    except yaml.constructor.ConstructorError as exc:  # duplicate keys, unsafe tags
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise YAMLRefused(f"{exc.problem or exc.context}{where}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -608,7 +618,7 @@ def _load_yaml(text: str) -> Any:
     except yaml.YAMLError as exc:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     except RecursionError:
-        raise ValueError(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
+        raise YAMLRefused(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
     finally:
         loader.dispose()
 
@@ -618,7 +628,9 @@ def _parse_value(text: str) -> Any:
         raise ConfigError(f"--set value longer than {MAX_CONFIG_BYTES} characters")
     try:
         return _load_yaml(text)
-    except ValueError:
+    except YAMLRefused as exc:  # YAML, but refused: an error, not a string
+        raise ConfigError(f"--set value {limits.shown(text)}: {exc}") from None
+    except ValueError:  # not YAML: the text itself (e.g. a label with a colon)
         return text
 
 

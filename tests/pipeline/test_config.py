@@ -154,3 +154,16 @@ def test_params_file_entry_without_an_id_says_so(small_config, tmp_path):
                                           r"entry names the scenario it changes, one of "
                                           r"\['bs', 'basket'\]$"):
         load_config(small_config, params=params)
+
+
+def test_a_set_value_that_yaml_refuses_is_an_error_not_text(small_config):
+    """Text that is not YAML stays text (a label with a colon), but YAML that parses and is
+    refused (recursive alias, duplicate key, unsafe tag) says why instead of becoming a
+    string that a later check misreports."""
+    cfg = load_config(small_config, ["scenarios.bs.label=a: b: c"])
+    assert cfg.scenario("bs").label == "a: b: c"
+    for value, why in (("{vol: &a [*a]}", "a recursive alias"),
+                       ("{vol: 0.2, vol: 0.3}", "duplicate key 'vol'"),
+                       ("!!python/object:os.system {}", "could not determine a constructor")):
+        with pytest.raises(ConfigError, match=rf"^--set value .*: {why}"):
+            load_config(small_config, [f"scenarios.bs.model={value}"])
