@@ -85,17 +85,38 @@ def _folder(field: str, path: str | Path, *, writable: bool) -> None:
     """``path`` is a directory, created when missing, and (``writable``) one this process can
     write in; exit 2 with one line naming ``field`` otherwise (before any work starts). The
     dataset root is not probed for writing: a read-only store serves its complete datasets."""
-    import tempfile
-
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
-        if writable:
-            with tempfile.TemporaryFile(dir=p):
-                pass
+        error = _cannot_write(p) if writable else None
     except OSError as exc:
+        error = exc
+    if error is not None:
         _fail(f"{field}: must be a {'writable ' if writable else ''}directory; got "
-              f"{str(p)[:200]!r} ({exc.strerror or type(exc).__name__})", 2)
+              f"{str(p)[:200]!r} ({error.strerror or type(error).__name__})", 2)
+
+
+def _free_target(dst: Path, force: bool) -> None:
+    """A model folder ``dst`` about to be written: exit 2 with one line if a file is in its
+    place, or if it exists and ``force`` is not given (checked before any training)."""
+    if dst.exists() and not dst.is_dir():
+        _fail(f"--output: {dst} exists and is not a folder; move it or choose another "
+              "--output", 2)
+    if dst.exists() and not force:
+        _fail(f"--output: {dst} already exists; pass --force to replace it (and everything "
+              "in it) or choose another --output", 2)
+
+
+def _cannot_write(folder: Path) -> OSError | None:
+    """None when this process can create a file in ``folder``, else the error it gets."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _dataset_root(cfg, scenarios) -> None:
@@ -103,8 +124,6 @@ def _dataset_root(cfg, scenarios) -> None:
     ``scenarios`` is already in it, one this process can write in: a read-only store serves
     its complete datasets, but a missing one cannot be generated there (exit 2 naming them,
     before anything runs)."""
-    import tempfile
-
     import data
 
     from .steps import dataset_spec
@@ -113,12 +132,8 @@ def _dataset_root(cfg, scenarios) -> None:
     root = Path(cfg.dataset_root)
     missing = [s.id for s in scenarios
                if data.find_manifest(root / dataset_spec(cfg, s).dirname) is None]
-    if not missing:
-        return
-    try:
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as exc:
+    exc = _cannot_write(root) if missing else None
+    if exc is not None:
         _fail(f"dataset_root: {str(root)[:200]!r} is not writable "
               f"({exc.strerror or type(exc).__name__}), and the datasets of "
               f"{', '.join(repr(i) for i in missing[:5])}"
@@ -578,13 +593,7 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     _check_gpus(cfg, None, [], cluster=False)
     _folder("--output", output, writable=True)
     for mode in s.training.modes:  # checked before any training, not after it
-        dst = output / f"{s.id}-{mode}"
-        if dst.exists() and not dst.is_dir():
-            _fail(f"--output: {dst} exists and is not a folder; move it or choose another "
-                  "--output", 2)
-        if dst.exists() and not force:
-            _fail(f"--output: {dst} already exists; pass --force to replace it (and "
-                  "everything in it) or choose another --output", 2)
+        _free_target(output / f"{s.id}-{mode}", force)
     _dataset_root(cfg, [s])
     work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
     show = console.is_terminal if progress is None else progress
@@ -640,11 +649,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
     _folder("--output", output, writable=True)
     dst = output / "models" / f"{s.id}-pinn"
-    if dst.exists() and (not dst.is_dir() or not force):
-        _fail(f"--output: {dst} already exists; pass --force to replace it (and everything "
-              "in it) or choose another --output" if dst.is_dir() else
-              f"--output: {dst} exists and is not a folder; move it or choose another "
-              "--output", 2)
+    _free_target(dst, force)
     try:
         if dst.exists():
             shutil.rmtree(dst)
