@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
+from .files import atomic_write_text
 from .hashing import file_sha256
 from .layout import dataset_root, displace_non_directory, quarantine, stray_entries
 from .manifest import PartInfo, find_manifest, read_manifest
@@ -136,7 +137,7 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
                             bytes=path.stat().st_size, sha256="", backend="cpu")
             read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=False)
             info = PartInfo(**{**info.to_dict(), "sha256": file_sha256(path)})
-            side.write_text(json.dumps(info.to_dict()))
+            atomic_write_text(side, json.dumps(info.to_dict()), fsync=False)
             return info
     except (DatasetError, OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("discarding %s from an interrupted run: %s", path, exc)
@@ -204,7 +205,7 @@ def _adopt_damaged(final: Path, tmp: Path, spec: DatasetSpec) -> None:
         for p in manifest["parts"]:
             side = sidecar_path(tmp / p["file"])
             if (tmp / p["file"]).is_file():
-                side.write_text(json.dumps(p))
+                atomic_write_text(side, json.dumps(p), fsync=False)
 
 
 def _prepare_work_dir(tmp: Path, spec: DatasetSpec, chunk_paths: int) -> int:
@@ -224,8 +225,8 @@ def _prepare_work_dir(tmp: Path, spec: DatasetSpec, chunk_paths: int) -> int:
             chunk_paths = existing
     else:
         tmp.mkdir(parents=True)
-    plan_file.write_text(json.dumps({"hash": spec.hash, "chunk_paths": chunk_paths,
-                                     "n_paths": spec.n_paths}))
+    atomic_write_text(plan_file, json.dumps({"hash": spec.hash, "chunk_paths": chunk_paths,
+                                             "n_paths": spec.n_paths}), fsync=False)
     return chunk_paths
 
 

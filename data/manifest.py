@@ -21,12 +21,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
+from .files import atomic_write_bytes, fsync_dir
 from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
 from .schema import FORMAT, PART_PATTERN, PART_SCHEMA_VERSION, SCHEMA_VERSION, column_names
 
@@ -135,36 +135,6 @@ def build_manifest(spec_dict: dict, inputs: list[str], parts: list[PartInfo],
         "created_utc": utc_now(),
         "generation": generation or {},
     }
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so that renames inside it are durable (no-op where unsupported)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes | memoryview, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_manifest(directory: Path, manifest: dict, *, fsync: bool = True) -> Path:

@@ -44,16 +44,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import DatasetError
+from .files import atomic_write_bytes, fsync_dir
 from .hashing import IDENTITY_KEYS
 from .layout import QUARANTINE, dataset_root, displace_non_directory, is_ignored, quarantine
 from .manifest import (
     LEGACY_MANIFEST,
     MANIFEST,
     PartInfo,
-    atomic_write_bytes,
     build_manifest,
     find_manifest,
-    fsync_dir,
     migrate_manifest,
     part_metadata,
     write_manifest,

@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from data.files import naming
+
 from . import _tables as tables
 from .metrics import learning_curve_summary
 from .trend import (
@@ -1168,7 +1170,7 @@ def build_report(
     # A unique name opened normally (not mkstemp's 0600): the report gets the process umask.
     tmp = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "x", encoding="utf-8") as f:
+        with naming(out), open(tmp, "x", encoding="utf-8") as f:
             f.write(html)
         os.replace(tmp, out)
     except BaseException:

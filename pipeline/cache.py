@@ -30,10 +30,11 @@ def _files(entry: Path) -> list[str]:
 
 def seal(entry: Path) -> None:
     """Write ``checksums.json`` into the finished folder ``entry`` (before it is published)."""
+    from data.files import atomic_write_text
     from data.hashing import file_sha256
 
     sums = {name: file_sha256(entry / name) for name in _files(entry)}
-    (entry / CHECKSUMS).write_text(json.dumps(sums, indent=1, sort_keys=True))
+    atomic_write_text(entry / CHECKSUMS, json.dumps(sums, indent=1, sort_keys=True), fsync=False)
 
 
 def problem(entry: Path) -> str | None:
@@ -189,9 +190,10 @@ def publish_cache_entry(src: Path, cache: Path, what: str) -> None:
     rename, with a ``done`` marker; an incomplete older entry there (no marker) is removed
     first, and an entry another process published first is kept (logged)."""
     import data
+    from data.files import atomic_write_text
 
     seal(src)
-    (src / DONE).write_text("")
+    atomic_write_text(src / DONE, "", fsync=False)
     if cache.exists() and (not (cache / DONE).is_file()
                            or problem(cache) not in (None, LEGACY)):
         discard(cache)  # incomplete, or damaged (e.g. a PINN family entry without family.json)

@@ -265,12 +265,14 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
 def _publish(sol, cache: Path, family: dict) -> None:
     """Save ``sol`` to ``cache`` atomically (with ``family.json`` when ``family`` is given)."""
     import data
+    from data.files import atomic_write_text
 
     work = data.private_work_dir(cache)
     try:
         sol.save(work / "solution")
         if family:
-            (work / "solution" / "family.json").write_text(json.dumps(family, indent=2))
+            atomic_write_text(work / "solution" / "family.json",
+                              json.dumps(family, indent=2), fsync=False)
         publish_cache_entry(work / "solution", cache, "PINN")
     finally:
         shutil.rmtree(work, ignore_errors=True)

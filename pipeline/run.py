@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import subprocess
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from data.files import atomic_write_bytes, atomic_write_text
 
 from .config import RunConfig
 
@@ -37,16 +40,8 @@ def make_run_dir(cfg: RunConfig, output: str | Path | None = None) -> Path:
             path = root / f"{cfg.name}-{stamp}-{k}"
     (path / "models").mkdir()
     (path / "arrays").mkdir()
-    (path / "config.yaml").write_text(cfg.to_yaml())
+    atomic_write_text(path / "config.yaml", cfg.to_yaml())
     return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) through a temporary file and a rename; created with the process
-    umask like every other run file."""
-    from data.manifest import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def previous_run(root: Path, name: str, current: Path) -> Path | None:
@@ -97,7 +92,9 @@ def write_arrays(run_dir: Path, scenario_id: str, ref: dict | None, train: dict 
     if backward is not None:
         arrays.update(backward.get("arrays", {}))
     if arrays:
-        np.savez_compressed(run_dir / "arrays" / f"{scenario_id}.npz", **arrays)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        atomic_write_bytes(run_dir / "arrays" / f"{scenario_id}.npz", buf.getbuffer())
 
 
 def regression_baseline(cfg: RunConfig, run_dir: Path) -> tuple[dict | None, dict]:

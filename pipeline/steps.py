@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from data.files import atomic_write_text, naming
 from evaluation.metrics import (
     PREDICTOR_KEYS,
     errors_by_bucket,
@@ -329,8 +330,9 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
         hedging = diagnostics.hedging(scenario, target, x_test, saved, scenario.test.seed)
         out = {"learning_curve": curve, "summary": summary, "mc_noise": mc_noise,
                "checks": checks, "hedging": hedging, "models": list(t.modes)}
-        (work / "curve.json").write_text(json.dumps(_plain(out), indent=1))
-        np.savez(work / "predictions.npz", **predictions)
+        atomic_write_text(work / "curve.json", json.dumps(_plain(out), indent=1), fsync=False)
+        with naming(work / "predictions.npz"):
+            np.savez(work / "predictions.npz", **predictions)
         seal(work)
         _drop_incomplete_cache(cache)
         if not data.publish_dir(work, cache):

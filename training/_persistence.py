@@ -16,6 +16,7 @@ folder should be, a read-only location...). Only these expected errors are trans
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -83,6 +84,24 @@ def writing(what: str, path: Path, verb: str = "save") -> Iterator[None]:
         yield
     except OSError as exc:
         raise _same_kind(exc, f"Cannot {verb} {what} to {path}: {_reason(exc)}.") from None
+
+
+def write_torch(obj: Any, path: Path) -> None:
+    """``torch.save`` of ``obj`` (tensors and plain containers) to the file ``path``, serialised in
+    memory first: a write that fails (no space left, a size limit) raises the system's
+    ``OSError`` naming ``path``, where ``torch.save`` writing to the file would raise a
+    ``RuntimeError`` about zip offsets and leave a truncated archive."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        with open(path, "wb") as f:
+            f.write(buf.getbuffer())
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
 
 
 def file_target(what: str, path: Path, example: str) -> Path:

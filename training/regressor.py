@@ -33,6 +33,7 @@ from ._persistence import (
     read_json,
     read_weights,
     require_fields,
+    write_torch,
     writing,
 )
 from ._validation import (
@@ -767,8 +768,7 @@ class DifferentialRegressor(BaseRegressor):
         }
         state = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
         with writing(what, p):
-            with open(p / "weights.pt", "wb") as f:
-                torch.save(state, f)
+            write_torch(state, p / "weights.pt")
             (p / "config.json").write_text(json.dumps(config, indent=2))
         return p
 

@@ -20,6 +20,7 @@ from .._persistence import (
     read_json,
     read_weights,
     require_fields,
+    write_torch,
     writing,
 )
 from .network import PINNModel
@@ -223,8 +224,7 @@ class PINNSolution:
         }
         history = {k: np.asarray(val, dtype=np.float64) for k, val in self.history.items()}
         with writing("PINNSolution", path):
-            with open(path / "weights.pt", "wb") as f:
-                torch.save(state, f)
+            write_torch(state, path / "weights.pt")
             (path / "config.json").write_text(json.dumps(meta, indent=2))
             np.savez(path / "history.npz", **history)
         return path

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import _validation as v
-from .._persistence import damaged_checkpoint, read_checkpoint, state_mismatch
+from .._persistence import damaged_checkpoint, read_checkpoint, state_mismatch, write_torch
 from .collocation import (
     PointSet,
     add_parameter_samples,
@@ -238,7 +238,7 @@ class PINNSolver:
             return
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt.with_suffix(".tmp")
-        torch.save(
+        write_torch(
             {
                 "model": run.model.state_dict(),
                 "adam": run.adam.state_dict(),
