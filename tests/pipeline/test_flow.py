@@ -40,6 +40,41 @@ def _all_finite(obj) -> bool:
     return True
 
 
+def _headline_errors_recomputed(run_dir: Path, metrics: dict) -> None:
+    """The run's error figures, recomputed from what it stored: the saved models evaluated at the
+    stored test points, against the stored reference, itself checked against the Black-Scholes
+    formula written here (small.yaml's ``bs``: K 1.10, T 1, vol 0.2, zero rate)."""
+    import numpy as np
+    from scipy.stats import norm
+
+    from training import DifferentialRegressor
+
+    for sid, s in metrics["scenarios"].items():
+        arrays = np.load(run_dir / "arrays" / f"{sid}.npz")
+        x, ref = arrays["x_test"], arrays["ref_price"]
+        if sid == "bs":
+            spot, strike, vol = x[:, 0], 1.10, 0.2
+            d1 = (np.log(spot / strike) + 0.5 * vol**2) / vol
+            np.testing.assert_allclose(ref, spot * norm.cdf(d1) - strike * norm.cdf(d1 - vol),
+                                       rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(arrays["ref_grad"][:, 0], norm.cdf(d1), rtol=1e-10)
+        largest = max(r["m"] for r in s["learning_curve"])
+        for mode in ("standard", "differential"):
+            model = DifferentialRegressor.load(run_dir / s["models"][mode])
+            price, grad = model.predict_value_and_gradient(x)
+            np.testing.assert_allclose(price, arrays[f"pred_price_{mode}"], rtol=1e-12)
+            rows = [r for r in s["learning_curve"] if r["mode"] == mode and r["m"] == largest]
+            first = rows[0]  # the stored predictions are the first seed's
+            rmse = float(np.sqrt(np.mean((price - ref) ** 2)))
+            assert math.isclose(first["value_rmse"], rmse, rel_tol=1e-9), (sid, mode)
+            greek = np.sqrt(np.mean((grad - arrays["ref_grad"]) ** 2, axis=0))
+            np.testing.assert_allclose(list(first["greek_rmse"].values()), greek, rtol=1e-9)
+            # the headline is the mean over the seeds at the largest size
+            mean = float(np.mean([r["value_rmse"] for r in rows]))
+            assert len(rows) == len({r["seed"] for r in rows}) >= 1
+            assert math.isclose(s["summary"]["value_rmse"][mode]["mean"], mean, rel_tol=1e-12)
+
+
 def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch):
     old_umask = os.umask(0o022)
     try:
@@ -75,6 +110,7 @@ def test_run_reuse_and_targeted_regeneration(harness, small_config, monkeypatch)
         for mode in ("standard", "differential"):
             assert (run_dir / s["models"][mode] / "config.json").is_file()
         assert (run_dir / "arrays" / f"{sid}.npz").is_file()
+    _headline_errors_recomputed(run_dir, metrics)
     pinn = metrics["scenarios"]["bs"]["pinn"]
     assert pinn["reused"] is False and math.isfinite(pinn["log10_rel_l2"])
     assert (run_dir / "models" / "bs-pinn" / "weights.pt").is_file()
