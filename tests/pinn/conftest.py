@@ -7,6 +7,9 @@ from simulators.xva import XVA
 from training.pinn import BasketPDE, BlackScholesPDE, HestonPDE, WorstOfPDE
 
 XVA_CASE = XVA(lambda_b=0.02, lambda_c=0.05, recovery_b=0.4, recovery_c=0.4)
+#: XVA_CASE's discount spread of a one-signed positive value, by hand: (1 - R_C) lambda_C + s_F
+#: with the funding spread s_F = (1 - R_B) lambda_B: e^{-C_PUT tau} V_rf is the risky put
+C_PUT = (1 - 0.4) * 0.05 + (1 - 0.4) * 0.02
 
 
 def bs_put(xva=XVA_CASE, **kw):

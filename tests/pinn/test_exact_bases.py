@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import evaluation.analytic as an
-from tests.pinn.conftest import PROBLEMS, basket_put, bs_put, heston_put
+from tests.pinn.conftest import C_PUT, PROBLEMS, basket_put, bs_put, heston_put
 from training.pinn import PINNConfig, PINNModel, UniformGrid, solve, tabulated
 from training.pinn.closed_form import basket_by_conditioning
 from training.pinn.heston_cf import heston_derivatives
@@ -155,5 +155,5 @@ def test_best_variant_with_exact_heston_base_small_budget():
     sol = solve(p, cfg)
     x = np.array([[80.0, 0.04], [100.0, 0.04], [120.0, 0.09]])
     ref = np.asarray(an.heston(x[:, 0], x[:, 1], strike=100.0, maturity=1.0, kind="put", kappa=1.5,
-                               theta=0.04, xi=0.3, rho=-0.9, rate=0.025)) * np.exp(-p.spread)
+                               theta=0.04, xi=0.3, rho=-0.9, rate=0.025)) * np.exp(-C_PUT)
     np.testing.assert_allclose(sol.price(x), ref, rtol=1e-3)

@@ -18,7 +18,7 @@ import torch
 import evaluation.analytic as an
 from training.pinn.problems.base import Derivatives
 
-from .conftest import XVA_CASE, heston_put
+from .conftest import C_PUT, XVA_CASE, heston_put
 
 torch.set_default_dtype(torch.float64)
 
@@ -33,7 +33,8 @@ def _exact(p, tau, s, v):
     """Derivatives of u = V / K at (tau, s, v): the exact risky price and its Greeks."""
     args = dict(strike=p.strike, kind=p.kind, kappa=p.kappa, theta=p.theta, xi=p.xi, rho=p.rho,
                 rate=p.rate, dividend=p.dividend)
-    c = p.spread
+    assert p.payoff_sign > 0  # a put: the spread is b, written here from the XVA parameters
+    c = 0.0 if p.xva is None else C_PUT
     pts = list(zip(tau, s, v, strict=True))
     greeks = [an.heston_greeks(si, vi, maturity=ti, **args) for ti, si, vi in pts]
     up = np.array([an.heston(si, vi, maturity=ti + H_TAU, **args) for ti, si, vi in pts])

@@ -300,9 +300,10 @@ def test_gpu_matches_cpu_on_a_device(name, record_property):
             d_se > 0, d_se, np.inf)))
         record_property(f"{what}_agreement", json.dumps({"paths": n, **stats}))
         assert np.count_nonzero(b) > 0, (name, what)  # the comparison is not vacuous
-        if name in FLOOR_AMPLIFIED:
-            assert stats["max_mean_diff_in_se"] < 3.0, (name, what, stats)
-        else:
+        # every case: the means agree within 3 standard errors, which also bounds what the
+        # entries beyond tol (unbounded one by one: a path on a kink) can do to the estimate
+        assert stats["max_mean_diff_in_se"] < 3.0, (name, what, stats)
+        if name not in FLOOR_AMPLIFIED:
             assert stats["share_off"] <= 1e-3, (name, what, stats)
 
 
