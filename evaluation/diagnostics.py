@@ -118,9 +118,10 @@ def shape_rules(model: Mapping[str, Any], product: Mapping[str, Any], inputs: Se
     Long options (European, basket with weights >= 0, worst-of, best-of; call or put):
     value >= 0; per spot input a delta sign (call >= 0, put <= 0) and, for European and basket
     options, its bound (w_i e^{-q_i T}; Bachelier: w_i e^{-rT}); convexity in each spot
-    (d²V/dspot_i² >= 0) for European and basket options; vega >= 0 for a European's ``vol``
-    input; dV/dvariance >= 0 under Heston; and, for a European without XVA, the no-arbitrage
-    bounds of the price (call: (S e^{-qT} - K e^{-rT})+ <= V <= S e^{-qT}; put:
+    (d²V/dspot_i² >= 0) for European and basket options, worst-of puts and best-of calls (their
+    payoffs are convex functions of the terminal spots, each linear in its spot); vega >= 0 for
+    a European's ``vol`` input; dV/dvariance >= 0 under Heston; and, for a European without XVA,
+    the no-arbitrage bounds of the price (call: (S e^{-qT} - K e^{-rT})+ <= V <= S e^{-qT}; put:
     (K e^{-rT} - S e^{-qT})+ <= V <= K e^{-rT}). An XVA scales the value by a positive factor
     below 1: signs and convexity hold, the price bounds are not checked.
     """
@@ -162,7 +163,9 @@ def shape_rules(model: Mapping[str, Any], product: Mapping[str, Any], inputs: Se
         else:
             rules.append(Rule(f"{d} ≥ 0" if call else f"{d} ≤ 0", "greek", name,
                               lower=0.0 if call else None, upper=None if call else 0.0))
-    if typ in ("European", "BasketOption"):
+    # (K - min S)+ and (max S - K)+ are convex in the spots, and S_T is linear in each spot
+    if typ in ("European", "BasketOption") or (typ, kind) in (("WorstOf", "put"),
+                                                               ("BestOf", "call")):
         rules += [Rule(f"convex in {name} (gamma ≥ 0)", "gamma", name, lower=0.0)
                   for name in spots]
     if typ == "European":

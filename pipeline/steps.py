@@ -317,7 +317,8 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
                             predictions[f"pred_gamma_{mode}"] = np.asarray(gamma)
                         saved[mode] = reg
                         shown[mode] = (price, grad, gamma)
-        mc_noise = label_noise(scenario, x_all[:2000], y_all[:2000], z_all[:2000], run_dir,
+        rows = min(largest, NOISE_ROWS)  # the labels the largest fits trained on
+        mc_noise = label_noise(scenario, x_all[:rows], y_all[:rows], z_all[:rows], run_dir,
                                sizes=t.sizes)
         product = objs["product"]
         summary = summarise(at_largest, largest, buckets=buckets,
@@ -367,6 +368,11 @@ def _drop_incomplete_cache(cache: Path) -> None:
         return
     if cache.is_dir() and not (cache / "curve.json").is_file():
         discard(cache, ino)
+
+
+#: The labels' noise and bias are measured on the first rows of the dataset, those the largest
+#: fits train on, at most this many (a Heston reference costs about 1 ms a state).
+NOISE_ROWS = 16_384
 
 
 def label_bias(labels: np.ndarray, reference: np.ndarray) -> dict[str, float | int]:

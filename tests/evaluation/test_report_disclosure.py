@@ -273,13 +273,19 @@ def test_check_note_lists_the_rules_that_ran(nightly: tuple[Path, str]) -> None:
     note = ("long put: 3 rules (value ≥ 0; delta spot_0 ≤ 0; delta spot_1 ≤ 0); convexity not "
             "checked; XVA: price bounds not checked")
     assert note in sec and "signs and convexity" not in sec
-    # the pipeline writes the same note from the rules themselves
+    # the pipeline writes such a note from the rules themselves: a worst-of call is not convex
     x = np.full((4, 2), 100.0)
-    rules, written = shape_rules({"type": "BlackScholesBasket", "vols": [0.25, 0.35]},
-                                 {"type": "WorstOf", "strike": 100.0, "maturity": 0.5,
-                                  "kind": "put"}, ["spot_0", "spot_1"], x, NIGHTLY_XVA)
-    assert written == note and [r.name for r in rules] == ["value ≥ 0", "delta spot_0 ≤ 0",
-                                                           "delta spot_1 ≤ 0"]
+    model = {"type": "BlackScholesBasket", "vols": [0.25, 0.35]}
+    rules, written = shape_rules(model, {"type": "WorstOf", "strike": 100.0, "maturity": 0.5,
+                                         "kind": "call"}, ["spot_0", "spot_1"], x, NIGHTLY_XVA)
+    assert written == note.replace("put", "call").replace("≤", "≥")
+    assert [r.name for r in rules] == ["value ≥ 0", "delta spot_0 ≥ 0", "delta spot_1 ≥ 0"]
+    # the worst-of put is convex in each spot: its note lists the gamma rules
+    rules, written = shape_rules(model, {"type": "WorstOf", "strike": 100.0, "maturity": 0.5,
+                                         "kind": "put"}, ["spot_0", "spot_1"], x, NIGHTLY_XVA)
+    assert written == ("long put: 5 rules (value ≥ 0; delta spot_0 ≤ 0; delta spot_1 ≤ 0; "
+                       "convex in spot_0 (gamma ≥ 0); convex in spot_1 (gamma ≥ 0)); XVA: price "
+                       "bounds not checked")
 
 
 def test_check_note_groups_many_rules() -> None:
