@@ -65,6 +65,8 @@ RECIPES: dict[str, dict] = {
     "default": {},
     "source": {"peak_lr": 0.1, "clip_norm": None, "init": "lecun"},
     "peak0.1": {"peak_lr": 0.1},
+    "peak0.03": {"peak_lr": 0.03},
+    "peak0.01": {"peak_lr": 0.01},
 }
 BASKET_SEED = 1234  # the random basket (weights, vols, correlation) of each dimension
 TEST_SEED = 999
@@ -374,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=tuple(RECIPES),
         default="default",
         help="library defaults; 'source': the source's recipe (peak 0.1, no clipping, LeCun "
-        "init); 'peak0.1': our defaults with the source's peak rate. Stored as '<case>@<recipe>'",
+        "init); 'peakX': our defaults with peak rate X (the sweep of docs/training.md). Stored as "
+        "'<case>@<recipe>'",
     )
     ap.add_argument("--markdown", action="store_true", help="print the saved results as a table")
     ap.add_argument(
