@@ -59,6 +59,24 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[0][:300] if first else ''}"
 
 
+def _server_hint(exc: BaseException) -> str:
+    """For an internal error of the Prefect server (HTTP 5xx from its API): where its own
+    database lives, the usual cause being that file system full or read-only."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if type(exc).__name__ != "PrefectHTTPStatusError" or not isinstance(status, int) \
+            or status < 500:
+        return ""
+    try:
+        from prefect.settings import Settings
+
+        home = str(Settings().home)  # from the environment now, as the server read it
+    except Exception:  # noqa: BLE001 - a hint only
+        home = "PREFECT_HOME"
+    return (f" (the Prefect server failed; its log above says why: a full or read-only file "
+            f"system under {home}, where its database is, is the usual cause)")
+
+
 def _quiet_env() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -294,7 +312,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
                                 dask_address)
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
         first = str(exc).splitlines()[0] if str(exc) else ""
-        _fail(f"run failed: {type(exc).__name__}: {first}")
+        _fail(f"run failed: {type(exc).__name__}: {first}{_server_hint(exc)}")
     finally:
         if previous is None:
             os.environ.pop(progress.ENV, None)

@@ -306,3 +306,24 @@ def test_pinn_writes_where_the_docs_say_and_refuses_to_replace_without_force(sma
                               str(out), "--force"])
     assert res.exit_code == 0, res.output
     assert dst.is_dir() and not (dst / "my_notes.txt").exists()
+
+
+def test_a_prefect_server_error_names_where_its_database_is(monkeypatch, tmp_path):
+    """An HTTP 500 of the Prefect API (its sqlite database on a full disk) gets a hint naming
+    PREFECT_HOME; a 4xx or another error gets none."""
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from pipeline.cli import _server_hint
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "ph"))
+
+    def error(status: int) -> PrefectHTTPStatusError:
+        request = httpx.Request("POST", "http://127.0.0.1:1/api/flow_runs/")
+        response = httpx.Response(status, request=request)
+        return PrefectHTTPStatusError.from_httpx_error(httpx.HTTPStatusError(
+            "Server error", request=request, response=response))
+
+    hint = _server_hint(error(500))
+    assert hint.startswith(" (the Prefect server failed") and str(tmp_path / "ph") in hint
+    assert _server_hint(error(404)) == "" and _server_hint(OSError("x")) == ""
