@@ -20,8 +20,12 @@ reference is the Richardson extrapolation of 640 x 640 and 320 x 320 grids, with
 estimate ``|V_h - V_2h| / 3``.
 
 Columns per run: log10 relative L1/L2/Linf of the PINN over the box (4 tau slices x states) and
-at tau = T; price, delta, gamma relative errors at the money and at 0.8 K, 1.2 K; training
-seconds; the same box errors for four free answers: the risk-free value V_rf, the two linear
+at tau = T; the same near the money (``near``: the box's states whose spots lie in
+[0.6 K_min, 1.5 K_max], K_min and K_max the smallest and largest strike of the legs; the box's
+far field, where the value is nearly linear in the spots, dominates its norm), and there relative
+to the XVA itself (``near_xva``: ||V_PINN - V|| / ||V - V_rf||); price, delta, gamma relative
+errors at the money and at 0.8 K, 1.2 K; training seconds; the same box and near-the-money
+errors for four free answers: the risk-free value V_rf, the two linear
 approximations ``e^{-c+ tau} V_rf`` and ``e^{-c- tau} V_rf``, and the sign-split approximation
 ``e^{-c+ tau} V_rf(P) - e^{-c- tau} V_rf(N)`` (payoff = P - N, P, N >= 0). The base function the
 PINN used ("risk_free", "split", "smoothed_payoff" or None) is in every row.
@@ -74,6 +78,14 @@ class Case:
     fd_solve: Callable[[float, int], object]
     config: Callable[[str, str | None], PINNConfig]
     richardson: bool = False
+
+    def near(self) -> np.ndarray:
+        """Mask of ``points`` near the money: every spot coordinate in [0.6 K_min, 1.5 K_max]
+        (Heston: the spot; the variance is free)."""
+        strikes = [leg.strike for leg in self.problem.netting.legs]
+        lo, hi = 0.6 * min(strikes), 1.5 * max(strikes)
+        spots = self.points[:, :1] if isinstance(self.problem, HestonPDE) else self.points
+        return np.all((spots >= lo) & (spots <= hi), axis=1)
 
 
 def _bs(name: str, netting: NettingSet, lam: float) -> Case:
@@ -223,6 +235,8 @@ def run(c: Case, budget: str, base: str | None) -> dict:
     pred = np.asarray(sol.price(xs, taus)).ravel()
     today = taus == p.maturity
     free = _free_answers(p, taus, xs)
+    near = np.concatenate([c.near()] * len(TAU_FRACTIONS))
+    near_today = near & today
     g = sol.greeks(c.greek_points if c.greek_points.shape[1] > 1 else c.greek_points[:, 0])
     rg = refs[1.0]
     pts = c.greek_points if c.greek_points.shape[1] > 1 else c.greek_points[:, 0]
@@ -244,10 +258,17 @@ def run(c: Case, budget: str, base: str | None) -> dict:
         "faces": sol.stats.get("faces"),
         "face_reduced_share": sol.stats.get("face_reduced_share"), "payoff_sign": p.payoff_sign,
         "box": log_errors(pred, ref), "today": log_errors(pred[today], ref[today]),
+        "near_band": [0.6 * min(leg.strike for leg in p.netting.legs),
+                      1.5 * max(leg.strike for leg in p.netting.legs)],
+        "near": log_errors(pred[near], ref[near]),
+        "near_today": log_errors(pred[near_today], ref[near_today]),
+        "near_xva": log_errors(pred[near] - free["risk_free"][near],
+                               ref[near] - free["risk_free"][near]),
         "fd_reference": "richardson" if c.richardson else "grid",
         "fd_error_estimate": {"box": log_errors(ref_c, ref),
                               "today": log_errors(ref_c[today], ref[today])},
-        "free": {k: {"box": log_errors(val, ref), "today": log_errors(val[today], ref[today])}
+        "free": {k: {"box": log_errors(val, ref), "today": log_errors(val[today], ref[today]),
+                     "near": log_errors(val[near], ref[near])}
                  for k, val in free.items()},
         "points": points,
         "train_seconds": sol.stats["train_seconds"], "status": sol.stats["status"],
@@ -298,8 +319,10 @@ def table(runs: list[dict]) -> str:
     head = ("| problem | λ_B | base | budget | network | collocation (τ × per state) | PINN | "
             "split (free) | "
             "e^{−c₊τ}V_rf (free) | "
-            "e^{−c₋τ}V_rf (free) | V_rf (free) | FD error | delta rel. err. at the money | "
-            "train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "e^{−c₋τ}V_rf (free) | V_rf (free) | FD error | PINN near the money | split near "
+            "(free) | better linear near (free) | PINN near, relative to the XVA | delta rel. "
+            "err. at the money | gamma rel. err. at the money | train s |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for r in sorted(runs, key=lambda r: (PROBLEMS.index(r["problem"]), r["lambda_b"],
                                          str(r["base"]), r["budget"], r["config"]["width"],
@@ -315,8 +338,21 @@ def table(runs: list[dict]) -> str:
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
             f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
-            f"{r['points'][0]['delta']:.1e} | {r['train_seconds']:.0f}{_threads(r)} |")
+            f"{_near(r)} | "
+            f"{r['points'][0]['delta']:.1e} | {r['points'][0]['gamma (d2V/dS1^2)']:.1e} | "
+            f"{r['train_seconds']:.0f}{_threads(r)} |")
     return "\n".join([head, *rows])
+
+
+def _near(run: dict) -> str:
+    """The near-the-money cells (log10 rel. L2): PINN in bold, the split and the better linear
+    approximation, the PINN relative to the XVA; "—" for runs made before they were recorded."""
+    if "near" not in run:
+        return " | ".join(["—"] * 4)
+    f = run["free"]
+    linear = min(f["linear_c_plus"]["near"]["l2"], f["linear_c_minus"]["near"]["l2"])
+    return (f"**{run['near']['l2']:.2f}** | {f['split']['near']['l2']:.2f} | {linear:.2f} | "
+            f"{run['near_xva']['l2']:.2f}")
 
 
 def _legs(run: dict) -> str:

@@ -1,13 +1,18 @@
-"""README pictures from a real run: a learning curve and a PINN error map, as PNG files.
+"""README pictures from a real run: a learning curve, the XVA of a netting set by its PDE
+references, and a PINN error map, as PNG files.
 
 Usage::
 
-    python -m evaluation.readme_figures RUN_DIR docs/img/ [--scenario ID] [--pinn-scenario ID]
+    python -m evaluation.readme_figures RUN_DIR docs/img/ [--scenario ID] [--xva-scenario ID]
+        [--pinn-scenario ID]
 
 writes ``OUT_DIR/learning_curve.png`` (the first scenario with learning-curve data, or
-``--scenario``) and ``OUT_DIR/pinn_error_map.png`` (the first scenario with a 2D PINN grid in its
-arrays npz, or ``--pinn-scenario``). A picture whose data the run lacks is skipped with a message;
-the exit code is 1 only when neither could be drawn or the run cannot be read.
+``--scenario``), ``OUT_DIR/xva.png`` (risk-free and risky value with the XVA, of the first
+scenario whose arrays hold the risky value by two PDE references, e.g. the PINN and the FD of a
+two-signed netting set, or ``--xva-scenario``) and ``OUT_DIR/pinn_error_map.png`` (the first
+scenario with a 2D PINN grid in its arrays npz, or ``--pinn-scenario``). A picture whose data
+the run lacks is skipped with a message; the exit code is 1 only when none could be drawn or the
+run cannot be read.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ __all__ = ["main", "write_readme_figures"]
 
 LEARNING_CURVE = "learning_curve.png"
 PINN_ERROR_MAP = "pinn_error_map.png"
+XVA = "xva.png"
+#: How the report names a reference method in legends.
+_METHODS = {"pinn": "PINN", "fd": "FD", "analytic": "closed form", "backward": "backward"}
 
 
 def _grid(run_dir: Path, sid: str) -> dict[str, np.ndarray] | None:
@@ -40,12 +48,28 @@ def _grid(run_dir: Path, sid: str) -> dict[str, np.ndarray] | None:
     return None if err is None else {**g, "error": err}
 
 
+def _xva_arrays(run_dir: Path, sid: str, other: bool) -> dict[str, np.ndarray] | None:
+    """The scenario's ``xva_*`` arrays, or None without them (or, with ``other``, without a
+    second PDE reference's risky value ``xva_risky_<method>``)."""
+    path = run_dir / "arrays" / f"{sid}.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        a = {k: np.asarray(z[k]) for k in z.files if k.startswith("xva_")}
+    if not {"xva_x", "xva_risk_free", "xva_risky"} <= a.keys():
+        return None
+    if other and not any(k.startswith("xva_risky_") for k in a):
+        return None
+    return a
+
+
 def write_readme_figures(
     run_dir: str | Path, out_dir: str | Path, *, scenario: str | None = None,
-    pinn_scenario: str | None = None, dpi: int = 160,
+    pinn_scenario: str | None = None, xva_scenario: str | None = None, dpi: int = 160,
 ) -> dict[str, Path]:
-    """Draw the README figures of a run; returns ``{"learning_curve": path, "pinn_error_map":
-    path}`` for those drawn (a key is absent when the run has no such data).
+    """Draw the README figures of a run; returns ``{"learning_curve": path, "xva": path,
+    "pinn_error_map": path}`` for those drawn (a key is absent when the run has no such
+    data).
 
     Raises:
         KeyError: a named scenario is not in the run.
@@ -56,7 +80,7 @@ def write_readme_figures(
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     metrics = load_metrics(run_dir)
     scenarios: Mapping[str, Any] = metrics.get("scenarios") or {}
-    for name in (scenario, pinn_scenario):
+    for name in (scenario, pinn_scenario, xva_scenario):
         if name is not None and name not in scenarios:
             raise KeyError(f"Scenario {name!r} is not in {run_dir}; it has {sorted(scenarios)}.")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,6 +98,25 @@ def write_readme_figures(
         path = out_dir / LEARNING_CURVE
         path.write_bytes(plots.to_png(fig, dpi=dpi))
         done["learning_curve"] = path
+        break
+
+    xva_ids = [xva_scenario] if xva_scenario else list(scenarios)
+    for sid in xva_ids:
+        a = _xva_arrays(run_dir, sid, other=xva_scenario is None)
+        if a is None:
+            continue
+        sc = scenarios[sid] or {}
+        inputs = [str(x) for x in sc.get("inputs") or []]
+        method = str((sc.get("reference") or {}).get("method") or "reference")
+        main = _METHODS.get(method, method)
+        others = {f"risky ({_METHODS.get(k[len('xva_risky_'):], k[len('xva_risky_'):])})": v
+                  for k, v in sorted(a.items()) if k.startswith("xva_risky_")}
+        fig = plots.xva_figure(a["xva_x"], a["xva_risk_free"], a["xva_risky"],
+                               inputs[0] if inputs else "x", title=str(sc.get("label") or sid),
+                               risky_label=f"risky ({main})", others=others)
+        path = out_dir / XVA
+        path.write_bytes(plots.to_png(fig, dpi=dpi))
+        done["xva"] = path
         break
 
     pinn_ids = [pinn_scenario] if pinn_scenario else list(scenarios)
@@ -103,15 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("out_dir")
     ap.add_argument("--scenario", default=None, help="scenario for the learning curve")
     ap.add_argument("--pinn-scenario", default=None, help="scenario for the PINN error map")
+    ap.add_argument("--xva-scenario", default=None, help="scenario for the XVA figure")
     ap.add_argument("--dpi", type=int, default=160)
     args = ap.parse_args(argv)
     try:
         done = write_readme_figures(args.run_dir, args.out_dir, scenario=args.scenario,
-                                    pinn_scenario=args.pinn_scenario, dpi=args.dpi)
+                                    pinn_scenario=args.pinn_scenario,
+                                    xva_scenario=args.xva_scenario, dpi=args.dpi)
     except (OSError, ValueError, KeyError) as exc:
         print(f"readme_figures: error: {exc}", file=sys.stderr)
         return 1
-    for what in ("learning_curve", "pinn_error_map"):
+    for what in ("learning_curve", "xva", "pinn_error_map"):
         if what in done:
             print(done[what])
         else:
