@@ -242,7 +242,19 @@ def test_prefect_markdown(runs: list[Path]) -> None:
 
 def test_readme_figures(runs: list[Path], tmp_path: Path) -> None:
     done = write_readme_figures(runs[-1], tmp_path / "img")
+    # the fixture's XVA has one PDE reference: no default XVA figure, one when named
     assert set(done) == {"learning_curve", "pinn_error_map"}
+    named = write_readme_figures(runs[-1], tmp_path / "img4", xva_scenario="basket_xva")
+    assert set(named) == {"learning_curve", "xva", "pinn_error_map"}
+    assert png_size(named["xva"].read_bytes())[0] > 500
+    # with a second PDE reference's risky value (the FD beside a PINN), chosen by default
+    import shutil
+
+    run = shutil.copytree(runs[-1], tmp_path / "run_fd")
+    arrays = dict(np.load(run / "arrays" / "basket_xva.npz"))
+    arrays["xva_risky_fd"] = arrays["xva_risky"] * 1.001
+    np.savez(run / "arrays" / "basket_xva.npz", **arrays)
+    assert "xva" in write_readme_figures(run, tmp_path / "img5")
     for p in done.values():
         w, h = png_size(p.read_bytes())
         assert w > 500 and h > 400
