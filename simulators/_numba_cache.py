@@ -7,7 +7,11 @@ loaded from the cache would run the old inlined code: numbers from code that no 
 So every cached kernel lives under a folder named after a digest of every ``.py`` file of the
 package: changed code, fresh folder, everything recompiled once. The folder sits inside
 ``NUMBA_CACHE_DIR`` when that is set, else inside Numba's own user-wide cache folder, else (when
-neither can be written) inside the system's temporary folder. Importing ``simulators`` imports
+neither can be written) inside ``numba-cache-<uid>`` in the system's temporary folder, else in a
+fresh private temporary folder. Numba unpickles its index files, so a folder that another user
+could write would let that user run code in ours: a folder is used only when it and its parent
+are real folders owned by this user and writable by no one else (a parent owned by root with the
+sticky bit, such as ``/tmp``, also qualifies). Importing ``simulators`` imports
 this module first, which sets the folder, in ``numba.config`` and in the environment (so that
 Numba's configuration reloads and worker processes keep it). Other libraries' cached functions
 defined later in the same process are cached there too.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -46,9 +51,28 @@ def source_digest(root: Path = PACKAGE) -> str:
     return h.hexdigest()[:16]
 
 
-def _writable(folder: str) -> bool:
+def _owned(path: str, *, sticky_root: bool = False) -> bool:
+    """``path`` is a real folder (not a link) of this user, writable by no one else; or, with
+    ``sticky_root``, root's with the sticky bit (entries only their owners can rename)."""
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        return False
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: no owners to compare
+        return True
+    if st.st_uid == os.getuid():
+        return not st.st_mode & 0o022
+    return sticky_root and st.st_uid == 0 and bool(st.st_mode & stat.S_ISVTX)
+
+
+def _usable(folder: str) -> bool:
+    """``folder`` exists or is created (mode 0700), is private to this user (as is its parent,
+    :func:`_owned`) and can be written."""
+    parent = os.path.dirname(os.path.abspath(folder))
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(parent, mode=0o700, exist_ok=True)  # created private, whatever the umask
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not (_owned(folder) and _owned(parent, sticky_root=True)):
+            return False
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError:
@@ -58,9 +82,10 @@ def _writable(folder: str) -> bool:
 
 def use_versioned_cache() -> str:
     """Point Numba's cache at ``<base>/diffml-simulators-<digest>`` and return it. ``base`` is
-    ``NUMBA_CACHE_DIR``, else Numba's user-wide cache folder, else the temporary folder: the
-    first whose versioned folder can be written (an unwritable one would make Numba fall back
-    to ``__pycache__`` beside the sources, where no digest protects the kernels). Must run
+    ``NUMBA_CACHE_DIR``, else Numba's user-wide cache folder, else ``numba-cache-<uid>`` in the
+    temporary folder: the first whose versioned folder is private to this user and can be
+    written (an unwritable one would make Numba fall back to ``__pycache__`` beside the sources,
+    where no digest protects the kernels); else a fresh private temporary folder. Must run
     before the package's ``cache=True`` functions are defined: Numba fixes a function's cache
     folder when it is decorated."""
     import numba
@@ -68,7 +93,7 @@ def use_versioned_cache() -> str:
 
     folder = PREFIX + source_digest()
     current = numba.config.CACHE_DIR
-    if current and Path(current).name == folder and _writable(current):
+    if current and Path(current).name == folder and _usable(current):
         chosen = current  # already set (a re-import, or a worker that inherited it)
     else:
         bases = [b for b in (current, AppDirs(appname="numba", appauthor=False).user_cache_dir,
@@ -76,7 +101,10 @@ def use_versioned_cache() -> str:
                                           if hasattr(os, "getuid") else "numba-cache"))
                  if b]
         chosen = next((os.path.join(b, folder) for b in bases
-                       if _writable(os.path.join(b, folder))), os.path.join(bases[-1], folder))
+                       if _usable(os.path.join(b, folder))), None)
+        if chosen is None:  # nothing private to reuse: a fresh folder, compiled this once
+            chosen = os.path.join(tempfile.mkdtemp(prefix="numba-cache-"), folder)
+            os.mkdir(chosen, 0o700)
     numba.config.CACHE_DIR = chosen
     os.environ["NUMBA_CACHE_DIR"] = chosen
     return chosen

@@ -64,4 +64,56 @@ def test_an_unwritable_base_falls_back_to_a_writable_versioned_folder(monkeypatc
     monkeypatch.setenv("NUMBA_CACHE_DIR", "/proc/diffml-cannot-write-here")
     chosen = nc.use_versioned_cache()
     assert not chosen.startswith("/proc/")
-    assert Path(chosen).name == nc.PREFIX + nc.source_digest() and nc._writable(chosen)
+    assert Path(chosen).name == nc.PREFIX + nc.source_digest() and nc._usable(chosen)
+
+
+def _use(base: Path, monkeypatch) -> str:
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(base))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(base))
+    return nc.use_versioned_cache()
+
+
+def test_a_folder_other_users_can_write_is_not_used(tmp_path, monkeypatch):
+    """Numba unpickles its index files: a base or versioned folder that is group- or
+    world-writable, a link, or another user's is passed over for the next candidate (Numba's
+    user-wide folder, the temporary one, or a fresh private folder)."""
+    import os
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    chosen = _use(shared, monkeypatch)
+    assert not chosen.startswith(str(shared)), chosen
+    parent = Path(chosen).parent
+    assert stat.S_IMODE(os.lstat(chosen).st_mode) == 0o700
+    assert stat.S_IMODE(os.lstat(parent).st_mode) & 0o022 == 0
+    # a link in place of the versioned folder, to a folder of ours: passed over too
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    (private / (nc.PREFIX + nc.source_digest())).symlink_to(target, target_is_directory=True)
+    assert not _use(private, monkeypatch).startswith(str(private))
+    # another user's folder (os.getuid pretends to be someone else): passed over
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    assert _use(mine, monkeypatch) == str(mine / (nc.PREFIX + nc.source_digest()))
+    real = os.getuid()
+    monkeypatch.setattr(nc.os, "getuid", lambda: real + 1)
+    assert not _use(mine, monkeypatch).startswith(str(mine))
+
+
+def test_a_private_base_is_used_and_its_folder_made_private(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    base = tmp_path / "cache"  # created by the call, 0700 whatever the umask
+    old = os.umask(0o002)
+    try:
+        chosen = _use(base, monkeypatch)
+    finally:
+        os.umask(old)
+    assert chosen == str(base / (nc.PREFIX + nc.source_digest()))
+    assert stat.S_IMODE(os.lstat(base).st_mode) == 0o700
+    assert stat.S_IMODE(os.lstat(chosen).st_mode) == 0o700
