@@ -14,7 +14,8 @@ Problems (lambda_C = 0.05, R_B = R_C = 0.4, funding spread (1 - R_B) lambda_B; l
 Reference: ``evaluation.fd`` with ``payoff=`` (Crank-Nicolson in 1D, Hundsdorfer-Verwer ADI in
 2D), solved to each tau of the (tau, state) box; its own error is estimated by solving again on
 a grid coarser by 2 in every direction (``|V_h - V_2h|``, about 3 times the fine grid's
-error for a convergent second-order scheme: an estimate on the safe side, not a bound) and reported beside the PINN's. The worst-of
+error for a convergent second-order scheme: an estimate on the safe side, not a bound) and
+reported beside the PINN's. The worst-of
 problem's kink along S1 = S2 is not on the grid's nodes, which slows the FD's convergence: its
 reference is the Richardson extrapolation of 640 x 640 and 320 x 320 grids, with error
 estimate ``|V_h - V_2h| / 3``.

@@ -235,6 +235,9 @@ def _load(path: Path, schema_version: int, text: str | None = None) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8") if text is None else text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: cannot parse the manifest ({exc}).", path) from exc
+    except RecursionError:  # e.g. '[' repeated: deeper than Python's JSON parser goes
+        raise DatasetError(f"{path}: cannot parse the manifest (nested too deeply).",
+                           path) from None
     return check_manifest(manifest, str(path), schema_version=schema_version)
 
 

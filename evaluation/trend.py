@@ -92,6 +92,12 @@ def split_run_dir(path: str | Path) -> tuple[str, str] | None:
     return name, stamp
 
 
+def _int(text: str) -> int | float:
+    """A JSON integer: as an ``int`` up to 18 digits, beyond as the float it rounds to (inf
+    past 1e308), so that every number of a metrics.json converts to a float."""
+    return int(text) if len(text.lstrip("-")) <= 18 else float(text)
+
+
 def load_metrics(path: str | Path) -> dict[str, Any]:
     """Read a ``metrics.json`` (or the one inside a run directory) and check its schema version.
 
@@ -108,9 +114,11 @@ def load_metrics(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise FileNotFoundError(f"No metrics.json at {p}.") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise ValueError(f"{p} is not a metrics.json: it is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ValueError(f"{p} must hold a JSON object. Got {type(data).__name__} instead.")
     version = data.get("schema_version")

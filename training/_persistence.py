@@ -159,6 +159,8 @@ def read_json(what: str, folder: Path, name: str = "config.json") -> dict[str, A
         )) from None
     except UnicodeDecodeError:
         raise ValueError(_cannot_load(what, folder, f"{name} is not UTF-8 text")) from None
+    except RecursionError:
+        raise ValueError(_cannot_load(what, folder, f"{name} is nested too deeply")) from None
     if not isinstance(data, dict):
         raise ValueError(_cannot_load(what, folder, f"{name} does not hold a JSON object"))
     return data

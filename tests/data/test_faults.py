@@ -118,6 +118,17 @@ def test_truncated_manifest(made):
         data.open_dataset(path)
 
 
+def test_manifest_nested_too_deeply_is_refused_and_repaired(made, root, spy):
+    """'[' repeated past the JSON parser's depth: a DatasetError like any damaged manifest,
+    not a RecursionError, so that the dataset is found damaged and regenerated."""
+    spec, path = made
+    (path / data.MANIFEST).write_text("[" * 100_000)
+    with pytest.raises(data.DatasetError, match="nested too deeply"):
+        data.open_dataset(path)
+    again = data.generate(spec, root=root)
+    assert again == path and len(data.open_dataset(path)) == spec.n_paths
+
+
 def test_nan_in_a_part_is_refused(made):
     _, path = made
     poison_part(path, 2, "y", 7, np.nan)

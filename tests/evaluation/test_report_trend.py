@@ -265,3 +265,31 @@ def test_regressions_name_the_input() -> None:
     assert greeks == {"spot": {"mean": 0.01}, "variance": {"mean": 1.0}}
     assert flagged(compare(run(0.018, 1.2), base, 1.5)) == {
         ("heston_put", "summary.greek_rmse.differential.spot.mean")}
+
+
+# ----- hostile sibling runs ----------------------------------------------------------------------
+def test_hostile_metrics_neither_overflow_nor_recurse(tmp_path: Path) -> None:
+    """A sibling run's metrics.json with an integer beyond any float reads as inf (not an
+    OverflowError in every later comparison); one nested deeper than the JSON parser goes is a
+    ValueError naming the file, and the search for a baseline passes over it."""
+    import json
+
+    from evaluation.report import build_report
+
+    runs = make_history(tmp_path, (1.0, 1.03, 1.0))
+    doc = json.loads((runs[0] / "metrics.json").read_text())
+    text = json.dumps(doc).replace(
+        json.dumps(doc["scenarios"]["bs_call"]["summary"]["value_rmse"]["differential"]["mean"]),
+        "1" + "0" * 400, 1)
+    (runs[0] / "metrics.json").write_text(text)
+    huge = load_metrics(runs[0])
+    assert get_metric(huge["scenarios"]["bs_call"], "summary.value_rmse.differential.mean") \
+        == math.inf
+    regs = compare(load_metrics(runs[2]), huge, tolerance=1.5)
+    assert not [r for r in regs if r["metric"] != "status"], regs  # (worst_of fails in both)
+    assert build_report(runs[0]).is_file()  # the report of that run builds, showing inf
+    (runs[1] / "metrics.json").write_text("[" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        load_metrics(runs[1])
+    found = find_previous_runs(tmp_path, "nightly", before=runs[2].name.split("-")[1], limit=5)
+    assert runs[1] not in found and runs[0] in found
