@@ -632,6 +632,8 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
             if dst.exists():
                 shutil.rmtree(dst)
             os.replace(work / rel, dst)
+    except typer.Exit:
+        raise
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
         log.debug("train failed", exc_info=True)
         _fail(f"train failed: scenario {s.id!r}: {_one_line(exc)}")
@@ -668,14 +670,27 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     _folder("--output", output, writable=True)
     dst = output / "models" / f"{s.id}-pinn"
     _free_target(dst, force)
+    # trained in a work folder of its own (its cache in OUTPUT/.cache), moved into place only
+    # once complete: an existing PINN stays until then, whatever ends the training
+    work = output / f".pinn-{s.id}-{os.getpid()}"
     try:
+        (work / "models").mkdir(parents=True, exist_ok=True)
+        res = pinn_step.run(cfg, s, reference_step(cfg, s, work), work)
+        if dst.exists() and not force:
+            _fail(f"--output: {dst} was created by another process during the training; pass "
+                  "--force to replace it or choose another --output", 2)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        old = work / "replaced"
         if dst.exists():
-            shutil.rmtree(dst)
-        output.mkdir(parents=True, exist_ok=True)
-        res = pinn_step.run(cfg, s, reference_step(cfg, s, output), output)
+            os.replace(dst, old)
+        os.replace(work / "models" / dst.name, dst)
+    except typer.Exit:
+        raise
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
         log.debug("pinn failed", exc_info=True)
         _fail(f"pinn failed: scenario {s.id!r}: {_one_line(exc)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     out.print(json.dumps({k: v for k, v in res["metrics"].items() if k != "history"}, indent=1))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -302,10 +303,24 @@ def test_pinn_writes_where_the_docs_say_and_refuses_to_replace_without_force(sma
         f"error: --output: {dst} already exists; pass --force to replace it (and everything in "
         "it) or choose another --output"]
     assert (dst / "my_notes.txt").read_text() == "keep"
+    # --force with a training that fails: the existing PINN is kept, no work folder is left
+    import pipeline.pinn_step
+
+    def boom(*a, **k):
+        raise RuntimeError("training stopped")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline.pinn_step, "run", boom)
+        res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
+                                  str(out), "--force"])
+    assert res.exit_code == 1 and "training stopped" in res.output, res.output
+    assert (dst / "my_notes.txt").read_text() == "keep"
+    assert not list(out.glob(".pinn-*"))
     res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
                               str(out), "--force"])
     assert res.exit_code == 0, res.output
     assert dst.is_dir() and not (dst / "my_notes.txt").exists()
+    assert not list(out.glob(".pinn-*")) and (out / ".cache" / "pinn").is_dir()
 
 
 def test_a_prefect_server_error_names_where_its_database_is(monkeypatch, tmp_path):
