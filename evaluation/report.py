@@ -221,11 +221,32 @@ def _axis_caption(axis: Any) -> str:
     return text + "; bands: min–max of the error in bins along the axis, line: median."
 
 
+#: A scenario id as the configuration allows it (no path separators: the arrays file of a
+#: forwarded metrics.json stays inside its run directory).
+_SCENARIO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,59}")
+#: Largest arrays file read, uncompressed (its members' sizes from the zip directory, before
+#: any is loaded: a small compressed file can expand to gigabytes).
+MAX_ARRAYS_BYTES = 512 * 2**20
+#: Largest config.yaml read and shown.
+MAX_CONFIG_BYTES = 2**20
+
+
 def _load_arrays(run_dir: Path, sid: str, warnings: list[str]) -> dict[str, np.ndarray]:
+    if not _SCENARIO_ID.fullmatch(sid):
+        warnings.append(f"{sid[:80]!r}: not a scenario id; its arrays are not read")
+        return {}
     path = run_dir / "arrays" / f"{sid}.npz"
     if not path.is_file():
         return {}
     try:
+        import zipfile
+
+        with zipfile.ZipFile(path) as zf:
+            size = sum(i.file_size for i in zf.infolist())
+        if size > MAX_ARRAYS_BYTES:
+            warnings.append(f"{sid}: {path.name} would expand to {size / 2**20:.0f} MiB (at "
+                            f"most {MAX_ARRAYS_BYTES // 2**20} MiB); not read")
+            return {}
         with np.load(path, allow_pickle=False) as z:
             return {k: np.asarray(z[k]) for k in z.files}
     except Exception as exc:
@@ -917,6 +938,16 @@ def _by_tau_rows(vs: Any) -> list[dict[str, str]]:
              "max_abs": _num(r.get("max_abs"))} for r in vs["by_tau"] if isinstance(r, Mapping)]
 
 
+#: ``scheme://user:password@`` in a URI (e.g. an MLflow tracking or store URI).
+_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]+@")
+
+
+def _redacted(text: str) -> str:
+    """``text`` with the user information of every URI replaced by ``***``: a report is
+    forwarded, a password in a tracking URI must not travel with it."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def _config_settings(config_text: str) -> dict[str, Any]:
     """``history``, ``regression_tolerance`` and the regression baseline's ``window`` from a
     resolved config.yaml, where present."""
@@ -924,9 +955,19 @@ def _config_settings(config_text: str) -> dict[str, Any]:
         return {}
     import yaml
 
+    class NoAliases(yaml.SafeLoader):
+        """The run's config.yaml as the pipeline writes it has no aliases: one is refused
+        (a few nested aliases expand to gigabytes)."""
+
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, "an alias",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
     try:
-        cfg = yaml.safe_load(config_text)
-    except yaml.YAMLError:
+        cfg = yaml.load(config_text, Loader=NoAliases)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, RecursionError):
         return {}
     if not isinstance(cfg, Mapping):
         return {}
@@ -1055,7 +1096,8 @@ def build_report(
     if not run_dir.is_dir():
         raise FileNotFoundError(f"Run directory {run_dir} does not exist.")
     config_path = run_dir / "config.yaml"
-    config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
+    config_text = config_path.read_text(encoding="utf-8", errors="replace") \
+        if config_path.is_file() and config_path.stat().st_size <= MAX_CONFIG_BYTES else ""
     cfg = _config_settings(config_text)
     if history is None or tolerance is None:
         history = cfg.get("history", DEFAULT_HISTORY) if history is None else history
@@ -1063,7 +1105,8 @@ def build_report(
             else tolerance
     if isinstance(history, bool) or not isinstance(history, int) or history < 0:
         raise ValueError(
-            f"The 'history' parameter of build_report must be an int >= 0. Got {history!r} instead."
+            "The 'history' parameter of build_report must be an int >= 0. Got "
+            f"{repr(history)[:80]} instead."
         )
     metrics = load_metrics(run_dir)
     compare(metrics, None, tolerance)  # validates the tolerance before any drawing
@@ -1091,9 +1134,12 @@ def build_report(
         # against the run it recorded as previous.
         regs = [dict(r) for r in stored if isinstance(r, Mapping)]
         recorded = run.get("previous")
-        if recorded:
+        # the recorded run, looked up beside this one (a forwarded metrics.json cannot point
+        # the report at files elsewhere; a runs folder moved as a whole still finds it)
+        sibling = run_dir.parent / Path(str(recorded)).name if recorded else None
+        if sibling is not None and (split_run_dir(sibling) or ("",))[0] == name:
             try:
-                previous = load_metrics(Path(recorded))
+                previous = load_metrics(sibling)
             except (OSError, ValueError):
                 previous = None
         else:
@@ -1162,7 +1208,7 @@ def build_report(
     html = env.get_template("report.html.j2").render(
         run=run_ctx, scenarios=sections, regressions=[_fmt_regression(r, anchors) for r in regs],
         checks=checks_ctx,
-        trend=trend_ctx, warnings=figs.warnings, config_text=config_text,
+        trend=trend_ctx, warnings=figs.warnings, config_text=_redacted(config_text),
         max_inputs=MAX_TABLE_INPUTS,
     )
     out = Path(output) if output is not None else run_dir / "report.html"

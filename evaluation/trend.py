@@ -79,7 +79,7 @@ def _check_tolerance(tolerance: float, owner: str) -> float:
     if not (math.isfinite(tol) and tol > 1.0):
         raise ValueError(
             f"The 'tolerance' parameter of {owner} must be a finite ratio > 1 "
-            f"(1.5 flags a 50 % increase). Got {tolerance!r} instead."
+            f"(1.5 flags a 50 % increase). Got {repr(tolerance)[:80]} instead."
         )
     return tol
 

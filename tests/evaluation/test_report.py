@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -141,19 +142,19 @@ def test_first_run_without_history(tmp_path: Path, no_render: None) -> None:
 
 
 def test_script_in_names_and_parameters_is_escaped(tmp_path: Path) -> None:
-    evil_id = "evil<script>alert(1)"  # no "/": it names the arrays file too
+    evil_id = "evil<script>alert(1)"  # not a scenario id: shown, its arrays not read
     evil_input = '<img src=x onerror="alert(2)">'
     runs = make_history(tmp_path, (1.0, 1.0))
     for run in runs:
         m = json.loads((run / "metrics.json").read_text())
-        sc = m["scenarios"].pop("basket_xva")
+        sc = m["scenarios"]["basket_xva"]
         sc["inputs"] = ["spot_1", evil_input]
         sc["label"] = "</td></tr></table><script>alert(3)</script>"
         sc["parameters"]["model"]["type"] = EVIL
         m["scenarios"][evil_id] = sc
         m["run"]["name"] = "nightly"
         (run / "metrics.json").write_text(json.dumps(m))
-        (run / "arrays" / "basket_xva.npz").rename(run / "arrays" / f"{evil_id}.npz")
+        shutil.copy(run / "arrays" / "basket_xva.npz", run / "arrays" / f"{evil_id}.npz")
     html = build_report(runs[-1]).read_text(encoding="utf-8")
     assert "<script" not in html.lower()
     assert "onerror=" not in html.replace("onerror=&#34;", "")
@@ -163,7 +164,11 @@ def test_script_in_names_and_parameters_is_escaped(tmp_path: Path) -> None:
     assert "train: &lt;b&gt;NaN&lt;/b&gt; loss" in html
     for svg in SVG_RE.findall(html):  # sparkline tooltip with the evil id still parses
         ET.fromstring(svg)
-    assert len(IMG_RE.findall(html)) == 8  # figures with evil labels still drawn
+    # figures with evil labels still drawn: 4 for bs_call, 4 for basket_xva, and the evil id's
+    # 2 drawn from metrics.json alone (learning curves), none from its arrays
+    assert len(IMG_RE.findall(html)) == 10
+    assert "&#39;evil&lt;script&gt;alert(1)&#39;: not a scenario id; its arrays are not read" \
+        in html
 
 
 def test_content_security_policy_and_offline(report: str) -> None:
@@ -248,8 +253,6 @@ def test_readme_figures(runs: list[Path], tmp_path: Path) -> None:
     assert set(named) == {"learning_curve", "xva", "pinn_error_map"}
     assert png_size(named["xva"].read_bytes())[0] > 500
     # with a second PDE reference's risky value (the FD beside a PINN), chosen by default
-    import shutil
-
     run = shutil.copytree(runs[-1], tmp_path / "run_fd")
     arrays = dict(np.load(run / "arrays" / "basket_xva.npz"))
     arrays["xva_risky_fd"] = arrays["xva_risky"] * 1.001
@@ -453,3 +456,46 @@ def test_a_same_second_run_finds_its_history(tmp_path: Path, no_render: None) ->
     (runs[-1] / "metrics.json").write_text(json.dumps(m))
     html = build_report(runs[-1]).read_text(encoding="utf-8")
     assert "No regression" in html
+
+
+# ----- a run directory received from elsewhere ---------------------------------------------------
+def test_a_forwarded_run_directory_cannot_exhaust_memory_or_reach_outside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config.yaml of nested aliases (gigabytes once expanded), an arrays file that would
+    expand beyond the limit (8 MiB of zeros compress to kilobytes; the limit is lowered to
+    1 MiB here), a scenario id that is a path and a recorded previous run elsewhere: the report
+    builds, reads none of them, and says so where it skips data."""
+    import evaluation.report as report
+
+    run = make_run(tmp_path / "runs", name="nightly")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "history: *i\n"
+    (run / "config.yaml").write_text(bomb)
+    arrays = run / "arrays" / "bs_call.npz"
+    content = dict(np.load(arrays))
+    np.savez_compressed(arrays, **content, big=np.zeros(2**20))
+    assert arrays.stat().st_size < 2**17
+    monkeypatch.setattr(report, "MAX_ARRAYS_BYTES", 2**20)
+    # a scenario id that is a path, pointing at arrays outside the run
+    outside = tmp_path / "outside"
+    (outside / "arrays").mkdir(parents=True)
+    shutil.copy(run / "arrays" / "basket_xva.npz", outside / "arrays" / "secret.npz")
+    m = json.loads((run / "metrics.json").read_text())
+    m["scenarios"]["../../outside/arrays/secret"] = m["scenarios"]["basket_xva"]
+    m["run"]["previous"] = str(outside)
+    (run / "metrics.json").write_text(json.dumps(m))
+    html = build_report(run).read_text(encoding="utf-8")
+    assert re.search(r"bs_call: bs_call.npz would expand to \d+ MiB \(at most 1 MiB\); not read",
+                     html), html
+    assert "not a scenario id; its arrays are not read" in html
+    assert "&amp;a [x" in html  # the config shown as it is, not expanded
+
+
+def test_credentials_in_uris_are_not_in_the_report(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "runs", name="nightly")
+    (run / "config.yaml").write_text(
+        "name: nightly\ntracking:\n  mlflow: {uri: 'http://alice:s3cr3t@mlflow.internal:5000'}\n")
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "s3cr3t" not in html and "alice" not in html
+    assert "http://***@mlflow.internal:5000" in html
