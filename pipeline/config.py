@@ -463,6 +463,16 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _parts_per_dataset(self) -> RunConfig:
+        for s in self.scenarios:
+            try:
+                limits.check_parts("n_paths" if s.n_paths else "training.sizes", s.paths,
+                                   self.chunk_paths)
+            except Refused as exc:
+                raise ValueError(f"scenario {s.id!r}, {exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _unique_ids(self) -> RunConfig:
         ids = [s.id for s in self.scenarios]
         dup = sorted({i for i in ids if ids.count(i) > 1})

@@ -23,6 +23,9 @@ MAX_DATASET_BYTES = 16 * 2**30
 """A dataset's rows x (1 + 2 x inputs) x 8 bytes: training reads it whole into memory."""
 MAX_CHUNK_PATHS = 2**24
 """Rows per dataset part and per Dask task (``chunk_paths``)."""
+MAX_PARTS = 100_000
+"""Parts of one dataset, ceil(rows / chunk_paths): ``data.schema.MAX_PARTS`` (repeated here so
+that checking a configuration does not import the simulators)."""
 MAX_TRAINING_SIZE = 2**24
 """Each entry of ``training.sizes``."""
 MAX_CURVE_ENTRIES = 64
@@ -303,6 +306,15 @@ def check_objects(model: Any, product: Any, sampler: Any, xva: Any = None) -> No
                      f"<= {MAX_TIME_STEPS} time steps", f"{model.steps_per_year} x {tau:g} = "
                      f"{steps} steps")
     _check_scales(model, product, sampler, xva)
+
+
+def check_parts(field: str, paths: int, chunk_paths: int) -> None:
+    """ceil(paths / chunk_paths) parts within :data:`MAX_PARTS` (each part is a file and a
+    Dask task)."""
+    if -(-paths // chunk_paths) > MAX_PARTS:
+        fail(field, f"at most {MAX_PARTS * chunk_paths} rows with chunk_paths {chunk_paths} "
+             f"({MAX_PARTS} parts; raise chunk_paths to at least {-(-paths // MAX_PARTS)})",
+             paths)
 
 
 def check_dataset_size(field: str, paths: int, n_inputs: int) -> None:

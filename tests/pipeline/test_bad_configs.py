@@ -79,6 +79,9 @@ CASES: list[tuple[str, Callable, str]] = [
     ("seed-float", _edit("seed", 1.5), "seed"),
     ("chunk-zero", _edit("chunk_paths", 0), "chunk_paths"),
     ("chunk-huge", _edit("chunk_paths", 2**40), "chunk_paths"),
+    ("too-many-parts", _many(_edit("chunk_paths", 1), _edit(f"{S0}.n_paths", 700_000_000)),
+     "field 'n_paths': must be at most 100000 rows with chunk_paths 1 (100000 parts; raise "
+     "chunk_paths to at least 7000)"),
     ("tolerance-nan", _edit("regression_tolerance", math.nan), "regression_tolerance"),
     ("tolerance-inf", _edit("regression_tolerance", math.inf), "regression_tolerance"),
     ("history-huge", _edit("history", 10**9), "history"),
@@ -550,3 +553,10 @@ def test_a_file_where_the_model_cache_goes_is_one_line(tmp_path, isolated):
     _assert_refused(runner.invoke(app, ["run", str(path)]),
                     "must be the folder of cached models, and it is a file")
     assert sorted(p.name for p in runs.iterdir()) == [".cache"]
+
+
+def test_the_parts_limit_is_the_datasets_own():
+    from data.schema import MAX_PARTS
+    from pipeline.limits import MAX_PARTS as CHECKED
+
+    assert CHECKED == MAX_PARTS
