@@ -176,7 +176,7 @@ def gc(root: str | os.PathLike, keep: Iterable[Any], *, dry_run: bool = True) ->
         of unreferenced datasets are included; anything held by a running generation, and
         anything that does not look like a dataset, is left alone. A directory is renamed to a
         hidden name before it is deleted, so an interrupted ``gc`` never leaves a half-deleted
-        directory that looks like a dataset.
+        directory that looks like a dataset. A symbolic link is removed, not what it points to.
     """
     keep = _references(keep)
     root = dataset_root(root, "gc")
@@ -187,7 +187,9 @@ def gc(root: str | os.PathLike, keep: Iterable[Any], *, dry_run: bool = True) ->
         removed.append(info.path)
         if dry_run:
             continue
-        if info.path.is_dir():
+        if info.path.is_symlink():  # the link goes, not what it points to
+            info.path.unlink(missing_ok=True)
+        elif info.path.is_dir():
             trash = root / f".{info.path.name}.trash-{os.getpid()}"
             os.rename(info.path, trash)
             shutil.rmtree(trash)

@@ -126,16 +126,18 @@ def displace(path: Path) -> Path:
     path = Path(path)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = _free_name(path.with_name(f"{path.name}.displaced-{stamp}"))
+    what = "a symbolic link" if path.is_symlink() else "not a directory"
     os.rename(path, target)
-    log.warning("%s is not a directory, so no dataset can be written there; moved it aside "
-                "to %s", path, target)
+    log.warning("%s is %s, so no dataset is written there; moved it aside to %s", path, what,
+                target)
     return target
 
 
 def displace_non_directory(path: Path) -> Path | None:
-    """``displace(path)`` when ``path`` is anything but a directory (a file, a link to one, a
-    dangling link); returns the new path, or None when nothing was moved."""
+    """``displace(path)`` when ``path`` is anything but a real directory (a file, a symbolic
+    link to anything: nothing is written through a link, outside the root); returns the new
+    path, or None when nothing was moved."""
     path = Path(path)
-    if path.is_dir() or not (path.exists() or path.is_symlink()):
+    if (path.is_dir() and not path.is_symlink()) or not (path.exists() or path.is_symlink()):
         return None
     return displace(path)

@@ -65,3 +65,22 @@ def test_gc_skips_a_dataset_being_written(root, three):
     with dataset_lock(root, three[2]):
         removed = data.gc(root, [three[0], three[1], three[3]], dry_run=False)
     assert removed == [] and (root / three[2].dirname).exists()
+
+
+def test_gc_removes_a_link_not_what_it_points_to(root, three, tmp_path):
+    """An unreferenced dataset name that is a link (to a dataset elsewhere, to any folder):
+    the link is removed, its target is kept, and gc goes on with the others."""
+    outside = tmp_path / "outside"
+    elsewhere = data.generate(bs_spec(n_paths=500, seed=9), root=outside)
+    link = root / elsewhere.name
+    link.symlink_to(elsewhere, target_is_directory=True)
+    folder = tmp_path / "somefolder"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep")
+    (root / "other-0123456789ab").symlink_to(folder, target_is_directory=True)
+    removed = data.gc(root, [three[0], three[1]], dry_run=False)
+    assert link in removed and not link.exists() and not link.is_symlink()
+    assert not (root / "other-0123456789ab").is_symlink()
+    assert (folder / "keep.txt").read_text() == "keep"
+    assert len(data.open_dataset(elsewhere)) == 500
+    assert not (root / three[2].dirname).exists()  # the others removed too

@@ -245,3 +245,22 @@ def test_publish_dir_keeps_the_first_and_discards_the_others(tmp_path):
     assert [data.publish_dir(w, final) for w in works] == [True, False, False]
     assert (final / "who").read_text() == "0"
     assert sorted(p.name for p in final.parent.iterdir()) == ["entry"]
+
+
+def test_a_damaged_dataset_behind_a_link_is_rebuilt_here_not_written_through(root, tmp_path):
+    """A dataset folder that is a link to a damaged dataset elsewhere: the repair moves the link
+    aside and writes a real folder under the root; nothing is written where the link pointed."""
+    spec = bs_spec()
+    victim = data.generate(spec, root=tmp_path / "elsewhere")
+    (victim / data.MANIFEST).unlink()
+    (victim / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in victim.iterdir())
+    link = root / spec.dirname
+    root.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim, target_is_directory=True)
+    path = data.generate(spec, root=root)
+    assert path == link and path.is_dir() and not path.is_symlink()
+    assert len(data.open_dataset(path)) == spec.n_paths
+    assert sorted(p.name for p in victim.iterdir()) == before  # untouched
+    moved = [p for p in root.iterdir() if p.name.startswith(f"{spec.dirname}.displaced-")]
+    assert len(moved) == 1 and moved[0].is_symlink()
