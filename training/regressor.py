@@ -791,6 +791,20 @@ class DifferentialRegressor(BaseRegressor):
             raise ValueError(f"{p} does not hold a {what} (formats {readable}).")
         require_fields(what, p, config, ("params", "n_inputs", "mode", "scaler", "result"))
         model = cls._from_params(p, config["params"], device)
+        n_in = config["n_inputs"]
+        # checked before any memory is allocated for the network a damaged file describes
+        if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= MAX_WEIGHTS:
+            raise ValueError(f"Cannot load {what} from {p}: 'n_inputs' in config.json must be an "
+                             f"integer in [1, {MAX_WEIGHTS}]; got {str(n_in)[:40]!r}.")
+        n_w = n_weights(n_in, model.hidden_layers, model.hidden_units)
+        if n_w > MAX_WEIGHTS:
+            raise ValueError(f"Cannot load {what} from {p}: config.json describes a network of "
+                             f"{n_w} weights (at most {MAX_WEIGHTS}).")
+        names = config.get("input_names", cls._default_names(n_in))
+        if not (isinstance(names, list) and len(names) == n_in
+                and all(isinstance(n, str) for n in names)):
+            raise ValueError(f"Cannot load {what} from {p}: 'input_names' in config.json must be "
+                             f"a list of {n_in} strings.")
         dev = model._resolve_device()
         net = TwinNetwork(
             config["n_inputs"],
@@ -803,18 +817,21 @@ class DifferentialRegressor(BaseRegressor):
         )
         net.load_state_dict(read_weights(what, p, net.state_dict()))
         model.network_ = net
-        model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
-        model.n_inputs_ = int(config["n_inputs"])
-        model.input_names_ = list(
-            config.get("input_names", cls._default_names(model.n_inputs_))
-        )
+        model.n_inputs_ = n_in
+        model.input_names_ = list(names)
         model.output_name_ = str(config.get("output_name", "y"))
-        model.mode_ = TrainMode(config["mode"])
         model.device_ = dev
-        r = dict(config["result"])
-        hist = TrainHistory(**r.pop("history"))
+        try:
+            model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
+            model.mode_ = TrainMode(config["mode"])
+            r = dict(config["result"])
+            hist = TrainHistory(**r.pop("history"))
+            model.result_ = TrainResult(history=hist, **r)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(f"Cannot load {what} from {p}: 'scaler', 'mode' or 'result' in "
+                             f"config.json is damaged ({type(exc).__name__}: "
+                             f"{str(exc)[:120]}).") from None
         model.history_ = hist
-        model.result_ = TrainResult(history=hist, **r)
         return model
 
     @classmethod

@@ -158,6 +158,28 @@ def test_load_of_a_config_lacking_fields_or_with_bad_parameters(saved):
         DifferentialRegressor.load(saved)
 
 
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("n_inputs", 10**8, "config.json describes a network of"),
+    ("n_inputs", -3, "'n_inputs' in config.json must be an integer in [1, "),
+    ("n_inputs", 1.5, "'n_inputs' in config.json must be an integer in [1, "),
+    ("n_inputs", True, "'n_inputs' in config.json must be an integer in [1, "),
+    ("input_names", {"a": 1}, "'input_names' in config.json must be a list of 2 strings"),
+    ("input_names", ["a"], "'input_names' in config.json must be a list of 2 strings"),
+    ("result", {"history": {"evil": 1}}, "'scaler', 'mode' or 'result' in config.json is "
+                                         "damaged"),
+    ("mode", "sideways", "'scaler', 'mode' or 'result' in config.json is damaged"),
+])
+def test_load_of_a_damaged_config_is_refused_before_building_the_network(saved, field, value,
+                                                                         problem):
+    """Every field checked, before the network a damaged file describes is allocated (10**8
+    inputs would be gigabytes)."""
+    config = json.loads((saved / "config.json").read_text())
+    (saved / "config.json").write_text(json.dumps({**config, field: value}))
+    with pytest.raises(ValueError, match=re.escape(f"Cannot load DifferentialRegressor from "
+                                                   f"{saved}: {problem}")):
+        DifferentialRegressor.load(saved)
+
+
 def test_load_of_missing_or_garbage_weights(saved):
     (saved / "weights.pt").unlink()
     with pytest.raises(FileNotFoundError, match=_cannot_load(saved, "weights.pt is missing.")):
