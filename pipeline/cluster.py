@@ -90,11 +90,12 @@ def task_runner(settings: DaskSettings, address: str | None = None):
     if settings.gpu_workers:
         return DaskTaskRunner(cluster_class=gpu_cluster,
                               cluster_kwargs={"threads_per_worker": settings.threads_per_worker})
-    # Loopback only: the scheduler, the workers and their dashboards have no authentication.
-    # (Threads share an in-process scheduler; processes get tcp://127.0.0.1.)
+    # Loopback only. Threads share an in-process scheduler (no socket); processes talk over
+    # tcp://127.0.0.1, where any local user could connect and run code in the workers: with
+    # throwaway TLS credentials (security=True), only this run's client and workers can.
     loopback = {"dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
     if settings.processes:
-        loopback["host"] = "127.0.0.1"
+        loopback.update(host="127.0.0.1", security=True)
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={"n_workers": settings.n_workers,

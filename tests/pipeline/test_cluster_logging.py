@@ -73,3 +73,26 @@ def test_cancelling_a_running_task_is_silent_once_quietened(no_filter):
     cluster.quiet_cancelled_tasks()  # idempotent
     assert sum(isinstance(f, cluster.CancelledTaskFilter) for f in no_filter.filters) == 1
     assert not any("ended with CancelledError" in m for m in _cancel_a_running_task())
+
+
+def test_a_process_cluster_admits_only_its_own_clients():
+    """With process workers the scheduler listens on tcp over loopback, where any local user
+    could connect and run code in the workers: the run's cluster uses throwaway TLS
+    credentials, so a client without them is refused and the run's own client works."""
+    from distributed import Client, LocalCluster
+
+    from pipeline.config import DaskSettings
+
+    runner = cluster.task_runner(DaskSettings(n_workers=1, threads_per_worker=1,
+                                              processes=True))
+    kwargs = runner.cluster_kwargs
+    assert kwargs["host"] == "127.0.0.1" and kwargs["security"] is True
+    with LocalCluster(**kwargs) as lc:
+        assert lc.scheduler_address.startswith("tls://127.0.0.1:")
+        with Client(lc) as own:
+            assert own.submit(lambda: 1 + 1).result(timeout=30) == 2
+        plain = lc.scheduler_address.replace("tls://", "tcp://")
+        with pytest.raises((OSError, TimeoutError)):
+            Client(plain, timeout=3)
+        with pytest.raises((OSError, TimeoutError, TypeError, ValueError)):
+            Client(lc.scheduler_address, timeout=3)  # TLS without the credentials
