@@ -44,6 +44,12 @@ def quiet_cancelled_tasks() -> None:
         logger.addFilter(CancelledTaskFilter())
 
 
+def dask_setup(worker: object) -> None:
+    """Dask's preload hook: a process worker started with ``preload=["pipeline.cluster"]``
+    drops the same warnings as the run's own process (:func:`quiet_cancelled_tasks`)."""
+    quiet_cancelled_tasks()
+
+
 class RunStopped(RuntimeError):
     """Raised inside a task whose run was stopped (see :func:`stop_requested`)."""
 
@@ -95,7 +101,7 @@ def task_runner(settings: DaskSettings, address: str | None = None):
     # throwaway TLS credentials (security=True), only this run's client and workers can.
     loopback = {"dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
     if settings.processes:
-        loopback.update(host="127.0.0.1", security=True)
+        loopback.update(host="127.0.0.1", security=True, preload=["pipeline.cluster"])
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={"n_workers": settings.n_workers,

@@ -75,7 +75,7 @@ def test_cancelling_a_running_task_is_silent_once_quietened(no_filter):
     assert not any("ended with CancelledError" in m for m in _cancel_a_running_task())
 
 
-def test_a_process_cluster_admits_only_its_own_clients():
+def test_a_process_cluster_admits_only_its_own_clients_and_quietens_them():
     """With process workers the scheduler listens on tcp over loopback, where any local user
     could connect and run code in the workers: the run's cluster uses throwaway TLS
     credentials, so a client without them is refused and the run's own client works."""
@@ -91,6 +91,11 @@ def test_a_process_cluster_admits_only_its_own_clients():
         assert lc.scheduler_address.startswith("tls://127.0.0.1:")
         with Client(lc) as own:
             assert own.submit(lambda: 1 + 1).result(timeout=30) == 2
+            # the workers drop the cancelled-task warnings too (preloaded dask_setup)
+            quiet = own.run(lambda: any(
+                isinstance(f, cluster.CancelledTaskFilter)
+                for f in logging.getLogger(cluster.CANCELLED_TASK_LOGGER).filters))
+            assert list(quiet.values()) == [True], quiet
         plain = lc.scheduler_address.replace("tls://", "tcp://")
         with pytest.raises((OSError, TimeoutError)):
             Client(plain, timeout=3)
