@@ -700,6 +700,11 @@ def merge(base: Any, patch: Any) -> Any:
                           f"scenario it changes, one of {[s['id'] for s in base]}")
     if (isinstance(base, list) and isinstance(patch, list)
             and all(isinstance(s, dict) and "id" in s for s in base + patch)):
+        bad = next((i for i, s in enumerate(patch) if not isinstance(s["id"], str)), None)
+        if bad is not None:
+            raise ConfigError(f"parameters file: scenarios[{bad}].id must be a scenario id (a "
+                              f"string), one of {[s['id'] for s in base]}; got "
+                              f"{limits.shown(patch[bad]['id'])}")
         out = [dict(s) for s in base]
         by_id = {s["id"]: i for i, s in enumerate(out)}
         ids = [s["id"] for s in patch]

@@ -154,6 +154,11 @@ def test_params_file_entry_without_an_id_says_so(small_config, tmp_path):
                                           r"entry names the scenario it changes, one of "
                                           r"\['bs', 'basket'\]$"):
         load_config(small_config, params=params)
+    params.write_text(yaml.safe_dump({"scenarios": [{"id": [1, 2], "model": {"vol": 0.3}}]}))
+    with pytest.raises(ConfigError, match=r"^parameters file: scenarios\[0\]\.id must be a "
+                                          r"scenario id \(a string\), one of \['bs', 'basket'\]; "
+                                          r"got \[1, 2\]$"):
+        load_config(small_config, params=params)
 
 
 def test_a_set_value_that_yaml_refuses_is_an_error_not_text(small_config):
