@@ -284,7 +284,6 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
                   "a file; move it away", 2)
     if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
         _dataset_root(cfg, cfg.scenarios)
-    import tempfile
     import time
 
     from rich.live import Live
@@ -299,8 +298,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
                                       for s in cfg.scenarios))
               and (st != "backward" or any(s.backward is not None and s.backward.enabled
                                            for s in cfg.scenarios))]
-    fd, events = tempfile.mkstemp(prefix="diffml-progress-", suffix=".jsonl")
-    os.close(fd)
+    events = progress.new_file()
     previous = os.environ.get(progress.ENV)
     os.environ[progress.ENV] = events  # inherited by Dask worker processes started below
     started = time.time()

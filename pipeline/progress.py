@@ -24,6 +24,46 @@ ENV = "DIFFML_PROGRESS"
 
 STAGES = ("simulate", "reference", "train", "pinn", "backward")
 
+PREFIX = "diffml-progress-"
+"""Progress files are ``<temporary folder>/diffml-progress-<pid>-<random>.jsonl``."""
+
+
+def new_file() -> str:
+    """A fresh progress file (mode 0600) named after this process; files of processes that
+    ended without removing theirs (killed) are removed first (:func:`sweep`)."""
+    import tempfile
+
+    sweep(Path(tempfile.gettempdir()))
+    fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}-", suffix=".jsonl")
+    os.close(fd)
+    return path
+
+
+def sweep(folder: Path) -> list[Path]:
+    """Remove this user's progress files in ``folder`` whose process no longer exists; returns
+    them. Another user's files, and files of live processes, are left alone."""
+    gone = []
+    for path in folder.glob(f"{PREFIX}*-*.jsonl"):
+        pid = path.name[len(PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or path.lstat().st_uid != os.getuid() or _alive(int(pid)):
+                continue
+            path.unlink()
+        except OSError:
+            continue
+        gone.append(path)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 class State(StrEnum):
     START = "start"

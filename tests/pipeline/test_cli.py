@@ -342,3 +342,29 @@ def test_a_prefect_server_error_names_where_its_database_is(monkeypatch, tmp_pat
     hint = _server_hint(error(500))
     assert hint.startswith(" (the Prefect server failed") and str(tmp_path / "ph") in hint
     assert _server_hint(error(404)) == "" and _server_hint(OSError("x")) == ""
+
+
+def test_progress_files_of_killed_runs_are_swept(tmp_path):
+    """A run killed by SIGKILL cannot remove its progress file: the next run removes this
+    user's files whose process is gone, and leaves live processes' files and other names."""
+    import os
+    import subprocess
+    import sys
+
+    from pipeline import progress
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"{progress.PREFIX}{dead}-abc.jsonl"
+    live = tmp_path / f"{progress.PREFIX}{os.getpid()}-def.jsonl"
+    other = tmp_path / f"{progress.PREFIX}notapid-x.jsonl"
+    for p in (stale, live, other):
+        p.write_text("{}\n")
+    assert progress.sweep(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()
+    made = Path(progress.new_file())
+    try:
+        assert made.name.startswith(f"{progress.PREFIX}{os.getpid()}-")
+        assert made.stat().st_mode & 0o777 == 0o600
+    finally:
+        made.unlink()
