@@ -45,6 +45,7 @@ import logging
 import math
 import os
 import re
+import stat
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -53,8 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from data.files import naming
 
 from . import _tables as tables
 from .metrics import learning_curve_summary
@@ -231,11 +230,28 @@ MAX_ARRAYS_BYTES = 512 * 2**20
 MAX_CONFIG_BYTES = 2**20
 
 
+def _read_regular(path: Path, limit: int) -> str:
+    """The text of ``path`` when it is a regular file (not a link: a received run directory
+    could point it at any file of the reader's) of at most ``limit`` bytes, else ""."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return ""
+        raw = f.read(limit + 1)
+    return "" if len(raw) > limit else raw.decode("utf-8", errors="replace")
+
+
 def _load_arrays(run_dir: Path, sid: str, warnings: list[str]) -> dict[str, np.ndarray]:
     if not _SCENARIO_ID.fullmatch(sid):
         warnings.append(f"{sid[:80]!r}: not a scenario id; its arrays are not read")
         return {}
     path = run_dir / "arrays" / f"{sid}.npz"
+    if path.is_symlink() or path.parent.is_symlink():
+        warnings.append(f"{sid}: {path.name} or its folder is a symbolic link; not read")
+        return {}
     if not path.is_file():
         return {}
     try:
@@ -938,14 +954,19 @@ def _by_tau_rows(vs: Any) -> list[dict[str, str]]:
              "max_abs": _num(r.get("max_abs"))} for r in vs["by_tau"] if isinstance(r, Mapping)]
 
 
-#: ``scheme://user:password@`` in a URI (e.g. an MLflow tracking or store URI).
-_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]+@")
+#: ``scheme://user:password@`` in a URI (e.g. an MLflow tracking or store URI), up to the last
+#: ``@`` of the authority (a password may hold one).
+_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#]*@")
+#: A secret passed as a query parameter.
+_SECRET_QUERY = re.compile(
+    r"([?&](?:token|access_token|api_key|apikey|key|password|passwd|secret)=)[^&\s#'\"]*",
+    re.IGNORECASE)
 
 
 def _redacted(text: str) -> str:
-    """``text`` with the user information of every URI replaced by ``***``: a report is
-    forwarded, a password in a tracking URI must not travel with it."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    """``text`` with the user information of every URI, and secret query parameters, replaced
+    by ``***``: a report is forwarded, a password in a tracking URI must not travel with it."""
+    return _SECRET_QUERY.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", text))
 
 
 def _config_settings(config_text: str) -> dict[str, Any]:
@@ -1095,9 +1116,7 @@ def build_report(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"Run directory {run_dir} does not exist.")
-    config_path = run_dir / "config.yaml"
-    config_text = config_path.read_text(encoding="utf-8", errors="replace") \
-        if config_path.is_file() and config_path.stat().st_size <= MAX_CONFIG_BYTES else ""
+    config_text = _read_regular(run_dir / "config.yaml", MAX_CONFIG_BYTES)
     cfg = _config_settings(config_text)
     if history is None or tolerance is None:
         history = cfg.get("history", DEFAULT_HISTORY) if history is None else history
@@ -1216,9 +1235,16 @@ def build_report(
     # A unique name opened normally (not mkstemp's 0600): the report gets the process umask.
     tmp = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with naming(out), open(tmp, "x", encoding="utf-8") as f:
+        with open(tmp, "x", encoding="utf-8") as f:
             f.write(html)
         os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is not None or exc.errno is None:
+            raise
+        # a full disk's error names no file (data.files.naming; not imported: the report
+        # stays free of the dataset and simulator packages)
+        raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(out)) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

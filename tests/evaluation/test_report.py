@@ -268,7 +268,8 @@ def test_readme_figures(runs: list[Path], tmp_path: Path) -> None:
 
 def test_imports_stay_light() -> None:
     code = ("import sys, evaluation, evaluation.report, evaluation.trend, evaluation.metrics; "
-            "bad = [m for m in ('matplotlib', 'prefect', 'jinja2') if m in sys.modules]; "
+            "bad = [m for m in ('matplotlib', 'prefect', 'jinja2', 'numba', 'pyarrow', "
+            "'simulators', 'data', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
@@ -492,6 +493,43 @@ def test_a_forwarded_run_directory_cannot_exhaust_memory_or_reach_outside(
     assert "&amp;a [x" in html  # the config shown as it is, not expanded
 
 
+def test_links_in_a_received_run_directory_are_not_followed(tmp_path: Path) -> None:
+    """config.yaml or an arrays file that is a link (to a file of the reader's): not read,
+    so nothing of the target reaches the report."""
+    run = make_run(tmp_path / "runs", name="nightly")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("history: 3\nTOPSECRET123: 1\n")
+    (run / "config.yaml").unlink()
+    (run / "config.yaml").symlink_to(secret)
+    arrays = run / "arrays" / "bs_call.npz"
+    moved = tmp_path / "elsewhere.npz"
+    arrays.rename(moved)
+    arrays.symlink_to(moved)
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "TOPSECRET123" not in html
+    assert "bs_call: bs_call.npz or its folder is a symbolic link; not read" in html
+
+
+def test_the_recorded_previous_run_is_looked_up_among_siblings_only(tmp_path: Path) -> None:
+    """A metrics.json naming a previous run elsewhere: that run is not read (its distinctive
+    value never shows), while one of the same name beside the run is."""
+    runs = make_history(tmp_path / "runs", (1.0, 1.03))
+    outside = tmp_path / "outside" / runs[0].name
+    shutil.copytree(runs[0], outside)
+    m = json.loads((outside / "metrics.json").read_text())
+    m["scenarios"]["bs_call"]["summary"]["value_rmse"]["differential"]["mean"] = 987.654321
+    (outside / "metrics.json").write_text(json.dumps(m))
+    cur = json.loads((runs[1] / "metrics.json").read_text())
+    cur["run"]["previous"] = str(outside)
+    cur["run"]["regression_tolerance"] = 1.5
+    cur["regressions"] = []
+    (runs[1] / "metrics.json").write_text(json.dumps(cur))
+    html = build_report(runs[1], tolerance=1.5).read_text(encoding="utf-8")
+    changes = re.findall(r'title="summary\.value_rmse\.differential\.mean: ([^"]*)"', html)
+    assert len(changes) == 2 and all(c.endswith("(×1.03)") for c in changes), changes
+    assert "987.7" not in html
+
+
 def test_credentials_in_uris_are_not_in_the_report(tmp_path: Path) -> None:
     run = make_run(tmp_path / "runs", name="nightly")
     (run / "config.yaml").write_text(
@@ -499,3 +537,9 @@ def test_credentials_in_uris_are_not_in_the_report(tmp_path: Path) -> None:
     html = build_report(run).read_text(encoding="utf-8")
     assert "s3cr3t" not in html and "alice" not in html
     assert "http://***@mlflow.internal:5000" in html
+    from evaluation.report import _redacted
+
+    assert _redacted("postgresql://u:p@ss@db/x and https://h/x?a=1&token=abc#f plain a@b.c "
+                     "http://host:5000/a@b") == (
+        "postgresql://***@db/x and https://h/x?a=1&token=***#f plain a@b.c "
+        "http://host:5000/a@b")
