@@ -145,17 +145,21 @@ def visible_gpus() -> list[str]:
     return out if count is None else out[:count]
 
 
-def gpu_worker_specs(gpus: Sequence[str], threads_per_worker: int = 1) -> dict[str, dict]:
+def gpu_worker_specs(gpus: Sequence[str], threads_per_worker: int = 1,
+                     security: object = None) -> dict[str, dict]:
     """``SpecCluster`` worker specs: one ``Nanny`` process per GPU id, on loopback, whose worker
-    sees that GPU alone (``CUDA_VISIBLE_DEVICES``, so it is device 0 there) and offers one
-    ``GPU`` resource."""
+    sees that GPU alone (``CUDA_VISIBLE_DEVICES``, so it is device 0 there), offers one ``GPU``
+    resource, preloads this module (:func:`dask_setup`) and talks TLS with ``security`` (a
+    ``distributed.Security``) when given."""
     from distributed import Nanny
 
+    tls = {} if security is None else {"security": security, "protocol": "tls"}
     return {
         f"gpu-{g}": {"cls": Nanny, "options": {
             "name": f"gpu-{g}", "nthreads": threads_per_worker, "host": "127.0.0.1",
             "dashboard_address": "127.0.0.1:0", "dashboard": True,
-            "env": {"CUDA_VISIBLE_DEVICES": g}, "resources": {"GPU": 1}}}
+            "env": {"CUDA_VISIBLE_DEVICES": g}, "resources": {"GPU": 1},
+            "preload": ["pipeline.cluster"], **tls}}
         for g in gpus
     }
 
@@ -163,17 +167,20 @@ def gpu_worker_specs(gpus: Sequence[str], threads_per_worker: int = 1) -> dict[s
 def gpu_cluster(threads_per_worker: int = 1, gpus: Sequence[str] | None = None):
     """A local Dask cluster of one process worker per GPU (``gpus``, default
     :func:`visible_gpus`), scheduler and dashboards on loopback. Raises ``RuntimeError`` when no
-    GPU is visible. Like ``LocalCluster(processes=True)``, its processes end with the process
-    that started them."""
-    from distributed import Scheduler, SpecCluster
+    GPU is visible. Like ``LocalCluster(processes=True, security=True)``, its processes end
+    with the process that started them and talk TLS with throwaway credentials, so that no
+    other local user can run code in them."""
+    from distributed import Scheduler, Security, SpecCluster
 
     gpus = visible_gpus() if gpus is None else [str(g) for g in gpus]
     if not gpus:
         raise RuntimeError(NO_GPU)
+    security = Security.temporary()
     scheduler = {"cls": Scheduler, "options": {
-        "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "dashboard": True}}
-    return SpecCluster(workers=gpu_worker_specs(gpus, threads_per_worker),
-                       scheduler=scheduler, name="diffml-gpu")
+        "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "dashboard": True,
+        "security": security, "protocol": "tls"}}
+    return SpecCluster(workers=gpu_worker_specs(gpus, threads_per_worker, security),
+                       scheduler=scheduler, security=security, name="diffml-gpu")
 
 
 def _current_api_url() -> str | None:

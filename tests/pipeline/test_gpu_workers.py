@@ -6,6 +6,7 @@ dataset through such a cluster (docs/gpu.md)."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -61,13 +62,19 @@ def test_task_runner_builds_the_gpu_cluster():
 
 def test_each_worker_sees_only_its_gpu(monkeypatch):
     """Two workers for ids 0 and 1 (no device needed to start them): each process sees its own
-    id, offers one GPU resource, and everything listens on loopback."""
+    id, offers one GPU resource, drops the cancelled-task warnings, and everything listens on
+    loopback, over TLS."""
     import psutil
     from distributed import Client
 
     monkeypatch.setattr(cluster, "_driver_device_count", lambda: None)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with cluster.gpu_cluster() as c, Client(c) as client:
+        assert c.scheduler_address.startswith("tls://127.0.0.1:")
+        quiet = client.run(lambda: any(  # preloaded dask_setup
+            isinstance(f, cluster.CancelledTaskFilter)
+            for f in logging.getLogger(cluster.CANCELLED_TASK_LOGGER).filters))
+        assert list(quiet.values()) == [True, True]
         seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
         info = client.scheduler_info()["workers"]
         me = psutil.Process()
