@@ -364,11 +364,16 @@ def migrate_in_place(root: Path, spec: DatasetSpec, final: Path, *, fsync: bool 
     Returns:
         True when the manifest was migrated (or an interrupted migration finished); False when
         there was nothing to migrate, or when it could not be: a read-only store, or an invalid
-        version-1 manifest. The dataset is then left as it is, with a warning: it is read the
-        same way, only tools other than diffml still see ``manifest.json`` among its parts.
+        version-1 manifest, or ``final`` is a symbolic link (nothing is written through one).
+        The dataset is then left as it is, with a warning: it is read the same way, only tools
+        other than diffml still see ``manifest.json`` among its parts.
     """
     final = Path(final)
     if not (final / LEGACY_MANIFEST).is_file():
+        return False
+    if final.is_symlink():  # read as it is: nothing is written through a link
+        log.warning("%s is a symbolic link to a version-1 dataset; read as it is, its "
+                    "manifest not migrated", final)
         return False
     try:
         if locked:

@@ -795,7 +795,7 @@ class DifferentialRegressor(BaseRegressor):
         # checked before any memory is allocated for the network a damaged file describes
         if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= MAX_WEIGHTS:
             raise ValueError(f"Cannot load {what} from {p}: 'n_inputs' in config.json must be an "
-                             f"integer in [1, {MAX_WEIGHTS}]; got {str(n_in)[:40]!r}.")
+                             f"integer in [1, {MAX_WEIGHTS}]; got {json.dumps(n_in)[:40]}.")
         n_w = n_weights(n_in, model.hidden_layers, model.hidden_units)
         if n_w > MAX_WEIGHTS:
             raise ValueError(f"Cannot load {what} from {p}: config.json describes a network of "
@@ -822,7 +822,15 @@ class DifferentialRegressor(BaseRegressor):
         model.output_name_ = str(config.get("output_name", "y"))
         model.device_ = dev
         try:
-            model.scaler_ = DifferentialScaler.from_dict(config["scaler"])
+            scaler = DifferentialScaler.from_dict(config["scaler"])
+            if not (all(np.shape(a) == (n_in,) for a in (scaler.x_mean, scaler.x_std,
+                                                         scaler.lambda_j))
+                    and np.all(np.isfinite(scaler.x_mean)) and np.all(scaler.x_std > 0)
+                    and np.all(np.isfinite(scaler.x_std)) and np.all(np.isfinite(scaler.lambda_j))
+                    and math.isfinite(scaler.y_mean) and 0 < scaler.y_std < math.inf):
+                raise ValueError(f"the scaler must hold finite x_mean, x_std > 0 and lambda_j of "
+                                 f"shape ({n_in},) and finite y_mean, y_std > 0")
+            model.scaler_ = scaler
             model.mode_ = TrainMode(config["mode"])
             r = dict(config["result"])
             hist = TrainHistory(**r.pop("history"))

@@ -264,3 +264,15 @@ def test_a_damaged_dataset_behind_a_link_is_rebuilt_here_not_written_through(roo
     assert sorted(p.name for p in victim.iterdir()) == before  # untouched
     moved = [p for p in root.iterdir() if p.name.startswith(f"{spec.dirname}.displaced-")]
     assert len(moved) == 1 and moved[0].is_symlink()
+
+
+def test_a_version_1_dataset_behind_a_link_is_read_not_migrated(root, tmp_path):
+    spec = bs_spec()
+    victim = data.generate(spec, root=tmp_path / "elsewhere")
+    to_version_1(victim)
+    before = sorted(p.name for p in victim.iterdir())
+    root.mkdir(parents=True, exist_ok=True)
+    (root / spec.dirname).symlink_to(victim, target_is_directory=True)
+    path = data.generate(spec, root=root)
+    assert path.is_symlink() and len(data.open_dataset(path)) == spec.n_paths
+    assert sorted(p.name for p in victim.iterdir()) == before  # still version 1, untouched

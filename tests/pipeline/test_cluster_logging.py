@@ -33,7 +33,7 @@ def test_the_filter_drops_only_the_cancelled_task_warning():
 
 def _cancel_a_running_task() -> list[str]:
     """Messages of the worker's state machine while an in-process cluster cancels a task."""
-    from distributed import Client, LocalCluster, Security
+    from distributed import Client, LocalCluster
 
     logger = logging.getLogger(cluster.CANCELLED_TASK_LOGGER)
     handler = _Records()

@@ -158,6 +158,10 @@ def test_load_of_a_config_lacking_fields_or_with_bad_parameters(saved):
         DifferentialRegressor.load(saved)
 
 
+SCALER = ("'scaler', 'mode' or 'result' in config.json is damaged (ValueError: the scaler must "
+          "hold finite x_mean, x_std > 0 and lambda_j of shape (2,)")
+
+
 @pytest.mark.parametrize(("field", "value", "problem"), [
     ("n_inputs", 10**8, "config.json describes a network of"),
     ("n_inputs", -3, "'n_inputs' in config.json must be an integer in [1, "),
@@ -168,6 +172,12 @@ def test_load_of_a_config_lacking_fields_or_with_bad_parameters(saved):
     ("result", {"history": {"evil": 1}}, "'scaler', 'mode' or 'result' in config.json is "
                                          "damaged"),
     ("mode", "sideways", "'scaler', 'mode' or 'result' in config.json is damaged"),
+    ("scaler", {"x_mean": [0.0], "x_std": [1.0, 1.0], "y_mean": 0.0, "y_std": 1.0,
+                "lambda_j": [1.0, 1.0]}, SCALER),
+    ("scaler", {"x_mean": [0.0, 0.0], "x_std": [0.0, 1.0], "y_mean": 0.0, "y_std": 1.0,
+                "lambda_j": [1.0, 1.0]}, SCALER),
+    ("scaler", {"x_mean": [[1, 2], [3, 4]], "x_std": [1.0, 1.0], "y_mean": 0.0, "y_std": 1.0,
+                "lambda_j": [1.0, 1.0]}, SCALER),
 ])
 def test_load_of_a_damaged_config_is_refused_before_building_the_network(saved, field, value,
                                                                          problem):
