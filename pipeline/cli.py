@@ -681,7 +681,12 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
         old = work / "replaced"
         if dst.exists():
             os.replace(dst, old)
-        os.replace(work / "models" / dst.name, dst)
+        try:
+            os.replace(work / "models" / dst.name, dst)
+        except OSError:
+            if old.exists() and not dst.exists():
+                os.replace(old, dst)  # the previous PINN back in place
+            raise
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit

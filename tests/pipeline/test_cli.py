@@ -316,6 +316,23 @@ def test_pinn_writes_where_the_docs_say_and_refuses_to_replace_without_force(sma
     assert res.exit_code == 1 and "training stopped" in res.output, res.output
     assert (dst / "my_notes.txt").read_text() == "keep"
     assert not list(out.glob(".pinn-*"))
+    # the final swap fails (the new folder cannot be moved in): the old one is put back
+    import os as _os
+
+    real = _os.replace
+
+    def refuse_new(src, dst_, *a, **k):
+        if Path(src).parent.name == "models" and Path(src).parent.parent.name.startswith(".pinn-"):
+            raise OSError(39, "Directory not empty", str(dst_))
+        return real(src, dst_, *a, **k)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("pipeline.cli.os.replace", refuse_new)
+        res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
+                                  str(out), "--force"])
+    assert res.exit_code == 1 and "Directory not empty" in res.output, res.output
+    assert (dst / "my_notes.txt").read_text() == "keep"
+    assert not list(out.glob(".pinn-*"))
     res = runner.invoke(app, ["pinn", str(small_config), "--scenario", "bs", "--output",
                               str(out), "--force"])
     assert res.exit_code == 0, res.output
