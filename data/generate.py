@@ -139,8 +139,9 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
             info = PartInfo(**{**info.to_dict(), "sha256": file_sha256(path)})
             atomic_write_text(side, json.dumps(info.to_dict()), fsync=False)
             return info
-    except (DatasetError, OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("discarding %s from an interrupted run: %s", path, exc)
+    except (DatasetError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        log.warning("discarding %s from an interrupted run: %s", path, type(exc).__name__
+                    if isinstance(exc, RecursionError) else exc)
     _discard(path)
     return None
 
@@ -217,7 +218,7 @@ def _prepare_work_dir(tmp: Path, spec: DatasetSpec, chunk_paths: int) -> int:
             if plan.get("hash") != spec.hash:
                 raise ValueError("foreign work directory")
             existing = int(plan["chunk_paths"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             existing = _infer_chunk(tmp, spec)
         if existing is not None and existing != chunk_paths:
             log.info("resuming %s with its chunk size %d (requested %d) to reuse its parts",

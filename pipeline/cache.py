@@ -48,6 +48,8 @@ def problem(entry: Path) -> str | None:
         return LEGACY
     except (OSError, ValueError) as exc:
         return f"unreadable {CHECKSUMS} ({exc})"
+    except RecursionError:
+        return f"unreadable {CHECKSUMS} (nested too deeply)"
     if not isinstance(sums, dict):
         return f"unreadable {CHECKSUMS} (not a mapping)"
     try:

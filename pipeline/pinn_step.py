@@ -291,7 +291,7 @@ def _family_entries(root: Path, family: str) -> list[tuple[Path, tuple]]:
             continue  # a folder being removed (".<key>.stale-..."), or a damaged entry
         try:
             d = json.loads(meta.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if d.get("family") == family:
             out.append((meta.parent, tuple(ParameterRange(**r) for r in d["ranges"])))

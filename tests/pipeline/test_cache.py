@@ -183,3 +183,15 @@ def test_work_folders_of_dead_runs_are_swept_and_live_ones_kept(tmp_path):
     work = data.private_work_dir(tmp_path / "key2")
     assert work.name.startswith(f".key2.tmp-{os.getpid()}@{host}-")
     assert work.name not in sweep(tmp_path) and work.is_dir()
+
+
+def test_checksums_nested_too_deeply_are_damage_not_a_crash(tmp_path, caplog):
+    src = tmp_path / "work"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    entry = tmp_path / "cache" / "k"
+    entry.parent.mkdir()
+    publish_cache_entry(src, entry, "test")
+    (entry / CHECKSUMS).write_text("[" * 100_000)
+    assert problem(entry) == f"unreadable {CHECKSUMS} (nested too deeply)"
+    assert not usable(entry, "test") and not entry.exists()
