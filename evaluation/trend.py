@@ -93,9 +93,10 @@ def split_run_dir(path: str | Path) -> tuple[str, str] | None:
 
 
 def _int(text: str) -> int | float:
-    """A JSON integer: as an ``int`` up to 18 digits, beyond as the float it rounds to (inf
-    past 1e308), so that every number of a metrics.json converts to a float."""
-    return int(text) if len(text.lstrip("-")) <= 18 else float(text)
+    """A JSON integer: an ``int`` while it converts to a float (up to 308 digits: seeds up to
+    2**63 stay exact), beyond it the float it rounds to (inf), so that every number of a
+    metrics.json converts to a float."""
+    return int(text) if len(text.lstrip("-")) <= 308 else float(text)
 
 
 def load_metrics(path: str | Path) -> dict[str, Any]:

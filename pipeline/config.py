@@ -700,11 +700,15 @@ def merge(base: Any, patch: Any) -> Any:
                           f"scenario it changes, one of {[s['id'] for s in base]}")
     if (isinstance(base, list) and isinstance(patch, list)
             and all(isinstance(s, dict) and "id" in s for s in base + patch)):
+        bad = next((i for i, s in enumerate(base) if not isinstance(s["id"], str)), None)
+        if bad is not None:
+            raise ConfigError(f"scenarios[{bad}].id must be a scenario id (a string); got "
+                              f"{limits.shown(base[bad]['id'])}")
+        known = limits.shown([s["id"] for s in base], 300)
         bad = next((i for i, s in enumerate(patch) if not isinstance(s["id"], str)), None)
         if bad is not None:
             raise ConfigError(f"parameters file: scenarios[{bad}].id must be a scenario id (a "
-                              f"string), one of {[s['id'] for s in base]}; got "
-                              f"{limits.shown(patch[bad]['id'])}")
+                              f"string), one of {known}; got {limits.shown(patch[bad]['id'])}")
         out = [dict(s) for s in base]
         by_id = {s["id"]: i for i, s in enumerate(out)}
         ids = [s["id"] for s in patch]
@@ -716,8 +720,8 @@ def merge(base: Any, patch: Any) -> Any:
             if s["id"] in by_id:
                 out[by_id[s["id"]]] = merge(out[by_id[s["id"]]], s)
             else:
-                raise ConfigError(f"parameters file names scenario {s['id']!r}, which the config "
-                                  f"does not have; known: {list(by_id)}")
+                raise ConfigError(f"parameters file names scenario {limits.shown(s['id'])}, "
+                                  f"which the config does not have; known: {known}")
         return out
     return copy.deepcopy(patch)
 

@@ -293,3 +293,14 @@ def test_hostile_metrics_neither_overflow_nor_recurse(tmp_path: Path) -> None:
         load_metrics(runs[1])
     found = find_previous_runs(tmp_path, "nightly", before=runs[2].name.split("-")[1], limit=5)
     assert runs[1] not in found and runs[0] in found
+
+
+def test_large_integers_stay_exact_up_to_the_float_range(tmp_path: Path) -> None:
+    import json
+
+    from evaluation.trend import _int
+
+    assert _int(str(2**63 - 1)) == 2**63 - 1 and isinstance(_int(str(2**63 - 1)), int)
+    assert _int("9" * 308) == int("9" * 308) and float(_int("9" * 308)) < math.inf
+    assert _int("1" + "0" * 400) == math.inf and _int("-1" + "0" * 400) == -math.inf
+    assert json.loads("[1]", parse_int=_int) == [1]

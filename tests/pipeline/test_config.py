@@ -159,6 +159,13 @@ def test_params_file_entry_without_an_id_says_so(small_config, tmp_path):
                                           r"scenario id \(a string\), one of \['bs', 'basket'\]; "
                                           r"got \[1, 2\]$"):
         load_config(small_config, params=params)
+    raw = yaml.safe_load(small_config.read_text())
+    raw["scenarios"][1]["id"] = ["x"]
+    small_config.write_text(yaml.safe_dump(raw))
+    params.write_text(yaml.safe_dump({"scenarios": [{"id": "bs", "model": {"vol": 0.3}}]}))
+    with pytest.raises(ConfigError, match=r"^scenarios\[1\]\.id must be a scenario id \(a "
+                                          r"string\); got \['x'\]$"):
+        load_config(small_config, params=params)
 
 
 def test_a_set_value_that_yaml_refuses_is_an_error_not_text(small_config):
