@@ -25,28 +25,37 @@ ENV = "DIFFML_PROGRESS"
 STAGES = ("simulate", "reference", "train", "pinn", "backward")
 
 PREFIX = "diffml-progress-"
-"""Progress files are ``<temporary folder>/diffml-progress-<pid>-<random>.jsonl``."""
+"""Progress files are ``<temporary folder>/diffml-progress-<pid>@<space>-<random>.jsonl``:
+``space`` (``data.process_space``: host, boot, PID namespace) says where the pid means
+something."""
 
 
 def new_file() -> str:
-    """A fresh progress file (mode 0600) named after this process; files of processes that
-    ended without removing theirs (killed) are removed first (:func:`sweep`)."""
+    """A fresh progress file (mode 0600) named after this process; on POSIX systems, this user's
+    files of processes of the same space that ended without removing theirs (killed) are
+    removed first (:func:`sweep`)."""
     import tempfile
 
-    sweep(Path(tempfile.gettempdir()))
-    fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}-", suffix=".jsonl")
+    from data import process_space
+
+    space = process_space()
+    if os.name == "posix":
+        sweep(Path(tempfile.gettempdir()), space)
+    fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}@{space}-", suffix=".jsonl")
     os.close(fd)
     return path
 
 
-def sweep(folder: Path) -> list[Path]:
-    """Remove this user's progress files in ``folder`` whose process no longer exists; returns
-    them. Another user's files, and files of live processes, are left alone."""
+def sweep(folder: Path, space: str) -> list[Path]:
+    """Remove this user's progress files in ``folder`` written in ``space`` by a process that no
+    longer exists; returns them. Other users' files, other spaces' (another container, host or
+    boot), live processes' and other names are left alone. POSIX only."""
     gone = []
-    for path in folder.glob(f"{PREFIX}*-*.jsonl"):
-        pid = path.name[len(PREFIX):].split("-", 1)[0]
+    for path in folder.glob(f"{PREFIX}*@*.jsonl"):
+        pid, _, rest = path.name[len(PREFIX):].partition("@")
         try:
-            if not pid.isdigit() or path.lstat().st_uid != os.getuid() or _alive(int(pid)):
+            if (not pid.isdigit() or not rest.startswith(f"{space}-")
+                    or path.lstat().st_uid != os.getuid() or _alive(int(pid))):
                 continue
             path.unlink()
         except OSError:
@@ -56,11 +65,12 @@ def sweep(folder: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists here (signal 0: nothing is sent)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except OSError:  # e.g. EPERM: it exists, another user's
         return True
     return True
 

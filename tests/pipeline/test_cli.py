@@ -363,25 +363,30 @@ def test_a_prefect_server_error_names_where_its_database_is(monkeypatch, tmp_pat
 
 def test_progress_files_of_killed_runs_are_swept(tmp_path):
     """A run killed by SIGKILL cannot remove its progress file: the next run removes this
-    user's files whose process is gone, and leaves live processes' files and other names."""
+    user's files of its own space whose process is gone, and leaves live processes' files,
+    another space's (a container sharing /tmp, whose pids mean other processes) and other
+    names."""
     import os
     import subprocess
     import sys
 
+    from data import process_space
     from pipeline import progress
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    stale = tmp_path / f"{progress.PREFIX}{dead}-abc.jsonl"
-    live = tmp_path / f"{progress.PREFIX}{os.getpid()}-def.jsonl"
-    other = tmp_path / f"{progress.PREFIX}notapid-x.jsonl"
-    for p in (stale, live, other):
+    here = process_space()
+    stale = tmp_path / f"{progress.PREFIX}{dead}@{here}-abc.jsonl"
+    live = tmp_path / f"{progress.PREFIX}{os.getpid()}@{here}-def.jsonl"
+    other_space = tmp_path / f"{progress.PREFIX}{dead}@elsewhere~1~2-ghi.jsonl"
+    other = tmp_path / f"{progress.PREFIX}notapid@{here}-x.jsonl"
+    for p in (stale, live, other_space, other):
         p.write_text("{}\n")
-    assert progress.sweep(tmp_path) == [stale]
-    assert not stale.exists() and live.exists() and other.exists()
+    assert progress.sweep(tmp_path, here) == [stale]
+    assert all(p.exists() for p in (live, other_space, other)) and not stale.exists()
     made = Path(progress.new_file())
     try:
-        assert made.name.startswith(f"{progress.PREFIX}{os.getpid()}-")
+        assert made.name.startswith(f"{progress.PREFIX}{os.getpid()}@{here}-")
         assert made.stat().st_mode & 0o777 == 0o600
     finally:
         made.unlink()
