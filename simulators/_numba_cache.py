@@ -23,6 +23,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import warnings
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -59,9 +60,9 @@ def _owned(path: str, *, sticky_root: bool = False) -> bool:
         return False
     if not hasattr(os, "getuid"):  # pragma: no cover - Windows: no owners to compare
         return True
-    if st.st_uid == os.getuid():
-        return not st.st_mode & 0o022
-    return sticky_root and st.st_uid == 0 and bool(st.st_mode & stat.S_ISVTX)
+    if sticky_root and st.st_uid == 0 and st.st_mode & stat.S_ISVTX:
+        return True  # e.g. /tmp, root's own included
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def _usable(folder: str) -> bool:
@@ -100,8 +101,15 @@ def use_versioned_cache() -> str:
                              os.path.join(tempfile.gettempdir(), f"numba-cache-{os.getuid()}"
                                           if hasattr(os, "getuid") else "numba-cache"))
                  if b]
-        chosen = next((os.path.join(b, folder) for b in bases
-                       if _usable(os.path.join(b, folder))), None)
+        chosen = None
+        for b in bases:
+            if _usable(os.path.join(b, folder)):
+                chosen = os.path.join(b, folder)
+                break
+            if b == current:  # the user's own choice: say why it is not used
+                warnings.warn(f"NUMBA_CACHE_DIR {b} is not used: it (or its versioned "
+                              f"subfolder {folder}) cannot be written, or is not a folder of "
+                              "this user that only this user can write", stacklevel=2)
         if chosen is None:  # nothing private to reuse: a fresh folder, compiled this once
             chosen = os.path.join(tempfile.mkdtemp(prefix="numba-cache-"), folder)
             os.mkdir(chosen, 0o700)

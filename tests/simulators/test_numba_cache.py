@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numba
+import pytest
 
 import simulators  # noqa: F401  (sets the cache folder)
 from simulators import _numba_cache as nc
@@ -58,16 +59,27 @@ def test_the_folder_is_not_nested_twice():
     assert nc.use_versioned_cache() == first
 
 
-def test_an_unwritable_base_falls_back_to_a_writable_versioned_folder(monkeypatch):
-    """Numba would otherwise cache beside the sources (no digest): the next base is used."""
-    monkeypatch.setattr(numba.config, "CACHE_DIR", "/proc/diffml-cannot-write-here")
-    monkeypatch.setenv("NUMBA_CACHE_DIR", "/proc/diffml-cannot-write-here")
-    chosen = nc.use_versioned_cache()
-    assert not chosen.startswith("/proc/")
+def test_an_unwritable_base_falls_back_to_a_writable_versioned_folder(tmp_path, monkeypatch):
+    """Numba would otherwise cache beside the sources (no digest): the next base is used, with
+    a warning naming the variable's folder."""
+    with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR /proc/diffml-cannot-write-here is "
+                                         "not used"):
+        chosen = _use(Path("/proc/diffml-cannot-write-here"), monkeypatch, tmp_path)
+    assert chosen.startswith(str(tmp_path))
     assert Path(chosen).name == nc.PREFIX + nc.source_digest() and nc._usable(chosen)
 
 
-def _use(base: Path, monkeypatch) -> str:
+def _use(base: Path, monkeypatch, scratch_parent: Path | None = None) -> str:
+    """use_versioned_cache with ``base`` as NUMBA_CACHE_DIR, and the temporary folder and
+    Numba's user-wide folder inside pytest's, so that no fallback is made in the real ones."""
+    import tempfile
+
+    from numba.misc import appdirs
+
+    scratch = (scratch_parent or base.parent) / "scratch"
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(appdirs.AppDirs, "user_cache_dir", str(scratch / "user-cache"))
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(base))
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(base))
     return nc.use_versioned_cache()
@@ -83,7 +95,8 @@ def test_a_folder_other_users_can_write_is_not_used(tmp_path, monkeypatch):
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    chosen = _use(shared, monkeypatch)
+    with pytest.warns(UserWarning, match="is not used"):
+        chosen = _use(shared, monkeypatch)
     assert not chosen.startswith(str(shared)), chosen
     parent = Path(chosen).parent
     assert stat.S_IMODE(os.lstat(chosen).st_mode) == 0o700
@@ -94,14 +107,16 @@ def test_a_folder_other_users_can_write_is_not_used(tmp_path, monkeypatch):
     target = tmp_path / "elsewhere"
     target.mkdir(mode=0o700)
     (private / (nc.PREFIX + nc.source_digest())).symlink_to(target, target_is_directory=True)
-    assert not _use(private, monkeypatch).startswith(str(private))
+    with pytest.warns(UserWarning, match="is not used"):
+        assert not _use(private, monkeypatch).startswith(str(private))
     # another user's folder (os.getuid pretends to be someone else): passed over
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o700)
     assert _use(mine, monkeypatch) == str(mine / (nc.PREFIX + nc.source_digest()))
     real = os.getuid()
     monkeypatch.setattr(nc.os, "getuid", lambda: real + 1)
-    assert not _use(mine, monkeypatch).startswith(str(mine))
+    with pytest.warns(UserWarning, match="is not used"):
+        assert not _use(mine, monkeypatch).startswith(str(mine))
 
 
 def test_a_private_base_is_used_and_its_folder_made_private(tmp_path, monkeypatch):
@@ -117,3 +132,15 @@ def test_a_private_base_is_used_and_its_folder_made_private(tmp_path, monkeypatc
     assert chosen == str(base / (nc.PREFIX + nc.source_digest()))
     assert stat.S_IMODE(os.lstat(base).st_mode) == 0o700
     assert stat.S_IMODE(os.lstat(chosen).st_mode) == 0o700
+
+
+def test_roots_sticky_temporary_folder_is_a_valid_parent(monkeypatch):
+    """/tmp (root's, sticky, world-writable) qualifies as a parent, for root too."""
+    import os
+    import stat
+
+    st = os.lstat("/tmp")
+    if st.st_uid != 0 or not st.st_mode & stat.S_ISVTX:
+        pytest.skip("/tmp is not root's sticky folder here")
+    assert nc._owned("/tmp", sticky_root=True)
+    assert not nc._owned("/tmp")  # never as the cache folder itself
