@@ -50,10 +50,12 @@ def _part_meta(schema_meta: dict | None, where: str) -> dict:
                            "not written by diffml (a foreign part).", where)
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise DatasetError(f"{where}: unreadable diffml metadata in the footer "
-                           f"({exc if not isinstance(exc, RecursionError) else 'nested too deeply'}"
-                           ").", where) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{where}: unreadable diffml metadata in the footer ({exc}).",
+                           where) from exc
+    except RecursionError:
+        raise DatasetError(f"{where}: unreadable diffml metadata in the footer (nested too "
+                           "deeply).", where) from None
 
 
 def _check_part_meta(meta: dict, where: str, digest: str, info: PartInfo) -> None:

@@ -88,17 +88,22 @@ def writing(what: str, path: Path, verb: str = "save") -> Iterator[None]:
 
 def write_torch(obj: Any, path: Path) -> None:
     """``torch.save`` of ``obj`` (tensors and plain containers) to the file ``path``, serialised in
-    memory first: a write that fails (no space left, a size limit) raises the system's
-    ``OSError`` naming ``path``, where ``torch.save`` writing to the file would raise a
-    ``RuntimeError`` about zip offsets and leave a truncated archive."""
+    memory first and written through a temporary file and a rename: a write that fails (no
+    space left, a size limit) raises the system's ``OSError`` naming ``path`` and leaves
+    ``path`` as it was, where ``torch.save`` writing to the file would raise a ``RuntimeError``
+    about zip offsets and leave a truncated archive."""
     import torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(path, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(buf.getbuffer())
+        os.replace(tmp, path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         if exc.filename is not None or exc.errno is None:
             raise
         raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc

@@ -105,8 +105,13 @@ def test_cli_simulate_on_a_full_disk_names_the_part(tmp_path):
     cfg["dataset_root"], cfg["output_root"] = str(tmp_path / "ds"), str(tmp_path / "runs")
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "COLUMNS": "300"}
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "simulate",
-                          str(tmp_path / "c.yaml")], cwd=ROOT, capture_output=True, text=True,
+    command = [sys.executable, "-m", "pipeline.cli", "simulate", str(tmp_path / "c.yaml")]
+    # first without the limit, elsewhere: the kernels compile and are cached (Numba's own cache
+    # files would otherwise be the first writes to fail)
+    warm = subprocess.run([*command, "--set", f"dataset_root={tmp_path / 'warm'}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    res = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                          preexec_fn=_limited, timeout=300, env=env)
     errors = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.startswith("error:")]
     assert res.returncode == 1 and len(errors) == 1, res.stdout + res.stderr

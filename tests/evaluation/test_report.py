@@ -543,3 +543,10 @@ def test_credentials_in_uris_are_not_in_the_report(tmp_path: Path) -> None:
                      "http://host:5000/a@b") == (
         "postgresql://***@db/x and https://h/x?a=1&token=***#f plain a@b.c "
         "http://host:5000/a@b")
+
+
+def test_the_report_reads_arrays_for_exactly_the_ids_a_config_allows():
+    from evaluation.report import _SCENARIO_ID
+    from pipeline.config import _ID
+
+    assert _SCENARIO_ID.pattern == _ID.pattern
