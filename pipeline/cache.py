@@ -78,7 +78,9 @@ _STALE = re.compile(r"\.stale-\d+-(?P<ns>\d+)$")
 _swept: set[Path] = set()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists here (signal 0: nothing is sent; EPERM: another
+    user's, alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -111,7 +113,7 @@ def sweep(root: Path, now: float | None = None) -> list[str]:
         if ".tmp-" in path.name:
             m = _WORK.search(path.name)
             if m and m["host"] == space:
-                dead = not _alive(int(m["pid"]))
+                dead = not pid_alive(int(m["pid"]))
             else:
                 dead = age > FOREIGN_WORK_SECONDS
         else:  # set aside by discard at the time in its name (a rename keeps the mtime)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from rich.table import Table
 
+from .cache import pid_alive
+
 ENV = "DIFFML_PROGRESS"
 """Environment variable naming the progress file."""
 
@@ -55,24 +57,13 @@ def sweep(folder: Path, space: str) -> list[Path]:
         pid, _, rest = path.name[len(PREFIX):].partition("@")
         try:
             if (not pid.isdigit() or not rest.startswith(f"{space}-")
-                    or path.lstat().st_uid != os.getuid() or _alive(int(pid))):
+                    or path.lstat().st_uid != os.getuid() or pid_alive(int(pid))):
                 continue
             path.unlink()
         except OSError:
             continue
         gone.append(path)
     return gone
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists here (signal 0: nothing is sent)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. EPERM: it exists, another user's
-        return True
-    return True
 
 
 class State(StrEnum):
