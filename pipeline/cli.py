@@ -623,13 +623,7 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
             res = train_step(cfg, s, ds, ref, work, progress=bar.fit)
             bar.done(res.get("reused", False))
         for rel in res["models"].values():
-            dst = output / Path(rel).name
-            if dst.exists() and not force:
-                _fail(f"--output: {dst} was created by another process during the training; "
-                      "pass --force to replace it or choose another --output", 2)
-            if dst.exists():
-                shutil.rmtree(dst)
-            os.replace(work / rel, dst)
+            _move_into_place(work / rel, output / Path(rel).name, force, work)
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
@@ -644,6 +638,25 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
                   f"{r['value_rmse']:.3g}" + (f"  Greek RMSE: {named}" if named else ""),
                   highlight=False, soft_wrap=True)
     out.print("models: " + ", ".join(str(output / Path(r).name) for r in res["models"].values()))
+
+
+def _move_into_place(new: Path, dst: Path, force: bool, work: Path) -> None:
+    """Move the finished model folder ``new`` to ``dst`` (both under the output folder). One
+    that appeared at ``dst`` during the training is refused (exit 2) unless ``force``; an
+    existing one is set aside in ``work`` (removed with it) and put back if the move fails."""
+    if dst.exists() and not force:
+        _fail(f"--output: {dst} was created by another process during the training; pass "
+              "--force to replace it or choose another --output", 2)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    old = work / f"replaced-{dst.name}"
+    if dst.exists():
+        os.replace(dst, old)
+    try:
+        os.replace(new, dst)
+    except OSError:
+        if old.exists() and not dst.exists():
+            os.replace(old, dst)  # the previous model back in place
+        raise
 
 
 @app.command()
@@ -674,19 +687,7 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     try:
         (work / "models").mkdir(parents=True, exist_ok=True)
         res = pinn_step.run(cfg, s, reference_step(cfg, s, work), work)
-        if dst.exists() and not force:
-            _fail(f"--output: {dst} was created by another process during the training; pass "
-                  "--force to replace it or choose another --output", 2)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        old = work / "replaced"
-        if dst.exists():
-            os.replace(dst, old)
-        try:
-            os.replace(work / "models" / dst.name, dst)
-        except OSError:
-            if old.exists() and not dst.exists():
-                os.replace(old, dst)  # the previous PINN back in place
-            raise
+        _move_into_place(work / "models" / dst.name, dst, force, work)
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
