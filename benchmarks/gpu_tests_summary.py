@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 import xml.etree.ElementTree as ET
 
 _HERE = pathlib.Path(__file__).resolve().parent
@@ -83,17 +84,24 @@ def main() -> None:
     parser.add_argument("--pipeline-out", type=pathlib.Path,
                         default=_HERE / "results" / "gpu_pipeline.json")
     args = parser.parse_args()
-    tests = merge(args.xml)
-    machine = json.loads(args.machine.read_text())["machine"] if args.machine else None
+    # A step that failed or ran out of time leaves no file: summarise what is there and say
+    # what is missing, rather than lose every other step's figures.
+    missing = [str(p) for p in (*args.xml, args.machine, args.pipeline_metrics)
+               if p is not None and not p.is_file()]
+    for path in missing:
+        print(f"missing (its step failed or timed out): {path}", file=sys.stderr)
+    tests = merge([p for p in args.xml if p.is_file()])
+    machine = (json.loads(args.machine.read_text())["machine"]
+               if args.machine is not None and args.machine.is_file() else None)
     counts = {k: sum(t["outcome"] == k for t in tests.values())
               for k in ("passed", "failed", "error", "skipped")}
     started = sorted(t["run_started"] for t in tests.values() if t.get("run_started"))
     if machine is not None and started:
         machine = {**machine, "date": started[-1]}
-    args.out.write_text(json.dumps({"machine": machine, "counts": counts, "tests": tests},
-                                   indent=2))
+    args.out.write_text(json.dumps({"machine": machine, "counts": counts,
+                                    "missing_files": missing, "tests": tests}, indent=2))
     print(f"{counts} -> {args.out}")
-    if args.pipeline_metrics is not None:
+    if args.pipeline_metrics is not None and args.pipeline_metrics.is_file():
         summary = pipeline_summary(json.loads(args.pipeline_metrics.read_text()), machine)
         args.pipeline_out.write_text(json.dumps(summary, indent=2))
         print(f"pipeline {summary['run']['status']} -> {args.pipeline_out}")

@@ -2,7 +2,8 @@
 
 ``generate(spec)`` splits the path range ``[0, n_paths)`` into chunks of ``chunk_paths`` rows,
 simulates each chunk with ``first_path`` (so the rows are the same, bit for bit, for any chunk
-size, worker count or backend), and writes each chunk as its own part in the hidden work
+size or worker count; CPU and GPU numbers differ in the last bits and hash apart, see
+``DatasetSpec.identity``), and writes each chunk as its own part in the hidden work
 directory; the manifest is written last and the directory renamed into place (see
 ``data.writer``). With an executor (a Dask client or a ``concurrent.futures`` pool) the chunks
 run as tasks: each worker simulates its chunk, writes its part into the shared work directory
@@ -133,8 +134,9 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
                 read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=True)
                 return PartInfo(**{**info.to_dict(), "seconds": 0.0})
         else:
+            # the part's metadata carries the hash, so its numbers are the spec's backend's
             info = PartInfo(index=index, file=path.name, first_path=first_path, rows=rows,
-                            bytes=path.stat().st_size, sha256="", backend="cpu")
+                            bytes=path.stat().st_size, sha256="", backend=spec.numbers_backend)
             read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=False)
             info = PartInfo(**{**info.to_dict(), "sha256": file_sha256(path)})
             atomic_write_text(side, json.dumps(info.to_dict()), fsync=False)
@@ -272,6 +274,8 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
                         f"{type(spec).__name__} instead.")
     changes = {k: v for k, v in (("n_paths", n_paths), ("chunk_paths", chunk_paths))
                if v is not None}
+    if spec.backend == "auto":  # once, here: every worker then makes the hash's numbers
+        changes["backend"] = spec.numbers_backend
     if changes:  # together: a new n_paths may need the new chunk_paths
         spec = spec.replace(**changes)
     root = dataset_root(root, "generate").absolute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -131,7 +132,9 @@ class DatasetSpec:
         xva: optional ``simulators.XVA``; None for a product whose payoff can change sign
             (``product.sign`` 0), as ``simulators.simulate`` requires.
         precision: "float64" (default) or "float32": the dtype of x, y and dydx.
-        backend: "cpu", "gpu" or "auto" (not part of the hash: results agree across backends).
+        backend: "cpu", "gpu" or "auto". Part of the hash through ``numbers`` (see
+            :meth:`identity`): the GPU's last bits differ from the CPU's, so the two never
+            share a dataset; "auto" hashes as the backend it resolves to.
         chunk_paths: rows per part and per simulation task (not part of the hash). One
             chunk is simulated and written in memory, so it is bounded by
             ``max_chunk_paths(n_inputs)``: at most ``MAX_CHUNK_PATHS`` (10**8) rows and
@@ -139,8 +142,9 @@ class DatasetSpec:
             about 10.7 million for 100). The default, 10**6, is lowered to that bound for
             models of more than about 1,000 inputs.
 
-    Only ``identity()`` (model, product, sampler, xva, seed, n_paths, antithetic, precision)
-    enters the content hash; name, backend and chunk_paths do not.
+    Only ``identity()`` (model, product, sampler, xva, seed, n_paths, antithetic, precision,
+    numbers) enters the content hash; name and chunk_paths do not, and the backend only as
+    CPU or GPU numbers.
     """
 
     name: str
@@ -188,13 +192,16 @@ class DatasetSpec:
     def identity(self) -> dict:
         """What determines the numbers, as JSON-ready data (the input of the content hash).
 
-        ``numbers`` is ``simulators.NUMBERS_VERSION`` (RNG and normal transform), so a change of
-        those algorithms regenerates datasets instead of reusing stale ones.
+        ``numbers`` is ``simulators.numbers_id`` of :attr:`numbers_backend`: the RNG and
+        normal-transform version (``simulators.NUMBERS_VERSION``), with ``/cuda`` appended for
+        the GPU, whose fused multiply-adds and libdevice ``exp``/``log`` change the last bits. So
+        a change of those algorithms, or of the backend between CPU and GPU, regenerates
+        datasets instead of reusing (or mixing in) numbers made otherwise.
         """
-        from simulators import NUMBERS_VERSION
+        from simulators import numbers_id
 
         return {
-            "numbers": NUMBERS_VERSION,
+            "numbers": numbers_id(self.numbers_backend),
             "model": _to_dict(self.model, "model"),
             "product": _to_dict(self.product, "product"),
             "sampler": _to_dict(self.sampler, "sampler"),
@@ -204,6 +211,15 @@ class DatasetSpec:
             "antithetic": self.antithetic,
             "precision": self.precision,
         }
+
+    @property
+    def numbers_backend(self) -> str:
+        """"cpu" or "gpu": the backend whose numbers the dataset holds. ``backend="auto"`` is
+        resolved here, in the process that asks (the GPU when CUDA is usable there);
+        ``data.generate`` resolves it once and sends the resolved spec to its workers."""
+        if self.backend == "auto":
+            return _auto_backend()
+        return self.backend
 
     @property
     def hash(self) -> str:
@@ -268,3 +284,11 @@ class DatasetSpec:
                    antithetic=sample.antithetic, xva=sample.xva,
                    precision=str(np.dtype(sample.y.dtype)), backend=sample.backend,
                    chunk_paths=chunk_paths)
+
+
+@functools.lru_cache(maxsize=1)
+def _auto_backend() -> str:
+    """``simulators.resolve_backend("auto")``, once per process (it probes CUDA)."""
+    from simulators.simulate import resolve_backend
+
+    return resolve_backend("auto")

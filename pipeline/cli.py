@@ -212,6 +212,14 @@ def _check_gpus(cfg, dask_address: str | None, scenarios=None, *, cluster: bool 
         _fail("backend: 'gpu' needs a CUDA device, and none is visible here "
               "(CUDA_VISIBLE_DEVICES, or numba-cuda and a driver); use 'cpu', or 'auto' to "
               "take a GPU when there is one", 2)
+    if cfg.backend == "gpu":  # visible is not usable: numba-cuda must load and see a device
+        from simulators.simulate import _gpu_problem
+
+        problem = _gpu_problem()
+        if problem is not None:
+            _fail(f"backend: 'gpu' cannot run here: {problem.splitlines()[0]}; use 'cpu', or "
+                  "'auto' to take a GPU when there is one", 2)
+    on_workers = cluster and cfg.dask.gpu_workers and cfg.dask.enabled
     for s in cfg.scenarios if scenarios is None else scenarios:
         device = str((s.pinn.options if s.pinn is not None and s.pinn.enabled else {})
                      .get("device", "cpu"))
@@ -220,6 +228,10 @@ def _check_gpus(cfg, dask_address: str | None, scenarios=None, *, cluster: bool 
         import torch
 
         index = int(device.partition(":")[2] or 0)
+        if on_workers and index > 0:
+            _fail(f"scenario {s.id!r}, field 'pinn.options.device': {device!r} names a GPU by "
+                  "index, but with dask.gpu_workers each worker sees only its own GPU, as "
+                  "'cuda:0'; use 'cuda'", 2)
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if index >= count:
             _fail(f"scenario {s.id!r}, field 'pinn.options.device': {device!r} needs a CUDA "
@@ -262,7 +274,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
         baseline: Annotated[Path | None, typer.Option(
             help="Compare with this run directory (config: regression.pinned).")] = None,
         ) -> None:
-    """Run the nightly flow: simulate, reference, train, (PINN), evaluate, report.
+    """Run the nightly flow: simulate, reference, train, (PINN), (backward), evaluate, report.
 
     Exit codes: 0 ok; 1 a scenario or the run failed; 2 a bad config; 3 regressions (with
     --fail-on-regression or regression.fail)."""

@@ -399,7 +399,8 @@ TRACKING_URI = re.compile(r"[a-z][a-z0-9+.-]{0,30}:[^\s]{1,4000}")
 
 
 class MlflowSettings(_Strict):
-    """Log each run to MLflow (:mod:`pipeline.tracking`; needs ``pip install diffml[mlflow]``).
+    """Log each run to MLflow (:mod:`pipeline.tracking`; needs the ``mlflow`` extra,
+    ``pip install -c constraints.txt -e '.[mlflow]'``).
 
     ``uri``: the tracking URI; ``None`` stores beside the runs (``sqlite:///<runs
     folder>/mlflow.db``, artifacts in ``<runs folder>/mlartifacts``). ``experiment``: ``None``

@@ -66,7 +66,16 @@ def simulate_step(cfg: RunConfig, scenario: Scenario, client: Any = None,
     t0 = time.perf_counter()
     ds = data.find_or_create(spec, root=root, client=client, progress=progress)
     return {"path": str(ds.path), "hash": ds.hash, "n_paths": ds.n_paths, "reused": reused,
-            "backend": cfg.backend, "seconds": time.perf_counter() - t0}
+            "backend": _made_on(ds.manifest.get("backend")),
+            "seconds": time.perf_counter() - t0}
+
+
+def _made_on(backend: Any) -> str:
+    """The dataset's recorded backend, "cpu" or "gpu"; "mixed (cpu, gpu)" for a dataset
+    written before the two hashed apart whose parts came from both."""
+    if isinstance(backend, list):
+        return f"mixed ({', '.join(map(str, backend))})"
+    return str(backend)
 
 
 def reference_step(cfg: RunConfig, scenario: Scenario, run_dir: Path | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""Optional experiment tracking: a finished run logged to MLflow (``pip install diffml[mlflow]``).
+"""Optional experiment tracking: a finished run logged to MLflow (the ``mlflow`` extra).
 
 Config (``tracking.mlflow`` of :class:`pipeline.config.RunConfig`, off by default)::
 
@@ -72,7 +72,8 @@ def log_run(cfg: Any, run_dir: str | Path) -> Tracked | None:
         tracked = log_run_dir(run_dir, uri=settings.uri,
                               experiment=settings.experiment or f"diffml-{cfg.name}")
     except Exception as exc:  # noqa: BLE001 - tracking is a convenience, never a failure
-        hint = (" (pip install 'diffml[mlflow]')" if isinstance(exc, ImportError) else "")
+        hint = (" (pip install -c constraints.txt -e '.[mlflow]')"
+                if isinstance(exc, ImportError) else "")
         log.warning("MLflow tracking failed, the run itself is unaffected: %s: %s%s",
                     type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc) else "",
                     hint)

@@ -13,7 +13,7 @@ from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket
 from .heston import Heston
 from .products import BasketOption, BestOf, European, Leg, NettingSet, WorstOf
-from .rng import NUMBERS_VERSION
+from .rng import NUMBERS_VERSION, numbers_id
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
 from .simulate import simulate
@@ -37,6 +37,7 @@ __all__ = [
     "Sample",
     "UniformSampler",
     "WorstOf",
+    "numbers_id",
     "random_bachelier_basket",
     "simulate",
     "transition",

@@ -87,6 +87,7 @@ if (_why := numpy_overloads_error()) is not None:
 
 THREADS_PER_BLOCK = 128
 MAX_THREADS = 1 << 20  # grid-stride threads; scratch is (rows, MAX_THREADS) at most
+SCRATCH_BYTES = 1 << 31  # float64 scratch per launch: fewer threads for long Heston paths
 
 
 def _device(fn: Any, _memo: dict | None = None) -> Any:
@@ -225,12 +226,29 @@ def _scale_cast_kernel(src, factor, dst):
 # array: ``cuda.device_array`` for a launch, ``np.empty`` to compile for a device without one.
 
 
-def _threads(n: int) -> tuple[int, int]:
-    """(blocks, threads per block) of the grid-stride launch for ``n`` paths."""
+def _threads(n: int, scratch_rows: int = 0) -> tuple[int, int]:
+    """(blocks, threads per block) of the grid-stride launch for ``n`` paths, each thread
+    owning one column of ``scratch_rows`` float64 scratch rows: at most :data:`MAX_THREADS`
+    threads, and at most :data:`SCRATCH_BYTES` of scratch (at least one block). The number of
+    threads changes the speed, never the numbers: each path is computed the same way by
+    whichever thread takes it."""
     tpb = THREADS_PER_BLOCK
     total = min(max(n, 1), MAX_THREADS)
+    if scratch_rows > 0:
+        total = min(total, max(tpb, SCRATCH_BYTES // (8 * scratch_rows) // tpb * tpb))
     blocks = (total + tpb - 1) // tpb
     return blocks, tpb
+
+
+def _scratch_rows(model: Any, d: int, tau: float) -> int:
+    """float64 rows of per-thread scratch the model's plan allocates (see the ``_plan_*``)."""
+    if isinstance(model, Heston):
+        return int(model.steps(tau))
+    if isinstance(model, BlackScholesBasket):
+        return 5 * model.dim
+    if isinstance(model, BachelierBasket):
+        return 3 * d
+    return 0
 
 
 def _plan_black_scholes(model, x, tau, legs, seed, first, antithetic, alloc, to_dev, d,
@@ -295,7 +313,7 @@ def plan(model: Any, product: Any, encoded: tuple, x: Any, seed: int, first_path
     to_dev = to_dev or (lambda a: a)
     legs = tuple(to_dev(a) for a in kernel_legs(encoded))
     n, d = x.shape
-    grid = _threads(n)
+    grid = _threads(n, _scratch_rows(model, d, float(product.maturity)))
     kernel, args, y, dydx = make(model, x, float(product.maturity), legs, np.uint64(seed),
                                  np.uint64(first_path), antithetic, alloc, to_dev, d,
                                  grid[0] * grid[1])

@@ -19,8 +19,10 @@ defined later in the same process are cached there too.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 import warnings
@@ -86,7 +88,8 @@ def use_versioned_cache() -> str:
     ``NUMBA_CACHE_DIR``, else Numba's user-wide cache folder, else ``numba-cache-<uid>`` in the
     temporary folder: the first whose versioned folder is private to this user and can be
     written (an unwritable one would make Numba fall back to ``__pycache__`` beside the sources,
-    where no digest protects the kernels); else a fresh private temporary folder. Must run
+    where no digest protects the kernels); else a fresh private temporary folder, removed when
+    the process exits. Must run
     before the package's ``cache=True`` functions are defined: Numba fixes a function's cache
     folder when it is decorated."""
     import numba
@@ -111,7 +114,10 @@ def use_versioned_cache() -> str:
                               f"subfolder {folder}) cannot be written, or is not a folder of "
                               "this user that only this user can write", stacklevel=2)
         if chosen is None:  # nothing private to reuse: a fresh folder, compiled this once
-            chosen = os.path.join(tempfile.mkdtemp(prefix="numba-cache-"), folder)
+            fresh = tempfile.mkdtemp(prefix="numba-cache-")
+            # Removed when this process exits; child processes that inherit it die first.
+            atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+            chosen = os.path.join(fresh, folder)
             os.mkdir(chosen, 0o700)
     numba.config.CACHE_DIR = chosen
     os.environ["NUMBA_CACHE_DIR"] = chosen

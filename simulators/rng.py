@@ -36,6 +36,22 @@ _INV32 = 1.0 / 4294967296.0
 # change here regenerates them instead of reusing numbers made by the old algorithm.
 NUMBERS_VERSION = "philox4x32-10/as241/1"
 
+
+def numbers_id(backend: str) -> str:
+    """The ``numbers`` a dataset made on ``backend`` ("cpu" or "gpu") records and hashes.
+
+    The CPU's is :data:`NUMBERS_VERSION`. A CUDA device evaluates the same draws and the same
+    arithmetic, but its compiler fuses ``a * b + c`` into one rounding and takes ``exp``/``log``
+    from libdevice, so the last bits differ (and compound over Heston's steps): its numbers are
+    ``NUMBERS_VERSION + "/cuda"``, and a GPU dataset never shares a hash with a CPU one.
+    """
+    if backend == "cpu":
+        return NUMBERS_VERSION
+    if backend == "gpu":
+        return NUMBERS_VERSION + "/cuda"
+    raise ValueError(f"The 'backend' argument of numbers_id must be 'cpu' or 'gpu'. Got "
+                     f"{backend!r} instead.")
+
 STREAM_MODEL = 0
 STREAM_SAMPLER = 1
 # Stream 2 is the samplers' uniforms (``samplers.STREAM_UNIFORM``). The one-step transitions

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .rng import NUMBERS_VERSION
+from .rng import numbers_id
 
 
 @dataclass(frozen=True)
@@ -95,5 +95,5 @@ class Sample:
             "precision": str(self.dtype),
             "backend": self.backend,
             "inputs": list(self.inputs),
-            "numbers": NUMBERS_VERSION,
+            "numbers": numbers_id(self.backend),
         }

@@ -84,7 +84,8 @@ def _check_objects(model, product, sampler, xva) -> None:
 
 
 def resolve_backend(backend: str) -> str:
-    """'cpu' or 'gpu'; 'auto' picks the GPU when CUDA is usable, else the CPU (logged once)."""
+    """'cpu' or 'gpu'; 'auto' picks the GPU when CUDA is usable, else the CPU (logged at INFO
+    on every call that falls back)."""
     v.choice("simulate", "backend", backend, BACKENDS)
     if backend == "auto":
         if _gpu_usable():

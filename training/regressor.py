@@ -44,6 +44,7 @@ from ._validation import (
     IsNone,
     Options,
     Predicate,
+    available_device,
     check_X,
     check_xy,
     is_seed,
@@ -327,12 +328,7 @@ class DifferentialRegressor(BaseRegressor):
     def _resolve_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(
-                "device='cuda' was requested but torch.cuda.is_available() is False; "
-                "use device='cpu' or 'auto'."
-            )
-        return torch.device(self.device)
+        return available_device(type(self).__name__, "device", str(self.device))
 
     def _schedule(self) -> _sched.PiecewiseLinear:
         if isinstance(self.schedule, _sched.PiecewiseLinear):

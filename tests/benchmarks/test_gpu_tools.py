@@ -40,6 +40,23 @@ def test_a_rerun_replaces_the_earlier_result_and_keeps_it(tmp_path, monkeypatch)
     assert [e["outcome"] for e in summary["tests"]["t.m::test_b"]["earlier"]] == ["failed"]
 
 
+def test_a_step_that_left_no_file_is_named_and_the_rest_summarised(tmp_path, monkeypatch,
+                                                                    capsys):
+    """gpu.py or a test step that failed or timed out leaves no gpu.json or XML: the summary
+    keeps the other steps' results and lists what is missing (it used to raise and lose all)."""
+    first, out = tmp_path / "a.xml", tmp_path / "s.json"
+    first.write_text(XML)
+    gone_xml, gone_machine = tmp_path / "ptx.xml", tmp_path / "gpu.json"
+    monkeypatch.setattr("sys.argv", ["s", str(first), str(gone_xml), "--machine",
+                                     str(gone_machine), "--out", str(out)])
+    gpu_tests_summary.main()
+    summary = json.loads(out.read_text())
+    assert summary["counts"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 1}
+    assert summary["missing_files"] == [str(gone_xml), str(gone_machine)]
+    assert summary["machine"] is None
+    assert f"missing (its step failed or timed out): {gone_xml}" in capsys.readouterr().err
+
+
 def test_committed_device_results_are_complete_and_passing():
     """The device run recorded in benchmarks/results: every model/product case passed on at
     least 1e6 paths, and the training hand-off moved no data to the host."""

@@ -1,5 +1,6 @@
 """Datasets record the random-number algorithms: a change regenerates instead of reusing."""
 
+import dataclasses
 import json
 
 import pytest
@@ -13,8 +14,69 @@ def test_numbers_version_enters_the_hash(monkeypatch):
     spec = bs_spec(n_paths=100, seed=1)
     before = spec.hash
     assert spec.identity()["numbers"] == simulators.NUMBERS_VERSION
-    monkeypatch.setattr(simulators, "NUMBERS_VERSION", "philox4x32-10/box-muller/0")
+    monkeypatch.setattr(simulators.rng, "NUMBERS_VERSION", "philox4x32-10/box-muller/0")
     assert spec.hash != before
+
+
+def test_gpu_numbers_hash_apart_from_cpu_numbers():
+    """A CUDA device fuses multiply-adds and takes exp/log from libdevice: its last bits differ,
+    so a GPU dataset never shares a hash (and so a directory or its parts) with a CPU one."""
+    cpu = bs_spec(n_paths=100, seed=1)
+    gpu = cpu.replace(backend="gpu")
+    assert cpu.identity()["numbers"] == simulators.NUMBERS_VERSION  # CPU hashes unchanged
+    assert gpu.identity()["numbers"] == simulators.NUMBERS_VERSION + "/cuda"
+    assert gpu.hash != cpu.hash and gpu.dirname != cpu.dirname
+    assert data.DatasetSpec.from_dict(gpu.to_dict()).hash == gpu.hash
+    with pytest.raises(ValueError, match="'backend' argument of numbers_id must be 'cpu' or "
+                                         "'gpu'. Got 'auto'"):
+        simulators.numbers_id("auto")
+
+
+def test_auto_hashes_as_the_backend_it_resolves_to(monkeypatch):
+    import data.spec as spec_module
+
+    cpu = bs_spec(n_paths=100, seed=1)
+    auto = cpu.replace(backend="auto")
+    monkeypatch.setattr(spec_module, "_auto_backend", lambda: "cpu")
+    assert auto.hash == cpu.hash
+    monkeypatch.setattr(spec_module, "_auto_backend", lambda: "gpu")
+    assert auto.hash == cpu.replace(backend="gpu").hash
+
+
+def test_generate_resolves_auto_once_and_records_the_backend(tmp_path, monkeypatch):
+    """The workers get the resolved backend, so every part holds the numbers the hash names;
+    the manifest and the part sidecars record it."""
+    import data.spec as spec_module
+
+    monkeypatch.setattr(spec_module, "_auto_backend", lambda: "cpu")
+    seen = []
+    real = simulators.simulate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["backend"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simulators, "simulate", spy)
+    spec = bs_spec(n_paths=100, seed=3).replace(backend="auto", chunk_paths=40)
+    path = data.generate(spec, root=tmp_path)
+    assert seen == ["cpu"] * 3
+    manifest = json.loads((path / data.MANIFEST).read_text())
+    assert manifest["backend"] == "cpu" and manifest["numbers"] == simulators.NUMBERS_VERSION
+    assert path.name == bs_spec(n_paths=100, seed=3).dirname
+
+
+def test_a_gpu_sample_does_not_match_a_cpu_spec():
+    """``write_dataset`` of a sample made on the GPU under a CPU spec is refused by field."""
+    from data.writer import _check_sample
+
+    spec = bs_spec(n_paths=8, seed=4)
+    s = simulators.simulate(spec.model, spec.product, spec.sampler, n_paths=8, seed=4)
+    gpu = dataclasses.replace(s, backend="gpu")
+    assert gpu.metadata()["numbers"] == simulators.NUMBERS_VERSION + "/cuda"
+    _check_sample(s, spec)
+    with pytest.raises(ValueError, match="field 'numbers'"):
+        _check_sample(gpu, spec)
+    _check_sample(gpu, spec.replace(backend="gpu"))
 
 
 def test_manifest_without_numbers_version_is_refused(tmp_path):

@@ -151,3 +151,45 @@ def test_a_gpu_backend_or_pinn_device_without_a_gpu_is_refused_before_anything_r
     result = runner.invoke(app, ["simulate", str(path), "--scenario", "bs", "--set",
                                  "backend=auto", "--set", 'dask={"gpu_workers": true}'])
     assert result.exit_code == 0, result.output
+
+
+def test_a_listed_but_unusable_gpu_and_a_worker_gpu_index_are_refused(tmp_path, monkeypatch):
+    """CUDA_VISIBLE_DEVICES alone does not make the GPU backend usable (no numba-cuda or no
+    driver): refused in one line before anything runs, not three tracebacks per scenario.
+    With dask.gpu_workers each worker sees its own GPU as cuda:0, so a PINN on 'cuda:1' is
+    refused for the commands that start that cluster."""
+    import sys
+
+    import typer
+
+    from pipeline import cluster
+    from pipeline.cli import _check_gpus
+    from pipeline.config import load_config
+
+    from .conftest import CONFIGS
+
+    simulate_module = sys.modules["simulators.simulate"]
+    monkeypatch.setattr(cluster, "visible_gpus", lambda: ["0", "1"])
+    monkeypatch.setattr(simulate_module, "_gpu_problem", lambda: "no CUDA device is usable")
+    cfg = load_config(CONFIGS / "small.yaml", ["backend=gpu"])
+    printed = []
+    monkeypatch.setattr("pipeline.cli.console.print", lambda *a, **k: printed.append(a[0]))
+    with pytest.raises(typer.Exit) as exc:
+        _check_gpus(cfg, None, [], cluster=False)
+    assert exc.value.exit_code == 2 and len(printed) == 1
+    assert "backend: 'gpu' cannot run here: no CUDA device is usable" in printed[0]
+
+    monkeypatch.setattr(simulate_module, "_gpu_problem", lambda: None)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    cfg = load_config(CONFIGS / "small.yaml", [
+        "backend=gpu", 'dask={"enabled": true, "gpu_workers": true}',
+        "scenarios.bs.pinn.options.device=cuda:1"])
+    printed.clear()
+    with pytest.raises(typer.Exit):
+        _check_gpus(cfg, None)
+    assert "'cuda:1' names a GPU by index, but with dask.gpu_workers" in printed[0]
+    _check_gpus(cfg, None, cluster=False)  # `diffml pinn` runs here, where cuda:1 exists
+    _check_gpus(load_config(CONFIGS / "small.yaml", [
+        "backend=gpu", 'dask={"enabled": true, "gpu_workers": true}',
+        "scenarios.bs.pinn.options.device=cuda"]), None)

@@ -22,7 +22,7 @@ try:
 except ImportError:  # the dev extra installs it: CI must not skip
     if os.environ.get("CI"):
         raise
-    pytest.skip("mlflow is not installed (pip install 'diffml[mlflow]')", allow_module_level=True)
+    pytest.skip("mlflow is not installed (pip install -c constraints.txt -e '.[mlflow]')", allow_module_level=True)
 
 
 def _config(**mlflow):
@@ -110,7 +110,7 @@ def test_off_by_default_and_failures_are_warnings(run_dir: Path, tmp_path: Path,
     caplog.clear()
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)  # as if not installed
     assert log_run(_config(enabled=True), run_dir) is None
-    assert "pip install 'diffml[mlflow]'" in caplog.text
+    assert "pip install -c constraints.txt -e '.[mlflow]'" in caplog.text
 
 
 def test_log_run_uses_the_configured_store_and_experiment(run_dir: Path, tmp_path: Path) -> None:

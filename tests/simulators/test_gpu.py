@@ -322,3 +322,37 @@ def test_device_output_reaches_torch_by_dlpack():
     t = torch.from_dlpack(s.dydx)
     assert t.is_cuda and t.shape == (1000, 1)
     np.testing.assert_allclose(t.cpu().numpy(), s.to_numpy().dydx)
+
+
+def test_scratch_per_launch_is_bounded_for_long_heston_paths():
+    """Heston's reverse sweep keeps its variance path in a (steps, threads) scratch buffer: for
+    long paths the launch uses fewer grid-stride threads so the buffer stays within
+    SCRATCH_BYTES, while 252 steps and the baskets keep the full grid."""
+    pytest.importorskip("numba.cuda")
+    from simulators import _gpu
+
+    def scratch_bytes(model, product, n):
+        shapes = []
+
+        def alloc(shape):
+            shapes.append(shape)
+            return np.empty((1,))
+
+        x = np.empty((n, len(model.inputs)))
+        _, _, (blocks, tpb), _, _ = _gpu.plan(model, product, product.encode(model.dim), x, 1,
+                                              0, False, alloc)
+        threads = blocks * tpb
+        scratch = [s for s in shapes if len(s) == 2 and s[1] == threads]
+        return threads, tpb, sum(8 * s[0] * s[1] for s in scratch)
+
+    n = 1 << 21
+    call = sim.European(100.0, 1.0, "call")
+    for per_year, full in ((252, True), (40_000, False), (100_000, False)):
+        heston = sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7, steps_per_year=per_year)
+        threads, tpb, used = scratch_bytes(heston, call, n)
+        assert threads % tpb == 0 and used <= _gpu.SCRATCH_BYTES
+        assert (threads == _gpu.MAX_THREADS) == full, (per_year, threads)
+    corr = np.full((10, 10), 0.3) + 0.7 * np.eye(10)
+    basket = sim.BlackScholesBasket(vols=[0.2] * 10, correlation=corr)
+    threads, _, used = scratch_bytes(basket, sim.BasketOption([0.1] * 10, 1.0, 1.0, "call"), n)
+    assert threads == _gpu.MAX_THREADS and 0 < used <= _gpu.SCRATCH_BYTES

@@ -144,3 +144,24 @@ def test_roots_sticky_temporary_folder_is_a_valid_parent(monkeypatch):
         pytest.skip("/tmp is not root's sticky folder here")
     assert nc._owned("/tmp", sticky_root=True)
     assert not nc._owned("/tmp")  # never as the cache folder itself
+
+
+def test_the_fresh_fallback_folder_is_removed_at_exit(tmp_path, monkeypatch):
+    """When no candidate can be used, the fresh private folder made for this process is
+    registered for removal at exit (it is never reused, so it would only pile up)."""
+    import tempfile
+
+    registered = []
+    monkeypatch.setattr(nc.atexit, "register", lambda fn, *a, **k: registered.append((fn, a, k)))
+    monkeypatch.setattr(nc, "_usable", lambda folder: False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "bad"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "bad"))
+    with pytest.warns(UserWarning, match="is not used"):
+        chosen = Path(nc.use_versioned_cache())
+    fresh = chosen.parent
+    assert fresh.parent == tmp_path and fresh.name.startswith("numba-cache-") and chosen.is_dir()
+    assert len(registered) == 1
+    fn, args, kwargs = registered[0]
+    fn(*args, **kwargs)
+    assert not fresh.exists()

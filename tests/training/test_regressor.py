@@ -169,6 +169,18 @@ def test_bad_inputs():
             DifferentialRegressor(device="cuda").fit(X, y, z)
 
 
+def test_a_cuda_index_beyond_the_devices_is_one_clear_error(monkeypatch):
+    """'cuda:3' on a one-GPU machine names the field and the count (torch's own message is
+    "invalid device ordinal", raised later from inside the fit)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    m = DifferentialRegressor(device="cuda:3")
+    with pytest.raises(RuntimeError, match="The 'device' parameter of DifferentialRegressor "
+                                           "must name an available device: there are 1 CUDA "
+                                           "devices. Got 'cuda:3' instead."):
+        m._resolve_device()
+
+
 class _DLPackOnly:
     """An array known only through the DLPack protocol (as a CuPy or JAX array would be)."""
 
