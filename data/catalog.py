@@ -122,7 +122,12 @@ def _references(keep: Any) -> list[Any]:
             raise TypeError(f"The 'keep[{i}]' entry of gc must be a DatasetSpec (or anything "
                             "with a dirname), a directory name, a hash or a name. Got "
                             f"{type(k).__name__} {k!r} instead.")
-        out.append(k)
+        if getattr(k, "backend", None) == "auto" and hasattr(k, "replace"):
+            # "auto" hashes as the backend it resolves to where it runs: a machine without a
+            # GPU must not remove what the same spec made on one, nor the reverse
+            out += [k.replace(backend="cpu"), k.replace(backend="gpu")]
+        else:
+            out.append(k)
     return out
 
 
@@ -167,8 +172,9 @@ def gc(root: str | os.PathLike, keep: Iterable[Any], *, dry_run: bool = True) ->
         root: the datasets root.
         keep: references to keep: ``DatasetSpec`` objects, directory names
             (``<name>-<hash12>``, or paths ending in one), 12-digit or full hashes, or bare
-            names (which keep every dataset of that name). Anything else (None, a single
-            string, an entry of another type) raises TypeError before anything is removed.
+            names (which keep every dataset of that name). A spec with ``backend="auto"``
+            keeps both its CPU and its GPU dataset. Anything else (None, a single string, an
+            entry of another type) raises TypeError before anything is removed.
         dry_run: only return what would be removed (default).
 
     Returns:

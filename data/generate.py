@@ -132,12 +132,13 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
             if (info.index, info.first_path, info.rows) == (index, first_path, rows):
                 # the reader's checks: a part with a matching checksum may still hold NaN
                 read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=True)
+                _check_part_backend(path, info.backend, spec)
                 return PartInfo(**{**info.to_dict(), "seconds": 0.0})
         else:
-            # the part's metadata carries the hash, so its numbers are the spec's backend's
             info = PartInfo(index=index, file=path.name, first_path=first_path, rows=rows,
-                            bytes=path.stat().st_size, sha256="", backend=spec.numbers_backend)
+                            bytes=path.stat().st_size, sha256="", backend=_footer_backend(path))
             read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=False)
+            _check_part_backend(path, info.backend, spec)
             info = PartInfo(**{**info.to_dict(), "sha256": file_sha256(path)})
             atomic_write_text(side, json.dumps(info.to_dict()), fsync=False)
             return info
@@ -148,11 +149,40 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
     return None
 
 
-def _check_complete(final: Path, verify: bool) -> Dataset:
+def _footer_backend(path: Path) -> str:
+    """The backend recorded in a part's own Parquet metadata ("" when it cannot be read: the
+    part is then checked, and refused, by ``read_part``)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        backend = json.loads(meta[METADATA_KEY]).get("backend")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return ""
+    return backend if isinstance(backend, str) else ""
+
+
+def _check_part_backend(path: Path, backend: str, spec: DatasetSpec) -> None:
+    """DatasetError unless the part was made on the backend whose numbers ``spec`` hashes.
+    Before the two hashed apart, a GPU part had a CPU spec's hash: such a part is not reused."""
+    if backend != spec.numbers_backend:
+        raise DatasetError(f"{path}: made on backend {backend!r}, the spec asks for "
+                           f"{spec.numbers_backend} numbers (their last bits differ)", str(path))
+
+
+def _check_complete(final: Path, verify: bool, spec: DatasetSpec | None = None) -> Dataset:
     """Open a finished dataset and (``verify``) read every part with the reader's checks
     (SHA-256, page CRCs, path ids, finite values), so that whatever is returned can be read;
-    DatasetError if anything is wrong. Without ``verify``, the open-time checks only."""
+    DatasetError if anything is wrong. Without ``verify``, the open-time checks only. With
+    ``spec``, also DatasetError when the dataset was made (wholly or in part) on another
+    backend than the one whose numbers ``spec`` hashes: a GPU dataset written before the two
+    hashed apart carries a CPU spec's hash."""
     ds = open_dataset(final)
+    made_on = ds.manifest.get("backend")
+    if spec is not None and made_on != spec.numbers_backend:
+        raise DatasetError(f"{final}: made on backend {made_on!r}, the spec asks for "
+                           f"{spec.numbers_backend} numbers (their last bits differ); "
+                           "regenerating it", str(final))
     return ds.verify() if verify else ds
 
 
@@ -286,7 +316,7 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
            else "it does not exist yet")
     if final.is_dir():  # complete and verified: served without the (write) lock
         try:
-            _check_complete(final, verify)
+            _check_complete(final, verify, spec)
         except (DatasetError, OSError) as exc:
             why = f"it needs repair ({exc})"
         else:
@@ -298,7 +328,7 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
         if final.exists():
             _quarantine_strays(final, spec)
             try:
-                _check_complete(final, verify)
+                _check_complete(final, verify, spec)
             except DatasetError as exc:
                 log.warning("dataset %s is damaged (%s); repairing it", final, exc)
                 _adopt_damaged(final, tmp, spec)

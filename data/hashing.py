@@ -2,10 +2,12 @@
 
 The hash is the SHA-256 of the canonical JSON of the dataset's *identity*: everything that
 determines the numbers (model, product, sampler, XVA, seed, number of paths, antithetic,
-precision). Canonical JSON means: keys sorted, no whitespace, ASCII only, tuples written as
-lists, NumPy scalars and arrays converted to Python numbers and lists, floats written with
-Python's ``repr`` (the shortest string that round-trips to the same double, so two floats hash
-equal exactly when they are the same double), NaN and Infinity refused.
+precision, and ``numbers``: the random-number algorithms and whether a CPU or a GPU evaluated
+them, ``simulators.numbers_id``). Canonical JSON means: keys sorted, no whitespace, ASCII
+only, tuples written as lists, NumPy scalars and arrays converted to Python numbers and lists,
+floats written with Python's ``repr`` (the shortest string that round-trips to the same
+double, so two floats hash equal exactly when they are the same double), NaN and Infinity
+refused.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 import numpy as np
 
 # The fields that determine a dataset's numbers: the input of its content hash. "numbers" is
-# simulators.NUMBERS_VERSION (the RNG and normal-transform algorithms).
+# simulators.numbers_id(backend): NUMBERS_VERSION (the RNG and normal-transform algorithms),
+# with "/cuda" appended for GPU numbers.
 IDENTITY_KEYS = ("model", "product", "sampler", "xva", "seed", "n_paths", "antithetic",
                  "precision", "numbers")
 

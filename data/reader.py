@@ -200,9 +200,7 @@ class Dataset:
         """The ``DatasetSpec`` (parameter objects rebuilt from the manifest)."""
         from .spec import DatasetSpec
 
-        return DatasetSpec.from_dict({**self.manifest, "backend": "cpu"}
-                                     if isinstance(self.manifest.get("backend"), list)
-                                     else self.manifest)
+        return DatasetSpec.from_dict(self.manifest)  # the backend its recorded numbers name
 
     def __repr__(self) -> str:
         return (f"Dataset({str(self.path)!r}, n_paths={self.n_paths}, inputs={self.inputs}, "

@@ -257,6 +257,10 @@ class DatasetSpec:
 
         A recorded ``chunk_paths`` above today's ``max_chunk_paths`` (a dataset written before
         that bound) is lowered to it: it is not part of the hash, so the dataset is the same.
+        The recorded ``numbers`` decide the backend ("gpu" when they end in ``/cuda``, else
+        "cpu"), so the spec has the recorded hash on any machine: "auto" comes back resolved,
+        and a manifest whose parts came from both backends, or a GPU dataset written before
+        GPU numbers hashed apart, comes back as the CPU spec it was hashed as.
         """
         missing = [k for k in ("name", *IDENTITY_KEYS) if k not in d]
         if missing:
@@ -268,7 +272,7 @@ class DatasetSpec:
         return cls(name=d["name"], model=model, product=from_dict(d["product"]),
                    sampler=from_dict(d["sampler"]), seed=d["seed"], n_paths=d["n_paths"],
                    antithetic=d["antithetic"], xva=from_dict(d["xva"]),
-                   precision=d["precision"], backend=d.get("backend", "cpu"),
+                   precision=d["precision"], backend=_recorded_backend(d),
                    chunk_paths=chunk)
 
     @classmethod
@@ -286,9 +290,27 @@ class DatasetSpec:
                    chunk_paths=chunk_paths)
 
 
+def _recorded_backend(d: dict) -> Any:
+    """The backend of a spec dict or manifest: the one its ``numbers`` name when recorded,
+    else its ``backend`` field (default "cpu")."""
+    numbers = d.get("numbers")
+    if isinstance(numbers, str):
+        return "gpu" if numbers.endswith("/cuda") else "cpu"
+    return d.get("backend", "cpu")
+
+
 @functools.lru_cache(maxsize=1)
 def _auto_backend() -> str:
-    """``simulators.resolve_backend("auto")``, once per process (it probes CUDA)."""
-    from simulators.simulate import resolve_backend
+    """``simulators.resolve_backend("auto")``, once per process. It probes CUDA, which
+    initialises the driver: a process pool forked after it cannot use the GPU (use the spawn
+    start method, as the pipeline's Dask workers do). Any failure of the probe means "cpu"."""
+    try:
+        from simulators.simulate import resolve_backend
 
-    return resolve_backend("auto")
+        return resolve_backend("auto")
+    except Exception as exc:  # noqa: BLE001 - a probe that fails leaves the CPU
+        import logging
+
+        logging.getLogger(__name__).warning("backend='auto': the GPU probe failed (%s: %s); "
+                                            "the CPU's numbers", type(exc).__name__, exc)
+        return "cpu"

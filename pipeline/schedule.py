@@ -2,7 +2,7 @@
 
 The flow re-reads the configuration file at each run, so editing the YAML (or the parameters
 file) is enough to change tomorrow's run, and datasets are regenerated exactly when their
-parameters changed (content hash).
+parameters, or the backend between CPU and GPU, changed (content hash).
 
 Anyone who can reach the Prefect API can start a run of a served deployment with parameters of
 their choosing. ``serve`` therefore fixes an allow-list of directories (the environment of the

@@ -83,6 +83,12 @@ def _usable(folder: str) -> bool:
     return True
 
 
+def _remove_if_creator(folder: str, creator: int) -> None:
+    """Remove ``folder`` when called in the process ``creator`` (an atexit handler)."""
+    if os.getpid() == creator:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def use_versioned_cache() -> str:
     """Point Numba's cache at ``<base>/diffml-simulators-<digest>`` and return it. ``base`` is
     ``NUMBA_CACHE_DIR``, else Numba's user-wide cache folder, else ``numba-cache-<uid>`` in the
@@ -115,8 +121,10 @@ def use_versioned_cache() -> str:
                               "this user that only this user can write", stacklevel=2)
         if chosen is None:  # nothing private to reuse: a fresh folder, compiled this once
             fresh = tempfile.mkdtemp(prefix="numba-cache-")
-            # Removed when this process exits; child processes that inherit it die first.
-            atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+            # Removed when this process exits (not a forked child inheriting the handler).
+            # Children that inherit the folder through NUMBA_CACHE_DIR (Dask workers) are
+            # stopped before their parent exits; one that outlives it loses its cache.
+            atexit.register(_remove_if_creator, fresh, os.getpid())
             chosen = os.path.join(fresh, folder)
             os.mkdir(chosen, 0o700)
     numba.config.CACHE_DIR = chosen

@@ -30,14 +30,17 @@ def test_plan_chunks_covers_the_range():
     assert data.plan_chunks(3, 10) == [(0, 0, 3)]
 
 
-def test_identical_spec_reuses_without_simulating(root, spy):
+def test_identical_spec_reuses_without_simulating(root, spy, monkeypatch):
+    import data.spec as spec_module
+
+    monkeypatch.setattr(spec_module, "_auto_backend", lambda: "cpu")  # as on a CPU machine
     spec = bs_spec()
     first = data.find_or_create(spec, root)
     assert len(spy.calls) == 4
     spy.calls.clear()
     again = data.find_or_create(bs_spec(), root)  # an equal spec built afresh
     assert spy.calls == [] and again.path == first.path
-    # chunking, backend and name do not determine the numbers: same hash, no simulation
+    # chunking, name and "auto" resolving to the CPU do not change the numbers: no simulation
     data.generate(spec.replace(chunk_paths=999, backend="auto"), root=root)
     assert spy.calls == []
     other = data.find_or_create(spec.replace(seed=8), root)

@@ -82,11 +82,15 @@ def test_hash_changes_with_xva_parameters():
         assert base.replace(xva=sim.XVA(**change)).hash != base.hash
 
 
-def test_hash_ignores_name_backend_chunking():
+def test_hash_ignores_name_and_chunking_and_tells_cpu_from_gpu(monkeypatch):
+    import data.spec as spec_module
+
+    monkeypatch.setattr(spec_module, "_auto_backend", lambda: "cpu")  # as on a CPU machine
     base = bs_spec()
     for change in (dict(name="other"), dict(backend="auto"), dict(chunk_paths=17)):
         assert base.replace(**change).hash == base.hash
     assert base.replace(name="other").dirname != base.dirname
+    assert base.replace(backend="gpu").hash != base.hash
 
 
 def test_identical_specs_hash_equal_and_numpy_inputs_normalised():

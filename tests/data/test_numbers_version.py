@@ -87,3 +87,54 @@ def test_manifest_without_numbers_version_is_refused(tmp_path):
     (path / data.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(data.DatasetError, match="older diffml.*regenerate"):
         data.open_dataset(path)
+
+
+def _legacy_gpu_dataset(root, monkeypatch, spec):
+    """A dataset as a GPU wrote it before GPU numbers hashed apart: the CPU spec's hash
+    (numbers without /cuda), parts and manifest recording backend "gpu"."""
+    real = simulators.simulate
+    with monkeypatch.context() as m:
+        m.setattr(simulators, "numbers_id", lambda backend: simulators.NUMBERS_VERSION)
+
+        def on_gpu(*args, **kwargs):
+            return dataclasses.replace(real(*args, **{**kwargs, "backend": "cpu"}),
+                                       backend="gpu")
+
+        m.setattr(simulators, "simulate", on_gpu)
+        path = data.generate(spec.replace(backend="gpu"), root=root)
+    assert path.name == spec.dirname
+    return path
+
+
+def test_a_gpu_dataset_from_before_is_not_served_to_a_cpu_spec(tmp_path, monkeypatch):
+    """It carries the CPU spec's hash: served as it was, a CPU run would have trained on GPU
+    numbers (last bits different). It is regenerated, and none of its parts is reused."""
+    spec = bs_spec(n_paths=100, seed=5, chunk_paths=40)
+    path = _legacy_gpu_dataset(tmp_path, monkeypatch, spec)
+    legacy = json.loads((path / data.MANIFEST).read_text())
+    assert legacy["backend"] == "gpu" and legacy["hash"] == spec.hash
+    ds = data.open_dataset(path)  # read as what it is: its recorded hash, CPU-hashed numbers
+    assert ds.spec.hash == legacy["hash"] and ds.spec.backend == "cpu"
+    calls = []
+    real = simulators.simulate
+    monkeypatch.setattr(simulators, "simulate",
+                        lambda *a, **k: calls.append(k["backend"]) or real(*a, **k))
+    again = data.generate(spec, root=tmp_path)
+    manifest = json.loads((again / data.MANIFEST).read_text())
+    assert calls == ["cpu"] * 3 and manifest["backend"] == "cpu"
+    assert {p["backend"] for p in manifest["parts"]} == {"cpu"}
+    calls.clear()
+    data.generate(spec, root=tmp_path)  # now it is the CPU's: reused
+    assert calls == []
+
+
+def test_gc_keeps_both_datasets_of_an_auto_spec(tmp_path, monkeypatch):
+    """A machine without a GPU must not remove the GPU dataset of the same config."""
+    spec = bs_spec(n_paths=60, seed=6, chunk_paths=60)
+    cpu = data.generate(spec, root=tmp_path)
+    gpu = tmp_path / spec.replace(backend="gpu").dirname
+    gpu.mkdir()
+    (gpu / "part-00000.parquet").write_bytes(b"x")  # listed as damaged: gc's to remove
+    assert data.gc(tmp_path, [spec], dry_run=True) == [gpu]
+    assert data.gc(tmp_path, [spec.replace(backend="auto")], dry_run=True) == []
+    assert cpu.exists()

@@ -163,5 +163,8 @@ def test_the_fresh_fallback_folder_is_removed_at_exit(tmp_path, monkeypatch):
     assert fresh.parent == tmp_path and fresh.name.startswith("numba-cache-") and chosen.is_dir()
     assert len(registered) == 1
     fn, args, kwargs = registered[0]
+    folder, creator = args
+    fn(folder, creator + 1, **kwargs)  # a forked child that inherited the handler: kept
+    assert fresh.exists()
     fn(*args, **kwargs)
     assert not fresh.exists()
