@@ -382,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
                          "the quick 2D budget); give a run with N > 1 the machine to itself")
     ap.add_argument("--faces", choices=("reduced", "full", "auto", "pointwise"), default=None,
                     help="nonlinear: face residuals instead of the problem's default (auto)")
+    ap.add_argument("--state-weights", choices=("area", "nodes"), default=None,
+                    help="nonlinear, problems on a ClusteredGrid (2D, Heston): its state_weights "
+                         "instead of the default (area)")
     ap.add_argument("--bases", default="risk_free,split",
                     help="nonlinear: comma list of risk_free, split, smoothed_payoff, none")
     ap.add_argument("--fd-order", action="store_true",

@@ -315,7 +315,8 @@ def table(runs: list[dict]) -> str:
     def grid(r: dict) -> str:
         c = r["config"]["collocation"]
         n = c.get("n_space")
-        return f"{c['type'].replace('Grid', '')} {c['n_tau']} × {n}"
+        weights = ", node weights" if c.get("state_weights") == "nodes" else ""
+        return f"{c['type'].replace('Grid', '')} {c['n_tau']} × {n}{weights}"
 
     head = ("| problem | λ_B | base | budget | network | collocation (τ × per state) | PINN | "
             "split (free) | "
@@ -401,6 +402,20 @@ def _with(config: Callable[[str, str | None], PINNConfig], **changes
     return lambda budget, base: config(budget, base).replace(**changes)
 
 
+def _with_state_weights(config: Callable[[str, str | None], PINNConfig], weights: str
+                        ) -> Callable[[str, str | None], PINNConfig]:
+    """``config`` with its ClusteredGrid's ``state_weights`` set; ValueError for a problem on
+    another collocation (the 1D problems' uniform grid)."""
+    def changed(budget: str, base: str | None) -> PINNConfig:
+        cfg = config(budget, base)
+        if not isinstance(cfg.collocation, ClusteredGrid):
+            raise ValueError(f"--state-weights applies to a ClusteredGrid; this problem uses "
+                             f"{type(cfg.collocation).__name__}")
+        return cfg.replace(collocation=dataclasses.replace(cfg.collocation,
+                                                           state_weights=weights))
+    return changed
+
+
 def _key(run: dict) -> tuple:
     """Runs with the same key replace each other: problem, lambda_B, base, budget, network
     size, sign feature, collocation, face residuals, initial condition, leg factors and torch
@@ -447,6 +462,9 @@ def main(args, machine: dict, output: str) -> int:
                     c = dataclasses.replace(c, config=_with(c.config, num_threads=args.threads))
                 if getattr(args, "faces", None):
                     c = dataclasses.replace(c, config=_with(c.config, face_residuals=args.faces))
+                if getattr(args, "state_weights", None):
+                    c = dataclasses.replace(c, config=_with_state_weights(c.config,
+                                                                          args.state_weights))
                 row = {**run(c, budget, base), "budget": budget,
                        "machine": machine,
                        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -91,6 +91,29 @@ def test_set_weights_are_the_normalised_trapezoid_products_at_their_points(grid,
         np.testing.assert_allclose(ps.weights, w / w.sum(), rtol=1e-12, err_msg=ps.name)
 
 
+def test_node_state_weights_weigh_every_state_node_alike():
+    """state_weights="nodes": a set's weight at a point is the tau trapezoid weight of its tau
+    node alone (times 1 per state node), renormalised per set (computed by hand); the same
+    nodes as the area weights, and the clustered band at the strike gets a larger share of the
+    interior loss than with area weights."""
+    p = basket_put()
+    area = ClusteredGrid(n_tau=6, n_space=(9, 7), stretch=0.5)
+    nodes = ClusteredGrid(n_tau=6, n_space=(9, 7), stretch=0.5, state_weights="nodes")
+    a, b = area.build(p), nodes.build(p)
+    for name, ps in b.items():
+        np.testing.assert_array_equal(ps.points, a[name].points)
+        taus = np.unique(np.concatenate([s.points[:, 0] for s in b.values()]))
+        w = _hand_trapezoid(taus)[np.searchsorted(taus, ps.points[:, 0])]
+        np.testing.assert_allclose(ps.weights, w / w.sum(), rtol=1e-12, err_msg=name)
+    band = np.all(np.abs(a["interior"].points[:, 1:] - 100.0) <= 50.0, axis=1)
+    assert b["interior"].weights[band].sum() > 1.5 * a["interior"].weights[band].sum()
+    assert collocation_from_dict(nodes.to_dict()) == nodes
+    assert "state_weights" not in area.to_dict()  # the default, as written before the field
+    with pytest.raises(ValueError, match="'state_weights' parameter of ClusteredGrid must be "
+                                         "one of 'area', 'nodes'. Got 'equal' instead"):
+        ClusteredGrid(state_weights="equal")
+
+
 def test_grid_sets_lie_on_their_faces():
     p = heston_put()
     sets = UniformGrid(n_tau=5, n_space=(11, 6)).build(p)

@@ -103,3 +103,41 @@ def test_threads_option_reaches_every_runs_config(monkeypatch):
     with pytest.raises(Stop):
         nl.main(args, machine={}, output="unused.json")
     assert seen == [3]
+
+
+def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch):
+    import argparse
+
+    import benchmarks.pinn_nonlinear as nl
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_run(c, budget, base):
+        seen.append(c.config(budget, base).collocation)
+        raise Stop
+
+    monkeypatch.setattr(nl, "run", fake_run)
+    args = argparse.Namespace(write_docs=False, quick=False, problems="worst_call_basket_put",
+                              lambda_b="0.02", fd_order=False, bases="split", width=None,
+                              faces=None, threads=None, state_weights="nodes")
+    with pytest.raises(Stop):
+        nl.main(args, machine={}, output="unused.json")
+    assert str(seen[0].state_weights) == "nodes" and seen[0].n_space == 31
+    with pytest.raises(ValueError, match="--state-weights applies to a ClusteredGrid; this "
+                                         "problem uses UniformGrid"):
+        nl.main(argparse.Namespace(**{**vars(args), "problems": "bs_forward"}), machine={},
+                output="unused.json")
+    import json
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pinn.json"
+    runs = json.loads(results.read_text())["nonlinear"]["runs"]
+    run = next(r for r in runs if r["config"]["collocation"]["type"] == "ClusteredGrid")
+    other = {**run, "config": {**run["config"], "collocation": {
+        **run["config"]["collocation"], "state_weights": "nodes"}}}
+    assert nl._key(run) != nl._key(other)
+    rows = nl.table([run, other]).splitlines()[2:]
+    assert sum("node weights" in r for r in rows) == 1

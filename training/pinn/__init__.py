@@ -26,7 +26,14 @@ from .collocation import (
 )
 from .losses import derivatives, loss_terms, residual
 from .network import MLP, PINNModel
-from .options import BaseFunction, FaceResiduals, InitialCondition, LossType, PINNStatus
+from .options import (
+    BaseFunction,
+    FaceResiduals,
+    InitialCondition,
+    LossType,
+    PINNStatus,
+    StateWeights,
+)
 from .problems import (
     BasketPDE,
     BlackScholesPDE,
@@ -69,6 +76,7 @@ __all__ = [
     "PointSet",
     "RandomSampler",
     "SobolSampler",
+    "StateWeights",
     "UniformGrid",
     "ClusteredGrid",
     "WorstOfPDE",

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from .. import _validation as v
+from .options import StateWeights
 from .problems.base import Face, PDEProblem
 
 
@@ -194,7 +195,8 @@ def _tensor_sets(problem: PDEProblem, axes: list[np.ndarray], weights: list[np.n
 @dataclass(frozen=True)
 class ClusteredGrid:
     """Tensor grid whose state nodes cluster where the value bends (sinh stretching), with
-    non-uniform trapezoidal weights (the loss still approximates the same integral).
+    non-uniform trapezoidal weights (the loss still approximates the same integral) or, with
+    ``state_weights="nodes"``, equal weights per node along the state axes.
 
     Each state variable uses ``problem.cluster_hints()`` (centre and width per variable: the strike
     for spots, v = 0 for the Heston variance) with the width multiplied by ``stretch``; tau nodes
@@ -206,6 +208,11 @@ class ClusteredGrid:
             variable).
         stretch: multiplies the problem's cluster widths (> 0; larger is closer to uniform).
         tau_power: exponent of the time map (>= 1).
+        state_weights: :class:`~training.pinn.options.StateWeights`: "area" (default;
+            trapezoidal, the integral over the box) or "nodes" (each node of a state axis
+            weighs the same, so the region where the nodes cluster weighs more; the tau axis
+            keeps its trapezoidal weights). On a box much wider than the region of interest
+            (S up to 4 K) the area weights let the far field dominate the loss.
 
     The grid may have at most :data:`MAX_POINTS` points in all.
     """
@@ -214,6 +221,7 @@ class ClusteredGrid:
     n_space: int | tuple[int, ...] = 41
     stretch: float = 1.0
     tau_power: float = 1.0
+    state_weights: StateWeights = StateWeights.AREA
 
     def __post_init__(self) -> None:
         _check_grid(self)
@@ -221,6 +229,8 @@ class ClusteredGrid:
         if v.real("ClusteredGrid", "tau_power", self.tau_power) < 1.0:
             v.fail("ClusteredGrid", "tau_power", "be >= 1", self.tau_power)
         object.__setattr__(self, "tau_power", float(self.tau_power))
+        object.__setattr__(self, "state_weights", v.option("ClusteredGrid", "state_weights",
+                                                           self.state_weights, StateWeights))
 
     def build(self, problem: PDEProblem, seed: int = 0) -> dict[str, PointSet]:
         ns = _grid_nodes(self, problem.dim)
@@ -230,13 +240,17 @@ class ClusteredGrid:
             x = stretched_nodes(ns[i], problem.lower[i], problem.upper[i], center,
                                 None if width is None else width * self.stretch)
             axes.append(x)
-            weights.append(trapezoid_weights_nodes(x))
+            weights.append(trapezoid_weights_nodes(x) if self.state_weights == StateWeights.AREA
+                           else np.ones_like(x))
         return _tensor_sets(problem, axes, weights)
 
     def to_dict(self) -> dict[str, Any]:
         ns = self.n_space if isinstance(self.n_space, int) else list(self.n_space)
-        return {"type": "ClusteredGrid", "n_tau": self.n_tau, "n_space": ns,
-                "stretch": self.stretch, "tau_power": self.tau_power}
+        out = {"type": "ClusteredGrid", "n_tau": self.n_tau, "n_space": ns,
+               "stretch": self.stretch, "tau_power": self.tau_power}
+        if self.state_weights != StateWeights.AREA:  # absent: the default, as before the field
+            out["state_weights"] = str(self.state_weights)
+        return out
 
 
 @dataclass(frozen=True)

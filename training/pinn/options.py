@@ -57,6 +57,17 @@ class FaceResiduals(StrEnum):
     POINTWISE = "pointwise"
 
 
+class StateWeights(StrEnum):
+    """Quadrature weights of a :class:`~training.pinn.ClusteredGrid` along its state axes."""
+
+    #: trapezoidal weights of the stretched nodes: the loss approximates the integral over the
+    #: box, whatever the clustering.
+    AREA = "area"
+    #: every node of a state axis weighs the same: the loss weighs each region by its node
+    #: density, so the clustered region (at the strike) counts more than the far field.
+    NODES = "nodes"
+
+
 class PINNStatus(StrEnum):
     """How a training run ended (``PINNSolution.stats["status"]``)."""
 
@@ -70,4 +81,5 @@ class PINNStatus(StrEnum):
     DIVERGED = "diverged"
 
 
-__all__ = ["BaseFunction", "FaceResiduals", "InitialCondition", "LossType", "PINNStatus"]
+__all__ = ["BaseFunction", "FaceResiduals", "InitialCondition", "LossType", "PINNStatus",
+           "StateWeights"]
