@@ -82,7 +82,9 @@ def test_threads_option_refuses_anything_but_a_positive_integer(value, capsys):
     assert f"--threads: must be an integer >= 1, got '{value}'" in capsys.readouterr().err
 
 
-def test_threads_option_reaches_every_runs_config(monkeypatch):
+def _first_config(monkeypatch, **options):
+    """The PINNConfig that ``pinn_nonlinear.main`` would train first with ``options`` (no
+    training: ``run`` is replaced by a stop), and the namespace it was given."""
     import argparse
 
     import benchmarks.pinn_nonlinear as nl
@@ -93,16 +95,22 @@ def test_threads_option_reaches_every_runs_config(monkeypatch):
     seen = []
 
     def fake_run(c, budget, base):
-        seen.append(c.config(budget, base).num_threads)
-        raise Stop  # no training: only the configuration is checked
+        seen.append(c.config(budget, base))
+        raise Stop
 
     monkeypatch.setattr(nl, "run", fake_run)
-    args = argparse.Namespace(write_docs=False, quick=False, problems="bs_collar",
-                              lambda_b="0.02", fd_order=False, bases="none", width=None,
-                              faces=None, threads=3)
+    args = argparse.Namespace(**{
+        "write_docs": False, "quick": False, "problems": "bs_collar", "lambda_b": "0.02",
+        "fd_order": False, "bases": "none", "width": None, "faces": None, "threads": None,
+        **options})
     with pytest.raises(Stop):
         nl.main(args, machine={}, output="unused.json")
-    assert seen == [3]
+    return seen[0], args
+
+
+def test_threads_option_reaches_every_runs_config(monkeypatch):
+    config, _ = _first_config(monkeypatch, threads=3)
+    assert config.num_threads == 3
 
 
 def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch):
@@ -110,22 +118,9 @@ def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch):
 
     import benchmarks.pinn_nonlinear as nl
 
-    class Stop(Exception):
-        pass
-
-    seen = []
-
-    def fake_run(c, budget, base):
-        seen.append(c.config(budget, base).collocation)
-        raise Stop
-
-    monkeypatch.setattr(nl, "run", fake_run)
-    args = argparse.Namespace(write_docs=False, quick=False, problems="worst_call_basket_put",
-                              lambda_b="0.02", fd_order=False, bases="split", width=None,
-                              faces=None, threads=None, state_weights="nodes")
-    with pytest.raises(Stop):
-        nl.main(args, machine={}, output="unused.json")
-    assert str(seen[0].state_weights) == "nodes" and seen[0].n_space == 31
+    config, args = _first_config(monkeypatch, problems="worst_call_basket_put", bases="split",
+                                 state_weights="nodes")
+    assert str(config.collocation.state_weights) == "nodes" and config.collocation.n_space == 31
     with pytest.raises(ValueError, match="--state-weights applies to a ClusteredGrid; this "
                                          "problem uses UniformGrid"):
         nl.main(argparse.Namespace(**{**vars(args), "problems": "bs_forward"}), machine={},
