@@ -214,3 +214,26 @@ def test_heston_collar_comparison_principle():
                             payoff=lambda s: np.maximum(s - 110.0, 0.0) - np.maximum(90.0 - s, 0.0))
 
     assert _comparison(solve, pts, exact, 1.0) < 3e-3
+
+
+def test_worst_of_call_minus_basket_put_comparison_principle():
+    """Two kinks (min(S1, S2) = K along a corner, w . S = K along a line) and a sign change:
+    the risk-free FD against Stulz minus the basket put by conditioning, then the three XVA
+    cases, at points around the zero crossing (near (103, 101) at tau = 0.5)."""
+    tau, vols, rho, w = 0.5, (0.25, 0.35), 0.5, (0.5, 0.5)
+    pts = np.array([[100.0, 100.0], [104.0, 101.0], [95.0, 110.0], [110.0, 95.0],
+                    [90.0, 90.0], [115.0, 112.0], [85.0, 120.0]])
+    common = dict(maturity=tau, vols=vols, rho=rho, rate=R, dividends=(Q, 0.02))
+    exact = (an.stulz_min(pts, strike=100.0, kind="call", **common).price
+             - an.arithmetic_basket_2d(pts, strike=100.0, kind="put", weights=w, **common).price)
+    assert exact.min() < 0.0 < exact.max()
+
+    def pay(a, b):
+        return np.maximum(np.minimum(a, b) - 100.0, 0.0) - np.maximum(
+            100.0 - w[0] * a - w[1] * b, 0.0)
+
+    def solve(xva):
+        return fd.basket_2d(strike=100.0, xva=xva, payoff=pay, s_max=400.0, n_space=120,
+                            n_time=60, **common)
+
+    assert _comparison(solve, pts, exact, tau) < 3e-3
