@@ -766,13 +766,20 @@ def performance_table(results: Path = RESULTS) -> str:
             return "—"
         return f"{(run['free'][key] if key else run)['near']['l2']:.2f}"
 
+    def better_linear(run: dict) -> str:  # the ratio's reference: the better of the two
+        if "near" not in run:
+            return "—"
+        f = run["free"]
+        return f"{min(f['linear_c_plus']['near']['l2'], f['linear_c_minus']['near']['l2']):.2f}"
+
     def near_line(runs: list[dict]) -> str:
-        """Near the money: the PINN, the free split and e^{-c+ tau}V_rf there, the PINN
-        relative to the XVA."""
+        """Near the money: the PINN, the free split and the better linear approximation
+        there, the PINN relative to the XVA."""
         return ("; near the money (spots in [0.6 K_min, 1.5 K_max]): "
                 + " / ".join(near(x) for x in runs) + " (free split: "
-                + " / ".join(near(x, "split") for x in runs) + "; e^{−c₊τ}V_rf: "
-                + " / ".join(near(x, "linear_c_plus") for x in runs)
+                + " / ".join(near(x, "split") for x in runs)
+                + "; better of e^{−c₊τ}V_rf and e^{−c₋τ}V_rf: "
+                + " / ".join(better_linear(x) for x in runs)
                 + "), relative to the XVA itself: "
                 + " / ".join(f"{x['near_xva']['l2']:.2f}" if "near_xva" in x else "—"
                              for x in runs))

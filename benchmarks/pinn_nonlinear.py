@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -452,6 +453,13 @@ def main(args, machine: dict, output: str) -> int:
             print(name, {k: v for k, v in order.items() if k != "machine"}, flush=True)
         return 0
     bases = [None if b == "none" else b for b in args.bases.split(",")]
+    if getattr(args, "state_weights", None):  # before anything trains: one line, exit 2
+        off_grid = [n for n in names if not isinstance(
+            case(n, lams[0]).config(budget, bases[0]).collocation, ClusteredGrid)]
+        if off_grid:
+            print(f"error: --state-weights applies to the problems on a ClusteredGrid "
+                  f"(2D, Heston); not {', '.join(off_grid)}", file=sys.stderr)
+            return 2
     for name in names:
         for lam in lams:
             for base in bases:

@@ -453,7 +453,8 @@ _GRID: dict[str, Check] = {"type": _choice_check("UniformGrid", "ClusteredGrid")
 COLLOCATION_OPTIONS: dict[str, dict[str, Check]] = {
     "UniformGrid": _GRID,
     "ClusteredGrid": {**_GRID, "stretch": _real_check(0.0, MAX_PARAMETER, open_low=True),
-                      "tau_power": _real_check(1.0, 100.0)},
+                      "tau_power": _real_check(1.0, 100.0),
+                      "state_weights": _choice_check("area", "nodes")},
     "SobolSampler": {"type": _choice_check("SobolSampler", "RandomSampler"),
                      "n_interior": _COLLOCATION_COUNT, "n_initial": _COLLOCATION_COUNT,
                      "n_boundary": _COLLOCATION_COUNT},

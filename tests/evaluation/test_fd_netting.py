@@ -219,7 +219,8 @@ def test_heston_collar_comparison_principle():
 def test_worst_of_call_minus_basket_put_comparison_principle():
     """Two kinks (min(S1, S2) = K along a corner, w . S = K along a line) and a sign change:
     the risk-free FD against Stulz minus the basket put by conditioning, then the three XVA
-    cases, at points around the zero crossing (near (103, 101) at tau = 0.5)."""
+    cases, at points on both sides of the zero crossing (near (104, 104) on the diagonal with
+    these dividends; the comparison gaps vanish on the crossing itself)."""
     tau, vols, rho, w = 0.5, (0.25, 0.35), 0.5, (0.5, 0.5)
     pts = np.array([[100.0, 100.0], [104.0, 101.0], [95.0, 110.0], [110.0, 95.0],
                     [90.0, 90.0], [115.0, 112.0], [85.0, 120.0]])

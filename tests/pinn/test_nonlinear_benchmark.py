@@ -113,7 +113,7 @@ def test_threads_option_reaches_every_runs_config(monkeypatch):
     assert config.num_threads == 3
 
 
-def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch):
+def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch, capsys):
     import argparse
 
     import benchmarks.pinn_nonlinear as nl
@@ -123,8 +123,11 @@ def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch):
     assert str(config.collocation.state_weights) == "nodes" and config.collocation.n_space == 31
     with pytest.raises(ValueError, match="--state-weights applies to a ClusteredGrid; this "
                                          "problem uses UniformGrid"):
-        nl.main(argparse.Namespace(**{**vars(args), "problems": "bs_forward"}), machine={},
-                output="unused.json")
+        nl._with_state_weights(nl.case("bs_forward", 0.02).config, "nodes")("full", "split")
+    # refused before anything trains, wherever the 1D problem is in the list
+    mixed = argparse.Namespace(**{**vars(args), "problems": "worst_call_basket_put,bs_forward"})
+    assert nl.main(mixed, machine={}, output="unused.json") == 2
+    assert "not bs_forward" in capsys.readouterr().err
     import json
     from pathlib import Path
 

@@ -221,6 +221,9 @@ CASES: list[tuple[str, Callable, str]] = [
         "type": "UniformGrid", "n_tau": 10_000, "n_space": 10_000}}), "pinn.options.collocation"),
     ("pinn-collocation-unknown", _edit(f"{S0}.pinn.options", {"collocation": {"type": "Nope"}}),
      "pinn.options.collocation.type"),
+    ("pinn-state-weights", _edit(f"{S0}.pinn.options", {"collocation": {
+        "type": "ClusteredGrid", "state_weights": "equal"}}),
+     "pinn.options.collocation.state_weights"),
     ("pinn-adaptive", _edit(f"{S0}.pinn.options", {"adaptive": {"every": 10}}),
      "pinn.options.adaptive"),
     ("pinn-device", _edit(f"{S0}.pinn.options", {"device": "tpu"}), "pinn.options.device"),
@@ -443,6 +446,20 @@ def test_pinn_table_matches_the_solver_config():
                          ("face_residuals", FACE_RESIDUALS), ("base_function", BASE_FUNCTIONS)):
         for value in allowed:
             limits.PINN_OPTIONS[key]("k", value)
+
+
+def test_collocation_table_matches_the_collocation_classes():
+    """Every field of each grid and sampler class is a key a config may set, and the
+    allowed state weights are the enumeration's (a new field would otherwise be refused)."""
+    import dataclasses
+
+    from training.pinn import ClusteredGrid, RandomSampler, SobolSampler, StateWeights, UniformGrid
+
+    for cls in (UniformGrid, ClusteredGrid, SobolSampler, RandomSampler):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert set(limits.COLLOCATION_OPTIONS[cls.__name__]) - {"type"} == fields, cls
+    for value in StateWeights:
+        limits.COLLOCATION_OPTIONS["ClusteredGrid"]["state_weights"]("k", str(value))
 
 
 def test_cli_entry_point_refuses_the_alias_bomb_quickly(tmp_path):

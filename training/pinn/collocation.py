@@ -2,14 +2,17 @@
 
 A collocation set is split into named point sets: ``"initial"`` (tau = 0), one per face of the
 state box (``Face.name``), and ``"interior"``. Each set carries quadrature weights summing to 1,
-so every loss term is a weighted mean square (an approximation of the normalised integral).
+so every loss term is a weighted mean square (an approximation of the normalised integral,
+except for a :class:`ClusteredGrid` with ``state_weights="nodes"``, which weighs each state
+node alike and so the clustered region more).
 
 * :class:`UniformGrid` - tensor grid with trapezoidal weights (the source's choice). Grid points
   on tau = 0 form the initial set; other points on a face go to the first matching face in
   ``problem.faces()`` order; within a set the full-grid trapezoid weights are renormalised, which
   equals the set's own trapezoidal rule.
 * :class:`ClusteredGrid` - the same with sinh-stretched state nodes clustered where the value
-  bends (``problem.cluster_hints()``) and non-uniform trapezoidal weights.
+  bends (``problem.cluster_hints()``) and non-uniform trapezoidal weights (or, with
+  ``state_weights="nodes"``, one weight per state node).
 * :class:`SobolSampler`, :class:`RandomSampler` - scrambled Sobol or uniform random points with
   equal weights, ``n_interior`` inside, ``n_initial`` on tau = 0, ``n_boundary`` on each face.
 Columns of every point array: ``(tau, x_1, ..., x_d)``; for a parametric problem

@@ -52,7 +52,8 @@ class PINNConfig:
         initial_condition: "soft" (data term), "hard" (payoff + tau N) or "base"
             (base function times (1 + tau N_a) + tau N_b; see :mod:`training.pinn.network`).
         width, depth: tanh MLP size (neurons per hidden layer, hidden layers).
-        collocation: :class:`UniformGrid` (trapezoidal weights), :class:`ClusteredGrid`,
+        collocation: :class:`UniformGrid` (trapezoidal weights), :class:`ClusteredGrid`
+            (trapezoidal weights, or one weight per state node with ``state_weights="nodes"``),
             :class:`SobolSampler` or :class:`RandomSampler`.
         adam_steps: Adam steps (full batch).
         learning_rate: initial Adam learning rate lr0.
