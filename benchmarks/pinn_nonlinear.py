@@ -454,8 +454,12 @@ def main(args, machine: dict, output: str) -> int:
         return 0
     bases = [None if b == "none" else b for b in args.bases.split(",")]
     if getattr(args, "state_weights", None):  # before anything trains: one line, exit 2
-        off_grid = [n for n in names if not isinstance(
-            case(n, lams[0]).config(budget, bases[0]).collocation, ClusteredGrid)]
+        off_grid = []
+        for n in names:
+            try:
+                _with_state_weights(case(n, lams[0]).config, args.state_weights)(budget, bases[0])
+            except ValueError:
+                off_grid.append(n)
         if off_grid:
             print(f"error: --state-weights applies to the problems on a ClusteredGrid "
                   f"(2D, Heston); not {', '.join(off_grid)}", file=sys.stderr)

@@ -39,7 +39,7 @@ from .files import atomic_write_text
 from .hashing import file_sha256
 from .layout import dataset_root, displace_non_directory, quarantine, stray_entries
 from .manifest import PartInfo, find_manifest, read_manifest
-from .reader import Dataset, open_dataset, read_part
+from .reader import Dataset, footer_backend, open_dataset, read_part
 from .schema import MAX_PARTS, METADATA_KEY, PART_PATTERN, part_name
 from .spec import DatasetSpec
 from .writer import (
@@ -132,13 +132,13 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
             if (info.index, info.first_path, info.rows) == (index, first_path, rows):
                 # the reader's checks: a part with a matching checksum may still hold NaN
                 read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=True)
-                _check_part_backend(path, info.backend, spec)
+                _check_made_on(path, info.backend, spec)
                 return PartInfo(**{**info.to_dict(), "seconds": 0.0})
         else:
             info = PartInfo(index=index, file=path.name, first_path=first_path, rows=rows,
-                            bytes=path.stat().st_size, sha256="", backend=_footer_backend(path))
+                            bytes=path.stat().st_size, sha256="", backend=footer_backend(path))
             read_part(path, info, spec.hash, list(spec.inputs), spec.precision, verify=False)
-            _check_part_backend(path, info.backend, spec)
+            _check_made_on(path, info.backend, spec)
             info = PartInfo(**{**info.to_dict(), "sha256": file_sha256(path)})
             atomic_write_text(side, json.dumps(info.to_dict()), fsync=False)
             return info
@@ -149,25 +149,14 @@ def _reusable(tmp: Path, spec: DatasetSpec, index: int, first_path: int,
     return None
 
 
-def _footer_backend(path: Path) -> str:
-    """The backend recorded in a part's own Parquet metadata ("" when it cannot be read: the
-    part is then checked, and refused, by ``read_part``)."""
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.read_schema(path).metadata or {}
-        backend = json.loads(meta[METADATA_KEY]).get("backend")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return ""
-    return backend if isinstance(backend, str) else ""
-
-
-def _check_part_backend(path: Path, backend: str, spec: DatasetSpec) -> None:
-    """DatasetError unless the part was made on the backend whose numbers ``spec`` hashes.
-    Before the two hashed apart, a GPU part had a CPU spec's hash: such a part is not reused."""
+def _check_made_on(where: Path, backend: Any, spec: DatasetSpec) -> None:
+    """DatasetError unless ``where`` (a part, or a whole dataset) was made on the backend whose
+    numbers ``spec`` hashes. Before the two hashed apart, GPU numbers had a CPU spec's hash:
+    such a dataset or part is regenerated, not served or reused."""
     if backend != spec.numbers_backend:
-        raise DatasetError(f"{path}: made on backend {backend!r}, the spec asks for "
-                           f"{spec.numbers_backend} numbers (their last bits differ)", str(path))
+        raise DatasetError(f"{where}: made on backend {backend!r}, the spec asks for "
+                           f"{spec.numbers_backend} numbers (their last bits differ)",
+                           str(where))
 
 
 def _check_complete(final: Path, verify: bool, spec: DatasetSpec | None = None) -> Dataset:
@@ -178,11 +167,8 @@ def _check_complete(final: Path, verify: bool, spec: DatasetSpec | None = None) 
     backend than the one whose numbers ``spec`` hashes: a GPU dataset written before the two
     hashed apart carries a CPU spec's hash."""
     ds = open_dataset(final)
-    made_on = ds.manifest.get("backend")
-    if spec is not None and made_on != spec.numbers_backend:
-        raise DatasetError(f"{final}: made on backend {made_on!r}, the spec asks for "
-                           f"{spec.numbers_backend} numbers (their last bits differ); "
-                           "regenerating it", str(final))
+    if spec is not None:
+        _check_made_on(final, ds.manifest.get("backend"), spec)
     return ds.verify() if verify else ds
 
 

@@ -58,6 +58,16 @@ def _part_meta(schema_meta: dict | None, where: str) -> dict:
                            "deeply).", where) from None
 
 
+def footer_backend(path: Path) -> str:
+    """The backend recorded in a part's own footer metadata; "" when the footer cannot be
+    read (the part is then refused by :func:`read_part`)."""
+    try:
+        backend = _part_meta(pq.read_schema(path).metadata, str(path)).get("backend")
+    except (OSError, ValueError, AttributeError):  # DatasetError and Arrow's errors included
+        return ""
+    return backend if isinstance(backend, str) else ""
+
+
 def _check_part_meta(meta: dict, where: str, digest: str, info: PartInfo) -> None:
     if meta.get("hash") != digest:
         raise DatasetError(f"{where}: the part belongs to dataset {str(meta.get('hash'))[:12]} "

@@ -293,9 +293,11 @@ class DatasetSpec:
 def _recorded_backend(d: dict) -> Any:
     """The backend of a spec dict or manifest: the one its ``numbers`` name when recorded,
     else its ``backend`` field (default "cpu")."""
+    from simulators.rng import backend_of_numbers
+
     numbers = d.get("numbers")
     if isinstance(numbers, str):
-        return "gpu" if numbers.endswith("/cuda") else "cpu"
+        return backend_of_numbers(numbers)
     return d.get("backend", "cpu")
 
 

@@ -52,6 +52,11 @@ def numbers_id(backend: str) -> str:
     raise ValueError(f"The 'backend' argument of numbers_id must be 'cpu' or 'gpu'. Got "
                      f"{backend!r} instead.")
 
+
+def backend_of_numbers(numbers: str) -> str:
+    """The backend, "cpu" or "gpu", whose :func:`numbers_id` is ``numbers`` (any version)."""
+    return "gpu" if numbers.endswith("/cuda") else "cpu"
+
 STREAM_MODEL = 0
 STREAM_SAMPLER = 1
 # Stream 2 is the samplers' uniforms (``samplers.STREAM_UNIFORM``). The one-step transitions
