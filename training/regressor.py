@@ -818,15 +818,7 @@ class DifferentialRegressor(BaseRegressor):
         model.output_name_ = str(config.get("output_name", "y"))
         model.device_ = dev
         try:
-            scaler = DifferentialScaler.from_dict(config["scaler"])
-            if not (all(np.shape(a) == (n_in,) for a in (scaler.x_mean, scaler.x_std,
-                                                         scaler.lambda_j))
-                    and np.all(np.isfinite(scaler.x_mean)) and np.all(scaler.x_std > 0)
-                    and np.all(np.isfinite(scaler.x_std)) and np.all(np.isfinite(scaler.lambda_j))
-                    and math.isfinite(scaler.y_mean) and 0 < scaler.y_std < math.inf):
-                raise ValueError(f"the scaler must hold finite x_mean, x_std > 0 and lambda_j of "
-                                 f"shape ({n_in},) and finite y_mean, y_std > 0")
-            model.scaler_ = scaler
+            model.scaler_ = DifferentialScaler.from_dict(config["scaler"], n_in)
             model.mode_ = TrainMode(config["mode"])
             r = dict(config["result"])
             hist = TrainHistory(**r.pop("history"))

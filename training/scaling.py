@@ -12,6 +12,7 @@ where they live and only the (d,) constants come to the host, and the maps apply
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,11 +160,23 @@ class DifferentialScaler:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> DifferentialScaler:
-        return cls(
+    def from_dict(cls, d: dict, n_inputs: int | None = None) -> DifferentialScaler:
+        """Inverse of :meth:`to_dict`. ValueError unless it holds finite ``x_mean``, ``x_std``
+        > 0 and ``lambda_j`` of one shape (``(n_inputs,)`` when given) and finite ``y_mean``,
+        ``y_std`` > 0: a mis-shaped scaler would broadcast into wrong predictions."""
+        s = cls(
             np.asarray(d["x_mean"], dtype=np.float64),
             np.asarray(d["x_std"], dtype=np.float64),
             float(d["y_mean"]),
             float(d["y_std"]),
             np.asarray(d["lambda_j"], dtype=np.float64),
         )
+        n = s.x_mean.shape[0] if n_inputs is None and s.x_mean.ndim == 1 else n_inputs
+        if not (all(np.shape(a) == (n,) for a in (s.x_mean, s.x_std, s.lambda_j))
+                and np.all(np.isfinite(s.x_mean)) and np.all(s.x_std > 0)
+                and np.all(np.isfinite(s.x_std)) and np.all(np.isfinite(s.lambda_j))
+                and math.isfinite(s.y_mean) and 0 < s.y_std < math.inf):
+            shape = f"({n},)" if n_inputs is not None else "one shape (n,)"
+            raise ValueError(f"the scaler must hold finite x_mean, x_std > 0 and lambda_j of "
+                             f"shape {shape} and finite y_mean, y_std > 0")
+        return s
