@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every GPU check in one go, on a machine with a CUDA device (docs/gpu.md):
 #   1. the gpu-marked tests: GPU = CPU on 1e6 paths for every model and product (Heston's
-#      adjoint included), device output to torch by DLPack, training on device data without a
-#      host copy and equal to the CPU fit;
+#      adjoint included, and at 10,000 steps a year with the scratch-capped grid), device output
+#      to torch by DLPack, training on device data without a host copy and equal to the CPU
+#      fit, datasets made on the GPU holding /cuda numbers apart from the CPU's;
 #   2. benchmarks/gpu.py: throughput against the floors, results in $OUT/gpu.json;
 #   3. benchmarks/gpu_dask.py: one Dask worker per GPU, results in $OUT/gpu_dask.json;
 #   4. the slow PTX check: every kernel compiles for sm_90 without local memory or spills;
@@ -47,7 +48,8 @@ parallel=()
 "$PY" -c "import xdist" 2>/dev/null && parallel=(-n "$XDIST")
 step gpu-tests 240 "$PY" -m pytest -q -m gpu -p no:cacheprovider "${parallel[@]}" \
     -o junit_family=xunit1 --junitxml="$OUT/gpu-tests.xml" \
-    tests/simulators/test_gpu.py tests/training/test_regressor_gpu.py
+    tests/simulators/test_gpu.py tests/training/test_regressor_gpu.py \
+    tests/data/test_numbers_version.py
 step gpu-benchmark 150 "$PY" benchmarks/gpu.py $QUICK --out "$OUT/gpu.json"
 step gpu-dask 90 "$PY" benchmarks/gpu_dask.py --out "$OUT/gpu_dask.json"
 step ptx 90 "$PY" -m pytest -q -m slow -p no:cacheprovider -k ptx -rs \

@@ -37,12 +37,13 @@ MANIFEST_NAMES = (MANIFEST, LEGACY_MANIFEST)
 
 
 def package_version() -> str:
-    """The installed diffml version (``importlib.metadata``), or "unknown"."""
+    """The installed diffml version (``importlib.metadata``), or "unknown" when the code runs
+    from a checkout that was not installed (on ``PYTHONPATH``)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("diffml")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    except PackageNotFoundError:  # running from a checkout that was not installed
         return "unknown"
 
 

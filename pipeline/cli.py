@@ -27,9 +27,9 @@ log = logging.getLogger("diffml.cli")
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        from data.manifest import package_version
 
-        out.print(f"diffml {version('diffml')}", highlight=False)
+        out.print(f"diffml {package_version()}", highlight=False)
         raise typer.Exit()
 
 

@@ -88,8 +88,8 @@ class DaskSettings(_Strict):
     with ``n_workers`` workers is started (threads by default: one process shares one Prefect
     API; ``processes: true`` gives process workers and exports one API URL to them).
     ``gpu_workers: true`` starts one process worker per visible GPU instead, each seeing only its
-    own device (``n_workers`` and ``processes`` then do not apply); it needs ``backend: gpu`` or
-    ``auto``."""
+    own device (``n_workers`` and ``processes`` then do not apply and must keep their defaults);
+    it needs ``backend: gpu`` or ``auto``."""
 
     address: str | None = None
     n_workers: int = Field(2, ge=1, le=MAX_DASK_WORKERS)
@@ -107,7 +107,10 @@ class DaskSettings(_Strict):
                 "gpu_workers starts a local cluster and address connects to an existing one "
                 f"(address {limits.shown(self.address)}); give one of them (an existing "
                 "cluster places its own workers on the GPUs)")
-        given = sorted(self.model_fields_set & {"n_workers", "processes"})
+        # values, not model_fields_set: the CLI hands the flow its config dumped in full, and
+        # a dump must validate again
+        given = sorted(k for k in ("n_workers", "processes")
+                       if getattr(self, k) != type(self).model_fields[k].default)
         if given:
             raise ValueError(
                 f"gpu_workers starts one worker process per visible GPU; {' and '.join(given)} "

@@ -150,7 +150,8 @@ def evaluate_task(cfg: RunConfig, run_dir: Path, results: dict, started: float) 
 def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> dict:
     """Assemble metrics.json, arrays and the report; returns a summary of the run."""
     import datetime as dt
-    from importlib.metadata import version
+
+    from data.manifest import package_version
 
     t0 = time.perf_counter()
     scenarios = {}
@@ -221,7 +222,7 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
         "run": {"name": cfg.name, "stamp": run_dir.name[len(cfg.name) + 1:],
                 "dir": str(run_dir),
                 "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
-                "finished": None, "status": status, "package_version": version("diffml"),
+                "finished": None, "status": status, "package_version": package_version(),
                 "code": runmod.code_revision(),
                 "backend": cfg.backend,
                 "dask": cfg.dask.model_dump(mode="json"),

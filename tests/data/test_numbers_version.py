@@ -138,3 +138,28 @@ def test_gc_keeps_both_datasets_of_an_auto_spec(tmp_path, monkeypatch):
     assert data.gc(tmp_path, [spec], dry_run=True) == [gpu]
     assert data.gc(tmp_path, [spec.replace(backend="auto")], dry_run=True) == []
     assert cpu.exists()
+
+
+@pytest.mark.gpu
+def test_on_a_device_gpu_and_auto_datasets_hold_cuda_numbers(tmp_path):
+    """On a CUDA device: backend "gpu" and "auto" name one dataset whose manifest, parts and
+    numbers say /cuda, apart from the CPU dataset; its rows agree with the CPU's within 1e-12."""
+    import numpy as np
+
+    from simulators.simulate import resolve_backend
+
+    if resolve_backend("auto") != "gpu":
+        pytest.skip("no usable CUDA device")
+    cpu = bs_spec(n_paths=3000, seed=5, chunk_paths=1000)
+    gpu = cpu.replace(backend="gpu")
+    assert cpu.replace(backend="auto").hash == gpu.hash != cpu.hash
+    path = data.generate(gpu, root=tmp_path)
+    manifest = json.loads((path / data.MANIFEST).read_text())
+    assert manifest["backend"] == "gpu"
+    assert manifest["numbers"] == simulators.NUMBERS_VERSION + "/cuda"
+    assert {p["backend"] for p in manifest["parts"]} == {"gpu"}
+    assert data.generate(cpu.replace(backend="auto"), root=tmp_path) == path  # reused
+    g = data.open_dataset(path).load()
+    c = data.open_dataset(data.generate(cpu, root=tmp_path)).load()
+    np.testing.assert_array_equal(g.x, c.x)
+    np.testing.assert_allclose(g.y, c.y, rtol=1e-12, atol=1e-12 * np.abs(c.y).max())

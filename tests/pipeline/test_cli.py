@@ -19,6 +19,18 @@ def test_version():
     assert res.exit_code == 0 and res.output.strip() == f"diffml {version('diffml')}"
 
 
+def test_version_from_a_checkout_that_was_not_installed(monkeypatch):
+    """On PYTHONPATH without package metadata, --version says "unknown" instead of a traceback."""
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == "diffml unknown"
+
+
 def _basket_only(small_config: Path) -> Path:
     raw = yaml.safe_load(small_config.read_text())
     raw["scenarios"] = [s for s in raw["scenarios"] if s["id"] == "basket"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -213,7 +214,13 @@ def test_a_failing_scenario_is_reported_and_the_others_complete(harness, small_c
         return original(cfg, scenario, run_dir)
 
     monkeypatch.setattr(steps, "reference_step", reference_step)
+
+    def not_installed(name):  # as on PYTHONPATH from a checkout: no package metadata
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
     result, metrics = _run(small_config)
+    assert metrics["run"]["package_version"] == "unknown"
     assert result["status"] == "partial"
     bad = metrics["scenarios"]["no_reference"]
     assert bad["status"] == "failed" and "no analytic reference" in bad["error"]
