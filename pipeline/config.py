@@ -115,7 +115,8 @@ class DaskSettings(_Strict):
             raise ValueError(
                 f"gpu_workers starts one worker process per visible GPU; {' and '.join(given)} "
                 "do not apply with it (got "
-                + ", ".join(f"{k} {getattr(self, k)!r}" for k in given) + "); remove them")
+                + ", ".join(f"{k} {getattr(self, k)!r}" for k in given)
+                + "); remove them or leave their defaults")
         return self
 
     @property

@@ -141,15 +141,20 @@ def test_gc_keeps_both_datasets_of_an_auto_spec(tmp_path, monkeypatch):
 
 
 @pytest.mark.gpu
-def test_on_a_device_gpu_and_auto_datasets_hold_cuda_numbers(tmp_path):
+def test_on_a_device_gpu_and_auto_datasets_hold_cuda_numbers(tmp_path, monkeypatch):
     """On a CUDA device: backend "gpu" and "auto" name one dataset whose manifest, parts and
-    numbers say /cuda, apart from the CPU dataset; its rows agree with the CPU's within 1e-12."""
+    numbers say /cuda, apart from the CPU dataset, and "auto" reuses it; its rows agree with the
+    CPU's within 1e-12."""
     import numpy as np
 
     from simulators.simulate import resolve_backend
 
     if resolve_backend("auto") != "gpu":
         pytest.skip("no usable CUDA device")
+    calls = []
+    real = simulators.simulate
+    monkeypatch.setattr(simulators, "simulate",
+                        lambda *a, **k: calls.append(k["backend"]) or real(*a, **k))
     cpu = bs_spec(n_paths=3000, seed=5, chunk_paths=1000)
     gpu = cpu.replace(backend="gpu")
     assert cpu.replace(backend="auto").hash == gpu.hash != cpu.hash
@@ -158,8 +163,12 @@ def test_on_a_device_gpu_and_auto_datasets_hold_cuda_numbers(tmp_path):
     assert manifest["backend"] == "gpu"
     assert manifest["numbers"] == simulators.NUMBERS_VERSION + "/cuda"
     assert {p["backend"] for p in manifest["parts"]} == {"gpu"}
-    assert data.generate(cpu.replace(backend="auto"), root=tmp_path) == path  # reused
+    assert calls == ["gpu"] * 3
+    assert data.generate(cpu.replace(backend="auto"), root=tmp_path) == path
+    assert calls == ["gpu"] * 3  # reused, not simulated again
     g = data.open_dataset(path).load()
     c = data.open_dataset(data.generate(cpu, root=tmp_path)).load()
+    assert calls == ["gpu"] * 3 + ["cpu"] * 3
     np.testing.assert_array_equal(g.x, c.x)
-    np.testing.assert_allclose(g.y, c.y, rtol=1e-12, atol=1e-12 * np.abs(c.y).max())
+    for a, b in ((g.y, c.y), (g.dydx, c.dydx)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())

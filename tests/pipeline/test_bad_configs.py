@@ -99,11 +99,11 @@ CASES: list[tuple[str, Callable, str]] = [
     ("gpu-workers-with-n-workers", lambda raw: raw.update(
         backend="gpu", dask={"gpu_workers": True, "n_workers": 3}),
      "dask: gpu_workers starts one worker process per visible GPU; n_workers do not apply with "
-     "it (got n_workers 3)"),
+     "it (got n_workers 3); remove them or leave their defaults"),
     ("gpu-workers-with-processes", lambda raw: raw.update(
         backend="gpu", dask={"gpu_workers": True, "processes": True}),
      "dask: gpu_workers starts one worker process per visible GPU; processes do not apply with "
-     "it (got processes True)"),
+     "it (got processes True); remove them or leave their defaults"),
     ("gpu-workers-cpu-backend", lambda raw: raw.update(dask={"gpu_workers": True}),
      "dask.gpu_workers needs backend 'gpu' or 'auto'"),
     ("root-empty", _edit("output_root", ""), "output_root"),
@@ -584,7 +584,8 @@ def test_the_parts_limit_is_the_datasets_own():
     assert CHECKED == MAX_PARTS
 
 
-@pytest.mark.parametrize("name", ["nightly.yaml", "gpu.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[2]
+                                                          / "configs").glob("*.yaml")))
 def test_shipped_configs_validate_again_from_their_own_dump(name):
     """``run`` and the schedule hand the flow the config dumped in full (every default written
     out), and the flow parses it again: that dump must validate and give the same config

@@ -359,8 +359,9 @@ def test_scratch_per_launch_is_bounded_for_long_heston_paths():
 
 
 @pytest.mark.gpu
-def test_long_heston_paths_with_capped_threads_match_cpu_on_a_device(record_property):
-    """At 10,000 steps a year the reverse sweep's scratch would need 80 GiB on the full grid:
+def test_long_heston_paths_with_capped_threads_match_cpu_on_a_device(record_property,
+                                                                     monkeypatch):
+    """At 10,000 steps a year the reverse sweep's scratch would need 78 GiB on the full grid:
     the launch takes fewer grid-stride threads (at most SCRATCH_BYTES of scratch), so each
     thread runs several paths. Inputs equal; payoffs and pathwise gradients within 1e-12 as in
     the 252-step comparison, for at most 0.1 % of the entries."""
@@ -373,10 +374,13 @@ def test_long_heston_paths_with_capped_threads_match_cpu_on_a_device(record_prop
     product = sim.European(100.0, 1.0, "put")
     sampler = sim.UniformSampler(low=[80.0, 0.01], high=[120.0, 0.09])
     n = 200_000
-    blocks, tpb = _gpu._threads(n, _gpu._scratch_rows(model, model.dim, 1.0))
-    assert blocks * tpb * 4 < n  # every thread takes at least four paths
+    grids, real = [], _gpu._threads
+    monkeypatch.setattr(_gpu, "_threads", lambda *a: grids.append(real(*a)) or grids[-1])
     c = sim.simulate(model, product, sampler, n, seed=9, first_path=11)
     g = sim.simulate(model, product, sampler, n, seed=9, first_path=11, backend="gpu")
+    assert len(grids) == 1, grids  # the launch's own grid
+    blocks, tpb = grids[0]
+    assert blocks * tpb * 4 < n  # every thread took at least four paths
     np.testing.assert_array_equal(g.x, c.x)
     for what, a, b in (("y", g.y, c.y), ("dydx", g.dydx, c.dydx)):
         stats = _agreement(np.asarray(a), np.asarray(b), 1e-12)
