@@ -385,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state-weights", choices=("area", "nodes"), default=None,
                     help="nonlinear, problems on a ClusteredGrid (2D, Heston): its state_weights "
                          "instead of the default (area)")
+    ap.add_argument("--stretch", type=float, default=None,
+                    help="nonlinear, problems on a ClusteredGrid (2D, Heston): its stretch "
+                         "instead of the default (2; smaller clusters the nodes more)")
     ap.add_argument("--bases", default="risk_free,split",
                     help="nonlinear: comma list of risk_free, split, smoothed_payoff, none")
     ap.add_argument("--fd-order", action="store_true",

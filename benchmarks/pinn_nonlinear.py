@@ -135,6 +135,10 @@ def _two_asset(name: str, netting: NettingSet, lam: float, n_fd: int = 320,
                 fd_solve, _config_2d, richardson)
 
 
+#: The full budget's collocation for the two-asset and Heston problems.
+GRID_2D = ClusteredGrid(n_tau=13, n_space=31, stretch=2.0)
+
+
 def _config_2d(budget: str, base: str | None) -> PINNConfig:
     """Two-asset and Heston budgets: ``best`` with 96 units per layer (the error falls from 32 to
     64 to 96 units; L-BFGS stalls after a few hundred iterations whatever the width), 900
@@ -145,8 +149,7 @@ def _config_2d(budget: str, base: str | None) -> PINNConfig:
                                collocation=ClusteredGrid(n_tau=9, n_space=21, stretch=2.0),
                                num_threads=2, time_limit=300)
     return PINNConfig.best(base=base, width=96, adam_steps=300, lbfgs_iterations=900,
-                           collocation=ClusteredGrid(n_tau=13, n_space=31, stretch=2.0),
-                           num_threads=1, time_limit=540)
+                           collocation=GRID_2D, num_threads=1, time_limit=540)
 
 
 def _heston(name: str, netting: NettingSet, lam: float) -> Case:
@@ -311,13 +314,20 @@ DOC = "docs/nonlinear-xva.md"
 _START, _END = "<!-- nonlinear-results:start", "<!-- nonlinear-results:end -->"
 
 
+def _grid_label(run: dict) -> str:
+    """The collocation column of :func:`table`: type, nodes, and what differs from the full
+    budget's 2D grid (node weights, another stretch)."""
+    c = run["config"]["collocation"]
+    label = f"{c['type'].replace('Grid', '')} {c['n_tau']} × {c.get('n_space')}"
+    if c.get("state_weights") == "nodes":
+        label += ", node weights"
+    if c["type"] == "ClusteredGrid" and c.get("stretch") != GRID_2D.stretch:
+        label += f", stretch {c['stretch']:g}"
+    return label
+
+
 def table(runs: list[dict]) -> str:
     """Markdown table of the runs (log10 relative L2 over the box), one row per run."""
-    def grid(r: dict) -> str:
-        c = r["config"]["collocation"]
-        n = c.get("n_space")
-        weights = ", node weights" if c.get("state_weights") == "nodes" else ""
-        return f"{c['type'].replace('Grid', '')} {c['n_tau']} × {n}{weights}"
 
     head = ("| problem | λ_B | base | budget | network | collocation (τ × per state) | PINN | "
             "split (free) | "
@@ -337,7 +347,7 @@ def table(runs: list[dict]) -> str:
             f"| {r['problem']} | {r['lambda_b']:g} | {_base(r)}{_faces(r)} | "
             f"{r['budget']} | "
             f"{r['config']['depth']} × {r['config']['width']}"
-            f"{' + h' if r.get('sign_feature') else ''}{_legs(r)} | {grid(r)} | "
+            f"{' + h' if r.get('sign_feature') else ''}{_legs(r)} | {_grid_label(r)} | "
             f"**{r['box']['l2']:.2f}** | {f['split']['box']['l2']:.2f} | "
             f"{f['linear_c_plus']['box']['l2']:.2f} | {f['linear_c_minus']['box']['l2']:.2f} | "
             f"{f['risk_free']['box']['l2']:.2f} | {r['fd_error_estimate']['box']['l2']:.2f} | "
@@ -403,17 +413,16 @@ def _with(config: Callable[[str, str | None], PINNConfig], **changes
     return lambda budget, base: config(budget, base).replace(**changes)
 
 
-def _with_state_weights(config: Callable[[str, str | None], PINNConfig], weights: str
-                        ) -> Callable[[str, str | None], PINNConfig]:
-    """``config`` with its ClusteredGrid's ``state_weights`` set; ValueError for a problem on
-    another collocation (the 1D problems' uniform grid)."""
+def _with_grid(config: Callable[[str, str | None], PINNConfig], **changes
+               ) -> Callable[[str, str | None], PINNConfig]:
+    """``config`` with fields of its ClusteredGrid changed (``state_weights``, ``stretch``);
+    ValueError for a problem on another collocation (the 1D problems' uniform grid)."""
     def changed(budget: str, base: str | None) -> PINNConfig:
         cfg = config(budget, base)
         if not isinstance(cfg.collocation, ClusteredGrid):
-            raise ValueError(f"--state-weights applies to a ClusteredGrid; this problem uses "
-                             f"{type(cfg.collocation).__name__}")
-        return cfg.replace(collocation=dataclasses.replace(cfg.collocation,
-                                                           state_weights=weights))
+            raise ValueError(f"--state-weights and --stretch apply to a ClusteredGrid; this "
+                             f"problem uses {type(cfg.collocation).__name__}")
+        return cfg.replace(collocation=dataclasses.replace(cfg.collocation, **changes))
     return changed
 
 
@@ -453,16 +462,19 @@ def main(args, machine: dict, output: str) -> int:
             print(name, {k: v for k, v in order.items() if k != "machine"}, flush=True)
         return 0
     bases = [None if b == "none" else b for b in args.bases.split(",")]
-    if getattr(args, "state_weights", None):  # before anything trains: one line, exit 2
+    grid = {k: val for k, val in (("state_weights", getattr(args, "state_weights", None)),
+                                  ("stretch", getattr(args, "stretch", None)))
+            if val is not None}
+    if grid:  # before anything trains: one line, exit 2
         off_grid = []
         for n in names:
             try:
-                _with_state_weights(case(n, lams[0]).config, args.state_weights)(budget, bases[0])
+                _with_grid(case(n, lams[0]).config, **grid)(budget, bases[0])
             except ValueError:
                 off_grid.append(n)
         if off_grid:
-            print(f"error: --state-weights applies to the problems on a ClusteredGrid "
-                  f"(2D, Heston); not {', '.join(off_grid)}", file=sys.stderr)
+            print(f"error: --state-weights and --stretch apply to the problems on a "
+                  f"ClusteredGrid (2D, Heston); not {', '.join(off_grid)}", file=sys.stderr)
             return 2
     for name in names:
         for lam in lams:
@@ -474,9 +486,8 @@ def main(args, machine: dict, output: str) -> int:
                     c = dataclasses.replace(c, config=_with(c.config, num_threads=args.threads))
                 if getattr(args, "faces", None):
                     c = dataclasses.replace(c, config=_with(c.config, face_residuals=args.faces))
-                if getattr(args, "state_weights", None):
-                    c = dataclasses.replace(c, config=_with_state_weights(c.config,
-                                                                          args.state_weights))
+                if grid:
+                    c = dataclasses.replace(c, config=_with_grid(c.config, **grid))
                 row = {**run(c, budget, base), "budget": budget,
                        "machine": machine,
                        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -121,9 +121,10 @@ def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch, c
     config, args = _first_config(monkeypatch, problems="worst_call_basket_put", bases="split",
                                  state_weights="nodes")
     assert str(config.collocation.state_weights) == "nodes" and config.collocation.n_space == 31
-    with pytest.raises(ValueError, match="--state-weights applies to a ClusteredGrid; this "
-                                         "problem uses UniformGrid"):
-        nl._with_state_weights(nl.case("bs_forward", 0.02).config, "nodes")("full", "split")
+    with pytest.raises(ValueError, match="--state-weights and --stretch apply to a "
+                                         "ClusteredGrid; this problem uses UniformGrid"):
+        nl._with_grid(nl.case("bs_forward", 0.02).config, state_weights="nodes")("full",
+                                                                              "split")
     # refused before anything trains, wherever the 1D problem is in the list
     mixed = argparse.Namespace(**{**vars(args), "problems": "worst_call_basket_put,bs_forward"})
     assert nl.main(mixed, machine={}, output="unused.json") == 2
@@ -139,3 +140,27 @@ def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch, c
     assert nl._key(run) != nl._key(other)
     rows = nl.table([run, other]).splitlines()[2:]
     assert sum("node weights" in r for r in rows) == 1
+    assert not any("stretch" in r for r in rows)  # the default stretch is not labelled
+
+
+def test_stretch_option_reaches_the_grid_and_is_its_own_row(monkeypatch, capsys):
+    import argparse
+
+    import benchmarks.pinn_nonlinear as nl
+
+    config, args = _first_config(monkeypatch, problems="worst_call_basket_put", bases="split",
+                                 stretch=1.0, state_weights="nodes")
+    grid = config.collocation
+    assert grid.stretch == 1.0 and str(grid.state_weights) == "nodes" and grid.n_space == 31
+    config, _ = _first_config(monkeypatch, problems="worst_call_basket_put", bases="split",
+                              stretch=0.5)
+    assert config.collocation.stretch == 0.5 and str(config.collocation.state_weights) == "area"
+    one_d = argparse.Namespace(**{**vars(args), "problems": "bs_forward"})
+    assert nl.main(one_d, machine={}, output="unused.json") == 2
+    assert "not bs_forward" in capsys.readouterr().err
+    run = {"problem": "worst_call_basket_put", "lambda_b": 0.02, "base": "split",
+           "budget": "full", "config": config.to_dict()}
+    default = {**run, "config": nl._config_2d("full", "split").to_dict()}
+    assert nl._key(run) != nl._key(default)
+    assert nl._grid_label(run) == "Clustered 13 × 31, stretch 0.5"
+    assert nl._grid_label(default) == "Clustered 13 × 31"
