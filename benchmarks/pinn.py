@@ -358,6 +358,17 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not (x > 0 and x != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return x
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="reduced budgets")
@@ -385,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state-weights", choices=("area", "nodes"), default=None,
                     help="nonlinear, problems on a ClusteredGrid (2D, Heston): its state_weights "
                          "instead of the default (area)")
-    ap.add_argument("--stretch", type=float, default=None,
+    ap.add_argument("--stretch", type=positive_float, default=None,
                     help="nonlinear, problems on a ClusteredGrid (2D, Heston): its stretch "
                          "instead of the default (2; smaller clusters the nodes more)")
     ap.add_argument("--bases", default="risk_free,split",

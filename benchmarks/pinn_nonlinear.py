@@ -466,12 +466,8 @@ def main(args, machine: dict, output: str) -> int:
                                   ("stretch", getattr(args, "stretch", None)))
             if val is not None}
     if grid:  # before anything trains: one line, exit 2
-        off_grid = []
-        for n in names:
-            try:
-                _with_grid(case(n, lams[0]).config, **grid)(budget, bases[0])
-            except ValueError:
-                off_grid.append(n)
+        off_grid = [n for n in names if not isinstance(
+            case(n, lams[0]).config(budget, bases[0]).collocation, ClusteredGrid)]
         if off_grid:
             print(f"error: --state-weights and --stretch apply to the problems on a "
                   f"ClusteredGrid (2D, Heston); not {', '.join(off_grid)}", file=sys.stderr)

@@ -152,10 +152,11 @@ def test_stretch_option_reaches_the_grid_and_is_its_own_row(monkeypatch, capsys)
                                  stretch=1.0, state_weights="nodes")
     grid = config.collocation
     assert grid.stretch == 1.0 and str(grid.state_weights) == "nodes" and grid.n_space == 31
-    config, _ = _first_config(monkeypatch, problems="worst_call_basket_put", bases="split",
-                              stretch=0.5)
+    config, stretch_only = _first_config(monkeypatch, problems="worst_call_basket_put",
+                                         bases="split", stretch=0.5)
     assert config.collocation.stretch == 0.5 and str(config.collocation.state_weights) == "area"
-    one_d = argparse.Namespace(**{**vars(args), "problems": "bs_forward"})
+    # --stretch alone is refused for a 1D problem before anything trains
+    one_d = argparse.Namespace(**{**vars(stretch_only), "problems": "bs_forward"})
     assert nl.main(one_d, machine={}, output="unused.json") == 2
     assert "not bs_forward" in capsys.readouterr().err
     run = {"problem": "worst_call_basket_put", "lambda_b": 0.02, "base": "split",
@@ -164,3 +165,14 @@ def test_stretch_option_reaches_the_grid_and_is_its_own_row(monkeypatch, capsys)
     assert nl._key(run) != nl._key(default)
     assert nl._grid_label(run) == "Clustered 13 × 31, stretch 0.5"
     assert nl._grid_label(default) == "Clustered 13 × 31"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "x"])
+def test_stretch_flag_refuses_what_is_not_a_positive_number(value, capsys):
+    from benchmarks import pinn
+
+    with pytest.raises(SystemExit) as exc:
+        pinn.main(["--section", "nonlinear", "--problems", "worst_call_basket_put",
+                   "--stretch", value])
+    assert exc.value.code == 2
+    assert "--stretch: must be a finite number > 0" in capsys.readouterr().err
