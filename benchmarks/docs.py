@@ -808,6 +808,12 @@ def performance_table(results: Path = RESULTS) -> str:
                 + " / ".join(f"{x['near_xva']['l2']:.2f}" if "near_xva" in x else "—"
                              for x in runs))
 
+    def variant_row(label: str, runs: list[dict]) -> list[str]:
+        """A 2D row: the box and near-the-money errors against the 2D targets."""
+        return [label, "over the box: " + " / ".join(box(x) for x in runs) + near_line(runs),
+                "≤ −4" + met([x["box"]["l2"] for x in runs], -4.0) + near_met(runs, -4.0)
+                + ", ≥ 100× below the better linear approximation" + gain(runs)]
+
     def near_met(runs: list[dict], bound: float) -> str:
         have = [x["near"]["l2"] for x in runs if "near" in x]
         if not have:
@@ -861,18 +867,12 @@ def performance_table(results: Path = RESULTS) -> str:
          + " / ".join(box(x, "linear_c_plus") for x in two_d) + ")" + near_line(two_d),
          "≤ −4" + met([x["box"]["l2"] for x in two_d], -4.0) + near_met(two_d, -4.0)
          + ", ≥ 100× below the better linear approximation" + gain(two_d)],
-        ["PINN, the same with node weights (`ClusteredGrid(state_weights=\"nodes\")`: the "
-         "loss weighs the region at the strike by its node density, not its area)",
-         "over the box: " + " / ".join(box(x) for x in two_d_nodes) + near_line(two_d_nodes),
-         "≤ −4" + met([x["box"]["l2"] for x in two_d_nodes], -4.0)
-         + near_met(two_d_nodes, -4.0)
-         + ", ≥ 100× below the better linear approximation" + gain(two_d_nodes)],
-        ["PINN, the same with node weights, the nodes closer together at the strike "
-         "(`stretch=1` instead of 2) and 3 × 128 units instead of 3 × 96",
-         "over the box: " + " / ".join(box(x) for x in two_d_wide) + near_line(two_d_wide),
-         "≤ −4" + met([x["box"]["l2"] for x in two_d_wide], -4.0)
-         + near_met(two_d_wide, -4.0)
-         + ", ≥ 100× below the better linear approximation" + gain(two_d_wide)],
+        variant_row("PINN, the same with node weights (`ClusteredGrid(state_weights=\"nodes\")`: "
+                    "the loss weighs the region at the strike by its node density, not its "
+                    "area)", two_d_nodes),
+        variant_row("PINN, the same with node weights, the nodes closer together at the strike "
+                    "(`stretch=1` instead of 2) and 3 × 128 units instead of 3 × 96",
+                    two_d_wide),
         ["PINN, the same 2D netting sets with the risk-free base (area weights, stretch 2, "
          "3 × 96)",
          " / ".join(box(x) for x in two_d_rf) + " over the box (near the money measured "
