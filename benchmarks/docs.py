@@ -870,15 +870,16 @@ def performance_table(results: Path = RESULTS) -> str:
         variant_row("PINN, the same with node weights (`ClusteredGrid(state_weights=\"nodes\")`: "
                     "the loss weighs the region at the strike by its node density, not its "
                     "area)", two_d_nodes),
-        variant_row("PINN, the same with node weights, the nodes closer together at the strike "
-                    "(`stretch=1` instead of 2) and 3 × 128 units instead of 3 × 96",
+        variant_row("PINN, the same 2D netting sets with node weights, `stretch=1` instead of 2 "
+                    "(nodes closer together at the strike) and 3 × 128 units instead of "
+                    "3 × 96",
                     two_d_wide),
         ["PINN, the same 2D netting sets with the risk-free base (area weights, stretch 2, "
          "3 × 96)",
-         " / ".join(box(x) for x in two_d_rf) + " over the box (near the money measured "
-         "with the risk-free base only for the worst-of with node weights, stretch 1 and "
-         f"3 × 128: {near(wide_rf)}, {ratio_near(wide_rf)}× below the better linear "
-         "approximation)",
+         " / ".join(box(x) for x in two_d_rf) + " over the box (these runs predate the "
+         "near-the-money columns; with node weights, stretch 1 and 3 × 128 the worst-of "
+         f"reaches {near(wide_rf)} near the money with this base, {ratio_near(wide_rf)}× below "
+         "the better linear approximation)",
          "≤ −4" + met([x["box"]["l2"] for x in two_d_rf], -4.0) + near_met(two_d_rf, -4.0)
          + ", ≥ 100× below the better linear approximation" + gain(two_d_rf)],
     ]
@@ -921,8 +922,8 @@ def performance_table(results: Path = RESULTS) -> str:
          " / ".join(f"{r['kernel_s'] * 1e3:.1f} ms ({r['ratio_to_floor']:.2f}×)"
                     for r in cases) + f"; GPU/CPU ({gpu['machine']['cores']} cores) "
          + " / ".join(f"{r['gpu_over_cpu']:.0f}×" for r in cases)
-         + " (an order of magnitude: the CPU side is a few milliseconds of work, see "
-           "[GPU](gpu.md#benchmark))",
+         + " (order-of-magnitude estimates only: the CPU side is 13 to 35 ms of work on "
+           "small samples, see [GPU](gpu.md#benchmark))",
          "within 3× of the floor" + met([r["ratio_to_floor"] for r in cases], 3.0)],
     ]
     head = table(["what", "measured", "target"], rows)
