@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 import time
@@ -363,8 +364,8 @@ def positive_float(text: str) -> float:
     try:
         x = float(text)
     except ValueError:
-        x = float("nan")
-    if not (x > 0 and x != float("inf")):
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return x
 

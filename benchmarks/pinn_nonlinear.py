@@ -328,7 +328,6 @@ def _grid_label(run: dict) -> str:
 
 def table(runs: list[dict]) -> str:
     """Markdown table of the runs (log10 relative L2 over the box), one row per run."""
-
     head = ("| problem | λ_B | base | budget | network | collocation (τ × per state) | PINN | "
             "split (free) | "
             "e^{−c₊τ}V_rf (free) | "
