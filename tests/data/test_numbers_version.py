@@ -10,6 +10,19 @@ import simulators
 from tests.data._helpers import bs_spec
 
 
+def _backends_simulated(monkeypatch) -> list[str]:
+    """Spy on ``simulators.simulate``: the list fills with each call's backend, in order."""
+    calls: list[str] = []
+    real = simulators.simulate
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["backend"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simulators, "simulate", spy)
+    return calls
+
+
 def test_numbers_version_enters_the_hash(monkeypatch):
     spec = bs_spec(n_paths=100, seed=1)
     before = spec.hash
@@ -49,14 +62,7 @@ def test_generate_resolves_auto_once_and_records_the_backend(tmp_path, monkeypat
     import data.spec as spec_module
 
     monkeypatch.setattr(spec_module, "_auto_backend", lambda: "cpu")
-    seen = []
-    real = simulators.simulate
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["backend"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(simulators, "simulate", spy)
+    seen = _backends_simulated(monkeypatch)
     spec = bs_spec(n_paths=100, seed=3).replace(backend="auto", chunk_paths=40)
     path = data.generate(spec, root=tmp_path)
     assert seen == ["cpu"] * 3
@@ -115,10 +121,7 @@ def test_a_gpu_dataset_from_before_is_not_served_to_a_cpu_spec(tmp_path, monkeyp
     assert legacy["backend"] == "gpu" and legacy["hash"] == spec.hash
     ds = data.open_dataset(path)  # read as what it is: its recorded hash, CPU-hashed numbers
     assert ds.spec.hash == legacy["hash"] and ds.spec.backend == "cpu"
-    calls = []
-    real = simulators.simulate
-    monkeypatch.setattr(simulators, "simulate",
-                        lambda *a, **k: calls.append(k["backend"]) or real(*a, **k))
+    calls = _backends_simulated(monkeypatch)
     again = data.generate(spec, root=tmp_path)
     manifest = json.loads((again / data.MANIFEST).read_text())
     assert calls == ["cpu"] * 3 and manifest["backend"] == "cpu"
@@ -151,10 +154,7 @@ def test_on_a_device_gpu_and_auto_datasets_hold_cuda_numbers(tmp_path, monkeypat
 
     if resolve_backend("auto") != "gpu":
         pytest.skip("no usable CUDA device")
-    calls = []
-    real = simulators.simulate
-    monkeypatch.setattr(simulators, "simulate",
-                        lambda *a, **k: calls.append(k["backend"]) or real(*a, **k))
+    calls = _backends_simulated(monkeypatch)
     cpu = bs_spec(n_paths=3000, seed=5, chunk_paths=1000)
     gpu = cpu.replace(backend="gpu")
     assert cpu.replace(backend="auto").hash == gpu.hash != cpu.hash
