@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.pinn_nonlinear import Case, fd_order
+from benchmarks.pinn_nonlinear import Case, case, fd_order
 
 
 class _Grid:
@@ -21,6 +21,27 @@ class _Grid:
 
 class _Problem:
     maturity = 1.0
+
+
+def _logs(l2: float) -> dict[str, float]:
+    return {"l1": l2 + 0.1, "l2": l2, "linf": l2 + 0.5}
+
+
+def _synthetic_run(problem: str, config) -> dict:
+    """A run of ``problem`` with ``config`` (a PINNConfig) and made-up errors, in the schema of
+    :func:`benchmarks.pinn_nonlinear.run` (the fields :func:`table` reads), so the table tests
+    do not depend on which runs are stored in ``benchmarks/results/pinn.json``."""
+    free = {k: {"box": _logs(v), "today": _logs(v), "near": _logs(v)}
+            for k, v in (("split", -3.0), ("linear_c_plus", -2.2), ("linear_c_minus", -2.3),
+                         ("risk_free", -1.5))}
+    return {"problem": problem, "lambda_b": 0.02, "base": "split", "sign_feature": True,
+            "leg_factors": True, "budget": "full", "box": _logs(-4.5), "today": _logs(-4.6),
+            "near": _logs(-4.2), "near_today": _logs(-4.3), "near_xva": _logs(-2.0),
+            "fd_error_estimate": {"box": _logs(-6.0), "today": _logs(-6.0)}, "free": free,
+            "points": [{"x": [100.0], "price": 1e-4, "delta": 3e-4,
+                        "gamma (d2V/dS1^2)": 2e-3, "reference_price": 5.0}],
+            "train_seconds": 500.0, "status": "completed", "steps": 500,
+            "config": config.to_dict()}
 
 
 @pytest.mark.parametrize("order", [1.0, 2.0])
@@ -41,14 +62,10 @@ def test_fd_order_recovers_the_order_and_the_fine_grids_error(order):
 
 
 def test_a_run_with_other_face_residuals_is_its_own_row_and_says_so():
-    import json
-    from pathlib import Path
-
     from benchmarks.pinn_nonlinear import _key, table
 
-    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pinn.json"
-    runs = json.loads(results.read_text())["nonlinear"]["runs"]
-    run = next(r for r in runs if r["config"].get("face_residuals", "auto") == "auto")
+    run = _synthetic_run("bs_forward", case("bs_forward", 0.02).config("full", "split"))
+    assert run["config"]["face_residuals"] == "auto"
     other = {**run, "config": {**run["config"], "face_residuals": "pointwise"}}
     assert _key(run) != _key(other)
     rows = table([run, other]).splitlines()[2:]
@@ -56,14 +73,10 @@ def test_a_run_with_other_face_residuals_is_its_own_row_and_says_so():
 
 
 def test_a_run_on_more_threads_is_its_own_row_and_says_so():
-    import json
-    from pathlib import Path
-
     from benchmarks.pinn_nonlinear import _key, table
 
-    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pinn.json"
-    runs = json.loads(results.read_text())["nonlinear"]["runs"]
-    run = next(r for r in runs if (r["config"].get("num_threads") or 1) == 1)
+    run = _synthetic_run("bs_collar", case("bs_collar", 0.02).config("full", "split"))
+    assert (run["config"]["num_threads"] or 1) == 1
     other = {**run, "config": {**run["config"], "num_threads": 2}}
     unset = {**run, "config": {**run["config"], "num_threads": None}}
     assert _key(run) != _key(other)
@@ -129,12 +142,8 @@ def test_state_weights_option_reaches_the_grid_and_is_its_own_row(monkeypatch, c
     mixed = argparse.Namespace(**{**vars(args), "problems": "worst_call_basket_put,bs_forward"})
     assert nl.main(mixed, machine={}, output="unused.json") == 2
     assert "not bs_forward" in capsys.readouterr().err
-    import json
-    from pathlib import Path
-
-    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pinn.json"
-    runs = json.loads(results.read_text())["nonlinear"]["runs"]
-    run = next(r for r in runs if r["config"]["collocation"]["type"] == "ClusteredGrid")
+    run = _synthetic_run("worst_call_basket_put", nl._config_2d("full", "split"))
+    assert run["config"]["collocation"]["type"] == "ClusteredGrid"
     other = {**run, "config": {**run["config"], "collocation": {
         **run["config"]["collocation"], "state_weights": "nodes"}}}
     assert nl._key(run) != nl._key(other)
