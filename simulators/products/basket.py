@@ -42,9 +42,8 @@ class BasketOption:
 
     @property
     def sign(self) -> int:
-        if self.kind == "forward" or min(self.weights) < 0.0:
-            return 0
-        return 1
+        """+1 for a call or put, whatever the weights' signs ((x)+ >= 0); 0 for a forward."""
+        return 0 if self.kind == "forward" else 1
 
     def encode(self, dim: int) -> Legs:
         """Kernel encoding: one leg of quantity 1 (see :mod:`simulators.products._payoff`)."""

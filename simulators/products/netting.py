@@ -202,9 +202,10 @@ class NettingSet:
                     for leg in self.legs)
         scale = max(abs(leg.quantity) * leg.strike for leg in self.legs)
         tol = 1e-12 * scale
-        if np.all(values >= -tol) and slope >= -1e-15:
+        slope_tol = 1e-12 * max(abs(leg.quantity) for leg in self.legs)
+        if np.all(values >= -tol) and slope >= -slope_tol:
             return 1
-        if np.all(values <= tol) and slope <= 1e-15:
+        if np.all(values <= tol) and slope <= slope_tol:
             return -1
         return 0
 

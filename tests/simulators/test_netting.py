@@ -190,6 +190,15 @@ def test_sign_is_derived_from_the_legs(legs, sign):
         assert np.all(sign * ns.payoff(s_t) >= -1e-12)
 
 
+@pytest.mark.parametrize("notional", [1e-16, 1.0, 1e9])
+def test_sign_does_not_depend_on_the_notional(notional):
+    # q (100 - u)+ - q (u - 100) is q (100 - u) beyond the strike: negative for large u
+    ns = NettingSet([Leg("put", 100.0, notional), Leg("forward", 100.0, -notional)], 1.0)
+    assert ns.sign == 0
+    assert NettingSet([Leg("put", 100.0, notional), Leg("forward", 100.0, notional)],
+                      1.0).sign == 1  # a call
+
+
 @pytest.mark.parametrize("legs", [
     [Leg("forward", 100.0)],
     [Leg("call", 110.0), Leg("put", 90.0, -1.0)],

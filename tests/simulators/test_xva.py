@@ -54,7 +54,7 @@ def test_risky_black_scholes_put_matches_reference_number():
 
 @pytest.mark.parametrize("product", [
     sim.European(1.0, 1.0, "forward"),
-    sim.BasketOption([1.0, -1.0], 0.1, 1.0, "call"),
+    sim.BasketOption([1.0, -1.0], 0.1, 1.0, "forward"),
 ])
 def test_sign_changing_payoff_is_refused_and_points_to_the_pde(product):
     model = (sim.BlackScholes(vol=0.2) if product.dim == 1 else
@@ -64,3 +64,16 @@ def test_sign_changing_payoff_is_refused_and_points_to_the_pde(product):
         sim.simulate(model, product, sim.FixedSampler(state), 10, seed=1, xva=XVA)
     # without XVA the same product simulates
     assert sim.simulate(model, product, sim.FixedSampler(state), 10, seed=1).n_paths == 10
+
+
+def test_a_spread_call_is_one_signed_whatever_its_weights_signs():
+    # (S1 - S2 - K)+ >= 0 on every path: the risky value is e^{-c+ tau} times the risk-free one
+    product = sim.BasketOption([1.0, -1.0], 0.1, 1.0, "call")
+    assert product.sign == 1
+    model = sim.BlackScholesBasket(vols=[0.2, 0.3], correlation=np.eye(2))
+    free = sim.simulate(model, product, sim.FixedSampler([1.2, 1.0]), 1000, seed=3)
+    risky = sim.simulate(model, product, sim.FixedSampler([1.2, 1.0]), 1000, seed=3, xva=XVA)
+    assert np.all(free.y >= 0.0) and np.any(free.y > 0.0)
+    factor = math.exp(-XVA.spread_positive * product.maturity)
+    np.testing.assert_allclose(risky.y, factor * free.y, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(risky.dydx, factor * free.dydx, rtol=1e-15, atol=0)
