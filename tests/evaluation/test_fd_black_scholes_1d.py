@@ -79,17 +79,20 @@ def test_one_signed_negative_payoff_uses_seller_spread():
 
 
 @pytest.mark.parametrize("strikes", [(100.0, 100.0), (90.0, 115.0)], ids=["forward", "collar"])
-def test_sign_changing_payoff_nonlinear_xva(strikes):
+@pytest.mark.parametrize("xva", [XVA_CHECK, XVA(lambda_b=0.2, lambda_c=0.05, funding_spread=0.0)],
+                         ids=["c+>c-", "c+<c-"])
+def test_sign_changing_payoff_nonlinear_xva(strikes, xva):
     """Long call(K1) + short put(K2), whose value changes sign.
 
-    f(V) = max(c+ V, c- V) (c+ >= c-) is convex and positively homogeneous, so by the comparison
-    principle the risky value V lies below both linear solutions e^{-c tau} V_rf (c = c+, c-) and
-    above the sum of the risky values of the two one-signed legs, e^{-c+ tau} C - e^{-c- tau} P.
-    (It is not between the two linear solutions: it is below both.)
+    With c+ >= c-, f(V) = max(c+ V, c- V) is convex and positively homogeneous, so by the
+    comparison principle the risky value V lies below both linear solutions e^{-c tau} V_rf
+    (c = c+, c-) and above the sum of the risky values of the two one-signed legs,
+    e^{-c+ tau} C - e^{-c- tau} P. (It is not between the two linear solutions: it is below
+    both.) With c+ < c-, f(V) = min(c+ V, c- V) is concave and both inequalities turn.
     """
     k1, k2 = strikes
     pay = lambda s: np.maximum(s - k1, 0.0) - np.maximum(k2 - s, 0.0)
-    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
+    sol = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=xva,
                               payoff=pay, n_space=400, n_time=200)
     st = sol.stats
     assert st.iterations > 0 and st.max_iterations_per_step <= 5
@@ -97,16 +100,20 @@ def test_sign_changing_payoff_nonlinear_xva(strikes):
     s = np.linspace(40.0, 250.0, 43)
     c = an.black_scholes(s, strike=k1, maturity=T, vol=VOL, rate=R, dividend=Q, kind="call")
     p = an.black_scholes(s, strike=k2, maturity=T, vol=VOL, rate=R, dividend=Q, kind="put")
-    cp, cn = XVA_CHECK.spread(1), XVA_CHECK.spread(-1)
+    cp, cn = xva.spread(1), xva.spread(-1)
     v = sol.price(s)
     tol = 2e-4 * np.maximum(1.0, np.abs(v))  # discretisation error allowance
-    upper = np.minimum(math.exp(-cp * T) * (c - p), math.exp(-cn * T) * (c - p))
-    lower = math.exp(-cp * T) * c - math.exp(-cn * T) * p
+    linear = np.stack([math.exp(-cp * T) * (c - p), math.exp(-cn * T) * (c - p)])
+    parts = math.exp(-cp * T) * c - math.exp(-cn * T) * p
+    if cp >= cn:
+        upper, lower = linear.min(axis=0), parts
+    else:
+        upper, lower = parts, linear.max(axis=0)
     assert np.all(v <= upper + tol)
     assert np.all(v >= lower - tol)
     assert np.any(upper - lower > 50 * tol)  # the bounds are informative
     # Picard fixed point: a tighter tolerance does not move the solution.
-    tight = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=XVA_CHECK,
+    tight = fd.black_scholes_1d(strike=K, maturity=T, vol=VOL, rate=R, dividend=Q, xva=xva,
                                 payoff=pay, n_space=400, n_time=200, tol=1e-15)
     np.testing.assert_allclose(tight.price(s), v, atol=1e-9)
 
