@@ -40,6 +40,8 @@ def _prepare(owner, spots, weights, vols, correlation, strike, maturity, rate, k
     if sig.size != d:
         v.fail(owner, "vols", f"of length {d} (the number of assets)", f"length {sig.size}")
     c = v.correlation_matrix(owner, "correlation", correlation, d)
+    if not np.any(w != 0.0):
+        v.fail(owner, "weights", "not all 0 (the basket would be constant)", w.tolist())
     ws = w * sig
     var = float(ws @ c @ ws)
     if var <= 0.0:

@@ -46,7 +46,7 @@ def forward_exposure(spot, *, strike, maturity, times, vol, rate=0.0, dividend=0
     sig = v.positive_float(o, "vol", vol)
     r = v.finite_float(o, "rate", rate)
     q = v.finite_float(o, "dividend", dividend)
-    t = np.asarray(times, dtype=np.float64)
+    t = v.real(o, "times", times)
     if not np.all(np.isfinite(t)) or np.any(t < 0.0) or np.any(t > big_t * (1 + 1e-12)):
         v.fail(o, "times", f"dates in [0, {big_t:g}]", times)
     t = np.minimum(t, big_t)

@@ -132,3 +132,17 @@ def test_fd_2d_refuses_more_than_2_24_nodes_before_allocating():
                                          r"integer in \[1, 10000000\]"):
         fd.basket_2d(strike=100, maturity=1, vols=0.2, rho=0.5, rate=0.0, weights=(0.5, 0.5),
                      n_space=8, n_time=10**8)
+
+
+def test_bachelier_basket_names_the_weights_when_they_are_all_zero():
+    for fn in (an.bachelier_basket, an.bachelier_basket_greeks):
+        with pytest.raises(ValueError, match=rf"The 'weights' parameter of {fn.__name__} must be "
+                                             r"not all 0 .*Got \[0\.0, 0\.0, 0\.0\] instead"):
+            fn([1.0, 1.0, 1.0], correlation=np.eye(3), **{**BASKET, "weights": (0.0, 0.0, 0.0)})
+
+
+@pytest.mark.parametrize("bad", [[True, False], ["0.5", "1"], "0.5"])
+def test_forward_exposure_refuses_dates_that_are_not_numbers(bad):
+    with pytest.raises(ValueError, match=r"The 'times' parameter of forward_exposure must be a "
+                                         r"real number or an array of real numbers"):
+        an.forward_exposure(100.0, strike=100.0, maturity=1.0, times=bad, vol=0.2)
