@@ -63,18 +63,43 @@ class HestonGreeks:
     volga: np.ndarray | float
 
 
+def _expm1(z: np.ndarray) -> np.ndarray:
+    """e^z - 1 for complex z, accurate for small |z| (NumPy's complex expm1 and log1p are not:
+    log1p(1e-17 + 1e-17j) has real part 0)."""
+    a, b = z.real, z.imag
+    return (np.expm1(a) * np.cos(b) - 2.0 * np.sin(0.5 * b) ** 2) + 1j * np.exp(a) * np.sin(b)
+
+
+def _log1p_over(w: np.ndarray) -> np.ndarray:
+    """log(1 + w) / w for complex w (principal branch), accurate for small |w|; 1 at w = 0."""
+    x, y = w.real, w.imag
+    log1p = 0.5 * np.log1p(x * (2.0 + x) + y * y) + 1j * np.arctan2(y, 1.0 + x)
+    zero = w == 0
+    return np.where(zero, 1.0, log1p / np.where(zero, 1.0, w))
+
+
 def heston_cf_terms(u: np.ndarray, tau, v0, kappa, theta, xi, rho):
     """phi(u) and D(u) of ln(S_T/F) for complex u (broadcast): the characteristic function of
     the log-forward under Heston is phi(u), and D(u) its derivative factor in v0 (the "little
-    trap" form, stable for long maturities). Shared with the PINN's Heston base function."""
+    trap" form, stable for long maturities). Shared with the PINN's Heston base function.
+
+    Written without dividing by xi^2: beta - d = -xi^2 (iu + u^2) / (beta + d), where
+    Re(beta + d) >= kappa > 0, so m = (beta - d) / xi^2 has no cancellation, and
+    ln((1 - g e) / (1 - g)) / xi^2 = y log(1 + xi^2 y) / (xi^2 y) with
+    y = m (1 - e) / ((beta + d)(1 - g)). As xi -> 0 the terms tend to those of Black-Scholes
+    with the deterministic variance path (no loss of digits for small xi)."""
+    u = np.asarray(u)
     iu = 1j * u
     beta = kappa - rho * xi * iu
     d = np.sqrt(beta * beta + xi * xi * (iu + u * u))
-    g = (beta - d) / (beta + d)
-    e = np.exp(-d * tau)
-    one_ge = 1.0 - g * e
-    D = (beta - d) / (xi * xi) * (1.0 - e) / one_ge
-    C = kappa * theta / (xi * xi) * ((beta - d) * tau - 2.0 * np.log(one_ge / (1.0 - g)))
+    bd = beta + d
+    m = -(iu + u * u) / bd                     # (beta - d) / xi^2
+    g = xi * xi * m / bd                       # (beta - d) / (beta + d)
+    one_e = -_expm1(-d * tau)                  # 1 - e^{-d tau}
+    one_ge = 1.0 - g * (1.0 - one_e)
+    D = m * one_e / one_ge
+    y = m * one_e / (bd * (1.0 - g))
+    C = kappa * theta * (m * tau - 2.0 * y * _log1p_over(xi * xi * y))
     return np.exp(C + D * v0), D
 
 

@@ -103,3 +103,22 @@ def test_spots_beyond_the_priced_moneyness_are_refused():
         an.heston(1e20, 0.04, **p)
     assert 0.0 <= an.heston(1e10, 0.04, **p) < 1e-5
     assert an.heston(1e-9, 0.04, **p) == pytest.approx(100.0 * np.exp(-0.025) - 1e-9, abs=1e-11)
+
+
+@pytest.mark.parametrize("xi", [1e-8, 1e-6, 1e-4])
+@pytest.mark.parametrize("kind", ["call", "put"])
+def test_small_vol_of_vol_tends_to_black_scholes_with_the_deterministic_variance(xi, kind):
+    # xi -> 0: v(t) = theta + (v0 - theta) e^{-kappa t}, so the price is Black-Scholes with total
+    # variance w = theta T + (v0 - theta)(1 - e^{-kappa T}) / kappa, and dV/dv0 = dV/dw dw/dv0.
+    # The Heston price moves by O(xi) from that limit (about 0.2 xi here).
+    v0, kappa, theta, big_t = 0.06, 1.5, 0.04, 1.0
+    dw_dv0 = (1.0 - math.exp(-kappa * big_t)) / kappa
+    w = theta * big_t + (v0 - theta) * dw_dv0
+    sigma = math.sqrt(w / big_t)
+    bs = an.black_scholes_greeks(100.0, strike=105.0, maturity=big_t, kind=kind, vol=sigma,
+                                 rate=0.02, dividend=0.01)
+    g = an.heston_greeks(100.0, v0, strike=105.0, maturity=big_t, kind=kind, kappa=kappa,
+                         theta=theta, xi=xi, rho=-0.5, rate=0.02, dividend=0.01)
+    assert g.price == pytest.approx(bs.price, abs=xi + 1e-10)
+    assert g.vega == pytest.approx(bs.vega / (2.0 * sigma * big_t) * dw_dv0, abs=10 * xi + 1e-7)
+    assert g.delta == pytest.approx(bs.delta, abs=xi + 1e-10)
