@@ -79,3 +79,78 @@ def test_errors():
     with pytest.raises(ValueError, match=r"'spots' parameter .* shape \(n, 2\)"):
         an.arithmetic_basket_2d([[1.0, 2.0, 3.0]], strike=100.0, maturity=1.0, vols=(0.2, 0.3),
                                 rho=0.1)
+
+
+def _put_conditioned_on_the_second_asset(s, tau, vols, rho, rate, dividends, weights,
+                                         strike=100.0):
+    """The put by adaptive quadrature (SciPy ``quad``) conditioned on asset 2's shock, where the
+    library conditions on asset 1 in every case below: another integrand, another rule."""
+    from scipy import integrate
+    from scipy.stats import norm
+
+    v1, v2 = vols
+    sq = math.sqrt(tau)
+
+    def f(z):
+        known = weights[1] * s[1] * math.exp((rate - dividends[1] - 0.5 * v2**2) * tau
+                                             + v2 * sq * z)
+        fwd = weights[0] * s[0] * math.exp((rate - dividends[0] - 0.5 * (v1 * rho) ** 2) * tau
+                                           + v1 * rho * sq * z)
+        k = strike - known
+        if k <= 0.0:
+            return 0.0
+        sd = v1 * math.sqrt((1.0 - rho**2) * tau)
+        d1 = (math.log(fwd / k) + 0.5 * sd * sd) / sd
+        return (k * norm.cdf(-(d1 - sd)) - fwd * norm.cdf(-d1)) * norm.pdf(z)
+
+    z_star = (math.log(strike / (weights[1] * s[1])) - (rate - dividends[1] - 0.5 * v2**2) * tau
+              ) / (v2 * sq)
+    val, _ = integrate.quad(f, -12.0, min(z_star, 12.0), limit=500, epsabs=1e-14, epsrel=1e-13)
+    return math.exp(-rate * tau) * val
+
+
+@pytest.mark.parametrize("s,tau,vols,rho", [
+    ((100.0, 100.0), 0.5, (0.25, 0.35), 0.999),   # conditional variance almost 0: a sharp bend
+    ((100.0, 100.0), 0.5, (0.25, 0.35), -0.99),
+    ((100.0, 100.0), 10.0, (1.0, 1.5), 0.3),      # vol^2 tau of 10 and 22
+    ((100.0, 100.0), 1.0, (0.3, 0.3), 0.9),
+    ((60.0, 150.0), 2.0, (0.2, 0.6), 0.95),
+])
+def test_high_correlation_and_long_maturities_match_the_other_conditioning(s, tau, vols, rho):
+    common = dict(rate=0.03, dividends=(0.01, 0.0), weights=(0.5, 0.5))
+    got = an.arithmetic_basket_2d([list(s)], strike=100.0, maturity=tau, kind="put", vols=vols,
+                                  rho=rho, **common).price[0]
+    ref = _put_conditioned_on_the_second_asset(s, tau, vols, rho, **common)
+    assert got == pytest.approx(ref, abs=1e-8)  # 1e-10 of the strike
+    x = np.array([s])
+    delta = an.arithmetic_basket_2d(x, strike=100.0, maturity=tau, kind="put", vols=vols,
+                                    rho=rho, **common).delta[0]
+    for i in range(2):
+        e = np.zeros(2)
+        e[i] = 1e-3
+        up, dn = (an.arithmetic_basket_2d(x + sign * e, strike=100.0, maturity=tau, kind="put",
+                                          vols=vols, rho=rho, **common).price[0]
+                  for sign in (1.0, -1.0))
+        assert delta[i] == pytest.approx((up - dn) / 2e-3, abs=1e-6)
+
+
+def test_high_correlation_matches_monte_carlo():
+    rng = np.random.default_rng(5)
+    n, rho, t, r = 2_000_000, 0.999, 0.5, 0.03
+    z1 = rng.standard_normal(n)
+    z2 = rho * z1 + math.sqrt(1 - rho**2) * rng.standard_normal(n)
+    s1 = 100.0 * np.exp((r - 0.01 - 0.5 * 0.25**2) * t + 0.25 * math.sqrt(t) * z1)
+    s2 = 100.0 * np.exp((r - 0.5 * 0.35**2) * t + 0.35 * math.sqrt(t) * z2)
+    pay = np.maximum(100.0 - 0.5 * s1 - 0.5 * s2, 0.0) * math.exp(-r * t)
+    got = an.arithmetic_basket_2d([100.0, 100.0], strike=100.0, maturity=t, kind="put",
+                                  vols=(0.25, 0.35), rho=rho, rate=r, dividends=(0.01, 0.0)).price[0]
+    assert abs(got - pay.mean()) < 4.0 * pay.std() / math.sqrt(n)
+
+
+def test_many_nodes_stay_finite_and_too_many_are_refused():
+    g = an.arithmetic_basket_2d([100.0, 100.0], kind="put", nodes=1024, **CASE)
+    assert g.price[0] == pytest.approx(an.arithmetic_basket_2d([100.0, 100.0], kind="put",
+                                                               **CASE).price[0], abs=1e-12)
+    with pytest.raises(ValueError, match=r"'nodes' parameter of arithmetic_basket_2d must be an "
+                                         r"integer in \[8, 1024\]"):
+        an.arithmetic_basket_2d([100.0, 100.0], kind="put", nodes=1025, **CASE)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from evaluation.analytic.basket import conditioning_rule
+
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -119,28 +121,28 @@ def basket_by_conditioning(
     dividends: tuple[float, float],
     rho: float,
     kind: str,
-    nodes: int = 48,
+    nodes: int = 96,
 ) -> Tensor:
-    """Risk-free two-asset arithmetic basket option, exact up to Gauss-Hermite quadrature.
+    """Risk-free two-asset arithmetic basket option, exact up to quadrature.
 
     Conditional on the Brownian shock z of one asset (a), the other (b) is lognormal and the put is
-    a Black put on ``w_b S_b(T)`` struck at ``K - w_a S_a(T; z)``; the price is its Gauss-Hermite
-    mean over z (see :func:`evaluation.analytic.arithmetic_basket_2d`, the NumPy reference). The
-    conditioning asset is, per point, the one with the smaller ``w_i S_i vol_i``, which keeps the
-    integrand smooth (48 nodes: about 1e-10 K). Calls by parity. Exact at tau = 0.
+    a Black put on ``w_b S_b(T)`` struck at ``K - w_a S_a(T; z)``; the price is its mean over z,
+    by Gauss-Legendre on the pieces of :func:`evaluation.analytic.basket.conditioning_rule`
+    (the NumPy reference :func:`evaluation.analytic.arithmetic_basket_2d` uses the same rule).
+    The conditioning asset is, per point, the one with the smaller ``w_i S_i vol_i``. The nodes
+    are placed from detached values: the integrand vanishes with all its derivatives at the
+    moving end of the range, so autograd through the fixed nodes gives the exact derivatives of
+    the quadrature. Calls by parity. Exact at tau = 0.
 
     Args:
         spots: (n, 2) asset prices >= 0.
         tau: (n,) time to maturity in years.
         vols, rate, dividends, rho: numbers, or per-point tensors of shape (n,) (a parametric
             problem's parameters).
-        nodes: Gauss-Hermite nodes.
+        nodes: Gauss-Legendre nodes per piece of the z range.
     Returns:
         (n,) prices discounted at ``rate``.
     """
-    z_np, w_np = np.polynomial.hermite_e.hermegauss(nodes)
-    z = torch.as_tensor(z_np, dtype=spots.dtype, device=spots.device)
-    wq = torch.as_tensor(w_np / math.sqrt(2.0 * math.pi), dtype=spots.dtype, device=spots.device)
     tiny = _tiny(spots)
     t = torch.clamp(tau, min=tiny)[:, None]
     sq = torch.sqrt(t)
@@ -161,9 +163,18 @@ def basket_by_conditioning(
     v_a, v_b = pair(vols[0], vols[1])
     q_a, q_b = pair(dividends[0], dividends[1])
     w_a, w_b = pair(weights[0], weights[1])
-    residual_strike = strike - w_a * s_a * torch.exp((r_c - q_a - 0.5 * v_a**2) * t + v_a * sq * z)
-    fwd_b = w_b * s_b * torch.exp((r_c - q_b - 0.5 * (v_b * rho_c) ** 2) * t
-                                  + v_b * rho_c * sq * z)
+    known_a = w_a * s_a * torch.exp((r_c - q_a - 0.5 * v_a**2) * t)
+    known_b = w_b * s_b * torch.exp((r_c - q_b - 0.5 * (v_b * rho_c) ** 2) * t)
+
+    def flat(x: Tensor) -> np.ndarray:
+        return torch.broadcast_to(x, t.shape).detach().cpu().numpy()[:, 0]
+
+    z_np, w_np = conditioning_rule(flat(known_a), flat(v_a * sq), flat(known_b),
+                                   flat(v_b * rho_c * sq), float(strike), nodes)
+    z = torch.as_tensor(z_np, dtype=spots.dtype, device=spots.device)
+    wq = torch.as_tensor(w_np, dtype=spots.dtype, device=spots.device)
+    residual_strike = strike - known_a * torch.exp(v_a * sq * z)
+    fwd_b = known_b * torch.exp(v_b * rho_c * sq * z)
     live = residual_strike > 0.0
     put = black_scholes(fwd_b, torch.clamp(residual_strike, min=tiny), t, 0.0, 0.0, 0.0, "put",
                         total_variance=v_b**2 * (1.0 - rho_c**2) * t)

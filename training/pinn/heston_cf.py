@@ -14,7 +14,7 @@ instead of adaptive quadrature, so thousands of collocation points cost seconds:
 With ``G = e^{x/2} int_0^inf Re[e^{i u x} phi(u - i/2)] / (u^2 + 1/4) du`` the call is
 ``S e^{-q tau} - K e^{-r tau} G / pi``; d/dx multiplies the integrand by i u, d/dv by D(u). The
 tau-derivative follows from the risk-free Heston PDE the price solves. Agrees with the adaptive
-reference to about 1e-10 K (tests/pinn/test_heston_cf.py).
+reference to about 1e-10 K (tests/pinn/test_exact_bases.py).
 """
 
 from __future__ import annotations
