@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+
+from .. import _validation as v
 
 MAX_NODES = 2**24
 """Nodes of one FD grid, all axes together (a 2D grid of 4096 x 4096 steps): the sparse operators
@@ -14,6 +17,21 @@ MAX_TIME_STEPS = 10**7
 """Time steps of one FD solve."""
 MAX_ITERATIONS = 10**6
 """Picard iterations per time step (``max_iter``) and damped start-up steps."""
+
+
+Cluster = float | None | Literal["auto"]
+"""A solver's ``cluster`` option: a width as a fraction of the center, None (uniform grid) or
+"auto" (the solver's default, narrower for short maturities)."""
+
+
+def cluster_fraction(owner: str, value: object, auto: float) -> float | None:
+    """The clustering width of ``value`` (a :data:`Cluster`) as a fraction of the center:
+    ``auto`` for "auto", None for None, else a number > 0 (one-line ValueError otherwise)."""
+    if isinstance(value, str):
+        if value != "auto":
+            v.fail(owner, "cluster", "a number > 0, None or 'auto'", value)
+        return auto
+    return None if value is None else v.positive_float(owner, "cluster", value)
 
 
 def sinh_grid(low: float, high: float, center: float, n: int, cluster: float | None) -> np.ndarray:

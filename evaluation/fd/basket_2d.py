@@ -33,6 +33,8 @@ from ._grid import (
     MAX_ITERATIONS,
     MAX_NODES,
     MAX_TIME_STEPS,
+    Cluster,
+    cluster_fraction,
     first_derivative,
     second_derivative,
     sinh_grid,
@@ -81,7 +83,7 @@ def basket_2d(
     s_max=None,
     n_space=(120, 120),
     n_time: int = 60,
-    cluster: float | None = 0.2,
+    cluster: Cluster = "auto",
     center=None,
     damping_steps: int = 2,
 ) -> FDSolution:
@@ -108,7 +110,8 @@ def basket_2d(
             center max(4, e^{5 vol_i sqrt(T)}).
         n_space: space steps per axis (int or pair, each >= 4; at most 2**24 grid nodes).
         n_time: time steps, in [1, 10**7].
-        cluster: sinh clustering width as a fraction of the center (``None``: uniform).
+        cluster: sinh clustering width as a fraction of the center (``None``: uniform;
+            ``"auto"``: ``min(0.2, max(vols) sqrt(T))``, narrower for short maturities).
         center: clustering point (scalar or pair), a node of each axis; see the module docstring.
         damping_steps: number of initial steps replaced by two damped Douglas half steps.
 
@@ -160,7 +163,7 @@ def basket_2d(
         if highs[i] <= centers[i]:
             rule = f"> {centers[i]:g} (the domain must contain the strike region)"
             v.fail(o, "s_max", rule, highs[i])
-    cl = None if cluster is None else v.positive_float(o, "cluster", cluster)
+    cl = cluster_fraction(o, cluster, min(0.2, float(np.max(sig)) * math.sqrt(tau)))
 
     axes = tuple(
         sinh_grid(0.0, highs[i], centers[i], n[i], None if cl is None else cl * centers[i])

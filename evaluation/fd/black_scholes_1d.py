@@ -29,6 +29,8 @@ from ._grid import (
     MAX_ITERATIONS,
     MAX_NODES,
     MAX_TIME_STEPS,
+    Cluster,
+    cluster_fraction,
     first_derivative,
     second_derivative,
     sinh_grid,
@@ -76,7 +78,7 @@ def black_scholes_1d(
     s_max: float | None = None,
     n_space: int = 400,
     n_time: int = 200,
-    cluster: float | None = 0.2,
+    cluster: Cluster = "auto",
     rannacher_steps: int = 2,
     tol: float = 1e-12,
     max_iter: int = 100,
@@ -100,7 +102,9 @@ def black_scholes_1d(
         s_max: upper bound of the grid (> strike); default K max(4, e^{5 vol sqrt(T)}).
         n_space: number of space steps, in [4, 2**24 - 1]; nodes = n_space + 1.
         n_time: number of time steps, in [1, 10**7].
-        cluster: sinh clustering width as a fraction of the center (``None``: uniform grid).
+        cluster: sinh clustering width as a fraction of the center (``None``: uniform grid;
+            ``"auto"``: ``min(0.2, vol sqrt(T))``, so that short maturities, whose prices vary
+            over a width of about vol sqrt(T) K, are resolved).
         rannacher_steps: number of initial steps done as two implicit-Euler half steps.
         tol: sup-norm tolerance of the Picard increment, relative to max(1, max |V|).
         max_iter: maximum number of Picard iterations per step (``RuntimeError`` beyond).
@@ -136,7 +140,8 @@ def black_scholes_1d(
     cen = k if center is None else v.positive_float(_OWNER, "center", center)
     if cen >= s_hi:
         v.fail(_OWNER, "center", f"< s_max = {s_hi:g}", center)
-    c = None if cluster is None else v.positive_float(_OWNER, "cluster", cluster) * cen
+    frac = cluster_fraction(_OWNER, cluster, min(0.2, sig * math.sqrt(tau)))
+    c = None if frac is None else frac * cen
 
     s = sinh_grid(0.0, s_hi, cen, n, c)
     b = r - q

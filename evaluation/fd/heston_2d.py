@@ -14,6 +14,7 @@ Grids: sinh in S clustered at ``center`` (default the strike, a node), sinh in v
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,8 @@ from ._adi import AxisOperator, MixedOperator, hv_solve
 from ._grid import (
     MAX_ITERATIONS,
     MAX_TIME_STEPS,
+    Cluster,
+    cluster_fraction,
     first_derivative,
     lower_grid,
     second_derivative,
@@ -53,7 +56,7 @@ def heston_2d(
     v_max: float = 5.0,
     n_space=(160, 80),
     n_time: int = 80,
-    cluster: float | None = 0.1,
+    cluster: Cluster = "auto",
     v_cluster: float | None = 1.0 / 500.0,
     center: float | None = None,
     damping_steps: int = 2,
@@ -81,7 +84,8 @@ def heston_2d(
             the price near the strike while v_max = 5 costs nothing measurable for xi = 0.3.
         n_space: (spot steps, variance steps), each >= 4; at most 2**24 grid nodes.
         n_time: time steps, in [1, 10**7].
-        cluster: sinh width in S as a fraction of the center (``None``: uniform).
+        cluster: sinh width in S as a fraction of the center (``None``: uniform; ``"auto"``:
+            ``min(0.1, sqrt(theta T))``, narrower for short maturities).
         v_cluster: sinh width in v as a fraction of v_max (``None``: uniform).
         center: S clustering point (a node), default the strike.
         damping_steps: number of initial steps replaced by two damped Douglas half steps.
@@ -110,7 +114,8 @@ def heston_2d(
     s_hi = 4.0 * cen if s_max is None else v.positive_float(o, "s_max", s_max)
     if s_hi <= cen:
         v.fail(o, "s_max", f"> {cen:g} (the domain must contain the strike)", s_max)
-    c_s = None if cluster is None else v.positive_float(o, "cluster", cluster) * cen
+    frac = cluster_fraction(o, cluster, min(0.1, math.sqrt(th * tau)))
+    c_s = None if frac is None else frac * cen
     c_v = None if v_cluster is None else v.positive_float(o, "v_cluster", v_cluster) * vm
 
     sg = sinh_grid(0.0, s_hi, cen, n[0], c_s)

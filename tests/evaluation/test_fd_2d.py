@@ -228,3 +228,16 @@ def test_heston_feller_violated_large_vol_of_vol():
         ref = an.heston(spots, strike=100.0, maturity=1.0, variance=v0, **params, kind="put")
         rel = np.abs(sol.price(np.c_[spots, np.full(3, v0)]) / ref - 1.0)
         assert np.all(rel <= 1e-3), rel
+
+
+def test_default_grids_resolve_one_day_to_maturity():
+    # cluster="auto" narrows the S clustering for short maturities (fixed widths: 2 % errors)
+    t = 1.0 / 365.0
+    basket = {**BASKET, "maturity": t}
+    ref = an.arithmetic_basket_2d([[100.0, 100.0]], kind="put", **basket).price[0]
+    got = fd.basket_2d(kind="put", **basket).price(np.array([[100.0, 100.0]]))[0]
+    assert got == pytest.approx(ref, rel=1.5e-3)
+    ref = an.heston(100.0, 0.04, strike=100.0, maturity=t, kind="put", **HESTON)
+    got = fd.heston_2d(strike=100.0, maturity=t, kind="put", **HESTON).price(
+        np.array([[100.0, 0.04]]))[0]
+    assert got == pytest.approx(ref, rel=2e-3)

@@ -169,3 +169,18 @@ def test_points_outside_grid():
         sol.price([1000.0])
     with pytest.raises(ValueError, match=r"vega is only available"):
         sol.vega([100.0])
+
+
+@pytest.mark.parametrize("maturity,tol", [(1.0 / 365.0, 3e-4), (1e-4, 5e-4)])
+def test_default_grid_resolves_short_maturities(maturity, tol):
+    # cluster="auto" narrows the grid to vol sqrt(T) K: a one-day put at the money
+    ref = an.black_scholes(100.0, strike=100.0, maturity=maturity, kind="put", vol=0.2, rate=0.03)
+    got = fd.black_scholes_1d(strike=100.0, maturity=maturity, kind="put", vol=0.2,
+                              rate=0.03).price([100.0])[0]
+    assert got == pytest.approx(ref, rel=tol)
+
+
+def test_cluster_refuses_other_text():
+    with pytest.raises(ValueError, match=r"The 'cluster' parameter of black_scholes_1d must be a "
+                                         r"number > 0, None or 'auto'\. Got 'wide' instead\."):
+        fd.black_scholes_1d(strike=100.0, maturity=1.0, vol=0.2, rate=0.0, cluster="wide")
