@@ -6,16 +6,22 @@ server (a ``uvicorn`` subprocess) and a Dask ``LocalCluster`` whose workers can 
 SIGHUP, and out-of-memory killers and impatient operators with SIGKILL, which no process can
 catch. So the ``diffml`` process a user starts is a small supervisor:
 
-1. It runs the command in a child process that leads a new **process group**. Prefect's server
+1. It runs the command in a child process inside a new **process group**. Prefect's server
    and Dask's processes inherit that group (neither calls ``setsid``), so one ``killpg`` reaches
    every descendant, however deep.
 2. It forwards SIGTERM, SIGINT and SIGHUP to the group; the command unwinds (clusters close,
    servers stop) and after :data:`GRACE_S` seconds whatever is left gets SIGKILL. When the
    command ends normally, leftovers in the group are killed too.
-3. A **watchdog** inside the group outlives a SIGKILL of the supervisor: it polls its parent
-   every :data:`POLL_S` seconds; when it has been re-parented (the supervisor died without
-   cleaning up), it sends SIGTERM to the group, waits :data:`GRACE_S` seconds and sends SIGKILL
-   to the group, itself included.
+3. A **watchdog** outlives a SIGKILL of the supervisor: it polls its parent every
+   :data:`POLL_S` seconds; when it has been re-parented (the supervisor died without cleaning
+   up), it sends SIGTERM to the group, waits :data:`GRACE_S` seconds and sends SIGKILL to the
+   group, itself included.
+
+The order closes every window: the signal handlers are installed first (a signal that arrives
+before the command exists stops it from starting), then the watchdog starts as the leader of
+the new group and says when it ignores the forwarded signals, and only then does the command
+start, inside the watchdog's group. A signal or a SIGKILL at any moment after launch therefore
+reaches everything the command started.
 
 A parent-death signal (``PR_SET_PDEATHSIG``) alone would not do: it reaches only the direct
 child, and the grandchildren (uvicorn, Dask workers) would be orphaned. POSIX only; elsewhere
@@ -43,10 +49,12 @@ ENV_FLAG = "DIFFML_SUPERVISED"
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 _WATCHDOG = """
-import os, signal, time
+import os, signal, sys, time
 for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(s, signal.SIG_IGN)
-parent, group, poll, grace = {parent}, {group}, {poll}, {grace}
+parent, group, poll, grace = {parent}, os.getpgrp(), {poll}, {grace}
+sys.stdout.write("ready\\n")
+sys.stdout.close()
 while os.getppid() == parent:
     time.sleep(poll)
 try:
@@ -75,11 +83,16 @@ def _kill_group(group: int, sig: int) -> None:
         pass
 
 
-def _start_watchdog(group: int) -> subprocess.Popen:
-    code = _WATCHDOG.format(parent=os.getpid(), group=group, poll=POLL_S, grace=GRACE_S)
-    return subprocess.Popen([sys.executable, "-S", "-E", "-c", code], process_group=group,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, close_fds=True)
+def _start_watchdog() -> subprocess.Popen:
+    """The watchdog, leader of a new process group; returns once it ignores the forwarded
+    signals (it writes one line then)."""
+    code = _WATCHDOG.format(parent=os.getpid(), poll=POLL_S, grace=GRACE_S)
+    dog = subprocess.Popen([sys.executable, "-S", "-E", "-c", code], process_group=0,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, close_fds=True)
+    dog.stdout.readline()
+    dog.stdout.close()
+    return dog
 
 
 def cli_command(argv: Sequence[str]) -> list[str]:
@@ -89,23 +102,32 @@ def cli_command(argv: Sequence[str]) -> list[str]:
     return [sys.executable, "-P", "-m", "pipeline.cli", *argv]
 
 
+class _Stopped(Exception):
+    """A forwarded signal arrived before the command started."""
+
+
 def supervise(command: Sequence[str]) -> int:
     """Run ``command`` in its own process group and return its exit code (``128 + signal``
     when a forwarded signal ended it). Every process of the group is gone when this returns."""
     env = dict(os.environ, **{ENV_FLAG: "1"})
-    child = subprocess.Popen(list(command), env=env, process_group=0,
-                             stdin=subprocess.DEVNULL)
-    group = child.pid
     received: list[int] = []
+    group: list[int] = []  # the watchdog's group, once it exists
 
     def forward(signum: int, _frame: object) -> None:
         received.append(signum)
-        _kill_group(group, signum)
+        if group:
+            _kill_group(group[0], signum)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     watchdog = None
+    code = 0
     try:
-        watchdog = _start_watchdog(group)
+        watchdog = _start_watchdog()
+        group.append(watchdog.pid)
+        if received:  # stopped before the command started: it never runs
+            raise _Stopped
+        child = subprocess.Popen(list(command), env=env, process_group=group[0],
+                                 stdin=subprocess.DEVNULL)
         deadline = None
         while True:
             try:
@@ -115,9 +137,12 @@ def supervise(command: Sequence[str]) -> int:
                 if received and deadline is None:
                     deadline = time.monotonic() + GRACE_S
                 if deadline is not None and time.monotonic() > deadline:
-                    _kill_group(group, signal.SIGKILL)
+                    _kill_group(group[0], signal.SIGKILL)
+    except _Stopped:
+        pass
     finally:
-        _kill_group(group, signal.SIGKILL)
+        if group:
+            _kill_group(group[0], signal.SIGKILL)
         if watchdog is not None:
             watchdog.wait()
         for s, handler in previous.items():

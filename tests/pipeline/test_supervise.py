@@ -85,6 +85,35 @@ def test_forwarded_signal_ends_the_whole_group(sig):
     assert f"stopped by {signal.Signals(sig).name}" in proc.stderr.read()
 
 
+def _signal_at_first_child(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the supervisor the moment its first child process exists."""
+    deadline = time.monotonic() + 10
+    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+        pass
+    proc.send_signal(sig)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_a_signal_right_after_launch_leaves_nothing_behind(tmp_path, sig):
+    """The race a scheduler hits when it cancels a job it just started: the command (which
+    would write a file after 2 s) must not survive the supervisor, whatever the timing."""
+    marker = tmp_path / "ran"
+    code = (f"import time; from pathlib import Path; time.sleep(2); "
+            f"Path({str(marker)!r}).write_text('orphan')")
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, code], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _signal_at_first_child(proc, sig)
+        rc = proc.wait(timeout=supervise.GRACE_S + 5)
+        assert rc == (128 + sig if sig != signal.SIGKILL else -sig)
+        if sig != signal.SIGKILL:
+            err = proc.stderr.read()
+            assert f"stopped by {signal.Signals(sig).name}" in err
+            assert "Traceback" not in err
+    time.sleep(2 + supervise.POLL_S + supervise.GRACE_S + 1)
+    assert not marker.exists()
+
+
 def test_sigkill_of_the_supervisor_leaves_nothing_behind():
     proc, pids = _start_tree()
     proc.kill()
