@@ -154,6 +154,19 @@ class TrainingSettings(_Strict):
     def _sorted_sizes(cls, v: list[int]) -> list[int]:
         return sorted(set(v))
 
+    @field_validator("modes", "seeds")
+    @classmethod
+    def _distinct(cls, v: list) -> list:
+        return _distinct(v)
+
+
+def _distinct(v: list) -> list:
+    """``v`` if its entries are distinct (a repeated seed or mode would repeat the same fit and
+    report a spread of 0 over copies), else ValueError."""
+    if len(set(v)) != len(v):
+        raise ValueError(f"entries must be distinct; got {v}")
+    return v
+
 
 def _bound(v: Any) -> Any:
     """A finite number within +-MAX_PARAMETER, or a non-empty list of them."""
@@ -194,6 +207,18 @@ class ReferenceSettings(_Strict):
     method: Literal["analytic", "fd", "pinn"] = "analytic"
     cross_checks: list[Literal["analytic", "fd"]] = Field(default_factory=list, max_length=2)
     fd: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("cross_checks")
+    @classmethod
+    def _distinct_checks(cls, v: list[str]) -> list[str]:
+        return _distinct(v)
+
+    @model_validator(mode="after")
+    def _not_its_own_check(self) -> ReferenceSettings:
+        if self.method in self.cross_checks:
+            raise ValueError(f"cross_checks must not repeat the method {self.method!r}; got "
+                             f"{self.cross_checks}")
+        return self
 
 
 #: ``pinn.parametric.warm_start`` keys: the PINNConfig fields a warm start may override.
@@ -359,6 +384,11 @@ class Scenario(_Strict):
                 raise ConfigError(f"scenario {self.id!r}, {exc}") from None
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"scenario {self.id!r}, field '{field}': {exc}") from None
+            allowed = _ROLE_TYPES().get(field)
+            if allowed is not None and not isinstance(out[field], allowed):
+                names = ", ".join(t.__name__ for t in allowed)
+                raise ConfigError(f"scenario {self.id!r}, field '{field}': type must be one of "
+                                  f"{names}. Got {limits.shown(block.get('type'))}.")
         try:  # the product fits the model (e.g. a netting set's legs on as many assets)
             out["product"].encode(out["model"].dim)
         except ValueError as exc:
@@ -368,6 +398,16 @@ class Scenario(_Strict):
         except Refused as exc:
             raise ConfigError(f"scenario {self.id!r}, {exc}") from None
         return out
+
+
+def _ROLE_TYPES() -> dict[str, tuple[type, ...]]:
+    """The classes each field of a scenario accepts (models and products: the registry's)."""
+    import simulators as sim
+
+    from .registry import MODELS, PRODUCTS
+
+    return {"model": MODELS, "product": PRODUCTS,
+            "sampler": (sim.FixedSampler, sim.UniformSampler, sim.ForwardSampler)}
 
 
 def _root(v: str) -> str:
