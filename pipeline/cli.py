@@ -137,6 +137,21 @@ def _cannot_write(folder: Path) -> OSError | None:
     return None
 
 
+def _runs_folders(cfg, output: Path | None, dask_address: str | None) -> None:
+    """The runs folder (``output``, else the config's ``output_root``) and its model caches can
+    be written, and (on this machine's cluster) the dataset root serves the scenarios: exit 2
+    with one line otherwise, before any work starts."""
+    field = "--output" if output is not None else "output_root"
+    runs = Path(output if output is not None else cfg.output_root)
+    _folder(field, runs, writable=True)
+    for sub in (runs / ".cache", *(runs / ".cache" / k for k in ("train", "pinn", "backward"))):
+        if sub.exists() and not sub.is_dir():
+            _fail(f"{field}: {str(sub)[:200]!r} must be the folder of cached models, and it is "
+                  "a file; move it away", 2)
+    if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
+        _dataset_root(cfg, cfg.scenarios)
+
+
 def _dataset_root(cfg, scenarios) -> None:
     """``dataset_root`` is a folder (exit 2 otherwise) and, unless every dataset of
     ``scenarios`` is already in it, one this process can write in: a read-only store serves
@@ -287,15 +302,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     elif cfg.dask.address is not None:
         _check_address(cfg.dask.address, "dask.address")
     _check_gpus(cfg, dask_address)
-    field = "--output" if output is not None else "output_root"
-    runs = Path(output if output is not None else cfg.output_root)
-    _folder(field, runs, writable=True)
-    for sub in (runs / ".cache", *(runs / ".cache" / k for k in ("train", "pinn", "backward"))):
-        if sub.exists() and not sub.is_dir():
-            _fail(f"{field}: {str(sub)[:200]!r} must be the folder of cached models, and it is "
-                  "a file; move it away", 2)
-    if dask_address is None and cfg.dask.address is None:  # else the cluster's machines
-        _dataset_root(cfg, cfg.scenarios)
+    _runs_folders(cfg, output, dask_address)
     import time
 
     from rich.live import Live
@@ -761,6 +768,7 @@ def serve(config: ConfigArg,
     missing = [str(d) for d in allow if not d.is_dir()]
     if missing:
         _fail(f"--allow-dir: not a directory: {missing}", 2)
+    _runs_folders(cfg, output, None)  # checked now, not when the first run fires
     try:
         serve_fn(config, cron=cron, name=name or f"{cfg.name}-nightly", output=output,
                  sets=set_ or [], params=params, allow=allow)

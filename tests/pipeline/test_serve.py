@@ -24,6 +24,20 @@ def test_serve_refuses_without_a_server(small_config, monkeypatch):
     assert res.exit_code == 2 and "prefect server start" in res.output
 
 
+def test_serve_refuses_an_output_it_cannot_write_before_serving(small_config, tmp_path,
+                                                                 monkeypatch):
+    """The same check as `run`, when `serve` starts rather than when the cron fires (no server
+    is contacted: the API URL points nowhere and is never reached)."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    res = CliRunner().invoke(app, ["serve", str(small_config), "--output", str(blocker / "x")])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        f"error: --output: must be a writable directory; got {str(blocker / 'x')!r} "
+        "(Not a directory)"]
+
+
 def _wait_healthy(port: int, timeout: float = 120.0) -> bool:
     """True once the Prefect API on ``port`` answers its health check (False after timeout)."""
     deadline = time.time() + timeout
