@@ -692,7 +692,9 @@ def _parse_value(text: str) -> Any:
 def apply_override(raw: dict, assignment: str) -> dict:
     """Apply ``path.to.key=value`` to the raw config (scenarios are addressed by id).
 
-    Example: ``scenarios.bs_call.model.vol=0.22``. The value is parsed as YAML.
+    Example: ``scenarios.bs_call.model.vol=0.22``. The value is parsed as YAML. A scenario id
+    may itself hold dots (``scenarios.bs.v2.model.vol=0.3`` addresses the scenario ``bs.v2``):
+    the longest run of parts that names a scenario is taken.
     """
     if "=" not in assignment:
         raise ConfigError(f"--set expects KEY=VALUE (e.g. scenarios.bs.model.vol=0.22). "
@@ -703,12 +705,20 @@ def apply_override(raw: dict, assignment: str) -> dict:
         raise ConfigError(f"--set has an empty key: {assignment!r}")
     node: Any = raw
     walked = []
-    for i, part in enumerate(parts):
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         last = i == len(parts) - 1
         if isinstance(node, list) and not all(isinstance(s, dict) and "id" in s for s in node):
             raise ConfigError(f"--set {key}: {'.'.join(walked)} is a list; set it whole, e.g. "
                               f"--set {'.'.join(walked)}=[...]")
         if isinstance(node, list):
+            ids = {s.get("id") for s in node if isinstance(s, dict)}
+            for j in range(len(parts), i + 1, -1):  # the longest dotted id first
+                if ".".join(parts[i:j]) in ids:
+                    part, i = ".".join(parts[i:j]), j - 1
+                    last = i == len(parts) - 1
+                    break
             match = [s for s in node if isinstance(s, dict) and s.get("id") == part]
             if not match:
                 ids = [s.get("id") for s in node if isinstance(s, dict)]
@@ -727,6 +737,7 @@ def apply_override(raw: dict, assignment: str) -> dict:
         else:
             raise ConfigError(f"--set {key}: {'.'.join(walked)} is a value, not a section")
         walked.append(part)
+        i += 1
     return raw
 
 

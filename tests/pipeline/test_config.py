@@ -179,3 +179,14 @@ def test_a_set_value_that_yaml_refuses_is_an_error_not_text(small_config):
                        ("!!python/object:os.system {}", "could not determine a constructor")):
         with pytest.raises(ConfigError, match=rf"^--set value .*: {why}"):
             load_config(small_config, [f"scenarios.bs.model={value}"])
+
+
+def test_set_reaches_a_scenario_whose_id_holds_dots():
+    raw = {"scenarios": [{"id": "bs", "model": {"vol": 0.2}},
+                         {"id": "bs.v2", "model": {"vol": 0.2}}]}
+    apply_override(raw, "scenarios.bs.v2.model.vol=0.3")
+    apply_override(raw, "scenarios.bs.model.vol=0.25")
+    assert [s["model"]["vol"] for s in raw["scenarios"]] == [0.25, 0.3]
+    with pytest.raises(ConfigError, match=r"no scenario 'bs' under scenarios; known ids: "
+                                          r"\['bs.v2'\]"):
+        apply_override({"scenarios": [{"id": "bs.v2"}]}, "scenarios.bs.v3.model.vol=0.3")
