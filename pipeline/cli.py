@@ -86,6 +86,15 @@ def _quiet_env() -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
+def _check_prefect_api() -> None:
+    """A ``PREFECT_API_URL`` that no server answers: exit 2 with one line, before any work."""
+    from .environment import prefect_api_error
+
+    problem = prefect_api_error()
+    if problem is not None:
+        _fail(problem, 2)
+
+
 def _load(config: Path, sets, params):
     """The validated config; any refusal exits with code 2 and one line per error."""
     from .config import ConfigError, load_config
@@ -294,6 +303,7 @@ def run(config: ConfigArg, output: Annotated[Path | None, typer.Option(
     Exit codes: 0 ok; 1 a scenario or the run failed; 2 a bad config; 3 regressions (with
     --fail-on-regression or regression.fail)."""
     _quiet_env()
+    _check_prefect_api()
     if baseline is not None:
         set_ = [*(set_ or []), f"regression.pinned={json.dumps(str(baseline))}"]
     cfg = _load(config, set_, params)
@@ -761,6 +771,7 @@ def serve(config: ConfigArg,
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
+    _check_prefect_api()
     from .config import ConfigError
     from .schedule import serve as serve_fn
 
@@ -928,6 +939,13 @@ def main() -> None:  # pragma: no cover - exercised by the subprocess tests
         sys.exit(supervise.supervise(supervise.cli_command(argv)))
     if supervise.is_supervised():
         supervise.raise_on_termination()
+    from . import environment
+
+    problem = None if wants_help else environment.error(
+        prefect=bool(argv) and argv[0] in SUPERVISED_COMMANDS)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     app(prog_name="diffml")
 
 

@@ -284,7 +284,8 @@ def test_worker_pool_deployment_runs_as_documented(tmp_path, small_config):
 
 def test_serve_bad_cron_and_unreachable_api_are_one_line(tmp_path):
     """A bad --cron exits 2 naming it (checked before the server is needed); an API that cannot
-    be reached exits 1 with one line naming the URL (the real CLI, in its own process)."""
+    be reached exits 2 with one line naming the variable and the URL (the real CLI, in its own
+    process)."""
     allowed, _ = _configs(tmp_path)
     diffml = str(Path(sys.executable).parent / "diffml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -297,5 +298,6 @@ def test_serve_bad_cron_and_unreachable_api_are_one_line(tmp_path):
     res = subprocess.run([diffml, "serve", str(allowed / "small.yaml")], env=env,
                          capture_output=True, text=True, timeout=120)
     lines = (res.stdout + res.stderr).strip().splitlines()
-    assert res.returncode == 1 and len(lines) == 1, (res.stdout, res.stderr)
-    assert lines[0].startswith("error: serve failed (Prefect API http://127.0.0.1:9/api)")
+    assert res.returncode == 2 and len(lines) == 1, (res.stdout, res.stderr)
+    assert lines[0].startswith("error: environment variable PREFECT_API_URL: no Prefect server "
+                               "answers at 'http://127.0.0.1:9/api'")
