@@ -89,8 +89,13 @@ def address_problem(address: str) -> str | None:
     if not sep or scheme not in SCHEDULER_SCHEMES:
         return f"{example} (protocol one of {', '.join(SCHEDULER_SCHEMES)})"
     host, colon, port = rest.rpartition(":")
-    if not colon or not host.strip("[]") or not port.isdigit():
+    if (not colon or not host.strip("[]") or not (port.isascii() and port.isdigit())
+            or "@" in host or "/" in host):
         return f"{example} (a host and a port, nothing after the port)"
+    bracketed = host.startswith("[") and host.endswith("]")
+    if ("[" in host or "]" in host or ":" in host) and not (
+            bracketed and ":" in host and "[" not in host[1:-1] and "]" not in host[1:-1]):
+        return f"{example} (an IPv6 host in brackets, e.g. tcp://[::1]:8786)"
     if not 0 < int(port) < 65536:
         return f"{example} with a port in [1, 65535]"
     return None

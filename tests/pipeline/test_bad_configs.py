@@ -91,6 +91,12 @@ CASES: list[tuple[str, Callable, str]] = [
     ("workers-zero", _edit("dask.n_workers", 0), "dask.n_workers"),
     ("threads-huge", _edit("dask.threads_per_worker", 10**6), "dask.threads_per_worker"),
     ("address-garbage", _edit("dask.address", "not an address"), "dask.address"),
+    ("address-ipv6-unbracketed", _edit("dask.address", "tcp://[::1:8786"),
+     "an IPv6 host in brackets"),
+    ("address-userinfo", _edit("dask.address", "tcp://user@host:80"),
+     "a host and a port, nothing after the port"),
+    ("address-fullwidth-port", _edit("dask.address", "tcp://host:\uff18\uff10"),
+     "a host and a port, nothing after the port"),
     ("dask-unknown-key", _edit("dask.nworkers", 3), "dask.nworkers: unknown key"),
     ("gpu-workers-with-address", lambda raw: raw.update(
         backend="gpu", dask={"gpu_workers": True, "address": "tcp://127.0.0.1:8786"}),
