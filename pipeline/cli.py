@@ -771,7 +771,6 @@ def serve(config: ConfigArg,
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
-    _check_prefect_api()
     from .config import ConfigError
     from .schedule import serve as serve_fn
 
@@ -787,6 +786,7 @@ def serve(config: ConfigArg,
         _fail(str(exc), 2)
     except Exception as exc:  # noqa: BLE001 - e.g. the Prefect API cannot be reached
         log.debug("serve failed", exc_info=True)
+        _check_prefect_api()  # after the allow list's checks, which need no server
         _fail(f"serve failed (Prefect API {os.environ['PREFECT_API_URL']}): "
               f"{_one_line(exc)}")
 
