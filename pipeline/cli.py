@@ -929,6 +929,11 @@ SUPERVISED_COMMANDS = frozenset({"run", "simulate", "train", "pinn", "serve"})
 :func:`pipeline.supervise.supervise`, so nothing they start outlives them."""
 
 
+PREFECT_COMMANDS = frozenset({"run", "serve"})
+"""Commands that use Prefect (a flow, a temporary server, a deployment): Prefect's settings
+from the environment are checked before they start."""
+
+
 def main() -> None:  # pragma: no cover - exercised by the subprocess tests
     from . import supervise
 
@@ -942,7 +947,7 @@ def main() -> None:  # pragma: no cover - exercised by the subprocess tests
     from . import environment
 
     problem = None if wants_help else environment.error(
-        prefect=bool(argv) and argv[0] in SUPERVISED_COMMANDS)
+        prefect=bool(argv) and argv[0] in PREFECT_COMMANDS)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

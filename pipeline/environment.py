@@ -61,20 +61,25 @@ def prefect_settings_error() -> str | None:
 
 
 def prefect_api_error(timeout: float = 5.0) -> str | None:
-    """``PREFECT_API_URL``, when set, reaches a Prefect server (its health check answers)."""
-    import urllib.error
-    import urllib.request
+    """``PREFECT_API_URL``, when set, names a host and port where something listens (a TCP
+    connection, nothing more: TLS settings and credentials stay Prefect's business)."""
+    import socket
+    from urllib.parse import urlsplit
 
     url = os.environ.get("PREFECT_API_URL")
     if not url:
         return None
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL")
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
             return None
     except (OSError, ValueError) as exc:
-        why = getattr(exc, "reason", None) or exc
+        why = " ".join(str(getattr(exc, "strerror", None) or exc).split())[:200]
         return (f"environment variable PREFECT_API_URL: no Prefect server answers at "
-                f"{url[:200]!r} ({' '.join(str(why).split())[:200]})")
+                f"{url[:200]!r} ({why})")
 
 
 def error(prefect: bool) -> str | None:

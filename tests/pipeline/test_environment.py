@@ -63,3 +63,22 @@ def test_the_cli_names_a_bad_variable_in_one_line(tmp_path, command, variable, v
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, (res.stdout, res.stderr)
     assert (res.stdout + res.stderr).strip().splitlines() == [line]
+
+
+def test_anything_listening_counts_as_an_answer(monkeypatch):
+    """Only the connection is probed: TLS, credentials and status codes stay Prefect's."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("PREFECT_API_URL", f"https://127.0.0.1:{server.getsockname()[1]}/api")
+        assert environment.prefect_api_error(timeout=2.0) is None
+
+
+def test_commands_without_prefect_ignore_its_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_LOGGING_LEVEL"] = "bogus"
+    res = subprocess.run([DIFFML, "validate", str(CONFIG)], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, (res.stdout, res.stderr)
