@@ -90,8 +90,17 @@ def _start_watchdog() -> subprocess.Popen:
     dog = subprocess.Popen([sys.executable, "-S", "-E", "-c", code], process_group=0,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, close_fds=True)
-    dog.stdout.readline()
-    dog.stdout.close()
+    try:
+        line = dog.stdout.readline()
+        if line != b"ready\n":
+            raise WatchdogFailed("the supervisor's watchdog did not start; the command was "
+                                 "not run")
+    except BaseException:  # not ready, or a signal while waiting: no watchdog is left behind
+        _kill_group(dog.pid, signal.SIGKILL)
+        dog.wait()
+        raise
+    finally:
+        dog.stdout.close()
     return dog
 
 
@@ -100,6 +109,10 @@ def cli_command(argv: Sequence[str]) -> list[str]:
     directory is not put on ``sys.path``, so a folder there named like one of our packages
     (``data/``, ``training/``...) cannot shadow it."""
     return [sys.executable, "-P", "-m", "pipeline.cli", *argv]
+
+
+class WatchdogFailed(RuntimeError):
+    """The watchdog process did not come up."""
 
 
 class _Stopped(Exception):
@@ -117,6 +130,8 @@ def supervise(command: Sequence[str]) -> int:
         received.append(signum)
         if group:
             _kill_group(group[0], signum)
+        else:  # still starting the watchdog: stop now rather than after it answers
+            raise _Stopped
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     watchdog = None
@@ -128,6 +143,8 @@ def supervise(command: Sequence[str]) -> int:
             raise _Stopped
         child = subprocess.Popen(list(command), env=env, process_group=group[0],
                                  stdin=subprocess.DEVNULL)
+        if received:  # arrived during Popen, perhaps before the child joined the group
+            _kill_group(group[0], received[0])
         deadline = None
         while True:
             try:
@@ -140,6 +157,9 @@ def supervise(command: Sequence[str]) -> int:
                     _kill_group(group[0], signal.SIGKILL)
     except _Stopped:
         pass
+    except WatchdogFailed as exc:
+        print(f"diffml: {exc}", file=sys.stderr)
+        code = 1
     finally:
         if group:
             _kill_group(group[0], signal.SIGKILL)

@@ -114,6 +114,46 @@ def test_a_signal_right_after_launch_leaves_nothing_behind(tmp_path, sig):
     assert not marker.exists()
 
 
+# The supervisor with a SIGTERM to itself inside the Popen that starts the command (its second
+# Popen, after the watchdog's): the window between the last check and the child joining the group.
+SUPERVISOR_SIGNAL_IN_POPEN = """
+import os, signal, subprocess, sys
+from pipeline import supervise
+real, calls = subprocess.Popen, []
+class Popen(real):
+    def __init__(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        super().__init__(*args, **kwargs)
+subprocess.Popen = Popen
+sys.exit(supervise.supervise([sys.executable, "-c", sys.argv[1]]))
+"""
+
+
+def test_a_signal_while_the_command_is_launched_reaches_it(tmp_path):
+    marker = tmp_path / "ran"
+    code = (f"import time; from pathlib import Path; time.sleep(3); "
+            f"Path({str(marker)!r}).write_text('not stopped')")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", SUPERVISOR_SIGNAL_IN_POPEN, code], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert time.monotonic() - t0 < supervise.GRACE_S - 1  # by SIGTERM, not the SIGKILL deadline
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_a_watchdog_that_does_not_start_keeps_the_command_from_running(tmp_path, monkeypatch,
+                                                                      capsys):
+    monkeypatch.setattr(supervise, "_WATCHDOG", "import sys; sys.exit(0)")
+    marker = tmp_path / "ran"
+    code = f"from pathlib import Path; Path({str(marker)!r}).write_text('ran')"
+    assert supervise.supervise([sys.executable, "-c", code]) == 1
+    assert "watchdog did not start; the command was not run" in capsys.readouterr().err
+    assert not marker.exists()
+
+
 def test_sigkill_of_the_supervisor_leaves_nothing_behind():
     proc, pids = _start_tree()
     proc.kill()
