@@ -9,15 +9,16 @@ the training time. Variants:
 * ``classical`` - the same with lambda-weighted Dirichlet/Neumann terms (lambda = 1);
 * ``best``      - ours: boundary-safe residuals with the trial value B (1 + tau N_a) + tau N_b,
   B the exact risk-free price of the same payoff (BS, Stulz; the arithmetic basket by conditioning
-  and Gauss-Hermite quadrature; Heston by the characteristic function), tabulated once per point
+  and quadrature; Heston by the characteristic function), tabulated once per point
   set, the full PDE on the faces, 3 x 32 tanh, then least-squares solves of the output layer.
   For one-signed payoffs the risky value is exactly e^{-c tau} B, so the network learns the XVA
   factor; the reference comparisons below measure how well it does, and the FD comparisons are
   independent of the base.
 
 References: BS 1D and worst-of put: closed forms (evaluation.analytic) times e^{-c tau} (exact for
-one-signed payoffs); arithmetic basket: evaluation.analytic.arithmetic_basket_2d (conditioning,
-64-node Gauss-Hermite) times e^{-c tau}, and evaluation.fd.basket_2d (ADI); Heston:
+one-signed payoffs); arithmetic basket: evaluation.analytic.arithmetic_basket_2d (conditioning
+and quadrature; runs before 2026-11-27 used a 64-node Gauss-Hermite rule, equal to 1e-12 K at
+these parameters) times e^{-c tau}, and evaluation.fd.basket_2d (ADI); Heston:
 evaluation.analytic.heston (characteristic function, adaptive quadrature) times e^{-c tau}, and
 evaluation.fd.heston_2d for comparison (Neumann at v_max, as the source). Parameter sets and XVA
 scenarios are ours (docs/methods.md §2), not the source's.

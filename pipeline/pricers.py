@@ -154,8 +154,9 @@ def _kinks(product) -> list[float]:
 
 
 def _center_cluster(kinks: list[float], fraction: float) -> tuple[float, float]:
-    """Grid centre (the median kink) and sinh width as a fraction of it: ``fraction`` or, when
-    the kinks spread wider, half their range, so that every kink lies in the fine region."""
+    """Grid centre (the median kink) and sinh width as a fraction of it: ``fraction`` (the
+    solver's ``cluster="auto"`` width, narrower when vol sqrt(T) is small) or, when the kinks
+    spread wider, half their range, so that every kink lies in the fine region."""
     center = float(np.median(kinks))
     return center, max(fraction, 0.5 * (max(kinks) - min(kinks)) / center)
 
@@ -177,7 +178,8 @@ def fd_black_scholes_1d(model, product, x: np.ndarray, xva=None, **grid) -> Refe
     if isinstance(product, sim.European) and product.kind in ("call", "put"):
         sol = fd.black_scholes_1d(strike=product.strike, kind=product.kind, **common, **grid)
     else:
-        center, cluster = _center_cluster(_kinks(product), 0.2)
+        center, cluster = _center_cluster(
+            _kinks(product), min(0.2, model.vol * math.sqrt(product.maturity)))
         opts = {"center": center, "cluster": cluster, **grid}
         sol = fd.black_scholes_1d(strike=max(_kinks(product)), payoff=_payoff_1d(product),
                                   **common, **opts)
@@ -202,8 +204,8 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
                            **kwargs, **grid)
     else:
         kinks = _kinks(product)
-        center, cluster = _center_cluster(kinks, 0.2)
         tau = product.maturity
+        center, cluster = _center_cluster(kinks, min(0.2, max(model.vols) * math.sqrt(tau)))
         highs = tuple(max(kinks) * max(4.0, math.exp(5.0 * s * math.sqrt(tau)))
                       for s in model.vols)
 
@@ -230,7 +232,8 @@ def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         sol = fd.heston_2d(strike=product.strike, kind=product.kind, **common, **grid)
     else:
         kinks = _kinks(product)
-        center, cluster = _center_cluster(kinks, 0.1)
+        center, cluster = _center_cluster(
+            kinks, min(0.1, math.sqrt(model.theta * product.maturity)))
         opts = {"center": center, "cluster": cluster, "s_max": 4.0 * max(kinks), **grid}
         sol = fd.heston_2d(strike=max(kinks), payoff=_payoff_1d(product), **common, **opts)
     grad = np.column_stack([np.asarray(sol.delta(x)).ravel(), np.asarray(sol.vega(x)).ravel()])

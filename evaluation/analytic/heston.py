@@ -83,8 +83,10 @@ def heston_cf_terms(u: np.ndarray, tau, v0, kappa, theta, xi, rho):
     the log-forward under Heston is phi(u), and D(u) its derivative factor in v0 (the "little
     trap" form, stable for long maturities). Shared with the PINN's Heston base function.
 
-    Written without dividing by xi^2: beta - d = -xi^2 (iu + u^2) / (beta + d), where
-    Re(beta + d) >= kappa > 0, so m = (beta - d) / xi^2 has no cancellation, and
+    Written without dividing by xi^2: beta - d = -xi^2 (iu + u^2) / (beta + d), and beta + d
+    stays away from 0 (on the contour u - i/2 of the callers, |beta + d| >= xi sqrt(x^2 + 1/4)
+    / (1 + sqrt 2) for u = x - i/2, and about 2 kappa as xi -> 0), so m = (beta - d) / xi^2 has
+    no cancellation, and
     ln((1 - g e) / (1 - g)) / xi^2 = y log(1 + xi^2 y) / (xi^2 y) with
     y = m (1 - e) / ((beta + d)(1 - g)). As xi -> 0 the terms tend to those of Black-Scholes
     with the deterministic variance path (no loss of digits for small xi)."""

@@ -21,7 +21,7 @@ MAX_ITERATIONS = 10**6
 
 Cluster = float | None | Literal["auto"]
 """A solver's ``cluster`` option: a width as a fraction of the center, None (uniform grid) or
-"auto" (the solver's default, narrower for short maturities)."""
+"auto" (the solver's default, narrower when vol sqrt(T) is small)."""
 
 
 def cluster_fraction(owner: str, value: object, auto: float) -> float | None:

@@ -111,7 +111,7 @@ def basket_2d(
         n_space: space steps per axis (int or pair, each >= 4; at most 2**24 grid nodes).
         n_time: time steps, in [1, 10**7].
         cluster: sinh clustering width as a fraction of the center (``None``: uniform;
-            ``"auto"``: ``min(0.2, max(vols) sqrt(T))``, narrower for short maturities).
+            ``"auto"``: ``min(0.2, max(vols) sqrt(T))``, narrower when that is small).
         center: clustering point (scalar or pair), a node of each axis; see the module docstring.
         damping_steps: number of initial steps replaced by two damped Douglas half steps.
 

@@ -103,8 +103,8 @@ def black_scholes_1d(
         n_space: number of space steps, in [4, 2**24 - 1]; nodes = n_space + 1.
         n_time: number of time steps, in [1, 10**7].
         cluster: sinh clustering width as a fraction of the center (``None``: uniform grid;
-            ``"auto"``: ``min(0.2, vol sqrt(T))``, so that short maturities, whose prices vary
-            over a width of about vol sqrt(T) K, are resolved).
+            ``"auto"``: ``min(0.2, vol sqrt(T))``, so that prices varying over a width of about
+            vol sqrt(T) K, short maturities or low vols, are resolved).
         rannacher_steps: number of initial steps done as two implicit-Euler half steps.
         tol: sup-norm tolerance of the Picard increment, relative to max(1, max |V|).
         max_iter: maximum number of Picard iterations per step (``RuntimeError`` beyond).

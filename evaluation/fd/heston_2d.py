@@ -85,7 +85,7 @@ def heston_2d(
         n_space: (spot steps, variance steps), each >= 4; at most 2**24 grid nodes.
         n_time: time steps, in [1, 10**7].
         cluster: sinh width in S as a fraction of the center (``None``: uniform; ``"auto"``:
-            ``min(0.1, sqrt(theta T))``, narrower for short maturities).
+            ``min(0.1, sqrt(theta T))``, narrower when that is small).
         v_cluster: sinh width in v as a fraction of v_max (``None``: uniform).
         center: S clustering point (a node), default the strike.
         damping_steps: number of initial steps replaced by two damped Douglas half steps.

@@ -15,8 +15,8 @@ from .conftest import XVA_CASE, basket_put, heston_put, worst_of_put
 torch.set_default_dtype(torch.float64)
 
 K = 100.0
-# S = 0 faces: the closed forms are exact there (Gauss-Hermite quadrature: about 1e-12 K from 64
-# nodes, docstring of arithmetic_basket_2d; 128 here), so the data must match to round-off.
+# S = 0 faces: the closed forms are exact there (quadrature to about 1e-11 K, docstring of
+# arithmetic_basket_2d; 128 nodes a piece here), so the data must match to round-off.
 ZERO_FACE_ATOL = 1e-12 * K
 # far faces: the oracle's own error (quadrature, bivariate normal CDF, characteristic-function
 # integral) on top of the bound of the dropped part derived below

@@ -134,7 +134,7 @@ class BasketPDE(_TwoAssetPDE):
     Attributes (beyond the two-asset ones): weights (w1, w2) > 0. The strike must lie inside the
     basket's range ``(0, (w1 + w2) s_max)``. base: the base function of the "base" trial value,
     "conditional" (default: the exact risk-free price by conditioning on one asset and
-    Gauss-Hermite quadrature, :func:`~training.pinn.closed_form.basket_by_conditioning`) or
+    Gauss-Legendre quadrature, :func:`~training.pinn.closed_form.basket_by_conditioning`) or
     "levy" (Levy's moment-matched lognormal approximation, about 1e-3 relative off, so the
     network must learn the rest). Both are exact at tau = 0.
     Classical Dirichlet data (times e^{-c tau}): at S_i = 0 the 1D Black-Scholes value of the other
