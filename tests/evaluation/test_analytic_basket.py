@@ -134,6 +134,18 @@ def test_high_correlation_and_long_maturities_match_the_other_conditioning(s, ta
         assert delta[i] == pytest.approx((up - dn) / 2e-3, abs=1e-6)
 
 
+def test_a_narrow_bend_far_from_the_pieces_ends_converges():
+    # rho 0.9962 with vols 0.46 / 1.8 over 5 years: the conditional put bends over about 0.05 in
+    # z, which the four pieces alone resolved to 1.7e-6 only (96 nodes); the bend's own pieces
+    # give 1e-9. The oracle conditions on the other asset (adaptive quadrature).
+    s, tau, vols, rho = (117.18, 173.23), 5.122, (0.464, 1.805), 0.99620
+    common = dict(rate=0.0486, dividends=(0.029, 0.0073), weights=(0.701, 0.207))
+    got = an.arithmetic_basket_2d([list(s)], strike=100.0, maturity=tau, kind="put", vols=vols,
+                                  rho=rho, **common).price[0]
+    ref = _put_conditioned_on_the_second_asset(s, tau, vols, rho, **common)
+    assert got == pytest.approx(ref, abs=1e-8)
+
+
 def test_high_correlation_matches_monte_carlo():
     rng = np.random.default_rng(5)
     n, rho, t, r = 2_000_000, 0.999, 0.5, 0.03

@@ -170,7 +170,8 @@ def basket_by_conditioning(
         return torch.broadcast_to(x, t.shape).detach().cpu().numpy()[:, 0]
 
     z_np, w_np = conditioning_rule(flat(known_a), flat(v_a * sq), flat(known_b),
-                                   flat(v_b * rho_c * sq), float(strike), nodes)
+                                   flat(v_b * rho_c * sq), float(strike), nodes,
+                                   flat(v_b * torch.sqrt((1.0 - rho_c**2) * t)))
     z = torch.as_tensor(z_np, dtype=spots.dtype, device=spots.device)
     wq = torch.as_tensor(w_np, dtype=spots.dtype, device=spots.device)
     residual_strike = strike - known_a * torch.exp(v_a * sq * z)
