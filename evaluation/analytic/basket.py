@@ -19,8 +19,8 @@ The conditioning asset a is chosen per option as the one with the smaller ``w_i 
 With the default 96 nodes a piece the price agrees with adaptive quadrature of the other
 conditioning to about 1e-11 of the strike, for |rho| up to 0.999 and vol^2 tau up to 20
 (tests/evaluation/test_analytic_basket.py), and with its own 512-node value to 1e-13 K over
-400 random cases of that range, half of them with |rho| in [0.99, 0.999]. The value is exact for the model, with no moment
-matching.
+400 random cases of that range, half of them with |rho| in [0.99, 0.999]. The value is exact
+for the model, with no moment matching.
 
 Arguments after ``spots`` are keyword-only: the product (``strike``, ``maturity``,
 ``kind="call"``), the model as in :class:`simulators.BlackScholesBasket` (``vols``, ``rho`` for its
@@ -69,8 +69,9 @@ def conditioning_rule(a_fwd, alpha, b_fwd, beta, strike: float, nodes: int, cond
     cut at those roots and at that maximum; with ``cond_sd`` (the conditional put's standard
     deviation of ln F, shape (n,)) also :data:`BEND_WIDTHS` bend widths ``cond_sd / |d ln(K'/F)
     / dz|`` on either side of each root, so that the bend has pieces of its own however narrow
-    it is. Each piece gets ``nodes`` Gauss-Legendre nodes (a piece may be empty). A fixed Gauss-Hermite rule instead misses both
-    features when |rho| is close to 1 or vol^2 tau is large (errors up to 1e-3 relative).
+    it is. Each piece gets ``nodes`` Gauss-Legendre nodes (a piece may be empty). A fixed
+    Gauss-Hermite rule instead misses both features when |rho| is close to 1 or vol^2 tau is
+    large (errors up to 1e-3 relative).
     """
     a_fwd, alpha, b_fwd, beta = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64)
                                                       for x in (a_fwd, alpha, b_fwd, beta)))
