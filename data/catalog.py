@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
-from .layout import as_list, dataset_root
-from .manifest import read_manifest
+from .layout import QUARANTINE, as_list, dataset_root
+from .manifest import MANIFEST_NAMES, read_manifest
 from .reader import check_structure
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,24 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def _holds_dataset_files(directory: Path) -> bool:
+    """A manifest, a part file or a quarantine folder inside: a dataset, perhaps damaged. A
+    folder named like one without any of them (``backup-202611271530``) is not ours."""
+    try:
+        return any(e.name in MANIFEST_NAMES or e.name == QUARANTINE
+                   or (e.name.startswith("part-") and e.name.endswith(".parquet"))
+                   for e in directory.iterdir())
+    except OSError:
+        return True  # unreadable: reported as damaged rather than silently skipped
+
+
 def list_datasets(root: str | os.PathLike = "datasets", *,
                   include_hidden: bool = False) -> list[DatasetInfo]:
     """Datasets under ``root``, sorted by directory name (structural checks only, no
     checksums). With ``include_hidden``, work directories ("partial") and lock files too.
-    Entries that do not look like datasets are ignored; a root that does not exist holds none.
+    Entries that do not look like datasets are ignored (a directory named ``<name>-<hash12>``
+    counts only if it holds a manifest, a part file or a quarantine folder); a root that does
+    not exist holds none.
 
     Raises:
         DatasetError: ``root`` exists but is not a directory (e.g. a file).
@@ -87,7 +100,7 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
     out = []
     for entry in sorted(root.iterdir()):
         m = _DIRNAME.match(entry.name)
-        if m and entry.is_dir():
+        if m and entry.is_dir() and _holds_dataset_files(entry):
             try:
                 manifest = read_manifest(entry)
                 check_structure(entry, manifest)

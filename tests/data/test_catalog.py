@@ -20,6 +20,10 @@ def three(root):
     (root / specs[3].dirname / data.MANIFEST).unlink()
     (root / "notes.txt").write_text("not a dataset")
     (root / "my-own-dir").mkdir()
+    # named like a dataset (a 12-digit stamp is 12 hex digits) but holding none of its files
+    (root / "backup-202611271530").mkdir()
+    (root / "backup-202611271530" / "important.txt").write_text("precious")
+    (root / "other-000000000000").mkdir()
     return specs
 
 
@@ -50,6 +54,8 @@ def test_gc_dry_run_then_remove(root, three):
     left = {i.dirname for i in data.list_datasets(root)}
     assert left == {three[0].dirname, three[1].dirname}
     assert (root / "notes.txt").exists() and (root / "my-own-dir").exists()
+    assert (root / "backup-202611271530" / "important.txt").read_text() == "precious"
+    assert (root / "other-000000000000").is_dir()
     assert not [p for p in root.iterdir() if ".trash-" in p.name]
 
 
@@ -68,8 +74,9 @@ def test_gc_skips_a_dataset_being_written(root, three):
 
 
 def test_gc_removes_a_link_not_what_it_points_to(root, three, tmp_path):
-    """An unreferenced dataset name that is a link (to a dataset elsewhere, to any folder):
-    the link is removed, its target is kept, and gc goes on with the others."""
+    """An unreferenced dataset name that is a link to a dataset elsewhere: the link is removed,
+    its target is kept, and gc goes on with the others. A link named like a dataset to a folder
+    holding none of a dataset's files is not one, and is left alone."""
     outside = tmp_path / "outside"
     elsewhere = data.generate(bs_spec(n_paths=500, seed=9), root=outside)
     link = root / elsewhere.name
@@ -80,7 +87,8 @@ def test_gc_removes_a_link_not_what_it_points_to(root, three, tmp_path):
     (root / "other-0123456789ab").symlink_to(folder, target_is_directory=True)
     removed = data.gc(root, [three[0], three[1]], dry_run=False)
     assert link in removed and not link.exists() and not link.is_symlink()
-    assert not (root / "other-0123456789ab").is_symlink()
+    # a link named like a dataset to a folder holding none of a dataset's files: not ours, kept
+    assert (root / "other-0123456789ab").is_symlink()
     assert (folder / "keep.txt").read_text() == "keep"
     assert len(data.open_dataset(elsewhere)) == 500
     assert not (root / three[2].dirname).exists()  # the others removed too
