@@ -206,6 +206,11 @@ def check_manifest(manifest: Any, where: str, *, schema_version: int = SCHEMA_VE
             info = PartInfo.from_dict(part)
         except (KeyError, TypeError) as exc:
             raise DatasetError(f"{where}: parts[{i}] is malformed: {exc!r}.", where) from exc
+        for field in ("index", "first_path", "rows", "bytes"):
+            value = getattr(info, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise DatasetError(f"{where}: parts[{i}] field '{field}' must be an integer "
+                                   f">= 0; got {value!r}.", where)
         m = PART_PATTERN.match(str(info.file))
         if m is None or int(m.group(1)) != info.index or info.index != i:
             raise DatasetError(f"{where}: parts[{i}] names file {info.file!r}; expected "

@@ -100,6 +100,11 @@ def test_extra_part_is_refused(made):
     (lambda m: m.update(schema_version=99), "schema version 99 is not supported"),
     (lambda m: m["parts"][1].update(rows=1499),
      r"parts\[2\] .* expected a non-empty range starting at 2999"),
+    (lambda m: m["parts"][0].update(rows=float(m["parts"][0]["rows"])),
+     r"parts\[0\] field 'rows' must be an integer >= 0; got 1500\.0"),
+    (lambda m: m["parts"][1].update(first_path=True), r"parts\[1\] field 'first_path'"),
+    (lambda m: m["parts"][0].update(bytes=str(m["parts"][0]["bytes"])),
+     r"parts\[0\] field 'bytes' must be an integer"),
 ])
 def test_edited_manifest_is_refused(made, edit, match):
     _, path = made
