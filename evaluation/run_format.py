@@ -141,6 +141,18 @@ class ScenarioMetrics(_Open):
     inputs: list[str] | None = None
     checks: Checks | None = None
     backward: BackwardMetrics | None = None
+    # the open blocks: their content is free, their kind (a mapping, a list of them) is not
+    parameters: dict[str, Any] | None = None
+    dataset: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
+    mc_noise: dict[str, Any] | None = None
+    learning_curve: list[dict[str, Any]] | None = None
+    summary: dict[str, Any] | None = None
+    hedging: dict[str, Any] | None = None
+    pinn: dict[str, Any] | None = None
+    stage_seconds: dict[str, Any] | None = None
+    models: dict[str, Any] | None = None
+    reused: dict[str, Any] | None = None
 
 
 class Regression(BaseModel):

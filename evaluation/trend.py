@@ -114,6 +114,8 @@ def load_metrics(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"No metrics.json at {p}.") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     try:
         data = json.loads(text, parse_int=_int)
     except json.JSONDecodeError as exc:

@@ -571,12 +571,25 @@ def test_a_read_only_dataset_root_without_the_datasets_is_one_line(tmp_path, iso
         assert "is not writable (Permission denied), and the datasets of 'bs'" in result.stderr
 
 
-@pytest.mark.parametrize("text,why", [("{bad", "is not valid JSON"),
-                                      ('{"schema_version": 7}', "schema")])
+_RUN = {"schema_version": 1, "run": {"name": "n", "stamp": "20261127T000000Z", "status": "ok"}}
+
+
+@pytest.mark.parametrize("text,why", [
+    ("{bad", "is not valid JSON"),
+    ('{"schema_version": 7}', "schema"),
+    (b"\xff\xfe{", "is not UTF-8 text"),
+    (json.dumps({**_RUN, "scenarios": {"bs": {"status": "ok", "summary": "x"}}}),
+     "field 'scenarios.bs.summary': Input should be a valid dictionary"),
+    (json.dumps({**_RUN, "scenarios": {"bs": {"status": "ok", "learning_curve": [None]}}}),
+     "field 'scenarios.bs.learning_curve.0': Input should be a valid dictionary"),
+])
 def test_report_of_a_damaged_metrics_file_is_one_line_exit_2(tmp_path, text, why):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "metrics.json").write_text(text)
+    if isinstance(text, bytes):
+        (run / "metrics.json").write_bytes(text)
+    else:
+        (run / "metrics.json").write_text(text)
     result = runner.invoke(app, ["report", str(run)])
     _assert_refused(result, str(run / "metrics.json"))
     assert why in result.stderr
