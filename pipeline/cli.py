@@ -194,6 +194,16 @@ def _check_address(address: str, field: str) -> None:
     why = address_problem(address)
     if why is not None:
         _fail(f"{field}: must be {why}; got {shown(address)}", 2)
+    scheme, _, rest = address.partition("://")
+    if scheme in ("tcp", "tls"):  # a refused port fails at once (Dask's connect retries 10 s)
+        import socket
+
+        host, _, port = rest.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        except (OSError, UnicodeError, ValueError) as exc:  # UnicodeError: a host like a..b
+            detail = getattr(exc, "strerror", None) or type(exc).__name__
+            _fail(f"{field}: no Dask scheduler answers at {shown(address)} ({detail})", 2)
 
     async def identity() -> dict:
         from distributed.comm import connect

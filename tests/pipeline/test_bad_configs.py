@@ -405,8 +405,11 @@ def test_run_refuses_a_bad_dask_address(tmp_path, isolated):
     with socket.socket() as s:  # a port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    t0 = time.perf_counter()
     result = runner.invoke(app, ["run", str(path), "--dask-address", f"tcp://127.0.0.1:{port}"])
-    _assert_refused(result, "--dask-address: no Dask scheduler answers at")
+    _assert_refused(result, f"--dask-address: no Dask scheduler answers at "
+                            f"'tcp://127.0.0.1:{port}' (Connection refused)")
+    assert time.perf_counter() - t0 < 5.0  # refused at once, not after Dask's 10 s of retries
     for bad, why in (("tcp://a..b:8786", "no Dask scheduler answers"),
                      ("tcp://127.0.0.1:99999", "port in [1, 65535]"),
                      ("tcp://localhost", "a host and a port"),
