@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -13,8 +14,9 @@ from typing import Any
 
 from .errors import DatasetError
 from .layout import QUARANTINE, as_list, dataset_root
-from .manifest import MANIFEST_NAMES, read_manifest
+from .manifest import LEGACY_MANIFEST, MANIFEST, read_manifest
 from .reader import check_structure
+from .schema import FORMAT, PART_PATTERN
 
 log = logging.getLogger(__name__)
 _DIRNAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)-(?P<hash>[0-9a-f]{12})$")
@@ -72,12 +74,22 @@ def _size(path: Path) -> int:
 
 
 def _holds_dataset_files(directory: Path) -> bool:
-    """A manifest, a part file or a quarantine folder inside: a dataset, perhaps damaged. A
-    folder named like one without any of them (``backup-202611271530``) is not ours."""
+    """Ours, perhaps damaged: a ``_manifest.json``, a part file named as ours
+    (``part-NNNNN.parquet``), a ``_quarantine`` folder, or a legacy ``manifest.json`` of our
+    format inside. A folder named like a dataset without any of them (a user's
+    ``backup-202611271530`` or ``export-202611271530/part-0.parquet``) is not ours."""
     try:
-        return any(e.name in MANIFEST_NAMES or e.name == QUARANTINE
-                   or (e.name.startswith("part-") and e.name.endswith(".parquet"))
-                   for e in directory.iterdir())
+        for e in directory.iterdir():
+            if e.name in (MANIFEST, QUARANTINE) or PART_PATTERN.match(e.name):
+                return True
+            if e.name == LEGACY_MANIFEST:
+                try:
+                    legacy = json.loads(e.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(legacy, dict) and legacy.get("format") == FORMAT:
+                    return True
+        return False
     except OSError:
         return True  # unreadable: reported as damaged rather than silently skipped
 

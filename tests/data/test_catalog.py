@@ -24,6 +24,10 @@ def three(root):
     (root / "backup-202611271530").mkdir()
     (root / "backup-202611271530" / "important.txt").write_text("precious")
     (root / "other-000000000000").mkdir()
+    (root / "export-202611271530").mkdir()  # another tool's parquet output
+    (root / "export-202611271530" / "part-0.parquet").write_bytes(b"PAR1")
+    (root / "webapp-202611271530").mkdir()
+    (root / "webapp-202611271530" / "manifest.json").write_text("{}")
     return specs
 
 
@@ -56,6 +60,8 @@ def test_gc_dry_run_then_remove(root, three):
     assert (root / "notes.txt").exists() and (root / "my-own-dir").exists()
     assert (root / "backup-202611271530" / "important.txt").read_text() == "precious"
     assert (root / "other-000000000000").is_dir()
+    assert (root / "export-202611271530" / "part-0.parquet").is_file()
+    assert (root / "webapp-202611271530" / "manifest.json").is_file()
     assert not [p for p in root.iterdir() if ".trash-" in p.name]
 
 
