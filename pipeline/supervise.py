@@ -83,24 +83,25 @@ def _kill_group(group: int, sig: int) -> None:
         pass
 
 
-def _start_watchdog() -> subprocess.Popen:
+def _start_watchdog(starting: list[subprocess.Popen]) -> subprocess.Popen:
     """The watchdog, leader of a new process group; returns once it ignores the forwarded
-    signals (it writes one line then)."""
+    signals (it writes one line then). The process is put in ``starting`` as soon as it exists,
+    so that a signal handler can kill it, which ends the wait here (``WatchdogFailed``)."""
     code = _WATCHDOG.format(parent=os.getpid(), poll=POLL_S, grace=GRACE_S)
     dog = subprocess.Popen([sys.executable, "-S", "-E", "-c", code], process_group=0,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, close_fds=True)
+    starting.append(dog)
     try:
         line = dog.stdout.readline()
+        dog.stdout.close()
         if line != b"ready\n":
             raise WatchdogFailed("the supervisor's watchdog did not start; the command was "
                                  "not run")
-    except BaseException:  # not ready, or a signal while waiting: no watchdog is left behind
+    except BaseException:  # not ready, or killed by a signal's handler: nothing left behind
         _kill_group(dog.pid, signal.SIGKILL)
         dog.wait()
         raise
-    finally:
-        dog.stdout.close()
     return dog
 
 
@@ -124,20 +125,26 @@ def supervise(command: Sequence[str]) -> int:
     when a forwarded signal ended it). Every process of the group is gone when this returns."""
     env = dict(os.environ, **{ENV_FLAG: "1"})
     received: list[int] = []
-    group: list[int] = []  # the watchdog's group, once it exists
+    group: list[int] = []  # the watchdog's group, once it is ready
+    starting: list[subprocess.Popen] = []  # the watchdog, from the moment it exists
 
-    def forward(signum: int, _frame: object) -> None:
+    def forward(signum: int, _frame: object) -> None:  # records and forwards; never raises
         received.append(signum)
         if group:
             _kill_group(group[0], signum)
-        else:  # still starting the watchdog: stop now rather than after it answers
-            raise _Stopped
+        elif starting:  # still waiting for the watchdog: end that wait now
+            _kill_group(starting[0].pid, signal.SIGKILL)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     watchdog = None
     code = 0
     try:
-        watchdog = _start_watchdog()
+        try:
+            watchdog = _start_watchdog(starting)
+        except WatchdogFailed:
+            if received:  # the handler ended the wait
+                raise _Stopped from None
+            raise
         group.append(watchdog.pid)
         if received:  # stopped before the command started: it never runs
             raise _Stopped

@@ -261,3 +261,23 @@ def test_a_folder_named_like_a_package_in_the_working_directory_does_not_shadow_
     res = subprocess.run([str(diffml), "simulate", str(path)], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_a_signal_while_the_watchdog_starts_leaves_no_watchdog(tmp_path, monkeypatch, capsys):
+    """The supervisor in this process, a watchdog slow to say it is ready, and a SIGTERM while
+    it waits: no command runs, exit 143, and the watchdog is gone when supervise returns."""
+    import threading
+
+    monkeypatch.setattr(supervise, "_WATCHDOG",
+                        "import sys, time\ntime.sleep(3)\nsys.stdout.write('ready\\n')\n")
+    marker = tmp_path / "ran"
+    code = f"from pathlib import Path; Path({str(marker)!r}).write_text('ran')"
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    t0 = time.monotonic()
+    assert supervise.supervise([sys.executable, "-c", code]) == 128 + signal.SIGTERM
+    assert time.monotonic() - t0 < 2.5  # the wait ended with the signal, not the watchdog
+    assert "stopped by SIGTERM" in capsys.readouterr().err
+    assert [c for c in psutil.Process().children()
+            if c.status() != psutil.STATUS_ZOMBIE] == []
+    assert not marker.exists()
