@@ -195,7 +195,8 @@ def _check_address(address: str, field: str) -> None:
     if why is not None:
         _fail(f"{field}: must be {why}; got {shown(address)}", 2)
     scheme, _, rest = address.partition("://")
-    if scheme in ("tcp", "tls"):  # a refused port fails at once (Dask's connect retries 10 s)
+    if scheme == "tcp":  # a refused port fails at once (Dask's connect retries for 10 s; a
+        # plain probe of a tls:// listener would make the scheduler log a failed handshake)
         import socket
 
         host, _, port = rest.rpartition(":")

@@ -65,6 +65,7 @@ def prefect_api_error(timeout: float = 5.0) -> str | None:
     connection, nothing more: TLS settings and credentials stay Prefect's business)."""
     import socket
     from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
 
     url = os.environ.get("PREFECT_API_URL")
     if not url:
@@ -74,6 +75,8 @@ def prefect_api_error(timeout: float = 5.0) -> str | None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("not an http(s) URL")
+        if parts.scheme in getproxies() and not proxy_bypass(parts.hostname):
+            return None  # reached through a proxy: Prefect's client knows how, we do not probe
         with socket.create_connection((parts.hostname, port), timeout=timeout):
             return None
     except (OSError, ValueError) as exc:

@@ -77,8 +77,20 @@ def test_anything_listening_counts_as_an_answer(monkeypatch):
 
 
 def test_commands_without_prefect_ignore_its_settings(tmp_path):
+    """simulate (supervised like run, but without Prefect) works with a bad Prefect setting and
+    an unwritable PREFECT_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_LOGGING_LEVEL"] = "bogus"
-    res = subprocess.run([DIFFML, "validate", str(CONFIG)], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    env["PREFECT_HOME"] = "/proc/prefect-home"
+    res = subprocess.run([DIFFML, "simulate", str(CONFIG), "--scenario", "bs"], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, (res.stdout, res.stderr)
+    assert (tmp_path / "datasets").is_dir()
+
+
+def test_an_api_behind_a_proxy_is_not_probed(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "https://api.prefect.example:9/api")
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert environment.prefect_api_error(timeout=2.0) is None
