@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from .errors import DatasetError
 from .files import atomic_write_bytes, fsync_dir
 from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
 from .schema import FORMAT, PART_PATTERN, PART_SCHEMA_VERSION, SCHEMA_VERSION, column_names
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 MANIFEST = "_manifest.json"  # schema version 2 (SCHEMA_VERSION)
 LEGACY_MANIFEST = "manifest.json"  # schema version 1, read and migrated
@@ -204,13 +208,21 @@ def check_manifest(manifest: Any, where: str, *, schema_version: int = SCHEMA_VE
     for i, part in enumerate(manifest["parts"]):
         try:
             info = PartInfo.from_dict(part)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DatasetError(f"{where}: parts[{i}] is malformed: {exc!r}.", where) from exc
         for field in ("index", "first_path", "rows", "bytes"):
             value = getattr(info, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise DatasetError(f"{where}: parts[{i}] field '{field}' must be an integer "
                                    f">= 0; got {value!r}.", where)
+        if not (isinstance(info.sha256, str) and _SHA256.fullmatch(info.sha256)):
+            raise DatasetError(f"{where}: parts[{i}] field 'sha256' must be 64 hex digits; got "
+                               f"{str(info.sha256)[:80]!r}.", where)
+        if not isinstance(info.backend, str) or not math.isfinite(info.seconds) \
+                or info.seconds < 0:
+            raise DatasetError(f"{where}: parts[{i}] field 'backend' must be text and "
+                               f"'seconds' a finite number >= 0; got {info.backend!r}, "
+                               f"{info.seconds!r}.", where)
         m = PART_PATTERN.match(str(info.file))
         if m is None or int(m.group(1)) != info.index or info.index != i:
             raise DatasetError(f"{where}: parts[{i}] names file {info.file!r}; expected "

@@ -105,6 +105,12 @@ def test_extra_part_is_refused(made):
     (lambda m: m["parts"][1].update(first_path=True), r"parts\[1\] field 'first_path'"),
     (lambda m: m["parts"][0].update(bytes=str(m["parts"][0]["bytes"])),
      r"parts\[0\] field 'bytes' must be an integer"),
+    (lambda m: m["parts"][0].update(seconds="1.5s"), r"parts\[0\] is malformed"),
+    (lambda m: m["parts"][0].update(seconds=float("nan")),
+     r"parts\[0\] field 'backend' must be text and 'seconds' a finite number >= 0; got 'cpu', "
+     r"nan"),
+    (lambda m: m["parts"][0].update(sha256=7), r"parts\[0\] field 'sha256' must be 64 hex"),
+    (lambda m: m["parts"][0].update(backend=1), r"parts\[0\] field 'backend' must be text"),
 ])
 def test_edited_manifest_is_refused(made, edit, match):
     _, path = made
