@@ -131,6 +131,16 @@ def test_heston_table_near_expiry_and_zero_variance():
         assert d["price"][i] == pytest.approx(g.price, abs=1e-6), far[i]
     itm = k * np.exp(-r * t) > s * np.exp(-q * t)
     np.testing.assert_allclose(d["S"], np.where(itm, -np.exp(-q * t), 0.0), atol=1e-12)
+    # A large vol-of-vol at a short maturity, 13 to 19 deviations away: the intrinsic value
+    # holds to 5e-7 (absolute, K = 100) where the integral would be off by up to 1e-3
+    hv = dict(kappa=0.5, theta=0.01, xi=2.0, rho=0.9, rate=r, dividend=q)
+    tau, w_hi = 0.01, 4.0 * (0.01 * 0.01 - 0.01 * -np.expm1(-0.005) / 0.5) + 2.0 * 0.01 * 0.01
+    for dev in (-13.0, 16.0):
+        spot = 100.0 * np.exp(dev * np.sqrt(w_hi) - (r - q) * tau)
+        ref = an.heston(spot, 0.0, strike=100.0, maturity=tau, kind="put", **hv)
+        got = heston_derivatives(np.array([spot]), np.array([0.0]), np.array([tau]),
+                                 strike=100.0, kind="put", **hv)["price"][0]
+        assert got == pytest.approx(ref, abs=1e-6), dev
     # Out of the money, where the adaptive reference loses its digits (1.4e-5 at v = 0): Monte
     # Carlo from v = 1e-8, whose 20 000 paths all end out of the money
     import simulators as sim
