@@ -384,7 +384,7 @@ class Scenario(_Strict):
                 raise ConfigError(f"scenario {self.id!r}, {exc}") from None
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"scenario {self.id!r}, field '{field}': {exc}") from None
-            allowed = _ROLE_TYPES().get(field)
+            allowed = _role_types().get(field)
             if allowed is not None and not isinstance(out[field], allowed):
                 names = ", ".join(t.__name__ for t in allowed)
                 raise ConfigError(f"scenario {self.id!r}, field '{field}': type must be one of "
@@ -400,7 +400,7 @@ class Scenario(_Strict):
         return out
 
 
-def _ROLE_TYPES() -> dict[str, tuple[type, ...]]:
+def _role_types() -> dict[str, tuple[type, ...]]:
     """The classes each field of a scenario accepts (models and products: the registry's)."""
     import simulators as sim
 

@@ -56,22 +56,21 @@ BEND_WIDTHS = 6.0
 """Each at-the-money point gets its own pieces, this many bend widths on either side."""
 
 
-def conditioning_rule(a_fwd, alpha, b_fwd, beta, strike: float, nodes: int, cond_sd=None
+def conditioning_rule(a_fwd, alpha, b_fwd, beta, strike: float, nodes: int, cond_sd
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Quadrature nodes z and weights (normal density included), shapes (n, pieces x nodes)
-    (4 pieces, 8 with ``cond_sd``), for
+    """Quadrature nodes z and weights (normal density included), shapes (n, 8 nodes), for
     ``E_z[f(z)]`` where f is the conditional Black put on ``F(z) = b_fwd e^{beta z}`` struck at
-    ``K'(z) = strike - a_fwd e^{alpha z}`` (arrays (n,); alpha > 0).
+    ``K'(z) = strike - a_fwd e^{alpha z}`` with standard deviation ``cond_sd`` of ln F (arrays
+    (n,); alpha > 0).
 
     The put vanishes beyond z* (K'(z*) = 0) and, when the conditional variance is small, bends
     sharply where K' = F, the roots of ``g(z) = strike - a e^{alpha z} - b e^{beta z}`` (one when
     beta >= 0, g then decreasing; up to two around g's maximum when beta < 0). [-Z_MAX, z*] is
-    cut at those roots and at that maximum; with ``cond_sd`` (the conditional put's standard
-    deviation of ln F, shape (n,)) also :data:`BEND_WIDTHS` bend widths ``cond_sd / |d ln(K'/F)
-    / dz|`` on either side of each root, so that the bend has pieces of its own however narrow
-    it is. Each piece gets ``nodes`` Gauss-Legendre nodes (a piece may be empty). A fixed
-    Gauss-Hermite rule instead misses both features when |rho| is close to 1 or vol^2 tau is
-    large (errors up to 1e-3 relative).
+    cut at those roots, at that maximum and :data:`BEND_WIDTHS` bend widths
+    ``cond_sd / |d ln(K'/F) / dz|`` on either side of each root, so that the bend has pieces of
+    its own however narrow it is. Each piece gets ``nodes`` Gauss-Legendre nodes (a piece may
+    be empty). A fixed Gauss-Hermite rule instead misses both features when |rho| is close to 1
+    or vol^2 tau is large (errors up to 1e-3 relative).
     """
     a_fwd, alpha, b_fwd, beta = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64)
                                                       for x in (a_fwd, alpha, b_fwd, beta)))
@@ -90,23 +89,20 @@ def conditioning_rule(a_fwd, alpha, b_fwd, beta, strike: float, nodes: int, cond
     first, second = _bisect(g, bottom, peak), _bisect(g, peak, top)
     first, second = np.where(np.isnan(first), bottom, first), np.where(np.isnan(second), top,
                                                                        second)
-    if cond_sd is None:
-        edges = np.stack([bottom, first, peak, second, top], axis=1)
-    else:
-        sd = np.broadcast_to(np.asarray(cond_sd, dtype=np.float64), top.shape)
+    sd = np.broadcast_to(np.asarray(cond_sd, dtype=np.float64), top.shape)
 
-        def width(root: np.ndarray) -> np.ndarray:
-            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                k_left = strike - a_fwd * np.exp(alpha * root)  # = F at the root
-                slope = np.abs(alpha * a_fwd * np.exp(alpha * root) / k_left + beta)
-                w = BEND_WIDTHS * sd / slope
-            return np.nan_to_num(w, nan=0.0, posinf=2.0 * Z_MAX)
+    def width(root: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            k_left = strike - a_fwd * np.exp(alpha * root)  # = F at the root
+            slope = np.abs(alpha * a_fwd * np.exp(alpha * root) / k_left + beta)
+            w = BEND_WIDTHS * sd / slope
+        return np.nan_to_num(w, nan=0.0, posinf=2.0 * Z_MAX)
 
-        w1, w2 = width(first), width(second)
-        edges = np.stack([bottom, np.clip(first - w1, bottom, first), first,
-                          np.clip(first + w1, first, peak), peak,
-                          np.clip(second - w2, peak, second), second,
-                          np.clip(second + w2, second, top), top], axis=1)
+    w1, w2 = width(first), width(second)
+    edges = np.stack([bottom, np.clip(first - w1, bottom, first), first,
+                      np.clip(first + w1, first, peak), peak,
+                      np.clip(second - w2, peak, second), second,
+                      np.clip(second + w2, second, top), top], axis=1)
     t, w = np.polynomial.legendre.leggauss(nodes)
     half = 0.5 * np.diff(edges, axis=1)[:, :, None]  # (n, pieces, 1)
     z = (edges[:, :-1, None] + half * (t + 1.0)).reshape(len(top), -1)
