@@ -179,7 +179,7 @@ def fd_black_scholes_1d(model, product, x: np.ndarray, xva=None, **grid) -> Refe
         sol = fd.black_scholes_1d(strike=product.strike, kind=product.kind, **common, **grid)
     else:
         center, cluster = _center_cluster(
-            _kinks(product), min(0.2, model.vol * math.sqrt(product.maturity)))
+            _kinks(product), fd.auto_cluster_1d(model.vol, product.maturity))
         opts = {"center": center, "cluster": cluster, **grid}
         sol = fd.black_scholes_1d(strike=max(_kinks(product)), payoff=_payoff_1d(product),
                                   **common, **opts)
@@ -205,7 +205,7 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
     else:
         kinks = _kinks(product)
         tau = product.maturity
-        center, cluster = _center_cluster(kinks, min(0.2, max(model.vols) * math.sqrt(tau)))
+        center, cluster = _center_cluster(kinks, fd.auto_cluster_basket(model.vols, tau))
         highs = tuple(max(kinks) * max(4.0, math.exp(5.0 * s * math.sqrt(tau)))
                       for s in model.vols)
 
@@ -233,7 +233,7 @@ def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
     else:
         kinks = _kinks(product)
         center, cluster = _center_cluster(
-            kinks, min(0.1, math.sqrt(model.theta * product.maturity)))
+            kinks, fd.auto_cluster_heston(model.theta, product.maturity))
         opts = {"center": center, "cluster": cluster, "s_max": 4.0 * max(kinks), **grid}
         sol = fd.heston_2d(strike=max(kinks), payoff=_payoff_1d(product), **common, **opts)
     grad = np.column_stack([np.asarray(sol.delta(x)).ravel(), np.asarray(sol.vega(x)).ravel()])

@@ -24,6 +24,21 @@ Cluster = float | None | Literal["auto"]
 "auto" (the solver's default, narrower when vol sqrt(T) is small)."""
 
 
+def auto_cluster_1d(vol: float, maturity: float) -> float:
+    """``cluster="auto"`` of :func:`~evaluation.fd.black_scholes_1d`: min(0.2, vol sqrt(T))."""
+    return min(0.2, vol * math.sqrt(maturity))
+
+
+def auto_cluster_basket(vols, maturity: float) -> float:
+    """``cluster="auto"`` of :func:`~evaluation.fd.basket_2d`: min(0.2, max(vols) sqrt(T))."""
+    return min(0.2, float(np.max(vols)) * math.sqrt(maturity))
+
+
+def auto_cluster_heston(theta: float, maturity: float) -> float:
+    """``cluster="auto"`` of :func:`~evaluation.fd.heston_2d`: min(0.1, sqrt(theta T))."""
+    return min(0.1, math.sqrt(theta * maturity))
+
+
 def cluster_fraction(owner: str, value: object, auto: float) -> float | None:
     """The clustering width of ``value`` (a :data:`Cluster`) as a fraction of the center:
     ``auto`` for "auto", None for None, else a number > 0 (one-line ValueError otherwise)."""

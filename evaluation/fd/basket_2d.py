@@ -34,6 +34,7 @@ from ._grid import (
     MAX_NODES,
     MAX_TIME_STEPS,
     Cluster,
+    auto_cluster_basket,
     cluster_fraction,
     first_derivative,
     second_derivative,
@@ -163,7 +164,7 @@ def basket_2d(
         if highs[i] <= centers[i]:
             rule = f"> {centers[i]:g} (the domain must contain the strike region)"
             v.fail(o, "s_max", rule, highs[i])
-    cl = cluster_fraction(o, cluster, min(0.2, float(np.max(sig)) * math.sqrt(tau)))
+    cl = cluster_fraction(o, cluster, auto_cluster_basket(sig, tau))
 
     axes = tuple(
         sinh_grid(0.0, highs[i], centers[i], n[i], None if cl is None else cl * centers[i])

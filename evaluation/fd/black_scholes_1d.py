@@ -30,6 +30,7 @@ from ._grid import (
     MAX_NODES,
     MAX_TIME_STEPS,
     Cluster,
+    auto_cluster_1d,
     cluster_fraction,
     first_derivative,
     second_derivative,
@@ -140,7 +141,7 @@ def black_scholes_1d(
     cen = k if center is None else v.positive_float(_OWNER, "center", center)
     if cen >= s_hi:
         v.fail(_OWNER, "center", f"< s_max = {s_hi:g}", center)
-    frac = cluster_fraction(_OWNER, cluster, min(0.2, sig * math.sqrt(tau)))
+    frac = cluster_fraction(_OWNER, cluster, auto_cluster_1d(sig, tau))
     c = None if frac is None else frac * cen
 
     s = sinh_grid(0.0, s_hi, cen, n, c)

@@ -14,7 +14,6 @@ Grids: sinh in S clustered at ``center`` (default the strike, a node), sinh in v
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -26,6 +25,7 @@ from ._grid import (
     MAX_ITERATIONS,
     MAX_TIME_STEPS,
     Cluster,
+    auto_cluster_heston,
     cluster_fraction,
     first_derivative,
     lower_grid,
@@ -114,7 +114,7 @@ def heston_2d(
     s_hi = 4.0 * cen if s_max is None else v.positive_float(o, "s_max", s_max)
     if s_hi <= cen:
         v.fail(o, "s_max", f"> {cen:g} (the domain must contain the strike)", s_max)
-    frac = cluster_fraction(o, cluster, min(0.1, math.sqrt(th * tau)))
+    frac = cluster_fraction(o, cluster, auto_cluster_heston(th, tau))
     c_s = None if frac is None else frac * cen
     c_v = None if v_cluster is None else v.positive_float(o, "v_cluster", v_cluster) * vm
 
