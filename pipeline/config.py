@@ -156,7 +156,7 @@ class TrainingSettings(_Strict):
 
     @field_validator("modes", "seeds")
     @classmethod
-    def _distinct(cls, v: list) -> list:
+    def _distinct_entries(cls, v: list) -> list:
         return _distinct(v)
 
 
