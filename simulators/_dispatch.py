@@ -75,14 +75,12 @@ _CPU = {BlackScholes: _black_scholes_cpu, BachelierBasket: _bachelier_cpu,
         BlackScholesBasket: _bs_basket_cpu, Heston: _heston_cpu}
 
 
-def _gpu_driver(model, product, encoded, x, seed, first_path, antithetic, *,
-                device_output=False):
-    """GPU driver (``_gpu.run``): same contract as the CPU drivers; with ``device_output`` the
-    returned (y, dydx) are device arrays. Imports Numba-CUDA only when first used."""
+def _gpu_driver(model, product, encoded, x, seed, first_path, antithetic):
+    """GPU driver (``_gpu.run``): same contract as the CPU drivers. Imports Numba-CUDA only
+    when first used."""
     from . import _gpu
 
-    return _gpu.run(model, product, encoded, x, seed, first_path, antithetic,
-                    device_output=device_output)
+    return _gpu.run(model, product, encoded, x, seed, first_path, antithetic)
 
 
 _GPU = {BlackScholes: _gpu_driver, BachelierBasket: _gpu_driver,

@@ -35,10 +35,10 @@ Launch shape and scratch memory
     array, so there is no register spilling into local memory.
 
 Arrays
-    ``x`` is sampled on the host and copied to the device. Outputs are Numba device arrays;
-    the drivers copy them to the host unless ``device_output=True``, in which case
-    ``to_device_sample`` converts them to CuPy arrays (zero-copy, via
-    ``__cuda_array_interface__``) when CuPy is installed.
+    ``x`` is sampled on the host and copied to the device once. Outputs are Numba device
+    arrays; ``run`` copies them to the host, while ``device_sample`` (for
+    ``device_output=True``) keeps x, y and dydx on the device and converts them to CuPy arrays
+    (zero-copy, via ``__cuda_array_interface__``) when CuPy is installed.
 """
 
 from __future__ import annotations
@@ -331,12 +331,10 @@ def launch(model: Any, product: Any, encoded: tuple, x_dev: Any, seed: int, firs
 
 
 def run(model: Any, product: Any, encoded: tuple, x: np.ndarray, seed: int, first_path: int,
-        antithetic: bool, *, device_output: bool = False) -> tuple[Any, Any]:
-    """The ``_dispatch`` driver contract: host x in, (y, dydx) out (host unless device_output)."""
+        antithetic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ``_dispatch`` driver contract: host x in, host (y, dydx) out."""
     x_dev = cuda.to_device(np.ascontiguousarray(x, dtype=np.float64))
     y, dydx = launch(model, product, encoded, x_dev, seed, first_path, antithetic)
-    if device_output:
-        return y, dydx
     return y.copy_to_host(), dydx.copy_to_host()
 
 
@@ -363,10 +361,13 @@ def _scaled(a: Any, factor: float, dtype: str) -> Any:
     return out
 
 
-def to_device_sample(x: np.ndarray, y: Any, dydx: Any, factor: float,
-                     dtype: str) -> tuple[Any, Any, Any]:
-    """Device (x, y, dydx) for ``simulate(..., device_output=True)``: the XVA factor applied
-    and the dtype cast on the device; CuPy arrays when CuPy is installed."""
-    x_dev = cuda.to_device(np.ascontiguousarray(x, dtype=np.dtype(dtype)))
-    return _as_cupy(x_dev), _as_cupy(_scaled(y, factor, dtype)), _as_cupy(
-        _scaled(dydx, factor, dtype))
+def device_sample(model: Any, product: Any, encoded: tuple, x: np.ndarray, seed: int,
+                  first_path: int, antithetic: bool, factor: float,
+                  dtype: str) -> tuple[Any, Any, Any]:
+    """Device (x, y, dydx) for ``simulate(..., device_output=True)``: x is copied to the device
+    once (float64, the kernels' input) and cast there; the XVA factor is applied and the dtype
+    cast on the device; CuPy arrays when CuPy is installed."""
+    x_dev = cuda.to_device(np.ascontiguousarray(x, dtype=np.float64))
+    y, dydx = launch(model, product, encoded, x_dev, seed, first_path, antithetic)
+    return tuple(_as_cupy(_scaled(a, f, dtype)) for a, f in ((x_dev, 1.0), (y, factor),
+                                                             (dydx, factor)))

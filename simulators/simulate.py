@@ -185,12 +185,11 @@ def simulate(
     x = np.ascontiguousarray(sampler.sample(model, int(seed), int(first_path), n_paths),
                              dtype=np.float64)
     t1 = time.perf_counter()
-    if device_output:  # XVA factor and dtype applied on the device
+    if device_output:  # x copied once; XVA factor and dtype applied on the device
         from . import _gpu
 
-        y, dydx = driver(model, product, encoded, x, int(seed), int(first_path),
-                         bool(antithetic), device_output=True)
-        x, y, dydx = _gpu.to_device_sample(x, y, dydx, factor, dtype)
+        x, y, dydx = _gpu.device_sample(model, product, encoded, x, int(seed), int(first_path),
+                                        bool(antithetic), factor, dtype)
         t2 = time.perf_counter()
     else:
         y, dydx = driver(model, product, encoded, x, int(seed), int(first_path),

@@ -94,16 +94,29 @@ def main() -> dict:
     _gpu.MAX_THREADS = 32
     _gpu.THREADS_PER_BLOCK = 16
     out = {"cudasim": os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"}
+    to_device = _gpu.cuda.to_device
+    uploads: list[tuple] = []
+
+    def counting_to_device(a, *args, **kwargs):
+        uploads.append(np.shape(a))
+        return to_device(a, *args, **kwargs)
+
     for name, model, product, sampler, kw in cases():
         cpu_kw = {k: v for k, v in kw.items() if k != "device_output"}
         c = sim.simulate(model, product, sampler, N_PATHS, seed=3, first_path=5, **cpu_kw)
-        g = sim.simulate(model, product, sampler, N_PATHS, seed=3, first_path=5,
-                         backend="gpu", **kw)
+        uploads.clear()
+        _gpu.cuda.to_device = counting_to_device
+        try:
+            g = sim.simulate(model, product, sampler, N_PATHS, seed=3, first_path=5,
+                             backend="gpu", **kw)
+        finally:
+            _gpu.cuda.to_device = to_device
         on_device = not isinstance(g.y, np.ndarray)
         h = g.to_numpy()
         out[name] = {
             "backend": g.backend,
             "on_device": on_device,
+            "x_uploads": uploads.count(c.x.shape),
             "dtype_ok": h.y.dtype == c.y.dtype and h.dydx.dtype == c.dydx.dtype
             and h.x.dtype == c.x.dtype,
             "x_equal": bool(np.array_equal(h.x, c.x)),

@@ -140,6 +140,7 @@ def test_gpu_equals_cpu_path_by_path_under_cudasim(cudasim_results, name):
     assert r["dtype_ok"] and r["x_equal"]
     assert r["y_equal"] and r["dydx_equal"], r  # same per-path code, no FMA in the simulator
     assert r["on_device"] == name.startswith("device_output")
+    assert r["x_uploads"] == 1, r  # the inputs cross to the device once, device output or not
 
 
 def _nvvm_available() -> bool:
