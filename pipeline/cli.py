@@ -957,8 +957,10 @@ def main() -> None:  # pragma: no cover - exercised by the subprocess tests
         supervise.raise_on_termination()
     from . import environment
 
-    problem = None if wants_help else environment.error(
-        prefect=bool(argv) and argv[0] in PREFECT_COMMANDS)
+    uses_prefect = bool(argv) and argv[0] in PREFECT_COMMANDS
+    if uses_prefect:  # before the check below reads (and Prefect caches) the settings
+        _quiet_env()
+    problem = None if wants_help else environment.error(prefect=uses_prefect)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

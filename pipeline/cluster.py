@@ -10,6 +10,7 @@ and exports its URL so that the flow and all workers report to it.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -189,6 +190,25 @@ def _current_api_url() -> str | None:
     return PREFECT_API_URL.value() or None
 
 
+#: How long, in seconds, the end of a run waits for Prefect's queued logs and events to reach the
+#: API it started (they are sent in the background, in batches).
+DRAIN_SECONDS = 15.0
+
+
+def drain_prefect_services(timeout: float = DRAIN_SECONDS) -> None:
+    """Send Prefect's queued run logs and events now, waiting at most ``timeout`` seconds.
+
+    Called before the API that ``shared_api`` started is stopped: left queued, they are sent
+    at interpreter exit to a server that is gone, and Prefect's client retries each
+    connection with back-off for over a minute before the process can end.
+    """
+    from prefect._internal.concurrency.services import QueueService
+
+    pending = QueueService.drain_all(timeout=timeout)
+    if inspect.isawaitable(pending):  # inside an event loop: nothing can be waited on here
+        pending.close()
+
+
 @contextlib.contextmanager
 def shared_api(needed: bool) -> Iterator[str | None]:
     """Make sure one Prefect API URL is visible to worker processes (via the environment)."""
@@ -218,4 +238,5 @@ def shared_api(needed: bool) -> Iterator[str | None]:
         else:
             os.environ["PREFECT_API_URL"] = old
         if server is not None:
+            drain_prefect_services()
             server.stop()

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -162,6 +163,35 @@ def test_process_workers_share_one_prefect_api(harness, small_config):
     assert result["status"] == "ok", result["failures"]
     assert metrics["run"]["dask"]["processes"] is True
     assert os.environ.get("PREFECT_API_URL") == before  # restored after the run
+
+
+@pytest.mark.parametrize("level", [None, "INFO"])
+def test_process_workers_run_ends_without_sending_to_a_stopped_api(tmp_path, small_config,
+                                                                   level):
+    """Worker processes with no PREFECT_API_URL: the run starts its own Prefect API and, at the
+    end, sends the queued run logs and events before stopping it. Left queued, they went to the
+    stopped server at exit: Prefect retried for over a minute after the run had finished, then
+    printed 'Error logging to API'. Run as from a user's shell (the quiet defaults are the
+    CLI's own: Prefect's INFO flow logs were on, since the settings were read before they
+    were set) and with Prefect's INFO logs asked for."""
+    raw = yaml.safe_load(small_config.read_text())
+    raw["dask"] = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
+    raw["scenarios"] = raw["scenarios"][:1]
+    raw["scenarios"][0].pop("pinn", None)
+    small_config.write_text(yaml.safe_dump(raw))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DASK_"))
+           and k != "DO_NOT_TRACK"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PYTHONUNBUFFERED="1")
+    if level is not None:
+        env["PREFECT_LOGGING_LEVEL"] = level
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", str(small_config)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "run directory:" in done.stdout
+    assert "Error logging to API" not in out and "All connection attempts failed" not in out, (
+        out[-2000:])
+    assert ("Finished in state Completed" in out) == (level == "INFO")
 
 
 def test_killed_run_restarts_and_completes(tmp_path, small_config):
