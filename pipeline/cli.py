@@ -197,14 +197,12 @@ def _check_address(address: str, field: str) -> None:
     scheme, _, rest = address.partition("://")
     if scheme == "tcp":  # a refused port fails at once (Dask's connect retries for 10 s; a
         # plain probe of a tls:// listener would make the scheduler log a failed handshake)
-        import socket
+        from .environment import tcp_problem
 
         host, _, port = rest.rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
-        except (OSError, UnicodeError, ValueError) as exc:  # UnicodeError: a host like a..b
-            detail = getattr(exc, "strerror", None) or type(exc).__name__
-            _fail(f"{field}: no Dask scheduler answers at {shown(address)} ({detail})", 2)
+        why = tcp_problem(host.strip("[]"), int(port), timeout=10)
+        if why is not None:
+            _fail(f"{field}: no Dask scheduler answers at {shown(address)} ({why})", 2)
 
     async def identity() -> dict:
         from distributed.comm import connect

@@ -60,10 +60,22 @@ def prefect_settings_error() -> str | None:
     return None
 
 
+def tcp_problem(host: str, port: int, timeout: float) -> str | None:
+    """Why nothing accepts a TCP connection at ``host:port`` within ``timeout`` seconds (one
+    short phrase, e.g. 'Connection refused'), or None when something listens there."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except (OSError, UnicodeError, ValueError) as exc:  # UnicodeError: a host like a..b
+        return " ".join(str(getattr(exc, "strerror", None) or exc or type(exc).__name__)
+                        .split())[:200]
+    return None
+
+
 def prefect_api_error(timeout: float = 5.0) -> str | None:
     """``PREFECT_API_URL``, when set, names a host and port where something listens (a TCP
     connection, nothing more: TLS settings and credentials stay Prefect's business)."""
-    import socket
     from urllib.parse import urlsplit
     from urllib.request import getproxies, proxy_bypass
 
@@ -75,14 +87,16 @@ def prefect_api_error(timeout: float = 5.0) -> str | None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("not an http(s) URL")
+    except ValueError as exc:
+        why = " ".join(str(exc).split())[:200]
+    else:
         if parts.scheme in getproxies() and not proxy_bypass(parts.hostname):
             return None  # reached through a proxy: Prefect's client knows how, we do not probe
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
+        why = tcp_problem(parts.hostname, port, timeout)
+        if why is None:
             return None
-    except (OSError, ValueError) as exc:
-        why = " ".join(str(getattr(exc, "strerror", None) or exc).split())[:200]
-        return (f"environment variable PREFECT_API_URL: no Prefect server answers at "
-                f"{url[:200]!r} ({why})")
+    return (f"environment variable PREFECT_API_URL: no Prefect server answers at "
+            f"{url[:200]!r} ({why})")
 
 
 def error(prefect: bool) -> str | None:
