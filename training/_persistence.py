@@ -16,6 +16,7 @@ folder should be, a read-only location...). Only these expected errors are trans
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -88,25 +89,67 @@ def writing(what: str, path: Path, verb: str = "save") -> Iterator[None]:
 
 def write_torch(obj: Any, path: Path) -> None:
     """``torch.save`` of ``obj`` (tensors and plain containers) to the file ``path``, serialised in
-    memory first and written through a temporary file and a rename: a write that fails (no
-    space left, a size limit) raises the system's ``OSError`` naming ``path`` and leaves
-    ``path`` as it was, where ``torch.save`` writing to the file would raise a ``RuntimeError``
-    about zip offsets and leave a truncated archive."""
+    memory first and written through a temporary file and a rename (:func:`write_atomic`), where
+    ``torch.save`` writing to the file would raise a ``RuntimeError`` about zip offsets on a
+    failed write and leave a truncated archive."""
+    write_atomic(torch_bytes(obj), path)
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """``torch.save`` of ``obj`` in memory."""
     import torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def write_atomic(data: bytes, path: Path) -> None:
+    """Write ``data`` to the file ``path`` through a temporary file and a rename: a write that
+    fails (no space left, a size limit) raises the system's ``OSError`` naming ``path`` and
+    leaves ``path`` as it was."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(buf.getbuffer())
+            f.write(data)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.filename is not None or exc.errno is None:
             raise
         raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
+
+
+def _json_value(obj: Any) -> Any:
+    """``json.dumps``' fallback: NumPy scalars (a seed given as ``np.int64``) as Python numbers."""
+    import numpy as np
+
+    if isinstance(obj, np.generic) and obj.shape == ():
+        return obj.item()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def save_files(what: str, folder: Path, state: Mapping[str, Any], config: dict[str, Any],
+               extra: Mapping[str, bytes] | None = None) -> None:
+    """Write a model's folder: ``weights.pt`` (the state dict ``state``), the ``extra`` files
+    and, last, ``config.json`` (``config`` with ``weights_sha256``, the SHA-256 of
+    ``weights.pt``), each through a temporary file and a rename. Everything is serialised before
+    the first write, so a value JSON cannot hold leaves the folder as it was; a save into a
+    folder of another model that stops half-way leaves a ``weights.pt`` that the old
+    ``config.json``'s hash refuses at load (:func:`read_weights`) instead of a mixed model."""
+    weights = torch_bytes(dict(state))
+    config = {**config, "weights_sha256": hashlib.sha256(weights).hexdigest()}
+    try:
+        text = json.dumps(config, indent=2, default=_json_value).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Cannot save {what} to {folder}: its configuration cannot be "
+                         f"written as JSON ({exc}).") from None
+    with writing(what, folder):
+        write_atomic(weights, folder / "weights.pt")
+        for name, data in (extra or {}).items():
+            write_atomic(data, folder / name)
+        write_atomic(text, folder / "config.json")
 
 
 def file_target(what: str, path: Path, example: str) -> Path:
@@ -180,18 +223,26 @@ def require_fields(what: str, folder: Path, data: Mapping[str, Any], fields: Ite
 
 
 def read_weights(what: str, folder: Path, expected: Mapping[str, Any],
-                 name: str = "weights.pt") -> dict[str, Any]:
+                 name: str = "weights.pt", sha256: Any = None) -> dict[str, Any]:
     """The state dict in ``folder/name`` (``torch.load(weights_only=True)`` onto the CPU),
-    checked against the state dict ``expected`` of the network built from the configuration:
-    ``FileNotFoundError`` if missing, ``ValueError`` if it is not a torch file or does not
-    match (names and shapes)."""
+    checked against the state dict ``expected`` of the network built from the configuration
+    and, when ``sha256`` is given (``config.json``'s ``weights_sha256``), against that hash:
+    ``FileNotFoundError`` if missing, ``ValueError`` if it is not a torch file, does not match
+    (names and shapes) or is not the file its ``config.json`` was saved with."""
     import torch
 
     file = _required_file(what, folder, name)
     try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
+        data = file.read_bytes()
     except OSError as exc:
         raise _same_kind(exc, _cannot_load(what, folder, _reason(exc))) from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(_cannot_load(
+            what, folder, f"{name} is not the file config.json was saved with (its SHA-256 "
+            "differs: a save into this folder stopped half-way, or the files were mixed); "
+            "save the model again"))
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except _TORCH_READ_ERRORS as exc:
         raise ValueError(_cannot_load(
             what, folder, f"{name} is not a torch weights file ({type(exc).__name__})"

@@ -55,9 +55,16 @@ class Interval(Constraint):
         if self.kind is Integral:
             if not isinstance(value, Integral):
                 return False
-        elif not isinstance(value, Real) or not math.isfinite(float(value)):
-            return False
-        v = float(value)
+            v = value  # compared exactly: float() of 10**400 would overflow
+        else:
+            if not isinstance(value, Real):
+                return False
+            try:
+                v = float(value)
+            except (OverflowError, ValueError):
+                return False
+            if not math.isfinite(v):
+                return False
         lo_closed = self.closed in ("both", "left")
         hi_closed = self.closed in ("both", "right")
         if self.low is not None and (v < self.low or (v == self.low and not lo_closed)):
@@ -153,7 +160,17 @@ class Predicate(Constraint):
 
 def message(owner: str, field: str, rule: str, value: Any) -> str:
     """The project's one message format for a bad parameter; ``rule`` follows "must"."""
-    return f"The '{field}' parameter of {owner} must {rule}. Got {value!r} instead."
+    return f"The '{field}' parameter of {owner} must {rule}. Got {_shown(value)} instead."
+
+
+def _shown(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters (an integer of 10**400 is 401 digits, and
+    one past 4300 digits has no repr at all)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def param_error(owner: str, name: str, rule: str, value: Any) -> ValueError:
@@ -374,7 +391,7 @@ def as_numpy(a: Any, name: str, dtype: np.dtype | type = np.float64) -> np.ndarr
             arr = np.asarray(a)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be array-like; got {type(a).__name__}.") from exc
-    if arr.dtype == object or not (
+    if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}.")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_numpy, check_xy
+from ._validation import check_xy
 from .options import TrainMode
 
 #: The strings of :class:`~training.options.TrainMode`, in the order of the summaries.
@@ -162,10 +162,8 @@ def learning_curve(
                 f"The 'modes' parameter of learning_curve must hold values among {MODES}. "
                 f"Got {mode!r} instead."
             )
-    Xt = as_numpy(test[0], "X_test")
-    vt = as_numpy(test[1], "y_test").reshape(-1)
-    gt = as_numpy(test[2], "dydx_test") if len(test) > 2 and test[2] is not None else None
-    check_xy(Xt, vt, gt)
+    Xt, vt, gt = check_xy(test[0], test[1],
+                          test[2] if len(test) > 2 and test[2] is not None else None)
     curve = LearningCurve(
         inputs=tuple(inputs) if inputs is not None else tuple(f"x{j}" for j in range(Xt.shape[1])),
         estimator=repr(estimator),

@@ -38,6 +38,7 @@ from ._validation import (
     validate_params,
 )
 from .options import TrainMode
+from .scaling import column_std
 
 MAX_FEATURES = 20_000
 
@@ -106,10 +107,27 @@ class _PolyBase(BaseRegressor):
 
     def _prepare(self, X: np.ndarray) -> None:
         self.x_mean_ = X.mean(axis=0)
-        s = X.std(axis=0)
+        s = column_std(X)
         self.x_std_ = np.where(s > 0, s, 1.0)
         self.n_inputs_ = X.shape[1]
         self.basis_ = PolynomialBasis(self.n_inputs_, self.degree)
+
+    def _finite(self, Xs: np.ndarray, solve: Any) -> np.ndarray:
+        """``solve()``'s coefficients, refused in one line when they are not finite or the
+        linear algebra fails, which happens when the degree's powers of the standardised
+        inputs overflow float64."""
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                coef = solve()
+        except np.linalg.LinAlgError:
+            coef = None
+        if coef is None or not np.all(np.isfinite(coef)):
+            raise ValueError(
+                f"{type(self).__name__}: the degree-{self.degree} fit is not finite on these "
+                f"inputs (standardised inputs reach {float(np.abs(Xs).max()):.3g}, whose "
+                f"powers up to {self.degree} overflow float64 in the normal equations); lower "
+                "the degree")
+        return coef
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
@@ -180,7 +198,7 @@ class DifferentialPolynomialRegression(_PolyBase):
     """
 
     _parameter_constraints = {
-        "degree": [Interval(Integral, 1, None)],
+        "degree": [Interval(Integral, 1, MAX_FEATURES)],
         "alpha": [Interval(Real, 0, None)],
         "ridge": [Interval(Real, 0, None)],
         "solver": [Options(("eigh", "lstsq"))],
@@ -219,7 +237,8 @@ class DifferentialPolynomialRegression(_PolyBase):
         pen[0] = 0.0
         coef = self._solve_normal(Xs, P, ya, zs, a, pen) if self.solver == "eigh" else None
         self.solver_ = "eigh" if coef is not None else "lstsq"
-        self.coef_ = coef if coef is not None else self._solve_stacked(Xs, P, ya, zs, a, pen)
+        self.coef_ = self._finite(Xs, lambda: coef if coef is not None else self._solve_stacked(
+            Xs, P, ya, zs, a, pen))
         self.mode_ = TrainMode.DIFFERENTIAL if use_z else TrainMode.STANDARD
         return self
 
@@ -306,12 +325,14 @@ class RidgePolynomialRegression(_PolyBase):
     """
 
     _parameter_constraints = {
-        "degree": [Interval(Integral, 1, None)],
+        "degree": [Interval(Integral, 1, MAX_FEATURES)],
         "penalties": [
             IsNone(),
             Predicate(
-                lambda v: np.ndim(v) == 1 and len(v) > 0 and np.all(np.asarray(v) >= 0),
-                "a non-empty 1-D sequence of values >= 0",
+                lambda v: np.ndim(v) == 1 and len(v) > 0
+                and bool(np.all(np.isfinite(np.asarray(v, dtype=float))))
+                and bool(np.all(np.asarray(v, dtype=float) >= 0)),
+                "a non-empty 1-D sequence of finite values >= 0",
             ),
         ],
         "cv": [Interval(Integral, 2, None)],
@@ -344,6 +365,7 @@ class RidgePolynomialRegression(_PolyBase):
         G_all = Phi.T @ Phi
         r_all = Phi.T @ ya
         mse = np.zeros(len(rhos))
+        self._finite(Xs, lambda: G_all)
         for f in folds:
             Pf = Phi[f]
             G = G_all - Pf.T @ Pf
@@ -356,6 +378,7 @@ class RidgePolynomialRegression(_PolyBase):
         best = int(np.argmin(mse))
         self.penalty_ = float(rhos[best])
         self.cv_mse_ = mse
-        self.coef_ = _solve_sym(G_all + np.diag(self.penalty_ * m * I), r_all, 1e-14)
+        self.coef_ = self._finite(Xs, lambda: _solve_sym(G_all + np.diag(self.penalty_ * m * I),
+                                                         r_all, 1e-14))
         self.mode_ = TrainMode.STANDARD
         return self

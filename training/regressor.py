@@ -33,8 +33,7 @@ from ._persistence import (
     read_json,
     read_weights,
     require_fields,
-    write_torch,
-    writing,
+    save_files,
 )
 from ._validation import (
     SEED_RULE,
@@ -259,7 +258,9 @@ class DifferentialRegressor(BaseRegressor):
         "dtype": [Choice(DType)],
         "device": [
             Options(("cpu", "cuda", "auto")),
-            Predicate(lambda v: isinstance(v, str) and v.startswith("cuda:"), "'cuda:<index>'"),
+            Predicate(lambda v: isinstance(v, str) and v.startswith("cuda:")
+                      and v[5:].isascii() and v[5:].isdigit() and len(v) <= 9,
+                      "'cuda:<index>'"),
         ],
         "gradient_method": [Options(("explicit", "autograd"))],
         "progress": [InstanceOf(bool, "a bool")],
@@ -763,9 +764,7 @@ class DifferentialRegressor(BaseRegressor):
             "result": self.result_.to_dict(),
         }
         state = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
-        with writing(what, p):
-            write_torch(state, p / "weights.pt")
-            (p / "config.json").write_text(json.dumps(config, indent=2))
+        save_files(what, p, state, config)
         return p
 
     @classmethod
@@ -798,9 +797,13 @@ class DifferentialRegressor(BaseRegressor):
                              f"{n_w} weights (at most {MAX_WEIGHTS}).")
         names = config.get("input_names", cls._default_names(n_in))
         if not (isinstance(names, list) and len(names) == n_in
-                and all(isinstance(n, str) for n in names)):
+                and all(isinstance(n, str) and n for n in names) and len(set(names)) == n_in):
             raise ValueError(f"Cannot load {what} from {p}: 'input_names' in config.json must be "
-                             f"a list of {n_in} strings.")
+                             f"a list of {n_in} distinct non-empty strings.")
+        output_name = config.get("output_name", "y")
+        if not isinstance(output_name, str) or not output_name:
+            raise ValueError(f"Cannot load {what} from {p}: 'output_name' in config.json must "
+                             "be a non-empty string.")
         dev = model._resolve_device()
         net = TwinNetwork(
             config["n_inputs"],
@@ -811,11 +814,12 @@ class DifferentialRegressor(BaseRegressor):
             dtype=model._torch_dtype(),
             device=dev,
         )
-        net.load_state_dict(read_weights(what, p, net.state_dict()))
+        net.load_state_dict(read_weights(what, p, net.state_dict(),
+                                         sha256=config.get("weights_sha256")))
         model.network_ = net
         model.n_inputs_ = n_in
         model.input_names_ = list(names)
-        model.output_name_ = str(config.get("output_name", "y"))
+        model.output_name_ = output_name
         model.device_ = dev
         try:
             model.scaler_ = DifferentialScaler.from_dict(config["scaler"], n_in)
@@ -843,7 +847,12 @@ class DifferentialRegressor(BaseRegressor):
                              f"parameters {', '.join(repr(k) for k in unknown)}.")
         params = dict(params)
         if isinstance(params.get("schedule"), dict):
-            params["schedule"] = _sched.from_dict(params["schedule"])
+            try:
+                params["schedule"] = _sched.from_dict(params["schedule"])
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ValueError(f"Cannot load {cls.__name__} from {path}: the 'schedule' "
+                                 f"in config.json is damaged ({type(exc).__name__}: "
+                                 f"{str(exc)[:120]}).") from None
         if device is not None:
             params["device"] = device
         model = cls(**params)

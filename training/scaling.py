@@ -2,9 +2,9 @@
 
     x̃ = (x − μx)/σx,   ỹ = (y − μy)/σy,   z̃ = z σx/σy,   λ_j = 1/RMS(z̃_j)
 
-and back: y = μy + σy ŷ, dy/dx = (σy/σx) dŷ/dx̃. A constant input (σx_j = 0) or constant label
-(σy = 0) uses scale 1; an all-zero differential column (RMS(z̃_j) = 0) gets λ_j = 1, so the model is
-still asked for a zero derivative there without an infinite weight.
+and back: y = μy + σy ŷ, dy/dx = (σy/σx) dŷ/dx̃. A constant input (all its values equal) or
+constant label uses scale 1; an all-zero differential column (RMS(z̃_j) = 0) gets λ_j = 1, so
+the model is still asked for a zero derivative there without an infinite weight.
 
 The constants are fitted on NumPy arrays or on torch tensors; tensors (on a GPU, say) are reduced
 where they live and only the (d,) constants come to the host, and the maps apply them to either.
@@ -33,18 +33,43 @@ def _mean(a: np.ndarray) -> np.ndarray:
 
 
 def _rms(a: np.ndarray) -> np.ndarray:
-    """Column root mean squares, rescaled like :func:`_mean` when the squares overflow."""
-    r = np.sqrt(np.mean(a**2, axis=0))
-    if np.all(np.isfinite(r)):
-        return r
-    s = np.max(np.abs(a), axis=0)
-    s = np.where(s > 0, s, 1.0)
-    return s * np.sqrt(np.mean((a / s) ** 2, axis=0))
+    """Column root mean squares, computed on each column divided by its largest magnitude, so
+    that the squares neither overflow nor underflow."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        s = np.max(np.abs(a), axis=0)
+        s = np.where((s > 0) & np.isfinite(s), s, 1.0)
+        return s * np.sqrt(np.mean((a / s) ** 2, axis=0))
+
+
+def column_std(a: np.ndarray) -> np.ndarray:
+    """Population standard deviations of the columns of ``a`` (n, d), or of ``a`` (n,) (then a
+    0-d array): exactly 0 for a constant column (``np.std`` leaves rounding noise of order
+    1e-17 times the value there, which as a scale would blow the column up by 1e16), and
+    computed on the column divided by its largest magnitude, so that neither the squares'
+    underflow (entries below about 1e-154) nor the deviations' overflow (about 1e308) loses
+    the scale."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        s = np.max(np.abs(a), axis=0)
+        s = np.where((s > 0) & np.isfinite(s), s, 1.0)
+        std = s * np.std(a / s, axis=0)
+    return np.where(np.ptp(a, axis=0) == 0, 0.0, std)
 
 
 def _scales(x_std: np.ndarray, y_std: float) -> tuple[np.ndarray, float]:
     """Standard deviations used as scales: 1 where a column or the label is constant."""
     return np.where(x_std > 0, x_std, 1.0), (y_std if y_std > 0 else 1.0)
+
+
+def _centred(a: Any, mean: Any, std: Any) -> Any:
+    """(a − mean)/std; for NumPy entries whose difference overflows (values near float64's
+    limit, about 1e308, of both signs), a/std − mean/std instead, which does not."""
+    if is_tensor(a):
+        return (a - mean) / std
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (a - mean) / std
+        if np.all(np.isfinite(out)) or not np.all(np.isfinite(a)):
+            return out
+        return np.where(np.isfinite(out), out, a / std - mean / std)
 
 
 def _like(v: np.ndarray, a: Any) -> Any:
@@ -80,17 +105,9 @@ class DifferentialScaler:
 
     @classmethod
     def _fit(cls, X: np.ndarray, y: np.ndarray, dydx: np.ndarray | None) -> DifferentialScaler:
-        x_mean = _mean(X)
-        x_std = X.std(axis=0)
-        if not np.all(np.isfinite(x_std)):
-            x_std = _rms(X - x_mean)
-        y_mean = float(_mean(y))
-        y_std = float(y.std())
-        if not np.isfinite(y_std):
-            y_std = float(_rms(y - y_mean))
-        x_std, y_std = _scales(x_std, y_std)
+        x_std, y_std = _scales(column_std(X), float(column_std(y)))
         rms = None if dydx is None else _rms(np.asarray(dydx, dtype=np.float64) * (x_std / y_std))
-        return cls._checked(x_mean, x_std, y_mean, y_std, rms)
+        return cls._checked(_mean(X), x_std, float(_mean(y)), y_std, rms)
 
     @classmethod
     def _fit_tensors(cls, X: Any, y: Any, dydx: Any | None) -> DifferentialScaler:
@@ -133,10 +150,10 @@ class DifferentialScaler:
 
     # forward maps -----------------------------------------------------------------------------
     def x(self, X: Any) -> Any:
-        return (X - _like(self.x_mean, X)) / _like(self.x_std, X)
+        return _centred(X, _like(self.x_mean, X), _like(self.x_std, X))
 
     def y(self, y: Any) -> Any:
-        return (y - self.y_mean) / self.y_std
+        return _centred(y, self.y_mean, self.y_std)
 
     def z(self, dydx: Any) -> Any:
         return dydx * _like(self.x_std / self.y_std, dydx)

@@ -186,6 +186,13 @@ def test_save_refuses_bad_paths(solution, tmp_path, monkeypatch):
         solution.save(tmp_path / "f")
 
 
+def _without_weights_hash(path) -> None:
+    """As a folder saved before config.json held the SHA-256 of weights.pt."""
+    meta = json.loads((path / "config.json").read_text())
+    del meta["weights_sha256"]
+    (path / "config.json").write_text(json.dumps(meta))
+
+
 def test_load_reports_what_is_wrong(solution, tmp_path):
     with pytest.raises(FileNotFoundError, match=_cannot_load(tmp_path / "no", "no such folder")):
         PINNSolution.load(tmp_path / "no")
@@ -196,6 +203,10 @@ def test_load_reports_what_is_wrong(solution, tmp_path):
         PINNSolution.load(path)
     path = solution.save(tmp_path / "s")
     (path / "weights.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=_cannot_load(path, "weights.pt is not the file "
+                                                            "config.json was saved with")):
+        PINNSolution.load(path)
+    _without_weights_hash(path)
     with pytest.raises(ValueError, match=_cannot_load(path, "weights.pt is not a torch weights "
                                                             "file (UnpicklingError).")):
         PINNSolution.load(path)
@@ -215,6 +226,10 @@ def test_load_of_weights_of_another_network(solution, tmp_path):
     wide = solve(bs_put(), PINNConfig(**{**TINY, "width": 6}))
     wide.save(tmp_path / "wide")
     (tmp_path / "wide" / "weights.pt").replace(path / "weights.pt")
+    with pytest.raises(ValueError, match=_cannot_load(
+            path, "weights.pt is not the file config.json was saved with (its SHA-256")):
+        PINNSolution.load(path)
+    _without_weights_hash(path)
     with pytest.raises(ValueError, match=_cannot_load(
             path, "weights.pt does not match config.json: mlp.net.0.weight has shape (6, 2), "
                   "expected (4, 2).")):

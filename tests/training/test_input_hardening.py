@@ -162,13 +162,19 @@ SCALER = ("'scaler', 'mode' or 'result' in config.json is damaged (ValueError: t
           "hold finite x_mean, x_std > 0 and lambda_j of shape (2,)")
 
 
+NAMES = "'input_names' in config.json must be a list of 2 distinct non-empty strings"
+
+
 @pytest.mark.parametrize(("field", "value", "problem"), [
     ("n_inputs", 10**8, "config.json describes a network of"),
     ("n_inputs", -3, "'n_inputs' in config.json must be an integer in [1, "),
     ("n_inputs", 1.5, "'n_inputs' in config.json must be an integer in [1, "),
     ("n_inputs", True, "'n_inputs' in config.json must be an integer in [1, "),
-    ("input_names", {"a": 1}, "'input_names' in config.json must be a list of 2 strings"),
-    ("input_names", ["a"], "'input_names' in config.json must be a list of 2 strings"),
+    ("input_names", {"a": 1}, NAMES),
+    ("input_names", ["a"], NAMES),
+    ("input_names", ["a", "a"], NAMES),
+    ("input_names", ["a", ""], NAMES),
+    ("output_name", 5, "'output_name' in config.json must be a non-empty string"),
     ("result", {"history": {"evil": 1}}, "'scaler', 'mode' or 'result' in config.json is "
                                          "damaged"),
     ("mode", "sideways", "'scaler', 'mode' or 'result' in config.json is damaged"),
@@ -190,7 +196,16 @@ def test_load_of_a_damaged_config_is_refused_before_building_the_network(saved, 
         DifferentialRegressor.load(saved)
 
 
+def _without_weights_hash(saved: Path) -> None:
+    """As a folder saved before config.json held the SHA-256 of weights.pt: the weights' own
+    checks are then the ones that speak."""
+    config = json.loads((saved / "config.json").read_text())
+    del config["weights_sha256"]
+    (saved / "config.json").write_text(json.dumps(config))
+
+
 def test_load_of_missing_or_garbage_weights(saved):
+    _without_weights_hash(saved)
     (saved / "weights.pt").unlink()
     with pytest.raises(FileNotFoundError, match=_cannot_load(saved, "weights.pt is missing.")):
         DifferentialRegressor.load(saved)
@@ -211,9 +226,58 @@ def test_load_of_weights_of_another_network(data, saved, tmp_path):
     other = DifferentialRegressor(hidden_layers=1, hidden_units=8, epochs=1)
     other.fit(np.c_[X, X, X[:, :1]], y).save(tmp_path / "other")
     (tmp_path / "other" / "weights.pt").replace(saved / "weights.pt")
+    with pytest.raises(ValueError, match=_cannot_load(
+            saved, "weights.pt is not the file config.json was saved with")):
+        DifferentialRegressor.load(saved)
+    _without_weights_hash(saved)
     problem = "weights.pt does not match config.json: weights.0 has shape (8, 5), expected (8, 2)."
     with pytest.raises(ValueError, match=_cannot_load(saved, problem)):
         DifferentialRegressor.load(saved)
+
+
+def test_weights_of_another_model_of_the_same_shape_are_refused(data, saved, tmp_path):
+    """A save into the folder of another model that stopped between its two files left the new
+    weights beside the old config.json, whose scaler they were then loaded with, silently."""
+    X, y, z = data
+    other = DifferentialRegressor(hidden_layers=1, hidden_units=8, epochs=1, seed=1)
+    other.fit(10 * X, y, z / 10).save(tmp_path / "other")
+    (tmp_path / "other" / "weights.pt").replace(saved / "weights.pt")
+    with pytest.raises(ValueError, match=_cannot_load(
+            saved, "weights.pt is not the file config.json was saved with (its SHA-256 differs")):
+        DifferentialRegressor.load(saved)
+
+
+@pytest.mark.parametrize("field, value", [("seed", np.int64(3)), ("hidden_units", np.int64(4)),
+                                          ("lam", np.float32(0.5)), ("epochs", np.int32(1))])
+def test_numpy_scalar_settings_save_and_load(data, tmp_path, field, value):
+    """fit takes NumPy scalars; save wrote weights.pt and then failed on json.dumps."""
+    kw = {"hidden_layers": 1, "hidden_units": 8, "epochs": 1, field: value}
+    m = DifferentialRegressor(**kw).fit(*data)
+    loaded = DifferentialRegressor.load(m.save(tmp_path / "m"))
+    assert loaded.get_params()[field] == value
+    np.testing.assert_array_equal(loaded.predict(data[0]), m.predict(data[0]))
+
+
+def test_a_save_that_cannot_be_written_leaves_the_folder_as_it_was(model, saved, data):
+    before = {f.name: f.read_bytes() for f in saved.iterdir()}
+    broken = DifferentialRegressor(hidden_layers=1, hidden_units=8, epochs=1).fit(*data)
+    broken.result_.fit_seconds = object()
+    with pytest.raises(ValueError, match=re.escape(
+            f"Cannot save DifferentialRegressor to {saved}: its configuration cannot be "
+            "written as JSON")):
+        broken.save(saved)
+    assert {f.name: f.read_bytes() for f in saved.iterdir()} == before
+
+
+def test_damaged_schedule_names_the_folder(saved):
+    config = json.loads((saved / "config.json").read_text())
+    for schedule, why in (({"kind": "piecewise_linear"}, "KeyError: 'knots'"),
+                          ({"kind": "x"}, "ValueError: unknown schedule")):
+        config["params"]["schedule"] = schedule
+        (saved / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=_cannot_load(
+                saved, f"the 'schedule' in config.json is damaged ({why}")):
+            DifferentialRegressor.load(saved)
 
 
 def test_a_good_save_still_loads(model, saved, data):

@@ -90,7 +90,8 @@ def test_bad_inputs():
     X = np.zeros((10, 2))
     with pytest.raises(ValueError, match="must have the shape of X"):
         DifferentialPolynomialRegression().fit(X, np.zeros(10), np.zeros((10, 3)))
-    msg = "The 'degree' parameter of DifferentialPolynomialRegression must be an integer >= 1"
+    msg = (r"The 'degree' parameter of DifferentialPolynomialRegression must be an integer in "
+           r"\[1, 20000\]")
     with pytest.raises(ValueError, match=msg):
         DifferentialPolynomialRegression(degree=0).fit(X, np.zeros(10))
     with pytest.raises(RuntimeError, match="not fitted"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +20,7 @@ from .._persistence import (
     read_json,
     read_weights,
     require_fields,
-    write_torch,
-    writing,
+    save_files,
 )
 from .network import PINNModel
 from .options import PINNStatus
@@ -222,11 +221,10 @@ class PINNSolution:
             "stats": self.stats,
             "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
         }
-        history = {k: np.asarray(val, dtype=np.float64) for k, val in self.history.items()}
-        with writing("PINNSolution", path):
-            write_torch(state, path / "weights.pt")
-            (path / "config.json").write_text(json.dumps(meta, indent=2))
-            np.savez(path / "history.npz", **history)
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.asarray(val, dtype=np.float64)
+                         for k, val in self.history.items()})
+        save_files("PINNSolution", path, state, meta, {"history.npz": buf.getvalue()})
         return path
 
     @classmethod
@@ -254,7 +252,8 @@ class PINNSolution:
         model = PINNModel(problem, config.width, config.depth, config.initial_condition,
                           config.base_function, config.leg_factors)
         model = model.to(device=dev, dtype=_saved_dtype(path, meta))
-        model.load_state_dict(read_weights("PINNSolution", path, model.state_dict()))
+        model.load_state_dict(read_weights("PINNSolution", path, model.state_dict(),
+                                           sha256=meta.get("weights_sha256")))
         model.eval()
         stats = dict(meta.get("stats", {}))
         if "status" in stats:
