@@ -43,14 +43,15 @@ def test_inputs(model, test, seed_offset: int = 0) -> np.ndarray:
     return low + (high - low) * rng.random((test.n, d))
 
 
-def _xva_scale(product, xva) -> float:
+def _xva_scale(model, product, xva) -> float:
     if xva is None:
         return 1.0
-    if product.sign == 0:
+    sign = sim.payoff_sign(product, model)
+    if sign == 0:
         what = "netting set" if isinstance(product, sim.NettingSet) else type(product).__name__
         raise NoReference(f"the risky (XVA) value of a two-signed {what} is non-linear and needs "
                           "the PDE references: use reference.method 'fd' or 'pinn'")
-    return xva.factor(product.maturity, product.sign)
+    return xva.factor(product.maturity, sign)
 
 
 class Unsupported(NoReference):

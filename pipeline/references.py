@@ -7,7 +7,7 @@ this module holds the public entry points :func:`analytic`, :func:`finite_differ
 :func:`compute`.
 
 XVA: analytic references are risk-free closed forms scaled by e^{-c tau}, exact for one-signed
-payoffs only (``product.sign`` +1 or -1). A product whose value takes both signs (a forward, a
+payoffs only (``simulators.payoff_sign`` +1 or -1). A product whose value takes both signs (a forward, a
 two-signed :class:`simulators.NettingSet`) has a non-linear risky value: only the PDE references
 ('fd', 'pinn') give it. A netting set's risk-free closed form is the sum over its legs of
 ``quantity x`` the single-leg reference.
@@ -41,7 +41,7 @@ def analytic(model, product, x: np.ndarray, xva=None) -> Reference:
     fn = registry.lookup(model, product).analytic
     if fn is None:
         raise NoReference(registry.missing("analytic", model, product))
-    f = _xva_scale(product, xva)
+    f = _xva_scale(model, product, xva)
     ref = _call(fn, "analytic", model, product, x)
     return Reference("analytic", f * np.asarray(ref.price, float), f * np.asarray(ref.grad))
 

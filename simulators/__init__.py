@@ -12,7 +12,7 @@ from .bachelier import BachelierBasket, random_bachelier_basket
 from .black_scholes import BlackScholes
 from .bs_basket import BlackScholesBasket
 from .heston import Heston
-from .products import BasketOption, BestOf, European, Leg, NettingSet, WorstOf
+from .products import BasketOption, BestOf, European, Leg, NettingSet, WorstOf, payoff_sign
 from .rng import NUMBERS_VERSION, numbers_id
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
@@ -38,6 +38,7 @@ __all__ = [
     "UniformSampler",
     "WorstOf",
     "numbers_id",
+    "payoff_sign",
     "random_bachelier_basket",
     "simulate",
     "transition",

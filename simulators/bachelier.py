@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -30,6 +31,10 @@ class BachelierBasket:
         correlation: n x n correlation matrix (symmetric, unit diagonal, PSD).
         rate: discount rate r, continuously compounded.
     """
+
+    #: Whether an asset can end below zero (normal dynamics), so a payoff's sign is
+    #: checked over the whole real line (``NettingSet.sign_for``).
+    signed_assets: ClassVar[bool] = True
 
     vols: tuple[float, ...]
     correlation: tuple[tuple[float, ...], ...]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -30,6 +31,10 @@ class BlackScholes:
         inputs: the sampled inputs, in column order: "spot" first, then optionally "vol" and
             "rate"; their pathwise derivatives (delta, vega, rho) are the columns of ``dydx``.
     """
+
+    #: Whether an asset can end below zero (normal dynamics), so a payoff's sign is
+    #: checked over the whole real line (``NettingSet.sign_for``).
+    signed_assets: ClassVar[bool] = False
 
     vol: float
     rate: float = 0.0

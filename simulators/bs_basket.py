@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -41,6 +42,10 @@ class BlackScholesBasket:
         vol_inputs: if True the vols are sampled inputs too (columns vol_0..vol_{n-1} after the
             spots), and dydx holds the per-asset vegas.
     """
+
+    #: Whether an asset can end below zero (normal dynamics), so a payoff's sign is
+    #: checked over the whole real line (``NettingSet.sign_for``).
+    signed_assets: ClassVar[bool] = False
 
     vols: tuple[float, ...]
     correlation: tuple[tuple[float, ...], ...]

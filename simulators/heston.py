@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit, prange
@@ -48,6 +49,10 @@ class Heston:
         inputs: "spot", "variance", then optionally any of kappa, theta, xi, rho, rate, whose
             pathwise derivatives then appear in dydx.
     """
+
+    #: Whether an asset can end below zero (normal dynamics), so a payoff's sign is
+    #: checked over the whole real line (``NettingSet.sign_for``).
+    signed_assets: ClassVar[bool] = False
 
     kappa: float
     theta: float

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from . import _validation as v
-from .products import BasketOption, BestOf, European, NettingSet, WorstOf
+from .products import BasketOption, BestOf, European, NettingSet, WorstOf, payoff_sign
 from .sample import Sample
 from .samplers import FixedSampler, ForwardSampler, UniformSampler
 from .xva import XVA
@@ -172,14 +172,15 @@ def simulate(
     sampler.validate(model)
     factor = 1.0
     if xva is not None:
-        if product.sign == 0:
+        sign = payoff_sign(product, model)
+        if sign == 0:
             raise ValueError(
                 f"XVA-adjusted Monte-Carlo labels need a payoff of one sign; {product!r} can "
                 "change sign (sign 0), so the risky value is non-linear in the payoff. Use the "
                 "non-linear PDE references instead (evaluation.fd or training.pinn with the same "
                 "XVA)."
             )
-        factor = xva.factor(product.maturity, product.sign)
+        factor = xva.factor(product.maturity, sign)
 
     t0 = time.perf_counter()
     x = np.ascontiguousarray(sampler.sample(model, int(seed), int(first_path), n_paths),

@@ -181,7 +181,9 @@ class NettingSet:
 
     @property
     def sign(self) -> int:
-        """+1 if the payoff is >= 0 for every terminal state, -1 if <= 0, else 0.
+        """+1 if the payoff is >= 0 for every terminal state of non-negative assets
+        (Black-Scholes, its baskets, Heston), -1 if <= 0, else 0; :meth:`sign_for` gives the
+        sign under a given model (Bachelier assets can be negative).
 
         Exact when every leg has one sign (all long options: +1, all short: -1) or when all
         legs share one aggregate (a piecewise-linear function of u on u >= 0, checked at u = 0,
@@ -189,6 +191,15 @@ class NettingSet:
         both signs give 0 (the non-linear PDE is then used, which is also right for a payoff
         that happens to keep one sign).
         """
+        return self._sign(negative_aggregates=False)
+
+    def sign_for(self, model: object) -> int:
+        """:attr:`sign` over the terminal states ``model`` can reach: for a model whose assets
+        can be negative (Bachelier), the aggregate u ranges over the whole real line, and the
+        payoff's slope below the lowest strike counts too."""
+        return self._sign(negative_aggregates=model.signed_assets)  # type: ignore[attr-defined]
+
+    def _sign(self, negative_aggregates: bool) -> int:
         signs = {leg.sign for leg in self.legs}
         if signs == {1}:
             return 1
@@ -196,16 +207,20 @@ class NettingSet:
             return -1
         if len({(_AGG[leg.underlying], leg.weights) for leg in self.legs}) != 1:
             return 0
-        knots = np.array(sorted({0.0, *(leg.strike for leg in self.legs)}))
+        strikes = {leg.strike for leg in self.legs}
+        knots = np.array(sorted(strikes if negative_aggregates else {0.0, *strikes}))
         values = self._payoff_u(knots)
         slope = sum(leg.quantity * (1.0 if leg.kind in ("call", "forward") else 0.0)
                     for leg in self.legs)
+        # d payoff / du below the lowest strike: puts (slope -q) and forwards (+q)
+        left = sum(leg.quantity * (-1.0 if leg.kind == "put" else 1.0)
+                   for leg in self.legs if leg.kind != "call") if negative_aggregates else 0.0
         scale = max(abs(leg.quantity) * leg.strike for leg in self.legs)
         tol = 1e-12 * scale
         slope_tol = 1e-12 * max(abs(leg.quantity) for leg in self.legs)
-        if np.all(values >= -tol) and slope >= -slope_tol:
+        if np.all(values >= -tol) and slope >= -slope_tol and left <= slope_tol:
             return 1
-        if np.all(values <= tol) and slope <= slope_tol:
+        if np.all(values <= tol) and slope <= slope_tol and left >= -slope_tol:
             return -1
         return 0
 

@@ -343,3 +343,30 @@ def test_pipeline_config_builds_a_netting_set_and_checks_it_against_the_model(tm
                                           r"one of 'call', 'put', 'forward'\. Got 'cal'"):
         load_config(path, ["scenarios.collar.product.legs=[{kind: cal, strike: 1}]"])
 
+
+
+@pytest.mark.parametrize("legs", [
+    [Leg("put", 3.0, 1.0, "basket", (0.5, 0.5)), Leg("forward", 1.0, 2.0, "basket", (0.5, 0.5))],
+    [Leg("put", 3.0, 1.0), Leg("put", 1.0, -2.0)],
+    [Leg("put", 3.0, 2.0, "worst_of"), Leg("put", 1.0, -2.5, "worst_of")],
+    [Leg("call", 1.0), Leg("call", 2.0, -1.0)],
+    [Leg("put", 2.0), Leg("put", 1.0, -1.0)],
+    [Leg("call", 1.0, -1.0), Leg("put", 1.0, -1.0)],
+], ids=["put_plus_forward", "put_ratio", "worst_of_ratio", "call_spread", "put_spread",
+        "short_straddle"])
+def test_sign_under_bachelier_covers_negative_terminal_values(legs):
+    """Bachelier assets can end below zero: ``sign`` only looked at u >= 0, so a payoff that is
+    negative for u < 0 was called one-signed and simulate multiplied it by e^(-c tau). The
+    oracle: the payoff on a grid of u over [-20, 20] (it is linear beyond the strikes), every
+    asset at u (then a basket of weights summing to 1, a worst-of and an asset are all u)."""
+    ns = NettingSet(legs, maturity=1.0)
+    dim = 2 if ns.dim is None else ns.dim
+    model = sim.BachelierBasket(vols=(1.0,) * dim, correlation=np.eye(dim).tolist())
+    u = np.linspace(-20.0, 20.0, 4001)
+    pay = ns.payoff(np.repeat(u[:, None], dim, axis=1))
+    expected = 1 if np.all(pay >= 0) else -1 if np.all(pay <= 0) else 0
+    assert ns.sign_for(model) == sim.payoff_sign(ns, model) == expected
+    assert ns.sign_for(sim.BlackScholes(vol=0.2)) == ns.sign  # u >= 0 there
+    if expected == 0:
+        with pytest.raises(ValueError, match="can change sign"):
+            sim.simulate(model, ns, sim.FixedSampler([0.5] * dim), 10, seed=1, xva=XVA)
