@@ -209,6 +209,10 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         center, cluster = _center_cluster(kinks, fd.auto_cluster_basket(model.vols, tau))
         highs = tuple(max(kinks) * max(4.0, math.exp(5.0 * s * math.sqrt(tau)))
                       for s in model.vols)
+        for leg in product.legs if isinstance(product, sim.NettingSet) else ():
+            if leg.underlying == "basket":  # the leg's kink clear of the far faces
+                highs = tuple(max(h, r) for h, r in
+                              zip(highs, fd.basket_reach(leg.strike, leg.weights), strict=True))
 
         def pay(s1, s2):
             return product.payoff(np.column_stack([s1.ravel(), s2.ravel()])).reshape(s1.shape)

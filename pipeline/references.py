@@ -7,9 +7,9 @@ this module holds the public entry points :func:`analytic`, :func:`finite_differ
 :func:`compute`.
 
 XVA: analytic references are risk-free closed forms scaled by e^{-c tau}, exact for one-signed
-payoffs only (``simulators.payoff_sign`` +1 or -1). A product whose value takes both signs (a forward, a
-two-signed :class:`simulators.NettingSet`) has a non-linear risky value: only the PDE references
-('fd', 'pinn') give it. A netting set's risk-free closed form is the sum over its legs of
+payoffs only (``simulators.payoff_sign`` +1 or -1). A product whose value takes both signs (a
+forward, a two-signed :class:`simulators.NettingSet`) has a non-linear risky value: only the PDE
+references ('fd', 'pinn') give it. A netting set's risk-free closed form is the sum over its legs of
 ``quantity x`` the single-leg reference.
 """
 

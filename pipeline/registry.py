@@ -11,8 +11,9 @@
   (risky, when ``xva`` is given) pricing PDE, interpolated at x; ``grid`` are keyword arguments of
   the ``evaluation.fd`` solver (``n_space``, ``n_time``, ``s_max``, ``cluster``, ``center``...).
 - ``pde_problem(model, product, xva) -> training.pinn problem``: the PINN problem of the triple
-  (a netting set: ``BlackScholesPDE`` / ``HestonPDE`` / ``TwoAssetPDE`` with ``netting=product``,
-  ``product.strike``, the largest leg strike, as the scale).
+  (a netting set: ``BlackScholesPDE`` / ``HestonPDE`` / ``TwoAssetPDE`` with ``netting=product``
+  and, as the scale, the largest leg strike in units of one asset's spot: K / sum(w) for a
+  basket leg).
 
 A callable may still refuse a model of the right type whose configuration it does not cover
 (e.g. Stulz's formula for 3 assets, or sampled vol inputs): it raises
@@ -99,9 +100,15 @@ def _pinn_basket_common(model, product, xva) -> dict:
                              f"{type(product).__name__} on {model.dim} assets (2 only)")
     if len(model.inputs) != 2:  # sampled vols are inputs the PDE does not have
         _pinn_inputs(model, product, tuple(model.inputs[:2]))
-    return dict(strike=product.strike, maturity=product.maturity, vols=tuple(model.vols),
+    return dict(strike=_spot_strike(product), maturity=product.maturity, vols=tuple(model.vols),
                 rho=model.correlation[0][1], rate=model.rate, dividends=tuple(model.dividends),
                 xva=xva)
+
+
+def _spot_strike(product) -> float:
+    """The product's largest strike in units of one asset's spot, the scale of a two-asset
+    PINN's domain (s_max = 4 of it): a basket strike K on ``w . S`` is K / sum(w) there."""
+    return max(_r._kinks(product))
 
 
 def _pinn_basket(model, product, xva):
@@ -113,7 +120,9 @@ def _pinn_basket(model, product, xva):
                       weights=tuple(product.weights))
         return pinn.TwoAssetPDE(netting=sim.NettingSet(legs=(leg,), maturity=product.maturity),
                                 **common)
-    return pinn.BasketPDE(weights=tuple(product.weights), kind=product.kind, **common)
+    # BasketPDE's strike is the basket's own (units of w . S); its default box is in spot units
+    return pinn.BasketPDE(weights=tuple(product.weights), kind=product.kind,
+                          **{**common, "strike": product.strike})
 
 
 def _pinn_worst_of(model, product, xva):

@@ -30,15 +30,17 @@ import numpy as np
 from .. import _validation as v
 from ._adi import AxisOperator, MixedOperator, hv_solve
 from ._grid import (
+    EXPLICIT_SOURCE_STEP,
     MAX_ITERATIONS,
     MAX_NODES,
-    MAX_TIME_STEPS,
     Cluster,
     auto_cluster_basket,
+    basket_reach,
     cluster_fraction,
     first_derivative,
     second_derivative,
     sinh_grid,
+    source_time_steps,
 )
 from ._solution import FDSolution, FDStats
 from .black_scholes_1d import _source
@@ -83,7 +85,7 @@ def basket_2d(
     payoff: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     s_max=None,
     n_space=(120, 120),
-    n_time: int = 60,
+    n_time: int | None = None,
     cluster: Cluster = "auto",
     center=None,
     damping_steps: int = 2,
@@ -110,7 +112,8 @@ def basket_2d(
         s_max: upper bound(s) of the spots (scalar or pair), > center; default
             center max(4, e^{5 vol_i sqrt(T)}).
         n_space: space steps per axis (int or pair, each >= 4; at most 2**24 grid nodes).
-        n_time: time steps, in [1, 10**7].
+        n_time: time steps, in [1, 10**7]; None: 60, or more with an
+            XVA source: c * maturity / n_time <= 0.1 (c its larger spread), refused beyond.
         cluster: sinh clustering width as a fraction of the center (``None``: uniform;
             ``"auto"``: ``min(0.2, max(vols) sqrt(T))``, narrower when that is small).
         center: clustering point (scalar or pair), a node of each axis; see the module docstring.
@@ -133,7 +136,7 @@ def basket_2d(
     style = v.choice(o, "style", style, ("arithmetic", "worst_of", "best_of"))
     src = _source(o, xva)
     n = _ints(o, "n_space", n_space, 4)
-    nt = v.integer(o, "n_time", n_time, 1, MAX_TIME_STEPS)
+    nt = source_time_steps(o, n_time, 60, xva, tau, EXPLICIT_SOURCE_STEP)
     nd = v.integer(o, "damping_steps", damping_steps, 0, MAX_ITERATIONS)
     if payoff is None:
         if style == "arithmetic":
@@ -158,6 +161,8 @@ def basket_2d(
         highs = tuple(
             centers[i] * max(4.0, math.exp(5.0 * sig[i] * math.sqrt(tau))) for i in range(2)
         )
+        if style == "arithmetic" and payoff is None:  # the kink clear of the far faces
+            highs = tuple(max(h, r) for h, r in zip(highs, basket_reach(k, w), strict=True))
     else:
         highs = _pair(o, "s_max", s_max, v.positive)
     for i in range(2):

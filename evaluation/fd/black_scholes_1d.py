@@ -26,15 +26,16 @@ from scipy.sparse.linalg import splu
 
 from .. import _validation as v
 from ._grid import (
+    IMPLICIT_SOURCE_STEP,
     MAX_ITERATIONS,
     MAX_NODES,
-    MAX_TIME_STEPS,
     Cluster,
     auto_cluster_1d,
     cluster_fraction,
     first_derivative,
     second_derivative,
     sinh_grid,
+    source_time_steps,
 )
 from ._solution import FDSolution, FDStats
 
@@ -78,7 +79,7 @@ def black_scholes_1d(
     payoff: Callable[[np.ndarray], np.ndarray] | None = None,
     s_max: float | None = None,
     n_space: int = 400,
-    n_time: int = 200,
+    n_time: int | None = None,
     cluster: Cluster = "auto",
     rannacher_steps: int = 2,
     tol: float = 1e-12,
@@ -102,7 +103,8 @@ def black_scholes_1d(
         payoff: optional callable S -> payoff (vectorised over a NumPy array), of any sign.
         s_max: upper bound of the grid (> strike); default K max(4, e^{5 vol sqrt(T)}).
         n_space: number of space steps, in [4, 2**24 - 1]; nodes = n_space + 1.
-        n_time: number of time steps, in [1, 10**7].
+        n_time: number of time steps, in [1, 10**7]; None: 200, or more with an
+            XVA source: c * maturity / n_time <= 1 (c its larger spread), refused beyond.
         cluster: sinh clustering width as a fraction of the center (``None``: uniform grid;
             ``"auto"``: ``min(0.2, vol sqrt(T))``, so that prices varying over a width of about
             vol sqrt(T) K, short maturities or low vols, are resolved).
@@ -129,7 +131,7 @@ def black_scholes_1d(
     pay = _payoff(_OWNER, payoff, kind, k)
     src = _source(_OWNER, xva)
     n = v.integer(_OWNER, "n_space", n_space, 4, MAX_NODES - 1)
-    nt = v.integer(_OWNER, "n_time", n_time, 1, MAX_TIME_STEPS)
+    nt = source_time_steps(_OWNER, n_time, 200, xva, tau, IMPLICIT_SOURCE_STEP)
     nr = v.integer(_OWNER, "rannacher_steps", rannacher_steps, 0, MAX_ITERATIONS)
     tol = v.positive_float(_OWNER, "tol", tol)
     max_iter = v.integer(_OWNER, "max_iter", max_iter, 1, MAX_ITERATIONS)

@@ -22,8 +22,8 @@ import numpy as np
 from .. import _validation as v
 from ._adi import AxisOperator, MixedOperator, hv_solve
 from ._grid import (
+    EXPLICIT_SOURCE_STEP,
     MAX_ITERATIONS,
-    MAX_TIME_STEPS,
     Cluster,
     auto_cluster_heston,
     cluster_fraction,
@@ -31,6 +31,7 @@ from ._grid import (
     lower_grid,
     second_derivative,
     sinh_grid,
+    source_time_steps,
 )
 from ._solution import FDSolution, FDStats
 from .basket_2d import _ints
@@ -55,7 +56,7 @@ def heston_2d(
     s_max: float | None = None,
     v_max: float = 5.0,
     n_space=(160, 80),
-    n_time: int = 80,
+    n_time: int | None = None,
     cluster: Cluster = "auto",
     v_cluster: float | None = 1.0 / 500.0,
     center: float | None = None,
@@ -83,7 +84,8 @@ def heston_2d(
             Neumann boundary harmless for large vol-of-vol; with xi = 1, v_max = 1 costs 1-2 % of
             the price near the strike while v_max = 5 costs nothing measurable for xi = 0.3.
         n_space: (spot steps, variance steps), each >= 4; at most 2**24 grid nodes.
-        n_time: time steps, in [1, 10**7].
+        n_time: time steps, in [1, 10**7]; None: 80, or more with an
+            XVA source: c * maturity / n_time <= 0.1 (c its larger spread), refused beyond.
         cluster: sinh width in S as a fraction of the center (``None``: uniform; ``"auto"``:
             ``min(0.1, sqrt(theta T))``, narrower when that is small).
         v_cluster: sinh width in v as a fraction of v_max (``None``: uniform).
@@ -107,7 +109,7 @@ def heston_2d(
     pay = _payoff(o, payoff, kind, k)
     src = _source(o, xva)
     n = _ints(o, "n_space", n_space, 4)
-    nt = v.integer(o, "n_time", n_time, 1, MAX_TIME_STEPS)
+    nt = source_time_steps(o, n_time, 80, xva, tau, EXPLICIT_SOURCE_STEP)
     nd = v.integer(o, "damping_steps", damping_steps, 0, MAX_ITERATIONS)
     vm = v.positive_float(o, "v_max", v_max)
     cen = k if center is None else v.positive_float(o, "center", center)

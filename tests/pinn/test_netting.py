@@ -765,3 +765,50 @@ def test_saved_split_solution_prices_the_same(name, tmp_path):
                                    atol=1e-12)
     np.testing.assert_allclose(loaded.price(x, 0.0), np_payoff(p.netting_set, x), rtol=0,
                                atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["call", "put", "forward"])
+def test_one_asset_basket_leg_is_priced_on_its_weighted_spot(kind):
+    """Leg(kind, 100, q, "basket", (0.5,)) pays q h(0.5 S). The one-asset problems priced the
+    leg on S (base value 100 instead of 0 at S = 200, tau = 0 for a call); the oracle is the
+    Black-Scholes formula at spot 0.5 S and the payoff itself."""
+    ns = NettingSet(legs=(Leg(kind, 100.0, 2.0, "basket", (0.5,)),), maturity=1.0)
+    p = BlackScholesPDE(strike=100.0, maturity=1.0, vol=0.25, rate=0.03, netting=ns)
+    s = torch.tensor([[150.0], [200.0], [250.0], [300.0]], dtype=torch.float64)
+    u = 0.5 * s[:, 0].numpy()
+    h = {"call": np.maximum(u - 100, 0), "put": np.maximum(100 - u, 0), "forward": u - 100}[kind]
+    np.testing.assert_allclose(p.payoff(s).numpy(), 2 * h, atol=1e-12)
+    np.testing.assert_allclose(p.base_value(torch.zeros(4, dtype=torch.float64), s).numpy(),
+                               2 * h, atol=1e-12)
+    if kind == "forward":
+        expected = 2 * (u - 100 * np.exp(-0.03))
+    else:
+        expected = 2 * an.black_scholes(u, strike=100.0, maturity=1.0, vol=0.25, rate=0.03,
+                                        kind=kind)
+    np.testing.assert_allclose(p.base_value(torch.ones(4, dtype=torch.float64), s).numpy(),
+                               expected, rtol=1e-10)
+    h_p = HestonPDE(strike=100.0, maturity=1.0, kappa=1.5, theta=0.04, xi=0.3, rho=-0.9,
+                    rate=0.03, netting=ns)
+    x = torch.tensor([[200.0, 0.04], [300.0, 0.04]], dtype=torch.float64)
+    np.testing.assert_allclose(h_p.base_value(torch.zeros(2, dtype=torch.float64), x).numpy(),
+                               h_p.payoff(x).numpy(), atol=1e-10)
+    np.testing.assert_allclose(h_p.payoff(x).numpy(), 2 * h[[1, 3]], atol=1e-12)
+
+
+def test_basket_problems_box_is_in_spot_units():
+    """A basket strike is in units of w . S: with weights (0.1, 0.1) and K = 20 the money is at
+    S = 100 on the diagonal, but the box was 4 K = 80 wide (BasketPDE refused to be built, the
+    pipeline's two-asset netting-set problem excluded both kinks)."""
+    p = BasketPDE(strike=20.0, maturity=1.0, vols=(0.2, 0.3), rho=0.5, weights=(0.1, 0.1))
+    assert p.s_max == pytest.approx(400.0) and p.cluster_hints()[0][0] == pytest.approx(100.0)
+    import simulators as sim
+    from pipeline import registry
+
+    model = sim.BlackScholesBasket(vols=(0.2, 0.3), correlation=((1.0, 0.5), (0.5, 1.0)))
+    collar = NettingSet(legs=(Leg("call", 22.0, 1.0, "basket", (0.1, 0.1)),
+                              Leg("put", 18.0, -1.0, "basket", (0.1, 0.1))), maturity=1.0)
+    prob = registry.lookup(model, collar).pde_problem(model, collar, None)
+    assert prob.s_max >= 2 * 110.0  # both kinks (S = 90 and 110 on the diagonal) well inside
+    basket = sim.BasketOption((0.1, 0.1), 20.0, 1.0, "call")
+    prob = registry.lookup(model, basket).pde_problem(model, basket, None)
+    assert prob.strike == 20.0 and prob.s_max == pytest.approx(400.0)

@@ -261,3 +261,17 @@ def test_a_short_dated_netting_set_gets_a_grid_as_fine_as_its_maturity():
                                 rate=0.03))
     got = pricers.fd_black_scholes_1d(model, collar, x).price
     np.testing.assert_allclose(got, exact, rtol=0, atol=5e-5)
+
+
+def test_netting_set_fd_with_unequal_basket_weights_matches_the_legs_closed_forms():
+    """A basket put spread on weights (0.1, 0.9): the faces sat at 4 x 133 = 533 while the put's
+    kink reaches S1 = 1000 at S2 = 0, and the FD was 0.085 off the closed form at (380, 60)
+    (the linearity condition is false where a kink meets a face). Oracle: the sum of the legs'
+    conditioning closed forms."""
+    m = sim.BlackScholesBasket(vols=(0.25, 0.35), correlation=[[1, 0.5], [0.5, 1]], rate=0.03)
+    w = (0.1, 0.9)
+    ns = sim.NettingSet([sim.Leg("put", 100.0, 1.0, "basket", w),
+                         sim.Leg("call", 120.0, -1.0, "basket", w)], maturity=1.0)
+    pts = np.array([[100.0, 100.0], [200.0, 80.0], [300.0, 70.0], [380.0, 60.0]])
+    np.testing.assert_allclose(refs.finite_difference(m, ns, pts).price,
+                               refs.analytic(m, ns, pts).price, atol=1e-2)

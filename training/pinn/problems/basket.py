@@ -132,11 +132,12 @@ class BasketPDE(_TwoAssetPDE):
     """Arithmetic basket option on ``w1 S1 + w2 S2`` (payoff ``max(+-(w.S - K), 0)``).
 
     Attributes (beyond the two-asset ones): weights (w1, w2) > 0. The strike must lie inside the
-    basket's range ``(0, (w1 + w2) s_max)``. base: the base function of the "base" trial value,
-    "conditional" (default: the exact risk-free price by conditioning on one asset and
-    Gauss-Legendre quadrature, :func:`~training.pinn.closed_form.basket_by_conditioning`) or
-    "levy" (Levy's moment-matched lognormal approximation, about 1e-3 relative off, so the
-    network must learn the rest). Both are exact at tau = 0.
+    basket's range ``(0, (w1 + w2) s_max)``; the default s_max is 4 K / (w1 + w2), in spot
+    units. base: the base function of the "base" trial value, "conditional" (default: the exact
+    risk-free price by conditioning on one asset and Gauss-Legendre quadrature,
+    :func:`~training.pinn.closed_form.basket_by_conditioning`) or "levy" (Levy's moment-matched
+    lognormal approximation, about 1e-3 relative off, so the network must learn the rest). Both
+    are exact at tau = 0.
     Classical Dirichlet data (times e^{-c tau}): at S_i = 0 the 1D Black-Scholes value of the other
     asset with spot w_j S_j (exact); at S_i = s_max the discounted forward intrinsic value.
     """
@@ -145,11 +146,20 @@ class BasketPDE(_TwoAssetPDE):
     base: str = "conditional"
 
     def __post_init__(self) -> None:
+        default_box = self.s_max is None
         self._validate_common()
         o = type(self).__name__
         object.__setattr__(self, "weights", _pair(o, "weights", self.weights, v.positive))
+        if default_box:  # 4 K in spot units: the basket's strike K is in units of w . S
+            object.__setattr__(self, "s_max", 4.0 * self.strike / sum(self.weights))
         v.one_of(o, "base", self.base, _BASKET_BASES)
         v.inside_domain(o, "strike", self.strike, 0.0, sum(self.weights) * self.s_max)
+
+    def cluster_hints(self) -> tuple[tuple[float, float | None], ...]:
+        """Both spots cluster where the basket is at the money on the diagonal, K / (w1 + w2),
+        with width a quarter of that."""
+        k = self.strike / sum(self.weights)
+        return ((k, 0.25 * k), (k, 0.25 * k))
 
     def payoff(self, x: Tensor) -> Tensor:
         b = self.weights[0] * x[:, 0] + self.weights[1] * x[:, 1]

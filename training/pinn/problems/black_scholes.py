@@ -73,7 +73,9 @@ class BlackScholesPDE(PDEProblem):
         v.one_of(o, "kind", self.kind, _KINDS)
         if self.xva is not None and not isinstance(self.xva, XVA):
             v.fail(o, "xva", "be an XVA instance or None", self.xva)
-        legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1)
+        if self.netting is not None:  # one-asset basket legs as the asset legs they are
+            object.__setattr__(self, "netting",
+                               legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1))
 
     @property
     def netting_set(self) -> NettingSet:

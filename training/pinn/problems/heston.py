@@ -113,7 +113,9 @@ class HestonPDE(PDEProblem):
             v.fail(o, "xva", "be an XVA instance or None", self.xva)
         v.one_of(o, "v_max_condition", self.v_max_condition, _VMAX)
         v.one_of(o, "base", self.base, _BASES)
-        legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1)
+        if self.netting is not None:  # one-asset basket legs as the asset legs they are
+            object.__setattr__(self, "netting",
+                               legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1))
         if self.v0_dirichlet is not None:
             v.one_of(o, "v0_dirichlet", self.v0_dirichlet, _V0)
         elif not self.feller:

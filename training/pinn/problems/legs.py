@@ -43,7 +43,22 @@ def netting_of(
         v.fail(owner, "netting", f"have legs on {dim} asset(s)", netting)
     if abs(netting.maturity - maturity) > 1e-12 * max(1.0, maturity):
         v.fail(owner, "netting", f"have the problem's maturity {maturity:g}", netting.maturity)
-    return netting
+    return as_asset_legs(netting) if dim == 1 else netting
+
+
+def as_asset_legs(netting: NettingSet) -> NettingSet:
+    """A netting set on one asset with every "basket" leg (weight w) written as the asset leg
+    it is: ``q (w S - K)+ = q w (S - K/w)+`` (and alike for puts and forwards), so that the
+    one-asset problems, which price legs on S, price the payoff the netting set pays."""
+    if all(leg.underlying == "asset" for leg in netting.legs):
+        return netting
+    out = []
+    for leg in netting.legs:
+        if leg.underlying == "basket":
+            w = leg.weights[0]  # type: ignore[index]
+            leg = Leg(kind=leg.kind, strike=leg.strike / w, quantity=leg.quantity * w)
+        out.append(leg)
+    return NettingSet(legs=tuple(out), maturity=netting.maturity)
 
 
 def payoff(netting: NettingSet, x: Tensor) -> Tensor:
