@@ -100,7 +100,10 @@ def random_bachelier_basket(
     sqrt((a*sigma)^T C (a*sigma)) equals ``basket_vol``. Returns the model and a basket call.
     The construction uses NumPy's PCG64 generator seeded with ``seed``.
     """
-    dim = v.positive_int("random_bachelier_basket", "dim", dim)
+    o = "random_bachelier_basket"
+    dim = v.positive_int(o, "dim", dim)
+    seed = v.positive_int(o, "seed", seed, minimum=0)
+    basket_vol = v.positive(o, "basket_vol", basket_vol)
     rng = np.random.default_rng(seed)
     r = rng.uniform(-1.0, 1.0, size=(2 * dim, dim))
     cov = r.T @ r

@@ -46,6 +46,8 @@ class BlackScholes:
         object.__setattr__(self, "vol", v.positive(o, "vol", self.vol))
         object.__setattr__(self, "rate", v.finite(o, "rate", self.rate))
         object.__setattr__(self, "dividend", v.finite(o, "dividend", self.dividend))
+        if isinstance(self.inputs, str):  # a bare name, not split into its characters
+            v.fail(o, "inputs", "a sequence of input names such as ('spot',)", self.inputs)
         inputs = tuple(self.inputs)
         if (
             not inputs

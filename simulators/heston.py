@@ -74,6 +74,9 @@ class Heston:
         if steps > MAX_STEPS_PER_YEAR:
             v.fail(o, "steps_per_year", f"an int in [1, {MAX_STEPS_PER_YEAR}]", steps)
         object.__setattr__(self, "steps_per_year", steps)
+        if isinstance(self.inputs, str):  # a bare name, not split into its characters
+            v.fail(o, "inputs", "a sequence of input names such as ('spot', 'variance')",
+                   self.inputs)
         inputs = tuple(self.inputs)
         if (inputs[:2] != ("spot", "variance") or len(set(inputs)) != len(inputs)
                 or any(i not in PARAM_INPUTS for i in inputs[2:])):

@@ -154,6 +154,9 @@ class ForwardSampler:
         if missing or unknown:
             v.fail("ForwardSampler", "params", f"ranges for exactly {extra}", self.params)
         self.spots(model.dim)
+        if self.variance is not None and "variance" not in state:
+            v.fail("ForwardSampler", "variance", f"None for {type(model).__name__} (an initial "
+                   "variance is a Heston state)", self.variance)
         if model.input_bounds()[state[0]][0] == 0.0 and min(self.spot) <= 0.0:
             v.fail("ForwardSampler", "spot", f"> 0 for {type(model).__name__}", self.spot)
         if extra:

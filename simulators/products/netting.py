@@ -148,6 +148,8 @@ class NettingSet:
 
     def __post_init__(self) -> None:
         o = "NettingSet"
+        if isinstance(self.legs, (str, bytes)):
+            v.fail(o, "legs", "a non-empty list of legs", self.legs)
         try:
             items = tuple(self.legs)
         except TypeError:

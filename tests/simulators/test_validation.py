@@ -120,3 +120,33 @@ def test_heston_paths_of_more_than_10_7_steps_are_refused_by_maturity_and_horizo
     assert m.steps(100.0) == 10**7
     with pytest.raises(ValueError, match=r"^The 'horizon' parameter of Heston"):
         m.forward_state(sim.ForwardSampler(spot=1.0, horizon=101.0, variance=0.04), 1, 0, 4)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: sim.random_bachelier_basket(3, 1, basket_vol=-0.2),
+     "The 'basket_vol' parameter of random_bachelier_basket must be > 0. Got -0.2 instead."),
+    (lambda: sim.random_bachelier_basket(3, 1, basket_vol=float("nan")),
+     "The 'basket_vol' parameter of random_bachelier_basket must be finite. Got nan instead."),
+    (lambda: sim.random_bachelier_basket(3, -1),
+     "The 'seed' parameter of random_bachelier_basket must be an integer >= 0. Got -1 instead."),
+    (lambda: sim.BlackScholes(0.2, inputs="spot"),
+     "The 'inputs' parameter of BlackScholes must be a sequence of input names such as "
+     "('spot',). Got 'spot' instead."),
+    (lambda: sim.Heston(kappa=2.0, theta=0.04, xi=0.3, rho=-0.7, inputs="spot"),
+     "The 'inputs' parameter of Heston must be a sequence of input names such as "
+     "('spot', 'variance'). Got 'spot' instead."),
+    (lambda: sim.NettingSet("call", 1.0),
+     "The 'legs' parameter of NettingSet must be a non-empty list of legs. Got 'call' instead."),
+    (lambda: sim.simulate(sim.BlackScholes(0.2), sim.European(1.0, 1.0),
+                          sim.ForwardSampler(1.0, 1.0, variance=0.5), 10, 1),
+     "The 'variance' parameter of ForwardSampler must be None for BlackScholes (an initial "
+     "variance is a Heston state). Got 0.5 instead."),
+])
+def test_bad_arguments_are_named_with_the_value_given(make, message):
+    """Before: the derived vols named instead of basket_vol, NumPy's bare 'expected non-negative
+    integer' for a seed, a string split into its characters ('s', 'p', 'o', 't'), and a
+    ForwardSampler variance silently ignored for a model without variance."""
+    import re
+
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        make()
