@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from simulators import payoff_sign
 from simulators.params import from_dict
 
 from .hashing import HASH_HEX_DIGITS, IDENTITY_KEYS, content_hash
@@ -101,7 +102,7 @@ def _check_fit(model: Any, product: Any, sampler: Any, xva: Any) -> None:
             raise ValueError(f"The '{field}' parameter of DatasetSpec must fit the model "
                              f"{name} ({model.dim} asset(s), inputs {tuple(model.inputs)}): "
                              f"{exc}") from None
-    if xva is not None and product.sign == 0:
+    if xva is not None and payoff_sign(product, model) == 0:
         _fail("xva", f"None for {type(product).__name__}, whose payoff can change sign (XVA "
               "labels need a one-signed payoff)", xva)
 

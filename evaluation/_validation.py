@@ -71,6 +71,8 @@ def real(owner: str, field: str, value: object) -> np.ndarray:
         fail(owner, field, _REAL, value)
     try:
         return np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an int like 10**400
+        fail(owner, field, "finite", value)
     except (TypeError, ValueError):
         fail(owner, field, _REAL, value)
     raise AssertionError  # unreachable

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+import simulators as sim
 from evaluation.metrics import log10_relative_errors, surrogate_errors
 
 from .cache import publish_cache_entry, usable
@@ -284,7 +285,7 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
     rf_price, rf_grad, rf_seconds, rf_method = _risk_free(scenario, ref, objs, x)
     values["risk_free"] = (rf_price, rf_grad, rf_seconds)
     maturity = float(product.maturity)
-    sign = int(getattr(product, "sign", 0))
+    sign = int(sim.payoff_sign(product, model))
     factors = {}
     if xva is not None:
         factors = {"linear_positive": (float(xva.spread_positive), 1),

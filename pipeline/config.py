@@ -845,7 +845,11 @@ def surrogate_learns_risk_free(objs: dict[str, Any]) -> bool:
     """True for a two-signed product (``sign`` 0: a forward, a netting set of both signs) under
     an XVA: its risky value solves a non-linear PDE, the simulators give no XVA labels, so the
     surrogate learns the risk-free value and the XVA comes from the PDE references."""
-    return objs["xva"] is not None and getattr(objs["product"], "sign", 1) == 0
+    if objs["xva"] is None:
+        return False
+    import simulators as sim
+
+    return sim.payoff_sign(objs["product"], objs["model"]) == 0
 
 
 def _check_reference(s: Scenario, objs: dict[str, Any]) -> Scenario:
@@ -1059,10 +1063,12 @@ def _check_analytic(s: Scenario, objs: dict[str, Any]) -> None:
 def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None:
     """The test box inside the FD grid: spots below ``s_max`` (the solver's default when not
     given), the Heston variance below ``v_max``."""
+    from .pricers import spot_kinks
+
     opts = s.reference.fd
     d = len(model.inputs)
     highs = _box(s.test.high, d)
-    k = product.strike
+    k = max(spot_kinks(product))  # the FD references' scale, in spot units
     tau = product.maturity
     if solver == "fd_heston_2d":
         center = opts.get("center") or k
@@ -1074,12 +1080,24 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
             pair = given if isinstance(given, list) else [given, given]
         else:
             center = opts.get("center")
-            centers = (center if isinstance(center, list) else [center or k] * 2)
-            if center is None and type(product).__name__ == "BasketOption" and (
-                    product.kind in ("call", "put")):
-                centers = [k / max(sum(product.weights), 1e-12)] * 2
+            netting = type(product).__name__ == "NettingSet"
+            # netting sets: the box from the largest kink whatever the centre (pipeline.pricers)
+            centers = ([k] * 2 if netting or center is None
+                       else center if isinstance(center, list) else [center] * 2)
             pair = [c * max(4.0, math.exp(5.0 * v * math.sqrt(tau)))
                     for c, v in zip(centers, model.vols, strict=True)]
+            if netting:
+                basket_legs = [leg for leg in product.legs if leg.underlying == "basket"]
+            elif type(product).__name__ == "BasketOption" and product.kind in ("call", "put"):
+                basket_legs = [product]
+            else:
+                basket_legs = []
+            if basket_legs:  # as the solvers: each basket kink kept off the far faces
+                from evaluation.fd import basket_reach
+
+                for leg in basket_legs:
+                    pair = [max(p, r) for p, r in
+                            zip(pair, basket_reach(leg.strike, leg.weights), strict=True)]
         tops = {0: ("s_max", pair[0]), 1: ("s_max", pair[1])}
     else:
         tops = {0: ("s_max", opts.get("s_max")

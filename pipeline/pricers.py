@@ -145,7 +145,7 @@ def analytic_heston(model, product, x: np.ndarray) -> Reference:
 
 
 # ---------------------------------------------------------------- FD callables
-def _kinks(product) -> list[float]:
+def spot_kinks(product) -> list[float]:
     """Spot-level kinks of the payoff: K for asset / worst-of / best-of legs, K / sum(w) for
     basket legs (where the basket crosses its strike on the diagonal S_1 = S_2)."""
     items = ([(leg.strike, leg.weights) for leg in product.legs]
@@ -180,9 +180,9 @@ def fd_black_scholes_1d(model, product, x: np.ndarray, xva=None, **grid) -> Refe
         sol = fd.black_scholes_1d(strike=product.strike, kind=product.kind, **common, **grid)
     else:
         center, cluster = _center_cluster(
-            _kinks(product), fd.auto_cluster_1d(model.vol, product.maturity))
+            spot_kinks(product), fd.auto_cluster_1d(model.vol, product.maturity))
         opts = {"center": center, "cluster": cluster, **grid}
-        sol = fd.black_scholes_1d(strike=max(_kinks(product)), payoff=_payoff_1d(product),
+        sol = fd.black_scholes_1d(strike=max(spot_kinks(product)), payoff=_payoff_1d(product),
                                   **common, **opts)
     s = x[:, 0]
     return Reference("fd", sol.price(s), np.asarray(sol.delta(s)).reshape(-1, 1),
@@ -204,7 +204,7 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         sol = fd.basket_2d(strike=product.strike, kind=product.kind, style=style, **common,
                            **kwargs, **grid)
     else:
-        kinks = _kinks(product)
+        kinks = spot_kinks(product)
         tau = product.maturity
         center, cluster = _center_cluster(kinks, fd.auto_cluster_basket(model.vols, tau))
         highs = tuple(max(kinks) * max(4.0, math.exp(5.0 * s * math.sqrt(tau)))
@@ -236,7 +236,7 @@ def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
     if isinstance(product, sim.European) and product.kind in ("call", "put"):
         sol = fd.heston_2d(strike=product.strike, kind=product.kind, **common, **grid)
     else:
-        kinks = _kinks(product)
+        kinks = spot_kinks(product)
         center, cluster = _center_cluster(
             kinks, fd.auto_cluster_heston(model.theta, product.maturity))
         opts = {"center": center, "cluster": cluster, "s_max": 4.0 * max(kinks), **grid}

@@ -82,12 +82,12 @@ def _pinn_inputs(model, product, states: tuple[str, ...]) -> None:
 
 
 def _pinn_black_scholes(model, product, xva):
-    """European call, put or forward, or a netting set of single-asset legs (``netting=``;
-    ``product.strike``, the largest leg strike, sets the scale)."""
+    """European call, put or forward, or a netting set of single-asset legs (``netting=``; the
+    largest leg strike in spot units sets the scale)."""
     from training import pinn
 
     _pinn_inputs(model, product, ("spot",))
-    common = dict(strike=product.strike, maturity=product.maturity, vol=model.vol,
+    common = dict(strike=_spot_strike(product), maturity=product.maturity, vol=model.vol,
                   rate=model.rate, dividend=model.dividend, xva=xva)
     if isinstance(product, sim.NettingSet):
         return pinn.BlackScholesPDE(netting=product, **common)
@@ -108,7 +108,7 @@ def _pinn_basket_common(model, product, xva) -> dict:
 def _spot_strike(product) -> float:
     """The product's largest strike in units of one asset's spot, the scale of a two-asset
     PINN's domain (s_max = 4 of it): a basket strike K on ``w . S`` is K / sum(w) there."""
-    return max(_r._kinks(product))
+    return max(_r.spot_kinks(product))
 
 
 def _pinn_basket(model, product, xva):
@@ -144,7 +144,7 @@ def _pinn_heston(model, product, xva):
     from training import pinn
 
     _pinn_inputs(model, product, ("spot", "variance"))
-    common = dict(strike=product.strike, maturity=product.maturity, kappa=model.kappa,
+    common = dict(strike=_spot_strike(product), maturity=product.maturity, kappa=model.kappa,
                   theta=model.theta, xi=model.xi, rho=model.rho, rate=model.rate,
                   dividend=model.dividend, xva=xva)
     if isinstance(product, sim.NettingSet):

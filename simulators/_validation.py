@@ -75,6 +75,8 @@ def finite(owner: str, field: str, value: float) -> float:
         fail(owner, field, "a real number", value)
     try:
         v = float(value)
+    except OverflowError:  # an int like 10**400
+        fail(owner, field, "finite", value)
     except (TypeError, ValueError):
         fail(owner, field, "a real number", value)
     if not math.isfinite(v):
@@ -121,7 +123,7 @@ def vector(owner: str, field: str, value, length: int | None = None) -> tuple[fl
         fail(owner, field, "a sequence of real numbers", value)
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         fail(owner, field, "a sequence of real numbers", value)
     if arr.ndim == 0:
         arr = arr.reshape(1)

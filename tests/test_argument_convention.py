@@ -94,3 +94,18 @@ def test_one_default_kind_everywhere():
                 for _, p in PRICERS}
     defaults |= {_name(p): inspect.signature(p).parameters["kind"].default for p in PRODUCTS}
     assert set(defaults.values()) == {DEFAULT_KIND}, defaults
+
+
+@pytest.mark.parametrize(("make", "field"), [
+    (lambda v: sim.BlackScholes(vol=v), "vol"),
+    (lambda v: sim.XVA(lambda_b=v), "lambda_b"),
+    (lambda v: sim.BachelierBasket(vols=(v, 1.0), correlation=((1, 0), (0, 1))), "vols"),
+    (lambda v: fd.black_scholes_1d(strike=v, maturity=1.0, vol=0.2, rate=0.0), "strike"),
+    (lambda v: pinn.BlackScholesPDE(strike=v, maturity=1.0, vol=0.2), "strike"),
+    (lambda v: pinn.PINNConfig(learning_rate=v), "learning_rate"),
+])
+def test_an_integer_beyond_float64_is_one_line(make, field):
+    """float(10**400) raises OverflowError, which the validators did not catch: a traceback
+    instead of the one line naming the field."""
+    with pytest.raises(ValueError, match=f"The '{field}' parameter of .* Got \\(?1000"):
+        make(10**400)

@@ -227,7 +227,7 @@ def real(owner: str, field: str, value: object) -> float:
         fail(owner, field, "be a real number", value)
     try:
         v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int like 10**400
         fail(owner, field, "be a real number", value)
     if not math.isfinite(v):
         fail(owner, field, "be finite", value)

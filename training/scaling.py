@@ -63,8 +63,11 @@ def _scales(x_std: np.ndarray, y_std: float) -> tuple[np.ndarray, float]:
 def _centred(a: Any, mean: Any, std: Any) -> Any:
     """(a − mean)/std; for NumPy entries whose difference overflows (values near float64's
     limit, about 1e308, of both signs), a/std − mean/std instead, which does not."""
-    if is_tensor(a):
-        return (a - mean) / std
+    if is_tensor(a):  # no host sync: both forms, the second where the first overflowed
+        import torch
+
+        out = (a - mean) / std
+        return torch.where(torch.isfinite(out), out, a / std - mean / std)
     with np.errstate(over="ignore", invalid="ignore"):
         out = (a - mean) / std
         if np.all(np.isfinite(out)) or not np.all(np.isfinite(a)):
@@ -111,18 +114,23 @@ class DifferentialScaler:
 
     @classmethod
     def _fit_tensors(cls, X: Any, y: Any, dydx: Any | None) -> DifferentialScaler:
-        """The constants reduced on the tensors' device; one copy of 2d + 2 numbers (and d more
-        with differentials) to the host. Moments beyond float64's range take the host's
+        """The constants reduced on the tensors' device; one copy of 3d + 3 numbers (means,
+        standard deviations, ranges; and d more with differentials) to the host. A column is
+        constant when its range is 0. Moments beyond float64's range, or a zero standard
+        deviation of a column that is not constant (its squares underflowed), take the host's
         rescaled path."""
         import torch
 
         with torch.no_grad():
             moments = torch.cat([X.mean(0), X.std(0, correction=0),
-                                 y.mean().reshape(1), y.std(correction=0).reshape(1)])
+                                 y.mean().reshape(1), y.std(correction=0).reshape(1),
+                                 X.amax(0) - X.amin(0), (y.amax() - y.amin()).reshape(1)])
             m = moments.cpu().numpy()
             d = X.shape[1]
-            if np.all(np.isfinite(m)):
-                x_std, y_std = _scales(m[d:2 * d], float(m[2 * d + 1]))
+            stds, ranges = np.r_[m[d:2 * d], m[2 * d + 1]], m[2 * d + 2:]
+            if np.all(np.isfinite(m)) and not np.any((stds == 0) & (ranges != 0)):
+                stds = np.where(ranges == 0, 0.0, stds)
+                x_std, y_std = _scales(stds[:d], float(stds[d]))
                 rms = None if dydx is None else torch.sqrt(torch.mean(
                     (dydx * torch.as_tensor(x_std / y_std, device=dydx.device)) ** 2,
                     dim=0)).cpu().numpy()

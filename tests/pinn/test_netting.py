@@ -812,3 +812,37 @@ def test_basket_problems_box_is_in_spot_units():
     basket = sim.BasketOption((0.1, 0.1), 20.0, 1.0, "call")
     prob = registry.lookup(model, basket).pde_problem(model, basket, None)
     assert prob.strike == 20.0 and prob.s_max == pytest.approx(400.0)
+
+
+@pytest.mark.parametrize("weights", [(0.1, 0.9), (0.25, 0.75)])
+def test_basket_box_keeps_the_kink_off_the_far_faces(weights):
+    """Weights (0.1, 0.9), K = 100: with s_max = 400 the kink w . S = K met the face S1 = 400
+    at S2 = 67, where the face data (the discounted forward intrinsic value, linear in S1) is
+    4.8 off the exact value. Oracle: the closed form (conditioning quadrature) on the face."""
+    p = BasketPDE(strike=100.0, maturity=1.0, kind="put", vols=(0.25, 0.35), rho=0.5,
+                  rate=0.03, weights=weights)
+    assert 100.0 / min(weights) < p.s_max  # the kink meets the S1 axis inside the box
+    face = next(f for f in p.faces() if f.name == "spot_1_max")
+    s2 = torch.linspace(0.0, p.s_max, 9, dtype=torch.float64)
+    x = torch.stack([torch.full_like(s2, p.s_max), s2], 1)
+    tau = torch.ones(9, dtype=torch.float64)
+    err = (p.boundary_value(face, tau, x) - p.exact_value(tau, x)).abs().max().item()
+    assert err < 1e-3 * p.strike
+    ns = NettingSet([Leg("put", 100.0, 1.0, "basket", weights),
+                     Leg("call", 120.0, -1.0, "basket", weights)], 1.0)
+    assert TwoAssetPDE(strike=120.0, maturity=1.0, vols=(0.25, 0.35), rho=0.5,
+                       netting=ns).s_max > 120.0 / min(weights)
+
+
+def test_one_asset_problems_take_their_scale_in_spot_units():
+    """Leg("put", 10, 1, "basket", (0.1,)) is a put on S struck at 100; the pipeline built its
+    PINN problem with strike 10 and a box [0, 40] that missed the kink."""
+    import simulators as sim
+    from pipeline import registry
+
+    ns = NettingSet([Leg("put", 10.0, 1.0, "basket", (0.1,))], maturity=1.0)
+    for model in (sim.BlackScholes(vol=0.2),
+                  sim.Heston(kappa=1.5, theta=0.04, xi=0.3, rho=-0.7)):
+        prob = registry.lookup(model, ns).pde_problem(model, ns, None)
+        assert prob.strike == pytest.approx(100.0) and prob.s_max >= 400.0
+        assert prob.netting_set.legs[0].strike == pytest.approx(100.0)

@@ -367,6 +367,13 @@ def test_sign_under_bachelier_covers_negative_terminal_values(legs):
     expected = 1 if np.all(pay >= 0) else -1 if np.all(pay <= 0) else 0
     assert ns.sign_for(model) == sim.payoff_sign(ns, model) == expected
     assert ns.sign_for(sim.BlackScholes(vol=0.2)) == ns.sign  # u >= 0 there
-    if expected == 0:
+    if expected == 0:  # every layer that decides on the sign sees the model's
+        from data.spec import DatasetSpec
+        from pipeline.config import surrogate_learns_risk_free
+
         with pytest.raises(ValueError, match="can change sign"):
             sim.simulate(model, ns, sim.FixedSampler([0.5] * dim), 10, seed=1, xva=XVA)
+        with pytest.raises(ValueError, match="'xva' parameter of DatasetSpec must be None"):
+            DatasetSpec(name="x", model=model, product=ns, sampler=sim.FixedSampler([0.5] * dim),
+                        seed=1, n_paths=10, xva=XVA)
+        assert surrogate_learns_risk_free({"xva": XVA, "product": ns, "model": model})

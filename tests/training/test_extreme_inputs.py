@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from training import (
     DifferentialPCA,
@@ -47,10 +48,12 @@ def test_label_scale_near_float64_limits(k):
     """y = k x: the scale is k std(x) (the squares underflowed to 0 for k = 2**-600, and the
     centred labels overflowed for k = 1.7e308 with both signs)."""
     x = np.random.default_rng(1).uniform(-1, 1, (256, 1))
-    sc = DifferentialScaler.fit(x, k * x[:, 0], np.full_like(x, k))
-    np.testing.assert_allclose(sc.y_std, k * np.std(x[:, 0]), rtol=1e-13)
-    np.testing.assert_allclose(sc.y(k * x[:, 0]), (x[:, 0] - x.mean()) / x.std(), rtol=1e-12,
-                               atol=1e-14)
+    x[:2, 0] = (-1.0, 1.0)  # labels of both signs at the limit: their difference overflows
+    for to in (np.asarray, torch.as_tensor):  # the host and the tensor (device) paths
+        sc = DifferentialScaler.fit(to(x), to(k * x[:, 0]), to(np.full_like(x, k)))
+        np.testing.assert_allclose(sc.y_std, k * np.std(x[:, 0]), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(sc.y(to(k * x[:, 0]))),
+                                   (x[:, 0] - x.mean()) / x.std(), rtol=1e-12, atol=1e-14)
 
 
 def test_labels_of_1_7e308_train_and_predict():

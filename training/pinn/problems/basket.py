@@ -127,14 +127,26 @@ class _TwoAssetPDE(PDEProblem):
         }
 
 
+def clear_of_kinks(s_max: float, kinks: list[tuple[float, tuple[float, ...]]]) -> float:
+    """``s_max``, or larger where a basket kink ``w . S = K`` (each ``(K, w)``) would meet a far
+    face S_i = s_max: it does when K / w_i >= s_max (the line reaches the face at S_j =
+    (K - w_i s_max) / w_j >= 0), where linearity in S_i is false; the box then reaches
+    2 K / min(w). Equal weights never trigger it (K / w_i = 2 K / sum(w) < 4 K / sum(w))."""
+    for k, w in kinks:
+        if k / min(w) >= s_max:
+            s_max = max(s_max, 2.0 * k / min(w))
+    return s_max
+
+
 @dataclass(frozen=True, kw_only=True)
 class BasketPDE(_TwoAssetPDE):
     """Arithmetic basket option on ``w1 S1 + w2 S2`` (payoff ``max(+-(w.S - K), 0)``).
 
     Attributes (beyond the two-asset ones): weights (w1, w2) > 0. The strike must lie inside the
     basket's range ``(0, (w1 + w2) s_max)``; the default s_max is 4 K / (w1 + w2), in spot
-    units. base: the base function of the "base" trial value, "conditional" (default: the exact
-    risk-free price by conditioning on one asset and Gauss-Legendre quadrature,
+    units, or 2 K / min(w) where the kink would meet a far face (:func:`clear_of_kinks`). base:
+    the base function of the "base" trial value, "conditional" (default: the exact risk-free
+    price by conditioning on one asset and Gauss-Legendre quadrature,
     :func:`~training.pinn.closed_form.basket_by_conditioning`) or "levy" (Levy's moment-matched
     lognormal approximation, about 1e-3 relative off, so the network must learn the rest). Both
     are exact at tau = 0.
@@ -150,8 +162,9 @@ class BasketPDE(_TwoAssetPDE):
         self._validate_common()
         o = type(self).__name__
         object.__setattr__(self, "weights", _pair(o, "weights", self.weights, v.positive))
-        if default_box:  # 4 K in spot units: the basket's strike K is in units of w . S
-            object.__setattr__(self, "s_max", 4.0 * self.strike / sum(self.weights))
+        if default_box:  # 4 K in spot units (K is in units of w . S), the kink off the faces
+            object.__setattr__(self, "s_max", clear_of_kinks(
+                4.0 * self.strike / sum(self.weights), [(self.strike, self.weights)]))
         v.one_of(o, "base", self.base, _BASKET_BASES)
         v.inside_domain(o, "strike", self.strike, 0.0, sum(self.weights) * self.s_max)
 
@@ -255,7 +268,8 @@ class TwoAssetPDE(_TwoAssetPDE):
 
     Attributes (beyond the two-asset ones): netting: the :class:`simulators.NettingSet` (legs on
     2 assets, this maturity), required; ``strike`` sets the scale (value scale, default
-    s_max = 4 K, collocation clustered at K) and ``kind`` is unused. base: "conditional" or
+    s_max = 4 K, or more where a basket leg's kink would meet a far face (:func:`clear_of_kinks`),
+    collocation clustered at K) and ``kind`` is unused. base: "conditional" or
     "levy", the closed form of basket call/put legs (see :class:`BasketPDE`).
     Base function: the legs' risk-free closed forms summed (basket: conditioning quadrature;
     worst-of: Stulz; best-of: ``C_max = C_1 + C_2 - C_min`` and the same for puts).
@@ -269,10 +283,15 @@ class TwoAssetPDE(_TwoAssetPDE):
     base: str = "conditional"
 
     def __post_init__(self) -> None:
+        default_box = self.s_max is None
         self._validate_common()
         o = type(self).__name__
         if self.netting is None:
             v.fail(o, "netting", "be a simulators.NettingSet of legs on 2 assets", None)
+        if default_box and isinstance(self.netting, NettingSet):
+            object.__setattr__(self, "s_max", clear_of_kinks(self.s_max, [
+                (leg.strike, leg.weights) for leg in self.netting.legs
+                if leg.underlying == "basket"]))
         legs.netting_of(o, self.netting, self.kind, self.strike, self.maturity, 2)
         v.one_of(o, "base", self.base, _BASKET_BASES)
         v.inside_domain(o, "strike", self.strike, 0.0, self.s_max)
