@@ -959,6 +959,7 @@ def _check_options(s: Scenario, objs: dict[str, Any]) -> None:
         limits.check_pinn(s.pinn.options, s.pinn.variant, problem.dim)
     except Refused as exc:
         raise ConfigError(f"scenario {s.id!r}, {exc}") from None
+    _check_pinn_fit(s, problem)
     if s.pinn.parametric is not None:
         from training.pinn.problems import ParametricPDE
         from training.pinn.reuse import training_ranges
@@ -968,6 +969,30 @@ def _check_options(s: Scenario, objs: dict[str, Any]) -> None:
                           parameters=training_ranges(s.pinn.parametric.ranges, problem))
         except ValueError as exc:
             raise ConfigError(f"scenario {s.id!r}, field 'pinn.parametric': {exc}") from None
+
+
+def _check_pinn_fit(s: Scenario, problem: Any) -> None:
+    """``pinn`` settings the problem can take: a sign-split or smoothed-payoff base needs a
+    netting set (not BasketPDE or WorstOfPDE); ``parameter_copies`` is ``parametric.copies``'s
+    in a parametric run; the test box inside the PINN's domain (its evaluation refuses points
+    outside, after the training)."""
+    def fail(field: str, why: str) -> None:
+        raise ConfigError(f"scenario {s.id!r}, field {field!r}: {why}")
+
+    base = s.pinn.options.get("base")
+    if base in ("split", "smoothed_payoff") and getattr(problem, "netting_set", None) is None:
+        fail("pinn.options.base", f"the {base!r} base needs a netting set, which "
+             f"{type(problem).__name__} has not; use 'risk_free' (or null)")
+    if s.pinn.parametric is not None and "parameter_copies" in s.pinn.options:
+        fail("pinn.options.parameter_copies", "left out in a parametric run: "
+             "pinn.parametric.copies sets it")
+    d = len(problem.state_names)
+    highs = _box(s.test.high, d)
+    for i, (name, top) in enumerate(zip(problem.state_names, problem.upper, strict=True)):
+        if i < len(highs) and highs[i] > top:
+            fail("test.high", f"must be <= {top:g} for {name}, the upper bound of the domain "
+                 f"the PINN solves on (its evaluation refuses points beyond); got "
+                 f"{highs[i]:g}")
 
 
 def _check_backward(s: Scenario, objs: dict[str, Any], seed: int) -> None:

@@ -3,6 +3,7 @@ solution gives one clear error naming the owner, the field (or path), the rule a
 Before, such input was accepted and failed later inside ``solve`` (AttributeError, torch's
 "Overflow when unpacking long long") or surfaced raw errors from torch, json and pathlib."""
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -288,6 +289,11 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(tmp_path, damage, problem
 
 def test_a_checkpoint_of_another_network_is_refused(tmp_path):
     file, ck = _checkpointed(tmp_path)
+    with pytest.raises(ValueError, match="written by the training of another problem"):
+        solve(bs_put(), PINNConfig(**{**TINY, **ck, "width": 6, "adam_steps": 4}), resume=True)
+    state = torch.load(file, weights_only=True)  # as a checkpoint written before fingerprints
+    del state["fingerprint"]
+    torch.save(state, file)
     with pytest.raises(ValueError, match=re.escape(
             f"{file}: its model does not fit this configuration: ")):
         solve(bs_put(), PINNConfig(**{**TINY, **ck, "width": 6, "adam_steps": 4}), resume=True)
@@ -308,3 +314,20 @@ def test_parameter_copies_stay_within_the_point_cap():
                                          r"\(.* points with their copies = [0-9,]+\)\. Got "
                                          r"1000000 instead\."):
         add_parameter_samples(p, sets, 10**6, 0)
+
+
+def test_a_checkpoint_of_another_problem_or_configuration_is_refused(tmp_path):
+    """A finished put of vol 0.2 resumed as a put of vol 0.5: the vol-0.2 network came back
+    labelled vol 0.5 (prices 9.7 at the money against 18.0). The checkpoint now records the
+    SHA-256 of the problem and of the configuration's training fields."""
+    file, ck = _checkpointed(tmp_path)
+    other = dataclasses.replace(bs_put(), vol=0.5)
+    with pytest.raises(ValueError, match=re.escape(
+            f"Cannot resume the PINN training from {file}: it was written by the training of "
+            "another problem or configuration")):
+        solve(other, PINNConfig(**{**TINY, **ck}), resume=True)
+    with pytest.raises(ValueError, match="another problem or configuration"):
+        solve(bs_put(), PINNConfig(**{**TINY, **ck, "seed": 5}), resume=True)
+    resumed = solve(bs_put(), PINNConfig(**{**TINY, **ck, "adam_steps": TINY["adam_steps"] + 2}),
+                    resume=True)  # a longer budget is the same run, continued
+    assert resumed.stats["steps"] > 0

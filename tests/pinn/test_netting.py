@@ -846,3 +846,16 @@ def test_one_asset_problems_take_their_scale_in_spot_units():
         prob = registry.lookup(model, ns).pde_problem(model, ns, None)
         assert prob.strike == pytest.approx(100.0) and prob.s_max >= 400.0
         assert prob.netting_set.legs[0].strike == pytest.approx(100.0)
+
+
+def test_a_leg_struck_outside_the_domain_is_refused():
+    """A call struck at 500 in the box [0, 400] was accepted; the network never saw its kink
+    and priced [10.3, 3.3, -0.5] at S = 200, 300, 390 against the legs' sum [26.6, 53.9, 95.6]
+    with a training loss of 3.5e-4."""
+    ns = NettingSet([Leg("put", 100.0, 1.0), Leg("call", 500.0, 1.0)], 1.0)
+    with pytest.raises(ValueError, match=r"'netting' parameter of BlackScholesPDE must have "
+                                         r"every leg's strike \(in spot units\) inside the "
+                                         r"domain \(0, 400\). Got 'a call leg at 500'"):
+        BlackScholesPDE(strike=100.0, maturity=1.0, vol=0.8, netting=ns)
+    assert BlackScholesPDE(strike=100.0, maturity=1.0, vol=0.8, netting=ns,
+                           s_max=2000.0).s_max == 2000.0

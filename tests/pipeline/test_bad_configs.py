@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -635,3 +636,31 @@ def test_shipped_configs_validate_again_from_their_own_dump(name):
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / name)
     assert parse_config(json.loads(cfg.model_dump_json())) == cfg
+
+
+def test_pinn_settings_that_cannot_run_are_refused_at_validation(small_config):
+    """Accepted by validate before, then failed in the reference step after the training (test
+    points beyond the PINN's domain, a split base on a worst-of) or silently ignored
+    (parameter_copies in a parametric run)."""
+    from pipeline.config import ConfigError, load_config
+
+    base = yaml.safe_load(small_config.read_text())
+    bs = base["scenarios"][0]
+    cases = [
+        ({"test": {**bs["test"], "high": 600.0},
+          "reference": {"method": "analytic", "cross_checks": []}},
+         "field 'test.high': must be <= 4.4 for spot, the upper bound of the domain the PINN"),
+        ({"pinn": {**bs["pinn"], "variant": "best", "options": {"base": "split"}},
+          "model": {"type": "BlackScholesBasket", "vols": [0.2, 0.3],
+                    "correlation": [[1.0, 0.5], [0.5, 1.0]]},
+          "product": {"type": "WorstOf", "strike": 1.0, "maturity": 1.0, "kind": "put"},
+          "sampler": {"type": "UniformSampler", "low": [0.5, 0.5], "high": [1.5, 1.5]},
+          "test": {"n": 10, "low": [0.6, 0.6], "high": [1.4, 1.4]},
+          "reference": {"method": "analytic", "cross_checks": []}},
+         "field 'pinn.options.base': the 'split' base needs a netting set"),
+    ]
+    for change, message in cases:
+        raw = {**base, "scenarios": [{**bs, **change}]}
+        small_config.write_text(yaml.safe_dump(raw))
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(small_config)

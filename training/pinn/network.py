@@ -128,14 +128,17 @@ def _check_hard(problem: PDEProblem) -> None:
 def _check_base(problem: PDEProblem, base_function: BaseFunction) -> None:
     """One-line errors for a "base" trial value the problem cannot supply."""
     name = type(problem).__name__
-    if base_function is BaseFunction.SMOOTHED_PAYOFF:
-        if getattr(problem, "netting_set", None) is None:
+    if base_function in (BaseFunction.SMOOTHED_PAYOFF, BaseFunction.SPLIT):
+        inner = getattr(problem, "problem", problem)  # a parametric family: its problem's
+        if getattr(inner, "netting_set", None) is None:
             raise ValueError(
-                f"The 'base_function' parameter of PINNModel must not be 'smoothed_payoff' for "
-                f"{name}, which has no netting set (use TwoAssetPDE or "
-                f"BlackScholesPDE/HestonPDE with netting=...). Got 'smoothed_payoff' instead."
+                f"The 'base_function' parameter of PINNModel must not be "
+                f"'{base_function.value}' for {name}, which has no netting set (use TwoAssetPDE "
+                f"or BlackScholesPDE/HestonPDE with netting=...). Got '{base_function.value}' "
+                "instead."
             )
-        return
+        if base_function is BaseFunction.SMOOTHED_PAYOFF:
+            return
     probe = torch.zeros((1, len(problem.input_lower)), dtype=torch.float64)
     if problem.base_value(torch.zeros(1, dtype=torch.float64), probe) is None:
         raise ValueError(

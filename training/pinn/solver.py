@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -109,6 +111,12 @@ def _record(history: dict[str, list[float]], step: int, total: torch.Tensor,
             history[k].append(float("nan"))
 
 
+#: Configuration fields that may change between a run and its resumption from a checkpoint
+#: (the step budgets too: a run stopped at 6 Adam steps continues to 10).
+RESUME_FREE = frozenset({"adam_steps", "lbfgs_iterations", "time_limit", "checkpoint_every",
+                         "checkpoint_dir", "progress", "num_threads", "device"})
+
+
 class PINNSolver:
     """Trains a :class:`PINNModel` on a problem; ``solve()`` returns a :class:`PINNSolution`.
 
@@ -205,6 +213,14 @@ class PINNSolver:
         cfg = self.config
         return Path(cfg.checkpoint_dir) / "checkpoint.pt" if cfg.checkpoint_dir else None
 
+    def _fingerprint(self) -> str:
+        """SHA-256 of the problem and of the configuration's fields that shape the training (not
+        :data:`RESUME_FREE`): a checkpoint resumes only the run it was written by."""
+        cfg = {k: val for k, val in self.config.to_dict().items() if k not in RESUME_FREE}
+        text = json.dumps({"problem": self.problem.to_dict(), "config": cfg}, sort_keys=True,
+                          default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def _resume(self, run: _Run) -> None:
         """Load model, optimisers, history, step, time and adaptive points from the checkpoint,
         if there is one, and reseed the adaptive generator with the step."""
@@ -212,6 +228,12 @@ class PINNSolver:
         if ckpt is None or not ckpt.exists():
             return
         state = read_checkpoint("the PINN training", ckpt, self.device)
+        written_by = state.get("fingerprint")
+        if written_by is not None and written_by != self._fingerprint():
+            raise ValueError(damaged_checkpoint(
+                "the PINN training", ckpt, "it was written by the training of another problem "
+                f"or configuration (only {', '.join(sorted(RESUME_FREE))} may change between a run "
+                "and its resumption)"))
         problem = state_mismatch(state.get("model"), run.model.state_dict())
         if problem:
             raise ValueError(damaged_checkpoint(
@@ -248,6 +270,7 @@ class PINNSolver:
                 "step": run.step,
                 "elapsed": run.seconds(),
                 "adaptive": run.adaptive.cpu(),
+                "fingerprint": self._fingerprint(),
             },
             tmp,
         )

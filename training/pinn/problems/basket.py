@@ -293,6 +293,7 @@ class TwoAssetPDE(_TwoAssetPDE):
                 (leg.strike, leg.weights) for leg in self.netting.legs
                 if leg.underlying == "basket"]))
         legs.netting_of(o, self.netting, self.kind, self.strike, self.maturity, 2)
+        legs.check_kinks_inside(o, self.netting, self.s_max)
         v.one_of(o, "base", self.base, _BASKET_BASES)
         v.inside_domain(o, "strike", self.strike, 0.0, self.s_max)
 

@@ -76,6 +76,7 @@ class BlackScholesPDE(PDEProblem):
         if self.netting is not None:  # one-asset basket legs as the asset legs they are
             object.__setattr__(self, "netting",
                                legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1))
+            legs.check_kinks_inside(o, self.netting, self.s_max)
 
     @property
     def netting_set(self) -> NettingSet:

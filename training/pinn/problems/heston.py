@@ -116,6 +116,7 @@ class HestonPDE(PDEProblem):
         if self.netting is not None:  # one-asset basket legs as the asset legs they are
             object.__setattr__(self, "netting",
                                legs.netting_of(o, self.netting, self.kind, k, self.maturity, 1))
+            legs.check_kinks_inside(o, self.netting, self.s_max)
         if self.v0_dirichlet is not None:
             v.one_of(o, "v0_dirichlet", self.v0_dirichlet, _V0)
         elif not self.feller:

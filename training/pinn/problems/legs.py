@@ -46,6 +46,17 @@ def netting_of(
     return as_asset_legs(netting) if dim == 1 else netting
 
 
+def check_kinks_inside(owner: str, netting: NettingSet, s_max: float) -> None:
+    """Every leg's kink, in spot units (a basket leg's K / sum(w)), inside the domain
+    (0, s_max): a kink beyond it is never seen by the collocation points, and the face data
+    and base are then wrong without any loss showing it."""
+    for leg in netting.legs:
+        kink = leg.strike / (sum(leg.weights) if leg.underlying == "basket" else 1.0)
+        if not 0.0 < kink < s_max:
+            v.fail(owner, "netting", f"have every leg's strike (in spot units) inside the "
+                   f"domain (0, {s_max:g})", f"a {leg.kind} leg at {kink:g}")
+
+
 def as_asset_legs(netting: NettingSet) -> NettingSet:
     """A netting set on one asset with every "basket" leg (weight w) written as the asset leg
     it is: ``q (w S - K)+ = q w (S - K/w)+`` (and alike for puts and forwards), so that the
