@@ -229,3 +229,21 @@ def test_best_variant_with_exact_heston_base_small_budget():
     ref = np.asarray(an.heston(x[:, 0], x[:, 1], strike=100.0, maturity=1.0, kind="put", kappa=1.5,
                                theta=0.04, xi=0.3, rho=-0.9, rate=0.025)) * np.exp(-C_PUT)
     np.testing.assert_allclose(sol.price(x), ref, rtol=1e-3)
+
+
+@pytest.mark.parametrize("rho", [0.95, -0.99, 0.99, -0.999, 0.999])
+def test_torch_stulz_at_strong_correlation(rho):
+    """Plackett's integral in r lost accuracy as |rho| -> 1 (a worst-of call of -0.022 at
+    rho = -0.999, against +0.0097). Oracle: evaluation.analytic.stulz_min (NumPy)."""
+    import evaluation.analytic as an
+    from training.pinn.closed_form import stulz_min
+
+    pts = np.array([[100.0, 100.0], [90.0, 120.0], [130.0, 80.0]])
+    for vols in ((0.2, 0.2), (0.25, 0.35)):
+        for kind in ("call", "put"):
+            got = stulz_min(torch.as_tensor(pts), 100.0, torch.tensor(0.5, dtype=torch.float64),
+                            vols, 0.03, (0.0, 0.0), rho, kind).detach().numpy()
+            ref = an.stulz_min(pts, strike=100.0, maturity=0.5, kind=kind, vols=vols, rho=rho,
+                               rate=0.03).price
+            np.testing.assert_allclose(got, ref, atol=1e-6, rtol=0)
+            assert np.all(got >= 0.0)

@@ -199,26 +199,26 @@ _GL_W = 0.5 * _GL_W
 def bivariate_normal_cdf(a: Tensor, b: Tensor, rho: float) -> Tensor:
     """M(a, b; rho) = P(X <= a, Y <= b), corr(X, Y) = rho, by Plackett's identity.
 
-    ``M = Phi(a) Phi(b) + int_0^rho phi2(a, b; r) dr`` with 40-point Gauss-Legendre; differentiable;
-    accurate to ~1e-13 for |rho| <= 0.9. ``rho`` is a number or a tensor of a's shape (one
-    correlation per point).
+    ``M = Phi(a) Phi(b) + int_0^rho phi2(a, b; r) dr``, integrated in theta = arcsin(r) (where
+    ``phi2 dr = exp(-(a^2 - 2 a b sin theta + b^2) / (2 cos^2 theta)) d theta / (2 pi)`` stays
+    smooth as |rho| -> 1, unlike the integrand in r) with 40-point Gauss-Legendre;
+    differentiable. Worst-of prices (K = 100) from it agree with the NumPy reference within
+    1e-12 up to |rho| = 0.99 and 1.3e-7 at 0.999 (integrated in r: 4e-4 and 3e-2, and
+    negative worst-of calls).
+    ``rho`` is a number or a tensor of a's shape (one correlation per point).
     """
     base = norm_cdf(a) * norm_cdf(b)
     if not torch.is_tensor(rho) and rho == 0.0:
         return base
     a = torch.clamp(a, -40.0, 40.0)[..., None]
     b = torch.clamp(b, -40.0, 40.0)[..., None]
-    if torch.is_tensor(rho):
-        x = torch.as_tensor(_GL_X, dtype=a.dtype, device=a.device)
-        r = rho[..., None] * x
-        wgt = torch.as_tensor(_GL_W, dtype=a.dtype, device=a.device) / torch.sqrt(1.0 - r * r)
-    else:
-        r = torch.as_tensor(rho * _GL_X, dtype=a.dtype, device=a.device)
-        wgt = torch.as_tensor(_GL_W / np.sqrt(1.0 - (rho * _GL_X) ** 2), dtype=a.dtype,
-                              device=a.device)
-    one = 2.0 * (1.0 - r * r)
-    total = torch.sum(wgt * torch.exp(-(a * a - 2.0 * r * a * b + b * b) / one), dim=-1)
-    return base + rho * total / (2.0 * math.pi)
+    x = torch.as_tensor(_GL_X, dtype=a.dtype, device=a.device)
+    w = torch.as_tensor(_GL_W, dtype=a.dtype, device=a.device)
+    top = torch.asin(rho) if torch.is_tensor(rho) else math.asin(rho)
+    theta = (top[..., None] if torch.is_tensor(top) else top) * x
+    s, c2 = torch.sin(theta), torch.cos(theta) ** 2
+    total = torch.sum(w * torch.exp(-(a * a - 2.0 * s * a * b + b * b) / (2.0 * c2)), dim=-1)
+    return base + top * total / (2.0 * math.pi)
 
 
 def stulz_min(
