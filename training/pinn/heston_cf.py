@@ -14,7 +14,9 @@ instead of adaptive quadrature, so thousands of collocation points cost seconds:
   adaptive reference differs from the intrinsic value by at most 7.5e-10 K in random tests (xi
   up to 3, tau up to 2, rho of either sign). A wider threshold is worse, not better: with
   xi >= 2 and tau <= 0.02 the integral itself loses accuracy beyond about 8 deviations (up to
-  2e-5 K at 12.5, 6e-5 K at 16), where the intrinsic value is within 5e-9 K;
+  2e-5 K at 12.5, 6e-5 K at 16), where the intrinsic value is within 5e-9 K; at xi = 3 and
+  tau near 0.015, points 10 to 11 deviations out are off by 3e-5 to 4e-5 K (a call of
+  -4.2e-3 at K = 100 where a rigorous moment bound puts it below 1e-92);
 * the number of nodes grows with the oscillations of ``e^{i u x}`` over that range (x the log
   forward moneyness), from 128 to 32768, on a graded composite rule (panels of 64
   Gauss-Legendre nodes, geometric near u = 0 where ``1 / (u^2 + 1/4)`` peaks, equal further out;
