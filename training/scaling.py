@@ -44,7 +44,7 @@ def _rms(a: np.ndarray) -> np.ndarray:
 def column_std(a: np.ndarray) -> np.ndarray:
     """Population standard deviations of the columns of ``a`` (n, d), or of ``a`` (n,) (then a
     0-d array): exactly 0 for a constant column (``np.std`` leaves rounding noise of order
-    1e-17 times the value there, which as a scale would blow the column up by 1e16), and
+    1e-16 times the value there, which as a scale would blow the column up by 1e16), and
     computed on the column divided by its largest magnitude, so that neither the squares'
     underflow (entries below about 1e-154) nor the deviations' overflow (about 1e308) loses
     the scale."""

@@ -110,7 +110,8 @@ def basket_2d(
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable (S1, S2) -> payoff on 2-D arrays, any sign.
         s_max: upper bound(s) of the spots (scalar or pair), > center; default
-            center max(4, e^{5 vol_i sqrt(T)}).
+            center max(4, e^{5 vol_i sqrt(T)}), and for an arithmetic basket without
+            ``payoff`` at least 2 K / w_i (:func:`~evaluation.fd.basket_reach`).
         n_space: space steps per axis (int or pair, each >= 4; at most 2**24 grid nodes).
         n_time: time steps, in [1, 10**7]; None: 60, or more with an
             XVA source: c * maturity / n_time <= 0.1 (c its larger spread), refused beyond.
