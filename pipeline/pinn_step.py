@@ -248,10 +248,12 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
     if scenario.pinn.parametric is not None:
         return _trained_parametric(problem, scenario.pinn.parametric, config,
                                    run_dir.parent / ".cache" / "pinn")
+    # the problem too (its domain and legs as solved): a change of how a product becomes a
+    # problem must not reuse solutions of the old one
     blob = json.dumps({"model": objs["model"].to_dict(), "product": objs["product"].to_dict(),
                        "xva": None if objs["xva"] is None else objs["xva"].to_dict(),
-                       "config": config.to_dict(), "format": FORMAT_VERSION},
-                      sort_keys=True, default=str)
+                       "problem": problem.to_dict(), "config": config.to_dict(),
+                       "format": FORMAT_VERSION}, sort_keys=True, default=str)
     cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
     if usable(cache, "PINN", load=PINNSolution.load):
         sol = PINNSolution.load(cache)
