@@ -137,9 +137,10 @@ def _heston(
     fwd = s * np.exp((r - q) * tau)
     x = np.log(fwd / k)
     if np.any(x > MAX_LOG_MONEYNESS):
+        j = int(np.argmax(x > MAX_LOG_MONEYNESS))  # the first offending entry, as elsewhere
         v.fail(owner, "spot", f"at most e^{MAX_LOG_MONEYNESS:g} (about 1e10) times the strike in "
                "forward terms (beyond it a put is below the round-off of the call it is "
-               "computed from)", spot)
+               f"computed from; strike {k[j]:g} there)", float(s[j]))
     n = s.size
     dfq = np.exp(-q * tau)
     if omega == 0.0:

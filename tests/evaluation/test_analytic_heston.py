@@ -101,6 +101,9 @@ def test_spots_beyond_the_priced_moneyness_are_refused():
              rate=0.025)
     with pytest.raises(ValueError, match="'spot' parameter of heston must be at most e"):
         an.heston(1e20, 0.04, **p)
+    with pytest.raises(ValueError,
+                       match=r"strike 100 there\)\. Got 10000000000000\.0 instead\.$"):
+        an.heston(np.array([100.0, 1e13]), 0.04, **p)  # the offending entry, not the array
     assert 0.0 <= an.heston(1e10, 0.04, **p) < 1e-5
     assert an.heston(1e-9, 0.04, **p) == pytest.approx(100.0 * np.exp(-0.025) - 1e-9, abs=1e-11)
 

@@ -47,6 +47,16 @@ def parameter_greek(name: str, problem: PDEProblem) -> str:
     return f"d_{name}" if key == "rho" and "rho" in nominal.parameter_names else key
 
 
+def _reals(field: str, value: Any) -> np.ndarray:
+    """``value`` as float64, refused in one line when it is text or not numbers (``"0.5"``
+    was parsed, ``["a"]`` gave NumPy's own message)."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"The '{field}' parameter of PINNSolution must hold real numbers. "
+                         f"Got dtype {a.dtype} instead.")
+    return a.astype(np.float64)
+
+
 @dataclass
 class PINNSolution:
     """A trained PINN for ``problem``.
@@ -80,7 +90,7 @@ class PINNSolution:
                 ) -> torch.Tensor:
         p = self.problem
         param = next(self.model.parameters())
-        x = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=param.dtype)
+        x = torch.as_tensor(_reals("points", points), dtype=param.dtype)
         if x.ndim == 1 and p.dim == 1:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != p.dim:
@@ -90,13 +100,19 @@ class PINNSolution:
             )
         n = x.shape[0]
 
-        def column(value: Any) -> torch.Tensor:
-            a = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
-            return torch.as_tensor(a, dtype=param.dtype)
+        def column(field: str, value: Any) -> torch.Tensor:
+            a = _reals(field, value)
+            if a.ndim > 1 or a.size not in (1, n):
+                raise ValueError(f"The '{field}' parameter of PINNSolution must be a number or "
+                                 f"hold one per point ({n}). Got shape {a.shape} instead.")
+            return torch.as_tensor(np.broadcast_to(a, (n,)).copy(), dtype=param.dtype)
 
-        t = column(p.maturity if tau is None else tau)
+        t = column("tau", p.maturity if tau is None else tau)
         cols = [t[:, None], x]
         ranges = p.parameter_ranges
+        if params is not None and not isinstance(params, Mapping):
+            raise ValueError(f"The 'params' parameter of PINNSolution must be a mapping of "
+                             f"parameter names to values. Got {type(params).__name__} instead.")
         given = dict(params or {})
         unknown = sorted(set(given) - {r.name for r in ranges})
         if unknown:
@@ -106,7 +122,7 @@ class PINNSolution:
             )
         for r in ranges:
             value = given.get(r.name, p.problem.parameter_value(r.name))  # type: ignore[attr-defined]
-            cols.append(column(value)[:, None])
+            cols.append(column(f"params[{r.name!r}]", value)[:, None])
         z = torch.cat(cols, dim=1)
         names = ("tau", *p.state_names, *(r.name for r in ranges))
         lo = (0.0, *p.input_lower)
