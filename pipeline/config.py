@@ -989,7 +989,7 @@ def _check_pinn_fit(s: Scenario, problem: Any) -> None:
     d = len(problem.state_names)
     highs = _box(s.test.high, d)
     for i, (name, top) in enumerate(zip(problem.state_names, problem.upper, strict=True)):
-        if i < len(highs) and highs[i] > top:
+        if highs[i] > top:
             fail("test.high", f"must be <= {top:g} for {name}, the upper bound of the domain "
                  f"the PINN solves on (its evaluation refuses points beyond); got "
                  f"{highs[i]:g}")

@@ -254,12 +254,12 @@ class PINNSolver:
         run.rng = np.random.default_rng([self.config.seed + ADAPTIVE_SEED_OFFSET, run.step])
 
     def _save(self, run: _Run) -> None:
-        """Write the run's state to the checkpoint (atomically, through a temporary file)."""
+        """Write the run's state to the checkpoint (atomically: :func:`write_torch` writes a
+        temporary file and renames it)."""
         ckpt = self._checkpoint_path()
         if ckpt is None:
             return
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(".tmp")
         write_torch(
             {
                 "model": run.model.state_dict(),
@@ -272,9 +272,8 @@ class PINNSolver:
                 "adaptive": run.adaptive.cpu(),
                 "fingerprint": self._fingerprint(),
             },
-            tmp,
+            ckpt,
         )
-        tmp.replace(ckpt)
 
     def _checkpoint_due(self, run: _Run) -> None:
         every = self.config.checkpoint_every
