@@ -845,7 +845,21 @@ def _reference_text(ref: Any) -> str:
     method = str(ref["method"])
     text = _REFERENCE_NAMES.get(method, method)
     checks = [_METHOD_LABELS.get(str(k), str(k)) for k in (ref.get("cross_checks") or {})]
-    return text + (f"; {', '.join(checks)} only a cross-check" if checks else "")
+    return text + (f"; {', '.join(checks)} only a cross-check" if checks else "") + \
+        _agreement_text(ref.get("agreement"))
+
+
+def _agreement_text(agreed: Any) -> str:
+    """The largest difference between the reference and its cross-checks (metrics
+    ``reference.agreement``), e.g. ``"; largest difference 2.6e-05 (FD, value; gate 0.01)"``."""
+    if not isinstance(agreed, Mapping) or not isinstance(agreed.get("worst"), Mapping):
+        return ""
+    w, tol = agreed["worst"], agreed.get("tolerance")
+    rel = w.get("relative")
+    size = f"{rel:.2g}" if _finite(rel) else "not finite"
+    gate = f"; gate {tol:g}" if _finite(tol) else "; no gate"
+    check = _METHOD_LABELS.get(str(w.get("check")), str(w.get("check")))
+    return f"; largest relative difference {size} ({check}, {w.get('quantity')}{gate})"
 
 
 def _label_note(label: str, ref: Any) -> str:

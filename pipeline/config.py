@@ -202,10 +202,14 @@ class ReferenceSettings(_Strict):
     ``method: pinn`` takes them from the scenario's trained PINN (its ``pinn:`` block is then
     required); its cross-checks default to ``[fd]`` where an FD solver exists for the pair (states
     of at most two dimensions), else ``[]``. ``fd`` are keyword arguments of the FD solver
-    (:data:`pipeline.limits.FD_OPTIONS`)."""
+    (:data:`pipeline.limits.FD_OPTIONS`). ``agreement``: the largest relative RMS difference
+    (over the reference's RMS on the test set) allowed between the reference and each
+    cross-check, for the value and each first-order Greek; a larger one fails the scenario
+    with one line naming the check, the quantity and the difference (``null``: no gate)."""
 
     method: Literal["analytic", "fd", "pinn"] = "analytic"
     cross_checks: list[Literal["analytic", "fd"]] = Field(default_factory=list, max_length=2)
+    agreement: float | None = Field(0.01, gt=0.0, allow_inf_nan=False)
     fd: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("cross_checks")

@@ -207,6 +207,12 @@ def evaluate(cfg: RunConfig, run_dir: Path, results: dict, started: float) -> di
         }
         if entry["status"] == "ok" and not steps.finite(entry["summary"]):
             entry["status"], entry["error"] = "failed", "non-finite metrics"
+        if ref is not None:  # a reference its own cross-check contradicts is no reference
+            agreed = steps.agreement(ref["cross_checks"], s.reference.agreement)
+            entry["reference"]["agreement"] = agreed
+            if entry["status"] == "ok" and not agreed["passed"]:
+                entry["status"] = "failed"
+                entry["error"] = steps.disagreement_line(ref["method"], agreed)
         for k, v in entry["stage_seconds"].items():
             stage_totals[k] += v
         if entry["status"] != "ok":

@@ -167,6 +167,46 @@ def cross_check(other, price: np.ndarray, grad: np.ndarray | None, gamma: np.nda
     return entry
 
 
+def agreement(checks: dict[str, dict[str, Any]], tolerance: float | None) -> dict[str, Any]:
+    """How far the scenario's reference and its cross-checks are apart, and whether that is
+    within ``tolerance`` (``reference.agreement``).
+
+    The quantities compared are the value and each first-order Greek, as relative RMS
+    differences (``value_relative``, ``greek_relative`` of :func:`cross_check`: RMS of the
+    difference over the reference's RMS on the test set); gammas are not (second differences
+    of an FD grid are themselves a few per mille off). A quantity with a zero reference scale
+    has no relative difference and is skipped; a non-finite one fails.
+
+    Returns:
+        ``tolerance``; ``worst``: ``{"check", "quantity", "relative"}`` of the largest relative
+        difference (``relative`` ``None`` where it was not finite), ``None`` without
+        cross-checks; ``passed``: no tolerance, no cross-check or ``worst`` within it.
+    """
+    worst: dict[str, Any] | None = None
+    for name, entry in checks.items():
+        found = [("value", entry.get("value_relative"))]
+        found += [(f"{k} Greek", v) for k, v in (entry.get("greek_relative") or {}).items()]
+        for quantity, rel in found:
+            if rel is None:
+                continue
+            if not math.isfinite(rel):
+                worst = {"check": name, "quantity": quantity, "relative": None}
+                return {"tolerance": tolerance, "worst": worst, "passed": False}
+            if worst is None or rel > worst["relative"]:
+                worst = {"check": name, "quantity": quantity, "relative": float(rel)}
+    passed = tolerance is None or worst is None or worst["relative"] <= tolerance
+    return {"tolerance": tolerance, "worst": worst, "passed": passed}
+
+
+def disagreement_line(method: str, result: dict[str, Any]) -> str:
+    """The one line a scenario fails with when :func:`agreement` did not pass."""
+    w = result["worst"]
+    rel = "not finite" if w["relative"] is None else f"{w['relative']:.3g}"
+    return (f"the {method} reference and its {w['check']} cross-check disagree: {w['quantity']} "
+            f"differs by {rel} of its RMS on the test set, more than reference.agreement "
+            f"{result['tolerance']:g}")
+
+
 def surrogate_target(ref: dict) -> dict:
     """The reference the surrogates are scored against: the risk-free one for a two-signed
     product under XVA (``ref["surrogate"]``), else the scenario's reference."""
