@@ -700,7 +700,7 @@ def sparkline_svg(
     bad_last: bool = False, log: bool = False,
 ) -> str:
     """A small inline SVG line of ``values`` (oldest first; ``None`` = gap), last point marked
-    (red when ``bad_last``). ``log``: plot log10 of positive values. Returns ``""`` when fewer
+    (red when ``bad_last``; a hollow red mark at the last place when that value is missing). ``log``: plot log10 of positive values. Returns ``""`` when fewer
     than one finite value exists. ``title`` becomes a tooltip (escaped)."""
     ys: list[float | None] = []
     for v in values:
@@ -736,6 +736,9 @@ def sparkline_svg(
     dot_color = "#c44e52" if bad_last else "#4c72b0"
     dot = (f'<circle cx="{px(last):.1f}" cy="{py(ys[last]):.1f}" r="2.4" '  # type: ignore[arg-type]
            f'fill="{dot_color}"/>')
+    if ys[-1] is None and bad_last:  # the current run has no value: a hollow mark at its place
+        dot = (f'<circle cx="{px(len(ys) - 1):.1f}" cy="{height / 2:.1f}" r="2.4" fill="none" '
+               f'stroke="{dot_color}" stroke-width="1.2"/>')
     tip = f"<title>{escape(title)}</title>" if title else ""
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" '
             f'height="{height}" viewBox="0 0 {width} {height}" role="img">{tip}{lines}{dot}</svg>')

@@ -59,6 +59,7 @@ from . import _tables as tables
 from .metrics import learning_curve_summary
 from .trend import (
     DEFAULT_TOLERANCE,
+    STAMP_RE,
     compare,
     find_previous_runs,
     get_metric,
@@ -244,7 +245,9 @@ def _read_regular(path: Path, limit: int) -> str:
     return "" if len(raw) > limit else raw.decode("utf-8", errors="replace")
 
 
-def _load_arrays(run_dir: Path, sid: str, warnings: list[str]) -> dict[str, np.ndarray]:
+def _load_arrays(run_dir: Path | None, sid: str, warnings: list[str]) -> dict[str, np.ndarray]:
+    if run_dir is None:
+        return {}
     if not _SCENARIO_ID.fullmatch(sid):
         warnings.append(f"{sid[:80]!r}: not a scenario id; its arrays are not read")
         return {}
@@ -328,8 +331,25 @@ def _test_errors(arrays: Mapping[str, np.ndarray], modes: Sequence[str], inputs:
     return tables.test_errors(arrays, modes, inputs, sc, pinn)
 
 
-def _scenario_section(
+def _section_or_status(
     idx: int, sid: str, sc: Mapping[str, Any], run_dir: Path, figs: _Figures,
+    prev: Mapping[str, Any] | None, series: list[Mapping[str, Any]], tol: float,
+    flagged: set[str],
+) -> dict[str, Any]:
+    """The scenario's section; where a malformed entry of a received metrics.json breaks it, a
+    warning and the section of its status, label and error alone (the rest of the report
+    stands)."""
+    try:
+        return _scenario_section(idx, sid, sc, run_dir, figs, prev, series, tol, flagged)
+    except Exception as exc:  # noqa: BLE001 - one scenario must not lose the whole report
+        figs.warnings.append(f"{sid}: section failed ({type(exc).__name__}: {exc}); only its "
+                             "status, label and error are shown")
+        bare = {k: sc[k] for k in ("status", "error", "label") if k in sc}
+        return _scenario_section(idx, sid, bare, None, figs, None, [], tol, flagged)
+
+
+def _scenario_section(
+    idx: int, sid: str, sc: Mapping[str, Any], run_dir: Path | None, figs: _Figures,
     prev: Mapping[str, Any] | None, series: list[Mapping[str, Any]], tol: float,
     flagged: set[str],
 ) -> dict[str, Any]:
@@ -375,7 +395,7 @@ def _scenario_section(
     if path is not None and len(series) > 1:
         values = metric_series(series, sid, path)
         is_log = path.startswith("pinn.log10")
-        vals = [10**v if (v is not None and is_log) else v for v in values]
+        vals = [10.0 ** min(v, 308.0) if (v is not None and is_log) else v for v in values]
         s["spark"] = plots.sparkline_svg(
             vals, log=True, bad_last=sid in flagged,
             title=f"{sid}: {path}, last {len(vals)} runs (oldest first), log scale")
@@ -385,7 +405,7 @@ def _scenario_section(
     s["learning_curve"] = None
     if lc:
         pts = learning_curve_summary(lc)
-        unit_spot = bool(((sc.get("summary") or {}).get("scale") or {}).get("unit_spot", True))
+        unit_spot = tables.unit_spot(sc)
         src = figs.png(f"{sid} learning curves", lambda: plots.learning_curve_figure(
             pts, inputs, sc.get("mc_noise"), unit_spot=unit_spot))
         table = tables.learning_curve_table(sc, inputs)
@@ -404,6 +424,11 @@ def _scenario_section(
                    key=lambda m: (m != "standard", m))
     if has_ref:
         x = np.asarray(arrays["x_test"], dtype=float)
+        if x.ndim == 0 or x.shape[0] == 0:
+            figs.warnings.append(f"{sid}: x_test holds no test point (shape {x.shape}); the "
+                                 "test-set sections are left out")
+            has_ref = False
+    if has_ref:
         n = x.shape[0]
         x = x.reshape(n, -1)
         s["n_test"] = n
@@ -488,14 +513,11 @@ def _scenario_section(
             xv, arrays["xva_risk_free"], arrays["xva_risky"], inputs[0] if inputs else "x",
             risky_label=f"risky ({main})",
             others={f"risky ({name})": v for name, v in extra}, axis=xva_axis))
-        rows = []
-        if extra:  # the XVA by each PDE reference, and how far apart they are
-            rf = np.asarray(arrays["xva_risk_free"], float)
-            risky = np.asarray(arrays["xva_risky"], float)
-            for name, v in [(main, risky), *extra]:
-                rows.append({"name": name, "min": _num(float(np.min(v - rf))),
-                             "max": _num(float(np.max(v - rf))),
-                             "diff": "—" if v is risky else _num(float(np.max(np.abs(v - risky))))})
+        try:
+            rows = _xva_rows(arrays, main, extra)
+        except (TypeError, ValueError) as exc:  # arrays of other shapes or not numbers
+            figs.warnings.append(f"{sid}: XVA table failed ({type(exc).__name__}: {exc})")
+            rows = []
         s["xva"] = {"src": src, "at": at, "rows": rows, "risky": main,
                     "surrogate_note": s["surrogate_note"]} if src else None
 
@@ -1031,13 +1053,36 @@ def _run_stages_note(run: Mapping[str, Any], scenarios: Any) -> str:
     return text + (f", while the run took {wall} of wall time." if wall else ".")
 
 
+def _xva_rows(arrays: Mapping[str, Any], main: str,
+              extra: list[tuple[str, np.ndarray]]) -> list[dict[str, str]]:
+    """The XVA table: for the reference's risky value and each other PDE reference's, the
+    smallest and largest XVA (risky − risk-free) and how far it is from the reference's."""
+    if not extra:
+        return []
+    rf = np.asarray(arrays["xva_risk_free"], float)
+    risky = np.asarray(arrays["xva_risky"], float)
+    rows = []
+    for name, v in [(main, risky), *extra]:
+        if v.shape != rf.shape:
+            raise ValueError(f"{name}: {v.shape[0] if v.ndim else 0} values against "
+                             f"{rf.shape[0] if rf.ndim else 0} risk-free ones")
+        rows.append({"name": name, "min": _num(float(np.min(v - rf))),
+                     "max": _num(float(np.max(v - rf))),
+                     "diff": "—" if v is risky else _num(float(np.max(np.abs(v - risky))))})
+    return rows
+
+
 def _duration(started: Any, finished: Any) -> str:
+    """The run's wall time from its ISO stamps; empty where one is missing, naive (no UTC
+    offset) or later than the other."""
     try:
         a = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
         b = datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
-    except ValueError:
+        sec = (b - a).total_seconds()
+    except (ValueError, TypeError):
         return ""
-    sec = (b - a).total_seconds()
+    if sec < 0:
+        return ""
     return f"{int(sec // 60)} min {sec % 60:.0f} s" if sec >= 60 else f"{sec:.1f} s"
 
 
@@ -1149,6 +1194,9 @@ def build_report(
     name = str(run.get("name") or (parsed[0] if parsed else run_dir.name))
     # a same-second run's directory stamp carries a suffix ("...Z-2"); history needs the stamp
     stamp = str(run.get("stamp") or (parsed[1] if parsed else "")).split("-")[0]
+    bad_stamp = bool(stamp) and not STAMP_RE.match(stamp)
+    if bad_stamp:  # a hand-edited run.stamp: no history rather than no report
+        stamp = ""
 
     prev_dirs = find_previous_runs(runs_root if runs_root is not None else run_dir.parent, name,
                                    before=stamp if stamp else None, limit=history) \
@@ -1188,11 +1236,14 @@ def build_report(
     series = list(reversed(prev_metrics)) + [metrics]
 
     figs = _Figures(dpi)
+    if bad_stamp:
+        figs.warnings.append(f"run.stamp {str(run.get('stamp'))[:40]!r} is not a stamp "
+                             "YYYYmmddTHHMMSSZ: no earlier run is compared with")
     scenarios_in = metrics.get("scenarios") or {}
     prev_sc = (previous or {}).get("scenarios") or {}
     sections = [
-        _scenario_section(i, str(sid), sc or {}, run_dir, figs, prev_sc.get(sid), series, tol,
-                          flagged)
+        _section_or_status(i, str(sid), sc or {}, run_dir, figs, prev_sc.get(sid), series, tol,
+                           flagged)
         for i, (sid, sc) in enumerate(scenarios_in.items())
     ]
     anchors = {s["id"]: s["anchor"] for s in sections}
@@ -1202,7 +1253,7 @@ def build_report(
     checks_ctx = {"failed": failed, "n": sum(len(s["checks"]) for s in sections),
                   "scenarios": sum(1 for s in sections if s["checks"])}
 
-    dask = run.get("dask") or {}
+    dask = run.get("dask") if isinstance(run.get("dask"), Mapping) else {}
     run_ctx = {
         "name": name, "stamp": stamp, "status": str(run.get("status", "ok")),
         "started": run.get("started"), "duration": _duration(run.get("started"),
@@ -1223,6 +1274,10 @@ def build_report(
     prev_name = prev_dirs[0].name if prev_dirs else None
     trend_ctx = {
         "previous": prev_name,
+        # the stored regressions were found against the run's recorded baseline, which need not
+        # be beside this folder (a copied run, --history 0)
+        "compared": bool(prev_name) or (used_stored and isinstance(run.get("baseline"), Mapping)
+                                        and bool(run["baseline"].get("runs"))),
         "against": _against(run, prev_name, used_stored),
         "n_runs": len(series), "tolerance": f"{tol:g}",
         "rule": _tolerance_rule(run, prev_name, used_stored, tol, cfg.get("window")),
@@ -1348,8 +1403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         path = build_report(args.run_dir, history=args.history, tolerance=args.tolerance,
                             output=args.output)
-    except (OSError, ValueError) as exc:
-        print(f"report: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+        print(f"report: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
         return 1
     print(path)
     return 0

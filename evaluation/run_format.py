@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +59,7 @@ class CheckResult(_Open):
 
     predictor: str
     rule: str
-    passed: bool
+    passed: StrictBool  # JSON true/false only: the readers test it as written
     violations: int = Field(ge=0)
     n: int = Field(ge=0)
     quantity: Literal["value", "greek", "gamma"] | None = None

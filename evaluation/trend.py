@@ -84,12 +84,23 @@ def _check_tolerance(tolerance: float, owner: str) -> float:
     return tol
 
 
+#: A run directory's name: ``<name>-<stamp>``, or ``<name>-<stamp>-<k>`` (k >= 2) for the k-th
+#: run of the same name started in the same second (``pipeline.run.make_run_dir``).
+_RUN_DIR_RE = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<k>[2-9]|[1-9]\d+))?$")
+
+
 def split_run_dir(path: str | Path) -> tuple[str, str] | None:
-    """``(name, stamp)`` of a run directory called ``<name>-<stamp>``, or ``None``."""
-    name, sep, stamp = Path(path).name.rpartition("-")
-    if not sep or not name or not STAMP_RE.match(stamp):
-        return None
-    return name, stamp
+    """``(name, stamp)`` of a run directory called ``<name>-<stamp>`` or
+    ``<name>-<stamp>-<k>`` (a same-second run; the stamp is returned without its suffix), or
+    ``None``."""
+    m = _RUN_DIR_RE.match(Path(path).name)
+    return None if m is None else (m["name"], m["stamp"])
+
+
+def _same_second_index(path: Path) -> int:
+    """1 for ``<name>-<stamp>``, k for ``<name>-<stamp>-<k>``: the order of same-second runs."""
+    m = _RUN_DIR_RE.match(path.name)
+    return int(m["k"]) if m is not None and m["k"] else 1
 
 
 def _int(text: str) -> int | float:
@@ -160,7 +171,7 @@ def find_previous_runs(
     root = Path(runs_root)
     if not root.is_dir():
         return []
-    found: list[tuple[str, Path]] = []
+    found: list[tuple[str, int, Path]] = []
     for d in root.iterdir():
         parsed = split_run_dir(d)
         if parsed is None or parsed[0] != name or not d.is_dir():
@@ -171,9 +182,9 @@ def find_previous_runs(
             load_metrics(d)
         except (OSError, ValueError):
             continue
-        found.append((parsed[1], d))
+        found.append((parsed[1], _same_second_index(d), d))
     found.sort(reverse=True)
-    out = [d for _, d in found]
+    out = [d for _, _, d in found]
     return out if limit is None else out[:limit]
 
 
@@ -220,8 +231,8 @@ def metric_ratio(path: str, previous: float, current: float) -> float:
     """How many times worse ``current`` is than ``previous`` for the metric at ``path``
     (10^(difference) for log10 metrics; 1 when both are 0, inf when only the previous is 0).
     The one definition behind regressions and the report's change column."""
-    if path.rsplit(".", 1)[-1].startswith("log10"):
-        return 10.0 ** (current - previous)
+    if path.rsplit(".", 1)[-1].startswith("log10"):  # 10^308 is the largest float
+        return 10.0 ** min(current - previous, 308.0)
     if previous == 0.0:
         return math.inf if current > 0.0 else 1.0
     return current / previous
