@@ -700,8 +700,9 @@ def sparkline_svg(
     bad_last: bool = False, log: bool = False,
 ) -> str:
     """A small inline SVG line of ``values`` (oldest first; ``None`` = gap), last point marked
-    (red when ``bad_last``; a hollow red mark at the last place when that value is missing). ``log``: plot log10 of positive values. Returns ``""`` when fewer
-    than one finite value exists. ``title`` becomes a tooltip (escaped)."""
+    (red when ``bad_last``; a hollow red mark at the last place when that value is missing).
+    ``log``: plot log10 of positive values. Returns ``""`` when fewer than one finite value
+    exists. ``title`` becomes a tooltip (escaped)."""
     ys: list[float | None] = []
     for v in values:
         if v is None or not math.isfinite(v) or (log and v <= 0):

@@ -1404,8 +1404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = build_report(args.run_dir, history=args.history, tolerance=args.tolerance,
                             output=args.output)
     except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
-        print(f"report: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-              file=sys.stderr)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"report: error: {type(exc).__name__}: {first}", file=sys.stderr)
         return 1
     print(path)
     return 0
