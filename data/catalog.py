@@ -68,9 +68,19 @@ class DatasetInfo:
 
 
 def _size(path: Path) -> int:
+    """Bytes of the files under ``path``; a file that disappears meanwhile (a generation
+    renaming its temporary files, publishing or removing its work directory) counts 0."""
+    def size(f: Path) -> int:
+        try:
+            return f.stat().st_size if f.is_file() else 0
+        except FileNotFoundError:
+            return 0
     if path.is_file():
-        return path.stat().st_size
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        return size(path)
+    try:
+        return sum(size(f) for f in path.rglob("*"))
+    except FileNotFoundError:
+        return 0
 
 
 def _holds_dataset_files(directory: Path) -> bool:
@@ -111,7 +121,7 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
         return []
     out = []
     for entry in sorted(root.iterdir()):
-        m = _DIRNAME.match(entry.name)
+        m = _DIRNAME.fullmatch(entry.name)
         if m and entry.is_dir() and _holds_dataset_files(entry):
             try:
                 manifest = read_manifest(entry)
@@ -126,7 +136,7 @@ def list_datasets(root: str | os.PathLike = "datasets", *,
             continue
         h = _HIDDEN.match(entry.name)
         if h and include_hidden:
-            dm = _DIRNAME.match(h["dirname"])
+            dm = _DIRNAME.fullmatch(h["dirname"])
             status = "partial" if h["kind"] == "tmp" else "lock"
             out.append(DatasetInfo(entry, dm["name"], dm["hash"], status, _size(entry)))
     return out
@@ -177,9 +187,10 @@ def _held(root: Path, dirname: str) -> bool:
     except ImportError:  # pragma: no cover
         return False
     lock = root / f".{dirname}.lock"
-    if not lock.exists():
+    try:  # read-only is enough for flock (a read-only store, another user's lock file)
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
         return False
-    fd = os.open(lock, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fcntl.flock(fd, fcntl.LOCK_UN)

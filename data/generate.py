@@ -82,6 +82,10 @@ ProgressCallback = Callable[[Progress], None]
 def plan_chunks(n_paths: int, chunk_paths: int) -> list[tuple[int, int, int]]:
     """``[(index, first_path, rows), ...]`` covering ``[0, n_paths)`` in chunks (at most
     ``MAX_PARTS`` of them: part file names have five digits)."""
+    for field, value in (("n_paths", n_paths), ("chunk_paths", chunk_paths)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"The '{field}' argument of plan_chunks must be an int. Got "
+                            f"{value!r} instead.")
     if n_paths < 1 or chunk_paths < 1:
         raise ValueError(f"n_paths and chunk_paths must be >= 1. Got {n_paths}, {chunk_paths}.")
     if n_paths > MAX_PARTS * chunk_paths:
@@ -227,6 +231,18 @@ def _adopt_damaged(final: Path, tmp: Path, spec: DatasetSpec) -> None:
                 atomic_write_text(side, json.dumps(p), fsync=False)
 
 
+def _usable_chunk(chunk: object, spec: DatasetSpec) -> bool:
+    """Whether ``chunk`` (read back from a work directory) is a chunk size ``spec`` accepts:
+    an int (not a bool) within ``DatasetSpec``'s bounds, in at most ``MAX_PARTS`` parts."""
+    if not isinstance(chunk, int) or isinstance(chunk, bool):
+        return False
+    try:
+        spec.replace(chunk_paths=chunk)
+    except ValueError:
+        return False
+    return spec.n_paths <= MAX_PARTS * chunk
+
+
 def _prepare_work_dir(tmp: Path, spec: DatasetSpec, chunk_paths: int) -> int:
     """Create or adopt the work directory; returns the chunk size to use."""
     plan_file = tmp / PLAN
@@ -235,9 +251,13 @@ def _prepare_work_dir(tmp: Path, spec: DatasetSpec, chunk_paths: int) -> int:
             plan = json.loads(plan_file.read_text())
             if plan.get("hash") != spec.hash:
                 raise ValueError("foreign work directory")
-            existing = int(plan["chunk_paths"])
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            existing = plan["chunk_paths"]
+            if not _usable_chunk(existing, spec):
+                raise ValueError("chunk size out of range")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             existing = _infer_chunk(tmp, spec)
+            if not _usable_chunk(existing, spec):
+                existing = None
         if existing is not None and existing != chunk_paths:
             log.info("resuming %s with its chunk size %d (requested %d) to reuse its parts",
                      tmp, existing, chunk_paths)
@@ -283,11 +303,18 @@ def generate(spec: DatasetSpec, n_paths: int | None = None, chunk_paths: int | N
     Raises:
         DatasetError: the dataset must be written but the store is read-only; ``root`` is a
             file or cannot be created.
-        TypeError: ``spec`` is not a DatasetSpec or ``root`` is not a path.
+        TypeError: ``spec`` is not a DatasetSpec, ``root`` is not a path, ``progress`` is
+            not callable or ``client`` has no ``submit``.
     """
     if not isinstance(spec, DatasetSpec):
         raise TypeError(f"The 'spec' argument of generate must be a DatasetSpec. Got "
                         f"{type(spec).__name__} instead.")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"The 'progress' argument of generate must be callable (called with a "
+                        f"Progress after each part) or None. Got {progress!r} instead.")
+    if client is not None and not callable(getattr(client, "submit", None)):
+        raise TypeError(f"The 'client' argument of generate must be a concurrent.futures "
+                        f"Executor, a dask.distributed Client or None. Got {client!r} instead.")
     changes = {k: v for k, v in (("n_paths", n_paths), ("chunk_paths", chunk_paths))
                if v is not None}
     if spec.backend == "auto":  # once, here: every worker then makes the hash's numbers

@@ -39,7 +39,7 @@ def _normalise(obj: Any, where: str) -> Any:
         value = float(obj)
         if not math.isfinite(value):
             raise ValueError(f"Cannot hash {where}: {value!r} is not finite.")
-        return value
+        return value + 0.0  # -0.0 == 0.0: one hash for equal specs
     if isinstance(obj, str):
         return obj
     if isinstance(obj, Mapping):

@@ -2,13 +2,13 @@
 
 A complete dataset directory holds ``_manifest.json`` and the parts the manifest lists (a
 version-1 dataset holds ``manifest.json`` instead, which is not a stray; see
-``data.manifest``). Names starting with ``.`` or ``_`` (``_manifest.json`` among them) are
-skipped by Arrow's dataset discovery (``pyarrow.dataset``'s default
-``selector_ignore_prefixes``) and by shell-style globs such as ``*.parquet`` (for ``.``); any
-other entry is a *stray*: a foreign, stale or misnamed file that a reader pointed at the
-directory would read as data. ``open_dataset`` and ``Dataset.verify`` refuse a
-directory holding strays; ``generate`` moves them into ``<dataset>/_quarantine/``, where no
-reader looks.
+``data.manifest.own_legacy_manifest``). Names starting with ``.`` or ``_`` (``_manifest.json``
+among them) are skipped by Arrow's dataset discovery (``pyarrow.dataset``'s default
+``selector_ignore_prefixes``); any other entry is a *stray*: a foreign, stale or misnamed file
+that a reader pointed at the directory would read as data. So is a hidden name ending in
+``.parquet`` (``.x.parquet``, ``_x.parquet``): DuckDB's and polars' ``*.parquet`` globs read
+it. ``open_dataset`` and ``Dataset.verify`` refuse a directory holding strays; ``generate``
+moves them into ``<dataset>/_quarantine/``, where no reader looks.
 
 Anything other than a directory where a dataset directory (or its work directory) should be is
 *displaced*: renamed to ``<name>.displaced-<UTC stamp>`` next to it, which no dataset function
@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from .errors import DatasetError
-from .manifest import LEGACY_MANIFEST
+from .manifest import own_legacy_manifest
 from .schema import PART_PATTERN
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,10 @@ def stray_entries(directory: Path, listed: Collection[str] | None) -> list[str]:
     """
     out = []
     for name in sorted(os.listdir(directory)):
-        if is_ignored(name) or (name == LEGACY_MANIFEST and (Path(directory) / name).is_file()):
+        if is_ignored(name) and name.endswith(".parquet"):
+            out.append(name)  # DuckDB's and polars' *.parquet globs read hidden names too
+            continue
+        if is_ignored(name) or own_legacy_manifest(Path(directory) / name):
             continue  # the manifest, hidden files and the quarantine
         known = PART_PATTERN.match(name) is not None if listed is None else name in listed
         if known:
@@ -111,6 +114,7 @@ def quarantine(directory: Path, names: Iterable[str]) -> list[Path]:
     moved = []
     for name in names:
         target_dir = directory / QUARANTINE
+        displace_non_directory(target_dir)  # a file of that name is moved aside, not written in
         target_dir.mkdir(exist_ok=True)
         target = _free_name(target_dir / name)
         os.rename(directory / name, target)

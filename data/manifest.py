@@ -267,6 +267,9 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     A migration running meanwhile is no problem: when ``manifest.json`` disappears between the
     look for ``_manifest.json`` and its own reading, ``_manifest.json`` is there and is read.
     """
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"The 'directory' argument of read_manifest must be a path (str or "
+                        f"os.PathLike). Got {directory!r} instead.")
     directory = Path(directory)
     if not directory.is_dir():
         if directory.exists():
@@ -289,6 +292,23 @@ def read_manifest(directory: str | os.PathLike) -> dict:
                        "reused).", path)
 
 
+def own_legacy_manifest(path: Path) -> bool:
+    """Whether ``path`` is a dataset's own version-1 ``manifest.json``: a file of that name,
+    either the dataset's only manifest, or one with the hash of its ``_manifest.json`` (a
+    migration interrupted before its removal). Anything else of that name (a user's notes, a
+    folder) is a stray."""
+    path = Path(path)
+    if path.name != LEGACY_MANIFEST or not path.is_file() or path.is_symlink():
+        return False
+    current = path.with_name(MANIFEST)
+    if not (current.exists() or current.is_symlink()):
+        return True
+    try:
+        return _load(path, LEGACY_SCHEMA_VERSION)["hash"] == _load(current, SCHEMA_VERSION)["hash"]
+    except DatasetError:
+        return False
+
+
 def migrate_manifest(directory: str | os.PathLike, *, fsync: bool = True) -> bool:
     """Rewrite a version-1 dataset's ``manifest.json`` as ``_manifest.json`` (version 2).
 
@@ -300,7 +320,9 @@ def migrate_manifest(directory: str | os.PathLike, *, fsync: bool = True) -> boo
     holds the dataset's lock.
 
     Returns:
-        True when something was changed, False when ``directory`` holds no ``manifest.json``.
+        True when something was changed, False when ``directory`` holds no ``manifest.json``
+        of its own (:func:`own_legacy_manifest`; another file of that name is left for the
+        stray checks).
 
     Raises:
         DatasetError: a manifest is invalid (nothing is changed then).
@@ -312,6 +334,8 @@ def migrate_manifest(directory: str | os.PathLike, *, fsync: bool = True) -> boo
     current = directory / MANIFEST
     if current.is_file():
         _load(current, SCHEMA_VERSION)  # an interrupted migration: only the removal is left
+        if not own_legacy_manifest(legacy):
+            return False
     else:
         old = _load(legacy, LEGACY_SCHEMA_VERSION)
         new = {**old, "schema_version": SCHEMA_VERSION,

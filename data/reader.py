@@ -233,6 +233,9 @@ class Dataset:
         """
         if columns is not None:
             columns = self._columns(columns)
+            if not columns:
+                raise ValueError("The 'columns' argument of Dataset.table must name at least "
+                                 "one column (None: all of them). Got [] instead.")
         tables = [t if columns is None else t.select(columns) for _, t in self.iter_parts()]
         return pa.concat_tables(tables)
 
@@ -240,7 +243,11 @@ class Dataset:
         """``columns`` as a list of this dataset's column names, or a clear error."""
         names = as_list(columns, "Dataset.table", "columns", "a list of column names")
         available = column_names(self.inputs)
-        unknown = [c for c in names if not isinstance(c, str) or c not in available]
+        wrong = [c for c in names if not isinstance(c, str)]
+        if wrong:
+            raise TypeError(f"The 'columns' argument of Dataset.table must be a list of column "
+                            f"names (str). Got {wrong[0]!r} in it.")
+        unknown = [c for c in names if c not in available]
         if unknown:
             raise ValueError(f"The 'columns' argument of Dataset.table must name columns of "
                              f"{self.path.name} (one of {available}). Got {unknown[0]!r} "
@@ -328,6 +335,9 @@ class Dataset:
         (``torch.from_numpy``, no copy) unless ``dtype`` asks for a conversion."""
         import torch
 
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            raise TypeError(f"The 'dtype' argument of Dataset.to_torch must be a torch.dtype "
+                            f"(e.g. torch.float32) or None. Got {dtype!r} instead.")
         out = {k: torch.from_numpy(getattr(self, k)) for k in ("x", "y", "dydx")}
         if dtype is not None:
             out = {k: v.to(dtype) for k, v in out.items()}
@@ -374,7 +384,7 @@ def check_strays(path: Path, manifest: dict) -> None:
 
 def check_structure(path: Path, manifest: dict) -> None:
     """The open-time checks of a dataset directory against its (valid) manifest."""
-    m = _DIRNAME.match(path.name)
+    m = _DIRNAME.fullmatch(path.name)
     if m and m.group("hash") != manifest["hash"][:HASH_HEX_DIGITS]:
         raise DatasetError(f"{find_manifest(path) or path / MANIFEST}: the manifest's hash "
                            f"{manifest['hash'][:HASH_HEX_DIGITS]} does not match the directory "

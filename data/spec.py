@@ -161,7 +161,8 @@ class DatasetSpec:
     chunk_paths: int = DEFAULT_CHUNK_PATHS
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name) or len(self.name) > 100:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or \
+                len(self.name) > 100:
             raise ValueError(
                 "The 'name' parameter of DatasetSpec must be 1-100 letters, digits, '_', '.' "
                 f"and single '-' separators, not starting with '.' or '-'. Got {self.name!r}."
@@ -173,8 +174,8 @@ class DatasetSpec:
         if not isinstance(self.antithetic, (bool, np.bool_)):
             _fail("antithetic", "True or False", self.antithetic)
         object.__setattr__(self, "antithetic", bool(self.antithetic))
-        try:
-            precision = np.dtype(self.precision).name
+        try:  # np.dtype(None) is float64: None is refused, not taken for a default
+            precision = repr(None) if self.precision is None else np.dtype(self.precision).name
         except TypeError:
             precision = repr(self.precision)
         if precision not in PRECISIONS:

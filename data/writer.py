@@ -246,12 +246,14 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
                                "system this process sees at the same path.", f)
     strays = []
     for entry in tmp.iterdir():
-        if entry.name in expected or entry.name in (QUARANTINE, MANIFEST):
+        if entry.name in expected or entry.name == QUARANTINE or (
+                entry.name == MANIFEST and entry.is_file() and not entry.is_symlink()):
             continue  # a manifest (of a damaged dataset) is replaced below
-        if entry.name == LEGACY_MANIFEST and entry.is_file():
-            entry.unlink()  # a version-1 manifest (of a damaged dataset): replaced below
-        elif not is_ignored(entry.name):
-            strays.append(entry.name)
+        if entry.name == LEGACY_MANIFEST and _names_hash(entry, spec.hash):
+            entry.unlink()  # this dataset's version-1 manifest (it was damaged): replaced below
+        elif not is_ignored(entry.name) or entry.name == MANIFEST or \
+                entry.name.endswith(".parquet"):
+            strays.append(entry.name)  # another manifest.json among them: kept, not deleted
         elif entry.is_dir():
             shutil.rmtree(entry)
         else:
@@ -390,6 +392,18 @@ def migrate_in_place(root: Path, spec: DatasetSpec, final: Path, *, fsync: bool 
     log.warning("%s: left as a version-1 dataset (its %s, on which readers other than diffml "
                 "fail, is not migrated to %s): %s", final, LEGACY_MANIFEST, MANIFEST, reason)
     return False
+
+
+def _names_hash(path: Path, content_hash: str) -> bool:
+    """Whether the file ``path`` is a JSON object whose ``hash`` is ``content_hash`` (a
+    manifest of this dataset, perhaps damaged otherwise)."""
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 2**24:
+        return False
+    try:
+        text = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(text, dict) and text.get("hash") == content_hash
 
 
 def is_part_file(name: str) -> bool:
