@@ -15,7 +15,11 @@ catch. So the ``diffml`` process a user starts is a small supervisor:
 3. A **watchdog** outlives a SIGKILL of the supervisor: it polls its parent every
    :data:`POLL_S` seconds; when it has been re-parented (the supervisor died without cleaning
    up), it sends SIGTERM to the group, waits :data:`GRACE_S` seconds and sends SIGKILL to the
-   group, itself included.
+   group, itself included. A watchdog that dies is replaced by a new one in the same group.
+4. The command's group is not the terminal's foreground group, so the command and what it
+   starts ignore SIGTTOU (with ``stty tostop`` their first write to the terminal would stop
+   them for ever), and Ctrl-Z (SIGTSTP, which reaches the foreground group only) stops the
+   group with the supervisor; ``fg`` (SIGCONT) resumes both.
 
 The order closes every window: the signal handlers are installed first (a signal that arrives
 before the command exists stops it from starting), then the watchdog starts as the leader of
@@ -83,12 +87,13 @@ def _kill_group(group: int, sig: int) -> None:
         pass
 
 
-def _start_watchdog(starting: list[subprocess.Popen]) -> subprocess.Popen:
-    """The watchdog, leader of a new process group; returns once it ignores the forwarded
-    signals (it writes one line then). The process is put in ``starting`` as soon as it exists,
-    so that a signal handler can kill it, which ends the wait here (``WatchdogFailed``)."""
+def _start_watchdog(starting: list[subprocess.Popen], group: int = 0) -> subprocess.Popen:
+    """The watchdog, leader of a new process group (``group`` 0) or a member of ``group`` (a
+    replacement); returns once it ignores the forwarded signals (it writes one line then). The
+    process is put in ``starting`` as soon as it exists, so that a signal handler can kill it,
+    which ends the wait here (``WatchdogFailed``)."""
     code = _WATCHDOG.format(parent=os.getpid(), poll=POLL_S, grace=GRACE_S)
-    dog = subprocess.Popen([sys.executable, "-S", "-E", "-c", code], process_group=0,
+    dog = subprocess.Popen([sys.executable, "-S", "-E", "-c", code], process_group=group,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, close_fds=True)
     starting.append(dog)
@@ -99,7 +104,10 @@ def _start_watchdog(starting: list[subprocess.Popen]) -> subprocess.Popen:
             raise WatchdogFailed("the supervisor's watchdog did not start; the command was "
                                  "not run")
     except BaseException:  # not ready, or killed by a signal's handler: nothing left behind
-        _kill_group(dog.pid, signal.SIGKILL)
+        if group == 0:
+            _kill_group(dog.pid, signal.SIGKILL)
+        else:  # a replacement is no group leader: only it
+            dog.kill()
         dog.wait()
         raise
     return dog
@@ -135,7 +143,15 @@ def supervise(command: Sequence[str]) -> int:
         elif starting:  # still waiting for the watchdog: end that wait now
             _kill_group(starting[0].pid, signal.SIGKILL)
 
+    def suspend(_signum: int, _frame: object) -> None:  # Ctrl-Z: the group stops with us
+        if group:
+            _kill_group(group[0], signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)  # returns once continued (fg, bg, SIGCONT)
+        if group:
+            _kill_group(group[0], signal.SIGCONT)
+
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     watchdog = None
     code = 0
     try:
@@ -148,8 +164,12 @@ def supervise(command: Sequence[str]) -> int:
         group.append(watchdog.pid)
         if received:  # stopped before the command started: it never runs
             raise _Stopped
-        child = subprocess.Popen(list(command), env=env, process_group=group[0],
-                                 stdin=subprocess.DEVNULL)
+        tty_out = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # inherited through exec
+        try:
+            child = subprocess.Popen(list(command), env=env, process_group=group[0],
+                                     stdin=subprocess.DEVNULL)
+        finally:
+            signal.signal(signal.SIGTTOU, tty_out)
         if received:  # arrived during Popen, perhaps before the child joined the group
             _kill_group(group[0], received[0])
         deadline = None
@@ -158,6 +178,8 @@ def supervise(command: Sequence[str]) -> int:
                 code = child.wait(timeout=POLL_S)
                 break
             except subprocess.TimeoutExpired:
+                if watchdog.poll() is not None and not received:  # killed by someone: replaced
+                    watchdog = _replace_watchdog(group[0])
                 if received and deadline is None:
                     deadline = time.monotonic() + GRACE_S
                 if deadline is not None and time.monotonic() > deadline:
@@ -186,6 +208,19 @@ def supervise(command: Sequence[str]) -> int:
               file=sys.stderr)
         return 128 - code
     return code
+
+
+def _replace_watchdog(group: int) -> subprocess.Popen:
+    """A new watchdog in ``group``, the command's; if none comes up, the group is stopped
+    (SIGTERM, then SIGKILL after :data:`GRACE_S` seconds) rather than left unguarded."""
+    try:
+        return _start_watchdog([], group)
+    except (WatchdogFailed, OSError) as exc:
+        _kill_group(group, signal.SIGTERM)
+        time.sleep(GRACE_S)
+        _kill_group(group, signal.SIGKILL)
+        raise WatchdogFailed(f"the supervisor's watchdog ended and no new one started "
+                             f"({exc}); the command was stopped") from None
 
 
 def raise_on_termination() -> None:

@@ -282,3 +282,96 @@ def test_a_signal_while_the_watchdog_starts_leaves_no_watchdog(tmp_path, monkeyp
     assert [c for c in psutil.Process().children()
             if c.pid not in before and c.status() != psutil.STATUS_ZOMBIE] == []
     assert not marker.exists()
+
+
+def _state(pid: int) -> str:
+    return psutil.Process(pid).status()
+
+
+def _wait_state(pids: list[int], states: set[str], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(_state(p) in states for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_z_stops_the_command_with_the_supervisor_and_fg_resumes_it():
+    """SIGTSTP reaches the terminal's foreground group (the supervisor's) only: the command's
+    group must stop with it, and continue when the supervisor does."""
+    proc, pids = _start_tree()
+    try:
+        proc.send_signal(signal.SIGTSTP)
+        assert _wait_state([proc.pid, *pids], {psutil.STATUS_STOPPED}), \
+            [(p, _state(p)) for p in pids]
+        proc.send_signal(signal.SIGCONT)
+        assert _wait_state([proc.pid, *pids], {psutil.STATUS_SLEEPING, psutil.STATUS_RUNNING})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=supervise.GRACE_S + 5)
+    assert _alive(pids, 1) == []
+
+
+def test_the_command_writes_to_a_terminal_with_tostop():
+    """Under ``stty tostop`` a background group's first write to the terminal stops it
+    (SIGTTOU): the command, in a group of its own, must still print and end."""
+    import pty
+    import select
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the session leader of a new terminal, in its foreground group
+        code = 70
+        try:
+            attrs = termios.tcgetattr(0)
+            attrs[3] |= termios.TOSTOP
+            termios.tcsetattr(0, termios.TCSANOW, attrs)
+            os.chdir(ROOT)
+            code = supervise.supervise([sys.executable, "-c", "print('written')"])
+        finally:
+            os._exit(code)
+    out, deadline = b"", time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # EIO: the terminal's last user has gone
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif os.waitpid(pid, os.WNOHANG) != (0, 0):
+            break
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the supervised command hung on the terminal; got {out!r}")
+    os.close(fd)
+    assert b"written" in out
+
+
+def test_a_killed_watchdog_is_replaced():
+    proc, pids = _start_tree()
+    try:
+        dog = next(p for p in psutil.Process(proc.pid).children()
+                   if "-S" in p.cmdline() and "-E" in p.cmdline())
+        group = os.getpgid(dog.pid)
+        dog.kill()
+        deadline = time.monotonic() + 10
+        new = []
+        while time.monotonic() < deadline and not new:
+            new = [p for p in psutil.Process(proc.pid).children()
+                   if p.pid != dog.pid and "-S" in p.cmdline() and "-E" in p.cmdline()
+                   and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.1)
+        assert new and os.getpgid(new[0].pid) == group
+        others = [p for p in pids if p != dog.pid]
+        proc.kill()  # the new watchdog cleans up after a SIGKILL of the supervisor
+        proc.wait()
+        assert _alive(others + [new[0].pid], supervise.GRACE_S + 5) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
