@@ -90,6 +90,44 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _writer_gone(name: str, age: float, space: str) -> bool:
+    """Whether the writer of the work folder ``name`` (``...tmp-<pid>@<host>-*``), untouched
+    for ``age`` seconds, has gone: a process of this host (``space``) that no longer runs, or
+    one of another host or of no recorded owner after :data:`FOREIGN_WORK_SECONDS`."""
+    m = _WORK.search(name)
+    if m and m["host"] == space:
+        return not pid_alive(int(m["pid"]))
+    return age > FOREIGN_WORK_SECONDS
+
+
+def work_name(prefix: str) -> str:
+    """A work folder name for this process, ``<prefix>.tmp-<pid>@<host>-work``, which
+    :func:`abandoned_work` recognises once the process has gone."""
+    import data
+
+    return f"{prefix}.tmp-{os.getpid()}@{data.process_space()}-work"
+
+
+def abandoned_work(folder: Path, prefix: str) -> list[Path]:
+    """The work folders ``<prefix>.tmp-*`` (:func:`work_name`) in ``folder`` whose writer has
+    gone (killed by SIGKILL or the OOM killer: its ``finally`` never ran)."""
+    import data
+
+    space, now, out = data.process_space(), time.time(), []
+    try:
+        paths = sorted(folder.glob(f"{prefix}.tmp-*"))
+    except OSError:
+        return out
+    for path in paths:
+        try:
+            if path.is_dir() and not path.is_symlink() and _writer_gone(
+                    path.name, now - path.stat().st_mtime, space):
+                out.append(path)
+        except OSError:
+            continue
+    return out
+
+
 def sweep(root: Path, now: float | None = None) -> list[str]:
     """Remove the work folders that killed runs left in the cache folder ``root``, and return
     their names: ``.<key>.tmp-<pid>@<host>-*`` of a process of this host that no longer runs,
@@ -111,11 +149,7 @@ def sweep(root: Path, now: float | None = None) -> list[str]:
         except OSError:
             continue
         if ".tmp-" in path.name:
-            m = _WORK.search(path.name)
-            if m and m["host"] == space:
-                dead = not pid_alive(int(m["pid"]))
-            else:
-                dead = age > FOREIGN_WORK_SECONDS
+            dead = _writer_gone(path.name, age, space)
         else:  # set aside by discard at the time in its name (a rename keeps the mtime)
             m = _STALE.search(path.name)
             dead = m is not None and now - int(m["ns"]) / 1e9 > STALE_SECONDS

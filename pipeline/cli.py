@@ -649,7 +649,8 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     for mode in s.training.modes:  # checked before any training, not after it
         _free_target(output / f"{s.id}-{mode}", force)
     _dataset_root(cfg, [s])
-    work = output / f".train-{s.id}-{os.getpid()}"  # a run directory of its own
+    _sweep_work(output, f".train-{s.id}", output)
+    work = _work_folder(output, f".train-{s.id}")  # a run directory of its own
     show = console.is_terminal if progress is None else progress
     try:
         with _TrainProgress(s, show) as bar:
@@ -676,6 +677,30 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
                   f"{r['value_rmse']:.3g}" + (f"  Greek RMSE: {named}" if named else ""),
                   highlight=False, soft_wrap=True)
     out.print("models: " + ", ".join(str(output / Path(r).name) for r in res["models"].values()))
+
+
+def _sweep_work(output: Path, prefix: str, models: Path) -> None:
+    """Remove the work folders ``prefix`` of killed ``train`` / ``pinn`` commands in
+    ``output``; a model one of them had set aside (``replaced-<name>``, see
+    :func:`_move_into_place`) whose place in ``models`` is empty is put back first."""
+    import shutil
+
+    from .cache import abandoned_work
+
+    for path in abandoned_work(output, prefix):
+        for old in path.glob("replaced-*"):
+            place = models / old.name[len("replaced-"):]
+            if not (place.exists() or place.is_symlink()):
+                os.replace(old, place)
+                log.warning("%s: put back from the work folder of a killed command", place)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _work_folder(output: Path, prefix: str) -> Path:
+    """This command's work folder in ``output`` (:func:`pipeline.cache.work_name`)."""
+    from .cache import work_name
+
+    return output / work_name(prefix)
 
 
 def _move_into_place(new: Path, dst: Path, force: bool, work: Path) -> None:
@@ -721,7 +746,8 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     _free_target(dst, force)
     # trained in a work folder of its own (its cache in OUTPUT/.cache), moved into place only
     # once complete: an existing PINN stays until then, whatever ends the training
-    work = output / f".pinn-{s.id}-{os.getpid()}"
+    _sweep_work(output, f".pinn-{s.id}", output / "models")
+    work = _work_folder(output, f".pinn-{s.id}")
     try:
         (work / "models").mkdir(parents=True, exist_ok=True)
         res = pinn_step.run(cfg, s, reference_step(cfg, s, work), work)
@@ -777,6 +803,9 @@ def serve(config: ConfigArg,
     cfg = _load(config, set_, params)
     _check_gpus(cfg, None)
     _check_cron(cron)
+    if name is not None and (not name.strip() or any(c in name for c in "/%")):
+        _fail(f"--name: a deployment name, not empty and without '/' or '%'; got "
+              f"{name[:100]!r}", 2)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
@@ -804,7 +833,9 @@ def _check_cron(cron: str) -> None:
     """``--cron``: five cron fields (minute hour day month weekday), exit 2 otherwise."""
     from prefect.client.schemas.schedules import CronSchedule
 
-    try:
+    try:  # Prefect also takes a sixth field (seconds: a run every second) and @daily
+        if len(cron.split()) != 5 or cron.lstrip().startswith("@"):
+            raise ValueError(cron)
         CronSchedule(cron=cron)
     except Exception:  # noqa: BLE001 - pydantic's message spans lines; ours is one
         _fail(f"--cron: must be a cron schedule of five fields (minute hour day month "

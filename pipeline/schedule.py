@@ -16,11 +16,13 @@ or writes is then under the roots of a config the operator placed in an allowed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
 
@@ -149,6 +151,32 @@ def serve(config: Path, *, cron: str, name: str, output: Path | None, sets: list
     os.environ[SETS_ENV] = json.dumps(list(sets))
     if output is not None:
         os.environ[OUTPUT_ENV] = str(Path(output).resolve())
+    from prefect.runner import Runner
+
+    with _sigterm_unwinds(Runner):
+        _serve(name, cron, config, output, sets, params)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds(runner: type) -> Iterator[None]:
+    """Prefect's ``Runner.start`` replaces the SIGTERM handler with ``Runner.handle_sigterm``
+    (it stops the runner and calls ``sys.exit`` inside the signal handler: a coroutine never
+    awaited, and during a served run a traceback). Meanwhile SIGTERM unwinds like Ctrl-C, as
+    in every other command (:func:`pipeline.supervise.raise_on_termination`)."""
+    original = runner.handle_sigterm
+
+    def unwind(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt("received SIGTERM")
+
+    runner.handle_sigterm = unwind
+    try:
+        yield
+    finally:
+        runner.handle_sigterm = original
+
+
+def _serve(name: str, cron: str, config: Path, output: Path | None, sets: list[str],
+           params: Path | None) -> None:
     scheduled.serve(
         name=name, cron=cron,
         parameters={"config": str(Path(config).resolve()),

@@ -301,3 +301,41 @@ def test_serve_bad_cron_and_unreachable_api_are_one_line(tmp_path):
     assert res.returncode == 2 and len(lines) == 1, (res.stdout, res.stderr)
     assert lines[0].startswith("error: environment variable PREFECT_API_URL: no Prefect server "
                                "answers at 'http://127.0.0.1:9/api'")
+
+
+def test_sigterm_stops_serve_in_one_line(tmp_path, small_config):
+    """SIGTERM, the way a service manager stops ``diffml serve``, ends it like Ctrl-C: one line
+    from the supervisor, no warning of a coroutine never awaited, no traceback (Prefect's runner
+    installs a SIGTERM handler of its own that calls sys.exit inside the signal handler)."""
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false",
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    bin_dir = Path(sys.executable).parent
+    server = subprocess.Popen([str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "serve.log"
+    serve = None
+    try:
+        assert _wait_healthy(port)
+        with open(log, "wb") as sink:
+            serve = subprocess.Popen([str(bin_dir / "diffml"), "serve", str(small_config),
+                                      "--cron", "0 2 * * *", "--name", "sigterm"], env=env,
+                                     stdout=sink, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and b"is being served" not in log.read_bytes():
+            time.sleep(0.5)
+        assert b"is being served" in log.read_bytes(), log.read_text()
+        serve.send_signal(signal.SIGTERM)  # the supervisor, as a service manager would
+        assert serve.wait(timeout=30) == 128 + signal.SIGTERM
+        text = log.read_text()
+        assert "Traceback" not in text and "never awaited" not in text, text
+        assert text.strip().splitlines()[-1] == ("diffml: stopped by SIGTERM; every process of "
+                                                 "the command has ended")
+    finally:
+        for proc in (serve, server):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
