@@ -171,21 +171,25 @@ def find_previous_runs(
     root = Path(runs_root)
     if not root.is_dir():
         return []
-    found: list[tuple[str, int, Path]] = []
+    candidates: list[tuple[str, int, Path]] = []
     for d in root.iterdir():
         parsed = split_run_dir(d)
         if parsed is None or parsed[0] != name or not d.is_dir():
             continue
         if before is not None and parsed[1] >= before:
             continue
+        candidates.append((parsed[1], _same_second_index(d), d))
+    candidates.sort(reverse=True)
+    out: list[Path] = []
+    for _, _, d in candidates:  # newest first, read only until ``limit`` are found
+        if limit is not None and len(out) >= limit:
+            break
         try:
             load_metrics(d)
         except (OSError, ValueError):
             continue
-        found.append((parsed[1], _same_second_index(d), d))
-    found.sort(reverse=True)
-    out = [d for _, _, d in found]
-    return out if limit is None else out[:limit]
+        out.append(d)
+    return out
 
 
 def get_metric(scenario: Mapping[str, Any] | None, path: str) -> float | None:

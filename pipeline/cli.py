@@ -768,7 +768,8 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     from evaluation.report import build_report
 
     if not run_dir.is_dir():
-        _fail(f"{run_dir} is not a run directory (no such directory)", 2)
+        why = "a file, not a directory" if run_dir.exists() else "no such directory"
+        _fail(f"{run_dir} is not a run directory ({why})", 2)
     if not (run_dir / "metrics.json").is_file():
         _fail(f"{run_dir} has no metrics.json", 2)
     from evaluation.trend import load_metrics

@@ -161,3 +161,31 @@ def test_a_hand_edited_stamp_gives_no_history_not_no_report(tmp_path: Path,
     _edit(runs[-1], lambda m: m["run"].update(stamp="yesterday"))
     html = build_report(runs[-1]).read_text(encoding="utf-8")
     assert "run.stamp &#39;yesterday&#39; is not a stamp YYYYmmddTHHMMSSZ" in html
+
+
+def test_previous_runs_are_read_only_up_to_the_limit(tmp_path: Path, monkeypatch) -> None:
+    """Years of nightly runs: finding the last few reads those, newest first, not every one
+    (a damaged newer run is skipped and the next one taken)."""
+    import evaluation.trend as trend
+
+    runs = make_history(tmp_path, (1.0, 1.0, 1.0), fail_worst_of=False)
+    (runs[1] / "metrics.json").write_text("{")  # damaged
+    read = []
+    real = trend.load_metrics
+    monkeypatch.setattr(trend, "load_metrics", lambda d: (read.append(Path(d).name), real(d))[1])
+    later = "20261201T000000Z"
+    assert find_previous_runs(tmp_path, "nightly", before=later, limit=1) == [runs[2]]
+    assert read == [runs[2].name]
+    read.clear()
+    assert find_previous_runs(tmp_path, "nightly", before=later, limit=2) == [runs[2], runs[0]]
+    assert read == [runs[2].name, runs[1].name, runs[0].name]
+
+
+def test_every_link_of_the_report_has_its_anchor(tmp_path: Path, no_render: None) -> None:
+    """A failed scenario has no shape-check section: the summary must not link to one."""
+    import re
+
+    html = build_report(make_run(tmp_path)).read_text(encoding="utf-8")  # worst_of failed
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    links = set(re.findall(r'href="#([^"]+)"', html))
+    assert links and links <= ids, sorted(links - ids)

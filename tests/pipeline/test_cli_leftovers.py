@@ -62,3 +62,14 @@ def test_serve_refuses_a_bad_deployment_name(small_config, name):
     assert res.output.strip().splitlines() == [
         "error: --name: a deployment name, not empty and without '/' or '%'; got "
         f"{name!r}"]
+
+
+def test_report_of_a_file_says_it_is_a_file(tmp_path):
+    f = tmp_path / "metrics.json"
+    f.write_text("{}")
+    res = runner.invoke(app, ["report", str(f)])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"error: {f} is not a run directory (a file, not a directory)"]
+    res = runner.invoke(app, ["report", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "(no such directory)" in res.output
