@@ -18,6 +18,7 @@ the field, the allowed range and the value.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -571,7 +572,8 @@ def _format(exc: ValidationError, raw: dict) -> str:
             loc[1] = f"<{sid}>" if ok else f"[{loc[1]}]"
         where = ".".join(str(p) for p in loc) or "(top level)"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {limits.shown(value)})"
+        shown = " (got a mapping)" if isinstance(value, dict) else \
+            f" (got {limits.shown(value)})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -579,8 +581,9 @@ def _format(exc: ValidationError, raw: dict) -> str:
             msg = msg.replace("Input should be", "allowed values:")
         elif err["type"] == "value_error":
             msg, shown = msg.removeprefix("Value error, "), ""
-        elif err["type"] == "string_type" and isinstance(value, (int, float)):
-            shown += "; quote it to keep it text (an unquoted 2e3 or 10 is a number)"
+        elif err["type"] == "string_type" and isinstance(value, (int, float, dt.date)):
+            shown += ("; quote it to keep it text (an unquoted 2e3 or 10 is a number, "
+                      "2026-01-01 a date)")
         line = f"{where}: {msg}{shown}"
         if line not in lines:
             lines.append(line)

@@ -88,6 +88,12 @@ def test_exponent_numbers_are_numbers(small_config, tmp_path):
 def test_a_number_where_text_is_expected_says_to_quote_it(small_config):
     with pytest.raises(ConfigError, match=r"name: .*got 1000.0\); quote it to keep it text"):
         load_config(small_config, ["name=1e3"])
+    with pytest.raises(ConfigError, match=r"name: .*\(got datetime.date\(2026, 1, 1\)\); quote "
+                       r"it to keep it text \(.*2026-01-01 a date\)"):
+        load_config(small_config, ["name=2026-01-01"])
+    with pytest.raises(ConfigError, match=r"name: Input should be a valid string \(got a "
+                       r"mapping\)"):
+        load_config(small_config, ["name={a: 1}"])
 
 
 def test_set_into_a_plain_list_says_to_set_it_whole(small_config):
