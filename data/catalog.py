@@ -187,15 +187,19 @@ def _held(root: Path, dirname: str) -> bool:
     except ImportError:  # pragma: no cover
         return False
     lock = root / f".{dirname}.lock"
-    try:  # read-only is enough for flock (a read-only store, another user's lock file)
+    try:  # read-only (a read-only store, another user's lock file)
         fd = os.open(lock, os.O_RDONLY)
     except FileNotFoundError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # cannot tell: taken as held, so that nothing is removed under a writer
+        return True
+    try:  # a shared lock conflicts with the writer's exclusive one and needs no write access
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # (an exclusive one does on NFS)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return False
     except BlockingIOError:
+        return True
+    except OSError:
         return True
     finally:
         os.close(fd)

@@ -246,9 +246,10 @@ def finalize(tmp: Path, final: Path, spec: DatasetSpec, parts: list[PartInfo], *
                                "system this process sees at the same path.", f)
     strays = []
     for entry in tmp.iterdir():
-        if entry.name in expected or entry.name == QUARANTINE or (
-                entry.name == MANIFEST and entry.is_file() and not entry.is_symlink()):
-            continue  # a manifest (of a damaged dataset) is replaced below
+        if entry.name in expected or entry.name == QUARANTINE:
+            continue
+        if entry.name == MANIFEST and _names_hash(entry, spec.hash):
+            continue  # this dataset's manifest (it was damaged): replaced below
         if entry.name == LEGACY_MANIFEST and _names_hash(entry, spec.hash):
             entry.unlink()  # this dataset's version-1 manifest (it was damaged): replaced below
         elif not is_ignored(entry.name) or entry.name == MANIFEST or \

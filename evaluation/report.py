@@ -1073,8 +1073,8 @@ def _xva_rows(arrays: Mapping[str, Any], main: str,
 
 
 def _duration(started: Any, finished: Any) -> str:
-    """The run's wall time from its ISO stamps; empty where one is missing, naive (no UTC
-    offset) or later than the other."""
+    """The run's wall time from its ISO stamps; empty where one is missing or unreadable, only
+    one carries a UTC offset, or the start is later than the finish."""
     try:
         a = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
         b = datetime.fromisoformat(str(finished).replace("Z", "+00:00"))

@@ -101,11 +101,11 @@ def _writer_gone(name: str, age: float, space: str) -> bool:
 
 
 def work_name(prefix: str) -> str:
-    """A work folder name for this process, ``<prefix>.tmp-<pid>@<host>-work``, which
-    :func:`abandoned_work` recognises once the process has gone."""
+    """The start of a work folder name for this process, ``<prefix>.tmp-<pid>@<host>``; with
+    ``-<random>`` appended, :func:`abandoned_work` recognises it once the process has gone."""
     import data
 
-    return f"{prefix}.tmp-{os.getpid()}@{data.process_space()}-work"
+    return f"{prefix}.tmp-{os.getpid()}@{data.process_space()}"
 
 
 def abandoned_work(folder: Path, prefix: str) -> list[Path]:
@@ -114,14 +114,18 @@ def abandoned_work(folder: Path, prefix: str) -> list[Path]:
     import data
 
     space, now, out = data.process_space(), time.time(), []
+    legacy = re.compile(re.escape(prefix) + r"-(?P<pid>\d+)")  # <prefix>-<pid>, older versions
     try:
-        paths = sorted(folder.glob(f"{prefix}.tmp-*"))
+        paths = sorted(folder.glob(f"{prefix}.tmp-*")) + sorted(folder.glob(f"{prefix}-*"))
     except OSError:
         return out
     for path in paths:
         try:
-            if path.is_dir() and not path.is_symlink() and _writer_gone(
-                    path.name, now - path.stat().st_mtime, space):
+            if not path.is_dir() or path.is_symlink():
+                continue
+            old = legacy.fullmatch(path.name)
+            if old is not None and not pid_alive(int(old["pid"])) or old is None and \
+                    _writer_gone(path.name, now - path.stat().st_mtime, space):
                 out.append(path)
         except OSError:
             continue

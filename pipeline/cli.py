@@ -23,6 +23,8 @@ app.add_typer(datasets_app, name="datasets")
 console = Console(stderr=True)
 out = Console()
 log = logging.getLogger("diffml.cli")
+#: Characters Prefect refuses in a deployment name (``prefect.types.names.BANNED_CHARACTERS``).
+BANNED_NAME_CHARS = ("/", "%", "&", ">", "<")
 
 
 def _version(value: bool) -> None:
@@ -646,10 +648,10 @@ def train(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenari
     s = _chosen(cfg, [scenario])[0]
     _check_gpus(cfg, None, [], cluster=False)
     _folder("--output", output, writable=True)
+    _sweep_work(output, f".train-{s.id}", output)  # may put a model back: before the checks
     for mode in s.training.modes:  # checked before any training, not after it
         _free_target(output / f"{s.id}-{mode}", force)
     _dataset_root(cfg, [s])
-    _sweep_work(output, f".train-{s.id}", output)
     work = _work_folder(output, f".train-{s.id}")  # a run directory of its own
     show = console.is_terminal if progress is None else progress
     try:
@@ -690,17 +692,25 @@ def _sweep_work(output: Path, prefix: str, models: Path) -> None:
     for path in abandoned_work(output, prefix):
         for old in path.glob("replaced-*"):
             place = models / old.name[len("replaced-"):]
-            if not (place.exists() or place.is_symlink()):
-                os.replace(old, place)
-                log.warning("%s: put back from the work folder of a killed command", place)
+            try:
+                if not (place.exists() or place.is_symlink()):
+                    place.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(old, place)
+                    log.warning("%s: put back from the work folder of a killed command", place)
+            except OSError as exc:  # e.g. another command sweeping the same folder
+                log.warning("%s: not put back from %s (%s)", place, path, exc)
         shutil.rmtree(path, ignore_errors=True)
 
 
 def _work_folder(output: Path, prefix: str) -> Path:
-    """This command's work folder in ``output`` (:func:`pipeline.cache.work_name`)."""
+    """A new work folder of this command in ``output`` (:func:`pipeline.cache.work_name`,
+    with a random part: a later command of the same pid never takes it for its own)."""
+    import tempfile
+
     from .cache import work_name
 
-    return output / work_name(prefix)
+    output.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=work_name(prefix) + "-", dir=output))
 
 
 def _move_into_place(new: Path, dst: Path, force: bool, work: Path) -> None:
@@ -742,11 +752,11 @@ def pinn(config: ConfigArg, scenario: Annotated[str, typer.Option(help="Scenario
     if s.pinn is None or not s.pinn.enabled:
         _fail(f"scenario {scenario!r} has no enabled 'pinn' section", 2)
     _folder("--output", output, writable=True)
+    _sweep_work(output, f".pinn-{s.id}", output / "models")  # may put a PINN back: first
     dst = output / "models" / f"{s.id}-pinn"
     _free_target(dst, force)
     # trained in a work folder of its own (its cache in OUTPUT/.cache), moved into place only
     # once complete: an existing PINN stays until then, whatever ends the training
-    _sweep_work(output, f".pinn-{s.id}", output / "models")
     work = _work_folder(output, f".pinn-{s.id}")
     try:
         (work / "models").mkdir(parents=True, exist_ok=True)
@@ -804,9 +814,9 @@ def serve(config: ConfigArg,
     cfg = _load(config, set_, params)
     _check_gpus(cfg, None)
     _check_cron(cron)
-    if name is not None and (not name.strip() or any(c in name for c in "/%")):
-        _fail(f"--name: a deployment name, not empty and without '/' or '%'; got "
-              f"{name[:100]!r}", 2)
+    if name is not None and (not name.strip() or any(c in name for c in BANNED_NAME_CHARS)):
+        _fail(f"--name: a deployment name, not empty and without any of "
+              f"{' '.join(BANNED_NAME_CHARS)}; got {name[:100]!r}", 2)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)

@@ -572,8 +572,8 @@ def _format(exc: ValidationError, raw: dict) -> str:
             loc[1] = f"<{sid}>" if ok else f"[{loc[1]}]"
         where = ".".join(str(p) for p in loc) or "(top level)"
         value = err.get("input")
-        shown = " (got a mapping)" if isinstance(value, dict) else \
-            f" (got {limits.shown(value)})"
+        shown = "" if err["type"] == "missing" else " (got a mapping)" \
+            if isinstance(value, dict) else f" (got {limits.shown(value)})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

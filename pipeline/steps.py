@@ -175,7 +175,8 @@ def agreement(checks: dict[str, dict[str, Any]], tolerance: float | None) -> dic
     differences (``value_relative``, ``greek_relative`` of :func:`cross_check`: RMS of the
     difference over the reference's RMS on the test set); gammas are not (second differences
     of an FD grid are themselves a few per mille off). A quantity with a zero reference scale
-    has no relative difference and is skipped; a non-finite one fails.
+    has no relative difference and is skipped; a non-finite one fails the gate (with no
+    gate, ``tolerance`` None, it is only recorded).
 
     Returns:
         ``tolerance``; ``worst``: ``{"check", "quantity", "relative"}`` of the largest relative
@@ -191,7 +192,7 @@ def agreement(checks: dict[str, dict[str, Any]], tolerance: float | None) -> dic
                 continue
             if not math.isfinite(rel):
                 worst = {"check": name, "quantity": quantity, "relative": None}
-                return {"tolerance": tolerance, "worst": worst, "passed": False}
+                return {"tolerance": tolerance, "worst": worst, "passed": tolerance is None}
             if worst is None or rel > worst["relative"]:
                 worst = {"check": name, "quantity": quantity, "relative": float(rel)}
     passed = tolerance is None or worst is None or worst["relative"] <= tolerance

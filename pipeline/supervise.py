@@ -146,9 +146,15 @@ def supervise(command: Sequence[str]) -> int:
     def suspend(_signum: int, _frame: object) -> None:  # Ctrl-Z: the group stops with us
         if group:
             _kill_group(group[0], signal.SIGSTOP)
-        os.kill(os.getpid(), signal.SIGSTOP)  # returns once continued (fg, bg, SIGCONT)
-        if group:
-            _kill_group(group[0], signal.SIGCONT)
+        # stop the way the terminal meant (the kernel drops it in an orphaned process group);
+        # this returns once we are continued (fg, bg, SIGCONT), or at once if it was dropped
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)
+        finally:
+            signal.signal(signal.SIGTSTP, suspend)
+            if group:
+                _kill_group(group[0], signal.SIGCONT)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
@@ -179,7 +185,7 @@ def supervise(command: Sequence[str]) -> int:
                 break
             except subprocess.TimeoutExpired:
                 if watchdog.poll() is not None and not received:  # killed by someone: replaced
-                    watchdog = _replace_watchdog(group[0])
+                    watchdog = _replace_watchdog(group[0], child)
                 if received and deadline is None:
                     deadline = time.monotonic() + GRACE_S
                 if deadline is not None and time.monotonic() > deadline:
@@ -187,7 +193,8 @@ def supervise(command: Sequence[str]) -> int:
     except _Stopped:
         pass
     except WatchdogFailed as exc:
-        print(f"diffml: {exc}", file=sys.stderr)
+        if not received:  # else the stop's own line below says what happened
+            print(f"diffml: {exc}", file=sys.stderr)
         code = 1
     finally:
         if group:
@@ -210,17 +217,21 @@ def supervise(command: Sequence[str]) -> int:
     return code
 
 
-def _replace_watchdog(group: int) -> subprocess.Popen:
+def _replace_watchdog(group: int, child: subprocess.Popen) -> subprocess.Popen:
     """A new watchdog in ``group``, the command's; if none comes up, the group is stopped
-    (SIGTERM, then SIGKILL after :data:`GRACE_S` seconds) rather than left unguarded."""
+    (SIGTERM, then SIGKILL once ``child`` has ended or after :data:`GRACE_S` seconds) rather
+    than left unguarded."""
     try:
         return _start_watchdog([], group)
-    except (WatchdogFailed, OSError) as exc:
+    except (WatchdogFailed, OSError):
         _kill_group(group, signal.SIGTERM)
-        time.sleep(GRACE_S)
+        try:
+            child.wait(timeout=GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
         _kill_group(group, signal.SIGKILL)
-        raise WatchdogFailed(f"the supervisor's watchdog ended and no new one started "
-                             f"({exc}); the command was stopped") from None
+        raise WatchdogFailed("the supervisor's watchdog ended and no new one started; the "
+                             "command was stopped") from None
 
 
 def raise_on_termination() -> None:

@@ -47,7 +47,7 @@ def fitted():
 @pytest.mark.parametrize("ridge", [0.0, RIDGE, 1e-3])
 def test_solve_is_the_minimiser_of_the_regressor_loss_in_the_output_layer(ridge) -> None:
     """At the solve the gradient in (w, b) of the output layer of the loss plus
-    ridge ||(w, b) - (w, b)_Adam||^2 vanishes (a stationary point of a convex quadratic, so the
+    ridge ||w - w_Adam||^2 vanishes (a stationary point of a convex quadratic, so the
     minimiser), the loss does not go up, and the returned number is the loss recomputed from its
     definition."""
     x, y, dydx = _data()
@@ -58,8 +58,7 @@ def test_solve_is_the_minimiser_of_the_regressor_loss_in_the_output_layer(ridge)
     before = float(_loss(reg, x, y, dydx).detach())
     after = solve_output_layer(reg, x, y, dydx, ridge=ridge)
     loss = _loss(reg, x, y, dydx)
-    objective = loss + ridge * sum(torch.sum((p - a) ** 2) for p, a in
-                                   zip([net.weights[-1], net.biases[-1]], adam, strict=True))
+    objective = loss + ridge * torch.sum((net.weights[-1] - adam[0]) ** 2)  # b not penalised
     gw, gb = torch.autograd.grad(objective, [net.weights[-1], net.biases[-1]])
     # the loss is O(1e-2) in scaled units; Adam's 8 epochs leave a gradient far above this
     assert float(gw.abs().max()) < 1e-10 and float(gb.abs().max()) < 1e-10
@@ -121,3 +120,11 @@ def test_a_long_forward_does_not_blow_up_beyond_the_training_states() -> None:
     ref = fd.price(spots)
     err = np.sqrt(np.mean((sol.predict(spots[:, None]) - ref) ** 2) / np.mean(ref**2))
     assert err < 1e-2
+
+
+@pytest.mark.parametrize("ridge", [-1e-10, float("nan"), float("inf"), "1e-10"])
+def test_a_bad_ridge_is_refused(fitted, ridge) -> None:
+    reg, x, y, dydx = fitted
+    with pytest.raises(ValueError, match="'ridge' argument of solve_output_layer must be a "
+                       "finite number >= 0"):
+        solve_output_layer(reg, x, y, dydx, ridge=ridge)

@@ -39,11 +39,20 @@ def test_a_killed_commands_work_folder_is_removed_and_its_set_aside_model_put_ba
     (models / "other-pinn").mkdir(parents=True)
     live = _work(out, ".pinn-bs", os.getpid())  # a running command's: untouched
     other_scenario = _work(out, ".pinn-heston", _dead_pid())
+    legacy = out / f".pinn-bs-{_dead_pid()}"  # the name older versions gave it
+    (legacy / "models").mkdir(parents=True)
     _sweep_work(out, ".pinn-bs", models)
     assert (models / "bs-pinn" / "weights.pt").read_text() == "old"
-    assert not dead.exists() and not also.exists()
+    assert not dead.exists() and not also.exists() and not legacy.exists()
     assert live.is_dir() and other_scenario.is_dir()
-    assert _work_folder(out, ".pinn-bs") == live
+    new = _work_folder(out, ".pinn-bs")  # a fresh folder, never a live or dead one's
+    assert new.is_dir() and new not in (live, dead, also)
+    assert new.name.startswith(f".pinn-bs.tmp-{os.getpid()}@{data.process_space()}-")
+    os.rmdir(new)
+    pid = _dead_pid()
+    os.rename(live, out / live.name.replace(f"-{os.getpid()}@", f"-{pid}@"))
+    _sweep_work(out, ".pinn-bs", models)  # once its process has gone, a random suffix too
+    assert not list(out.glob(".pinn-bs.*"))
 
 
 @pytest.mark.parametrize("cron", ["* * * * * *", "*/5 * * * * *", "@daily", "0 2 * *"])
@@ -55,13 +64,17 @@ def test_serve_refuses_a_cron_that_is_not_five_fields(small_config, cron):
         f"UTC), e.g. '0 2 * * *'; got {cron!r}"]
 
 
-@pytest.mark.parametrize("name", ["bad/name", "50%", "", "  "])
+@pytest.mark.parametrize("name", ["bad/name", "50%", "a&b", "a>b", "a<b", "", "  "])
 def test_serve_refuses_a_bad_deployment_name(small_config, name):
+    """Prefect's own banned characters (prefect.types.names.BANNED_CHARACTERS)."""
+    from prefect.types.names import BANNED_CHARACTERS
+
     res = runner.invoke(app, ["serve", str(small_config), "--name", name])
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [
-        "error: --name: a deployment name, not empty and without '/' or '%'; got "
+        "error: --name: a deployment name, not empty and without any of / % & > <; got "
         f"{name!r}"]
+    assert set(BANNED_CHARACTERS) <= set("/%&><")
 
 
 def test_report_of_a_file_says_it_is_a_file(tmp_path):

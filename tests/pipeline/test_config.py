@@ -94,6 +94,9 @@ def test_a_number_where_text_is_expected_says_to_quote_it(small_config):
     with pytest.raises(ConfigError, match=r"name: Input should be a valid string \(got a "
                        r"mapping\)"):
         load_config(small_config, ["name={a: 1}"])
+    with pytest.raises(ConfigError) as missing:  # a missing field is not "got a mapping"
+        load_config(small_config, ["scenarios.bs.test={n: 3}"])
+    assert "Field required" in str(missing.value) and "got a mapping" not in str(missing.value)
 
 
 def test_set_into_a_plain_list_says_to_set_it_whole(small_config):

@@ -44,11 +44,14 @@ def test_edge_cases_of_the_gate():
     assert agreement({}, 1e-2) == {"tolerance": 1e-2, "worst": None, "passed": True}
     off = agreement({"fd": _check(0.5)}, None)
     assert off["passed"] is True and off["worst"]["relative"] == 0.5
-    # a non-finite difference fails whatever the tolerance, and says so
+    # a non-finite difference fails the gate, and says so; without a gate it is recorded
     bad = agreement({"fd": _check(1e-6, spot=math.nan)}, 1e-2)
     assert bad == {"tolerance": 1e-2, "passed": False,
                    "worst": {"check": "fd", "quantity": "spot Greek", "relative": None}}
     assert "spot Greek differs by not finite" in disagreement_line("fd", bad)
+    assert agreement({"fd": _check(math.nan)}, None) == {
+        "tolerance": None, "passed": True,
+        "worst": {"check": "fd", "quantity": "value", "relative": None}}
 
 
 @pytest.mark.parametrize("value", ["0", "-0.01", "nan", "inf", "abc"])

@@ -19,6 +19,8 @@ much where they run to thousands.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -47,10 +49,14 @@ def solve_output_layer(reg, X: np.ndarray, y: np.ndarray, dydx: np.ndarray,
                        ridge: float = RIDGE) -> float:
     """Replace the output layer of the fitted ``DifferentialRegressor`` ``reg`` by the exact
     minimiser of its training loss on (X (n, d), y (n,), dydx (n, d)), hidden layers fixed,
-    plus ``ridge`` times the squared distance from Adam's output layer (``0``: none).
+    plus ``ridge`` (finite, >= 0; ``0``: none) times the squared distance of the weights w from
+    Adam's (the intercept b is not penalised).
 
     Returns the loss after the solve (scaled units, without the ridge term), which is never
     above the loss before it."""
+    if not (isinstance(ridge, (int, float)) and math.isfinite(ridge) and ridge >= 0.0):
+        raise ValueError(f"The 'ridge' argument of solve_output_layer must be a finite number "
+                         f">= 0. Got {ridge!r} instead.")
     s = reg.scaler_
     net = reg.network_
     d = X.shape[1]
@@ -77,7 +83,7 @@ def solve_output_layer(reg, X: np.ndarray, y: np.ndarray, dydx: np.ndarray,
     r = np.concatenate(rhs)
     adam = np.concatenate([net.weights[-1].detach().to(dtype).cpu().numpy().ravel(),
                            net.biases[-1].detach().to(dtype).cpu().numpy().ravel()])
-    penalty = np.sqrt(ridge) * np.eye(h + 1)
+    penalty = np.sqrt(ridge) * np.diag([1.0] * h + [0.0])  # the intercept stays exact
     coef, *_ = np.linalg.lstsq(np.vstack([A, penalty]), np.concatenate([r, penalty @ adam]),
                                rcond=None)
     with torch.no_grad():
