@@ -84,9 +84,11 @@ def settings_dict(settings: BackwardSettings) -> dict[str, Any]:
 def cache_key(objs: dict[str, Any], xva: Any, settings: BackwardSettings, seed: int) -> str:
     """16 hex digits of the SHA-256 of the model, product, sampler and XVA dicts, the settings
     (:func:`settings_dict`) and the seed."""
+    import simulators
     from training.backward import SOLVER_VERSION
 
     blob = json.dumps({"version": CACHE_VERSION, "solver": SOLVER_VERSION,
+                       "numbers": simulators.numbers_id("cpu"),  # its paths' random numbers
                        "model": objs["model"].to_dict(),
                        "product": objs["product"].to_dict(),
                        "sampler": objs["sampler"].to_dict(),

@@ -240,7 +240,7 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
     from ``<runs>/.cache/pinn/<key>/`` when the same problem was solved with the same settings
     before ("inside": today's parameters are the saved point), else trained ("cold") and
     cached. With it, see :func:`_trained_parametric`."""
-    from training.pinn import PINNSolution, solve
+    from training.pinn import SOLVER_VERSION, PINNSolution, solve
     from training.pinn.reuse import Reuse, slice_residual
     from training.pinn.solution import FORMAT_VERSION
 
@@ -253,7 +253,8 @@ def _trained(problem, scenario: Scenario, objs: dict, run_dir: Path):
     blob = json.dumps({"model": objs["model"].to_dict(), "product": objs["product"].to_dict(),
                        "xva": None if objs["xva"] is None else objs["xva"].to_dict(),
                        "problem": problem.to_dict(), "config": config.to_dict(),
-                       "format": FORMAT_VERSION}, sort_keys=True, default=str)
+                       "format": FORMAT_VERSION, "solver": SOLVER_VERSION}, sort_keys=True,
+                      default=str)
     cache = run_dir.parent / ".cache" / "pinn" / hashlib.sha256(blob.encode()).hexdigest()[:16]
     if usable(cache, "PINN", load=PINNSolution.load):
         sol = PINNSolution.load(cache)
@@ -316,7 +317,7 @@ def _trained_parametric(problem, settings, config, root: Path):
       (:func:`parametric_problem`), starting from the nearest saved entry's weights with the
       ``settings.warm_start`` overrides ("warm_start"), or from a fresh network ("cold").
     """
-    from training.pinn import PINNSolution, solve
+    from training.pinn import SOLVER_VERSION, PINNSolution, solve
     from training.pinn.problems.parametric import family_dict
     from training.pinn.reuse import Reuse, distance, nearest, slice_residual
     from training.pinn.solution import FORMAT_VERSION
@@ -324,7 +325,8 @@ def _trained_parametric(problem, settings, config, root: Path):
     config = config.replace(parameter_copies=settings.copies)
     names = tuple(settings.ranges)
     family = _digest({"family": family_dict(problem, names), "names": list(names),
-                      "config": config.to_dict(), "format": FORMAT_VERSION})
+                      "config": config.to_dict(), "format": FORMAT_VERSION,
+                      "solver": SOLVER_VERSION})
     target = parametric_problem(problem, settings)
     today = {n: problem.parameter_value(n) for n in names}
     key = _digest({"family": family, "ranges": [r.to_dict() for r in target.parameters],

@@ -32,9 +32,10 @@ from .cache import discard, seal, usable
 from .cluster import check_stop
 from .config import RunConfig, Scenario, surrogate_learns_risk_free
 
-#: Bumped when the metrics computed from a trained model change, so that cached learning curves
-#: computed under an older definition are recomputed.
-METRICS_VERSION = 2
+#: Bumped when the fits or what is computed from them change (the training code, the metrics,
+#: the shape checks, the label noise), so that cached models and learning curves made under an
+#: older definition are recomputed (docs/pipeline.md, "Caching and regeneration").
+METRICS_VERSION = 3
 
 log = logging.getLogger("diffml.pipeline")
 
@@ -228,15 +229,34 @@ def _load_training_entry(entry: Path) -> None:
 
 
 def training_key(dataset_hash: str, scenario: Scenario, ref: dict) -> str:
-    """Models and curves are reused when the data, the training settings and the test set are
-    unchanged."""
+    """Models and curves are reused when the data, the training settings (with every
+    hyperparameter of the regressor, defaults included), the test set, the reference they are
+    scored against (prices, gradients, gammas) and :data:`METRICS_VERSION` are unchanged."""
+    from training import DifferentialRegressor
+
+    target = surrogate_target(ref)
+    digest = hashlib.sha256(str(target.get("method")).encode())
+    for part in ("price", "grad", "gamma"):
+        value = target.get(part)
+        digest.update(b"none" if value is None else np.ascontiguousarray(
+            np.asarray(value, float)).tobytes())
     blob = json.dumps({"dataset": dataset_hash, "metrics": METRICS_VERSION,
                        "training": scenario.training.model_dump(mode="json"),
+                       "regressor": DifferentialRegressor(
+                           **regressor_kwargs(scenario.training, seed=0)).get_params(),
                        "test": scenario.test.model_dump(mode="json"),
-                       "reference": hashlib.sha256(np.ascontiguousarray(
-                           surrogate_target(ref)["price"]).tobytes()).hexdigest()},
-                      sort_keys=True)
+                       "reference": digest.hexdigest()},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def regressor_kwargs(t: Any, seed: int) -> dict[str, Any]:
+    """The ``DifferentialRegressor`` arguments of a scenario's ``training`` block for ``seed``."""
+    kwargs = dict(hidden_layers=t.hidden_layers, hidden_units=t.hidden_units, lam=t.lam,
+                  epochs=t.epochs, seed=seed, dtype=t.dtype)
+    if t.peak_lr is not None:
+        kwargs["peak_lr"] = t.peak_lr
+    return kwargs
 
 
 def train_step(cfg: RunConfig, scenario: Scenario, dataset: dict, ref: dict,
@@ -322,10 +342,7 @@ def _learning_curve(scenario, x_all, y_all, z_all, ref, cache: Path,
         for m in t.sizes:
             for mode in t.modes:
                 for seed in t.seeds:
-                    kwargs = dict(hidden_layers=t.hidden_layers, hidden_units=t.hidden_units,
-                                  lam=t.lam, epochs=t.epochs, seed=seed, dtype=t.dtype)
-                    if t.peak_lr is not None:
-                        kwargs["peak_lr"] = t.peak_lr
+                    kwargs = regressor_kwargs(t, seed)
                     check_stop(f"the fit m={m} {mode} seed {seed}")
                     if progress is not None:
                         progress(m, mode, seed)

@@ -86,3 +86,4 @@ def test_report_of_a_file_says_it_is_a_file(tmp_path):
         f"error: {f} is not a run directory (a file, not a directory)"]
     res = runner.invoke(app, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "(no such directory)" in res.output
+

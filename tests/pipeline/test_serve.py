@@ -50,6 +50,20 @@ def _wait_healthy(port: int, timeout: float = 120.0) -> bool:
     return False
 
 
+def _start_server(tmp_path: Path) -> tuple[int, dict[str, str], subprocess.Popen]:
+    """A real Prefect server on a free loopback port, in its own session (the caller stops
+    it): its port, the environment that points diffml at it, and the process."""
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false",
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    prefect = str(Path(sys.executable).parent / "prefect")
+    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    return port, env, server
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,14 +72,8 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_served_deployment_has_the_cron_schedule_and_runs(tmp_path, small_config):
-    port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false",
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    port, env, server = _start_server(tmp_path)
     bin_dir = Path(sys.executable).parent
-    server = subprocess.Popen([str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
     serve = None
     try:
         _wait_healthy(port)
@@ -307,14 +315,8 @@ def test_sigterm_stops_serve_in_one_line(tmp_path, small_config):
     """SIGTERM, the way a service manager stops ``diffml serve``, ends it like Ctrl-C: one line
     from the supervisor, no warning of a coroutine never awaited, no traceback (Prefect's runner
     installs a SIGTERM handler of its own that calls sys.exit inside the signal handler)."""
-    port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false",
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    port, env, server = _start_server(tmp_path)
     bin_dir = Path(sys.executable).parent
-    server = subprocess.Popen([str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
     log = tmp_path / "serve.log"
     serve = None
     try:

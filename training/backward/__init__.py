@@ -12,7 +12,7 @@ from .surrogate import DateFit, RiskySurrogate
 
 #: Changes whenever the numbers a solve returns for the same arguments change (the labels'
 #: variance reduction, the output-layer solve, a default): caches key on it.
-SOLVER_VERSION = 2
+SOLVER_VERSION = 3
 
 __all__ = ["SOLVER_VERSION", "DateFit", "ExposureProfile", "RiskySurrogate", "Scheme", "Source",
            "date_grid", "default_regressor", "exposure_profile", "solve"]

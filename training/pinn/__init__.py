@@ -51,8 +51,13 @@ from .reuse import Reuse, slice_residual
 from .solution import PINNSolution
 from .solver import PINNConfig, PINNSolver, solve
 
+#: Changes whenever a solve's numbers for the same problem and settings change (losses, network,
+#: base functions, closed forms, solver defaults): the pipeline's PINN caches key on it.
+SOLVER_VERSION = 1
+
 __all__ = [
     "MLP",
+    "SOLVER_VERSION",
     "AdaptiveResampling",
     "BaseFunction",
     "BasketPDE",
