@@ -124,11 +124,14 @@ def abandoned_work(folder: Path, prefix: str) -> list[Path]:
             if not path.is_dir() or path.is_symlink():
                 continue
             old = legacy.fullmatch(path.name)
-            if old is not None and not pid_alive(int(old["pid"])) or old is None and \
-                    _writer_gone(path.name, now - path.stat().st_mtime, space):
-                out.append(path)
+            if old is not None:
+                gone = not pid_alive(int(old["pid"]))
+            else:
+                gone = _writer_gone(path.name, now - path.stat().st_mtime, space)
         except OSError:
             continue
+        if gone:
+            out.append(path)
     return out
 
 

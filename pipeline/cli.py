@@ -23,8 +23,6 @@ app.add_typer(datasets_app, name="datasets")
 console = Console(stderr=True)
 out = Console()
 log = logging.getLogger("diffml.cli")
-#: Characters Prefect refuses in a deployment name (``prefect.types.names.BANNED_CHARACTERS``).
-BANNED_NAME_CHARS = ("/", "%", "&", ">", "<")
 
 
 def _version(value: bool) -> None:
@@ -814,9 +812,11 @@ def serve(config: ConfigArg,
     cfg = _load(config, set_, params)
     _check_gpus(cfg, None)
     _check_cron(cron)
-    if name is not None and (not name.strip() or any(c in name for c in BANNED_NAME_CHARS)):
+    from prefect.types.names import BANNED_CHARACTERS  # what Prefect refuses in a name
+
+    if name is not None and (not name.strip() or any(c in name for c in BANNED_CHARACTERS)):
         _fail(f"--name: a deployment name, not empty and without any of "
-              f"{' '.join(BANNED_NAME_CHARS)}; got {name[:100]!r}", 2)
+              f"{' '.join(BANNED_CHARACTERS)}; got {name[:100]!r}", 2)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serve needs a running Prefect server to schedule runs: start one with "
               "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api", 2)
