@@ -7,7 +7,11 @@
 #   2. benchmarks/gpu.py: throughput against the floors, results in $OUT/gpu.json;
 #   3. benchmarks/gpu_dask.py: one Dask worker per GPU, results in $OUT/gpu_dask.json;
 #   4. the slow PTX check: every kernel compiles for sm_90 without local memory or spills;
-#   5. diffml run configs/gpu.yaml on GPU workers (when Prefect is installed).
+#   5. diffml run configs/gpu.yaml on GPU workers (when Prefect is installed);
+#   6. diffml pinn of the nightly's collar under XVA on the GPU (30 s of training), its errors
+#      against the FD in $OUT/pinn_cli_cuda.json.
+# The gpu-marked tests include the PINN's: every problem type on cuda as on the CPU, a solution
+# saved on the device loaded on the CPU, a device checkpoint resumed on the CPU.
 # Each step has a time limit; a failed step does not stop the others; the exit status is 0 only
 # when every step passed. The log is $OUT/check.log (OUT defaults to gpu-check/), the tests'
 # outcomes and recorded figures $OUT/gpu_tests.json (benchmarks/gpu_tests_summary.py; a skipped
@@ -46,10 +50,10 @@ step() {  # step NAME SECONDS COMMAND...
 
 parallel=()
 "$PY" -c "import xdist" 2>/dev/null && parallel=(-n "$XDIST")
-step gpu-tests 240 "$PY" -m pytest -q -m gpu -p no:cacheprovider "${parallel[@]}" \
+step gpu-tests 300 "$PY" -m pytest -q -m gpu -p no:cacheprovider "${parallel[@]}" \
     -o junit_family=xunit1 --junitxml="$OUT/gpu-tests.xml" \
     tests/simulators/test_gpu.py tests/training/test_regressor_gpu.py \
-    tests/data/test_numbers_version.py
+    tests/data/test_numbers_version.py tests/pinn/test_pinn_gpu.py
 step gpu-benchmark 150 "$PY" benchmarks/gpu.py $QUICK --out "$OUT/gpu.json"
 step gpu-dask 90 "$PY" benchmarks/gpu_dask.py --out "$OUT/gpu_dask.json"
 step ptx 90 "$PY" -m pytest -q -m slow -p no:cacheprovider -k ptx -rs \
@@ -57,6 +61,10 @@ step ptx 90 "$PY" -m pytest -q -m slow -p no:cacheprovider -k ptx -rs \
 if "$PY" -c "import prefect, prefect_dask" 2>/dev/null; then
     step pipeline 150 "$PY" -P -m pipeline.cli run configs/gpu.yaml --output "$RUN_OUT"
     for f in metrics.json report.html; do cp "$RUN_OUT"/*/"$f" "$OUT/" 2>/dev/null; done
+    step pinn-cli 90 sh -c "\"\$0\" -m pipeline.cli pinn configs/nightly.yaml \
+        --scenario bs_collar_xva --set scenarios.bs_collar_xva.pinn.options.device=cuda \
+        --set scenarios.bs_collar_xva.pinn.options.time_limit=30 --output \"\$1\" --force \
+        >\"\$2\"" "$PY" "$RUN_OUT-pinn" "$OUT/pinn_cli_cuda.json"
 fi
 pipeline_metrics=()
 [ -f "$OUT/metrics.json" ] && pipeline_metrics=(--pipeline-metrics "$OUT/metrics.json" \
