@@ -168,7 +168,9 @@ def correlation_matrix(owner: str, field: str, value, dim: int) -> tuple[tuple[f
 
 
 def psd_cholesky(matrix: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of a PSD matrix (pivot-free; zero columns for null pivots)."""
+    """Lower Cholesky factor of a PSD matrix (pivot-free; zero columns for null pivots, those
+    below 1e-14 of the largest diagonal entry: relative, so a covariance of small volatilities
+    keeps its directions)."""
     a = np.asarray(matrix, dtype=np.float64)
     n = a.shape[0]
     try:
@@ -176,7 +178,7 @@ def psd_cholesky(matrix: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         pass
     low = np.zeros_like(a)
-    scale = max(1.0, float(np.max(np.abs(np.diag(a)))))
+    scale = float(np.max(np.abs(np.diag(a))))
     for j in range(n):
         d = a[j, j] - low[j, :j] @ low[j, :j]
         if d <= 1e-14 * scale:

@@ -78,3 +78,20 @@ def test_forward_sampler_is_source_construction():
     s = sim.simulate(model, product, sim.ForwardSampler(spot=1.0, horizon=1.0), 2000, seed=3)
     n0 = rng.normals(3, 2000, 3, stream=rng.STREAM_SAMPLER)
     np.testing.assert_allclose(s.x, 1.0 + 1.5 * n0 @ model.cholesky().T, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("vol", [1e-8, 0.2])
+def test_singular_correlation_keeps_small_volatilities(vol):
+    """A singular correlation takes the pivot-free factorisation; its cut-off is relative to
+    the covariance, so volatilities of 1e-8 (variances of 1e-16) still move the assets."""
+    model = sim.BachelierBasket((vol, 2.0 * vol), ((1.0, 1.0), (1.0, 1.0)))
+    low = model.cholesky()
+    np.testing.assert_allclose(low @ low.T, model.covariance(), rtol=0,
+                               atol=1e-12 * vol * vol)
+    product = sim.BasketOption((0.5, 0.5), 1.0, 1.0, "call")
+    s = sim.simulate(model, product, sim.FixedSampler((1.0, 1.0)), 100_000, seed=3)
+    price, se = s.price()
+    cov = model.covariance()
+    assert price > 0.0
+    assert within_k_se(price, se, bachelier_basket_price(np.ones(2), product.weights, cov, 1.0,
+                                                         1.0, 0.0, "call"))
