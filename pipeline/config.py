@@ -902,6 +902,10 @@ def _check_reference(s: Scenario, objs: dict[str, Any]) -> Scenario:
 def _check_test_box(s: Scenario, objs: dict[str, Any]) -> None:
     """One bound per input (or a scalar), low <= high, inside the model's admissible range;
     the dataset's rows within :data:`pipeline.limits.MAX_DATASET_BYTES`."""
+    import numpy as np
+
+    from simulators.samplers import domain_rule, outside_domain
+
     model = objs["model"]
     d = len(model.inputs)
     for field in ("low", "high"):
@@ -910,17 +914,16 @@ def _check_test_box(s: Scenario, objs: dict[str, Any]) -> None:
             raise ConfigError(f"scenario {s.id!r}, field 'test.{field}': one bound per input "
                               f"{list(model.inputs)} ({d}) or a scalar. Got {len(v)} values.")
     lows, highs = _box(s.test.low, d), _box(s.test.high, d)
-    bounds = model.input_bounds()
     for name, lo, hi in zip(model.inputs, lows, highs, strict=True):
-        b_lo, b_hi = bounds[name]
         if lo > hi:
             raise ConfigError(f"scenario {s.id!r}, field 'test.low' ({name}): must be <= "
                               f"test.high {hi:g}. Got {lo:g} instead.")
-        if lo < b_lo or (b_lo == 0.0 and lo == 0.0) or hi > b_hi:
-            rule = f"> {b_lo:g}" if b_lo == 0.0 else f"in [{b_lo:g}, {b_hi:g}]"
-            bad, field = (lo, "low") if lo < b_lo or lo == b_lo == 0.0 else (hi, "high")
-            raise ConfigError(f"scenario {s.id!r}, field 'test.{field}' ({name}): must be {rule} "
-                              f"for {type(model).__name__}. Got {bad:g} instead.")
+        bad_lo, bad_hi = outside_domain(model, name, np.array([lo, hi]))
+        if bad_lo or bad_hi:
+            bad, field = (lo, "low") if bad_lo else (hi, "high")
+            raise ConfigError(f"scenario {s.id!r}, field 'test.{field}' ({name}): must be "
+                              f"{domain_rule(model, name, 'g')} for {type(model).__name__}. "
+                              f"Got {bad:g} instead.")
     try:
         limits.check_dataset_size("n_paths" if s.n_paths else "training.sizes", s.paths, d)
     except Refused as exc:
@@ -1041,13 +1044,15 @@ def _check_backward(s: Scenario, objs: dict[str, Any], seed: int) -> None:
         if len(x0) != len(state):
             fail("backward.exposure.state", f"must be one number per input {list(state)} "
                  f"({len(state)}). Got {len(x0)} values instead.")
-        bounds = model.input_bounds()
+        import numpy as np
+
+        from simulators.samplers import domain_rule, outside_domain
+
         for name, v in zip(state, x0, strict=True):
-            lo, hi = bounds[name]
-            if v < lo or v > hi or (lo == 0.0 and v == 0.0):
-                rule = f"> {lo:g}" if lo == 0.0 else f"in [{lo:g}, {hi:g}]"
-                fail("backward.exposure.state", f"({name}) must be {rule} for "
-                     f"{type(model).__name__}. Got {v:g} instead.")
+            if outside_domain(model, name, np.array(v)):
+                fail("backward.exposure.state", f"({name}) must be "
+                     f"{domain_rule(model, name, 'g')} for {type(model).__name__}. "
+                     f"Got {v:g} instead.")
 
 
 def exposure_state(s: Scenario, d: int) -> list[float]:

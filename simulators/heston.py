@@ -43,7 +43,7 @@ class Heston:
         kappa: mean-reversion speed, per year, > 0.
         theta: long-run variance, > 0.
         xi: volatility of variance, > 0.
-        rho: correlation of spot and variance shocks, in [-1, 1].
+        rho: correlation of spot and variance shocks, in [-1, 1] (in (-1, 1) as an input).
         rate: r, continuously compounded; dividend: q, continuous yield.
         steps_per_year: time steps per year of maturity (steps = ceil(steps_per_year * tau)).
         inputs: "spot", "variance", then optionally any of kappa, theta, xi, rho, rate, whose
@@ -53,6 +53,11 @@ class Heston:
     #: Whether an asset can end below zero (normal dynamics), so a payoff's sign is
     #: checked over the whole real line (``NettingSet.sign_for``).
     signed_assets: ClassVar[bool] = False
+    #: Inputs whose bounds are not "0 open, the rest closed" (``samplers.input_domain``): a
+    #: variance of 0 is a state the scheme reaches (``transition`` returns it); a correlation of
+    #: +-1 as an input has no pathwise derivative (d/drho of sqrt(1 - rho^2) diverges).
+    open_ends: ClassVar[dict[str, tuple[bool, bool]]] = {"variance": (False, False),
+                                                         "rho": (True, True)}
 
     kappa: float
     theta: float

@@ -17,21 +17,39 @@ from . import rng
 STREAM_UNIFORM = 2
 
 
-def _bound_rule(lo: float, hi: float) -> str:
-    """The admissible range of an input in words; a lower bound of 0 is exclusive."""
-    if lo == 0.0:
-        return f"> {lo}" if hi == np.inf else f"in ({lo}, {hi}]"
-    return f"in [{lo}, {hi}]"
+def input_domain(model, name: str) -> tuple[float, float, bool, bool]:
+    """``(low, high, low_open, high_open)``: the admissible range of the model input ``name``
+    (``model.input_bounds()``). A lower bound of 0 is open (a spot, a volatility) unless the
+    model's ``open_ends`` says otherwise (Heston: a variance of 0 is a state its scheme reaches;
+    a correlation of +-1 as an input has no pathwise derivative)."""
+    lo, hi = model.input_bounds()[name]
+    lo_open, hi_open = getattr(model, "open_ends", {}).get(name, (lo == 0.0, False))
+    return lo, hi, lo_open, hi_open
+
+
+def outside_domain(model, name: str, values: np.ndarray) -> np.ndarray:
+    """Boolean mask of ``values`` outside the domain of input ``name`` (NaN is outside)."""
+    lo, hi, lo_open, hi_open = input_domain(model, name)
+    col = np.asarray(values, dtype=np.float64)
+    inside = ((col > lo) if lo_open else (col >= lo)) & ((col < hi) if hi_open else (col <= hi))
+    return ~inside
+
+
+def domain_rule(model, name: str, fmt: str = "") -> str:
+    """The domain of input ``name`` in words: "> 0", "in (0, 1]", "in [-1, 1]", ">= 0"...
+    (numbers formatted with ``fmt``)."""
+    lo, hi, lo_open, hi_open = input_domain(model, name)
+    if hi == np.inf:
+        return f"{'>' if lo_open else '>='} {lo:{fmt}}"
+    return f"in {'(' if lo_open else '['}{lo:{fmt}}, {hi:{fmt}}{')' if hi_open else ']'}"
 
 
 def _check_bounds(owner: str, field_name: str, model, values: np.ndarray) -> None:
-    bounds = model.input_bounds()
     for name, col in zip(model.inputs, values.T, strict=True):
-        lo, hi = bounds[name]
-        bad = ((col <= lo) if lo == 0.0 else (col < lo)) | (col > hi)
+        bad = outside_domain(model, name, col)
         if np.any(bad):
             v.fail(owner, f"{field_name} ({name})",
-                   _bound_rule(lo, hi) + f" for {type(model).__name__}",
+                   domain_rule(model, name) + f" for {type(model).__name__}",
                    float(col[np.argmax(bad)]))
 
 
@@ -162,12 +180,10 @@ class ForwardSampler:
         if extra:
             lows = [self.params[name][0] for name in extra]
             highs = [self.params[name][1] for name in extra]
-            bounds = model.input_bounds()
             for name, lo, hi in zip(extra, lows, highs, strict=True):
-                blo, bhi = bounds[name]
-                if (lo <= blo if blo == 0.0 else lo < blo) or hi > bhi:
+                if outside_domain(model, name, np.array([lo, hi])).any():
                     v.fail("ForwardSampler", f"params[{name!r}]",
-                           f"within the admissible range ({blo}, {bhi})", (lo, hi))
+                           f"within the admissible range {domain_rule(model, name)}", (lo, hi))
 
     def sample(self, model, seed: int, first_path: int, n_paths: int) -> np.ndarray:
         state = model.forward_state(self, seed, first_path, n_paths)

@@ -40,10 +40,13 @@ def _gpu_usable() -> bool:
     return _gpu_problem() is None
 
 
-def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
+def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str, model=None,
+                  sampler=None) -> None:
     """Raise ``OverflowError`` naming the first input, payoff or gradient column that holds a
     non-finite value. One summation per array on the fast path (a finite sum means finite
-    entries, except for sums past the float64 range, which the column check then clears)."""
+    entries, except for sums past the float64 range, which the column check then clears).
+    On the slow path, a sampled input outside the model's domain (a ``ForwardSampler`` whose
+    spots underflow to 0) is named first, as a ``ValueError``: it is the cause."""
     xp = np
     if type(x).__module__.startswith("cupy"):  # device output as CuPy arrays
         import cupy as xp  # type: ignore[no-redef]
@@ -52,6 +55,18 @@ def _check_finite(x, y, dydx, inputs: tuple[str, ...], dtype: str) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         if all(np.isfinite(float(a.sum())) for a in (x, y, dydx)):
             return
+    if model is not None and isinstance(x, np.ndarray):
+        from .samplers import domain_rule, outside_domain
+
+        for j, name in enumerate(inputs):
+            bad = outside_domain(model, name, x[:, j])
+            if bad.any():
+                raise ValueError(
+                    f"simulate: the {type(sampler).__name__} drew input {name!r} outside its "
+                    f"domain ({domain_rule(model, name)} for {type(model).__name__}) on "
+                    f"{int(bad.sum())} of {len(bad)} paths (first: {float(x[bad.argmax(), j])!r}"
+                    "); check the sampler's parameters (a ForwardSampler's horizon and "
+                    "vol_mult)")
     hint = ("its range is about 3.4e38: use dtype='float64' or smaller parameters"
             if dtype == "float32" else "check the model's and sampler's parameters")
     columns = ([(x[:, j], f"input {name!r}") for j, name in enumerate(inputs)]
@@ -203,7 +218,7 @@ def simulate(
             with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
                 x, y, dydx = (x.astype(np.float32), y.astype(np.float32),
                               dydx.astype(np.float32))
-    _check_finite(x, y, dydx, tuple(model.inputs), dtype)
+    _check_finite(x, y, dydx, tuple(model.inputs), dtype, model, sampler)
     stats = {"sample_seconds": t1 - t0, "simulate_seconds": t2 - t1, "xva_factor": factor}
     return Sample(x=x, y=y, dydx=dydx, inputs=tuple(model.inputs), model=model, product=product,
                   sampler=sampler, seed=int(seed), first_path=int(first_path),

@@ -142,9 +142,10 @@ def test_parameter_errors(kwargs, match):
 
 def test_variance_bounds_and_forward_sampler():
     model = sim.Heston(**P)
-    with pytest.raises(ValueError, match=r"'low \(variance\)' .* > 0\.0"):
+    with pytest.raises(ValueError, match=r"'low \(variance\)' .* >= 0\.0 for Heston\. Got "
+                                         r"-1e-12"):
         sim.simulate(model, sim.European(100, 1.0, "put"),
-                     sim.UniformSampler([80, 0.0], [120, 0.1]), 10, seed=1)
+                     sim.UniformSampler([80, -1e-12], [120, 0.1]), 10, seed=1)
     s = sim.simulate(model, sim.European(100, 1.0, "put"),
                      sim.ForwardSampler(spot=100.0, horizon=0.5, variance=0.04), 2000, seed=1)
     assert s.x.shape == (2000, 2) and np.all(s.x[:, 1] > 0)
@@ -211,3 +212,27 @@ def test_forward_sampler_log_spot_variance_scales_with_vol_mult_squared(mult):
     dev2 = (y - y.mean()) ** 2
     var, se = dev2.mean(), dev2.std(ddof=1) / math.sqrt(FWD_N)
     assert low - 4 * se <= var <= high + 4 * se, (var, se, low, high)
+
+
+def test_a_zero_variance_state_from_transition_is_an_input_and_rho_one_is_not():
+    """``transition`` returns max(v_N, 0): such a state simulates (the derivative of sqrt(v) at
+    a truncated 0 taken as 0, the kernels' convention at every step). A correlation of +-1 as
+    an input is refused: d/drho of sqrt(1 - rho^2) diverges there, and the kernel would return
+    a derivative of exactly 0."""
+    model = sim.Heston(kappa=0.5, theta=0.04, xi=1.0, rho=-0.7, rate=0.02, steps_per_year=50)
+    x = sim.transition(model, np.column_stack([np.full(400, 100.0), np.full(400, 0.04)]),
+                       1.0, seed=3)
+    zero = x[x[:, 1] == 0.0]
+    assert len(zero) > 0
+    s = sim.simulate(model, sim.European(100, 1.0, "put"), sim.FixedSampler(tuple(zero[0])),
+                     1000, seed=1)
+    assert np.isfinite(s.dydx).all()
+    rho_in = sim.Heston(**P, inputs=("spot", "variance", "rho"))
+    for low, high, field in ((-1.0, 0.5, "low"), (-0.5, 1.0, "high")):
+        with pytest.raises(ValueError, match=rf"'{field} \(rho\)' parameter of UniformSampler "
+                                             r"must be in \(-1\.0, 1\.0\) for Heston"):
+            sim.simulate(rho_in, sim.European(100, 1.0, "put"),
+                         sim.UniformSampler([90, 0.01, low], [110, 0.05, high]), 10, seed=1)
+    with pytest.raises(ValueError, match=r"params\['rho'\].* in \(-1\.0, 1\.0\)"):
+        sim.simulate(rho_in, sim.European(100, 1.0, "put"),
+                     sim.ForwardSampler(100.0, 0.5, params={"rho": (-1.0, 0.0)}), 10, seed=1)

@@ -139,7 +139,7 @@ def test_uniform_sampler_model_checks_name_the_field(low, high, field, rule, got
 @pytest.mark.parametrize("low,high,field,got", [
     ([1.0, 0.04, -1.5], [2.0, 0.05, 0.5], r"low \(rho\)", r"-1\.5"),
     ([1.0, 0.04, -0.5], [2.0, 0.05, 1.5], r"high \(rho\)", r"1\.5"),
-    ([1.0, 0.0, -0.5], [2.0, 0.05, 0.5], r"low \(variance\)", r"0\.0"),
+    ([1.0, -0.01, -0.5], [2.0, 0.05, 0.5], r"low \(variance\)", r"-0\.01"),
 ])
 def test_uniform_sampler_heston_bounds_name_the_field(low, high, field, got):
     model = sim.Heston(2.0, 0.04, 0.3, -0.7, inputs=("spot", "variance", "rho"))

@@ -73,3 +73,12 @@ def test_forward_sampler_bachelier_basket_state_is_gaussian_with_the_model_covar
         assert stats.kstest(w[:, j], "norm").pvalue > P_MIN
     np.testing.assert_allclose(np.cov(w.T), np.eye(3), atol=4 * np.sqrt(2 / N))
     assert np.all(np.abs(w.mean(axis=0)) < 4 / np.sqrt(N))
+
+
+def test_spots_underflowing_to_zero_are_named_as_the_samplers_not_as_an_overflow():
+    """horizon 100 with vol_mult 20: most forward spots underflow to 0.0, where the pathwise
+    delta is 0/0; the error names the sampled input and its domain, not the gradient."""
+    with pytest.raises(ValueError, match=r"ForwardSampler drew input 'spot' outside its domain "
+                                         r"\(> 0\.0 for BlackScholes\) on \d+ of 2000 paths"):
+        sim.simulate(sim.BlackScholes(vol=0.2), sim.European(1.0, 1.0, "call"),
+                     sim.ForwardSampler(1.0, horizon=100.0, vol_mult=20.0), 2000, seed=1)

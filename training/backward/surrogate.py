@@ -37,14 +37,14 @@ def check_states(owner: str, field: str, model, x: Any, single: bool = False) ->
     if xa.ndim != 2 or xa.shape[1] != d:
         tv.fail(owner, field, f"have shape {want} (columns {', '.join(names)})",
                 f"shape {xa.shape}")
-    bounds = model.input_bounds()
+    from simulators.samplers import domain_rule, input_domain, outside_domain
+
     for j, name in enumerate(names):
         col = xa[:, j]
-        lo, hi = bounds[name]
-        strict = name.startswith("spot") and lo == 0.0
-        bad = ~np.isfinite(col) | (col <= lo if strict else col < lo) | (col > hi)
+        bad = ~np.isfinite(col) | outside_domain(model, name, col)
         if np.any(bad):
-            rule = f"> {lo:g}" if strict else f">= {lo:g}" if np.isfinite(lo) else "finite"
+            rule = domain_rule(model, name, "g") if np.isfinite(input_domain(model, name)[0]) \
+                else "finite"
             tv.fail(owner, field, f"have finite {name} values {rule}",
                     float(col[np.argmax(bad)]))
     return xa
