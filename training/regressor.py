@@ -845,6 +845,12 @@ class DifferentialRegressor(BaseRegressor):
         if unknown:
             raise ValueError(f"Cannot load {cls.__name__} from {path}: config.json has unknown "
                              f"parameters {', '.join(repr(k) for k in unknown)}.")
+        # Every format (1 included) stores every hyperparameter: a missing one would silently
+        # take today's default and predict with another network.
+        missing = [k for k in cls().get_params() if k not in params]
+        if missing:
+            raise ValueError(f"Cannot load {cls.__name__} from {path}: the 'params' of "
+                             f"config.json lack {', '.join(repr(k) for k in missing)}.")
         params = dict(params)
         if isinstance(params.get("schedule"), dict):
             try:

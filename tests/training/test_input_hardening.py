@@ -152,6 +152,12 @@ def test_load_of_a_config_lacking_fields_or_with_bad_parameters(saved):
     with pytest.raises(ValueError, match=_cannot_load(saved, "config.json has unknown "
                                                              "parameters 'colour'.")):
         DifferentialRegressor.load(saved)
+    for missing in ("activation", "dtype"):  # would load with today's default, silently
+        bad = {**config, "params": {k: v for k, v in config["params"].items() if k != missing}}
+        (saved / "config.json").write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=_cannot_load(saved, "the 'params' of config.json "
+                                                                 f"lack '{missing}'.")):
+            DifferentialRegressor.load(saved)
     bad = {**config, "params": {**config["params"], "hidden_units": 0}}
     (saved / "config.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError, match="The 'hidden_units' parameter of DifferentialRegressor"):
