@@ -263,3 +263,52 @@ def test_worst_of_put_is_the_discounted_stulz_price():
     exact = np.exp(-0.5 * XVA_.spread_positive) * stulz_min(
         x, strike=100.0, maturity=0.5, kind="put", vols=(0.25, 0.35), rho=0.5, rate=0.03).price
     assert rel_rms(sur.predict(x) - exact, exact) < 0.015
+
+
+def test_a_save_that_fails_leaves_the_old_surrogate_and_a_half_save_is_refused(
+        forward_risky, tmp_path, monkeypatch):
+    import json
+
+    import training.regressor as reg_module
+
+    path = forward_risky.save(tmp_path / "sur")
+    x = SPOTS[:, None]
+    before = forward_risky.predict(x, 0)
+    # a value JSON cannot hold: refused before anything is written
+    bad = RiskySurrogate(**{**forward_risky.__dict__, "settings": {"seed": object()}})
+    with pytest.raises(ValueError, match=r"Cannot save RiskySurrogate to .*cannot be written "
+                                         r"as JSON"):
+        bad.save(path)
+    np.testing.assert_array_equal(RiskySurrogate.load(path).predict(x, 0), before)
+    # a save into the same folder that stops after its first date's network
+    other = RiskySurrogate(**{**forward_risky.__dict__,
+                              "regressors": [forward_risky.regressors[1]] * 2})
+    real_save, calls = reg_module.DifferentialRegressor.save, []
+
+    def stop_after_one(self, p):
+        if calls:
+            raise OSError(28, "No space left on device", str(p))
+        calls.append(p)
+        return real_save(self, p)
+
+    monkeypatch.setattr(reg_module.DifferentialRegressor, "save", stop_after_one)
+    with pytest.raises(OSError):
+        other.save(path)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"date_000 is not the network surrogate\.json was saved "
+                                         r"with"):
+        RiskySurrogate.load(path)
+    # damaged surrogate.json: one line naming the folder
+    forward_risky.save(path)
+    meta = json.loads((path / "surrogate.json").read_text())
+    for field, value in (("times", None), ("times", [0.0, 0.7, 0.3]), ("times", [0.0, 1.0]),
+                         ("scheme", "euler"), ("history", [{"evil": 1}])):
+        damaged = {k: v for k, v in meta.items() if k != field} if value is None else \
+            {**meta, field: value}
+        (path / "surrogate.json").write_text(json.dumps(damaged))
+        with pytest.raises(ValueError, match=r"Cannot load RiskySurrogate from .*(lacks the fields "
+                                             r"'times'|surrogate\.json is damaged|hashes)"):
+            RiskySurrogate.load(path)
+    (path / "surrogate.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="does not hold a JSON object"):
+        RiskySurrogate.load(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,7 +11,16 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as tv
-from .._persistence import as_path, check_folder, make_folder, writing
+from .._persistence import (
+    _json_value,
+    as_path,
+    check_folder,
+    make_folder,
+    read_json,
+    require_fields,
+    write_atomic,
+    writing,
+)
 from . import source as src
 
 FORMAT_VERSION = 1
@@ -162,16 +172,19 @@ class RiskySurrogate:
 
     # persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write ``path/surrogate.json`` (parameters, times, scheme, history) and one
-        :meth:`DifferentialRegressor.save` folder per date (``date_000`` ...). No pickles.
-        (The pipeline builds it in a private folder and publishes it by a rename.) A path that is
-        empty, not a str or os.PathLike, or an existing file raises one error naming it."""
-        p = make_folder(type(self).__name__, as_path(f"{type(self).__name__}.save", path))
-        for k, reg in enumerate(self.regressors):
-            reg.save(p / f"date_{k:03d}")
+        """Write ``path/surrogate.json`` (parameters, times, scheme, history, and the SHA-256 of
+        each date's ``config.json``) and one :meth:`DifferentialRegressor.save` folder per date
+        (``date_000`` ...). No pickles. ``surrogate.json`` is serialised before anything is
+        written (a value JSON cannot hold leaves the folder as it was) and written last, by a
+        rename: a save that stops half-way over another surrogate leaves date folders that the
+        old ``surrogate.json``'s hashes refuse at load, not a mixed surrogate. (The pipeline
+        builds it in a private folder and publishes it by a rename.) A path that is empty, not
+        a str or os.PathLike, or an existing file raises one error naming it."""
+        name = type(self).__name__
+        p = as_path(f"{name}.save", path)
         meta = {
             "format_version": FORMAT_VERSION,
-            "class": type(self).__name__,
+            "class": name,
             "model": self.model.to_dict(),
             "product": self.product.to_dict(),
             "xva": None if self.xva is None else self.xva.to_dict(),
@@ -181,29 +194,66 @@ class RiskySurrogate:
             "seconds": self.seconds,
             "settings": self.settings,
         }
-        with writing(type(self).__name__, p):
-            (p / "surrogate.json").write_text(json.dumps(meta, indent=2))
+        try:
+            json.dumps(meta, default=_json_value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Cannot save {name} to {p}: its configuration cannot be written "
+                             f"as JSON ({exc}).") from None
+        p = make_folder(name, p)
+        for k, reg in enumerate(self.regressors):
+            reg.save(p / f"date_{k:03d}")
+        meta["dates_sha256"] = [
+            hashlib.sha256((p / f"date_{k:03d}" / "config.json").read_bytes()).hexdigest()
+            for k in range(len(self.regressors))]
+        with writing(name, p):
+            write_atomic(json.dumps(meta, indent=2, default=_json_value).encode(),
+                         p / "surrogate.json")
         return p
 
     @classmethod
     def load(cls, path: str | Path) -> RiskySurrogate:
         """Read a surrogate written by :meth:`save`: ``FileNotFoundError`` for a missing folder,
-        ``NotADirectoryError`` for a file, ``ValueError`` for a folder that holds no surrogate."""
+        ``NotADirectoryError`` for a file, ``ValueError`` naming the folder and the
+        problem for one that holds no surrogate, a damaged one (missing or malformed fields,
+        times that are not a date grid, date folders another save replaced)."""
         from simulators.params import from_dict
 
         from ..regressor import DifferentialRegressor
+        from .solver import date_grid
 
-        p = check_folder(cls.__name__, as_path(f"{cls.__name__}.load", path))
-        try:
-            meta = json.loads((p / "surrogate.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{p} does not hold a RiskySurrogate: {exc}") from None
-        if meta.get("class") != cls.__name__ or meta.get("format_version") != FORMAT_VERSION:
+        name = cls.__name__
+        p = check_folder(name, as_path(f"{name}.load", path))
+        if not (p / "surrogate.json").is_file():
+            raise ValueError(f"{p} does not hold a RiskySurrogate: surrogate.json is missing.")
+        meta = read_json(name, p, "surrogate.json")
+        if meta.get("class") != name or meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{p} does not hold a RiskySurrogate (format {FORMAT_VERSION}).")
-        times = np.asarray(meta["times"], dtype=np.float64)
+        require_fields(name, p, meta, ("model", "product", "xva", "times", "scheme", "history",
+                                       "seconds"), "surrogate.json")
+        try:
+            model, product = from_dict(meta["model"]), from_dict(meta["product"])
+            xva = from_dict(meta["xva"])
+            times = date_grid(np.asarray(meta["times"], dtype=np.float64).tolist(),
+                              product.maturity)
+            scheme = src.Scheme(meta["scheme"])
+            history = [DateFit(**h) for h in meta["history"]]
+            seconds = float(meta["seconds"])
+            settings = dict(meta.get("settings") or {})
+            hashes = meta.get("dates_sha256")
+            if hashes is not None and (not isinstance(hashes, list)
+                                       or len(hashes) != len(times) - 1):
+                raise ValueError(f"'dates_sha256' must hold {len(times) - 1} hashes")
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(f"Cannot load {name} from {p}: surrogate.json is damaged "
+                             f"({type(exc).__name__}: {str(exc)[:160]}).") from None
+        for k in range(len(times) - 1):
+            config = p / f"date_{k:03d}" / "config.json"
+            if hashes is not None and config.is_file() and \
+                    hashlib.sha256(config.read_bytes()).hexdigest() != hashes[k]:
+                raise ValueError(f"Cannot load {name} from {p}: date_{k:03d} is not the network "
+                                 "surrogate.json was saved with (a later save into this folder "
+                                 "stopped half-way); save the surrogate again.")
         regs = [DifferentialRegressor.load(p / f"date_{k:03d}") for k in range(len(times) - 1)]
-        return cls(model=from_dict(meta["model"]), product=from_dict(meta["product"]),
-                   xva=from_dict(meta["xva"]), times=times, scheme=src.Scheme(meta["scheme"]),
-                   regressors=regs, history=[DateFit(**h) for h in meta["history"]],
-                   seconds=float(meta["seconds"]), settings=dict(meta.get("settings") or {}))
+        return cls(model=model, product=product, xva=xva, times=times, scheme=scheme,
+                   regressors=regs, history=history, seconds=seconds, settings=settings)
 
