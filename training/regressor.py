@@ -217,7 +217,8 @@ class DifferentialRegressor(BaseRegressor):
         Hold out this share of the examples (the last ones after a seeded shuffle) to monitor
         validation loss; the best epoch's weights are restored.
     patience : int or None, default None
-        With a validation split, stop after this many epochs without improvement.
+        Stop after this many epochs without a better validation loss; needs
+        ``validation_fraction`` (refused without it).
     seed : int in [0, 2**63), default 0
         Seeds weight initialisation, shuffling and the split (a private ``torch.Generator``).
     dtype : {"float64", "float32"} or :class:`~training.options.DType`, default "float64"
@@ -319,6 +320,10 @@ class DifferentialRegressor(BaseRegressor):
                 self.activation,
             )
         validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        if self.patience is not None and self.validation_fraction is None:
+            raise param_error(type(self).__name__, "patience",
+                              "None without 'validation_fraction' (early stopping watches the "
+                              "validation loss)", self.patience)
 
     def _torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == DType.FLOAT64 else torch.float32
@@ -464,7 +469,8 @@ class DifferentialRegressor(BaseRegressor):
 
     def _warn_if_not_learned(self, net: TwinNetwork, data: _TrainingData,
                              hist: TrainHistory) -> None:
-        """RuntimeWarning when the fitted network predicts a constant (spread below 1e-3 of the
+        """``FloatingPointError`` when the fitted network's output is not finite on the
+        training rows; RuntimeWarning when it predicts a constant (spread below 1e-3 of the
         labels' on the training rows) and its last epoch's loss is no better than the best
         constant predictor's (value the labels' mean, gradient 0): a step size so large that
         the network saturated. A short training that is still learning is not flagged."""
@@ -476,7 +482,17 @@ class DifferentialRegressor(BaseRegressor):
             const = data.alpha * float(torch.mean((y - y.mean()) ** 2))
             if data.z is not None:
                 const += data.beta * float(torch.mean(data.z[rows] ** 2 * data.lam2))
-            spread = float(net(data.x[rows]).std())
+            out = net(data.x[rows])
+            if not bool(torch.isfinite(out).all()):
+                # The epoch losses are computed before each step: the last steps can break the
+                # network without any of them being non-finite.
+                raise FloatingPointError(
+                    "DifferentialRegressor training diverged in its last steps: the fitted "
+                    "network's output is not finite on the training rows; lower 'peak_lr' or "
+                    "set 'clip_norm'.")
+            if len(rows) < 2:
+                return
+            spread = float(out.std())
         if spread < 1e-3 * float(y.std()) and hist.loss[-1] >= 0.99 * const:
             warnings.warn(
                 f"DifferentialRegressor: the network predicts a constant (its loss "

@@ -31,7 +31,8 @@ class PiecewiseLinear:
     def __post_init__(self) -> None:
         ts = [float(t) for t, _ in self.knots]
         lrs = [float(v) for _, v in self.knots]
-        if len(ts) < 2 or ts[0] != 0.0 or ts[-1] != 1.0 or np.any(np.diff(ts) <= 0):
+        if (len(ts) < 2 or ts[0] != 0.0 or ts[-1] != 1.0 or not np.all(np.isfinite(ts))
+                or np.any(np.diff(ts) <= 0)):
             raise ValueError(
                 "The 'knots' parameter of PiecewiseLinear must have increasing times from 0 to 1. "
                 f"Got {self.knots!r} instead."

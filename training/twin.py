@@ -30,6 +30,7 @@ the same threshold as ``torch.nn.functional.softplus``; the two forms differ by 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -128,6 +129,12 @@ class TwinNetwork(nn.Module):
             raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}; got {init!r}")
+        for name, value in (("n_inputs", n_inputs), ("hidden_layers", hidden_layers),
+                            ("hidden_units", hidden_units)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"The {name!r} parameter of TwinNetwork must be an int >= 1 "
+                                 f"(the backward pass needs a hidden layer). Got {value!r} "
+                                 "instead.")
         self.n_inputs = int(n_inputs)
         self.activation = activation
         sizes = [self.n_inputs] + [int(hidden_units)] * int(hidden_layers) + [1]

@@ -314,3 +314,50 @@ def test_export_to_a_bad_path(model, tmp_path):
     file.write_text("x")
     with pytest.raises(FileExistsError, match="a part of the path is an existing file"):
         model.export_torchscript(file / "m.pt")
+
+
+def test_a_nan_knot_time_is_refused():
+    from training.schedules import PiecewiseLinear
+
+    with pytest.raises(ValueError, match="must have increasing times from 0 to 1"):
+        PiecewiseLinear(((0.0, 0.01), (float("nan"), 0.02), (1.0, 0.001)))
+
+
+def test_a_network_broken_by_its_last_steps_is_not_reported_as_completed(data):
+    """The epoch losses are computed before each step, so a last step of rate 1e300 leaves a
+    network of non-finite output behind finite losses."""
+    from training.schedules import PiecewiseLinear
+
+    X, y, z = data
+    schedule = PiecewiseLinear(((0.0, 1e-3), (0.9, 1e-3), (1.0, 1e300)))
+    model = DifferentialRegressor(epochs=20, hidden_units=4, hidden_layers=1, schedule=schedule)
+    with pytest.raises(FloatingPointError, match="diverged in its last steps: the fitted "
+                                                 "network's output is not finite"):
+        model.fit(X, y, z)
+
+
+def test_patience_needs_a_validation_split(data):
+    X, y, z = data
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'patience' parameter of DifferentialRegressor must be None without "
+            "'validation_fraction' (early stopping watches the validation loss). Got 1 instead.")):
+        DifferentialRegressor(epochs=2, patience=1).fit(X, y, z)
+
+
+def test_one_training_row_fits_without_a_library_warning(data):
+    import warnings
+
+    X, y, z = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DifferentialRegressor(epochs=2, hidden_units=4, hidden_layers=1).fit(X[:1], y[:1], z[:1])
+
+
+@pytest.mark.parametrize("field", ["n_inputs", "hidden_layers", "hidden_units"])
+def test_twin_network_needs_a_hidden_layer(field):
+    from training.twin import TwinNetwork
+
+    args = {"n_inputs": 2, "hidden_layers": 2, "hidden_units": 3, field: 0}
+    with pytest.raises(ValueError, match=f"The '{field}' parameter of TwinNetwork must be an int "
+                                         ">= 1"):
+        TwinNetwork(**args)
