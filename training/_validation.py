@@ -463,6 +463,7 @@ def check_xy(
     require_y: bool = True,
     *,
     device: Any = None,
+    dydx_name: str = "dydx",
 ) -> tuple[Any, Any, Any]:
     """Validate training arrays: ``X`` (n, d), ``y`` (n,) or (n, 1), ``dydx`` (n, d).
 
@@ -493,7 +494,7 @@ def check_xy(
     if y is None and require_y:
         raise ValueError("y is required.")
     ya = None if y is None else _check_y(convert(y, "y"), shape)
-    za = None if dydx is None else _check_dydx(convert(dydx, "dydx"), shape)
+    za = None if dydx is None else _check_dydx(convert(dydx, dydx_name), shape, dydx_name)
     return Xa, ya, za
 
 
@@ -510,25 +511,28 @@ def _check_y(ya: Any, shape: tuple[int, int]) -> Any:
     return ya
 
 
-def _check_dydx(za: Any, shape: tuple[int, int]) -> Any:
+def _check_dydx(za: Any, shape: tuple[int, int], name: str = "dydx") -> Any:
     """Differentials of X's ``shape`` (n, d); (n,) is accepted for d = 1."""
     n, d = shape
     if za.ndim == 1 and d == 1 and za.shape[0] == n:
         za = za[:, None]
     if tuple(za.shape) != (n, d):
-        raise ValueError(f"dydx must have the shape of X {shape}; got shape {tuple(za.shape)}.")
-    check_finite(za, "dydx")
+        raise ValueError(f"{name} must have the shape of X {shape}; got shape "
+                         f"{tuple(za.shape)}.")
+    check_finite(za, name)
     return za
 
 
-def check_X(X: Any, n_inputs: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
-    """Validate prediction inputs against the number of inputs seen in ``fit``."""
-    Xa = as_numpy(X, "X", dtype)
+def check_X(X: Any, n_inputs: int, dtype: np.dtype | type = np.float64,
+            name: str = "X") -> np.ndarray:
+    """Validate prediction inputs against the number of inputs seen in ``fit`` (``name``: the
+    argument's name in the messages)."""
+    Xa = as_numpy(X, name, dtype)
     if Xa.ndim != 2 or Xa.shape[1] != n_inputs:
         raise ValueError(
-            f"X must have shape (n_samples, {n_inputs}) as in fit; got shape {Xa.shape}."
+            f"{name} must have shape (n_samples, {n_inputs}) as in fit; got shape {Xa.shape}."
         )
-    check_finite(Xa, "X")
+    check_finite(Xa, name)
     return Xa
 
 

@@ -15,6 +15,7 @@ coordinates maps back by the chain rule as dy/dx = g_L P_kᵀ (:meth:`inverse_tr
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -43,7 +44,11 @@ class DifferentialPCA(BaseEstimator):
     tolerance : float in [0, 1), default 1e-8
         ε: keep the smallest k with cumulative share ≥ 1 − ε (used when ``n_components`` is None).
     central : bool, default False
-        Subtract the mean differential before forming C_Z.
+        Subtract the mean differential before forming C_Z. This measures how the differential
+        varies, not its size: a direction along which it is constant (the price is linear
+        there, e.g. a forward) has no central variance and is dropped, with a RuntimeWarning
+        when it holds more than 1e-6 (or 10 ε) of E|Z|². The default keeps every direction the
+        price moves along.
 
     Attributes: ``components_`` (k, d) rows = P_kᵀ, ``explained_variance_`` (k,),
     ``explained_variance_ratio_`` (k,), ``eigenvalues_`` (d,) all of them, ``n_components_``,
@@ -68,7 +73,7 @@ class DifferentialPCA(BaseEstimator):
         validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
         if Z is None:
             raise ValueError("DifferentialPCA.fit needs the differentials Z (m, d).")
-        Xa, _, Za = check_xy(X, None, Z, require_y=False)
+        Xa, _, Za = check_xy(X, None, Z, require_y=False, dydx_name="Z")
         d = Xa.shape[1]
         if self.n_components is not None and self.n_components > d:
             raise ValueError(
@@ -94,6 +99,8 @@ class DifferentialPCA(BaseEstimator):
             share = np.cumsum(w) / total
             k = int(np.searchsorted(share, 1.0 - self.tolerance - 1e-15) + 1)
             k = min(max(k, 1), d)
+        if self.central:
+            self._warn_if_linear_directions_dropped(Za, V[:, :k])
         self.eigenvalues_ = w
         self.components_ = V[:, :k].T.copy()
         self.explained_variance_ = w[:k].copy()
@@ -101,6 +108,20 @@ class DifferentialPCA(BaseEstimator):
         self.n_components_ = k
         self.n_inputs_ = d
         return self
+
+    def _warn_if_linear_directions_dropped(self, Z: np.ndarray, P: np.ndarray) -> None:
+        """RuntimeWarning when the central axes ``P`` (d, k) leave out more than 1e-6 (or 10 ε)
+        of E|Z|²: a direction along which the differential is constant (the price is linear
+        there, a forward) has no central variance, so ``central=True`` drops it."""
+        total = float(np.mean(np.sum(Z * Z, axis=1)))
+        resid = Z - (Z @ P) @ P.T
+        share = float(np.mean(np.sum(resid * resid, axis=1))) / total if total > 0 else 0.0
+        if share > max(1e-6, 10.0 * self.tolerance):
+            warnings.warn(
+                f"DifferentialPCA(central=True) dropped directions holding {share:.3g} of the "
+                "differentials' mean square: along them the differential is constant (the price "
+                "is linear there), which the central covariance does not see; use central=False "
+                "to keep them", RuntimeWarning, stacklevel=3)
 
     def _check(self) -> None:
         if not hasattr(self, "components_"):
@@ -114,7 +135,7 @@ class DifferentialPCA(BaseEstimator):
     def transform_gradient(self, Z: Any) -> np.ndarray:
         """S = Z P_k, shape (n, k): differentials with respect to L (exact when Z ∈ span P_k)."""
         self._check()
-        return check_X(Z, self.n_inputs_) @ self.components_.T
+        return check_X(Z, self.n_inputs_, name="Z") @ self.components_.T
 
     def fit_transform(self, X: Any, Z: Any) -> tuple[np.ndarray, np.ndarray]:
         self.fit(X, Z)
@@ -123,12 +144,12 @@ class DifferentialPCA(BaseEstimator):
     def inverse_transform(self, L: Any) -> np.ndarray:
         """X ≈ L P_kᵀ, shape (n, d) (exact for inputs in span P_k)."""
         self._check()
-        return check_X(L, self.n_components_) @ self.components_
+        return check_X(L, self.n_components_, name="L") @ self.components_
 
     def inverse_transform_gradient(self, G: Any) -> np.ndarray:
         """dy/dx = G P_kᵀ for a gradient G (n, k) with respect to L (chain rule), shape (n, d)."""
         self._check()
-        return check_X(G, self.n_components_) @ self.components_
+        return check_X(G, self.n_components_, name="G") @ self.components_
 
 
 class Reduced:

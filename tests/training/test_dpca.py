@@ -97,3 +97,30 @@ def test_reduced_in_learning_curve():
         model, (X, y, Z), (Xt, yt, Zt), sizes=[600], modes=["differential"], seeds=[0]
     )
     assert len(curve.points) == 1 and np.isfinite(curve.points[0].value_rmse)
+
+
+def test_central_warns_when_it_drops_a_direction_of_constant_differential():
+    """A call on one basket plus a forward on another: Z = 1{a·x > 1} a + b. The central
+    covariance sees only a (b is constant), so central=True keeps one axis and the price's
+    linear part along b is lost; it says so. The default keeps both."""
+    rng = np.random.default_rng(4)
+    a, b = rng.uniform(0, 1, size=4), np.array([1.0, -1.0, 0.5, 0.0])
+    X, _, Z = basket_differentials([a], [1.0], m=3000, n=4)
+    Z = Z + b
+    assert DifferentialPCA().fit(X, Z).n_components_ == 2
+    with pytest.warns(RuntimeWarning, match=r"central=True\) dropped directions holding"):
+        p = DifferentialPCA(central=True).fit(X, Z)
+    assert p.n_components_ == 1
+
+
+def test_messages_name_the_argument_given():
+    X, _, Z = basket_differentials([np.ones(3) / 3], [1.0], m=50, n=3)
+    p = DifferentialPCA(n_components=2).fit(X, Z)
+    with pytest.raises(ValueError, match=r"^Z must have shape \(n_samples, 3\)"):
+        p.transform_gradient(Z[:, :2])
+    with pytest.raises(ValueError, match=r"^L must have shape \(n_samples, 2\)"):
+        p.inverse_transform(np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"^G contains NaN"):
+        p.inverse_transform_gradient(np.full((1, 2), np.nan))
+    with pytest.raises(ValueError, match=r"^Z contains NaN"):
+        DifferentialPCA().fit(X, np.where(Z > 0, np.nan, Z))
