@@ -119,7 +119,12 @@ def _subset(train: TrainData | Callable[[int, int], TrainData], m: int, seed: in
     idx = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False)) if m < n else None
     if idx is None:
         return X, y, z
-    return X[idx], y[idx], (None if z is None else z[idx])
+    return _rows(X, idx), _rows(y, idx), (None if z is None else _rows(z, idx))
+
+
+def _rows(a: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of an array, a tensor or a pandas frame or series (by position)."""
+    return a.iloc[idx] if hasattr(a, "iloc") else a[idx]
 
 
 def _clone(estimator: Any, seed: int) -> Any:
@@ -176,7 +181,13 @@ def learning_curve(
                     raise ValueError("differential mode needs training differentials dydx.")
                 model = _clone(estimator, int(seed))
                 t0 = time.perf_counter()
-                model.fit(X, y, z if mode == "differential" else None)
+                if getattr(model, "needs_dydx", False):
+                    # Reduced: the differential PCA always needs dydx; the standard mode is its
+                    # regressor's, fitted on values only.
+                    model.standard = mode == "standard"
+                    model.fit(X, y, z)
+                else:
+                    model.fit(X, y, z if mode == "differential" else None)
                 secs = time.perf_counter() - t0
                 if gt is not None:
                     if hasattr(model, "predict_value_and_gradient"):

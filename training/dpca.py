@@ -160,6 +160,9 @@ class Reduced:
     ``predict`` (n,), ``predict_gradient`` (n, d) in the original inputs.
     """
 
+    #: ``learning_curve`` passes dydx in both modes and switches ``standard`` instead.
+    needs_dydx = True
+
     def __init__(self, dpca: DifferentialPCA, regressor: Any, standard: bool = False) -> None:
         self.dpca = dpca
         self.regressor = regressor

@@ -38,7 +38,7 @@ from ._validation import (
     validate_params,
 )
 from .options import TrainMode
-from .scaling import column_std
+from .scaling import _mean, column_std
 
 MAX_FEATURES = 20_000
 
@@ -106,7 +106,7 @@ class _PolyBase(BaseRegressor):
     ``repr`` and ``score`` (R²) from :class:`~training._base.BaseRegressor`."""
 
     def _prepare(self, X: np.ndarray) -> None:
-        self.x_mean_ = X.mean(axis=0)
+        self.x_mean_ = _mean(X)  # overflow-safe: inputs near the float64 limit
         s = column_std(X)
         self.x_std_ = np.where(s > 0, s, 1.0)
         self.n_inputs_ = X.shape[1]
@@ -133,21 +133,34 @@ class _PolyBase(BaseRegressor):
         if not hasattr(self, "coef_"):
             raise not_fitted(type(self).__name__)
 
+    def _finite_output(self, out: np.ndarray, Xs: np.ndarray, what: str) -> np.ndarray:
+        """``out`` if finite, else ``FloatingPointError`` naming the furthest input."""
+        if not np.all(np.isfinite(out)):
+            raise FloatingPointError(
+                f"{type(self).__name__}.{what}: the degree-{self.degree} polynomial is not "
+                f"finite at these inputs (the furthest is {float(np.abs(Xs).max()):.3g} training "
+                "standard deviations from the training mean, whose powers overflow float64)")
+        return out
+
     def predict(self, X: Any) -> np.ndarray:
-        """Values, shape (n,)."""
+        """Values, shape (n,); ``FloatingPointError`` where the polynomial overflows."""
         self._check_fitted()
-        Xs = (check_X(X, self.n_inputs_) - self.x_mean_) / self.x_std_
-        return self.basis_.values(Xs) @ self.coef_
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xs = (check_X(X, self.n_inputs_) - self.x_mean_) / self.x_std_
+            out = self.basis_.values(Xs) @ self.coef_
+        return self._finite_output(out, Xs, "predict")
 
     def predict_gradient(self, X: Any) -> np.ndarray:
-        """Exact gradient of the fitted polynomial in original units, shape (n, d)."""
+        """Exact gradient of the fitted polynomial in original units, shape (n, d);
+        ``FloatingPointError`` where it overflows."""
         self._check_fitted()
-        Xs = (check_X(X, self.n_inputs_) - self.x_mean_) / self.x_std_
-        P = self.basis_._powers(Xs)
-        g = np.column_stack(
-            [self.basis_.derivative(Xs, j, P) @ self.coef_ for j in range(self.n_inputs_)]
-        )
-        return g / self.x_std_
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xs = (check_X(X, self.n_inputs_) - self.x_mean_) / self.x_std_
+            P = self.basis_._powers(Xs)
+            g = np.column_stack(
+                [self.basis_.derivative(Xs, j, P) @ self.coef_ for j in range(self.n_inputs_)]
+            ) / self.x_std_
+        return self._finite_output(g, Xs, "predict_gradient")
 
     def predict_value_and_gradient(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         return self.predict(X), self.predict_gradient(X)
