@@ -1108,8 +1108,11 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
     k = max(spot_kinks(product))  # the FD references' scale, in spot units
     tau = product.maturity
     if solver == "fd_heston_2d":
-        center = opts.get("center") or k
-        tops = {0: ("s_max", opts.get("s_max") or 4.0 * center),
+        from evaluation.fd import heston_s_max
+
+        plain = type(product).__name__ == "European" and product.kind in ("call", "put")
+        center = opts.get("center") or k if plain else k  # as pipeline.pricers.fd_heston_2d
+        tops = {0: ("s_max", opts.get("s_max") or heston_s_max(center, model.theta, tau)),
                 1: ("v_max", opts.get("v_max") or 5.0)}
     elif solver == "fd_basket_2d":
         given = opts.get("s_max")

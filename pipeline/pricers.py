@@ -226,7 +226,8 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
 
 def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
     """Heston (S, v) PDE (HV ADI): European (call, put, forward) or a netting set of asset legs
-    (``payoff=``; centre the median strike, S_max = 4 x the largest strike by default)."""
+    (``payoff=``; centre the median strike, S_max = ``fd.heston_s_max`` of the largest strike by
+    default)."""
     import evaluation.fd as fd
 
     if model.inputs != ("spot", "variance"):
@@ -239,7 +240,8 @@ def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         kinks = spot_kinks(product)
         center, cluster = _center_cluster(
             kinks, fd.auto_cluster_heston(model.theta, product.maturity))
-        opts = {"center": center, "cluster": cluster, "s_max": 4.0 * max(kinks), **grid}
+        opts = {"center": center, "cluster": cluster,
+                "s_max": fd.heston_s_max(max(kinks), model.theta, product.maturity), **grid}
         sol = fd.heston_2d(strike=max(kinks), payoff=_payoff_1d(product), **common, **opts)
     grad = np.column_stack([np.asarray(sol.delta(x)).ravel(), np.asarray(sol.vega(x)).ravel()])
     return Reference("fd", sol.price(x), grad, np.asarray(sol.gamma(x)).ravel())

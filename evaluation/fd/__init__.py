@@ -12,11 +12,19 @@ Each returns an :class:`FDSolution` with ``price``, ``delta``, ``gamma`` (and ``
 interpolated at arbitrary points, and :class:`FDStats` (grid, timing, iterations).
 """
 
-from ._grid import auto_cluster_1d, auto_cluster_basket, auto_cluster_heston, basket_reach
+from ._grid import (
+    auto_cluster_1d,
+    auto_cluster_basket,
+    auto_cluster_heston,
+    basket_reach,
+    heston_s_max,
+    heston_v_cluster,
+)
 from ._solution import FDSolution, FDStats
 from .basket_2d import basket_2d
 from .black_scholes_1d import black_scholes_1d
 from .heston_2d import heston_2d
 
 __all__ = ["FDSolution", "FDStats", "auto_cluster_1d", "auto_cluster_basket",
-           "auto_cluster_heston", "basket_2d", "basket_reach", "black_scholes_1d", "heston_2d"]
+           "auto_cluster_heston", "basket_2d", "basket_reach", "black_scholes_1d", "heston_2d",
+           "heston_s_max", "heston_v_cluster"]

@@ -78,6 +78,21 @@ def auto_cluster_heston(theta: float, maturity: float) -> float:
     return min(0.1, math.sqrt(theta * maturity))
 
 
+def heston_s_max(center: float, theta: float, maturity: float) -> float:
+    """The default upper spot bound of :func:`~evaluation.fd.heston_2d`:
+    center x max(4, e^{5 sqrt(theta T)}), five standard deviations of ln S at the long-run
+    variance (as the Black-Scholes grids' e^{5 vol sqrt(T)}); 4 x center for short, low-variance
+    problems."""
+    return center * max(4.0, math.exp(5.0 * math.sqrt(theta * maturity)))
+
+
+def heston_v_cluster(theta: float, v_max: float) -> float:
+    """``v_cluster="auto"`` of :func:`~evaluation.fd.heston_2d`: min(1/500, theta / (4 v_max)),
+    a sinh width in v of at most a quarter of the long-run variance, so a low-variance problem
+    keeps nodes where its variance lives (1/500 of v_max = 5, 0.01, from theta = 0.04 up)."""
+    return min(1.0 / 500.0, theta / (4.0 * v_max))
+
+
 def cluster_fraction(owner: str, value: object, auto: float) -> float | None:
     """The clustering width of ``value`` (a :data:`Cluster`) as a fraction of the center:
     ``auto`` for "auto", None for None, else a number > 0 (one-line ValueError otherwise)."""

@@ -28,6 +28,8 @@ from ._grid import (
     auto_cluster_heston,
     cluster_fraction,
     first_derivative,
+    heston_s_max,
+    heston_v_cluster,
     lower_grid,
     second_derivative,
     sinh_grid,
@@ -58,7 +60,7 @@ def heston_2d(
     n_space=(160, 80),
     n_time: int | None = None,
     cluster: Cluster = "auto",
-    v_cluster: float | None = 1.0 / 500.0,
+    v_cluster: float | str | None = "auto",
     center: float | None = None,
     damping_steps: int = 2,
 ) -> FDSolution:
@@ -79,7 +81,9 @@ def heston_2d(
         dividend: continuous dividend yield q (drift r - q).
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable S -> payoff, any sign.
-        s_max: upper spot bound (> center); default 4 K.
+        s_max: upper spot bound (> center); default center x max(4, e^{5 sqrt(theta T)})
+            (:func:`heston_s_max`): five standard deviations of ln S at the long-run variance.
+            States of a variance far above theta need more (K e^{5 sqrt(v T)}).
         v_max: upper variance bound > 0. The default 5 (In 't Hout & Foulon) keeps the
             Neumann boundary harmless for large vol-of-vol; with xi = 1, v_max = 1 costs 1-2 % of
             the price near the strike while v_max = 5 costs nothing measurable for xi = 0.3.
@@ -88,7 +92,8 @@ def heston_2d(
             XVA source: c * maturity / n_time <= 0.1 (c its larger spread), refused beyond.
         cluster: sinh width in S as a fraction of the center (``None``: uniform; ``"auto"``:
             ``min(0.1, sqrt(theta T))``, narrower when that is small).
-        v_cluster: sinh width in v as a fraction of v_max (``None``: uniform).
+        v_cluster: sinh width in v as a fraction of v_max (``None``: uniform); "auto"
+            (default) min(1/500, theta / (4 v_max)) (:func:`heston_v_cluster`).
         center: S clustering point (a node), default the strike.
         damping_steps: number of initial steps replaced by two damped Douglas half steps.
 
@@ -113,12 +118,17 @@ def heston_2d(
     nd = v.integer(o, "damping_steps", damping_steps, 0, MAX_ITERATIONS)
     vm = v.positive_float(o, "v_max", v_max)
     cen = k if center is None else v.positive_float(o, "center", center)
-    s_hi = 4.0 * cen if s_max is None else v.positive_float(o, "s_max", s_max)
+    s_hi = heston_s_max(cen, th, tau) if s_max is None else v.positive_float(o, "s_max", s_max)
     if s_hi <= cen:
         v.fail(o, "s_max", f"> {cen:g} (the domain must contain the strike)", s_max)
     frac = cluster_fraction(o, cluster, auto_cluster_heston(th, tau))
     c_s = None if frac is None else frac * cen
-    c_v = None if v_cluster is None else v.positive_float(o, "v_cluster", v_cluster) * vm
+    if isinstance(v_cluster, str) and v_cluster == "auto":
+        c_v = heston_v_cluster(th, vm) * vm
+    elif isinstance(v_cluster, str):
+        v.fail(o, "v_cluster", "a number > 0, None or 'auto'", v_cluster)
+    else:
+        c_v = None if v_cluster is None else v.positive_float(o, "v_cluster", v_cluster) * vm
 
     sg = sinh_grid(0.0, s_hi, cen, n[0], c_s)
     vg = lower_grid(vm, n[1], c_v)

@@ -241,3 +241,22 @@ def test_default_grids_resolve_one_day_to_maturity():
     got = fd.heston_2d(strike=100.0, maturity=t, kind="put", **HESTON).price(
         np.array([[100.0, 0.04]]))[0]
     assert got == pytest.approx(ref, rel=2e-3)
+
+
+@pytest.mark.parametrize("case,rtol", [
+    # a low long-run variance: the default v grid clusters within theta / 4 of 0 (it held five
+    # nodes in [0, 4 theta]: 12.8 % off at v = theta / 4)
+    (dict(maturity=0.25, kappa=1.5, theta=0.001, xi=0.1, rho=-0.5, rate=0.0,
+          points=[(100.0, 0.001), (100.0, 0.00025), (97.0, 0.001)]), 5e-3),
+    # a long maturity at a high variance: S_max from e^{5 sqrt(theta T)} (4 K was 7.3 % off)
+    (dict(maturity=10.0, kappa=1.5, theta=0.16, xi=0.3, rho=-0.9, rate=0.025,
+          points=[(100.0, 0.16), (150.0, 0.16)]), 1e-3),
+])
+def test_default_grid_follows_the_long_run_variance_and_maturity(case, rtol):
+    case = dict(case)
+    points = np.array(case.pop("points"))
+    ref = np.array([an.heston(s, v, strike=100.0, kind="put", **case) for s, v in points]).ravel()
+    got = fd.heston_2d(strike=100.0, kind="put", **case).price(points)
+    np.testing.assert_allclose(got, ref, rtol=rtol)
+    assert fd.heston_s_max(100.0, case["theta"], case["maturity"]) == pytest.approx(
+        100.0 * max(4.0, math.exp(5.0 * math.sqrt(case["theta"] * case["maturity"]))))
