@@ -260,3 +260,25 @@ def test_default_grid_follows_the_long_run_variance_and_maturity(case, rtol):
     np.testing.assert_allclose(got, ref, rtol=rtol)
     assert fd.heston_s_max(100.0, case["theta"], case["maturity"]) == pytest.approx(
         100.0 * max(4.0, math.exp(5.0 * math.sqrt(case["theta"] * case["maturity"]))))
+
+
+def test_diffusion_along_the_kink_is_warned_about_and_is_where_the_error_grows():
+    """Beyond KINK_RHO the grid resolves the kink at first order: the warning is where the
+    default grid's error against the closed form passes 0.5 %."""
+    import warnings
+
+    points = np.array([[100.0, 100.0], [120.0, 80.0], [90.0, 110.0]])
+    common = dict(strike=100.0, maturity=1.0, kind="put", vols=(0.2, 0.3), rate=0.03)
+    errors = {}
+    for rho in (-0.8, -0.9):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            sol = fd.basket_2d(rho=rho, **common)
+        ref = an.arithmetic_basket_2d(points, rho=rho, **common).price
+        errors[rho] = (float(np.max(np.abs(sol.price(points) / ref - 1.0))),
+                       [str(w.message) for w in seen if w.category is RuntimeWarning])
+    assert errors[-0.8][0] < 2e-3 and errors[-0.8][1] == []
+    assert errors[-0.9][0] > 5e-3
+    assert any("runs nearly along the arithmetic payoff's kink" in m for m in errors[-0.9][1])
+    with pytest.warns(RuntimeWarning, match="worst_of payoff's kink"):
+        fd.basket_2d(rho=0.99, style="worst_of", n_space=(8, 8), n_time=2, **common)
