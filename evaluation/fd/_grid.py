@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -103,16 +104,32 @@ def cluster_fraction(owner: str, value: object, auto: float) -> float | None:
     return None if value is None else v.positive_float(owner, "cluster", value)
 
 
+#: Fewest cells of a uniform grid between its low end and its center before a warning.
+MIN_UNIFORM_CELLS = 4
+
+
 def sinh_grid(low: float, high: float, center: float, n: int, cluster: float | None) -> np.ndarray:
     """n + 1 nodes on [low, ~high] clustered at ``center`` by x = center + c sinh(xi), xi uniform.
 
     ``c = cluster`` (in the units of x); ``None`` gives a uniform grid. ``center`` is always a node:
-    the spacing in xi is fixed by [low, center] and the upper end moves by less than one step
-    (the returned grid's last node is the actual upper bound).
+    the spacing (in xi) is fixed by [low, center] and the upper end moves by less than one step
+    (the returned grid's last node is the actual upper bound). A uniform grid whose center lies
+    within half a step of an end would move that end by more: it is then uniform on each side
+    of the center instead (one cell on the short side), on exactly [low, high].
     """
     if cluster is None:
         h0 = (high - low) / n
-        m = min(max(1, round((center - low) / h0)), n - 1)
+        m = round((center - low) / h0)
+        if m < MIN_UNIFORM_CELLS:
+            warnings.warn(
+                f"evaluation.fd: a uniform grid of {n} cells on [{low:g}, {high:g}] leaves "
+                f"{max(m, 1)} cell(s) between {low:g} and the center {center:g}, too few to "
+                "resolve the value there; use cluster='auto' (the default) or a smaller upper "
+                "bound", RuntimeWarning, stacklevel=3)
+        if not 1 <= m <= n - 1:
+            m = 1 if m < 1 else n - 1
+            return np.concatenate([np.linspace(low, center, m + 1),
+                                   np.linspace(center, high, n - m + 1)[1:]])
         h = (center - low) / m
         x = low + h * np.arange(n + 1)
         x[m] = center

@@ -184,3 +184,20 @@ def test_cluster_refuses_other_text():
     with pytest.raises(ValueError, match=r"The 'cluster' parameter of black_scholes_1d must be a "
                                          r"number > 0, None or 'auto'\. Got 'wide' instead\."):
         fd.black_scholes_1d(strike=100.0, maturity=1.0, vol=0.2, rate=0.0, cluster="wide")
+
+
+def test_a_uniform_grid_keeps_its_upper_bound_and_warns_when_it_cannot_resolve_the_strike():
+    """cluster=None with the strike within half a step of 0 shrank the domain to 40,000 for
+    s_max = 1e5 (a point at 50,000 was then refused); it now covers [0, s_max] exactly, one
+    cell below the strike, and says that cell cannot resolve the value there."""
+    import warnings
+
+    common = dict(strike=100.0, maturity=1.0, vol=0.2, rate=0.0, cluster=None)
+    with pytest.warns(RuntimeWarning, match=r"leaves 1 cell\(s\) between 0 and the center 100"):
+        sol = fd.black_scholes_1d(s_max=1e5, **common)
+    assert sol.stats.upper == (1e5,)
+    assert np.isfinite(sol.price(np.array([50_000.0]))).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sol = fd.black_scholes_1d(s_max=400.0, n_space=160, **common)
+    assert abs(sol.stats.upper[0] - 400.0) < 400.0 / 160
