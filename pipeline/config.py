@@ -1124,8 +1124,11 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
             # netting sets: the box from the largest kink whatever the centre (pipeline.pricers)
             centers = ([k] * 2 if netting or center is None
                        else center if isinstance(center, list) else [center] * 2)
-            pair = [c * max(4.0, math.exp(5.0 * v * math.sqrt(tau)))
-                    for c, v in zip(centers, model.vols, strict=True)]
+            from evaluation.fd import lognormal_s_max
+
+            pair = [lognormal_s_max(c, v, tau, model.rate - q)
+                    for c, v, q in zip(centers, model.vols,
+                                       model.dividends or (0.0,) * len(model.vols), strict=True)]
             if netting:
                 basket_legs = [leg for leg in product.legs if leg.underlying == "basket"]
             elif type(product).__name__ == "BasketOption" and product.kind in ("call", "put"):
@@ -1140,8 +1143,10 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
                             zip(pair, basket_reach(leg.strike, leg.weights), strict=True)]
         tops = {0: ("s_max", pair[0]), 1: ("s_max", pair[1])}
     else:
+        from evaluation.fd import lognormal_s_max
+
         tops = {0: ("s_max", opts.get("s_max")
-                    or k * max(4.0, math.exp(5.0 * model.vol * math.sqrt(tau))))}
+                    or lognormal_s_max(k, model.vol, tau, model.rate - model.dividend))}
     for i, (name, top) in tops.items():
         if i < d and highs[i] > top:
             raise ConfigError(

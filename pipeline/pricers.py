@@ -9,7 +9,6 @@ types that it does not cover (e.g. Stulz's formula for 3 assets); the entry poin
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,8 +206,9 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         kinks = spot_kinks(product)
         tau = product.maturity
         center, cluster = _center_cluster(kinks, fd.auto_cluster_basket(model.vols, tau))
-        highs = tuple(max(kinks) * max(4.0, math.exp(5.0 * s * math.sqrt(tau)))
-                      for s in model.vols)
+        divs = model.dividends or (0.0,) * len(model.vols)
+        highs = tuple(fd.lognormal_s_max(max(kinks), s, tau, model.rate - q)
+                      for s, q in zip(model.vols, divs, strict=True))
         for leg in product.legs if isinstance(product, sim.NettingSet) else ():
             if leg.underlying == "basket":  # the leg's kink clear of the far faces
                 highs = tuple(max(h, r) for h, r in

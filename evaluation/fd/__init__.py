@@ -19,6 +19,7 @@ from ._grid import (
     basket_reach,
     heston_s_max,
     heston_v_cluster,
+    lognormal_s_max,
 )
 from ._solution import FDSolution, FDStats
 from .basket_2d import basket_2d
@@ -27,4 +28,4 @@ from .heston_2d import heston_2d
 
 __all__ = ["FDSolution", "FDStats", "auto_cluster_1d", "auto_cluster_basket",
            "auto_cluster_heston", "basket_2d", "basket_reach", "black_scholes_1d", "heston_2d",
-           "heston_s_max", "heston_v_cluster"]
+           "heston_s_max", "heston_v_cluster", "lognormal_s_max"]

@@ -79,6 +79,15 @@ def auto_cluster_heston(theta: float, maturity: float) -> float:
     return min(0.1, math.sqrt(theta * maturity))
 
 
+def lognormal_s_max(center: float, vol: float, maturity: float, carry: float = 0.0) -> float:
+    """The default upper spot bound of the Black-Scholes grids:
+    center x max(4, e^{max(0, -b T) + 5 vol sqrt(T)}) with b = rate - dividend: five standard
+    deviations of ln S above the spot whose forward is the center (K e^{-b T}, above the strike
+    when the carry is negative); 4 x center for short, low-volatility problems."""
+    drift = max(0.0, -carry * maturity)
+    return center * max(4.0, math.exp(drift + 5.0 * vol * math.sqrt(maturity)))
+
+
 def heston_s_max(center: float, theta: float, maturity: float) -> float:
     """The default upper spot bound of :func:`~evaluation.fd.heston_2d`:
     center x max(4, e^{5 sqrt(theta T)}), five standard deviations of ln S at the long-run

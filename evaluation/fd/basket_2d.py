@@ -21,7 +21,6 @@ start.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from ._grid import (
     basket_reach,
     cluster_fraction,
     first_derivative,
+    lognormal_s_max,
     second_derivative,
     sinh_grid,
     source_time_steps,
@@ -135,8 +135,9 @@ def basket_2d(
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable (S1, S2) -> payoff on 2-D arrays, any sign.
         s_max: upper bound(s) of the spots (scalar or pair), > center; default
-            center max(4, e^{5 vol_i sqrt(T)}), and for an arithmetic basket without
-            ``payoff`` at least 2 K / w_i (:func:`~evaluation.fd.basket_reach`).
+            center max(4, e^{max(0, -b_i T) + 5 vol_i sqrt(T)}) (:func:`lognormal_s_max`),
+            and for an arithmetic basket without ``payoff`` at least 2 K / w_i
+            (:func:`~evaluation.fd.basket_reach`).
         n_space: space steps per axis (int or pair, each >= 4; at most 2**24 grid nodes).
         n_time: time steps, in [1, 10**7]; None: 60, or more with an
             XVA source: c * maturity / n_time <= 0.1 (c its larger spread), refused beyond.
@@ -186,9 +187,7 @@ def basket_2d(
     else:
         centers = _pair(o, "center", center, v.positive)
     if s_max is None:
-        highs = tuple(
-            centers[i] * max(4.0, math.exp(5.0 * sig[i] * math.sqrt(tau))) for i in range(2)
-        )
+        highs = tuple(lognormal_s_max(centers[i], sig[i], tau, r - q[i]) for i in range(2))
         if style == "arithmetic" and payoff is None:  # the kink clear of the far faces
             highs = tuple(max(h, r) for h, r in zip(highs, basket_reach(k, w), strict=True))
     else:

@@ -201,3 +201,19 @@ def test_a_uniform_grid_keeps_its_upper_bound_and_warns_when_it_cannot_resolve_t
         warnings.simplefilter("error")
         sol = fd.black_scholes_1d(s_max=400.0, n_space=160, **common)
     assert abs(sol.stats.upper[0] - 400.0) < 400.0 / 160
+
+
+def test_default_domain_reaches_past_the_forward_at_the_money_spot_under_a_negative_carry():
+    """q = 0.3 over 5 years: the spot whose forward is the strike is K e^{1.5} = 448, beyond
+    the old default box (4 K = 400: a price there was refused). The drift dominates the
+    diffusion (2 |r - q| / vol^2 = 240), which central differences do not resolve away from
+    that spot: the solver says so."""
+    common = dict(strike=100.0, maturity=5.0, vol=0.05, rate=0.0, dividend=0.3, kind="call")
+    with pytest.warns(RuntimeWarning, match=r"the drift dominates the diffusion \(2 \|r - q\| "
+                                            r"/ vol\^2 = 240\)"):
+        sol = fd.black_scholes_1d(**common)
+    assert sol.stats.upper[0] > 448.0 * math.exp(5.0 * 0.05 * math.sqrt(5.0)) * 0.99
+    spots = np.array([448.0, 500.0])
+    ref = an.black_scholes(spots, **common)
+    np.testing.assert_allclose(sol.price(spots), ref, rtol=1e-2)
+    assert fd.lognormal_s_max(100.0, 0.2, 1.0, 0.03) == pytest.approx(400.0)
