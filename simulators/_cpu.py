@@ -175,7 +175,8 @@ def heston_kernel(x, cols, kappa0, theta0, xi0, rho0, rate0, dividend, tau, step
     x: (n, d) with spot, variance, then declared parameters; ``cols`` gives the column of
     (kappa, theta, xi, rho, rate) or -1 when fixed; ``width`` paths per block
     (``heston.heston_block_width``). Writes y (n,) and dydx (n, d). Memory per thread: the
-    variance path of the block, steps x width doubles (at most 4 MiB), and no normals.
+    variance path of the block, steps x width doubles (at most max(4 MiB, 8 bytes x steps):
+    one path a block beyond 2**19 steps), and no normals.
     """
     n = x.shape[0]
     n_blocks = (n + width - 1) // width

@@ -63,6 +63,8 @@ class BlackScholesBasket:
         object.__setattr__(self, "rate", v.finite(o, "rate", self.rate))
         divs = (0.0,) * len(vols) if self.dividends is None else self.dividends
         object.__setattr__(self, "dividends", v.vector(o, "dividends", divs, len(vols)))
+        if not isinstance(self.vol_inputs, (bool, np.bool_)):
+            v.fail(o, "vol_inputs", "True or False", self.vol_inputs)
         object.__setattr__(self, "vol_inputs", bool(self.vol_inputs))
 
     @property

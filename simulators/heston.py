@@ -132,7 +132,7 @@ class Heston:
         out = np.empty((n_paths, 2))
         _forward_kernel(np.uint64(seed), np.uint64(STREAM_SAMPLER), np.uint64(first_path),
                         sampler.spots(1)[0], v0, sampler.horizon,
-                        self.steps(sampler.horizon, "horizon"),
+                        self.steps(sampler.horizon, "horizon", "ForwardSampler"),
                         self.kappa, self.theta, self.xi, self.rho, sampler.vol_mult, out)
         return out
 

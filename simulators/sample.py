@@ -10,7 +10,7 @@ import numpy as np
 from .rng import numbers_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sample:
     """Training examples, one per Monte-Carlo path (or antithetic pair).
 
@@ -51,7 +51,14 @@ class Sample:
 
     @property
     def path_id(self) -> np.ndarray:
-        """Path indices, int64, shape (n_paths,)."""
+        """Path indices, int64 as in the datasets' ``path_id`` column, shape (n_paths,).
+        ``OverflowError`` in one line for indices past 2**63 - 1 (``simulate`` takes first
+        paths up to 2**64 - n: the counters are 64-bit)."""
+        last = self.first_path + self.n_paths - 1
+        if last > np.iinfo(np.int64).max:
+            raise OverflowError(f"Sample.path_id: path indices up to {last} do not fit int64 "
+                                "(the datasets' path_id column); use first_path < 2**63 - "
+                                "n_paths to have them")
         return np.arange(self.first_path, self.first_path + self.n_paths, dtype=np.int64)
 
     @property
@@ -59,14 +66,23 @@ class Sample:
         return np.dtype(self.y.dtype)
 
     def price(self) -> tuple[float, float]:
-        """Monte-Carlo mean of y and its standard error (meaningful with a FixedSampler)."""
+        """Monte-Carlo mean of y and its standard error (meaningful with a FixedSampler);
+        ``ValueError`` for one path (no standard error)."""
+        self._two_paths("price")
         y = np.asarray(self.y, dtype=np.float64)
         return float(y.mean()), float(y.std(ddof=1) / np.sqrt(len(y)))
 
     def gradient(self) -> tuple[np.ndarray, np.ndarray]:
-        """Monte-Carlo means of dydx and their standard errors, shapes (n_inputs,)."""
+        """Monte-Carlo means of dydx and their standard errors, shapes (n_inputs,);
+        ``ValueError`` for one path."""
+        self._two_paths("gradient")
         g = np.asarray(self.dydx, dtype=np.float64)
         return g.mean(axis=0), g.std(axis=0, ddof=1) / np.sqrt(len(g))
+
+    def _two_paths(self, what: str) -> None:
+        if self.n_paths < 2:
+            raise ValueError(f"Sample.{what} needs n_paths >= 2 for a standard error. Got "
+                             f"{self.n_paths} instead.")
 
     def to_numpy(self) -> Sample:
         """The same sample with host (NumPy) arrays."""

@@ -172,6 +172,8 @@ class ForwardSampler:
         if missing or unknown:
             v.fail("ForwardSampler", "params", f"ranges for exactly {extra}", self.params)
         self.spots(model.dim)
+        if hasattr(model, "steps"):  # Heston: the horizon's time steps are bounded
+            model.steps(self.horizon, "horizon", "ForwardSampler")
         if self.variance is not None and "variance" not in state:
             v.fail("ForwardSampler", "variance", f"None for {type(model).__name__} (an initial "
                    "variance is a Heston state)", self.variance)

@@ -82,3 +82,30 @@ def test_spots_underflowing_to_zero_are_named_as_the_samplers_not_as_an_overflow
                                          r"\(> 0\.0 for BlackScholes\) on \d+ of 2000 paths"):
         sim.simulate(sim.BlackScholes(vol=0.2), sim.European(1.0, 1.0, "call"),
                      sim.ForwardSampler(1.0, horizon=100.0, vol_mult=20.0), 2000, seed=1)
+
+
+def test_small_api_edges():
+    """vol_inputs must be a bool; a one-path sample has no standard error; path ids past 2**63
+    are refused in one line (int64, as the datasets'); a sample is not compared element-wise; a Heston horizon of too many
+    steps is ForwardSampler's and is refused by validate."""
+    import math
+
+    with pytest.raises(ValueError, match=r"'vol_inputs' parameter of BlackScholesBasket must be "
+                                         r"True or False\. Got 'False' instead"):
+        sim.BlackScholesBasket((0.2, 0.3), ((1.0, 0.5), (0.5, 1.0)), vol_inputs="False")
+    model, product = sim.BlackScholes(vol=0.2), sim.European(1.0, 1.0, "call")
+    one = sim.simulate(model, product, sim.FixedSampler((1.0,)), 1, seed=1)
+    with pytest.raises(ValueError, match=r"Sample\.price needs n_paths >= 2"):
+        one.price()
+    with pytest.raises(ValueError, match=r"Sample\.gradient needs n_paths >= 2"):
+        one.gradient()
+    far = sim.simulate(model, product, sim.FixedSampler((1.0,)), 3, seed=1, first_path=2**63)
+    with pytest.raises(OverflowError, match=r"path indices up to 9223372036854775810 do not fit "
+                                            r"int64"):
+        far.path_id  # noqa: B018
+    assert (one == one) and not (one == far)
+    heston = sim.Heston(1.5, 0.04, 0.3, -0.7, steps_per_year=100_000)
+    too_long = sim.ForwardSampler(100.0, 101.0)
+    with pytest.raises(ValueError, match=r"'horizon' parameter of ForwardSampler must be <="):
+        too_long.validate(heston)
+    assert math.isfinite(too_long.horizon)
