@@ -5,8 +5,9 @@ conditional expectations over one date interval, with the XVA source solved in c
 :class:`RiskySurrogate` holds the result; :mod:`.exposure` turns it into exposure profiles.
 """
 
+from .dates import date_grid
 from .exposure import ExposureProfile, exposure_profile
-from .solver import date_grid, default_regressor, solve
+from .solver import default_regressor, solve
 from .source import Scheme, Source
 from .surrogate import DateFit, RiskySurrogate
 

@@ -219,7 +219,7 @@ class RiskySurrogate:
         from simulators.params import from_dict
 
         from ..regressor import DifferentialRegressor
-        from .solver import date_grid
+        from .dates import date_grid
 
         name = cls.__name__
         p = check_folder(name, as_path(f"{name}.load", path))
