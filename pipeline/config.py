@@ -1112,7 +1112,8 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
 
         plain = type(product).__name__ == "European" and product.kind in ("call", "put")
         center = opts.get("center") or k if plain else k  # as pipeline.pricers.fd_heston_2d
-        tops = {0: ("s_max", opts.get("s_max") or heston_s_max(center, model.theta, tau)),
+        carry = model.rate - model.dividend
+        tops = {0: ("s_max", opts.get("s_max") or heston_s_max(center, model.theta, tau, carry)),
                 1: ("v_max", opts.get("v_max") or 5.0)}
     elif solver == "fd_basket_2d":
         given = opts.get("s_max")
@@ -1121,8 +1122,11 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
         else:
             center = opts.get("center")
             netting = type(product).__name__ == "NettingSet"
-            # netting sets: the box from the largest kink whatever the centre (pipeline.pricers)
-            centers = ([k] * 2 if netting or center is None
+            plain = (type(product).__name__ in ("BasketOption", "WorstOf", "BestOf")
+                     and product.kind in ("call", "put"))
+            # a payoff other than a plain basket/worst-of/best-of call or put: the box from the
+            # largest kink whatever the centre (pipeline.pricers.fd_basket_2d)
+            centers = ([k] * 2 if not plain or center is None
                        else center if isinstance(center, list) else [center] * 2)
             from evaluation.fd import lognormal_s_max
 

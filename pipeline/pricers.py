@@ -241,7 +241,8 @@ def fd_heston_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
         center, cluster = _center_cluster(
             kinks, fd.auto_cluster_heston(model.theta, product.maturity))
         opts = {"center": center, "cluster": cluster,
-                "s_max": fd.heston_s_max(max(kinks), model.theta, product.maturity), **grid}
+                "s_max": fd.heston_s_max(max(kinks), model.theta, product.maturity,
+                                         model.rate - model.dividend), **grid}
         sol = fd.heston_2d(strike=max(kinks), payoff=_payoff_1d(product), **common, **opts)
     grad = np.column_stack([np.asarray(sol.delta(x)).ravel(), np.asarray(sol.vega(x)).ravel()])
     return Reference("fd", sol.price(x), grad, np.asarray(sol.gamma(x)).ravel())

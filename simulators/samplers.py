@@ -129,7 +129,7 @@ class ForwardSampler:
         vol_mult: multiplier of the volatility, > 0 (1.5 in the source).
         params: ranges ``{"vol": (low, high)}`` for model parameters declared as inputs; they are
             drawn uniformly.
-        variance: initial variance for Heston (default: the model's theta).
+        variance: initial variance for Heston, >= 0 (default: the model's theta).
     """
 
     spot: float | tuple[float, ...]
@@ -151,7 +151,8 @@ class ForwardSampler:
             params[str(name)] = (lo, hi)
         object.__setattr__(self, "params", params)
         if self.variance is not None:
-            object.__setattr__(self, "variance", v.positive(o, "variance", self.variance))
+            # >= 0 as Heston's variance input (``input_domain``): 0 is a state its scheme reaches
+            object.__setattr__(self, "variance", v.non_negative(o, "variance", self.variance))
 
     def __hash__(self) -> int:
         return hash((self.spot, self.horizon, self.vol_mult, tuple(sorted(self.params.items())),

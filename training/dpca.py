@@ -47,7 +47,8 @@ class DifferentialPCA(BaseEstimator):
         Subtract the mean differential before forming C_Z. This measures how the differential
         varies, not its size: a direction along which it is constant (the price is linear
         there, e.g. a forward) has no central variance and is dropped, with a RuntimeWarning
-        when it holds more than 1e-6 (or 10 ε) of E|Z|². The default keeps every direction the
+        when the mean differential outside the kept axes holds more than 0.1 % (or 10 ε) of
+        E|Z|². The default keeps every direction the
         price moves along.
 
     Attributes: ``components_`` (k, d) rows = P_kᵀ, ``explained_variance_`` (k,),
@@ -110,18 +111,22 @@ class DifferentialPCA(BaseEstimator):
         return self
 
     def _warn_if_linear_directions_dropped(self, Z: np.ndarray, P: np.ndarray) -> None:
-        """RuntimeWarning when the central axes ``P`` (d, k) leave out more than 1e-6 (or 10 ε)
-        of E|Z|²: a direction along which the differential is constant (the price is linear
-        there, a forward) has no central variance, so ``central=True`` drops it."""
+        """RuntimeWarning when the mean differential's part outside the central axes ``P``
+        (d, k), |(I − P Pᵀ) Z̄|², exceeds 0.1 % (or 10 ε) of E|Z|²: a direction along which the
+        differential is constant (the price is linear there, a forward) has no central
+        variance, so ``central=True`` drops it. (Directions dropped for their small variance by
+        ``n_components`` or ``tolerance`` are not counted.)"""
         total = float(np.mean(np.sum(Z * Z, axis=1)))
-        resid = Z - (Z @ P) @ P.T
-        share = float(np.mean(np.sum(resid * resid, axis=1))) / total if total > 0 else 0.0
-        if share > max(1e-6, 10.0 * self.tolerance):
+        mean = Z.mean(axis=0)
+        resid = mean - P @ (P.T @ mean)
+        share = float(resid @ resid) / total if total > 0 else 0.0
+        if share > max(1e-3, 10.0 * self.tolerance):
             warnings.warn(
-                f"DifferentialPCA(central=True) dropped directions holding {share:.3g} of the "
-                "differentials' mean square: along them the differential is constant (the price "
-                "is linear there), which the central covariance does not see; use central=False "
-                "to keep them", RuntimeWarning, stacklevel=3)
+                f"DifferentialPCA(central=True) dropped the mean differential's part outside its "
+                f"axes, {share:.3g} of the differentials' mean square: the price's average slope "
+                "along those directions (all of it where the differential is constant, as a "
+                "forward's) is lost, since the central covariance weighs only how the "
+                "differential varies; use central=False to keep it", RuntimeWarning, stacklevel=3)
 
     def _check(self) -> None:
         if not hasattr(self, "components_"):

@@ -58,6 +58,9 @@ from .twin import TwinNetwork
 
 #: Layout of ``config.json``: 2 adds ``input_names`` and ``output_name``; version 1 still loads.
 FORMAT_VERSION = 2
+
+#: Hyperparameters a saved model must record: they shape its network and so its predictions.
+PREDICTION_PARAMS = ("hidden_layers", "hidden_units", "activation", "dtype")
 _READABLE_FORMATS = (1, 2)
 
 
@@ -320,10 +323,6 @@ class DifferentialRegressor(BaseRegressor):
                 self.activation,
             )
         validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
-        if self.patience is not None and self.validation_fraction is None:
-            raise param_error(type(self).__name__, "patience",
-                              "None without 'validation_fraction' (early stopping watches the "
-                              "validation loss)", self.patience)
 
     def _torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == DType.FLOAT64 else torch.float32
@@ -373,6 +372,10 @@ class DifferentialRegressor(BaseRegressor):
         ``"y"``; names given here must agree with a DataFrame's columns.
         """
         self._validate()
+        if self.patience is not None and self.validation_fraction is None:
+            raise param_error(type(self).__name__, "patience",
+                              "None without 'validation_fraction' (early stopping watches the "
+                              "validation loss)", self.patience)
         device = self._resolve_device()
         in_place = device.type == "cuda" and all(on_cuda(a) for a in (X, y, dydx)
                                                  if a is not None)
@@ -456,6 +459,9 @@ class DifferentialRegressor(BaseRegressor):
         if best.state is not None:
             net.load_state_dict(best.state)
         fit_seconds = time.perf_counter() - t_start
+        # before any fitted attribute is set: a network broken by its last steps raises and
+        # leaves the estimator as it was
+        self._warn_if_not_learned(net, data, hist)
 
         self.network_ = net
         self.scaler_ = scaler
@@ -464,7 +470,6 @@ class DifferentialRegressor(BaseRegressor):
         self.device_ = device
         self.history_ = hist
         self.result_ = self._result(status, data, hist, best, fit_seconds)
-        self._warn_if_not_learned(net, data, hist)
         return self
 
     def _warn_if_not_learned(self, net: TwinNetwork, data: _TrainingData,
@@ -861,9 +866,10 @@ class DifferentialRegressor(BaseRegressor):
         if unknown:
             raise ValueError(f"Cannot load {cls.__name__} from {path}: config.json has unknown "
                              f"parameters {', '.join(repr(k) for k in unknown)}.")
-        # Every format (1 included) stores every hyperparameter: a missing one would silently
-        # take today's default and predict with another network.
-        missing = [k for k in cls().get_params() if k not in params]
+        # The hyperparameters that shape the network's predictions must be there (a missing one
+        # would silently take today's default); the others (num_threads, added later, device,
+        # progress...) take their defaults.
+        missing = [k for k in PREDICTION_PARAMS if k not in params]
         if missing:
             raise ValueError(f"Cannot load {cls.__name__} from {path}: the 'params' of "
                              f"config.json lack {', '.join(repr(k) for k in missing)}.")

@@ -132,9 +132,10 @@ class TwinNetwork(nn.Module):
         for name, value in (("n_inputs", n_inputs), ("hidden_layers", hidden_layers),
                             ("hidden_units", hidden_units)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"The {name!r} parameter of TwinNetwork must be an int >= 1 "
-                                 f"(the backward pass needs a hidden layer). Got {value!r} "
-                                 "instead.")
+                why = " (the backward pass needs a hidden layer)" if name == "hidden_layers" else ""
+                shown = int(value) if isinstance(value, numbers.Integral) else repr(value)
+                raise ValueError(f"The {name!r} parameter of TwinNetwork must be an int >= 1"
+                                 f"{why}. Got {shown} instead.")
         self.n_inputs = int(n_inputs)
         self.activation = activation
         sizes = [self.n_inputs] + [int(hidden_units)] * int(hidden_layers) + [1]

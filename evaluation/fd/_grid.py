@@ -79,21 +79,32 @@ def auto_cluster_heston(theta: float, maturity: float) -> float:
     return min(0.1, math.sqrt(theta * maturity))
 
 
-def lognormal_s_max(center: float, vol: float, maturity: float, carry: float = 0.0) -> float:
+def lognormal_s_max(center: float, vol: float, maturity: float, carry: float = 0.0,
+                    owner: str = "evaluation.fd") -> float:
     """The default upper spot bound of the Black-Scholes grids:
     center x max(4, e^{max(0, -b T) + 5 vol sqrt(T)}) with b = rate - dividend: five standard
     deviations of ln S above the spot whose forward is the center (K e^{-b T}, above the strike
-    when the carry is negative); 4 x center for short, low-volatility problems."""
-    drift = max(0.0, -carry * maturity)
-    return center * max(4.0, math.exp(drift + 5.0 * vol * math.sqrt(maturity)))
+    when the carry is negative); 4 x center for short, low-volatility problems. A bound past
+    the float range is refused in one line naming ``owner``'s ``s_max``."""
+    return _bounded(center, max(0.0, -carry * maturity) + 5.0 * vol * math.sqrt(maturity), owner)
 
 
-def heston_s_max(center: float, theta: float, maturity: float) -> float:
+def _bounded(center: float, exponent: float, owner: str) -> float:
+    """center x max(4, e^exponent), refused in one line when beyond the float range."""
+    if math.log(center) + exponent > math.log(1e300):
+        v.fail(owner, "s_max", "given explicitly here: its default, center x max(4, "
+               f"e^{{{exponent:.4g}}}), is beyond the float range", None)
+    return center * max(4.0, math.exp(exponent))
+
+
+def heston_s_max(center: float, theta: float, maturity: float, carry: float = 0.0,
+                 owner: str = "heston_2d") -> float:
     """The default upper spot bound of :func:`~evaluation.fd.heston_2d`:
-    center x max(4, e^{5 sqrt(theta T)}), five standard deviations of ln S at the long-run
-    variance (as the Black-Scholes grids' e^{5 vol sqrt(T)}); 4 x center for short, low-variance
-    problems."""
-    return center * max(4.0, math.exp(5.0 * math.sqrt(theta * maturity)))
+    center x max(4, e^{max(0, -b T) + 5 sqrt(theta T)}), b = rate - dividend: five standard
+    deviations of ln S at the long-run variance above the spot whose forward is the center (as
+    :func:`lognormal_s_max` with vol sqrt(theta)); 4 x center for short, low-variance problems."""
+    return _bounded(center, max(0.0, -carry * maturity) + 5.0 * math.sqrt(theta * maturity),
+                    owner)
 
 
 def heston_v_cluster(theta: float, v_max: float) -> float:
@@ -120,11 +131,12 @@ MIN_UNIFORM_CELLS = 4
 def sinh_grid(low: float, high: float, center: float, n: int, cluster: float | None) -> np.ndarray:
     """n + 1 nodes on [low, ~high] clustered at ``center`` by x = center + c sinh(xi), xi uniform.
 
-    ``c = cluster`` (in the units of x); ``None`` gives a uniform grid. ``center`` is always a node:
-    the spacing (in xi) is fixed by [low, center] and the upper end moves by less than one step
-    (the returned grid's last node is the actual upper bound). A uniform grid whose center lies
-    within half a step of an end would move that end by more: it is then uniform on each side
-    of the center instead (one cell on the short side), on exactly [low, high].
+    ``c = cluster`` (in the units of x); ``None`` gives a grid on exactly [low, high], uniform on
+    each side of the center with m cells below it, m the nearest whole number of (high - low)
+    / n steps (at least 1 and at most n - 1; one spacing when the center falls on a node of
+    the uniform grid). ``center`` is always a node. With a cluster the spacing in xi is fixed by
+    [low, center] and the upper end moves by less than one step (the returned grid's last node
+    is the actual upper bound).
     """
     if cluster is None:
         h0 = (high - low) / n
@@ -135,14 +147,9 @@ def sinh_grid(low: float, high: float, center: float, n: int, cluster: float | N
                 f"{max(m, 1)} cell(s) between {low:g} and the center {center:g}, too few to "
                 "resolve the value there; use cluster='auto' (the default) or a smaller upper "
                 "bound", RuntimeWarning, stacklevel=3)
-        if not 1 <= m <= n - 1:
-            m = 1 if m < 1 else n - 1
-            return np.concatenate([np.linspace(low, center, m + 1),
-                                   np.linspace(center, high, n - m + 1)[1:]])
-        h = (center - low) / m
-        x = low + h * np.arange(n + 1)
-        x[m] = center
-        return x
+        m = min(max(m, 1), n - 1)
+        return np.concatenate([np.linspace(low, center, m + 1),
+                               np.linspace(center, high, n - m + 1)[1:]])
     c = float(cluster)
     xi_lo = math.asinh((low - center) / c)
     xi_hi = math.asinh((high - center) / c)

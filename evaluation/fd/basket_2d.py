@@ -187,7 +187,7 @@ def basket_2d(
     else:
         centers = _pair(o, "center", center, v.positive)
     if s_max is None:
-        highs = tuple(lognormal_s_max(centers[i], sig[i], tau, r - q[i]) for i in range(2))
+        highs = tuple(lognormal_s_max(centers[i], sig[i], tau, r - q[i], o) for i in range(2))
         if style == "arithmetic" and payoff is None:  # the kink clear of the far faces
             highs = tuple(max(h, r) for h, r in zip(highs, basket_reach(k, w), strict=True))
     else:

@@ -141,7 +141,7 @@ def black_scholes_1d(
     nr = v.integer(_OWNER, "rannacher_steps", rannacher_steps, 0, MAX_ITERATIONS)
     tol = v.positive_float(_OWNER, "tol", tol)
     max_iter = v.integer(_OWNER, "max_iter", max_iter, 1, MAX_ITERATIONS)
-    peclet = 2.0 * abs(r - q) / (sig * sig)
+    peclet = 2.0 * abs(r - q) / sig / sig
     if peclet > MAX_DRIFT_RATIO:
         warnings.warn(
             f"black_scholes_1d: the drift dominates the diffusion (2 |r - q| / vol^2 = "
@@ -150,7 +150,7 @@ def black_scholes_1d(
             "was 64 % off at S = 300); use the closed form (evaluation.analytic)",
             RuntimeWarning, stacklevel=2)
     if s_max is None:
-        s_max = lognormal_s_max(k, sig, tau, r - q)
+        s_max = lognormal_s_max(k, sig, tau, r - q, _OWNER)
     s_hi = v.positive_float(_OWNER, "s_max", s_max)
     if s_hi <= k:
         v.fail(_OWNER, "s_max", f"> strike = {k:g} (the domain must contain the strike)", s_max)

@@ -81,8 +81,9 @@ def heston_2d(
         dividend: continuous dividend yield q (drift r - q).
         xva: a ``simulators.XVA`` for the risky value, ``None`` for risk-free.
         payoff: optional callable S -> payoff, any sign.
-        s_max: upper spot bound (> center); default center x max(4, e^{5 sqrt(theta T)})
-            (:func:`heston_s_max`): five standard deviations of ln S at the long-run variance.
+        s_max: upper spot bound (> center); default
+            center x max(4, e^{max(0, -(r - q) T) + 5 sqrt(theta T)}) (:func:`heston_s_max`):
+            five standard deviations of ln S at the long-run variance.
             States of a variance far above theta need more (K e^{5 sqrt(v T)}).
         v_max: upper variance bound > 0. The default 5 (In 't Hout & Foulon) keeps the
             Neumann boundary harmless for large vol-of-vol; with xi = 1, v_max = 1 costs 1-2 % of
@@ -118,7 +119,8 @@ def heston_2d(
     nd = v.integer(o, "damping_steps", damping_steps, 0, MAX_ITERATIONS)
     vm = v.positive_float(o, "v_max", v_max)
     cen = k if center is None else v.positive_float(o, "center", center)
-    s_hi = heston_s_max(cen, th, tau) if s_max is None else v.positive_float(o, "s_max", s_max)
+    s_hi = (heston_s_max(cen, th, tau, r - q, o) if s_max is None
+            else v.positive_float(o, "s_max", s_max))
     if s_hi <= cen:
         v.fail(o, "s_max", f"> {cen:g} (the domain must contain the strike)", s_max)
     frac = cluster_fraction(o, cluster, auto_cluster_heston(th, tau))

@@ -258,8 +258,15 @@ def test_default_grid_follows_the_long_run_variance_and_maturity(case, rtol):
     ref = np.array([an.heston(s, v, strike=100.0, kind="put", **case) for s, v in points]).ravel()
     got = fd.heston_2d(strike=100.0, kind="put", **case).price(points)
     np.testing.assert_allclose(got, ref, rtol=rtol)
-    assert fd.heston_s_max(100.0, case["theta"], case["maturity"]) == pytest.approx(
-        100.0 * max(4.0, math.exp(5.0 * math.sqrt(case["theta"] * case["maturity"]))))
+
+
+def test_heston_default_domain_reaches_past_the_forward_at_the_money_spot():
+    """q = 0.3 over 5 years: the spot whose forward is the strike is K e^{1.5} = 448; the old
+    default box (4 K, S up to 389 after the grid's last step) refused a price there."""
+    sol = fd.heston_2d(strike=100.0, maturity=5.0, kind="call", kappa=1.5, theta=0.0025,
+                       xi=0.05, rho=-0.5, rate=0.0, dividend=0.3, n_time=20)
+    assert sol.stats.upper[0] > 448.0
+    assert np.isfinite(sol.price(np.array([[450.0, 0.0025]]))).all()
 
 
 def test_diffusion_along_the_kink_is_warned_about_and_is_where_the_error_grows():

@@ -200,7 +200,12 @@ def test_a_uniform_grid_keeps_its_upper_bound_and_warns_when_it_cannot_resolve_t
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sol = fd.black_scholes_1d(s_max=400.0, n_space=160, **common)
-    assert abs(sol.stats.upper[0] - 400.0) < 400.0 / 160
+        assert sol.stats.upper == (400.0,)
+        # a strike that is not a node of the uniform grid: the last node was at
+        # 6400 / 6 x 100 = 106,667 for s_max = 1e5 (at 60,000 for a strike of 600)
+        wide = fd.black_scholes_1d(**{**common, "strike": 6400.0}, s_max=1e5, n_space=100)
+    assert wide.stats.upper == (1e5,)
+    assert np.isfinite(wide.price(np.array([99_000.0]))).all()
 
 
 def test_default_domain_reaches_past_the_forward_at_the_money_spot_under_a_negative_carry():
@@ -216,4 +221,9 @@ def test_default_domain_reaches_past_the_forward_at_the_money_spot_under_a_negat
     spots = np.array([448.0, 500.0])
     ref = an.black_scholes(spots, **common)
     np.testing.assert_allclose(sol.price(spots), ref, rtol=1e-2)
-    assert fd.lognormal_s_max(100.0, 0.2, 1.0, 0.03) == pytest.approx(400.0)
+
+
+def test_a_default_box_beyond_the_float_range_is_one_line():
+    with pytest.raises(ValueError, match=r"The 's_max' parameter of black_scholes_1d must be "
+                                         r"given explicitly here"):
+        fd.black_scholes_1d(strike=100.0, maturity=5.0, vol=0.2, rate=0.0, dividend=200.0)

@@ -1,5 +1,7 @@
 """Differential PCA on baskets: the differentials span the basket weights."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -108,9 +110,16 @@ def test_central_warns_when_it_drops_a_direction_of_constant_differential():
     X, _, Z = basket_differentials([a], [1.0], m=3000, n=4)
     Z = Z + b
     assert DifferentialPCA().fit(X, Z).n_components_ == 2
-    with pytest.warns(RuntimeWarning, match=r"central=True\) dropped directions holding"):
+    with pytest.warns(RuntimeWarning, match=r"central=True\) dropped the mean differential"):
         p = DifferentialPCA(central=True).fit(X, Z)
     assert p.n_components_ == 1
+    # differentials that vary in every direction, with no mean slope along the directions
+    # n_components drops: no warning
+    W = np.column_stack([np.sin(X[:, 0]), 0.2 * (X[:, 1] - X[:, 1].mean()),
+                         0.01 * (X[:, 2] - X[:, 2].mean()), np.zeros(len(X))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DifferentialPCA(n_components=1, central=True).fit(X, W)
 
 
 def test_messages_name_the_argument_given():

@@ -334,6 +334,17 @@ def test_a_network_broken_by_its_last_steps_is_not_reported_as_completed(data):
     with pytest.raises(FloatingPointError, match="diverged in its last steps: the fitted "
                                                  "network's output is not finite"):
         model.fit(X, y, z)
+    assert not hasattr(model, "network_") and not hasattr(model, "result_")
+
+
+def test_models_saved_before_these_rules_still_load(saved):
+    """A saved model with patience but no validation split (legal when it was saved), or
+    without num_threads (recorded only by later versions), loads with the defaults."""
+    config = json.loads((saved / "config.json").read_text())
+    for params in ({**config["params"], "patience": 3},
+                   {k: v for k, v in config["params"].items() if k != "num_threads"}):
+        (saved / "config.json").write_text(json.dumps({**config, "params": params}))
+        DifferentialRegressor.load(saved)
 
 
 def test_patience_needs_a_validation_split(data):
