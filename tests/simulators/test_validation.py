@@ -118,7 +118,7 @@ def test_heston_paths_of_more_than_10_7_steps_are_refused_by_maturity_and_horizo
         sim.simulate(m, sim.European(strike=1.0, maturity=101.0),
                      sim.FixedSampler(state=(1.0, 0.04)), n_paths=4, seed=1)
     assert m.steps(100.0) == 10**7
-    with pytest.raises(ValueError, match=r"^The 'horizon' parameter of Heston"):
+    with pytest.raises(ValueError, match=r"^The 'horizon' parameter of ForwardSampler"):
         m.forward_state(sim.ForwardSampler(spot=1.0, horizon=101.0, variance=0.04), 1, 0, 4)
 
 
