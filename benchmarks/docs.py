@@ -587,12 +587,16 @@ def backward_table(d: dict) -> str:
             f"{r['dates']} × {r['paths_per_date'] // 1024}k, {r['network']}",
             _e(r["errors"]["value"]), _greeks(r["errors"]),
             f"{_e(r['linear_plus']['value'])} / {_e(r['linear_minus']['value'])}",
-            f"{r['gain_over_linear']:.1f}×", f"{r['seconds']:.0f}",
+            _e(r["split"]["value"]) if "split" in r else "—",
+            f"{r['gain_over_linear']:.1f}× / "
+            + (f"{r['gain_over_split']:.1f}×" if "gain_over_split" in r else "—"),
+            f"{r['seconds']:.0f}",
             _e(r["fd_refinement"]),
             f"{_e(r['target_value'])} in {r['target_seconds']:.0f} s: "
             + ("met" if r["meets_targets"] else "**missed**")])
     return table(["problem", "λ_B", "dates × paths, network", "value", "Greeks (state order)",
-                  "linear + / −", "gain", "seconds", "FD refinement", "target"], rows)
+                  "linear + / −", "split", "gain over linear / split", "seconds",
+                  "FD refinement", "target"], rows)
 
 
 def backward_convergence_table(d: dict) -> str:
