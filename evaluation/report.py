@@ -561,6 +561,7 @@ _BACKWARD_ROWS = {
     "surrogate": "risk-free differential surrogate",
     "linear_positive": "e^(−c₊T) V_rf",
     "linear_negative": "e^(−c₋T) V_rf",
+    "split": "e^(−c₊T) V_rf(P) − e^(−c₋T) V_rf(N)",
     "cva_dva": "V_rf − CVA + DVA − FVA (risk-free close-out, today's state only)",
 }
 
@@ -596,6 +597,9 @@ def _backward_note(row: Mapping[str, Any], bw: Mapping[str, Any]) -> str:
             return (f"exact: this payoff stays {sign}, so its risky value is e^(−cτ)·V_rf "
                     f"({spread})")
         return f"the risky value if the value stayed {sign} ({spread}); not exact here"
+    if key == "split":
+        return ("free: the payoff's positive part P and negative part N, each discounted by its "
+                "own spread; exact if the value never changed sign along a path")
     if key == "cva_dva":
         ex = bw.get("exposure") if isinstance(bw.get("exposure"), Mapping) else {}
         se = ex.get("standard_errors") if isinstance(ex.get("standard_errors"), Mapping) else {}

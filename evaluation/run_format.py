@@ -82,7 +82,7 @@ class BackwardRow(_Open):
     ``greek_relative`` per state input, the RMSEs and ``log10_rel_l2``."""
 
     key: Literal["backward", "pinn", "fd", "risk_free", "surrogate", "linear_positive",
-                 "linear_negative", "cva_dva"]
+                 "linear_negative", "split", "cva_dva"]
     label: str
     seconds: float | None = None
     vs: dict[str, dict[str, Any]] = Field(default_factory=dict)

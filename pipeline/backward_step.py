@@ -21,6 +21,7 @@ scenarios that differ only in their XVA.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -54,6 +55,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("surrogate", "risk-free differential surrogate"),
     ("linear_positive", "e^{-c+T} V_rf"),
     ("linear_negative", "e^{-c-T} V_rf"),
+    ("split", "e^{-c+T} V_rf(P) - e^{-c-T} V_rf(N)"),
     ("cva_dva", "V_rf - CVA + DVA - FVA (risk-free close-out, today's state only)"),
 )
 
@@ -191,6 +193,38 @@ def _risk_free(scenario: Scenario, ref: dict, objs: dict, x: np.ndarray) -> tupl
     return np.asarray(r.price, float), grad, time.perf_counter() - t0, r.method
 
 
+def _split_values(scenario: Scenario, objs: dict, x: np.ndarray) -> tuple:
+    """``(price, grad, seconds)`` of the free sign-split approximation at x:
+    e^{-c+ T} V_rf(P) - e^{-c- T} V_rf(N), P and N the netting set's one-signed parts
+    (``training.pinn.problems.legs.one_signed_parts``: unit legs and bonds), each leg priced
+    risk-free by its closed form, else the FD."""
+    from training.pinn.problems.legs import one_signed_parts
+
+    from . import references as refs
+
+    model, product, xva = objs["model"], objs["product"], objs["xva"]
+    t0 = time.perf_counter()
+    maturity = float(product.maturity)
+    discount = math.exp(-float(model.rate) * maturity)
+    price, grad = np.zeros(len(x)), np.zeros((len(x), len(model.inputs)))
+    for part, c, sign in zip(one_signed_parts(product),
+                             (xva.spread_positive, xva.spread_negative), (1.0, -1.0),
+                             strict=True):
+        f = sign * math.exp(-float(c) * maturity)
+        for coef, leg in part:
+            if leg is None:  # a unit bond
+                price += f * coef * discount
+                continue
+            unit = sim.NettingSet([dataclasses.replace(leg, quantity=float(coef))], maturity)
+            try:
+                r = refs.analytic(model, unit, x)
+            except ValueError:
+                r = refs.finite_difference(model, unit, x, **scenario.reference.fd)
+            price += f * np.asarray(r.price, float)
+            grad += f * np.asarray(r.grad, float).reshape(grad.shape)
+    return price, grad, time.perf_counter() - t0
+
+
 def _today_reference(scenario: Scenario, objs: dict, x0: np.ndarray, run_dir: Path,
                      has: set[str]) -> tuple[float, str] | None:
     """The risky reference value at today's state x0 (1, d): the FD where one exists, else
@@ -295,6 +329,8 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
         for name, (c, _) in factors.items():
             f = math.exp(-c * maturity)
             values[name] = (f * rf_price, None if rf_grad is None else f * rf_grad, rf_seconds)
+        if sign == 0 and isinstance(product, sim.NettingSet):
+            values["split"] = _split_values(scenario, objs, x)
     against = [m for m in ("fd", "pinn") if m in values]
 
     rows = []

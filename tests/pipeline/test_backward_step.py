@@ -62,7 +62,11 @@ def test_backward_runs_through_the_flow_and_reuses_its_cache(harness, tmp_path, 
     assert bw["xva"] is True and bw["reused"] is False and bw["compared_with"] == "fd"
     rows = {r["key"]: r for r in bw["rows"]}
     assert list(rows) == ["backward", "fd", "risk_free", "surrogate", "linear_positive",
-                          "linear_negative", "cva_dva"]
+                          "linear_negative", "split", "cva_dva"]
+    # the free sign-split approximation is the better free one on a forward
+    split = rows["split"]["vs"]["fd"]["value_relative"]
+    assert split < min(rows[k]["vs"]["fd"]["value_relative"]
+                       for k in ("linear_positive", "linear_negative")) / 3
     # the scenario's own differential surrogate (risk-free), against the same risky FD
     assert set(rows["surrogate"]["vs"]) == {"fd"}
     assert math.isfinite(rows["surrogate"]["vs"]["fd"]["value_relative"])
@@ -196,3 +200,27 @@ def test_a_crank_nicolson_step_too_long_for_the_spreads_is_refused_at_validation
     with pytest.raises(ConfigError, match=r"field 'backward.dates': must be at least 2 equal "
                                           r"dates for the crank_nicolson scheme"):
         load_config(path)
+
+
+def test_split_values_are_the_discounted_call_minus_put_of_a_forward(tmp_path):
+    """P and N of the forward S - K are the call and the put at K: the row's value is
+    e^{-c+ T} C - e^{-c- T} P by the Black-Scholes formula (price and delta)."""
+    import evaluation.analytic as an
+    import simulators as sim
+    from pipeline.backward_step import _split_values
+
+    cfg = load_config(_write(tmp_path, _forward_scenario()))
+    scenario = cfg.scenarios[0]
+    objs = scenario.objects()
+    model, xva = objs["model"], objs["xva"]
+    x = np.linspace(60.0, 150.0, 7)[:, None]
+    price, grad, _ = _split_values(scenario, objs, x)
+    k, t = objs["product"].legs[0].strike, objs["product"].maturity
+    common = dict(strike=k, maturity=t, vol=model.vol, rate=model.rate)
+    c = an.black_scholes_greeks(x[:, 0], kind="call", **common)
+    p = an.black_scholes_greeks(x[:, 0], kind="put", **common)
+    fp, fn = np.exp(-xva.spread_positive * t), np.exp(-xva.spread_negative * t)
+    np.testing.assert_allclose(price, fp * c.price - fn * p.price, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad[:, 0], fp * c.delta - fn * p.delta, rtol=1e-12,
+                               atol=1e-12)
+    assert isinstance(objs["product"], sim.NettingSet)
