@@ -270,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
                                        reference(r["problem"], r["lambda_b"]))
             moved = max(abs(free[k]["value"] / r[k]["value"] - 1.0)
                         for k in ("linear_plus", "linear_minus"))
+            if moved > 1e-9:  # the recorded solves were scored against another FD reference
+                print(f"{r['problem']} lambda_B={r['lambda_b']}: the FD reference moved by "
+                      f"{moved:.1e} since the recorded solve; rerun it (without --free-only)",
+                      flush=True)
+                return 1
             r.update(free, gain_over_split=free["split"]["value"] / r["errors"]["value"])
             print(f"{r['problem']} lambda_B={r['lambda_b']}: split {free['split']['value']:.2e}, "
                   f"gain over it {r['gain_over_split']:.1f}x (recorded linear errors moved by "

@@ -628,7 +628,10 @@ def backward_page(d: dict) -> str:
         NOTICE.format(name="backward"),
         machine_line(d["machine"], "python benchmarks/backward.py"),
         "Method, columns and reading: [Risky values by backward differential regression]"
-        "(../backward.md#measured-accuracy).",
+        "(../backward.md#measured-accuracy)."
+        + (f" The split columns were added to the recorded solves on {d['free_only_date']} "
+           "(`--free-only`: the same FD references, recomputed)." if "free_only_date" in d
+           else ""),
         backward_table(d),
         "## Error against dates and paths per date (BS collar, λ_B = 0.02)",
         backward_convergence_table(d),

@@ -598,8 +598,9 @@ def _backward_note(row: Mapping[str, Any], bw: Mapping[str, Any]) -> str:
                     f"({spread})")
         return f"the risky value if the value stayed {sign} ({spread}); not exact here"
     if key == "split":
-        return ("free: the payoff's positive part P and negative part N, each discounted by its "
-                "own spread; exact if the value never changed sign along a path")
+        return ("free: the payoff's positive part P and negative part N, each priced "
+                "risk-free and discounted by its own spread; exact if the value never changed "
+                "sign along a path")
     if key == "cva_dva":
         ex = bw.get("exposure") if isinstance(bw.get("exposure"), Mapping) else {}
         se = ex.get("standard_errors") if isinstance(ex.get("standard_errors"), Mapping) else {}

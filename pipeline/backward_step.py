@@ -193,35 +193,68 @@ def _risk_free(scenario: Scenario, ref: dict, objs: dict, x: np.ndarray) -> tupl
     return np.asarray(r.price, float), grad, time.perf_counter() - t0, r.method
 
 
-def _split_values(scenario: Scenario, objs: dict, x: np.ndarray) -> tuple:
+def _split_netting(product: Any, dim: int) -> Any:
+    """The product as a netting set whose legs all have the same aggregate, for the sign-split
+    approximation, or None where the split is not the payoff's positive and negative parts
+    (legs on different aggregates are split leg by leg, which is not exact even for a payoff of
+    one sign). A forward (``European``, ``BasketOption``) is a one-leg netting set; on one asset,
+    basket legs are the asset legs they are (``as_asset_legs``)."""
+    from training.pinn.problems.legs import as_asset_legs
+
+    if isinstance(product, sim.European):
+        product = sim.NettingSet([sim.Leg(product.kind, product.strike)], product.maturity)
+    elif isinstance(product, sim.BasketOption):
+        product = sim.NettingSet([sim.Leg(product.kind, product.strike, 1.0, "basket",
+                                          tuple(product.weights))], product.maturity)
+    if not isinstance(product, sim.NettingSet):
+        return None
+    if dim == 1:
+        product = as_asset_legs(product)
+    first = product.legs[0]
+    if any((leg.underlying, leg.weights) != (first.underlying, first.weights)
+           for leg in product.legs):
+        return None
+    return product
+
+
+def _split_values(scenario: Scenario, objs: dict, x: np.ndarray) -> tuple | None:
     """``(price, grad, seconds)`` of the free sign-split approximation at x:
-    e^{-c+ T} V_rf(P) - e^{-c- T} V_rf(N), P and N the netting set's one-signed parts
-    (``training.pinn.problems.legs.one_signed_parts``: unit legs and bonds), each leg priced
-    risk-free by its closed form, else the FD."""
+    e^{-c+ T} V_rf(P) - e^{-c- T} V_rf(N), P and N the payoff's positive and negative parts
+    (``training.pinn.problems.legs.one_signed_parts``: unit legs and bonds on the netting set's
+    one aggregate), each leg priced risk-free by its closed form, else the FD; None where it does
+    not apply (:func:`_split_netting`) or a leg cannot be priced at x (logged)."""
     from training.pinn.problems.legs import one_signed_parts
 
     from . import references as refs
 
-    model, product, xva = objs["model"], objs["product"], objs["xva"]
+    model, xva = objs["model"], objs["xva"]
+    netting = _split_netting(objs["product"], len(model.state_inputs))
+    if netting is None:
+        return None
     t0 = time.perf_counter()
-    maturity = float(product.maturity)
+    maturity = float(netting.maturity)
     discount = math.exp(-float(model.rate) * maturity)
     price, grad = np.zeros(len(x)), np.zeros((len(x), len(model.inputs)))
-    for part, c, sign in zip(one_signed_parts(product),
-                             (xva.spread_positive, xva.spread_negative), (1.0, -1.0),
-                             strict=True):
-        f = sign * math.exp(-float(c) * maturity)
-        for coef, leg in part:
-            if leg is None:  # a unit bond
-                price += f * coef * discount
-                continue
-            unit = sim.NettingSet([dataclasses.replace(leg, quantity=float(coef))], maturity)
-            try:
-                r = refs.analytic(model, unit, x)
-            except ValueError:
-                r = refs.finite_difference(model, unit, x, **scenario.reference.fd)
-            price += f * np.asarray(r.price, float)
-            grad += f * np.asarray(r.grad, float).reshape(grad.shape)
+    try:
+        for part, c, sign in zip(one_signed_parts(netting),
+                                 (xva.spread_positive, xva.spread_negative), (1.0, -1.0),
+                                 strict=True):
+            f = sign * math.exp(-float(c) * maturity)
+            for coef, leg in part:
+                if leg is None:  # a unit bond
+                    price += f * coef * discount
+                    continue
+                unit = sim.NettingSet([dataclasses.replace(leg, quantity=float(coef))],
+                                      maturity)
+                try:
+                    r = refs.analytic(model, unit, x)
+                except ValueError:
+                    r = refs.finite_difference(model, unit, x, **scenario.reference.fd)
+                price += f * np.asarray(r.price, float)
+                grad += f * np.asarray(r.grad, float).reshape(grad.shape)
+    except ValueError as exc:
+        log.info("the sign-split row is left out: %s", str(exc).splitlines()[0])
+        return None
     return price, grad, time.perf_counter() - t0
 
 
@@ -329,8 +362,9 @@ def run(cfg: RunConfig, scenario: Scenario, ref: dict, pinn: dict | None,
         for name, (c, _) in factors.items():
             f = math.exp(-c * maturity)
             values[name] = (f * rf_price, None if rf_grad is None else f * rf_grad, rf_seconds)
-        if sign == 0 and isinstance(product, sim.NettingSet):
-            values["split"] = _split_values(scenario, objs, x)
+        split = _split_values(scenario, objs, x) if sign == 0 else None
+        if split is not None:
+            values["split"] = split
     against = [m for m in ("fd", "pinn") if m in values]
 
     rows = []
