@@ -201,11 +201,9 @@ def _split_netting(product: Any, dim: int) -> Any:
     basket legs are the asset legs they are (``as_asset_legs``)."""
     from training.pinn.problems.legs import as_asset_legs
 
-    if isinstance(product, sim.European):
-        product = sim.NettingSet([sim.Leg(product.kind, product.strike)], product.maturity)
-    elif isinstance(product, sim.BasketOption):
-        product = sim.NettingSet([sim.Leg(product.kind, product.strike, 1.0, "basket",
-                                          tuple(product.weights))], product.maturity)
+    from .pricers import one_leg_netting
+
+    product = one_leg_netting(product)
     if not isinstance(product, sim.NettingSet):
         return None
     if dim == 1:

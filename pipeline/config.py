@@ -1100,7 +1100,7 @@ def _check_analytic(s: Scenario, objs: dict[str, Any]) -> None:
 def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None:
     """The test box inside the FD grid: spots below ``s_max`` (the solver's default when not
     given), the Heston variance below ``v_max``."""
-    from .pricers import spot_kinks
+    from .pricers import plain_two_asset_option, spot_kinks
 
     opts = s.reference.fd
     d = len(model.inputs)
@@ -1122,11 +1122,9 @@ def _check_fd_domain(s: Scenario, model: Any, product: Any, solver: str) -> None
         else:
             center = opts.get("center")
             netting = type(product).__name__ == "NettingSet"
-            plain = (type(product).__name__ in ("BasketOption", "WorstOf", "BestOf")
-                     and product.kind in ("call", "put"))
             # a payoff other than a plain basket/worst-of/best-of call or put: the box from the
             # largest kink whatever the centre (pipeline.pricers.fd_basket_2d)
-            centers = ([k] * 2 if not plain or center is None
+            centers = ([k] * 2 if not plain_two_asset_option(product) or center is None
                        else center if isinstance(center, list) else [center] * 2)
             from evaluation.fd import lognormal_s_max
 

@@ -144,6 +144,27 @@ def analytic_heston(model, product, x: np.ndarray) -> Reference:
 
 
 # ---------------------------------------------------------------- FD callables
+def plain_two_asset_option(product) -> bool:
+    """A basket, worst-of or best-of call or put: what ``fd_basket_2d`` prices by the
+    solver's own ``kind`` and ``style`` (anything else goes through ``payoff=``, on a box
+    sized by its largest kink)."""
+    return (isinstance(product, (sim.BasketOption, sim.WorstOf, sim.BestOf))
+            and product.kind in ("call", "put"))
+
+
+def one_leg_netting(product):
+    """A ``European`` or ``BasketOption`` as the one-leg netting set it is (a forward of them
+    included); any other product unchanged."""
+    if isinstance(product, sim.European):
+        leg = sim.Leg(kind=product.kind, strike=product.strike)
+    elif isinstance(product, sim.BasketOption):
+        leg = sim.Leg(kind=product.kind, strike=product.strike, underlying="basket",
+                      weights=tuple(product.weights))
+    else:
+        return product
+    return sim.NettingSet(legs=(leg,), maturity=product.maturity)
+
+
 def spot_kinks(product) -> list[float]:
     """Spot-level kinks of the payoff: K for asset / worst-of / best-of legs, K / sum(w) for
     basket legs (where the basket crosses its strike on the diagonal S_1 = S_2)."""
@@ -198,7 +219,7 @@ def fd_basket_2d(model, product, x: np.ndarray, xva=None, **grid) -> Reference:
                   rate=model.rate, dividends=model.dividends, xva=xva)
     style = {sim.BasketOption: "arithmetic", sim.WorstOf: "worst_of",
              sim.BestOf: "best_of"}.get(type(product))
-    if style is not None and product.kind in ("call", "put"):
+    if plain_two_asset_option(product):
         kwargs = {"weights": product.weights} if style == "arithmetic" else {}
         sol = fd.basket_2d(strike=product.strike, kind=product.kind, style=style, **common,
                            **kwargs, **grid)

@@ -116,10 +116,7 @@ def _pinn_basket(model, product, xva):
 
     common = _pinn_basket_common(model, product, xva)
     if product.kind == "forward":  # BasketPDE prices calls and puts: a one-leg netting set
-        leg = sim.Leg(kind="forward", strike=product.strike, underlying="basket",
-                      weights=tuple(product.weights))
-        return pinn.TwoAssetPDE(netting=sim.NettingSet(legs=(leg,), maturity=product.maturity),
-                                **common)
+        return pinn.TwoAssetPDE(netting=_r.one_leg_netting(product), **common)
     # BasketPDE's strike is the basket's own (units of w . S); its default box is in spot units
     return pinn.BasketPDE(weights=tuple(product.weights), kind=product.kind,
                           **{**common, "strike": product.strike})

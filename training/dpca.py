@@ -101,7 +101,7 @@ class DifferentialPCA(BaseEstimator):
             k = int(np.searchsorted(share, 1.0 - self.tolerance - 1e-15) + 1)
             k = min(max(k, 1), d)
         if self.central:
-            self._warn_if_linear_directions_dropped(Za, V[:, :k])
+            self._warn_if_mean_slope_dropped(Za, V[:, :k])
         self.eigenvalues_ = w
         self.components_ = V[:, :k].T.copy()
         self.explained_variance_ = w[:k].copy()
@@ -110,7 +110,7 @@ class DifferentialPCA(BaseEstimator):
         self.n_inputs_ = d
         return self
 
-    def _warn_if_linear_directions_dropped(self, Z: np.ndarray, P: np.ndarray) -> None:
+    def _warn_if_mean_slope_dropped(self, Z: np.ndarray, P: np.ndarray) -> None:
         """RuntimeWarning when the mean differential's part outside the central axes ``P``
         (d, k), |(I − P Pᵀ) Z̄|², exceeds 0.1 % (or 10 ε) of E|Z|²: a direction along which the
         differential is constant (the price is linear there, a forward) has no central
